@@ -1,0 +1,72 @@
+/**
+ * Every error Ballast reports, listed once with a stable code (fastify's lib/errors.js idea).
+ * Messages follow "failed to <verb> <noun>: <why>"; the original error is kept as `cause`.
+ */
+export const ERROR_CODES = {
+  BALLAST_ERR_FRAME_TOO_LARGE: 'a frame exceeded the size limit',
+  BALLAST_ERR_FRAME_MALFORMED: 'a frame was not valid JSON',
+  BALLAST_ERR_FRAME_UNKNOWN_TYPE: 'a frame had an unknown type',
+  BALLAST_ERR_FRAME_INVALID: 'a frame did not match its schema',
+  BALLAST_ERR_FRAME_UNEXPECTED: 'a frame arrived that is not allowed in this state',
+  BALLAST_ERR_PROTOCOL_VERSION: 'the peers speak different protocol versions',
+  BALLAST_ERR_DEADLINE_EXCEEDED: 'a request got no answer before its deadline',
+  BALLAST_ERR_PEER_GONE: 'the peer disconnected before answering',
+  BALLAST_ERR_UNAUTHENTICATED: 'no valid credentials were presented',
+  BALLAST_ERR_FORBIDDEN: 'the caller may not do this',
+  BALLAST_ERR_TOKEN_INVALID: 'the join token is unknown or malformed',
+  BALLAST_ERR_TOKEN_EXPIRED: 'the join token has expired',
+  BALLAST_ERR_TOKEN_EXHAUSTED: 'the join token has no uses left',
+  BALLAST_ERR_TOKEN_REVOKED: 'the join token was revoked',
+  BALLAST_ERR_CA_HASH_MISMATCH: "the controller's CA does not match the pinned hash",
+  BALLAST_ERR_CERT_REVOKED: 'the host certificate was revoked',
+  BALLAST_ERR_CSR_INVALID: 'the certificate signing request is invalid',
+  BALLAST_ERR_HOST_EXISTS: 'a host with this name is already enrolled',
+  BALLAST_ERR_NOT_FOUND: 'the object does not exist',
+  BALLAST_ERR_VALIDATION: 'an input did not match its schema',
+  BALLAST_ERR_CONFIG: 'the configuration is invalid',
+  BALLAST_ERR_CONNECT: 'the server could not be reached',
+  BALLAST_ERR_TLS: 'the TLS handshake failed',
+  BALLAST_ERR_STORE: 'the store failed',
+  BALLAST_ERR_INTERNAL: 'an internal error occurred',
+} as const;
+
+/** A stable error code, e.g. `BALLAST_ERR_TOKEN_EXPIRED`. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The JSON shape of an error on the wire (HTTP bodies and websocket frames). */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** Where the problem is, e.g. a JSON path like `/facts/nics/0/mac`. */
+  path?: string;
+}
+
+/** The one error class Ballast throws for expected failures. */
+export class BallastError extends Error {
+  readonly code: ErrorCode;
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; path?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BallastError';
+    this.code = code;
+    this.path = options.path;
+  }
+
+  toBody(): ErrorBody {
+    return this.path === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, path: this.path };
+  }
+}
+
+/** True when `value` is a BallastError with one of the given codes (or any code if none given). */
+export function isBallastError(value: unknown, ...codes: ErrorCode[]): value is BallastError {
+  return value instanceof BallastError && (codes.length === 0 || codes.includes(value.code));
+}
+
+/** The message of any thrown value, for logs and error bodies. */
+export function messageOf(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}

@@ -1,0 +1,4 @@
+export * from './codec.js';
+export * from './facts.js';
+export * from './limits.js';
+export * from './messages.js';

@@ -1,0 +1,18 @@
+/** The protocol version both sides must speak; bumped on any incompatible change. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Frames above this size get a coded `BALLAST_ERR_FRAME_TOO_LARGE` reply and are dropped.
+ * 1 MiB holds the largest facts message of a big host with room to spare.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * The websocket layer refuses anything above this outright (ws `maxPayload`, close code 1009), so a
+ * peer can never make the other buffer an unbounded message. Between MAX_FRAME_BYTES and this the
+ * frame is read, answered with a coded error and counted.
+ */
+export const HARD_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Websocket path the agents connect to. */
+export const AGENT_WS_PATH = '/v1/agent/ws';
