@@ -2,3 +2,4 @@ export * from './codec.js';
 export * from './facts.js';
 export * from './limits.js';
 export * from './messages.js';
+export * from './rpc.js';

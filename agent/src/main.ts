@@ -1,0 +1,81 @@
+import { hostname } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { BallastError, messageOf } from '../../shared/src/errors.js';
+import { createLogger } from '../../shared/src/log.js';
+import { PACKAGE_VERSION } from '../../shared/src/version.js';
+import { DEFAULT_AGENT_DATA_DIR } from './config.js';
+import { joinController } from './join.js';
+import { type RunningAgent, runAgent } from './run.js';
+import { agentUnitInstalled, enableAgentService } from './service.js';
+
+const percent = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('must be a number from 0 to 100');
+  return n;
+};
+
+const program = new Command('ballast-agent')
+  .description('Ballast agent: enrols this host with the controller and keeps it reporting and healthy.')
+  .version(PACKAGE_VERSION, '--version')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? s : `error: ${s}`) });
+
+program
+  .command('join')
+  .description('enrol this host: pin the controller CA by hash, prove the join token, get a client certificate')
+  .requiredOption('--server <url>', 'controller URL, e.g. https://10.0.0.1:9443')
+  .requiredOption('--token <token>', 'join token from `ballastctl token create`')
+  .requiredOption('--ca-hash <sha256:hex>', "sha256 of the controller CA's public key (printed with the token)")
+  .option('--name <name>', 'host name to enrol as', hostname().toLowerCase())
+  .option('--data-dir <dir>', 'where agent.yaml and the credentials go', DEFAULT_AGENT_DATA_DIR)
+  .option('--force', 'enrol again even if this host is already joined', false)
+  .option('--no-start', 'do not enable and start the ballast-agent service afterwards')
+  .addHelpText('after', '\nExample:\n  ballast-agent join --server https://198.18.0.2:9443 --token abcdef.0123456789abcdef --ca-hash sha256:…')
+  .action(async (o: { server: string; token: string; caHash: string; name: string; dataDir: string; force: boolean; start: boolean }) => {
+    const log = createLogger({ name: 'ballast-agent' });
+    const config = await joinController({ ...o, log });
+    process.stdout.write(`joined ${config.server} as "${config.name}" (host id ${config.hostId}); credentials in ${o.dataDir}\n`);
+    if (o.start && agentUnitInstalled()) {
+      await enableAgentService();
+      process.stdout.write('started ballast-agent.service\n');
+    } else if (o.start) {
+      process.stdout.write(`start the agent with: ballast-agent run --data-dir ${o.dataDir}\n`);
+    }
+  });
+
+program
+  .command('run')
+  .description('run the agent daemon (normally started by systemd)')
+  .option('--data-dir <dir>', 'where agent.yaml and the credentials are', DEFAULT_AGENT_DATA_DIR)
+  .option('--disk-check-path <path>', 'filesystem whose free space is checked', '/')
+  .option('--min-free-disk-percent <n>', 'report degraded below this free space', percent, 5)
+  .option('--min-available-memory-percent <n>', 'report degraded below this available memory', percent, 5)
+  .option('--log-level <level>', 'log level', process.env.BALLAST_LOG_LEVEL ?? 'info')
+  .action(async (o: { dataDir: string; diskCheckPath: string; minFreeDiskPercent: number; minAvailableMemoryPercent: number; logLevel: string }) => {
+    const log = createLogger({ name: 'ballast-agent', level: o.logLevel });
+    const agent: RunningAgent = await runAgent({ ...o, log });
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), 5000);
+      force.unref();
+      agent.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const usage = err instanceof BallastError && (err.code === 'BALLAST_ERR_VALIDATION' || err.code === 'BALLAST_ERR_CONFIG');
+  process.stderr.write(`error: ${messageOf(err)}\n`);
+  process.exit(usage ? 2 : 1);
+});

@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { ErrorBody } from '../../shared/src/errors.js';
+import { controllerFrameDecoder, encodeFrame } from '../../shared/src/protocol/codec.js';
+import type { Facts, Health } from '../../shared/src/protocol/facts.js';
+import { AGENT_WS_PATH, HARD_MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/src/protocol/limits.js';
+import type { AgentMessage, ControllerMessage, ControllerRequest } from '../../shared/src/protocol/messages.js';
+import type { Backoff } from './backoff.js';
+import type { ClockOffsetEstimator } from './clock.js';
+import type { AgentCredentials } from './config.js';
+
+/** Where the session is; reported to systemd (STATUS=) and the log. */
+export type SessionState = 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+/** Options of {@link ControllerSession}. */
+export interface ControllerSessionOptions {
+  creds: AgentCredentials;
+  log: Logger;
+  agentVersion: string;
+  backoff: Backoff;
+  clock: ClockOffsetEstimator;
+  collectFacts: () => Promise<Facts>;
+  collectHealth: () => Promise<Health>;
+  healthChanged: (previous: Health, next: Health) => boolean;
+  onState?: (state: SessionState, detail: string) => void;
+  /** Tear the socket down when nothing arrives from the controller for this long (half-open TCP). */
+  silenceTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** How often local checks run; a snapshot is sent when they change or healthInterval elapses. */
+  healthCheckEveryMs?: number;
+}
+
+/** Skip a heartbeat rather than queue it when the socket cannot drain (the controller is slow). */
+const MAX_BUFFERED_BYTES = 256 * 1024;
+
+/**
+ * The agent's one connection to the controller: mTLS websocket, hello → welcome, heartbeats, facts
+ * at connect, health on change and at least every health interval, answers to requests, and
+ * reconnection with jittered backoff. Nothing here is needed for the host's own components to keep
+ * running: the controller is never in the data path.
+ */
+export class ControllerSession {
+  private readonly log: Logger;
+  private readonly decoder = controllerFrameDecoder();
+  private readonly sessionId = randomUUID();
+  private ws: WebSocket | null = null;
+  private stopped = false;
+  private seq = 0;
+  private lastReceivedAt = 0;
+  private lastHealth: Health | null = null;
+  private lastHealthSentAt = 0;
+  private healthIntervalMs = 15_000;
+  private timers: NodeJS.Timeout[] = [];
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: ControllerSessionOptions) {
+    this.log = opts.log.child({ component: 'session' });
+  }
+
+  /** Starts connecting; returns at once. */
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Closes the connection for good (agent shutdown). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.clearTimers();
+    const ws = this.ws;
+    if (ws === null || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 2000);
+      ws.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      ws.close(1000, 'agent shutting down');
+    });
+    this.setState('stopped', 'agent stopped');
+  }
+
+  private connect(): void {
+    const url = `${this.opts.creds.config.server.replace(/^https:/, 'wss:')}${AGENT_WS_PATH}`;
+    this.setState('connecting', url);
+    const ws = new WebSocket(url, {
+      ca: this.opts.creds.caPem,
+      cert: this.opts.creds.certPem,
+      key: this.opts.creds.keyPem,
+      maxPayload: HARD_MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000,
+    });
+    this.ws = ws;
+    ws.on('unexpected-response', (req, res) => this.onRefused(req, res));
+    ws.on('open', () => {
+      this.lastReceivedAt = Date.now();
+      this.sendMessage({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: this.opts.agentVersion, sessionId: this.sessionId });
+    });
+    ws.on('message', (data, isBinary) => {
+      this.lastReceivedAt = Date.now();
+      if (isBinary) {
+        this.sendError({ code: 'BALLAST_ERR_FRAME_MALFORMED', message: 'binary frames are not accepted' });
+        return;
+      }
+      const decoded = this.decoder.decode(data as Buffer);
+      if (!decoded.ok) {
+        this.log.warn({ code: decoded.error.code, reason: decoded.error.message }, 'rejected a controller frame');
+        this.sendError(decoded.error);
+        return;
+      }
+      this.onMessage(decoded.message);
+    });
+    ws.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
+  }
+
+  private onRefused(req: { destroy(): void }, res: IncomingMessage): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 16_384) chunks.push(c);
+    });
+    res.on('end', () => {
+      let body: Partial<ErrorBody> = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<ErrorBody>;
+      } catch {
+        // not a coded refusal: report the status alone
+      }
+      this.log.error(
+        { status: res.statusCode, code: body.code, server: this.opts.creds.config.server },
+        `controller refused the connection: ${body.message ?? `HTTP ${res.statusCode}`}`,
+      );
+      req.destroy();
+    });
+  }
+
+  private onMessage(msg: ControllerMessage): void {
+    switch (msg.type) {
+      case 'welcome':
+        this.onWelcome(msg);
+        return;
+      case 'hb-ack':
+        this.opts.clock.addSample(msg.ts, msg.serverTime, Date.now());
+        return;
+      case 'req.ping':
+      case 'req.facts':
+      case 'req.health':
+        void this.answer(msg);
+        return;
+      case 'res':
+        return; // the agent sends no requests yet
+      case 'error':
+        if (msg.code === 'BALLAST_ERR_PROTOCOL_VERSION') {
+          this.log.error({ code: msg.code }, `controller refused our protocol: ${msg.message}`);
+        } else {
+          this.log.warn({ code: msg.code, reason: msg.message }, 'controller rejected a frame');
+        }
+        return;
+    }
+  }
+
+  private onWelcome(msg: Extract<ControllerMessage, { type: 'welcome' }>): void {
+    this.opts.backoff.reset();
+    this.healthIntervalMs = msg.healthIntervalMs;
+    this.opts.clock.addSample(Date.now(), msg.serverTime, Date.now());
+    this.setState('connected', `connected to ${this.opts.creds.config.server} as ${msg.name}`);
+    this.log.info({ hostId: msg.hostId, heartbeatIntervalMs: msg.heartbeatIntervalMs }, 'connected');
+    this.sendHeartbeat();
+    this.timers.push(setInterval(() => this.sendHeartbeat(), msg.heartbeatIntervalMs));
+    const silence = this.opts.silenceTimeoutMs ?? Math.max(5000, msg.heartbeatIntervalMs * 5);
+    this.timers.push(
+      setInterval(() => {
+        if (Date.now() - this.lastReceivedAt > silence) {
+          this.log.warn({ silenceMs: Date.now() - this.lastReceivedAt }, 'controller went silent: reconnecting');
+          this.ws?.terminate();
+        }
+      }, 1000),
+    );
+    this.collectAndSend('facts', async () => ({ type: 'facts', facts: await this.opts.collectFacts() }));
+    this.lastHealth = null;
+    void this.checkHealth();
+    this.timers.push(setInterval(() => void this.checkHealth(), this.opts.healthCheckEveryMs ?? 5000));
+  }
+
+  private sendHeartbeat(): void {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.log.warn({ buffered: ws.bufferedAmount }, 'socket backed up: skipping a heartbeat');
+      return;
+    }
+    this.seq += 1;
+    this.sendMessage({ type: 'hb', seq: this.seq, ts: Date.now() });
+  }
+
+  private async checkHealth(): Promise<void> {
+    let health: Health;
+    try {
+      health = await this.opts.collectHealth();
+    } catch (err) {
+      this.log.error({ err }, 'failed to collect health');
+      return;
+    }
+    const due = Date.now() - this.lastHealthSentAt >= this.healthIntervalMs;
+    if (this.lastHealth === null || due || this.opts.healthChanged(this.lastHealth, health)) {
+      this.lastHealth = health;
+      this.lastHealthSentAt = Date.now();
+      this.sendMessage({ type: 'health', health });
+    }
+  }
+
+  private collectAndSend(what: string, make: () => Promise<AgentMessage>): void {
+    make().then(
+      (msg) => this.sendMessage(msg),
+      (err: unknown) => this.log.error({ err }, `failed to collect ${what}`),
+    );
+  }
+
+  private async answer(req: ControllerRequest): Promise<void> {
+    try {
+      let result: unknown;
+      if (req.type === 'req.ping') result = { ts: Date.now() };
+      else if (req.type === 'req.facts') result = await this.opts.collectFacts();
+      else result = await this.opts.collectHealth();
+      this.sendMessage({ type: 'res', id: req.id, ok: true, result });
+    } catch (err) {
+      this.sendMessage({
+        type: 'res',
+        id: req.id,
+        ok: false,
+        error: { code: 'BALLAST_ERR_INTERNAL', message: `failed to answer ${req.type}: ${String(err)}` },
+      });
+    }
+  }
+
+  private sendMessage(msg: AgentMessage): void {
+    const ws = this.ws;
+    if (ws !== null && ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(msg));
+  }
+
+  private sendError(error: ErrorBody): void {
+    this.sendMessage({ type: 'error', ...error });
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    this.clearTimers();
+    this.ws = null;
+    if (this.stopped) return;
+    const delay = this.opts.backoff.next();
+    this.setState('waiting', `disconnected (${code}${reason ? `: ${reason}` : ''}); retrying in ${delay} ms`);
+    this.log.info({ code, reason, retryInMs: delay, attempt: this.opts.backoff.attempts }, 'disconnected');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private setState(state: SessionState, detail: string): void {
+    this.opts.onState?.(state, detail);
+  }
+}

@@ -1,0 +1,83 @@
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { HostTracker } from '../hub/host-tracker.js';
+import type { ControllerMetrics } from '../metrics.js';
+import type { KeyPair } from '../pki/ca.js';
+import type { Store } from '../store/store.js';
+import { registerAuth } from './auth.js';
+import { errorHandler } from './errors.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerHostRoutes } from './routes/hosts.js';
+import { registerOperatorRoutes } from './routes/operators.js';
+import { registerPublicRoutes } from './routes/public.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+
+/** Everything the HTTP API needs; built by the composition root (controller.ts) or by tests. */
+export interface AppDeps {
+  store: Store;
+  tracker: HostTracker;
+  metrics: ControllerMetrics;
+  log: Logger;
+  ca: KeyPair;
+  caHash: string;
+  /** The URL agents and operators use (goes into join commands). */
+  serverUrl: () => string;
+  now: () => number;
+  /** TLS material; absent in tests that use `app.inject()`. */
+  https?: { key: string; cert: string; ca: string };
+  ready?: () => boolean;
+  certValidityDays?: number;
+}
+
+/** Largest accepted request body: a CSR and a token fit in a few KB. */
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+/**
+ * Builds the fastify app (STYLE.md §8: factory, no listen). Agents' client certificates are
+ * requested but not required at the TLS layer, because operators (bearer tokens) and joining hosts
+ * (join tokens) share the port; the websocket upgrade insists on a verified certificate.
+ */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const log = deps.log.child({ component: 'http' });
+  const app = Fastify({
+    loggerInstance: log,
+    // Per-request info logs would drown the useful ones; a debug line per request is kept below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ...(deps.https === undefined
+      ? {}
+      : { https: { ...deps.https, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const } }),
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler(errorHandler(log));
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ code: 'BALLAST_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+  registerAuth(app, deps);
+
+  const updateGauges = () => {
+    const counts = deps.tracker.countByState();
+    for (const [state, n] of Object.entries(counts)) deps.metrics.hostsByState.set({ state }, n);
+    deps.metrics.heartbeatLag.set(deps.tracker.oldestHeartbeatAgeMs() / 1000);
+  };
+  registerPublicRoutes(app, {
+    ...deps,
+    certValidityDays: deps.certValidityDays ?? 365,
+    ready: deps.ready ?? (() => true),
+    metricsContentType: deps.metrics.registry.contentType,
+    metricsText: async () => {
+      updateGauges();
+      return deps.metrics.registry.metrics();
+    },
+  });
+  registerTokenRoutes(app, deps);
+  registerHostRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerOperatorRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { Static } from '@sinclair/typebox';
+import { AuditListResponseSchema, AuditQuerySchema, EventListResponseSchema, EventQuerySchema } from '../../../../shared/src/api.js';
+import type { Store } from '../../store/store.js';
+import { auditOut, eventOut } from '../serialize.js';
+
+type EventQuery = Static<typeof EventQuerySchema>;
+
+/** Events (with long-poll for `--follow` / `--watch`) and the audit log. */
+export function registerEventRoutes(app: FastifyInstance, deps: { store: Store }): void {
+  app.get<{ Querystring: EventQuery }>(
+    '/v1/events',
+    { config: { auth: 'viewer' }, schema: { querystring: EventQuerySchema, response: { 200: EventListResponseSchema } } },
+    async (request) => {
+      const { host, after, limit = 100, wait = 0 } = request.query;
+      const query = () => deps.store.events.list({ host, after, limit }).map(eventOut);
+      let items = query();
+      if (items.length === 0 && wait > 0 && after !== undefined) {
+        // Long-poll: park until an event for this filter is appended, the wait ends, or the client leaves.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            unsubscribe();
+            request.raw.off('close', done);
+            resolve();
+          };
+          const timer = setTimeout(done, wait * 1000);
+          const unsubscribe = deps.store.events.onAppend((e) => {
+            if (host === undefined || e.host === host) done();
+          });
+          request.raw.on('close', done);
+        });
+        items = query();
+      }
+      const last = items.length > 0 ? (items[items.length - 1]?.id ?? 0) : (after ?? deps.store.events.lastId());
+      return { items, last };
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof AuditQuerySchema> }>(
+    '/v1/audit',
+    { config: { auth: 'viewer' }, schema: { querystring: AuditQuerySchema, response: { 200: AuditListResponseSchema } } },
+    async (request) => ({ items: deps.store.audit.list(request.query.limit ?? 100).map(auditOut) }),
+  );
+}

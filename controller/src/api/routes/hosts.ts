@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { HostDetailResponseSchema, HostListResponseSchema, HostSummarySchema } from '../../../../shared/src/api.js';
+import { BallastError } from '../../../../shared/src/errors.js';
+import type { HostTracker } from '../../hub/host-tracker.js';
+import type { Store } from '../../store/store.js';
+import { eventOut, hostSummary } from '../serialize.js';
+
+const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
+
+/** Host inventory: list, detail, removal (revokes the certificate) and an RPC round trip. */
+export function registerHostRoutes(
+  app: FastifyInstance,
+  deps: { store: Store; tracker: HostTracker; now: () => number },
+): void {
+  const find = (name: string) => {
+    const host = deps.store.hosts.getByName(name);
+    if (host === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `host "${name}" is not enrolled`);
+    return host;
+  };
+
+  app.get('/v1/hosts', { config: { auth: 'viewer' }, schema: { response: { 200: HostListResponseSchema } } }, async () => ({
+    items: deps.store.hosts.list().map((h) => hostSummary(h, deps.tracker)),
+  }));
+
+  app.get<{ Params: { name: string } }>(
+    '/v1/hosts/:name',
+    { config: { auth: 'viewer' }, schema: { params: NameParams, response: { 200: HostDetailResponseSchema } } },
+    async (request) => {
+      const host = find(request.params.name);
+      return {
+        host: hostSummary(host, deps.tracker),
+        facts: host.facts,
+        health: host.health,
+        events: deps.store.events.list({ host: host.name, limit: 20 }).map(eventOut),
+      };
+    },
+  );
+
+  app.delete<{ Params: { name: string } }>(
+    '/v1/hosts/:name',
+    { config: { auth: 'operator', action: 'host.remove' }, schema: { params: NameParams, response: { 200: HostSummarySchema } } },
+    async (request) => {
+      const host = find(request.params.name);
+      const summary = hostSummary(host, deps.tracker);
+      deps.store.hosts.remove(host.id, deps.now(), `removed by ${request.operator?.name ?? 'unknown'}`);
+      deps.tracker.remove(host.id);
+      deps.store.events.append({
+        host: host.name,
+        kind: 'removed',
+        message: `host removed by ${request.operator?.name ?? 'unknown'}; certificate ${host.certSerial} revoked`,
+        data: { certSerial: host.certSerial },
+      });
+      return summary;
+    },
+  );
+
+  app.post<{ Params: { name: string } }>(
+    '/v1/hosts/:name/ping',
+    {
+      config: { auth: 'operator', action: 'host.ping' },
+      schema: {
+        params: NameParams,
+        response: { 200: Type.Object({ host: Type.String(), roundTripMs: Type.Number(), agentTime: Type.Number() }) },
+      },
+    },
+    async (request) => {
+      const host = find(request.params.name);
+      const session = deps.tracker.get(host.id)?.session;
+      if (session === null || session === undefined) {
+        throw new BallastError('BALLAST_ERR_PEER_GONE', `host "${host.name}" has no agent connected`);
+      }
+      const started = performance.now();
+      const result = (await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }))) as { ts?: number } | undefined;
+      return { host: host.name, roundTripMs: performance.now() - started, agentTime: result?.ts ?? 0 };
+    },
+  );
+}

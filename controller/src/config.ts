@@ -1,0 +1,106 @@
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { parseDuration } from '../../shared/src/duration.js';
+
+/** Raw flag values as commander hands them over (strings, possibly absent). */
+export interface ControllerFlags {
+  dataDir: string;
+  listen: string;
+  advertiseAddress: string[];
+  heartbeatInterval: string;
+  healthInterval: string;
+  unreachableAfter?: string;
+  heartbeatFlush: string;
+  certValidityDays: string;
+  logLevel: string;
+}
+
+/** Validated settings (everything but the logger of ControllerOptions). */
+export interface ControllerSettings {
+  dataDir: string;
+  listenHost: string;
+  listenPort: number;
+  advertise: string[];
+  heartbeatIntervalMs: number;
+  healthIntervalMs: number;
+  unreachableAfterMs: number;
+  heartbeatFlushMs: number;
+  certValidityDays: number;
+  logLevel: string;
+}
+
+/** Defaults, documented in the README's configuration reference. */
+export const CONTROLLER_DEFAULTS = {
+  dataDir: '/var/lib/ballast-controller',
+  listen: '0.0.0.0:9443',
+  heartbeatInterval: '1s',
+  healthInterval: '15s',
+  heartbeatFlush: '50ms',
+  certValidityDays: '365',
+  logLevel: 'info',
+} as const;
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$/;
+
+/**
+ * Validates the flags and reports every problem at once, each with the flag it concerns
+ * (k0s/kube-vip validator style). Touches nothing on the host.
+ */
+export function validateControllerFlags(flags: ControllerFlags): { ok: true; settings: ControllerSettings } | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  const duration = (flag: string, text: string, min: number, max: number): number => {
+    const ms = parseDuration(text);
+    if (ms === null) problems.push(`--${flag}: "${text}" is not a duration (e.g. 500ms, 1s, 2m)`);
+    else if (ms < min || ms > max) problems.push(`--${flag}: ${text} is outside ${min}ms..${max}ms`);
+    return ms ?? 0;
+  };
+  const listen = parseHostPort(flags.listen);
+  if (listen === null) problems.push(`--listen: "${flags.listen}" is not HOST:PORT (e.g. 0.0.0.0:9443 or [::]:9443)`);
+  for (const [i, a] of flags.advertiseAddress.entries()) {
+    if (isIP(a) === 0 && !HOSTNAME.test(a)) problems.push(`--advertise-address[${i}]: "${a}" is neither an IP address nor a DNS name`);
+  }
+  const heartbeatIntervalMs = duration('heartbeat-interval', flags.heartbeatInterval, 100, 60_000);
+  const healthIntervalMs = duration('health-interval', flags.healthInterval, 1000, 600_000);
+  const heartbeatFlushMs = duration('heartbeat-flush', flags.heartbeatFlush, 5, 5000);
+  const unreachableAfterMs =
+    flags.unreachableAfter === undefined
+      ? heartbeatIntervalMs * 3
+      : duration('unreachable-after', flags.unreachableAfter, 300, 600_000);
+  if (unreachableAfterMs > 0 && heartbeatIntervalMs > 0 && unreachableAfterMs < 2 * heartbeatIntervalMs) {
+    problems.push('--unreachable-after: must be at least two heartbeat intervals, or every late heartbeat is an outage');
+  }
+  const certValidityDays = Number(flags.certValidityDays);
+  if (!Number.isInteger(certValidityDays) || certValidityDays < 1 || certValidityDays > 3650) {
+    problems.push(`--cert-validity-days: "${flags.certValidityDays}" must be a whole number of days from 1 to 3650`);
+  }
+  if (!LEVELS.includes(flags.logLevel)) problems.push(`--log-level: "${flags.logLevel}" must be one of ${LEVELS.join(', ')}`);
+  if (flags.dataDir.trim() === '') problems.push('--data-dir: must not be empty');
+  if (problems.length > 0 || listen === null) return { ok: false, problems };
+  return {
+    ok: true,
+    settings: {
+      dataDir: resolve(flags.dataDir),
+      listenHost: listen.host,
+      listenPort: listen.port,
+      advertise: flags.advertiseAddress,
+      heartbeatIntervalMs,
+      healthIntervalMs,
+      unreachableAfterMs,
+      heartbeatFlushMs,
+      certValidityDays,
+      logLevel: flags.logLevel,
+    },
+  };
+}
+
+/** Parses `host:port` or `[v6]:port`; port 0 means "any free port" (tests). */
+export function parseHostPort(text: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  if (match === null) return null;
+  const port = Number(match[3]);
+  if (port > 65535) return null;
+  const host = match[1] ?? match[2] ?? '';
+  if (match[1] !== undefined && isIP(host) !== 6) return null;
+  return { host, port };
+}

@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { normalizeSerial } from '../../shared/src/pki.js';
+import { agentFrameDecoder } from '../../shared/src/protocol/codec.js';
+import { writeAdminConf } from './admin-conf.js';
+import { buildApp } from './api/app.js';
+import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
+import type { SessionStorePort } from './hub/agent-session.js';
+import { HostTracker } from './hub/host-tracker.js';
+import { createMetrics } from './metrics.js';
+import { ensurePki } from './pki/bootstrap.js';
+import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
+import { BOOTSTRAP_ADMIN } from './store/operators.js';
+import { type Store, openStore } from './store/store.js';
+
+/** Controller settings after flag parsing and validation (see config.ts). */
+export interface ControllerOptions {
+  dataDir: string;
+  listenHost: string;
+  listenPort: number;
+  advertise: string[];
+  heartbeatIntervalMs: number;
+  healthIntervalMs: number;
+  unreachableAfterMs: number;
+  /** Heartbeat batch commit interval: bounds heartbeat-to-store latency. */
+  heartbeatFlushMs: number;
+  certValidityDays: number;
+  log: Logger;
+}
+
+/** A running controller. */
+export interface RunningController {
+  url: string;
+  port: number;
+  caHash: string;
+  adminConfPath: string;
+  app: FastifyInstance;
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** How long a restarted controller waits for agents to reconnect before heartbeats count against them. */
+const RESTART_GRACE_MS = 5000;
+
+/**
+ * Composition root: converges the data dir (PKI, store, admin.conf), wires tracker, hub and API, and
+ * listens. Everything it creates is closed by `close()` in reverse order.
+ */
+export async function startController(opts: ControllerOptions): Promise<RunningController> {
+  const log = opts.log;
+  const now = Date.now;
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const sanAddresses = [...opts.advertise];
+  if (!isWildcard(opts.listenHost)) sanAddresses.push(opts.listenHost);
+  const pki = await ensurePki({
+    dataDir: opts.dataDir,
+    sans: {
+      dnsNames: [hostname(), ...sanAddresses.filter((a) => isIP(a) === 0)],
+      ipAddresses: sanAddresses.filter((a) => isIP(a) !== 0),
+    },
+    log,
+  });
+  const store = openStore({
+    path: join(opts.dataDir, 'ballast.db'),
+    onListenerError: (err) => log.error({ err }, 'event listener failed'),
+  });
+  const metrics = createMetrics();
+  const tracker = new HostTracker({
+    log: log.child({ component: 'tracker' }),
+    unreachableAfterMs: opts.unreachableAfterMs,
+    sink: {
+      transition(change) {
+        store.hosts.setState(change.hostId, change.to, change.at);
+        metrics.hostTransitions.inc({ to: change.to });
+        store.events.append({
+          host: change.name,
+          kind: 'state',
+          message: `${change.from} → ${change.to}: ${change.reason}`,
+          data: { from: change.from, to: change.to },
+        });
+      },
+    },
+  });
+  tracker.load(store.hosts.list(), RESTART_GRACE_MS);
+
+  const batcher = new HeartbeatBatcher({
+    db: store.db,
+    onError: (err, source) => log.error({ err, source, component: 'heartbeats' }, 'heartbeat batch failed'),
+  });
+  const sessionStore: SessionStorePort = {
+    recordHeartbeat: (hostId, seq, receivedAt, onStored) => batcher.record(hostId, seq, receivedAt, onStored),
+    saveConnection: (hostId, info) => store.hosts.setConnection(hostId, info),
+    saveFacts: (hostId, facts) => store.hosts.setFacts(hostId, facts),
+    saveHealth: (hostId, health, at) => {
+      store.hosts.setHealth(hostId, health);
+      store.healthSamples.append(hostId, health, at);
+    },
+    event: (e) => store.events.append(e),
+  };
+  const auth: HubAuthPort = {
+    identify({ commonName, serial }) {
+      const normalized = normalizeSerial(serial);
+      if (store.hosts.isCertRevoked(normalized)) {
+        return { ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: `certificate ${normalized} of host "${commonName}" was revoked (host removed); join again with a new token` } };
+      }
+      const host = store.hosts.getByName(commonName);
+      if (host === null || host.certSerial !== normalized) {
+        return { ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: `certificate ${normalized} for "${commonName}" is not the current certificate of an enrolled host` } };
+      }
+      return { ok: true, host: { id: host.id, name: host.name } };
+    },
+  };
+  const hub = new AgentHub({
+    log: log.child({ component: 'hub' }),
+    auth,
+    ctx: {
+      store: sessionStore,
+      tracker,
+      metrics,
+      decoder: agentFrameDecoder(),
+      log,
+      now,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      healthIntervalMs: opts.healthIntervalMs,
+      helloTimeoutMs: 10_000,
+      maxRejectedPer10s: 200,
+    },
+  });
+
+  const advertised = opts.advertise[0] ?? (isWildcard(opts.listenHost) ? '127.0.0.1' : opts.listenHost);
+  let ready = false;
+  let url = '';
+  const app = buildApp({
+    store,
+    tracker,
+    metrics,
+    log,
+    ca: pki.ca,
+    caHash: pki.caHash,
+    serverUrl: () => url, // known once listening (port 0 in tests)
+    now,
+    https: { key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem },
+    ready: () => ready,
+    certValidityDays: opts.certValidityDays,
+  });
+  app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+  await app.listen({ host: opts.listenHost, port: opts.listenPort });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : opts.listenPort;
+  url = `https://${isIP(advertised) === 6 ? `[${advertised}]` : advertised}:${port}`;
+
+  const adminConfPath = join(opts.dataDir, 'admin.conf');
+  await ensureAdminConf({ store, path: adminConfPath, url, caCert: pki.ca.certPem, log });
+
+  batcher.start(opts.heartbeatFlushMs);
+  tracker.start(250);
+  const pruneTimer = setInterval(() => store.healthSamples.prune(), 10 * 60_000);
+  pruneTimer.unref();
+  ready = true;
+  log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
+
+  return {
+    url,
+    port,
+    caHash: pki.caHash,
+    adminConfPath,
+    app,
+    store,
+    async close() {
+      ready = false;
+      clearInterval(pruneTimer);
+      tracker.stop();
+      hub.closeAll(1001, 'controller shutting down');
+      await app.close();
+      batcher.stop();
+      store.close();
+    },
+  };
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/**
+ * First start: the bootstrap admin's token goes into admin.conf. If admin.conf was lost, the old
+ * token cannot be recovered (only its hash is stored), so a fresh admin account is created.
+ */
+async function ensureAdminConf(opts: { store: Store; path: string; url: string; caCert: string; log: Logger }): Promise<void> {
+  const token = opts.store.operators.ensureAdmin();
+  if (token !== null) {
+    await writeAdminConf(opts.path, { server: opts.url, caCert: opts.caCert, token, user: BOOTSTRAP_ADMIN });
+    opts.log.info({ path: opts.path }, 'wrote admin.conf for the bootstrap admin');
+    return;
+  }
+  if (existsSync(opts.path)) return;
+  const name = `admin-${Date.now().toString(36)}`;
+  const created = opts.store.operators.create({ name, role: 'admin' });
+  await writeAdminConf(opts.path, { server: opts.url, caCert: opts.caCert, token: created.token, user: name });
+  opts.log.warn({ path: opts.path, user: name }, 'admin.conf was missing: created a new admin account for it');
+}

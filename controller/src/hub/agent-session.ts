@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { BallastError, type ErrorBody } from '../../../shared/src/errors.js';
+import type { FrameDecoder } from '../../../shared/src/protocol/codec.js';
+import { encodeFrame } from '../../../shared/src/protocol/codec.js';
+import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
+import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
+import type { AgentMessage, ControllerMessage, ControllerRequest } from '../../../shared/src/protocol/messages.js';
+import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
+import type { ControllerMetrics } from '../metrics.js';
+import type { HostTracker, SessionHandle } from './host-tracker.js';
+
+/** Where a session stores what its agent reports. */
+export interface SessionStorePort {
+  recordHeartbeat(hostId: string, seq: number, receivedAt: number, onStored: (storedAt: number) => void): void;
+  saveConnection(hostId: string, info: { address: string | null; agentVersion: string; sessionId: string }): void;
+  saveFacts(hostId: string, facts: Facts): void;
+  saveHealth(hostId: string, health: Health, at: number): void;
+  event(e: { host: string; kind: string; message: string; data?: Record<string, unknown> }): void;
+}
+
+/** Shared by all sessions of one hub. */
+export interface SessionContext {
+  store: SessionStorePort;
+  tracker: HostTracker;
+  metrics: ControllerMetrics;
+  decoder: FrameDecoder<AgentMessage>;
+  log: Logger;
+  now: () => number;
+  heartbeatIntervalMs: number;
+  healthIntervalMs: number;
+  /** Close the socket when no hello arrives in this time. */
+  helloTimeoutMs: number;
+  /** A session that sends more than this many rejected frames within 10 s is closed (1008). */
+  maxRejectedPer10s: number;
+}
+
+/**
+ * One authenticated agent connection. The identity (host id and name) comes from the verified
+ * client certificate, never from what the agent says. The first frame must be `hello` with our
+ * protocol version; after `welcome`, heartbeats, facts, health and responses flow.
+ */
+export class AgentSession implements SessionHandle {
+  readonly sessionId = randomUUID();
+  private ready = false;
+  private readonly requests = new RequestTracker('c');
+  private readonly log: Logger;
+  private rejectedWindowStart = 0;
+  private rejectedInWindow = 0;
+  private helloTimer: NodeJS.Timeout | null;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly socket: WebSocket,
+    readonly host: { id: string; name: string; address: string | null },
+  ) {
+    this.log = ctx.log.child({ component: 'session', host: host.name, session: this.sessionId });
+    socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    socket.on('error', (err) => {
+      // ws reports oversized frames (over the hard limit) here and then closes the socket.
+      const reason = /max payload/i.test(err.message) ? 'BALLAST_ERR_FRAME_TOO_LARGE' : 'socket_error';
+      ctx.metrics.framesRejected.inc({ reason });
+      this.log.warn({ err: err.message }, 'agent socket error');
+    });
+    this.helloTimer = setTimeout(() => this.close(1008, 'no hello within deadline'), ctx.helloTimeoutMs);
+    this.helloTimer.unref();
+  }
+
+  /** Sends a request to the agent and resolves with its result (or a coded error). */
+  request(make: (id: string) => ControllerRequest): Promise<unknown> {
+    const msg = make(this.requests.nextId());
+    return this.requests.start({ id: msg.id, type: msg.type, timeoutMs: msg.timeoutMs, send: () => this.send(msg) });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      this.socket.close(code, reason);
+    }
+  }
+
+  private send(msg: ControllerMessage): void {
+    if (this.socket.readyState !== this.socket.OPEN) throw new BallastError('BALLAST_ERR_PEER_GONE', 'socket is not open');
+    this.socket.send(encodeFrame(msg));
+  }
+
+  private sendError(error: ErrorBody): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(encodeFrame({ type: 'error', ...error }));
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    const receivedAt = this.ctx.now();
+    const decoded = isBinary
+      ? { ok: false as const, error: { code: 'BALLAST_ERR_FRAME_MALFORMED' as const, message: 'binary frames are not accepted' } }
+      : this.ctx.decoder.decode(data);
+    if (!decoded.ok) {
+      this.reject(decoded.error, receivedAt);
+      return;
+    }
+    try {
+      this.dispatch(decoded.message, receivedAt);
+    } catch (err) {
+      // A store failure (e.g. the host was removed mid-session) must never escape the socket handler:
+      // that would take the whole controller down.
+      this.log.error({ err }, 'failed to handle agent frame');
+      this.sendError({ code: 'BALLAST_ERR_INTERNAL', message: 'controller failed to handle the frame' });
+    }
+  }
+
+  private dispatch(msg: AgentMessage, receivedAt: number): void {
+    this.ctx.metrics.messages.inc({ type: msg.type });
+    if (!this.ready && msg.type !== 'hello') {
+      this.reject({ code: 'BALLAST_ERR_FRAME_UNEXPECTED', message: `expected "hello" first, got "${msg.type}"` }, receivedAt);
+      return;
+    }
+    switch (msg.type) {
+      case 'hello':
+        this.onHello(msg);
+        return;
+      case 'hb':
+        this.ctx.tracker.heartbeat(this.host.id, receivedAt);
+        this.ctx.store.recordHeartbeat(this.host.id, msg.seq, receivedAt, (storedAt) => {
+          this.ctx.metrics.heartbeatStoreSeconds.observe((storedAt - receivedAt) / 1000);
+          if (this.socket.readyState === this.socket.OPEN) {
+            this.socket.send(encodeFrame({ type: 'hb-ack', seq: msg.seq, ts: msg.ts, serverTime: storedAt }));
+          }
+        });
+        return;
+      case 'facts':
+        this.ctx.store.saveFacts(this.host.id, msg.facts);
+        return;
+      case 'health': {
+        this.ctx.store.saveHealth(this.host.id, msg.health, receivedAt);
+        const failing = msg.health.checks.filter((c) => !c.ok).map((c) => c.name);
+        this.ctx.tracker.setFailingChecks(this.host.id, failing);
+        return;
+      }
+      case 'res':
+        if (!this.requests.complete(msg)) this.log.debug({ id: msg.id }, 'response for no pending request');
+        return;
+      case 'error':
+        this.log.warn({ code: msg.code, reason: msg.message }, 'agent rejected a frame');
+        return;
+    }
+  }
+
+  private onHello(msg: Extract<AgentMessage, { type: 'hello' }>): void {
+    if (this.ready) {
+      this.reject({ code: 'BALLAST_ERR_FRAME_UNEXPECTED', message: 'duplicate "hello"' }, this.ctx.now());
+      return;
+    }
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      const message = `agent speaks protocol v${msg.protocol}, controller speaks v${PROTOCOL_VERSION}`;
+      this.ctx.metrics.authRejected.inc({ reason: 'protocol_version' });
+      this.log.warn({ agentProtocol: msg.protocol, agentVersion: msg.agentVersion }, 'protocol version mismatch');
+      this.sendError({ code: 'BALLAST_ERR_PROTOCOL_VERSION', message });
+      this.close(4002, message.slice(0, 120));
+      return;
+    }
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    this.ready = true;
+    this.ctx.tracker.attach(this.host.id, this);
+    this.ctx.store.saveConnection(this.host.id, {
+      address: this.host.address,
+      agentVersion: msg.agentVersion,
+      sessionId: msg.sessionId,
+    });
+    this.ctx.metrics.agentsConnected.inc();
+    this.ctx.store.event({
+      host: this.host.name,
+      kind: 'connected',
+      message: `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
+      data: { agentSession: msg.sessionId, address: this.host.address },
+    });
+    this.log.info({ agentVersion: msg.agentVersion, address: this.host.address }, 'agent connected');
+    this.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      hostId: this.host.id,
+      name: this.host.name,
+      heartbeatIntervalMs: this.ctx.heartbeatIntervalMs,
+      healthIntervalMs: this.ctx.healthIntervalMs,
+      serverTime: this.ctx.now(),
+    });
+  }
+
+  private reject(error: ErrorBody, at: number): void {
+    this.ctx.metrics.framesRejected.inc({ reason: error.code });
+    this.sendError(error);
+    if (at - this.rejectedWindowStart > 10_000) {
+      this.rejectedWindowStart = at;
+      this.rejectedInWindow = 0;
+    }
+    this.rejectedInWindow += 1;
+    if (this.rejectedInWindow > this.ctx.maxRejectedPer10s) {
+      this.log.warn({ rejected: this.rejectedInWindow }, 'closing session: too many rejected frames');
+      this.close(1008, 'too many rejected frames');
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.requests.failAll(`agent disconnected (${code})`);
+    if (!this.ready) return;
+    this.ctx.metrics.agentsConnected.dec();
+    this.ctx.tracker.detach(this.host.id, this);
+    this.ctx.store.event({
+      host: this.host.name,
+      kind: 'disconnected',
+      message: `agent disconnected (code ${code}${reason ? `: ${reason}` : ''})`,
+      data: { code },
+    });
+    this.log.info({ code, reason }, 'agent disconnected');
+  }
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../shared/src/log.js';
+import { HostTracker, type SessionHandle, type TrackerSink } from './host-tracker.js';
+
+function setup() {
+  let now = 1_000_000;
+  const changes: Array<{ name: string; from: string; to: string }> = [];
+  const sink: TrackerSink = { transition: (c) => changes.push({ name: c.name, from: c.from, to: c.to }) };
+  const tracker = new HostTracker({ sink, log: silentLogger(), now: () => now });
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { tracker, changes, advance, at: () => now };
+}
+
+function session(id: string): SessionHandle & { closed: string[] } {
+  const closed: string[] = [];
+  return { sessionId: id, closed, close: (_c, reason) => closed.push(reason), request: async () => undefined };
+}
+
+describe('HostTracker', () => {
+  it('goes pending → healthy on the first heartbeat and unreachable after 3 s of silence', () => {
+    const { tracker, changes, advance, at } = setup();
+    tracker.add({ id: 'h1', name: 'node-1', enrolledAt: at() });
+    tracker.attach('h1', session('s1'));
+    tracker.heartbeat('h1', at());
+    expect(tracker.get('h1')?.state).toBe('healthy');
+    advance(3000);
+    tracker.evaluateAll();
+    expect(tracker.get('h1')?.state).toBe('healthy');
+    advance(1);
+    tracker.evaluateAll();
+    expect(changes).toEqual([
+      { name: 'node-1', from: 'pending', to: 'healthy' },
+      { name: 'node-1', from: 'healthy', to: 'unreachable' },
+    ]);
+  });
+
+  it('marks degraded while a check fails and healthy when it passes again', () => {
+    const { tracker, advance, at } = setup();
+    tracker.add({ id: 'h1', name: 'n', enrolledAt: at() });
+    tracker.attach('h1', session('s'));
+    tracker.heartbeat('h1', at());
+    tracker.setFailingChecks('h1', ['disk:/']);
+    expect(tracker.get('h1')?.state).toBe('degraded');
+    advance(500);
+    tracker.heartbeat('h1', at());
+    expect(tracker.get('h1')?.state).toBe('degraded');
+    tracker.setFailingChecks('h1', []);
+    expect(tracker.get('h1')?.state).toBe('healthy');
+  });
+
+  it('closes the older session when the same host connects again', () => {
+    const { tracker, at } = setup();
+    tracker.add({ id: 'h1', name: 'n', enrolledAt: at() });
+    const s1 = session('s1');
+    const s2 = session('s2');
+    tracker.attach('h1', s1);
+    tracker.attach('h1', s2);
+    expect(s1.closed).toEqual(['replaced by a newer connection']);
+    tracker.detach('h1', s1); // the late close of the old socket must not unbind the new one
+    expect(tracker.get('h1')?.session).toBe(s2);
+    expect(tracker.connectedCount()).toBe(1);
+  });
+
+  it('gives loaded hosts a grace period after a controller restart', () => {
+    const { tracker, changes, advance, at } = setup();
+    tracker.load([{ id: 'h1', name: 'n', state: 'healthy', stateSince: 0, lastHeartbeatAt: at() - 60_000 }], 5000);
+    tracker.evaluateAll();
+    expect(tracker.get('h1')?.state).toBe('healthy');
+    advance(5001);
+    tracker.evaluateAll();
+    expect(changes).toEqual([{ name: 'n', from: 'healthy', to: 'unreachable' }]);
+  });
+
+  it('reports counts, connected sessions and the oldest heartbeat age', () => {
+    const { tracker, advance, at } = setup();
+    tracker.add({ id: 'a', name: 'a', enrolledAt: at() });
+    tracker.add({ id: 'b', name: 'b', enrolledAt: at() });
+    tracker.attach('a', session('s'));
+    tracker.heartbeat('a', at());
+    advance(700);
+    expect(tracker.countByState()).toEqual({ pending: 1, healthy: 1, degraded: 0, unreachable: 0 });
+    expect(tracker.connectedCount()).toBe(1);
+    expect(tracker.oldestHeartbeatAgeMs()).toBe(700);
+    tracker.remove('a');
+    expect(tracker.connectedCount()).toBe(0);
+  });
+});

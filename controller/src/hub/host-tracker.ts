@@ -1,0 +1,200 @@
+import type { Logger } from 'pino';
+import type { HostState } from '../../../shared/src/api.js';
+import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
+import { nextHostState } from './host-state.js';
+
+/** What the tracker persists; a narrow port so the state logic is testable without SQLite. */
+export interface TrackerSink {
+  /** Called once per transition, after the in-memory state changed. */
+  transition(change: { hostId: string; name: string; from: HostState; to: HostState; at: number; reason: string }): void;
+}
+
+/** A connected agent session as the tracker sees it. */
+export interface SessionHandle {
+  readonly sessionId: string;
+  /** Closes the session (e.g. replaced by a newer connection or the host was removed). */
+  close(code: number, reason: string): void;
+  /** Sends a request to the agent; settles with its result or a coded error (deadline, peer gone). */
+  request(make: (id: string) => ControllerRequest): Promise<unknown>;
+}
+
+/** The controller's live view of one host. */
+export interface LiveHost {
+  readonly id: string;
+  readonly name: string;
+  state: HostState;
+  stateSince: number;
+  lastHeartbeatAt: number | null;
+  failingChecks: string[];
+  session: SessionHandle | null;
+}
+
+/** Options for {@link HostTracker}. */
+export interface HostTrackerOptions {
+  sink: TrackerSink;
+  log: Logger;
+  now?: () => number;
+  /** Default 3000: three missed 1 s heartbeats. */
+  unreachableAfterMs?: number;
+}
+
+/**
+ * Liveness of every enrolled host, in memory (10,000 hosts are a few MB). Heartbeats and check
+ * results update it; a ticker applies the state machine so silent hosts become unreachable.
+ * Transitions are handed to the sink, which stores them and writes events.
+ */
+export class HostTracker {
+  private readonly hosts = new Map<string, LiveHost>();
+  private readonly now: () => number;
+  private readonly unreachableAfterMs: number;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: HostTrackerOptions) {
+    this.now = options.now ?? Date.now;
+    this.unreachableAfterMs = options.unreachableAfterMs ?? 3000;
+  }
+
+  /**
+   * Loads hosts from the store at start. A restarted controller gives every host `graceMs` to
+   * reconnect before its old heartbeat counts against it, so a controller restart alone does not
+   * turn the whole fleet unreachable.
+   */
+  load(
+    hosts: Array<{ id: string; name: string; state: HostState; stateSince: number; lastHeartbeatAt: number | null }>,
+    graceMs: number,
+  ): void {
+    const floor = this.now() + graceMs - this.unreachableAfterMs;
+    for (const h of hosts) {
+      const last = h.lastHeartbeatAt === null ? null : Math.max(h.lastHeartbeatAt, floor);
+      this.hosts.set(h.id, { ...h, lastHeartbeatAt: last, failingChecks: [], session: null });
+    }
+  }
+
+  /** Adds a freshly enrolled host (state pending). */
+  add(host: { id: string; name: string; enrolledAt: number }): void {
+    this.hosts.set(host.id, {
+      id: host.id,
+      name: host.name,
+      state: 'pending',
+      stateSince: host.enrolledAt,
+      lastHeartbeatAt: null,
+      failingChecks: [],
+      session: null,
+    });
+  }
+
+  /** Forgets a removed host and closes its session. */
+  remove(hostId: string): void {
+    const host = this.hosts.get(hostId);
+    if (host === undefined) return;
+    this.hosts.delete(hostId);
+    host.session?.close(4003, 'host removed');
+  }
+
+  get(hostId: string): LiveHost | undefined {
+    return this.hosts.get(hostId);
+  }
+
+  /** All tracked hosts (live objects: read, do not mutate). */
+  all(): IterableIterator<LiveHost> {
+    return this.hosts.values();
+  }
+
+  /**
+   * Binds a new session to its host. An older session of the same host is closed: the newest
+   * connection wins, so an agent that reconnects before its old TCP connection died is not counted
+   * twice and no state is duplicated.
+   */
+  attach(hostId: string, session: SessionHandle): void {
+    const host = this.hosts.get(hostId);
+    if (host === undefined) return;
+    const previous = host.session;
+    host.session = session;
+    if (previous !== null && previous !== session) previous.close(4001, 'replaced by a newer connection');
+  }
+
+  /** Unbinds a session if it is still the current one. */
+  detach(hostId: string, session: SessionHandle): void {
+    const host = this.hosts.get(hostId);
+    if (host !== undefined && host.session === session) {
+      host.session = null;
+      this.evaluateHost(host, this.now(), 'agent disconnected');
+    }
+  }
+
+  /** Records a heartbeat (hot path: one map lookup, one evaluation). */
+  heartbeat(hostId: string, at: number): void {
+    const host = this.hosts.get(hostId);
+    if (host === undefined) return;
+    host.lastHeartbeatAt = at;
+    if (host.state !== 'healthy' || host.failingChecks.length > 0) this.evaluateHost(host, at, 'heartbeat');
+  }
+
+  /** Records the names of the agent's failing checks from a health snapshot. */
+  setFailingChecks(hostId: string, failing: string[]): void {
+    const host = this.hosts.get(hostId);
+    if (host === undefined) return;
+    host.failingChecks = failing;
+    this.evaluateHost(host, this.now(), failing.length > 0 ? `checks failing: ${failing.join(', ')}` : 'all checks pass');
+  }
+
+  /** Applies the state machine to every host; called by the ticker. */
+  evaluateAll(): void {
+    const now = this.now();
+    for (const host of this.hosts.values()) this.evaluateHost(host, now, 'heartbeat deadline');
+  }
+
+  /** Starts the periodic evaluation. 250 ms keeps detection within deadline + 0.25 s. */
+  start(tickMs = 250): void {
+    this.stop();
+    this.timer = setInterval(() => this.evaluateAll(), tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Sessions open now. */
+  connectedCount(): number {
+    let n = 0;
+    for (const h of this.hosts.values()) if (h.session !== null) n += 1;
+    return n;
+  }
+
+  /** Age in ms of the oldest last heartbeat among connected hosts (0 when none). */
+  oldestHeartbeatAgeMs(): number {
+    const now = this.now();
+    let oldest = 0;
+    for (const h of this.hosts.values()) {
+      if (h.session !== null && h.lastHeartbeatAt !== null) oldest = Math.max(oldest, now - h.lastHeartbeatAt);
+    }
+    return oldest;
+  }
+
+  /** Count of hosts per state. */
+  countByState(): Record<HostState, number> {
+    const counts: Record<HostState, number> = { pending: 0, healthy: 0, degraded: 0, unreachable: 0 };
+    for (const h of this.hosts.values()) counts[h.state] += 1;
+    return counts;
+  }
+
+  private evaluateHost(host: LiveHost, now: number, reason: string): void {
+    const next = nextHostState({
+      current: host.state,
+      connected: host.session !== null,
+      lastHeartbeatAt: host.lastHeartbeatAt,
+      failingChecks: host.failingChecks.length,
+      now,
+      unreachableAfterMs: this.unreachableAfterMs,
+    });
+    if (next === host.state) return;
+    const from = host.state;
+    host.state = next;
+    host.stateSince = now;
+    const why = next === 'unreachable' ? `no heartbeat for ${now - (host.lastHeartbeatAt ?? now)} ms` : reason;
+    this.options.log.info({ host: host.name, from, to: next, reason: why }, 'host state changed');
+    this.options.sink.transition({ hostId: host.id, name: host.name, from, to: next, at: now, reason: why });
+  }
+}

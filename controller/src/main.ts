@@ -1,0 +1,67 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createLogger } from '../../shared/src/log.js';
+import { messageOf } from '../../shared/src/errors.js';
+import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
+import { startController } from './controller.js';
+import { PACKAGE_VERSION } from '../../shared/src/version.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+const program = new Command('ballast-controller')
+  .description('Ballast controller: HTTPS API and agent websocket hub on one port, SQLite store, metrics.')
+  .version(PACKAGE_VERSION, '--version')
+  .option('--data-dir <dir>', 'state directory: CA, certificates, database, admin.conf', process.env.BALLAST_DATA_DIR ?? CONTROLLER_DEFAULTS.dataDir)
+  .option('--listen <host:port>', 'address to serve the API and agent websockets on', process.env.BALLAST_LISTEN ?? CONTROLLER_DEFAULTS.listen)
+  .option('--advertise-address <addr>', 'address agents and operators reach this controller at (repeatable; the first goes into join commands)', collect, [])
+  .option('--heartbeat-interval <duration>', 'how often agents send a heartbeat', CONTROLLER_DEFAULTS.heartbeatInterval)
+  .option('--health-interval <duration>', 'longest time between agent health snapshots', CONTROLLER_DEFAULTS.healthInterval)
+  .option('--unreachable-after <duration>', 'silence after which a host is unreachable (default: 3 heartbeat intervals)')
+  .option('--heartbeat-flush <duration>', 'heartbeat batch commit interval', CONTROLLER_DEFAULTS.heartbeatFlush)
+  .option('--cert-validity-days <days>', 'lifetime of issued host certificates', CONTROLLER_DEFAULTS.certValidityDays)
+  .addOption(new Option('--log-level <level>', 'log level').default(process.env.BALLAST_LOG_LEVEL ?? CONTROLLER_DEFAULTS.logLevel))
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? s : `error: ${s}`) });
+
+async function main(): Promise<void> {
+  try {
+    program.parse();
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    throw err;
+  }
+  const validated = validateControllerFlags(program.opts<ControllerFlags>());
+  if (!validated.ok) {
+    process.stderr.write(`error: invalid configuration:\n${validated.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  const { logLevel, ...settings } = validated.settings;
+  const log = createLogger({ name: 'ballast-controller', level: logLevel });
+  let controller: Awaited<ReturnType<typeof startController>>;
+  try {
+    controller = await startController({ ...settings, log });
+  } catch (err) {
+    log.fatal({ err }, 'failed to start controller');
+    process.stderr.write(`error: failed to start controller: ${messageOf(err)}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    controller.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

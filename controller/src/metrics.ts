@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The controller's Prometheus metrics, on a registry of its own (not prom-client's global) so that
+ * several controllers can live in one test process.
+ */
+export interface ControllerMetrics {
+  registry: Registry;
+  agentsConnected: Gauge;
+  hostsByState: Gauge<'state'>;
+  heartbeatLag: Gauge;
+  heartbeatStoreSeconds: Histogram;
+  heartbeatBatchRows: Histogram;
+  messages: Counter<'type'>;
+  framesRejected: Counter<'reason'>;
+  authRejected: Counter<'reason'>;
+  enrolments: Counter<'outcome'>;
+  hostTransitions: Counter<'to'>;
+}
+
+/** Creates the metrics. `collectProcess` adds prom-client's default process metrics (CPU, RSS …). */
+export function createMetrics(options: { collectProcess?: boolean } = {}): ControllerMetrics {
+  const registry = new Registry();
+  if (options.collectProcess !== false) collectDefaultMetrics({ register: registry, prefix: 'ballast_controller_' });
+  const registers = [registry];
+  return {
+    registry,
+    agentsConnected: new Gauge({ name: 'ballast_agents_connected', help: 'Authenticated agent sessions open now', registers }),
+    hostsByState: new Gauge({ name: 'ballast_hosts', help: 'Enrolled hosts by state', labelNames: ['state'], registers }),
+    heartbeatLag: new Gauge({
+      name: 'ballast_heartbeat_lag_seconds',
+      help: 'Age of the oldest last heartbeat among connected agents',
+      registers,
+    }),
+    heartbeatStoreSeconds: new Histogram({
+      name: 'ballast_heartbeat_store_seconds',
+      help: 'Time from a heartbeat frame arriving to its batch being committed to the store',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    heartbeatBatchRows: new Histogram({
+      name: 'ballast_heartbeat_batch_rows',
+      help: 'Rows written per heartbeat batch transaction',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
+      registers,
+    }),
+    messages: new Counter({ name: 'ballast_messages_total', help: 'Agent frames accepted, by type', labelNames: ['type'], registers }),
+    framesRejected: new Counter({
+      name: 'ballast_frames_rejected_total',
+      help: 'Agent frames rejected, by reason (error code)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    authRejected: new Counter({
+      name: 'ballast_auth_rejected_total',
+      help: 'Refused agent connections and API calls, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    enrolments: new Counter({ name: 'ballast_enrolments_total', help: 'Join attempts by outcome', labelNames: ['outcome'], registers }),
+    hostTransitions: new Counter({
+      name: 'ballast_host_transitions_total',
+      help: 'Host state transitions, by new state',
+      labelNames: ['to'],
+      registers,
+    }),
+  };
+}
