@@ -1,0 +1,102 @@
+/**
+ * The store's schema, as numbered migrations. A migration is never edited once released: change
+ * the schema by appending a new one, so every existing database reaches the same shape.
+ */
+
+/** One schema step. `version`s start at 1 and increase by one; `sql` may hold several statements. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * All migrations, oldest first. Timestamps are integer ms since the epoch. Tables are STRICT so a
+ * wrongly typed write fails loudly instead of being stored as text.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE hosts (
+        id                TEXT PRIMARY KEY,
+        name              TEXT NOT NULL UNIQUE,
+        state             TEXT NOT NULL CHECK (state IN ('pending', 'healthy', 'degraded', 'unreachable')),
+        state_since       INTEGER NOT NULL,
+        enrolled_at       INTEGER NOT NULL,
+        cert_serial       TEXT NOT NULL,
+        cert_not_after    INTEGER NOT NULL,
+        last_heartbeat_at INTEGER,
+        last_seq          INTEGER,
+        address           TEXT,
+        agent_version     TEXT,
+        session_id        TEXT,
+        facts_json        TEXT,
+        health_json       TEXT,
+        removed_at        INTEGER
+      ) STRICT;
+
+      -- No foreign key to hosts: a revocation must outlive the host row, which is deleted when a
+      -- new host re-enrols under the same name.
+      CREATE TABLE revoked_certs (
+        serial     TEXT PRIMARY KEY,
+        host_id    TEXT NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        reason     TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE join_tokens (
+        id           TEXT PRIMARY KEY,
+        secret_hash  TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        created_by   TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        uses_allowed INTEGER,
+        uses_count   INTEGER NOT NULL DEFAULT 0,
+        revoked_at   INTEGER
+      ) STRICT;
+
+      CREATE TABLE operators (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+
+      CREATE TABLE events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts        INTEGER NOT NULL,
+        host_name TEXT,
+        kind      TEXT NOT NULL,
+        message   TEXT NOT NULL,
+        data_json TEXT NOT NULL
+      ) STRICT;
+      -- "events of one host after id N" (ballastctl events --host, host detail).
+      CREATE INDEX events_host_id ON events (host_name, id);
+
+      CREATE TABLE health_samples (
+        id      INTEGER PRIMARY KEY,
+        host_id TEXT NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+        ts      INTEGER NOT NULL,
+        json    TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX health_samples_host_ts ON health_samples (host_id, ts);
+      -- Age-based pruning scans by time across all hosts.
+      CREATE INDEX health_samples_ts ON health_samples (ts);
+
+      CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        ts      INTEGER NOT NULL,
+        actor   TEXT NOT NULL,
+        role    TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'denied', 'failed')),
+        detail  TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+];

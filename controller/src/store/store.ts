@@ -1,0 +1,52 @@
+/**
+ * The controller's store: one SQLite connection and the repositories over it. The heartbeat
+ * batcher is not part of it because it has a lifecycle (a timer) the hub owns; build it from `db`.
+ */
+import { AuditRepo } from './audit.js';
+import { type Database, openDatabase } from './db.js';
+import { EventRepo } from './events.js';
+import { HealthSampleRepo } from './health-samples.js';
+import { HostRepo } from './hosts.js';
+import { OperatorRepo } from './operators.js';
+import { TokenRepo } from './tokens.js';
+
+/** Everything the controller persists. */
+export interface Store {
+  readonly db: Database;
+  readonly hosts: HostRepo;
+  readonly tokens: TokenRepo;
+  readonly operators: OperatorRepo;
+  readonly events: EventRepo;
+  readonly audit: AuditRepo;
+  readonly healthSamples: HealthSampleRepo;
+  /** Closes the connection (checkpointing the WAL); later calls do nothing. */
+  close(): void;
+}
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /** The database file; created with its directory's permissions if missing. */
+  path: string;
+  /** Clock for stored timestamps (ms since the epoch); tests inject a fake one. */
+  now?: () => number;
+  /** Receives exceptions from event listeners; see EventRepoOptions.onListenerError. */
+  onListenerError?: (err: unknown) => void;
+}
+
+/** Opens the database (migrating it) and builds the repositories. Throws BALLAST_ERR_STORE. */
+export function openStore(options: OpenStoreOptions): Store {
+  const now = options.now ?? Date.now;
+  const db = openDatabase(options.path, { now });
+  return {
+    db,
+    hosts: new HostRepo(db),
+    tokens: new TokenRepo(db, { now }),
+    operators: new OperatorRepo(db, { now }),
+    events: new EventRepo(db, { now, onListenerError: options.onListenerError }),
+    audit: new AuditRepo(db, { now }),
+    healthSamples: new HealthSampleRepo(db, { now }),
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
