@@ -43,7 +43,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     agentVersion: PACKAGE_VERSION,
     backoff: createBackoff(),
     clock,
-    collectFacts: () => collectFacts(),
+    collectFacts: () => collectFacts({ logger: log }),
     collectHealth: () => collectHealth({ checks, clockOffsetMs: () => clock.offsetMs() }),
     healthChanged,
     onState: (state, detail) => {

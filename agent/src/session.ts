@@ -32,6 +32,9 @@ export interface ControllerSessionOptions {
   healthCheckEveryMs?: number;
 }
 
+/** A connection that stayed up this long resets the reconnect backoff. */
+const STABLE_AFTER_MS = 10_000;
+
 /** Skip a heartbeat rather than queue it when the socket cannot drain (the controller is slow). */
 const MAX_BUFFERED_BYTES = 256 * 1024;
 
@@ -169,9 +172,10 @@ export class ControllerSession {
   }
 
   private onWelcome(msg: Extract<ControllerMessage, { type: 'welcome' }>): void {
-    this.opts.backoff.reset();
     this.healthIntervalMs = msg.healthIntervalMs;
-    this.opts.clock.addSample(Date.now(), msg.serverTime, Date.now());
+    // Reset the backoff only once the connection has proved stable: a controller that accepts and
+    // then crashes must not make 10,000 agents retry at the shortest delay in lockstep.
+    this.timers.push(setTimeout(() => this.opts.backoff.reset(), STABLE_AFTER_MS));
     this.setState('connected', `connected to ${this.opts.creds.config.server} as ${msg.name}`);
     this.log.info({ hostId: msg.hostId, heartbeatIntervalMs: msg.heartbeatIntervalMs }, 'connected');
     this.sendHeartbeat();
@@ -266,7 +270,7 @@ export class ControllerSession {
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t); // clearTimeout clears intervals too
     this.timers = [];
   }
 
