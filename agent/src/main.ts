@@ -76,6 +76,7 @@ program
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   const usage = err instanceof BallastError && (err.code === 'BALLAST_ERR_VALIDATION' || err.code === 'BALLAST_ERR_CONFIG');
-  process.stderr.write(`error: ${messageOf(err)}\n`);
+  // The code goes last in brackets: people read the message, scripts match the code.
+  process.stderr.write(`error: ${messageOf(err)}${err instanceof BallastError ? ` [${err.code}]` : ''}\n`);
   process.exit(usage ? 2 : 1);
 });
