@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { agentFrameDecoder, controllerFrameDecoder, encodeFrame } from './codec.js';
+import type { Facts, Health } from './facts.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from './limits.js';
+import type { AgentMessage, ControllerMessage } from './messages.js';
+
+const facts: Facts = {
+  hostname: 'node-1',
+  os: { platform: 'linux', distro: 'Debian GNU/Linux', release: '12', codename: 'bookworm', kernel: '6.1.0', arch: 'x64' },
+  cpu: { manufacturer: 'Intel', brand: 'Xeon', cores: 8, physicalCores: 4, speedGHz: 2.4 },
+  memory: { totalBytes: 8e9 },
+  disks: [{ device: '/dev/sda', type: 'SSD', sizeBytes: 5e11, model: 'X' }],
+  nics: [{ name: 'eth0', mac: '52:54:00:12:34:56', ipv4: ['198.18.0.11'], ipv6: [], speedMbps: 1000, virtual: false }],
+  productUuid: 'uuid',
+  bootId: 'boot',
+};
+const health: Health = {
+  ts: 1,
+  load: [0.1, 0.2, 0.3],
+  memory: { totalBytes: 8e9, availableBytes: 4e9 },
+  disks: [{ mount: '/', sizeBytes: 1e11, usedBytes: 5e10 }],
+  clockOffsetMs: null,
+  checks: [{ name: 'memory', ok: true, message: '50% available' }],
+};
+
+/** One valid example of every message type in each direction. */
+const agentExamples: AgentMessage[] = [
+  { type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: '0.1.0', sessionId: 's-1' },
+  { type: 'hb', seq: 7, ts: Date.now() },
+  { type: 'facts', facts },
+  { type: 'health', health },
+  { type: 'res', id: 'c-1', ok: true, result: { ts: 1 } },
+  { type: 'res', id: 'c-2', ok: false, error: { code: 'BALLAST_ERR_INTERNAL', message: 'boom' } },
+  { type: 'error', code: 'BALLAST_ERR_FRAME_INVALID', message: 'bad', path: '/x' },
+];
+const controllerExamples: ControllerMessage[] = [
+  { type: 'welcome', protocol: 1, hostId: 'h', name: 'node-1', heartbeatIntervalMs: 1000, healthIntervalMs: 15000, serverTime: 1 },
+  { type: 'hb-ack', seq: 7, ts: 1, serverTime: 2 },
+  { type: 'req.ping', id: 'c-1', timeoutMs: 5000 },
+  { type: 'req.facts', id: 'c-2', timeoutMs: 5000 },
+  { type: 'req.health', id: 'c-3', timeoutMs: 5000 },
+  { type: 'res', id: 'a-1', ok: true },
+  { type: 'error', code: 'BALLAST_ERR_PROTOCOL_VERSION', message: 'agent speaks protocol v2, controller speaks v1' },
+];
+
+describe('frame codec', () => {
+  const fromAgent = agentFrameDecoder();
+  const fromController = controllerFrameDecoder();
+
+  it.each(agentExamples.map((m) => [m.type, m] as const))('accepts a valid agent "%s" frame', (_t, msg) => {
+    const d = fromAgent.decode(encodeFrame(msg));
+    expect(d).toEqual({ ok: true, message: msg });
+  });
+
+  it.each(controllerExamples.map((m) => [m.type, m] as const))('accepts a valid controller "%s" frame', (_t, msg) => {
+    expect(fromController.decode(Buffer.from(encodeFrame(msg)))).toEqual({ ok: true, message: msg });
+  });
+
+  it('keeps directions apart: a controller-only type is unknown to the controller decoder', () => {
+    const d = fromAgent.decode(encodeFrame({ type: 'welcome', protocol: 1, hostId: 'h', name: 'n', heartbeatIntervalMs: 1000, healthIntervalMs: 15000, serverTime: 1 }));
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error.code).toBe('BALLAST_ERR_FRAME_UNKNOWN_TYPE');
+  });
+
+  it('rejects malformed JSON with a coded error', () => {
+    const d = fromAgent.decode('{"type":"hb",');
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error.code).toBe('BALLAST_ERR_FRAME_MALFORMED');
+  });
+
+  it.each([
+    ['a number', '42'],
+    ['an array', '[1,2]'],
+    ['null', 'null'],
+    ['a string', '"hb"'],
+  ])('rejects %s as a frame', (_what, text) => {
+    const d = fromAgent.decode(text);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error.code).toBe('BALLAST_ERR_FRAME_INVALID');
+  });
+
+  it('rejects a frame without a type, or with an unknown type, naming /type', () => {
+    for (const text of ['{}', '{"type":5}', '{"type":"reboot-host"}']) {
+      const d = fromAgent.decode(text);
+      expect(d.ok).toBe(false);
+      if (!d.ok) expect(d.error.path).toBe('/type');
+    }
+  });
+
+  it('names the path of the first invalid field', () => {
+    const bad = { type: 'facts', facts: { ...facts, nics: [{ ...facts.nics[0], mac: 7 }] } };
+    const d = fromAgent.decode(JSON.stringify(bad));
+    expect(d.ok).toBe(false);
+    if (!d.ok) {
+      expect(d.error.code).toBe('BALLAST_ERR_FRAME_INVALID');
+      expect(d.error.path).toBe('/facts/nics/0/mac');
+      expect(d.error.message).toContain('/facts/nics/0/mac');
+    }
+  });
+
+  it('rejects wrong field types, negative counters and out-of-range values', () => {
+    const cases = [
+      { type: 'hb', seq: -1, ts: 1 },
+      { type: 'hb', seq: 1.5, ts: 1 },
+      { type: 'hb', seq: 1 },
+      { type: 'hello', protocol: '1', agentVersion: 'x', sessionId: 's' },
+      { type: 'hello', protocol: 1, agentVersion: 'x', sessionId: '' },
+      { type: 'health', health: { ...health, load: [1, 2] } },
+      { type: 'res', id: 'x'.repeat(65), ok: true },
+      { type: 'error', code: 'NOT_A_CODE', message: 'x' },
+    ];
+    for (const c of cases) expect(fromAgent.decode(JSON.stringify(c)).ok, JSON.stringify(c)).toBe(false);
+  });
+
+  it('bounds arrays and strings so one frame cannot carry unbounded data', () => {
+    const many = { type: 'facts', facts: { ...facts, nics: Array.from({ length: 257 }, () => facts.nics[0]) } };
+    expect(fromAgent.decode(JSON.stringify(many)).ok).toBe(false);
+    const long = { type: 'facts', facts: { ...facts, hostname: 'h'.repeat(257) } };
+    expect(fromAgent.decode(JSON.stringify(long)).ok).toBe(false);
+  });
+
+  it('rejects an oversized frame before parsing it', () => {
+    const big = JSON.stringify({ type: 'hb', seq: 1, ts: 1, pad: 'x'.repeat(MAX_FRAME_BYTES) });
+    const d = fromAgent.decode(Buffer.from(big));
+    expect(d.ok).toBe(false);
+    if (!d.ok) {
+      expect(d.error.code).toBe('BALLAST_ERR_FRAME_TOO_LARGE');
+      expect(d.error.message).toContain(String(MAX_FRAME_BYTES));
+    }
+    const small = agentFrameDecoder(64);
+    const s = small.decode(JSON.stringify({ type: 'hb', seq: 1, ts: 1, x: 'y'.repeat(64) }));
+    expect(s.ok).toBe(false);
+  });
+
+  it('parses a wrong protocol version as a valid hello so the session can refuse it by name', () => {
+    const d = fromAgent.decode(JSON.stringify({ type: 'hello', protocol: 99, agentVersion: '9', sessionId: 's' }));
+    expect(d.ok).toBe(true);
+  });
+
+  it('survives deeply nested input', () => {
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const d = fromAgent.decode(deep);
+    expect(d.ok).toBe(false);
+  });
+});
