@@ -44,6 +44,9 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
+/** Newest events kept; older ones are pruned every 10 minutes. */
+const EVENTS_KEPT = 100_000;
+
 /** How long a restarted controller waits for agents to reconnect before heartbeats count against them. */
 const RESTART_GRACE_MS = 5000;
 
@@ -159,7 +162,10 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
 
   batcher.start(opts.heartbeatFlushMs);
   tracker.start(250);
-  const pruneTimer = setInterval(() => store.healthSamples.prune(), 10 * 60_000);
+  const pruneTimer = setInterval(() => {
+    store.healthSamples.prune();
+    store.events.prune(EVENTS_KEPT);
+  }, 10 * 60_000);
   pruneTimer.unref();
   ready = true;
   log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');

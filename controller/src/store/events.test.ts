@@ -102,3 +102,19 @@ describe('EventRepo', () => {
     expect(errors).toEqual([boom]);
   });
 });
+
+describe('EventRepo.prune', () => {
+  it('keeps exactly the newest N events', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ballast-prune-'));
+    const store = openStore({ path: join(dir, 'b.db') });
+    try {
+      for (let i = 0; i < 10; i++) store.events.append({ host: 'h', kind: 'k', message: `m${i}` });
+      expect(store.events.prune(3)).toBe(7);
+      expect(store.events.list({ limit: 100 }).map((e) => e.message)).toEqual(['m7', 'm8', 'm9']);
+      expect(store.events.prune(3)).toBe(0);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

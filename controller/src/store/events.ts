@@ -63,6 +63,7 @@ export class EventRepo {
   readonly #newest;
   readonly #newestForHost;
   readonly #lastId;
+  readonly #prune;
 
   constructor(db: Database, options: EventRepoOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -85,6 +86,16 @@ export class EventRepo {
       'SELECT * FROM events WHERE host_name = ? ORDER BY id DESC LIMIT ?',
     );
     this.#lastId = db.prepare<[], number | null>('SELECT MAX(id) FROM events').pluck();
+    this.#prune = db.prepare<[number]>('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?');
+  }
+
+  /**
+   * Keeps only the newest `keep` events (ids are dense, so an id bound is exact and uses the
+   * primary key). Returns how many were deleted. Bounded retention: a flapping fleet must not grow
+   * the database without end.
+   */
+  prune(keep: number): number {
+    return this.#prune.run(keep).changes;
   }
 
   /** Stores an event stamped with the current time, notifies listeners, and returns it. */
