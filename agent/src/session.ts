@@ -2,11 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import type { ErrorBody } from '../../shared/src/errors.js';
+import { BallastError, type ErrorBody, messageOf } from '../../shared/src/errors.js';
 import { controllerFrameDecoder, encodeFrame } from '../../shared/src/protocol/codec.js';
 import type { Facts, Health } from '../../shared/src/protocol/facts.js';
 import { AGENT_WS_PATH, HARD_MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/src/protocol/limits.js';
-import type { AgentMessage, ControllerMessage, ControllerRequest } from '../../shared/src/protocol/messages.js';
+import type {
+  AgentMessage,
+  ControllerMessage,
+  ControllerRequest,
+  RunEvent,
+  RunSummary,
+} from '../../shared/src/protocol/messages.js';
 import type { Backoff } from './backoff.js';
 import type { ClockOffsetEstimator } from './clock.js';
 import type { AgentCredentials } from './config.js';
@@ -30,6 +36,20 @@ export interface ControllerSessionOptions {
   connectTimeoutMs?: number;
   /** How often local checks run; a snapshot is sent when they change or healthInterval elapses. */
   healthCheckEveryMs?: number;
+  /** Runs task runs (the task engine). Absent: runs are refused with BALLAST_ERR_UNSUPPORTED. */
+  runner?: RunPort;
+}
+
+/** What the session needs from the task engine. */
+export interface RunPort {
+  run(req: Extract<ControllerRequest, { type: 'req.run' }>, emit: (event: Omit<RunEvent, 'type'>) => void): Promise<RunSummary>;
+  /** Returns false when no such run is in progress. */
+  cancel(runId: string): boolean;
+}
+
+/** Lets other agent parts (components) put events in the controller's event log. */
+export interface EventSender {
+  sendEvent(kind: string, message: string, data?: Record<string, unknown>): void;
 }
 
 /** A connection that stayed up this long resets the reconnect backoff. */
@@ -44,7 +64,7 @@ const MAX_BUFFERED_BYTES = 256 * 1024;
  * reconnection with jittered backoff. Nothing here is needed for the host's own components to keep
  * running: the controller is never in the data path.
  */
-export class ControllerSession {
+export class ControllerSession implements EventSender {
   private readonly log: Logger;
   private readonly decoder = controllerFrameDecoder();
   private readonly sessionId = randomUUID();
@@ -157,6 +177,8 @@ export class ControllerSession {
       case 'req.ping':
       case 'req.facts':
       case 'req.health':
+      case 'req.run':
+      case 'req.cancel':
         void this.answer(msg);
         return;
       case 'res':
@@ -168,7 +190,16 @@ export class ControllerSession {
           this.log.warn({ code: msg.code, reason: msg.message }, 'controller rejected a frame');
         }
         return;
+      default: {
+        const unhandled: never = msg;
+        this.log.warn({ frame: unhandled }, 'unhandled controller frame');
+      }
     }
+  }
+
+  /** Sends an agent event (component repaired, …) when connected; dropped while disconnected. */
+  sendEvent(kind: string, message: string, data: Record<string, unknown> = {}): void {
+    this.sendMessage({ type: 'event', kind, message, data });
   }
 
   private onWelcome(msg: Extract<ControllerMessage, { type: 'welcome' }>): void {
@@ -231,19 +262,36 @@ export class ControllerSession {
 
   private async answer(req: ControllerRequest): Promise<void> {
     try {
-      let result: unknown;
-      if (req.type === 'req.ping') result = { ts: Date.now() };
-      else if (req.type === 'req.facts') result = await this.opts.collectFacts();
-      else result = await this.opts.collectHealth();
+      const result = await this.handle(req);
       this.sendMessage({ type: 'res', id: req.id, ok: true, result });
     } catch (err) {
-      this.sendMessage({
-        type: 'res',
-        id: req.id,
-        ok: false,
-        error: { code: 'BALLAST_ERR_INTERNAL', message: `failed to answer ${req.type}: ${String(err)}` },
-      });
+      const code = err instanceof BallastError ? err.code : 'BALLAST_ERR_INTERNAL';
+      this.sendMessage({ type: 'res', id: req.id, ok: false, error: { code, message: `failed to answer ${req.type}: ${messageOf(err)}` } });
     }
+  }
+
+  private async handle(req: ControllerRequest): Promise<unknown> {
+    switch (req.type) {
+      case 'req.ping':
+        return { ts: Date.now() };
+      case 'req.facts':
+        return this.opts.collectFacts();
+      case 'req.health':
+        return this.opts.collectHealth();
+      case 'req.run': {
+        const runner = this.requireRunner();
+        return runner.run(req, (event) => this.sendMessage({ type: 'run.event', ...event }));
+      }
+      case 'req.cancel':
+        return { cancelled: this.requireRunner().cancel(req.runId) };
+    }
+  }
+
+  private requireRunner(): RunPort {
+    if (this.opts.runner === undefined) {
+      throw new BallastError('BALLAST_ERR_UNSUPPORTED', 'this agent has no task engine enabled');
+    }
+    return this.opts.runner;
   }
 
   private sendMessage(msg: AgentMessage): void {

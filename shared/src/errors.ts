@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   BALLAST_ERR_CONNECT: 'the server could not be reached',
   BALLAST_ERR_TLS: 'the TLS handshake failed',
   BALLAST_ERR_STORE: 'the store failed',
+  BALLAST_ERR_UNSUPPORTED: 'the peer does not support this request',
   BALLAST_ERR_INTERNAL: 'an internal error occurred',
 } as const;
 

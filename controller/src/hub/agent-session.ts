@@ -6,7 +6,7 @@ import type { FrameDecoder } from '../../../shared/src/protocol/codec.js';
 import { encodeFrame } from '../../../shared/src/protocol/codec.js';
 import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
-import type { AgentMessage, ControllerMessage, ControllerRequest } from '../../../shared/src/protocol/messages.js';
+import type { AgentMessage, ControllerMessage, ControllerRequest, RunEvent } from '../../../shared/src/protocol/messages.js';
 import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { HostTracker, SessionHandle } from './host-tracker.js';
@@ -18,6 +18,11 @@ export interface SessionStorePort {
   saveFacts(hostId: string, facts: Facts): void;
   saveHealth(hostId: string, health: Health, at: number): void;
   event(e: { host: string; kind: string; message: string; data?: Record<string, unknown> }): void;
+}
+
+/** Receives run progress from agents (the run orchestrator). */
+export interface RunEventPort {
+  onRunEvent(host: { id: string; name: string }, event: RunEvent): void;
 }
 
 /** Shared by all sessions of one hub. */
@@ -34,6 +39,8 @@ export interface SessionContext {
   helloTimeoutMs: number;
   /** A session that sends more than this many rejected frames within 10 s is closed (1008). */
   maxRejectedPer10s: number;
+  /** Where run progress goes; absent: run events are logged and dropped. */
+  runs?: RunEventPort;
 }
 
 /**
@@ -142,6 +149,17 @@ export class AgentSession implements SessionHandle {
       case 'error':
         this.log.warn({ code: msg.code, reason: msg.message }, 'agent rejected a frame');
         return;
+      case 'run.event':
+        if (this.ctx.runs === undefined) this.log.debug({ runId: msg.runId }, 'run event with no run orchestrator');
+        else this.ctx.runs.onRunEvent(this.host, msg);
+        return;
+      case 'event':
+        this.ctx.store.event({ host: this.host.name, kind: `agent.${msg.kind}`, message: msg.message, data: msg.data });
+        return;
+      default: {
+        const unhandled: never = msg;
+        this.log.warn({ frame: unhandled }, 'unhandled agent frame');
+      }
     }
   }
 

@@ -32,6 +32,18 @@ const agentExamples: AgentMessage[] = [
   { type: 'res', id: 'c-1', ok: true, result: { ts: 1 } },
   { type: 'res', id: 'c-2', ok: false, error: { code: 'BALLAST_ERR_INTERNAL', message: 'boom' } },
   { type: 'error', code: 'BALLAST_ERR_FRAME_INVALID', message: 'bad', path: '/x' },
+  { type: 'run.event', runId: 'r1', phase: 'task', index: 0, name: 'write config', module: 'file', state: 'started' },
+  {
+    type: 'run.event',
+    runId: 'r1',
+    phase: 'handler',
+    index: 0,
+    name: 'restart containerd',
+    module: 'systemd',
+    state: 'finished',
+    result: { status: 'changed', durationMs: 12, diff: '', message: 'restarted', notified: [] },
+  },
+  { type: 'event', kind: 'component.repaired', message: 'restarted containerd.service', data: { unit: 'containerd.service' } },
 ];
 const controllerExamples: ControllerMessage[] = [
   { type: 'welcome', protocol: 1, hostId: 'h', name: 'node-1', heartbeatIntervalMs: 1000, healthIntervalMs: 15000, serverTime: 1 },
@@ -40,6 +52,19 @@ const controllerExamples: ControllerMessage[] = [
   { type: 'req.facts', id: 'c-2', timeoutMs: 5000 },
   { type: 'req.health', id: 'c-3', timeoutMs: 5000 },
   { type: 'res', id: 'a-1', ok: true },
+  {
+    type: 'req.run',
+    id: 'c-4',
+    timeoutMs: 600_000,
+    run: {
+      runId: 'r1',
+      check: true,
+      diff: true,
+      tasks: [{ name: 'ip_forward', module: 'sysctl', args: { name: 'net.ipv4.ip_forward', value: '1' }, notify: [] }],
+      handlers: [{ name: 'restart containerd', module: 'systemd', args: { unit: 'containerd.service', state: 'restarted' } }],
+    },
+  },
+  { type: 'req.cancel', id: 'c-5', timeoutMs: 5000, runId: 'r1' },
   { type: 'error', code: 'BALLAST_ERR_PROTOCOL_VERSION', message: 'agent speaks protocol v2, controller speaks v1' },
 ];
 
@@ -96,6 +121,15 @@ describe('frame codec', () => {
       expect(d.error.path).toBe('/facts/nics/0/mac');
       expect(d.error.message).toContain('/facts/nics/0/mac');
     }
+  });
+
+  it('validates task arguments against their module schema', () => {
+    const run = (args: unknown) =>
+      JSON.stringify({ type: 'req.run', id: 'c', timeoutMs: 1000, run: { runId: 'r', check: false, diff: false, tasks: [{ name: 't', module: 'file', args }], handlers: [] } });
+    expect(fromController.decode(run({ path: '/etc/x', content: 'y' })).ok).toBe(true);
+    expect(fromController.decode(run({ path: 'relative', content: 'y' })).ok).toBe(false);
+    expect(fromController.decode(run({ path: '/etc/x', content: 'y', mode: '999' })).ok).toBe(false);
+    expect(fromController.decode(run({ path: '/etc/x', content: 'y', shell: 'rm -rf /' })).ok).toBe(false);
   });
 
   it('rejects wrong field types, negative counters and out-of-range values', () => {

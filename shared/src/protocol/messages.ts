@@ -1,4 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { TaskResultSchema } from '../tasks/results.js';
+import { RunSpecSchema } from '../tasks/task.js';
 import { FactsSchema, HealthSchema } from './facts.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -37,6 +39,24 @@ export const ResponseSchema = Type.Object({
   result: Type.Optional(Type.Unknown()),
   error: Type.Optional(ErrorPayload),
 });
+/** Progress of a run: one `started` and one `finished` (with the result) per task and handler. */
+export const RunEventSchema = Type.Object({
+  type: Type.Literal('run.event'),
+  runId: Id,
+  phase: Type.Union([Type.Literal('task'), Type.Literal('handler')]),
+  index: Type.Integer({ minimum: 0 }),
+  name: Type.String({ maxLength: 256 }),
+  module: Type.String({ maxLength: 64 }),
+  state: Type.Union([Type.Literal('started'), Type.Literal('finished')]),
+  result: Type.Optional(TaskResultSchema),
+});
+/** Something the agent did on its own (a component repaired, a check failing) for the event log. */
+export const AgentEventSchema = Type.Object({
+  type: Type.Literal('event'),
+  kind: Type.String({ pattern: '^[a-z][a-z0-9.-]{0,63}$' }),
+  message: Type.String({ maxLength: 4096 }),
+  data: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 32 }),
+});
 /** Sent by either side in reply to a frame it could not accept. */
 export const ErrorMessageSchema = Type.Object({ type: Type.Literal('error'), ...ErrorPayload.properties });
 
@@ -62,6 +82,22 @@ export const HeartbeatAckSchema = Type.Object({
 export const PingRequestSchema = Type.Object({ type: Type.Literal('req.ping'), ...RequestBase });
 export const FactsRequestSchema = Type.Object({ type: Type.Literal('req.facts'), ...RequestBase });
 export const HealthRequestSchema = Type.Object({ type: Type.Literal('req.health'), ...RequestBase });
+/** Run tasks; the agent streams `run.event`s and answers `res` with a {@link RunSummary} when done. */
+export const RunRequestSchema = Type.Object({ type: Type.Literal('req.run'), ...RequestBase, run: RunSpecSchema });
+/** Cancel a run in progress: the current task finishes or is aborted, the rest are skipped. */
+export const CancelRequestSchema = Type.Object({ type: Type.Literal('req.cancel'), ...RequestBase, runId: Id });
+
+/** The `result` of a `req.run` response. */
+export const RunSummarySchema = Type.Object({
+  runId: Id,
+  ok: Type.Integer({ minimum: 0 }),
+  changed: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+  skipped: Type.Integer({ minimum: 0 }),
+  cancelled: Type.Boolean(),
+  durationMs: Type.Number({ minimum: 0 }),
+});
+export type RunSummary = Static<typeof RunSummarySchema>;
 
 /** Messages by direction: each a discriminated union on `type`. */
 export const AgentMessageSchemas = {
@@ -71,6 +107,8 @@ export const AgentMessageSchemas = {
   health: HealthMessageSchema,
   res: ResponseSchema,
   error: ErrorMessageSchema,
+  'run.event': RunEventSchema,
+  event: AgentEventSchema,
 } as const satisfies Record<string, TSchema>;
 
 export const ControllerMessageSchemas = {
@@ -79,6 +117,8 @@ export const ControllerMessageSchemas = {
   'req.ping': PingRequestSchema,
   'req.facts': FactsRequestSchema,
   'req.health': HealthRequestSchema,
+  'req.run': RunRequestSchema,
+  'req.cancel': CancelRequestSchema,
   res: ResponseSchema,
   error: ErrorMessageSchema,
 } as const satisfies Record<string, TSchema>;
@@ -95,3 +135,5 @@ export type Hello = Static<typeof HelloSchema>;
 export type Heartbeat = Static<typeof HeartbeatSchema>;
 export type Welcome = Static<typeof WelcomeSchema>;
 export type Response = Static<typeof ResponseSchema>;
+export type RunEvent = Static<typeof RunEventSchema>;
+export type AgentEvent = Static<typeof AgentEventSchema>;

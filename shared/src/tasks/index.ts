@@ -1,0 +1,3 @@
+export * from './modules.js';
+export * from './results.js';
+export * from './task.js';

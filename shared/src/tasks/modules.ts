@@ -1,0 +1,105 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+const AbsPath = Type.String({ pattern: '^/[^\\0]*$', maxLength: 4096 });
+const Mode = Type.String({ pattern: '^0?[0-7]{3,4}$', description: 'octal file mode, e.g. "0644"' });
+const Owner = Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$|^[0-9]+$', maxLength: 32 });
+const UnitName = Type.String({ pattern: '^[A-Za-z0-9@._:-]+\\.(service|socket|timer|target|mount|path)$', maxLength: 256 });
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+/** Module arguments, by module name. Each module validates these before it does anything. */
+export const ModuleArgsSchemas = {
+  /** Write a file with exact content (atomic, mode/owner, managed-by header, diff). */
+  file: Type.Object(
+    {
+      path: AbsPath,
+      content: Type.String({ maxLength: 1024 * 1024 }),
+      mode: Type.Optional(Mode),
+      owner: Type.Optional(Owner),
+      group: Type.Optional(Owner),
+      /** Comment prefix for the managed-by header line ('#' default; null = no header, e.g. JSON). */
+      headerComment: Type.Optional(Type.Union([Type.String({ maxLength: 8 }), Type.Null()])),
+      /** Overwrite a file that exists without our managed-by header. */
+      force: Type.Optional(Type.Boolean()),
+      state: Type.Optional(Type.Union([Type.Literal('present'), Type.Literal('absent')])),
+    },
+    { additionalProperties: false },
+  ),
+  /** Like file, but `content` is a template rendered with `vars` ({{ name }} placeholders, no code). */
+  template: Type.Object(
+    {
+      path: AbsPath,
+      template: Type.String({ maxLength: 1024 * 1024 }),
+      vars: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      mode: Type.Optional(Mode),
+      owner: Type.Optional(Owner),
+      group: Type.Optional(Owner),
+      headerComment: Type.Optional(Type.Union([Type.String({ maxLength: 8 }), Type.Null()])),
+      force: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+  directory: Type.Object(
+    {
+      path: AbsPath,
+      mode: Type.Optional(Mode),
+      owner: Type.Optional(Owner),
+      group: Type.Optional(Owner),
+      state: Type.Optional(Type.Union([Type.Literal('present'), Type.Literal('absent')])),
+    },
+    { additionalProperties: false },
+  ),
+  /** Unit file and drop-ins, daemon-reload only when needed, then the wanted state. */
+  systemd: Type.Object(
+    {
+      unit: UnitName,
+      /** Full unit file content to install under /etc/systemd/system (optional: manage an existing unit). */
+      content: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
+      dropIns: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+\\.conf$' }), Type.String({ maxLength: 64 * 1024 }))),
+      enabled: Type.Optional(Type.Boolean()),
+      state: Type.Optional(Type.Union([Type.Literal('started'), Type.Literal('stopped'), Type.Literal('restarted')])),
+    },
+    { additionalProperties: false },
+  ),
+  /** Persisted under /etc/sysctl.d/<file> and applied now. */
+  sysctl: Type.Object(
+    {
+      name: Type.String({ pattern: '^[a-z0-9_.-]+(/[a-z0-9_.-]+)*$|^[a-z0-9_]+(\\.[a-z0-9_-]+)+$', maxLength: 256 }),
+      value: Type.String({ maxLength: 256 }),
+      file: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+\\.conf$' })),
+    },
+    { additionalProperties: false },
+  ),
+  /** Loaded now and persisted under /etc/modules-load.d. */
+  kmod: Type.Object({ name: Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }), state: Type.Optional(Type.Union([Type.Literal('present'), Type.Literal('absent')])) }, { additionalProperties: false }),
+  /** Swap off now and swap lines commented out of /etc/fstab. */
+  swap: Type.Object({ state: Type.Literal('off') }, { additionalProperties: false }),
+  /** Fetch from the controller mirror, stream-verify sha256, unpack, install binaries atomically. */
+  artifact: Type.Object(
+    {
+      name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
+      version: Type.String({ pattern: '^[A-Za-z0-9._+-]{1,64}$' }),
+      arch: Type.String({ pattern: '^[a-z0-9_]{1,16}$' }),
+      sha256: Sha256,
+      /** Files to install from the archive: source path inside it → absolute destination. */
+      install: Type.Array(Type.Object({ from: Type.String({ maxLength: 1024 }), to: AbsPath, mode: Type.Optional(Mode) }), { minItems: 1, maxItems: 64 }),
+    },
+    { additionalProperties: false },
+  ),
+  /** A command as argv (never a shell string), only from the agent's allow-list, with guards. */
+  command: Type.Object(
+    {
+      argv: Type.Array(Type.String({ maxLength: 4096 }), { minItems: 1, maxItems: 256 }),
+      /** Skip when this path exists. */
+      creates: Type.Optional(AbsPath),
+      /** Skip unless this path exists. */
+      removes: Type.Optional(AbsPath),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+    },
+    { additionalProperties: false },
+  ),
+};
+
+/** A module's name. */
+export type ModuleName = keyof typeof ModuleArgsSchemas;
+/** The arguments of module M. */
+export type ModuleArgs<M extends ModuleName> = Static<(typeof ModuleArgsSchemas)[M]>;
