@@ -16,7 +16,9 @@ function manualTimers() {
       pending.delete(h as number);
     },
   };
-  return { port, fireAll: () => [...pending.values()].forEach((f) => f()), count: () => pending.size };
+  return { port, fireAll: () => {
+      for (const f of [...pending.values()]) f();
+    }, count: () => pending.size };
 }
 
 describe('RequestTracker', () => {
