@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { BallastError, messageOf } from '../../shared/src/errors.js';
 import { createLogger } from '../../shared/src/log.js';
+import { exitOnSignals } from '../../shared/src/shutdown.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 import { DEFAULT_AGENT_DATA_DIR } from './config.js';
 import { joinController } from './join.js';
@@ -54,23 +55,7 @@ program
   .action(async (o: { dataDir: string; diskCheckPath: string; minFreeDiskPercent: number; minAvailableMemoryPercent: number; logLevel: string }) => {
     const log = createLogger({ name: 'ballast-agent', level: o.logLevel });
     const agent: RunningAgent = await runAgent({ ...o, log });
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      const force = setTimeout(() => process.exit(1), 5000);
-      force.unref();
-      agent.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    exitOnSignals({ log, stop: () => agent.stop(), forceAfterMs: 5000 });
   });
 
 program.parseAsync().catch((err: unknown) => {

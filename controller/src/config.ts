@@ -15,7 +15,7 @@ export interface ControllerFlags {
   logLevel: string;
 }
 
-/** Validated settings (everything but the logger of ControllerOptions). */
+/** Validated settings; ControllerOptions (controller.ts) is these minus logLevel plus a logger. */
 export interface ControllerSettings {
   dataDir: string;
   listenHost: string;

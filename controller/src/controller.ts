@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { normalizeSerial } from '../../shared/src/pki.js';
 import { agentFrameDecoder } from '../../shared/src/protocol/codec.js';
 import { writeAdminConf } from './admin-conf.js';
+import type { ControllerSettings } from './config.js';
 import { buildApp } from './api/app.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
@@ -18,20 +19,8 @@ import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
 import { BOOTSTRAP_ADMIN } from './store/operators.js';
 import { type Store, openStore } from './store/store.js';
 
-/** Controller settings after flag parsing and validation (see config.ts). */
-export interface ControllerOptions {
-  dataDir: string;
-  listenHost: string;
-  listenPort: number;
-  advertise: string[];
-  heartbeatIntervalMs: number;
-  healthIntervalMs: number;
-  unreachableAfterMs: number;
-  /** Heartbeat batch commit interval: bounds heartbeat-to-store latency. */
-  heartbeatFlushMs: number;
-  certValidityDays: number;
-  log: Logger;
-}
+/** Controller settings after flag parsing and validation (config.ts), plus the process logger. */
+export type ControllerOptions = Omit<ControllerSettings, 'logLevel'> & { log: Logger };
 
 /** A running controller. */
 export interface RunningController {

@@ -3,6 +3,7 @@ import { createLogger } from '../../shared/src/log.js';
 import { messageOf } from '../../shared/src/errors.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
 import { startController } from './controller.js';
+import { exitOnSignals } from '../../shared/src/shutdown.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -45,23 +46,7 @@ async function main(): Promise<void> {
     process.stderr.write(`error: failed to start controller: ${messageOf(err)}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    controller.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals({ log, stop: () => controller.close(), forceAfterMs: 10_000 });
 }
 
 void main();
