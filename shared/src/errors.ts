@@ -28,7 +28,18 @@ export const ERROR_CODES = {
   BALLAST_ERR_TLS: 'the TLS handshake failed',
   BALLAST_ERR_STORE: 'the store failed',
   BALLAST_ERR_UNSUPPORTED: 'the peer does not support this request',
+  BALLAST_ERR_CHECKSUM_MISMATCH: 'an artifact did not match its pinned sha256',
+  BALLAST_ERR_ARTIFACT_CONFLICT: 'an artifact with this name, version and arch exists with another sha256',
   BALLAST_ERR_INTERNAL: 'an internal error occurred',
+  BALLAST_ERR_PATH_OUTSIDE_ROOT: 'a path escapes the host root',
+  BALLAST_ERR_FILE_UNMANAGED: 'an existing file lacks the managed-by header and force was not set',
+  BALLAST_ERR_TEMPLATE_VARIABLE: 'a template referenced an undefined variable',
+  BALLAST_ERR_COMMAND_NOT_ALLOWED: "an executable is not in the agent's allow-list",
+  BALLAST_ERR_COMMAND_FAILED: 'a command could not be run or exited non-zero',
+  BALLAST_ERR_COMMAND_TIMEOUT: 'a command did not finish before its timeout',
+  BALLAST_ERR_IO: 'a filesystem operation failed',
+  BALLAST_ERR_RUN_BUSY: 'another task run is in progress on this host',
+  BALLAST_ERR_CANCELLED: 'the operation was cancelled',
 } as const;
 
 /** A stable error code, e.g. `BALLAST_ERR_TOKEN_EXPIRED`. */

@@ -1,6 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TaskResultSchema } from '../tasks/results.js';
-import { RunSpecSchema } from '../tasks/task.js';
+import { WireRunSpecSchema } from '../tasks/task.js';
 import { FactsSchema, HealthSchema } from './facts.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -83,7 +83,7 @@ export const PingRequestSchema = Type.Object({ type: Type.Literal('req.ping'), .
 export const FactsRequestSchema = Type.Object({ type: Type.Literal('req.facts'), ...RequestBase });
 export const HealthRequestSchema = Type.Object({ type: Type.Literal('req.health'), ...RequestBase });
 /** Run tasks; the agent streams `run.event`s and answers `res` with a {@link RunSummary} when done. */
-export const RunRequestSchema = Type.Object({ type: Type.Literal('req.run'), ...RequestBase, run: RunSpecSchema });
+export const RunRequestSchema = Type.Object({ type: Type.Literal('req.run'), ...RequestBase, run: WireRunSpecSchema });
 /** Cancel a run in progress: the current task finishes or is aborted, the rest are skipped. */
 export const CancelRequestSchema = Type.Object({ type: Type.Literal('req.cancel'), ...RequestBase, runId: Id });
 

@@ -56,7 +56,10 @@ export const ModuleArgsSchemas = {
       content: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
       dropIns: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+\\.conf$' }), Type.String({ maxLength: 64 * 1024 }))),
       enabled: Type.Optional(Type.Boolean()),
-      state: Type.Optional(Type.Union([Type.Literal('started'), Type.Literal('stopped'), Type.Literal('restarted')])),
+      /** `try-restarted`: restart only if running (a handler for a unit that may not be up yet). */
+      state: Type.Optional(
+        Type.Union([Type.Literal('started'), Type.Literal('stopped'), Type.Literal('restarted'), Type.Literal('try-restarted')]),
+      ),
     },
     { additionalProperties: false },
   ),

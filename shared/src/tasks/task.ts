@@ -13,10 +13,28 @@ export const TaskSchema = Type.Union(
       module: Type.Literal(module),
       args,
       notify: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 16 })),
+      /** Hide this task's diff (it writes secrets). */
+      sensitive: Type.Optional(Type.Boolean()),
     }),
   ),
 );
 export type Task = Static<typeof TaskSchema>;
+
+/**
+ * A task as it crosses the wire: the module name is checked, the arguments only for being an
+ * object. The agent validates them per task against the module's schema, so one bad argument fails
+ * that task with its field path instead of making the whole run frame unreadable. The controller
+ * validates with the strict {@link TaskSchema} before it sends anything.
+ */
+export const WireTaskSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  module: Type.Union(Object.keys(ModuleArgsSchemas).map((m) => Type.Literal(m))),
+  args: Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: 64 }),
+  notify: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 16 })),
+  /** Hide this task's diff (it writes secrets). */
+  sensitive: Type.Optional(Type.Boolean()),
+});
+export type WireTask = Static<typeof WireTaskSchema>;
 
 /**
  * A run: ordered tasks plus handlers. A handler runs once, after all tasks, if any task that
@@ -33,3 +51,13 @@ export const RunSpecSchema = Type.Object({
   handlers: Type.Array(TaskSchema, { maxItems: 50 }),
 });
 export type RunSpec = Static<typeof RunSpecSchema>;
+
+/** A run as it crosses the wire (tasks in their {@link WireTaskSchema} form). */
+export const WireRunSpecSchema = Type.Object({
+  runId: Type.String({ minLength: 1, maxLength: 64 }),
+  check: Type.Boolean(),
+  diff: Type.Boolean(),
+  tasks: Type.Array(WireTaskSchema, { maxItems: 500 }),
+  handlers: Type.Array(WireTaskSchema, { maxItems: 50 }),
+});
+export type WireRunSpec = Static<typeof WireRunSpecSchema>;

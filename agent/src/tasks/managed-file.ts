@@ -1,0 +1,162 @@
+import type { Stats } from 'node:fs';
+import { lstat, readFile, rm } from 'node:fs/promises';
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { BallastError } from '../../../shared/src/errors.js';
+import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
+import { attrDrift, ensureAttrs, formatMode, loadIdNames, parseMode, resolveOwnership, type WantedAttrs } from './attrs.js';
+import { hostPath, type ModuleContext, type ModuleOutcome } from './module.js';
+
+/** The words that mark a file as ours; found anywhere in its first lines. */
+export const MANAGED_MARKER = 'Managed by Ballast';
+
+/** How many leading lines are searched for the marker (a shebang may come first). */
+const MARKER_SEARCH_LINES = 3;
+
+/** The managed-by header line for a comment syntax. */
+export function headerLine(comment: string): string {
+  return `${comment} ${MANAGED_MARKER} — changes here are overwritten`;
+}
+
+/** True when `text` carries the managed-by marker in its first lines. */
+export function hasManagedMarker(text: string): boolean {
+  return text.split('\n', MARKER_SEARCH_LINES).some((line) => line.includes(MANAGED_MARKER));
+}
+
+/**
+ * Puts the header line on top of `content` (after a `#!` line, so scripts still run). Content that
+ * already carries the marker is left alone, so rendering a file twice never stacks headers.
+ */
+export function withHeader(content: string, comment: string | null): string {
+  if (comment === null || hasManagedMarker(content)) return content;
+  const header = `${headerLine(comment)}\n`;
+  if (content.startsWith('#!')) {
+    const eol = content.indexOf('\n');
+    return eol === -1 ? `${content}\n${header}` : `${content.slice(0, eol + 1)}${header}${content.slice(eol + 1)}`;
+  }
+  return header + content;
+}
+
+/** A file as the `file` and `template` modules (and others that write files) want it. */
+export interface ManagedFileSpec {
+  /** Absolute host path (resolved under ctx.root). */
+  path: string;
+  /** Content without the header. */
+  content: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  /** '#' when absent; null writes no header (formats without comments, e.g. JSON). */
+  headerComment?: string | null;
+  force?: boolean;
+  state?: 'present' | 'absent';
+}
+
+/** A module outcome plus whether the bytes changed (systemd daemon-reloads only then). */
+export interface ManagedFileOutcome extends ModuleOutcome {
+  contentChanged: boolean;
+}
+
+/**
+ * Converges one file: atomic write of header + content, then mode and ownership; or removal.
+ * Refuses to overwrite or remove an existing file that lacks the managed-by marker unless `force`
+ * (k0s's rule: a file someone else wrote is theirs). A file written with `headerComment: null`
+ * cannot carry the marker, so changing it later needs `force` too.
+ */
+export async function ensureManagedFile(ctx: ModuleContext, spec: ManagedFileSpec): Promise<ManagedFileOutcome> {
+  const full = hostPath(ctx, spec.path);
+  const current = await readRegularFile(full, spec.path);
+  const comment = spec.headerComment === undefined ? '#' : spec.headerComment;
+  if (spec.state === 'absent') return ensureAbsent(ctx, spec, full, current);
+
+  const wanted: WantedAttrs = { ...(await resolveOwnership(ctx, spec)) };
+  if (spec.mode !== undefined) wanted.mode = parseMode(spec.mode);
+  const content = withHeader(spec.content, comment);
+  const contentChanged = current === null || current.text !== content;
+  if (current !== null && contentChanged) assertManaged(spec, current.text);
+  const drift = current === null ? [] : attrDrift(current.stat, wanted, await loadIdNames(ctx));
+  if (!contentChanged && drift.length === 0) {
+    return { changed: false, contentChanged: false, message: `${spec.path} is up to date` };
+  }
+  const mode = wanted.mode ?? (current === null ? 0o644 : current.stat.mode & 0o7777);
+  const diff = ctx.diff ? fileDiff(spec.path, current?.text ?? null, content, mode, drift) : undefined;
+  const what = current === null ? 'create' : 'update';
+  const parts = [contentChanged && current !== null ? 'content' : '', ...drift.map((d) => d.split(' ')[0])].filter(Boolean);
+  const detail = current === null ? '' : ` (${parts.join(', ')})`;
+  if (ctx.check) {
+    return { changed: true, contentChanged, message: `would ${what} ${spec.path}${detail}`, diff };
+  }
+  if (contentChanged) {
+    await writeFileAtomic(full, content, mode);
+    // The rename made a new inode owned by us: carry the old owner over unless another is wanted.
+    const owner: WantedAttrs = { uid: wanted.uid ?? current?.stat.uid, gid: wanted.gid ?? current?.stat.gid, mode };
+    await ensureAttrs(full, await lstat(full), owner);
+  } else if (current !== null) {
+    await ensureAttrs(full, current.stat, wanted);
+  }
+  ctx.log.info({ path: spec.path, what, parts }, `${what}d file`);
+  return { changed: true, contentChanged, message: `${what}d ${spec.path}${detail}`, diff };
+}
+
+async function ensureAbsent(
+  ctx: ModuleContext,
+  spec: ManagedFileSpec,
+  full: string,
+  current: { text: string; stat: Stats } | null,
+): Promise<ManagedFileOutcome> {
+  if (current === null) return { changed: false, contentChanged: false, message: `${spec.path} is absent` };
+  assertManaged(spec, current.text);
+  const diff = ctx.diff ? fileDiff(spec.path, current.text, null, current.stat.mode, []) : undefined;
+  if (ctx.check) return { changed: true, contentChanged: true, message: `would remove ${spec.path}`, diff };
+  await rm(full, { force: true });
+  ctx.log.info({ path: spec.path }, 'removed file');
+  return { changed: true, contentChanged: true, message: `removed ${spec.path}`, diff };
+}
+
+function assertManaged(spec: ManagedFileSpec, text: string): void {
+  if (spec.force === true || hasManagedMarker(text)) return;
+  throw new BallastError(
+    'BALLAST_ERR_FILE_UNMANAGED',
+    `failed to write ${spec.path}: it exists without the "${MANAGED_MARKER}" header, so it is not ours to change; set force: true to take it over`,
+    { path: '/args/path' },
+  );
+}
+
+/** The file's text and stat, or null when it does not exist. Anything but a regular file is refused. */
+async function readRegularFile(full: string, path: string): Promise<{ text: string; stat: Stats } | null> {
+  let stat: Stats;
+  try {
+    stat = await lstat(full);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  if (!stat.isFile()) {
+    throw new BallastError('BALLAST_ERR_FILE_UNMANAGED', `failed to write ${path}: it exists and is not a regular file`, {
+      path: '/args/path',
+    });
+  }
+  return { text: await readFile(full, 'utf8'), stat };
+}
+
+/**
+ * A unified diff of the content plus attribute lines. Content of files others may not read
+ * (mode without group/other read bits: keys, kubeconfigs) is never shown: diffs travel to the
+ * controller and end up in terminals and logs.
+ */
+export function fileDiff(path: string, before: string | null, after: string | null, mode: number, attrLines: string[]): string {
+  const out: string[] = [];
+  if (before !== after) {
+    if ((mode & 0o044) === 0) {
+      out.push(`--- ${before === null ? '/dev/null' : path}\n+++ ${after === null ? '/dev/null' : path}\n(content hidden: mode ${formatMode(mode)})\n`);
+    } else {
+      out.push(unifiedDiff(before === null ? '/dev/null' : path, after === null ? '/dev/null' : path, before ?? '', after ?? ''));
+    }
+  }
+  out.push(...attrLines.map((line) => `${line}\n`));
+  return out.join('');
+}
+
+/** A plain unified diff (`--- a`, `+++ b`, hunks with 3 lines of context), as `diff -u` prints it. */
+export function unifiedDiff(oldName: string, newName: string, before: string, after: string): string {
+  return createTwoFilesPatch(oldName, newName, before, after, undefined, undefined, { context: 3, headerOptions: FILE_HEADERS_ONLY });
+}

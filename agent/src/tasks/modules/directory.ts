@@ -1,0 +1,53 @@
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, rm } from 'node:fs/promises';
+import { BallastError } from '../../../../shared/src/errors.js';
+import { attrDrift, ensureAttrs, loadIdNames, lstatOrNull, parseMode, resolveOwnership, type WantedAttrs } from '../attrs.js';
+import { hostPath, type Module, type ModuleContext, type ModuleOutcome } from '../module.js';
+
+/** Fewer path segments than this cannot be removed: `state: absent` on /etc or /var is never intended. */
+const MIN_REMOVABLE_DEPTH = 2;
+
+/** `directory`: exists with mode/owner (parents created 0755), or is removed recursively. */
+export const directoryModule: Module<'directory'> = {
+  name: 'directory',
+  async run(args, ctx) {
+    const full = hostPath(ctx, args.path);
+    const stat = await lstatOrNull(full);
+    if (stat !== null && !stat.isDirectory()) {
+      throw new BallastError('BALLAST_ERR_FILE_UNMANAGED', `failed to ensure directory ${args.path}: it exists and is not a directory`, {
+        path: '/args/path',
+      });
+    }
+    if (args.state === 'absent') return ensureDirectoryAbsent(ctx, args.path, full, stat);
+    const wanted: WantedAttrs = { ...(await resolveOwnership(ctx, args)) };
+    if (args.mode !== undefined) wanted.mode = parseMode(args.mode);
+    if (stat === null) {
+      const diff = ctx.diff ? `directory absent → present\n` : undefined;
+      if (ctx.check) return { changed: true, message: `would create directory ${args.path}`, diff };
+      await mkdir(full, { recursive: true, mode: 0o755 });
+      // mkdir's mode is filtered by the umask; set the wanted one exactly.
+      await ensureAttrs(full, await lstat(full), { mode: 0o755, ...wanted });
+      return { changed: true, message: `created directory ${args.path}`, diff };
+    }
+    const drift = attrDrift(stat, wanted, await loadIdNames(ctx));
+    if (drift.length === 0) return { changed: false, message: `directory ${args.path} is up to date` };
+    const diff = ctx.diff ? drift.map((line) => `${line}\n`).join('') : undefined;
+    const detail = drift.map((line) => line.split(' ')[0]).join(', ');
+    if (ctx.check) return { changed: true, message: `would update directory ${args.path} (${detail})`, diff };
+    await ensureAttrs(full, stat, wanted);
+    return { changed: true, message: `updated directory ${args.path} (${detail})`, diff };
+  },
+};
+
+async function ensureDirectoryAbsent(ctx: ModuleContext, path: string, full: string, stat: Stats | null): Promise<ModuleOutcome> {
+  if (stat === null) return { changed: false, message: `directory ${path} is absent` };
+  if (path.split('/').filter(Boolean).length < MIN_REMOVABLE_DEPTH) {
+    throw new BallastError('BALLAST_ERR_VALIDATION', `failed to remove directory ${path}: refusing to remove a top-level directory`, {
+      path: '/args/path',
+    });
+  }
+  const diff = ctx.diff ? `directory present → absent\n` : undefined;
+  if (ctx.check) return { changed: true, message: `would remove directory ${path}`, diff };
+  await rm(full, { recursive: true, force: true });
+  return { changed: true, message: `removed directory ${path}`, diff };
+}

@@ -1,0 +1,57 @@
+import { BallastError } from '../../../../shared/src/errors.js';
+import { lstatOrNull, readFileOrNull } from '../attrs.js';
+import { tail } from '../exec.js';
+import { ensureManagedLine } from '../managed-lines.js';
+import { hostPath, type Module, type ModuleContext } from '../module.js';
+
+/** One file for every module we load at boot (systemd-modules-load reads it). */
+export const MODULES_LOAD_FILE = '/etc/modules-load.d/ballast.conf';
+
+/**
+ * True when the module is loaded (/proc/modules, where `-` reads `_`) or built into the kernel
+ * (/sys/module/<name> exists without a /proc/modules line): `br_netfilter` is built in on some kernels.
+ */
+async function isLoaded(ctx: ModuleContext, name: string): Promise<{ loaded: boolean; builtin: boolean }> {
+  const wanted = name.replaceAll('-', '_');
+  const modules = (await readFileOrNull(hostPath(ctx, '/proc/modules'))) ?? '';
+  if (modules.split('\n').some((line) => line.split(' ')[0] === wanted)) return { loaded: true, builtin: false };
+  const builtin = (await lstatOrNull(hostPath(ctx, `/sys/module/${wanted}`)))?.isDirectory() === true;
+  return { loaded: builtin, builtin };
+}
+
+/** `kmod`: loaded now with modprobe and listed in modules-load.d for boot; or unloaded and unlisted. */
+export const kmodModule: Module<'kmod'> = {
+  name: 'kmod',
+  async run(args, ctx) {
+    const present = args.state !== 'absent';
+    const { loaded, builtin } = await isLoaded(ctx, args.name);
+    const persisted = await ensureManagedLine(ctx, {
+      path: MODULES_LOAD_FILE,
+      line: present ? args.name : null,
+      matches: (line) => line.trim().replaceAll('-', '_') === args.name.replaceAll('-', '_'),
+    });
+    const actions: string[] = [];
+    const diffs: string[] = [];
+    if (persisted.changed) {
+      actions.push(`${present ? 'list' : 'unlist'}${ctx.check ? '' : 'ed'} in ${MODULES_LOAD_FILE}`);
+      if (persisted.diff) diffs.push(persisted.diff);
+    }
+    // A built-in module cannot be unloaded, and that is fine: absent only asks us not to load it.
+    if (present !== loaded && !(builtin && !present)) {
+      actions.push(`${present ? 'load' : 'unload'}${ctx.check ? '' : 'ed'} ${args.name}`);
+      diffs.push(`module ${args.name}: ${loaded ? 'loaded' : 'not loaded'} → ${present ? 'loaded' : 'not loaded'}\n`);
+      if (!ctx.check) {
+        const argv = present ? ['modprobe', args.name] : ['modprobe', '-r', args.name];
+        const result = await ctx.exec(argv, { signal: ctx.signal, timeoutMs: 60_000 });
+        if (result.code !== 0) {
+          throw new BallastError(
+            'BALLAST_ERR_COMMAND_FAILED',
+            `failed to ${present ? 'load' : 'unload'} kernel module ${args.name}: modprobe exited ${result.code}: ${tail(result.stderr)}`,
+          );
+        }
+      }
+    }
+    if (actions.length === 0) return { changed: false, message: `kernel module ${args.name} is ${present ? 'loaded' : 'not loaded'}` };
+    return { changed: true, message: `${ctx.check ? 'would ' : ''}${actions.join(', ')}`, diff: ctx.diff ? diffs.join('') : undefined };
+  },
+};
