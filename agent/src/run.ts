@@ -1,12 +1,21 @@
 import type { Logger } from 'pino';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
+import { createArtifactSource } from './artifact-source.js';
 import { createBackoff } from './backoff.js';
+import { componentsFromDir } from './components/config.js';
+import { createComponentSupervisor } from './components/supervisor.js';
 import { createClockOffsetEstimator } from './clock.js';
 import { loadAgentCredentials } from './config.js';
 import { collectFacts } from './facts.js';
 import { collectHealth, diskSpaceCheck, healthChanged, memoryCheck } from './health.js';
 import { createNotifier } from './sdnotify.js';
 import { ControllerSession } from './session.js';
+import { createTaskEngine } from './tasks/engine.js';
+import { createExec } from './tasks/exec.js';
+import { artifactModule } from './tasks/modules/artifact.js';
+import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules/command.js';
+import { createModuleRegistry } from './tasks/registry.js';
+import { createSystemctl } from './tasks/systemctl.js';
 
 /** Options of `ballast-agent run`. */
 export interface RunOptions {
@@ -36,15 +45,33 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     diskSpaceCheck({ path: opts.diskCheckPath, minFreePercent: opts.minFreeDiskPercent }),
     memoryCheck({ minAvailablePercent: opts.minAvailableMemoryPercent }),
   ];
+  // The host's hands: the task engine (runs the controller sends) and the component supervisor
+  // (keeps installed components healthy on its own, with or without the controller).
+  const exec = createExec();
+  const systemd = createSystemctl({ exec });
+  const artifacts = createArtifactSource({ server: creds.config.server, credentials: creds });
+  const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule]);
+  const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
+  let session: ControllerSession | null = null;
+  const supervisor = createComponentSupervisor({
+    source: componentsFromDir({ root: '/', log }),
+    systemd,
+    events: { sendEvent: (kind, message, data) => session?.sendEvent(kind, message, data) },
+    log,
+    // A run may stop and restart units on purpose: do not fight it.
+    paused: () => engine.currentRunId !== null,
+  });
   let announced = false;
-  const session = new ControllerSession({
+  session = new ControllerSession({
     creds,
     log,
     agentVersion: PACKAGE_VERSION,
     backoff: createBackoff(),
     clock,
     collectFacts: () => collectFacts({ logger: log }),
-    collectHealth: () => collectHealth({ checks, clockOffsetMs: () => clock.offsetMs() }),
+    // Components come and go at run time, so their checks are asked for on every snapshot.
+    collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks()], clockOffsetMs: () => clock.offsetMs() }),
+    runner: engine,
     healthChanged,
     onState: (state, detail) => {
       notifier.status(detail);
@@ -59,12 +86,16 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     watchdogTimer = setInterval(() => notifier.watchdog(), notifier.watchdogIntervalMs);
   }
   log.info({ server: creds.config.server, hostId: creds.config.hostId, watchdogMs: notifier.watchdogIntervalMs }, 'agent starting');
+  supervisor.start();
   session.start();
+  const started = session;
   return {
     async stop() {
       notifier.stopping();
       if (watchdogTimer !== null) clearInterval(watchdogTimer);
-      await session.stop();
+      await supervisor.stop();
+      await started.stop();
+      artifacts.close();
       await notifier.idle();
     },
   };
