@@ -1,0 +1,138 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../shared/src/log.js';
+import { caPublicKeyHash } from '../../../shared/src/pki.js';
+import { sha256, writeBundle } from '../../../test/support/bundle.js';
+import { buildApp } from '../api/app.js';
+import { HostTracker } from '../hub/host-tracker.js';
+import { createMetrics } from '../metrics.js';
+import { createCa } from '../pki/ca.js';
+import { type Store, openStore } from '../store/store.js';
+
+const RUNC = Buffer.from('\x7fELF runc');
+
+describe('artifact routes (app.inject)', () => {
+  let dir: string;
+  let store: Store;
+  let app: FastifyInstance;
+  let admin: string;
+  let viewer: string;
+  const served = new Map<string, Buffer>();
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ballast-artroutes-'));
+    store = openStore({ path: join(dir, 'ballast.db') });
+    const ca = await createCa({ commonName: 'test-ca' });
+    app = buildApp({
+      store,
+      tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }),
+      metrics: createMetrics({ collectProcess: false }),
+      log: silentLogger(),
+      ca,
+      caHash: caPublicKeyHash(ca.certPem),
+      serverUrl: () => 'https://198.18.0.2:9443',
+      now: Date.now,
+      artifacts: {
+        mirrorDir: join(dir, 'artifacts'),
+        maxBundleBytes: 64 * 1024,
+        auth: { identify: () => ({ ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: 'no' } }) },
+        fetch: async (url) => {
+          const body = served.get(new URL(url).pathname);
+          return body === undefined ? new Response('nope', { status: 404 }) : new Response(body);
+        },
+      },
+    });
+    admin = store.operators.ensureAdmin() ?? '';
+    viewer = store.operators.create({ name: 'v', role: 'viewer' }).token;
+  });
+
+  afterEach(async () => {
+    await app.close();
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const upload = async (path: string, token = admin, type = 'application/octet-stream') =>
+    app.inject({ method: 'POST', url: '/v1/artifacts/import', headers: { authorization: `Bearer ${token}`, 'content-type': type }, payload: await readFile(path) });
+
+  it('imports a bundle (operator), lists it (viewer), audits the import', async () => {
+    await writeBundle({ out: join(dir, 'b.tar.gz'), gzip: true, entries: [{ name: 'runc', version: '1.1.5', file: 'runc.amd64', content: RUNC }] });
+    expect((await upload(join(dir, 'b.tar.gz'), viewer)).statusCode).toBe(403);
+    const r = await upload(join(dir, 'b.tar.gz'), admin, 'application/gzip');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ added: 1, unchanged: 0, items: [{ status: 'added', artifact: { name: 'runc', sha256: sha256(RUNC), size: RUNC.length } }] });
+    const list = await app.inject({ method: 'GET', url: '/v1/artifacts', headers: { authorization: `Bearer ${viewer}` } });
+    expect(list.json().items.map((a: { name: string; file: string }) => `${a.name}/${a.file}`)).toEqual(['runc/runc.amd64']);
+    expect((await upload(join(dir, 'b.tar.gz'))).json()).toMatchObject({ added: 0, unchanged: 1 });
+    const audit = store.audit.list(10).filter((a) => a.action === 'artifact.import');
+    expect(audit.map((a) => [a.outcome, a.detail])).toEqual([
+      ['ok', '0 added, 1 unchanged'],
+      ['ok', '1 added, 0 unchanged'],
+      ['denied', 'HTTP 403'],
+    ]);
+  });
+
+  it('answers a corrupted bundle with 422 BALLAST_ERR_CHECKSUM_MISMATCH and audits the failure', async () => {
+    await writeBundle({ out: join(dir, 'c.tar'), entries: [{ name: 'runc', version: '1.1.5', file: 'runc.amd64', content: RUNC, sha256: 'b'.repeat(64) }] });
+    const r = await upload(join(dir, 'c.tar'));
+    expect(r.statusCode).toBe(422);
+    expect(r.json().code).toBe('BALLAST_ERR_CHECKSUM_MISMATCH');
+    expect(r.json().message).toContain(`expected sha256 ${'b'.repeat(64)}, got ${sha256(RUNC)}`);
+    expect(store.artifacts.list()).toEqual([]);
+    const [entry] = store.audit.list(1);
+    expect(entry).toMatchObject({ action: 'artifact.import', outcome: 'failed' });
+    expect(entry?.detail).toContain('expected sha256');
+  });
+
+  it('refuses a JSON body and an oversized declared length', async () => {
+    const json = await app.inject({ method: 'POST', url: '/v1/artifacts/import', headers: { authorization: `Bearer ${admin}` }, payload: { a: 1 } });
+    expect(json.statusCode).toBe(400);
+    expect(json.json().message).toContain('Content-Type application/octet-stream');
+    const big = await app.inject({
+      method: 'POST',
+      url: '/v1/artifacts/import',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/octet-stream' },
+      payload: Buffer.alloc(65 * 1024),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().message).toContain('larger than the limit of 65536 bytes');
+  });
+
+  it('serves files to operators with sha256 and length headers, refuses anonymous callers', async () => {
+    await writeBundle({ out: join(dir, 'b.tar'), entries: [{ name: 'runc', version: '1.1.5', file: 'runc.amd64', content: RUNC }] });
+    await upload(join(dir, 'b.tar'));
+    const anon = await app.inject({ method: 'GET', url: '/v1/artifacts/files/runc/1.1.5/amd64' });
+    expect(anon.statusCode).toBe(401);
+    expect(anon.json().code).toBe('BALLAST_ERR_UNAUTHENTICATED');
+    const badToken = await app.inject({ method: 'GET', url: '/v1/artifacts/files/runc/1.1.5/amd64', headers: { authorization: 'Bearer blst_nope' } });
+    expect(badToken.statusCode).toBe(401);
+    const r = await app.inject({ method: 'GET', url: '/v1/artifacts/files/runc/1.1.5/amd64', headers: { authorization: `Bearer ${viewer}` } });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['x-ballast-sha256']).toBe(sha256(RUNC));
+    expect(r.headers['content-length']).toBe(String(RUNC.length));
+    expect(r.rawPayload).toEqual(RUNC);
+    const missing = await app.inject({ method: 'GET', url: '/v1/artifacts/files/runc/9.9/amd64', headers: { authorization: `Bearer ${viewer}` } });
+    expect(missing.statusCode).toBe(404);
+    const evil = await app.inject({ method: 'GET', url: '/v1/artifacts/files/runc/../amd64', headers: { authorization: `Bearer ${viewer}` } });
+    expect(evil.statusCode).not.toBe(200);
+  });
+
+  it('fetches a request catalogue (operator); a hash mismatch is a 422 and imports nothing', async () => {
+    served.set('/runc.amd64', RUNC);
+    const entry = { name: 'runc', version: '1.1.13', os: 'linux', arch: 'amd64', url: 'https://upstream.invalid/runc.amd64', sha256: sha256(RUNC) };
+    const fetchCall = (catalogue: unknown[]) =>
+      app.inject({ method: 'POST', url: '/v1/artifacts/fetch', headers: { authorization: `Bearer ${admin}` }, payload: { catalogue } });
+    const bad = await fetchCall([{ ...entry, sha256: 'c'.repeat(64) }]);
+    expect(bad.statusCode).toBe(422);
+    expect(store.artifacts.list()).toEqual([]);
+    const ok = await fetchCall([entry]);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ added: 1, items: [{ artifact: { name: 'runc', file: 'runc.amd64' } }] });
+    const invalid = await fetchCall([{ ...entry, sha256: 'xyz' }]);
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().path).toBe('body/catalogue/0/sha256');
+  });
+});

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { extractTar, LimitExceededError, listTar, normalizeMember, sniffArchive, writeStreamToFile } from './artifacts-archive.js';
+import { isBallastError } from './errors.js';
+
+const run = promisify(execFile);
+
+describe('artifact archive helpers', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ballast-archive-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('streams to a new file with its sha256 and size, refusing to overwrite', async () => {
+    const data = [Buffer.from('hello '), Buffer.from('world')];
+    const out = await writeStreamToFile(Readable.from(data), join(dir, 'f'));
+    expect(out).toEqual({ sha256: createHash('sha256').update('hello world').digest('hex'), size: 11 });
+    expect(await readFile(join(dir, 'f'), 'utf8')).toBe('hello world');
+    await expect(writeStreamToFile(Readable.from(data), join(dir, 'f'))).rejects.toMatchObject({ code: 'EEXIST' });
+  });
+
+  it('stops at the size bound with a LimitExceededError', async () => {
+    const err = await writeStreamToFile(Readable.from([Buffer.alloc(10), Buffer.alloc(10)]), join(dir, 'g'), { maxBytes: 15, what: 'test upload' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimitExceededError);
+    expect((err as Error).message).toBe('failed to receive test upload: it is larger than the limit of 15 bytes');
+  });
+
+  it('tells tar.gz, tar and plain files apart, lists and extracts chosen members', async () => {
+    await mkdir(join(dir, 'src/pkg'), { recursive: true });
+    await writeFile(join(dir, 'src/pkg/a'), 'A');
+    await writeFile(join(dir, 'src/pkg/b'), 'B');
+    await run('tar', ['-czf', join(dir, 'x.tgz'), '-C', join(dir, 'src'), './pkg']);
+    await run('tar', ['-cf', join(dir, 'x.tar'), '-C', join(dir, 'src'), 'pkg']);
+    expect(await sniffArchive(join(dir, 'x.tgz'))).toBe('tar.gz');
+    expect(await sniffArchive(join(dir, 'x.tar'))).toBe('tar');
+    expect(await sniffArchive(join(dir, 'src/pkg/a'))).toBe('file');
+
+    const names = await listTar(join(dir, 'x.tgz'), 'tar.gz', { what: 'test' });
+    expect(names.map(normalizeMember).sort()).toEqual(['pkg', 'pkg/a', 'pkg/b']);
+    await mkdir(join(dir, 'out'));
+    await extractTar(join(dir, 'x.tgz'), 'tar.gz', join(dir, 'out'), ['./pkg/b'], { what: 'test' });
+    expect(await readFile(join(dir, 'out/pkg/b'), 'utf8')).toBe('B');
+    await expect(readFile(join(dir, 'out/pkg/a'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('reports tar failures as coded errors quoting tar', async () => {
+    await writeFile(join(dir, 'broken.tar.gz'), Buffer.from([0x1f, 0x8b, 0, 1, 2, 3]));
+    const err = await listTar(join(dir, 'broken.tar.gz'), 'tar.gz', { what: 'bundle', code: 'BALLAST_ERR_IO' }).catch((e: unknown) => e);
+    expect(isBallastError(err, 'BALLAST_ERR_IO')).toBe(true);
+    expect((err as Error).message).toMatch(/^failed to list bundle: tar exited 2: /);
+  });
+});
