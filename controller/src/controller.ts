@@ -15,6 +15,7 @@ import type { SessionStorePort } from './hub/agent-session.js';
 import { HostTracker } from './hub/host-tracker.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki } from './pki/bootstrap.js';
+import { createRunOrchestrator } from './runs/wiring.js';
 import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
 import { BOOTSTRAP_ADMIN } from './store/operators.js';
 import { type Store, openStore } from './store/store.js';
@@ -79,6 +80,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     },
   });
   tracker.load(store.hosts.list(), RESTART_GRACE_MS);
+  // Marks runs a previous process left in flight as interrupted before any agent can report on them.
+  const runs = createRunOrchestrator({ store, tracker, artifacts: store.artifacts, log });
 
   const batcher = new HeartbeatBatcher({
     db: store.db,
@@ -121,6 +124,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       healthIntervalMs: opts.healthIntervalMs,
       helloTimeoutMs: 10_000,
       maxRejectedPer10s: 200,
+      runs,
     },
   });
 
@@ -139,6 +143,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     https: { key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem },
     ready: () => ready,
     certValidityDays: opts.certValidityDays,
+    artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), auth },
+    runs,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   await app.listen({ host: opts.listenHost, port: opts.listenPort });
@@ -170,6 +176,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       ready = false;
       clearInterval(pruneTimer);
       tracker.stop();
+      runs.close(); // in-flight runs end as interrupted, not failed, when the sessions close below
       hub.closeAll(1001, 'controller shutting down');
       await app.close();
       batcher.stop();

@@ -3,13 +3,16 @@ import type { Logger } from 'pino';
 import type { HostTracker } from '../hub/host-tracker.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { KeyPair } from '../pki/ca.js';
+import type { RunOrchestrator } from '../runs/orchestrator.js';
 import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
+import { type ArtifactRoutesOptions, registerArtifactRoutes } from './routes/artifacts.js';
 import { errorHandler } from './errors.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHostRoutes } from './routes/hosts.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerPublicRoutes } from './routes/public.js';
+import { registerRunRoutes } from './routes/runs.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
 /** Everything the HTTP API needs; built by the composition root (controller.ts) or by tests. */
@@ -27,6 +30,10 @@ export interface AppDeps {
   https?: { key: string; cert: string; ca: string };
   ready?: () => boolean;
   certValidityDays?: number;
+  /** The artifact mirror (routes/artifacts.ts); absent = no /v1/artifacts routes. */
+  artifacts?: ArtifactRoutesOptions;
+  /** Role runs (routes/runs.ts); absent = no /v1/runs routes. */
+  runs?: RunOrchestrator;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -79,5 +86,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerHostRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerOperatorRoutes(app, deps);
+  if (deps.artifacts !== undefined) registerArtifactRoutes(app, { ...deps.artifacts, store: deps.store, log });
+  if (deps.runs !== undefined) registerRunRoutes(app, { runs: deps.runs });
   return app;
 }

@@ -5,12 +5,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
+import { registerApply } from './commands/apply.js';
+import { registerArtifacts } from './commands/artifacts.js';
 import { registerAudit } from './commands/audit.js';
 import { registerEvents } from './commands/events.js';
 import { registerHost } from './commands/host.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerMisc } from './commands/misc.js';
 import { registerOperator } from './commands/operator.js';
+import { registerRuns } from './commands/runs.js';
 import { registerToken } from './commands/token.js';
 import { CliContext, type CliIo } from './context.js';
 import { AbortedError, CtlError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, oneLine, usageError } from './errors.js';
@@ -69,6 +72,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerToken(program, ctx);
   registerAudit(program, ctx);
   registerOperator(program, ctx);
+  registerArtifacts(program, ctx);
+  registerApply(program, ctx);
+  registerRuns(program, ctx);
   registerMisc(program, ctx);
   return program;
 }

@@ -99,4 +99,80 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'artifacts',
+    sql: `
+      -- The artifact mirror's index; the files live under <data dir>/artifacts/<name>/<version>/<arch>/<file>.
+      CREATE TABLE artifacts (
+        name        TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        os          TEXT NOT NULL,
+        arch        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        url         TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        PRIMARY KEY (name, version, arch)
+      ) STRICT;
+    `,
+  },
+  {
+    version: 3,
+    name: 'runs',
+    sql: `
+      -- Role runs (ballastctl apply): one row per run, per host of a run, and per finished task.
+      -- Written before dispatch and on every agent event; never resumed after a restart.
+      CREATE TABLE runs (
+        id                  TEXT PRIMARY KEY,
+        role                TEXT NOT NULL,
+        check_mode          INTEGER NOT NULL,
+        diff_mode           INTEGER NOT NULL,
+        vars_json           TEXT NOT NULL,
+        status              TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'cancelled', 'interrupted')),
+        created_at          INTEGER NOT NULL,
+        created_by          TEXT NOT NULL,
+        finished_at         INTEGER,
+        cancel_requested_by TEXT,
+        seq                 INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+      CREATE INDEX runs_created ON runs (created_at);
+      CREATE INDEX runs_status ON runs (status);
+
+      CREATE TABLE run_hosts (
+        run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        host_name    TEXT NOT NULL,
+        host_id      TEXT NOT NULL,
+        position     INTEGER NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'running', 'ok', 'failed', 'cancelled', 'interrupted')),
+        plan_json    TEXT NOT NULL,
+        started_at   INTEGER,
+        finished_at  INTEGER,
+        current_json TEXT,
+        ok           INTEGER NOT NULL DEFAULT 0,
+        changed      INTEGER NOT NULL DEFAULT 0,
+        failed       INTEGER NOT NULL DEFAULT 0,
+        skipped      INTEGER NOT NULL DEFAULT 0,
+        summary_json TEXT,
+        error_json   TEXT,
+        PRIMARY KEY (run_id, host_name)
+      ) STRICT;
+
+      CREATE TABLE run_results (
+        run_id      TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        host_name   TEXT NOT NULL,
+        phase       TEXT NOT NULL CHECK (phase IN ('task', 'handler')),
+        idx         INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        module      TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('ok', 'changed', 'failed', 'skipped')),
+        result_json TEXT NOT NULL,
+        ts          INTEGER NOT NULL,
+        PRIMARY KEY (run_id, seq),
+        FOREIGN KEY (run_id, host_name) REFERENCES run_hosts (run_id, host_name) ON DELETE CASCADE
+      ) STRICT;
+    `,
+  },
 ];

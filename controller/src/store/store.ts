@@ -2,6 +2,8 @@
  * The controller's store: one SQLite connection and the repositories over it. The heartbeat
  * batcher is not part of it because it has a lifecycle (a timer) the hub owns; build it from `db`.
  */
+import { ArtifactRepo } from '../artifacts/artifact-repo.js';
+import { RunRepo } from '../runs/repo.js';
 import { AuditRepo } from './audit.js';
 import { type Database, openDatabase } from './db.js';
 import { EventRepo } from './events.js';
@@ -19,6 +21,10 @@ export interface Store {
   readonly events: EventRepo;
   readonly audit: AuditRepo;
   readonly healthSamples: HealthSampleRepo;
+  /** The artifact mirror's index (files under <data dir>/artifacts). */
+  readonly artifacts: ArtifactRepo;
+  /** Role runs (ballastctl apply): runs, their hosts and task results. */
+  readonly runs: RunRepo;
   /** Closes the connection (checkpointing the WAL); later calls do nothing. */
   close(): void;
 }
@@ -45,6 +51,8 @@ export function openStore(options: OpenStoreOptions): Store {
     events: new EventRepo(db, { now, onListenerError: options.onListenerError }),
     audit: new AuditRepo(db, { now }),
     healthSamples: new HealthSampleRepo(db, { now }),
+    artifacts: new ArtifactRepo(db),
+    runs: new RunRepo(db, { now }),
     close() {
       if (db.open) db.close();
     },
