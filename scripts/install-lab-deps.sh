@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages the lab, the packaging and the unit-file tests need.
+# Idempotent and non-interactive: CI calls it on every run; a second run installs nothing.
+set -eu
+
+# systemd: systemd-analyze and systemd-notify (unit and sd_notify tests); systemd-container:
+# systemd-nspawn; debootstrap: the hosts' rootfs; dpkg-dev: dpkg-deb and friends; python3, make, g++:
+# compiling better-sqlite3 against the bundled Node headers; openssl: the install.sh tests.
+PKGS="systemd systemd-container debootstrap iproute2 iputils-ping iputils-arping dpkg-dev \
+ca-certificates openssl python3 make g++ procps util-linux"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-lab-deps: must run as root (apt-get install)" >&2
+  exit 1
+fi
+
+missing=""
+for p in $PKGS; do
+  # dpkg-query prints "install ok installed" only for a fully installed package
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $p"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  echo "install-lab-deps: all present"
+  exit 0
+fi
+
+echo "install-lab-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Installing packages must not start services on a machine without systemd as PID 1.
+apt-get update -qq
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get install -y -qq --no-install-recommends $missing

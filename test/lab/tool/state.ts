@@ -1,0 +1,67 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ProcRef } from './proc.js';
+
+/** One lab host: a network namespace, an overlay root and (while powered on) a systemd-nspawn. */
+export interface HostState {
+  name: string;
+  netns: string;
+  /** The veth end in the switch namespace: link down = partition. */
+  switchPort: string;
+  address: string;
+  upper: string;
+  work: string;
+  root: string;
+  mounted: boolean;
+  nspawn: ProcRef | null;
+  /** The container's systemd (PID 1 inside), the target of nsenter. */
+  init: ProcRef | null;
+  partitioned: boolean;
+}
+
+/**
+ * Everything the lab created, written before each resource is made, so `down` (from any process,
+ * also after a crash) finds and removes exactly what exists.
+ */
+export interface LabState {
+  version: 1;
+  dir: string;
+  createdAt: string;
+  switchNetns: string;
+  controllerNetns: string;
+  clientNetns: string;
+  controllerAddress: string;
+  controllerPort: number;
+  clientAddress: string;
+  baseRootfs: string;
+  distDir: string;
+  controller: ProcRef | null;
+  controllerDataDir: string;
+  hosts: HostState[];
+  /** Namespaces that were created and must be deleted. */
+  namespaces: string[];
+}
+
+export const DEFAULT_LAB_DIR = '/var/lib/ballast-lab';
+
+export function labDir(): string {
+  return process.env.BALLAST_LAB_DIR ?? DEFAULT_LAB_DIR;
+}
+
+export function stateFile(dir = labDir()): string {
+  return join(dir, 'state.json');
+}
+
+export function readState(dir = labDir()): LabState | null {
+  const file = stateFile(dir);
+  if (!existsSync(file)) return null;
+  return JSON.parse(readFileSync(file, 'utf8')) as LabState;
+}
+
+/** Atomic (temp + rename): a crash mid-write leaves the previous state, never a torn file. */
+export function writeState(state: LabState): void {
+  const file = stateFile(state.dir);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
