@@ -8,7 +8,7 @@ import { createClockOffsetEstimator } from './clock.js';
 import { loadAgentCredentials } from './config.js';
 import { collectFacts } from './facts.js';
 import { collectHealth, diskSpaceCheck, healthChanged, memoryCheck } from './health.js';
-import { createNotifier } from './sdnotify.js';
+import { createNotifier } from '../../shared/src/sdnotify.js';
 import { ControllerSession } from './session.js';
 import { createTaskEngine } from './tasks/engine.js';
 import { createExec } from './tasks/exec.js';

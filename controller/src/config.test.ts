@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, parseHostPort, validateControllerFlags } from './config.js';
 
-const defaults: ControllerFlags = { ...CONTROLLER_DEFAULTS, advertiseAddress: [] };
+const defaults: ControllerFlags = { ...CONTROLLER_DEFAULTS, advertiseAddress: [], packagesDir: '/opt/ballast/controller/packages' };
 
 describe('validateControllerFlags', () => {
   it('accepts the defaults and derives unreachable-after from the heartbeat interval', () => {

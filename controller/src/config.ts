@@ -13,6 +13,7 @@ export interface ControllerFlags {
   heartbeatFlush: string;
   certValidityDays: string;
   logLevel: string;
+  packagesDir: string;
 }
 
 /** Validated settings; ControllerOptions (controller.ts) is these minus logLevel plus a logger. */
@@ -27,6 +28,8 @@ export interface ControllerSettings {
   heartbeatFlushMs: number;
   certValidityDays: number;
   logLevel: string;
+  /** Agent .deb files served to fresh hosts by /install.sh. */
+  packagesDir: string;
 }
 
 /** Defaults, documented in the README's configuration reference. */
@@ -90,6 +93,7 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
       heartbeatFlushMs,
       certValidityDays,
       logLevel: flags.logLevel,
+      packagesDir: resolve(flags.packagesDir),
     },
   };
 }

@@ -142,6 +142,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     now,
     https: { key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem },
     ready: () => ready,
+    packagesDir: opts.packagesDir,
     certValidityDays: opts.certValidityDays,
     artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), auth },
     runs,

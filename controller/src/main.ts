@@ -1,8 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../../shared/src/log.js';
 import { messageOf } from '../../shared/src/errors.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
 import { startController } from './controller.js';
+import { createNotifier } from '../../shared/src/sdnotify.js';
 import { exitOnSignals } from '../../shared/src/shutdown.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 
@@ -19,10 +21,20 @@ const program = new Command('ballast-controller')
   .option('--unreachable-after <duration>', 'silence after which a host is unreachable (default: 3 heartbeat intervals)')
   .option('--heartbeat-flush <duration>', 'heartbeat batch commit interval', CONTROLLER_DEFAULTS.heartbeatFlush)
   .option('--cert-validity-days <days>', 'lifetime of issued host certificates', CONTROLLER_DEFAULTS.certValidityDays)
+  .option(
+    '--packages-dir <dir>',
+    'agent .deb files that /install.sh serves to fresh hosts (a source checkout: dist/ after `npm run package`)',
+    process.env.BALLAST_PACKAGES_DIR ?? defaultPackagesDir(),
+  )
   .addOption(new Option('--log-level <level>', 'log level').default(process.env.BALLAST_LOG_LEVEL ?? CONTROLLER_DEFAULTS.logLevel))
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? s : `error: ${s}`) });
+
+/** The packaged layout: /opt/ballast/controller/{lib/dist/controller/src/main.js, packages/}. */
+function defaultPackagesDir(): string {
+  return fileURLToPath(new URL('../../../../packages', import.meta.url));
+}
 
 async function main(): Promise<void> {
   try {
@@ -46,7 +58,21 @@ async function main(): Promise<void> {
     process.stderr.write(`error: failed to start controller: ${messageOf(err)}\n`);
     process.exit(1);
   }
-  exitOnSignals({ log, stop: () => controller.close(), forceAfterMs: 10_000 });
+  // systemd (Type=notify): READY once listening, WATCHDOG from the event loop, STOPPING on shutdown.
+  const notifier = createNotifier(process.env, { onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
+  notifier.ready();
+  notifier.status(`serving ${controller.url}`);
+  const watchdog = notifier.watchdogIntervalMs === null ? null : setInterval(() => notifier.watchdog(), notifier.watchdogIntervalMs);
+  exitOnSignals({
+    log,
+    forceAfterMs: 10_000,
+    stop: async () => {
+      notifier.stopping();
+      if (watchdog !== null) clearInterval(watchdog);
+      await controller.close();
+      await notifier.idle();
+    },
+  });
 }
 
 void main();

@@ -76,6 +76,8 @@ export const TokenCreateResponseSchema = Type.Object({
   caHash: Type.String(),
   server: Type.String(),
   joinCommand: Type.String(),
+  /** One line for a fresh host without the agent: fetch install.sh (key-pinned), install the .deb, join. */
+  installCommand: Type.Optional(Type.String()),
   info: TokenInfoSchema,
 });
 export type TokenCreateResponse = Static<typeof TokenCreateResponseSchema>;

@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
 import { type ArtifactRoutesOptions, registerArtifactRoutes } from './routes/artifacts.js';
 import { errorHandler } from './errors.js';
+import { registerInstallRoutes } from './install-routes.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHostRoutes } from './routes/hosts.js';
 import { registerOperatorRoutes } from './routes/operators.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   /** TLS material; absent in tests that use `app.inject()`. */
   https?: { key: string; cert: string; ca: string };
   ready?: () => boolean;
+  /** Where the agent .deb files served by /install.sh live; absent = no install routes. */
+  packagesDir?: string;
   certValidityDays?: number;
   /** The artifact mirror (routes/artifacts.ts); absent = no /v1/artifacts routes. */
   artifacts?: ArtifactRoutesOptions;
@@ -83,6 +86,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
   registerTokenRoutes(app, deps);
+  if (deps.packagesDir !== undefined) {
+    const https = deps.https;
+    registerInstallRoutes(app, {
+      packagesDir: deps.packagesDir,
+      serverUrl: deps.serverUrl,
+      ...(https === undefined ? {} : { serverCertPem: () => https.cert }),
+    });
+  }
   registerHostRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerOperatorRoutes(app, deps);

@@ -56,8 +56,10 @@ export function startController(options: {
   address: string;
   port: number;
   logFile: string;
+  /** Where the agent .deb is: the controller serves it to hosts through /install.sh. */
+  packagesDir: string;
 }): ProcRef {
-  const { runtime, netns, dataDir, address, port, logFile } = options;
+  const { runtime, netns, dataDir, address, port, logFile, packagesDir } = options;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const fd = openSync(logFile, 'a');
   // nsenter execs the program: the pid we record is the controller's own.
@@ -73,6 +75,8 @@ export function startController(options: {
       `${address}:${port}`,
       '--advertise-address',
       address,
+      '--packages-dir',
+      packagesDir,
     ],
     { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, BALLAST_LOG_LEVEL: process.env.BALLAST_LOG_LEVEL ?? 'info' } },
   );

@@ -186,6 +186,7 @@ export class Lab {
       address: this.state.controllerAddress,
       port: this.state.controllerPort,
       logFile: join(this.state.dir, 'logs/controller.log'),
+      packagesDir: this.state.distDir,
     });
     this.save();
     await waitUntil(

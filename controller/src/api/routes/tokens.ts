@@ -9,12 +9,13 @@ import {
 } from '../../../../shared/src/api.js';
 import { generateJoinToken, hashJoinSecret } from '../../auth/join-token.js';
 import type { Store } from '../../store/store.js';
+import { installCommand } from '../install-routes.js';
 import { tokenInfo } from '../serialize.js';
 
 /** Join token management (create/list/revoke). */
 export function registerTokenRoutes(
   app: FastifyInstance,
-  deps: { store: Store; now: () => number; serverUrl: () => string; caHash: string },
+  deps: { store: Store; now: () => number; serverUrl: () => string; caHash: string; https?: { cert: string } },
 ): void {
   app.post<{ Body: TokenCreateRequest }>(
     '/v1/tokens',
@@ -37,6 +38,9 @@ export function registerTokenRoutes(
         caHash: deps.caHash,
         server,
         joinCommand: `ballast-agent join --server ${server} --token ${token.token} --ca-hash ${deps.caHash}`,
+        ...(deps.https === undefined
+          ? {}
+          : { installCommand: installCommand({ serverUrl: server, token: token.token, caHash: deps.caHash, serverCertPem: deps.https.cert }) }),
         info: tokenInfo(record, deps.now()),
       };
     },

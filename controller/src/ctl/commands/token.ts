@@ -33,7 +33,11 @@ export function tokenCreatedText(res: TokenCreateResponse, now: number): string 
     ['Uses', res.info.usesAllowed === null ? 'unlimited until expiry' : String(res.info.usesAllowed)],
     ['Description', res.info.description === '' ? '<none>' : res.info.description],
   ]);
-  return `Join token ${res.info.id} created.\n\n${fields}\nTo join a host, run this on it as root:\n\n  ${res.joinCommand}\n`;
+  const install =
+    res.installCommand === undefined
+      ? ''
+      : `\nOr, on a fresh host without the agent installed (downloads, verifies and installs the package, then joins):\n\n  ${res.installCommand}\n`;
+  return `Join token ${res.info.id} created.\n\n${fields}\nTo join a host that has the ballast-agent package, run this on it as root:\n\n  ${res.joinCommand}\n${install}`;
 }
 
 /** Renders join tokens as a table. */
