@@ -13,7 +13,8 @@ cd "$repo"
 hosts="${1:-3}"
 
 bash scripts/install-lab-deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# npm 10's ci: npm 11 rejects lockfiles with optional packages this registry lacks (npm/cli#9846).
+[ -d node_modules ] || npx --yes npm@10 ci --no-audit --no-fund
 npm run --silent build
 bash scripts/package.sh --skip-build --if-stale
 node dist/test/lab/tool/cli.js down
