@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { normalizeSerial } from '../../shared/src/pki.js';
+import type { Health } from '../../shared/src/protocol/facts.js';
 import { agentFrameDecoder } from '../../shared/src/protocol/codec.js';
 import { writeAdminConf } from './admin-conf.js';
 import type { ControllerSettings } from './config.js';
@@ -91,10 +92,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     recordHeartbeat: (hostId, seq, receivedAt, onStored) => batcher.record(hostId, seq, receivedAt, onStored),
     saveConnection: (hostId, info) => store.hosts.setConnection(hostId, info),
     saveFacts: (hostId, facts) => store.hosts.setFacts(hostId, facts),
-    saveHealth: (hostId, health, at) => {
+    // One transaction: the latest snapshot and its history row commit together (one WAL commit, not two).
+    saveHealth: store.db.transaction((hostId: string, health: Health, at: number) => {
       store.hosts.setHealth(hostId, health);
       store.healthSamples.append(hostId, health, at);
-    },
+    }),
     event: (e) => store.events.append(e),
   };
   const auth: HubAuthPort = {
