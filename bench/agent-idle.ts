@@ -1,0 +1,143 @@
+/**
+ * Agent idle benchmark (issue 2: "Agent idle RSS and CPU over 60 s. Target: RSS ≤ 60 MB, CPU ≤
+ * 0.5 %"). Starts a controller, joins one real agent through `ballast-agent join`, runs
+ * `ballast-agent run`, waits until the controller reports the host healthy, lets it settle, then
+ * samples the agent process's RSS every second and its CPU over the window. JSON on stdout.
+ *
+ *   npm run build && node dist/bench/agent-idle.js [--window 60] [--settle 5]
+ *     [--agent-node-flags="--lite-mode --max-semi-space-size=1"]  (node/V8 flags for the agent only; note the =)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type BenchController, startController } from './lib/controller.js';
+import { stringField } from './lib/http.js';
+import { BIN, type Child, isGone, killAllChildren, sleep, spawnNode, stopChild } from './lib/proc.js';
+import { MachineSampler, ProcessSampler } from './lib/sampler.js';
+
+const TARGET_RSS_MB = 60;
+const TARGET_CPU_PERCENT = 0.5;
+const HOST = 'idle-agent';
+
+const { values } = parseArgs({
+  options: {
+    window: { type: 'string', default: '60' },
+    settle: { type: 'string', default: '5' },
+    'max-seconds': { type: 'string', default: '300' },
+    'agent-node-flags': { type: 'string', default: '' },
+  },
+});
+const windowSeconds = Number(values.window);
+const settleSeconds = Number(values.settle);
+const maxSeconds = Number(values['max-seconds']);
+const agentNodeFlags = values['agent-node-flags'].split(/\s+/).filter((f) => f !== '');
+if (![windowSeconds, settleSeconds, maxSeconds].every((n) => Number.isFinite(n) && n >= 0) || windowSeconds < 1) {
+  process.stderr.write('error: --window, --settle and --max-seconds take seconds (window ≥ 1)\n');
+  process.exit(2);
+}
+
+/** The host's state as GET /v1/hosts reports it, or null when not listed. */
+async function hostState(controller: BenchController): Promise<string | null> {
+  const list = (await controller.api.json('GET', '/v1/hosts')) as { items?: Array<{ name?: unknown; state?: unknown }> };
+  const host = list.items?.find((h) => h.name === HOST);
+  return typeof host?.state === 'string' ? host.state : null;
+}
+
+async function waitExit(child: Child, timeoutMs: number): Promise<string> {
+  const code = await Promise.race([child.exited, sleep(timeoutMs).then(() => 'timeout')]);
+  if (code === 'timeout') await stopChild(child, 2000);
+  return code;
+}
+
+async function main(): Promise<void> {
+  const tmp = await mkdtemp(join(tmpdir(), 'ballast-agent-idle-'));
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`aborting: --max-seconds ${maxSeconds} reached\n`);
+    void killAllChildren().then(() => rm(tmp, { recursive: true, force: true }).finally(() => process.exit(3)));
+  }, maxSeconds * 1000);
+  let controller: BenchController | null = null;
+  let agent: Child | null = null;
+  try {
+    controller = await startController({ dataDir: join(tmp, 'controller') });
+    const created = await controller.api.json('POST', '/v1/tokens', { ttlSeconds: 600, uses: 1 });
+    const agentDir = join(tmp, 'agent');
+    const join_ = spawnNode(
+      BIN('ballast-agent'),
+      ['join', '--server', controller.url, '--token', stringField(created, 'token'), '--ca-hash', stringField(created, 'caHash'), '--name', HOST, '--data-dir', agentDir, '--no-start'],
+      { name: 'agent-join' },
+    );
+    const joinCode = await waitExit(join_, 30_000);
+    if (joinCode !== '0') throw new Error(`ballast-agent join exited ${joinCode}:\n${join_.tail()}`);
+
+    const startedAt = Date.now();
+    agent = spawnNode(BIN('ballast-agent'), ['run', '--data-dir', agentDir, '--log-level', 'warn'], { name: 'agent', nodeArgs: agentNodeFlags });
+    let state: string | null = null;
+    while (state !== 'healthy') {
+      if (isGone(agent)) throw new Error(`agent exited:\n${agent.tail()}`);
+      if (Date.now() - startedAt > 60_000) throw new Error(`host not healthy within 60 s (state ${state}):\n${agent.tail()}`);
+      await sleep(200);
+      state = await hostState(controller);
+    }
+    const timeToHealthySeconds = (Date.now() - startedAt) / 1000;
+    process.stderr.write(`agent healthy after ${timeToHealthySeconds.toFixed(1)} s; settling ${settleSeconds} s, then measuring ${windowSeconds} s\n`);
+    await sleep(settleSeconds * 1000);
+
+    // A bare idle node process alongside, for scale: what the runtime costs before any agent code.
+    const bare = spawnNode('-e', ['setInterval(() => {}, 1000)'], { name: 'bare-node' });
+    await sleep(1000);
+    const bareSampler = new ProcessSampler(bare.pid, 1000);
+    const machine = new MachineSampler();
+    const sampler = new ProcessSampler(agent.pid, 1000);
+    const windowEnd = Date.now() + windowSeconds * 1000;
+    while (Date.now() < windowEnd) {
+      if (isGone(agent)) throw new Error(`agent exited during the window:\n${agent.tail()}`);
+      await sleep(Math.min(1000, windowEnd - Date.now()));
+    }
+    const w = sampler.stop();
+    const m = machine.stop();
+    const b = bareSampler.stop();
+    await stopChild(bare, 2000);
+    const stateAtEnd = await hostState(controller);
+    const childCpuPercent = Math.round((10_000 * w.childCpuSeconds) / w.seconds) / 100;
+    const doc = {
+      benchmark: 'agent-idle',
+      agentNodeFlags,
+      windowSeconds: w.seconds,
+      rssMbMedian: w.rssMbMedian,
+      rssMbMax: w.rssMbPeak,
+      rssMbEnd: w.rssMbEnd,
+      rssMbLifetimePeak: w.rssMbLifetimePeak,
+      cpuPercent: w.cpuPercent,
+      cpuSeconds: w.cpuSeconds,
+      /** CPU of programs the agent ran and reaped during the window (systeminformation helpers). */
+      childCpuPercent,
+      samples: w.samples,
+      bareNodeRssMb: b.rssMbMedian,
+      bareNodeCpuPercent: b.cpuPercent,
+      timeToHealthySeconds: Math.round(timeToHealthySeconds * 10) / 10,
+      hostStateAtEnd: stateAtEnd,
+      targets: { rssMb: TARGET_RSS_MB, cpuPercent: TARGET_CPU_PERCENT },
+      pass: {
+        rss: w.rssMbPeak <= TARGET_RSS_MB,
+        cpu: w.cpuPercent + childCpuPercent <= TARGET_CPU_PERCENT,
+      },
+      machine: { cpus: cpus().length, node: process.version, loadavg: loadavg().map((v) => Math.round(v * 100) / 100), windowBusyPercent: m.busyPercent, windowStealPercent: m.stealPercent },
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } finally {
+    clearTimeout(watchdog);
+    if (agent !== null) await stopChild(agent, 10_000);
+    if (controller !== null) {
+      controller.api.close();
+      await stopChild(controller.child, 15_000);
+    }
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  await killAllChildren();
+  process.exit(1);
+});
