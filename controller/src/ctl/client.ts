@@ -6,11 +6,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { ErrorResponseSchema } from '../../../shared/src/api.js';
 import { AbortedError, CtlError, EXIT_FAILURE } from './errors.js';
 import { networkError } from './net-errors.js';
 import { ctlVersion } from './version.js';
+import { compiledCheck } from '../../../shared/src/schema-check.js';
 
 /** Default per-request timeout. Long polls pass their own (wait + 10 s). */
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -35,15 +35,7 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
-function checkerFor<S extends TSchema>(schema: S): TypeCheck<S> {
-  let check = compiled.get(schema);
-  if (check === undefined) {
-    check = TypeCompiler.Compile(schema);
-    compiled.set(schema, check);
-  }
-  return check as TypeCheck<S>;
-}
+const checkerFor = compiledCheck;
 
 const checkErrorBody = checkerFor(ErrorResponseSchema);
 

@@ -3,22 +3,14 @@
  * secrets redacted before vars are stored or shown.
  */
 import { type Static, type TObject, type TSchema, Kind } from '@sinclair/typebox';
-import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { RenderProblem } from './types.js';
+import { compiledCheck } from '../../../shared/src/schema-check.js';
 
 /** What a redacted secret is shown as. */
 export const REDACTED = '<redacted>';
 
-const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
-function checkerFor<S extends TSchema>(schema: S): TypeCheck<S> {
-  let check = compiled.get(schema);
-  if (check === undefined) {
-    check = TypeCompiler.Compile(schema);
-    compiled.set(schema, check);
-  }
-  return check as TypeCheck<S>;
-}
+const checkerFor = compiledCheck;
 
 /**
  * Applies the schema's defaults to a copy of `input` and validates it. Reports every violation

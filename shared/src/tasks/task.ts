@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ModuleArgsSchemas } from './modules.js';
 
 /**
@@ -41,23 +41,22 @@ export type WireTask = Static<typeof WireTaskSchema>;
  * notified it changed something (Ansible handler semantics: restart a service only when its config
  * changed). Handlers are tasks whose `name` is what `notify` refers to.
  */
-export const RunSpecSchema = Type.Object({
-  runId: Type.String({ minLength: 1, maxLength: 64 }),
-  /** Report what would change and touch nothing. */
-  check: Type.Boolean(),
-  /** Include diffs in results. */
-  diff: Type.Boolean(),
-  tasks: Type.Array(TaskSchema, { maxItems: 500 }),
-  handlers: Type.Array(TaskSchema, { maxItems: 50 }),
-});
+export const RunSpecSchema = runSpecOf(TaskSchema);
 export type RunSpec = Static<typeof RunSpecSchema>;
 
 /** A run as it crosses the wire (tasks in their {@link WireTaskSchema} form). */
-export const WireRunSpecSchema = Type.Object({
-  runId: Type.String({ minLength: 1, maxLength: 64 }),
-  check: Type.Boolean(),
-  diff: Type.Boolean(),
-  tasks: Type.Array(WireTaskSchema, { maxItems: 500 }),
-  handlers: Type.Array(WireTaskSchema, { maxItems: 50 }),
-});
+export const WireRunSpecSchema = runSpecOf(WireTaskSchema);
 export type WireRunSpec = Static<typeof WireRunSpecSchema>;
+
+/** The run envelope around a task schema: one definition for the strict and the wire form. */
+function runSpecOf<T extends TSchema>(task: T) {
+  return Type.Object({
+    runId: Type.String({ minLength: 1, maxLength: 64 }),
+    /** Report what would change and touch nothing. */
+    check: Type.Boolean(),
+    /** Include diffs in results. */
+    diff: Type.Boolean(),
+    tasks: Type.Array(task, { maxItems: 500 }),
+    handlers: Type.Array(task, { maxItems: 50 }),
+  });
+}
