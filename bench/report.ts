@@ -1,7 +1,8 @@
 /**
  * Turns fan-in JSON documents (from `fanin.js --out`) into the markdown tables of bench/RESULTS.md:
  *   node dist/bench/report.js FILE.json [FILE.json …]
- * Runs of the same N in later files replace earlier ones.
+ * A phase (controller or floor) of the same N in a later file replaces the earlier one; ratios are
+ * recomputed from the phases shown.
  */
 import { readFileSync } from 'node:fs';
 import type { PhaseResult } from './lib/phase.js';
@@ -20,10 +21,33 @@ if (files.length === 0) {
   process.stderr.write('usage: report FILE.json [FILE.json …]\n');
   process.exit(2);
 }
-const byN = new Map<number, Run & { file: string }>();
+const byN = new Map<number, Run>();
 for (const file of files) {
   const doc = JSON.parse(readFileSync(file, 'utf8')) as { runs: Run[] };
-  for (const run of doc.runs) byN.set(run.agents, { ...run, file });
+  for (const run of doc.runs) {
+    const seen = byN.get(run.agents);
+    if (seen === undefined) {
+      byN.set(run.agents, { ...run, problems: [...run.problems] });
+      continue;
+    }
+    if (run.controller !== null) seen.controller = run.controller;
+    if (run.floor !== null) seen.floor = run.floor;
+    seen.problems = [...seen.problems.filter((p) => !(run.controller !== null && p.startsWith('controller'))), ...run.problems];
+  }
+}
+const div = (a: number, b: number) => (b > 0 ? a / b : 0);
+for (const r of byN.values()) {
+  const c = r.controller;
+  const fl = r.floor;
+  r.ratio =
+    c === null || fl === null
+      ? null
+      : {
+          cpuPercent: div(c.process.cpuPercent, fl.process.cpuPercent),
+          cpuPerHeartbeat: div(c.cpuUsPerHeartbeat, fl.cpuUsPerHeartbeat),
+          rttP99: div(c.window.rttMs.p99, fl.window.rttMs.p99),
+          rssEnd: div(c.process.rssMbEnd, fl.process.rssMbEnd),
+        };
 }
 const runs = [...byN.values()].sort((a, b) => a.agents - b.agents);
 const f = (v: number | undefined, digits = 1) => (v === undefined ? '–' : v.toFixed(digits));
@@ -45,7 +69,7 @@ for (const r of runs) {
   for (const p of [r.controller, r.floor]) {
     if (p === null) continue;
     out.push(
-      `| ${r.agents.toLocaleString('en')} | ${p.target} | ${p.connect.connected} / ${p.connect.agents} | ${f(p.connect.wallSeconds)} | ${f(p.connect.ms.p50, 0)} / ${f(p.connect.ms.p99, 0)} | ${p.window.heartbeatsSent} | ${f(p.window.ackRatio, 4)} | ${p.window.disconnects} | ${f(p.cpuUsPerHeartbeat)} | ${f(p.loadGenerators.cpuPercent)} | ${f(p.machine.otherPercent)} | ${f(p.machine.stealPercent)} |`,
+      `| ${r.agents.toLocaleString('en')} | ${p.target} | ${p.connect.connected} / ${p.connect.agents} | ${f(p.connect.wallSeconds)} | ${p.connect.ms.count === 0 ? '–' : `${f(p.connect.ms.p50, 0)} / ${f(p.connect.ms.p99, 0)}`} | ${p.window.heartbeatsSent} | ${f(p.window.ackRatio, 4)} | ${p.window.disconnects} | ${f(p.cpuUsPerHeartbeat)} | ${f(p.loadGenerators.cpuPercent)} | ${f(p.machine.otherPercent)} | ${f(p.machine.stealPercent)} |`,
     );
   }
 }
