@@ -100,6 +100,66 @@ export const ModuleArgsSchemas = {
     },
     { additionalProperties: false },
   ),
+  /**
+   * One etcd membership change, through the local member's client URL with the host's etcd client
+   * certificate. Members are identified by their peer URLs (a member added but not yet started has no
+   * name). Every change passes the quorum guard first; see agent/src/etcd/quorum.ts.
+   */
+  etcd_member: Type.Object(
+    {
+      /** `add`: as a learner (no quorum effect); `promote`: learner → voter once caught up; `remove`. */
+      action: Type.Union([Type.Literal('add'), Type.Literal('promote'), Type.Literal('remove')]),
+      name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }),
+      peerUrls: Type.Array(Type.String({ pattern: '^https://[^\\s,/]+$', maxLength: 300 }), { minItems: 1, maxItems: 4 }),
+      /** Client URLs to talk to (first that answers); default the local member, https://127.0.0.1:2379. */
+      endpoints: Type.Optional(Type.Array(Type.String({ pattern: '^https://[^\\s,/]+$', maxLength: 300 }), { minItems: 1, maxItems: 8 })),
+      caFile: Type.Optional(AbsPath),
+      certFile: Type.Optional(AbsPath),
+      keyFile: Type.Optional(AbsPath),
+      /** Deadline of the whole change, including waiting for a learner to catch up (default 60 s). */
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  /**
+   * `kubeadm init|join|reset` with a config file (written 0600), guarded so it runs at most once:
+   * init is done when /etc/kubernetes/admin.conf exists, join when /etc/kubernetes/kubelet.conf
+   * exists, reset when neither exists nor the static pod manifests.
+   */
+  kubeadm: Type.Object(
+    {
+      action: Type.Union([Type.Literal('init'), Type.Literal('join'), Type.Literal('reset')]),
+      /** kubeadm's YAML config (InitConfiguration/ClusterConfiguration or JoinConfiguration); init and join only. */
+      config: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
+      configPath: Type.Optional(AbsPath),
+      binary: Type.Optional(Type.Union([Type.Literal('/usr/bin/kubeadm'), Type.Literal('/usr/local/bin/kubeadm')])),
+      skipPhases: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9/-]{0,63}$' }), { maxItems: 16 })),
+      ignorePreflightErrors: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), { maxItems: 32 })),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  /**
+   * Read-only checks before a host joins a cluster; fails listing every problem at once. Changes
+   * nothing, so it runs the same in check mode.
+   */
+  preflight: Type.Object(
+    {
+      /** Minimum kernel version, e.g. "4.19". */
+      minKernel: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+){0,2}$' })),
+      /** TCP ports that must be free (nothing listening). */
+      freePorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 32 })),
+      /** Path → minimum free bytes on its filesystem. */
+      minFreeBytes: Type.Optional(Type.Record(AbsPath, Type.Integer({ minimum: 0 }), { maxProperties: 8 })),
+      /** Require the unified cgroup v2 hierarchy. */
+      cgroupV2: Type.Optional(Type.Boolean()),
+      /** Fail when swap is on (os-prep turns it off; set false when os-prep runs after preflight). */
+      noSwap: Type.Optional(Type.Boolean()),
+      minMemoryBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+      minCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    },
+    { additionalProperties: false },
+  ),
 };
 
 /** A module's name. */
