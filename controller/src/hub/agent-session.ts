@@ -23,6 +23,8 @@ export interface SessionStorePort {
 /** Receives run progress from agents (the run orchestrator). */
 export interface RunEventPort {
   onRunEvent(host: { id: string; name: string }, event: RunEvent): void;
+  /** The agent of `host` said hello (connected or reconnected). */
+  onAgentConnected?(host: { id: string; name: string }, session: AgentSession): void;
 }
 
 /** Shared by all sessions of one hub. */
@@ -202,6 +204,7 @@ export class AgentSession implements SessionHandle {
       healthIntervalMs: this.ctx.healthIntervalMs,
       serverTime: this.ctx.now(),
     });
+    this.ctx.runs?.onAgentConnected?.(this.host, this);
   }
 
   private reject(error: ErrorBody, at: number): void {

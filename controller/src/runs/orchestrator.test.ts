@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BallastError } from '../../../shared/src/errors.js';
 import type { RunCreateRequest } from '../../../shared/src/runs-api.js';
-import { flush, peerGone, type RunFixture, runEvent, runFixture, taskResult } from './fakes.js';
+import { FakeSession, flush, peerGone, type RunFixture, runEvent, runFixture, taskResult } from './fakes.js';
 import { HIDDEN_DIFF } from './orchestrator.js';
 
 const req = (over: Partial<RunCreateRequest> = {}): RunCreateRequest => ({ role: 'os-prep', hosts: ['node-1', 'node-2'], check: false, diff: false, vars: {}, ...over });
@@ -155,6 +155,29 @@ describe('RunOrchestrator', () => {
     restarted.onRunEvent(host('node-1'), runEvent(id, 1, 'finished', taskResult('ok')));
     expect(restarted.get(id).hosts[0]?.results).toHaveLength(1);
     expect(fx.store.events.list({ limit: 50 }).map((e) => e.kind)).toContain('run.interrupted');
+  });
+
+  it('a restarted controller tells a reconnecting agent to cancel the run it lost, once', async () => {
+    const { id } = fx.orchestrator.start(req({ hosts: ['node-1'] }), 'otto');
+    const restarted = fx.restart();
+    const fresh = new FakeSession();
+    restarted.onAgentConnected(host('node-1'), fresh);
+    restarted.onAgentConnected(host('node-1'), fresh);
+    await flush();
+    expect(fresh.requests).toEqual([{ type: 'req.cancel', id: 'c-1', timeoutMs: 5000, runId: id }]);
+    restarted.onAgentConnected(host('node-2'), fresh);
+    expect(fresh.requests).toHaveLength(1);
+  });
+
+  it('an agent that dropped mid-run is told to cancel it when it reconnects', async () => {
+    const { id } = fx.orchestrator.start(req({ hosts: ['node-1'] }), 'otto');
+    session('node-1').fail(id, peerGone());
+    await flush();
+    expect(fx.orchestrator.get(id).hosts[0]?.status).toBe('failed');
+    const fresh = new FakeSession();
+    fx.orchestrator.onAgentConnected(host('node-1'), fresh);
+    await flush();
+    expect(fresh.requests.map((r) => r.type)).toEqual(['req.cancel']);
   });
 
   it('a controller shutting down ends in-flight hosts interrupted, not failed', async () => {

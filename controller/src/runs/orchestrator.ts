@@ -2,7 +2,9 @@
  * Runs a role on hosts now: validate and render everything first, persist the run before anything
  * is sent, then send `req.run` to every host in parallel (each agent runs its tasks in order),
  * record each `run.event` and the final summary, and finish the run when the last host settles.
- * A run is never resumed: one that was in flight when the controller stopped is `interrupted`.
+ * A run is never resumed: one that was in flight when the controller stopped is `interrupted`, and
+ * its agents are told to cancel it when they reconnect (re-applying is safe: tasks are idempotent;
+ * resumable work is an operation, see controller/src/ops).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -70,6 +72,13 @@ export class RunOrchestrator implements RunEventPort {
   /** Host name → run id: one run per host at a time (the agent refuses a second anyway). */
   private readonly busy = new Map<string, string>();
   private readonly waiters = new RunWaiters();
+  /**
+   * Host name → runs the agent may still be executing though the controller gave up on them (the
+   * controller restarted, or the agent disconnected mid-run). The agent keeps running a run when its
+   * session drops — a half-finished task is worse than a finished one — so when it reconnects it is
+   * told to cancel what nobody is waiting for any more, and is free for the next run sooner.
+   */
+  private readonly orphans = new Map<string, Set<string>>();
   private readonly log: Logger;
   private closing = false;
 
@@ -79,6 +88,7 @@ export class RunOrchestrator implements RunEventPort {
 
   /** Marks runs left `running` by a previous controller process as interrupted. Call once at start. */
   recover(): string[] {
+    for (const { runId, hostName } of this.opts.repo.unfinishedHosts()) this.addOrphan(hostName, runId);
     const ids = this.opts.repo.interruptRunning();
     for (const id of ids) {
       this.opts.events.append({ host: null, kind: 'run.interrupted', message: `${id} was in flight when the controller stopped; apply again to finish`, data: { run: id } });
@@ -210,6 +220,36 @@ export class RunOrchestrator implements RunEventPort {
     this.waiters.notify(run.id);
   }
 
+  /**
+   * An agent (re)connected: send `req.cancel` for each run it may still be executing that this
+   * controller no longer follows. Best effort: a cancel that fails is logged; the agent's own run
+   * deadline ends the run anyway.
+   */
+  onAgentConnected(host: { id: string; name: string }, session: RunSessionPort): void {
+    const runIds = this.orphans.get(host.name);
+    if (runIds === undefined) return;
+    this.orphans.delete(host.name);
+    const timeoutMs = this.opts.cancelTimeoutMs ?? 5000;
+    for (const runId of runIds) {
+      void session
+        .request((rid) => ({ type: 'req.cancel', id: rid, timeoutMs, runId }))
+        .then((result) => {
+          const cancelled = typeof result === 'object' && result !== null && (result as { cancelled?: unknown }).cancelled === true;
+          this.log.info({ run: runId, host: host.name, cancelled }, 'asked a reconnected agent to cancel an orphaned run');
+          if (cancelled) {
+            this.opts.events.append({ host: host.name, kind: 'run.orphan-cancelled', message: `${runId} was still running on ${host.name} after the controller lost it; cancelled`, data: { run: runId } });
+          }
+        })
+        .catch((err: unknown) => this.log.warn({ run: runId, host: host.name, err: messageOf(err) }, 'failed to cancel an orphaned run'));
+    }
+  }
+
+  private addOrphan(hostName: string, runId: string): void {
+    const set = this.orphans.get(hostName) ?? new Set<string>();
+    set.add(runId);
+    this.orphans.set(hostName, set);
+  }
+
   /** Stops accepting runs; hosts whose requests fail from now on are `interrupted`, not failed. */
   close(): void {
     this.closing = true;
@@ -239,6 +279,7 @@ export class RunOrchestrator implements RunEventPort {
       }
     } catch (err) {
       outcome = { status: this.closing ? 'interrupted' : 'failed', error: hostError(err, this.closing) };
+      if (!this.closing && isBallastError(err, 'BALLAST_ERR_PEER_GONE')) this.addOrphan(name, run.id);
     }
     status = outcome.status;
     const h = run.hosts.get(name);

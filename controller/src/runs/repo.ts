@@ -134,6 +134,14 @@ export class RunRepo {
     });
   }
 
+  /** Hosts of runs still `running` whose part had not finished (what {@link interruptRunning} is about to mark). */
+  unfinishedHosts(): { runId: string; hostName: string }[] {
+    return this.#q<[], { runId: string; hostName: string }>(
+      `SELECT h.run_id AS runId, h.host_name AS hostName FROM run_hosts h JOIN runs r ON r.id = h.run_id
+        WHERE r.status = 'running' AND h.status = 'running'`,
+    ).all();
+  }
+
   /**
    * Marks every run still `running` (and its unfinished hosts) as `interrupted`: called at start,
    * when no run can be in flight in this process. Returns the ids of the runs it marked.
