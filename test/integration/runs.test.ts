@@ -267,6 +267,7 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     expect(doc.hosts[0]?.error).toMatchObject({ code: 'BALLAST_ERR_PEER_GONE', message: expect.stringMatching(/^agent disconnected before the run finished/) });
     runner.script = {};
     await connect();
+    await waitFor('lost run cancelled on reconnect', async () => (runner.cancels.includes(started.id) ? true : undefined));
     const again = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
     expect(again.status).toBe('ok');
   });
@@ -280,9 +281,9 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     const doc = await getRun(started.id);
     expect(doc).toMatchObject({ status: 'interrupted', hosts: [{ status: 'interrupted', error: { code: 'BALLAST_ERR_PEER_GONE' } }] });
     expect(doc.hosts[0]?.results).toHaveLength(1);
-    // The old run is over for the controller; the reconnected agent can take a new one.
-    runner.cancel(started.id);
+    // The agent kept running the lost run; once it reconnects the controller tells it to cancel it.
     runner.script = {};
+    await waitFor('orphaned run cancelled on reconnect', async () => (runner.cancels.includes(started.id) ? true : undefined));
     await waitFor('agent reconnected', async () => ((await ctl.api<{ host: { connected: boolean } }>('/v1/hosts/fake-1')).body.host?.connected ? true : undefined));
     const again = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
     expect(again.status).toBe('ok');
