@@ -34,6 +34,9 @@ export async function ensurePlugged(options: { switchNetns: string; netns: strin
   const addrs = await run(['ip', '-n', netns, '-o', 'addr', 'show', 'dev', 'eth0']);
   if (!addrs.stdout.includes(` ${address}/24 `)) await run(['ip', '-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
   await run(['ip', '-n', netns, 'link', 'set', 'eth0', 'up']);
+  // systemd-nspawn mounts /proc/sys read-only, so os-prep cannot switch forwarding on inside a lab
+  // host; set it from outside, as a host that already forwards would have it (os-prep then only persists it).
+  await run(['ip', 'netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
 }
 
 /** Link down on the host's switch port: carrier stays up inside the host, packets stop. */

@@ -41,6 +41,12 @@ describe('kmod module', () => {
     expect(await readFile(join(root, 'etc/modules-load.d/ballast.conf'), 'utf8')).toContain('overlay\nip_tables\n');
   });
 
+  it('counts br_netfilter as built in when its sysctls exist without a /sys/module entry (containers too)', async () => {
+    await mkdir(join(root, 'proc/sys/net/bridge'), { recursive: true });
+    expect((await run({ name: 'br_netfilter' })).message).toBe('listed in /etc/modules-load.d/ballast.conf');
+    expect(exec.calls).toEqual([]);
+  });
+
   it('check mode touches nothing', async () => {
     const before = await snapshotTree(root);
     expect((await run({ name: 'br_netfilter' }, true)).message).toBe('would list in /etc/modules-load.d/ballast.conf, load br_netfilter');

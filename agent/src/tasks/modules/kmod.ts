@@ -8,15 +8,25 @@ import { hostPath, type Module, type ModuleContext } from '../module.js';
 export const MODULES_LOAD_FILE = '/etc/modules-load.d/ballast.conf';
 
 /**
+ * What a module creates once it is in the kernel, for modules that may be built in without any
+ * parameters — such a module has no /sys/module entry (and /proc/modules is absent in containers).
+ */
+const EVIDENCE: Readonly<Record<string, string>> = { br_netfilter: '/proc/sys/net/bridge' };
+
+/**
  * True when the module is loaded (/proc/modules, where `-` reads `_`) or built into the kernel
- * (/sys/module/<name> exists without a /proc/modules line): `br_netfilter` is built in on some kernels.
+ * (/sys/module/<name> exists without a /proc/modules line, or its {@link EVIDENCE} path exists):
+ * `br_netfilter` is built in on some kernels.
  */
 async function isLoaded(ctx: ModuleContext, name: string): Promise<{ loaded: boolean; builtin: boolean }> {
   const wanted = name.replaceAll('-', '_');
   const modules = (await readFileOrNull(hostPath(ctx, '/proc/modules'))) ?? '';
   if (modules.split('\n').some((line) => line.split(' ')[0] === wanted)) return { loaded: true, builtin: false };
-  const builtin = (await lstatOrNull(hostPath(ctx, `/sys/module/${wanted}`)))?.isDirectory() === true;
-  return { loaded: builtin, builtin };
+  const evidence = [`/sys/module/${wanted}`, ...(EVIDENCE[wanted] === undefined ? [] : [EVIDENCE[wanted]])];
+  for (const path of evidence) {
+    if ((await lstatOrNull(hostPath(ctx, path)))?.isDirectory() === true) return { loaded: true, builtin: true };
+  }
+  return { loaded: false, builtin: false };
 }
 
 /** `kmod`: loaded now with modprobe and listed in modules-load.d for boot; or unloaded and unlisted. */
