@@ -10,6 +10,7 @@
  *   down                                                     tear everything down (idempotent)
  */
 import { Lab, downFromState } from './lab.js';
+import { ensurePackages } from './packages.js';
 import { labDir } from './state.js';
 
 const log = (msg: string) => process.stderr.write(`lab: ${msg}\n`);
@@ -103,6 +104,9 @@ async function up(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Hosts install the agent from the controller's packages: rebuild them when the code changed, or a
+  // lab would run yesterday's agent (returns at once when they are current).
+  if (controller !== 'repo') await ensurePackages(log);
   const lab = await Lab.up({ hosts, join, controller, log });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
