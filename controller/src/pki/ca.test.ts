@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { certificateInfo, ECDSA_SHA256, generateKeyAndCsr, x509 } from '../../../shared/src/pki.js';
-import { createCa, issueClientCert, issueServerCert, type KeyPair, signCsr } from './ca.js';
+import { createCa, issueClientCert, issueLeafCert, issueServerCert, type KeyPair, signCsr } from './ca.js';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -188,6 +188,47 @@ describe('issueClientCert', () => {
     expect(cert.keyUsage).toEqual([CLIENT_AUTH]);
     expect(cert.checkPrivateKey(createPrivateKey(client.keyPem))).toBe(true);
     expect(certificateInfo(client.certPem)).toMatchObject({ commonName: 'fuzz-host', serial: client.serial });
+  });
+});
+
+describe('issueLeafCert', () => {
+  it('issues a dual-usage leaf (etcd server/peer) with DNS and IP SANs and a fresh key', async () => {
+    const leaf = await issueLeafCert({
+      ca,
+      commonName: 'etcd-1',
+      usages: ['serverAuth', 'clientAuth'],
+      dnsNames: ['etcd-1', 'localhost'],
+      ipAddresses: ['10.0.0.11', '127.0.0.1', '::1'],
+    });
+    const cert = expectSignedByCa(leaf.certPem);
+    expect(cert.ca).toBe(false);
+    expect([...(cert.keyUsage ?? [])].sort()).toEqual([SERVER_AUTH, CLIENT_AUTH].sort());
+    expect(cert.subject).toBe('CN=etcd-1');
+    expect(cert.checkHost('localhost')).toBe('localhost');
+    expect(cert.checkIP('10.0.0.11')).toBe('10.0.0.11');
+    expect(cert.checkIP('::1')).toBe('::1');
+    expect(cert.checkPrivateKey(createPrivateKey(leaf.keyPem))).toBe(true);
+    expect(leaf.serial).toBe(certificateInfo(leaf.certPem).serial);
+    expect(Math.round((leaf.notAfter.getTime() - Date.now()) / 86_400_000)).toBe(365);
+  });
+
+  it('puts an Organization before the CN and omits the SAN extension when there are no SANs', async () => {
+    const admin = await issueLeafCert({ ca, commonName: 'ballast-controller', organization: 'system:masters', usages: ['clientAuth'] });
+    const cert = expectSignedByCa(admin.certPem);
+    expect(cert.subject).toBe('O=system:masters\nCN=ballast-controller');
+    expect(cert.keyUsage).toEqual([CLIENT_AUTH]);
+    expect(cert.subjectAltName).toBeUndefined();
+  });
+
+  it('rejects a malformed DNS name or IP address, and an empty usage list', async () => {
+    await expect(issueLeafCert({ ca, commonName: 'x', usages: ['serverAuth'], dnsNames: ['bad name'] })).rejects.toMatchObject({
+      code: 'BALLAST_ERR_CONFIG',
+      message: expect.stringMatching(/"bad name" is not a DNS name/),
+    });
+    await expect(issueLeafCert({ ca, commonName: 'x', usages: ['serverAuth'], ipAddresses: ['10.0.0'] })).rejects.toMatchObject({
+      code: 'BALLAST_ERR_CONFIG',
+    });
+    await expect(issueLeafCert({ ca, commonName: 'x', usages: [] })).rejects.toMatchObject({ code: 'BALLAST_ERR_INTERNAL' });
   });
 });
 

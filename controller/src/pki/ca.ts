@@ -6,7 +6,8 @@ import { certificateInfo, ECDSA_SHA256, generateEcKey, withTrailingNewline, x509
 
 /**
  * The controller's certificate authority: it creates the CA, the controller's serving certificate,
- * and signs the client certificates hosts ask for when they enrol (kubeadm's model).
+ * and signs the client certificates hosts ask for when they enrol (kubeadm's model). The same
+ * primitives (createCa, issueLeafCert) issue the Kubernetes cluster's PKI (cluster-pki.ts).
  */
 
 /** A certificate and its private key, both PEM (the key as PKCS#8). */
@@ -82,20 +83,39 @@ async function loadSigner(ca: KeyPair): Promise<CaSigner> {
   return { name: parsed.subjectName, signingKey, keyId };
 }
 
+/** The extended key usages a leaf can carry. etcd's server and peer certificates need both. */
+export type LeafUsage = 'serverAuth' | 'clientAuth';
+
+const EKU_OIDS: Record<LeafUsage, X509.ExtendedKeyUsage> = {
+  serverAuth: x509.ExtendedKeyUsage.serverAuth,
+  clientAuth: x509.ExtendedKeyUsage.clientAuth,
+};
+
+/**
+ * The subject as @peculiar/x509's JSON name: O before CN (the order kubeadm and openssl print).
+ * JSON form, not "CN=..." text: a name containing ',' or '+' must not become extra attributes.
+ */
+function subjectOf(commonName: string, organization: string | undefined): X509.JsonName {
+  return organization === undefined ? [{ CN: [commonName] }] : [{ O: [organization] }, { CN: [commonName] }];
+}
+
 /** Signs a leaf (non-CA) certificate for `publicKey` with the extensions every leaf carries. */
 async function issueLeaf(opts: {
   signer: CaSigner;
   publicKey: X509.PublicKey | webcrypto.CryptoKey;
   commonName: string;
+  organization?: string;
   validityDays: number;
-  usage: X509.ExtendedKeyUsage;
+  usages: readonly LeafUsage[];
   extraExtensions?: X509.Extension[];
 }): Promise<X509.X509Certificate> {
+  if (opts.usages.length === 0) {
+    throw new BallastError('BALLAST_ERR_INTERNAL', `failed to issue certificate ${opts.commonName}: no extended key usage given`);
+  }
   const { notBefore, notAfter } = validity(opts.validityDays);
   return x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    // JSON form, not "CN=..." text: a name containing ',' or '+' must not become extra attributes.
-    subject: [{ CN: [opts.commonName] }],
+    subject: subjectOf(opts.commonName, opts.organization),
     issuer: opts.signer.name,
     notBefore,
     notAfter,
@@ -106,12 +126,68 @@ async function issueLeaf(opts: {
       new x509.BasicConstraintsExtension(false, undefined, true),
       // ECDSA keys only sign in TLS, so digitalSignature is the only usage a leaf needs.
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([opts.usage]),
+      new x509.ExtendedKeyUsageExtension([...new Set(opts.usages)].map((u) => EKU_OIDS[u])),
       await x509.SubjectKeyIdentifierExtension.create(opts.publicKey),
       new x509.AuthorityKeyIdentifierExtension(opts.signer.keyId),
       ...(opts.extraExtensions ?? []),
     ],
   });
+}
+
+/** A DNS SAN: 1-253 characters of letters, digits, '.', '-' and '_', optionally one leading '*.'. */
+const DNS_NAME_PATTERN = /^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$/;
+
+/** Checks the SANs and builds the extension, or undefined when there are none. */
+function sanExtension(what: string, dnsNames: readonly string[], ipAddresses: readonly string[]): X509.Extension | undefined {
+  for (const ip of ipAddresses) {
+    if (isIP(ip) === 0) throw new BallastError('BALLAST_ERR_CONFIG', `failed to issue ${what}: "${ip}" is not an IP address`);
+  }
+  for (const name of dnsNames) {
+    if (!DNS_NAME_PATTERN.test(name)) throw new BallastError('BALLAST_ERR_CONFIG', `failed to issue ${what}: "${name}" is not a DNS name`);
+  }
+  if (dnsNames.length + ipAddresses.length === 0) return undefined;
+  return new x509.SubjectAlternativeNameExtension([
+    ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+  ]);
+}
+
+/** What {@link issueLeafCert} issues. */
+export interface LeafCertOptions {
+  ca: KeyPair;
+  commonName: string;
+  /** Subject O, e.g. `system:masters` for a Kubernetes admin client; none when absent. */
+  organization?: string;
+  /** At least one; both for a certificate a process both serves and dials with (etcd server, peer). */
+  usages: readonly LeafUsage[];
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  /** Default 365 days (kubeadm's leaf lifetime). */
+  validityDays?: number;
+}
+
+/**
+ * Issues a leaf certificate with a fresh ECDSA P-256 key for the given usages and SANs. The key
+ * is generated here, by the CA's owner: this is for material the controller hands to the one
+ * host that needs it (etcd members, the apiserver's etcd client), not for host identities,
+ * which are CSR-signed so their keys never leave the host.
+ */
+export async function issueLeafCert(opts: LeafCertOptions): Promise<KeyPair & { serial: string; notAfter: Date }> {
+  const san = sanExtension(`certificate ${opts.commonName}`, opts.dnsNames ?? [], opts.ipAddresses ?? []);
+  const signer = await loadSigner(opts.ca);
+  const { keys, keyPem } = await generateEcKey();
+  const cert = await issueLeaf({
+    signer,
+    publicKey: keys.publicKey,
+    commonName: opts.commonName,
+    ...(opts.organization === undefined ? {} : { organization: opts.organization }),
+    validityDays: opts.validityDays ?? 365,
+    usages: opts.usages,
+    ...(san === undefined ? {} : { extraExtensions: [san] }),
+  });
+  const certPem = pemOf(cert);
+  const info = certificateInfo(certPem);
+  return { certPem, keyPem, serial: info.serial, notAfter: info.notAfter };
 }
 
 /** CSRs are a few hundred bytes (a few KiB for RSA 8192); anything bigger is not worth parsing. */
@@ -208,26 +284,12 @@ export async function issueServerCert(opts: {
   ipAddresses: string[];
   validityDays?: number;
 }): Promise<KeyPair> {
-  for (const ip of opts.ipAddresses) {
-    if (isIP(ip) === 0) {
-      throw new BallastError('BALLAST_ERR_CONFIG', `failed to issue server certificate: "${ip}" is not an IP address`);
-    }
-  }
-  const signer = await loadSigner(opts.ca);
-  const { keys, keyPem } = await generateEcKey();
-  const san = new x509.SubjectAlternativeNameExtension([
-    ...opts.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-    ...opts.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
-  ]);
-  const cert = await issueLeaf({
-    signer,
-    publicKey: keys.publicKey,
-    commonName: opts.commonName,
+  const { certPem, keyPem } = await issueLeafCert({
+    ...opts,
+    usages: ['serverAuth'],
     validityDays: opts.validityDays ?? 825,
-    usage: x509.ExtendedKeyUsage.serverAuth,
-    extraExtensions: [san],
   });
-  return { certPem: pemOf(cert), keyPem };
+  return { certPem, keyPem };
 }
 
 /**
@@ -248,7 +310,7 @@ export async function signCsr(opts: {
     publicKey: csr.publicKey,
     commonName: opts.commonName,
     validityDays: opts.validityDays ?? 365,
-    usage: x509.ExtendedKeyUsage.clientAuth,
+    usages: ['clientAuth'],
   });
   const certPem = pemOf(cert);
   const info = certificateInfo(certPem);
@@ -261,15 +323,6 @@ export async function issueClientCert(opts: {
   commonName: string;
   validityDays?: number;
 }): Promise<KeyPair & { serial: string }> {
-  const signer = await loadSigner(opts.ca);
-  const { keys, keyPem } = await generateEcKey();
-  const cert = await issueLeaf({
-    signer,
-    publicKey: keys.publicKey,
-    commonName: opts.commonName,
-    validityDays: opts.validityDays ?? 365,
-    usage: x509.ExtendedKeyUsage.clientAuth,
-  });
-  const certPem = pemOf(cert);
-  return { certPem, keyPem, serial: certificateInfo(certPem).serial };
+  const { certPem, keyPem, serial } = await issueLeafCert({ ...opts, usages: ['clientAuth'] });
+  return { certPem, keyPem, serial };
 }
