@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { LiveHost } from '../hub/host-tracker.js';
+import type { HostRecord } from '../store/hosts.js';
+import { storeClusterHosts } from './ports.js';
+import { sampleFacts, sampleHealth } from './testing.js';
+
+const record = (over: Partial<HostRecord>): HostRecord => ({
+  id: 'h1',
+  name: 'cp-1',
+  state: 'healthy',
+  stateSince: 0,
+  enrolledAt: 0,
+  certSerial: '01',
+  certNotAfter: 0,
+  lastHeartbeatAt: null,
+  lastSeq: null,
+  address: '10.0.0.11',
+  agentVersion: null,
+  sessionId: null,
+  facts: sampleFacts('cp-1', '10.0.0.11', 1),
+  health: sampleHealth(3),
+  removedAt: null,
+  ...over,
+});
+
+describe('storeClusterHosts', () => {
+  it('joins the stored host with its live state; the tracker wins', () => {
+    const live: Partial<LiveHost> = { state: 'degraded', failingChecks: ['containerd'], session: { sessionId: 's', close: () => undefined, request: async () => null } };
+    const hosts = storeClusterHosts({ hosts: { getByName: (n: string) => (n === 'cp-1' ? record({}) : null) } as never }, { get: () => live as LiveHost });
+    expect(hosts.find('cp-1')).toEqual({
+      name: 'cp-1',
+      state: 'degraded',
+      connected: true,
+      arch: 'amd64',
+      facts: record({}).facts,
+      health: sampleHealth(3),
+      failingChecks: ['containerd'],
+    });
+    expect(hosts.find('nope')).toBeNull();
+  });
+
+  it('without a live entry: stored state, not connected; no facts: arch unknown', () => {
+    const hosts = storeClusterHosts({ hosts: { getByName: () => record({ state: 'unreachable', facts: null }) } as never }, { get: () => undefined });
+    expect(hosts.find('cp-1')).toMatchObject({ state: 'unreachable', connected: false, arch: null, facts: null, failingChecks: [] });
+  });
+});
