@@ -1,0 +1,70 @@
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  OperationDocumentSchema,
+  OperationIdParamsSchema,
+  OperationListQuerySchema,
+  OperationListResponseSchema,
+  OperationWaitQuerySchema,
+} from '../../../../shared/src/ops-api.js';
+import type { OperationEngine } from '../../ops/engine.js';
+
+type IdParams = Static<typeof OperationIdParamsSchema>;
+type WaitQuery = Static<typeof OperationWaitQuerySchema>;
+
+/** Aborted when the client goes away, so a parked long-poll is released at once. */
+function closeSignal(request: FastifyRequest): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onClose = (): void => controller.abort();
+  request.raw.on('close', onClose);
+  return { signal: controller.signal, release: () => request.raw.off('close', onClose) };
+}
+
+/**
+ * Operations (`ballastctl ops`, `op`): list, show (long-poll), resume, abort. Starting one is
+ * kind-specific (e.g. `POST /v1/clusters`), through `OperationEngine.start`.
+ */
+export function registerOpsRoutes(app: FastifyInstance, deps: { ops: OperationEngine }): void {
+  const { ops } = deps;
+  const actor = (request: FastifyRequest): string => request.operator?.name ?? 'unknown';
+
+  app.get<{ Querystring: Static<typeof OperationListQuerySchema> }>(
+    '/v1/ops',
+    { config: { auth: 'viewer' }, schema: { querystring: OperationListQuerySchema, response: { 200: OperationListResponseSchema } } },
+    async (request) => ({ items: ops.list(request.query.limit ?? 50) }),
+  );
+
+  app.get<{ Params: IdParams; Querystring: WaitQuery }>(
+    '/v1/ops/:id',
+    {
+      config: { auth: 'viewer' },
+      schema: { params: OperationIdParamsSchema, querystring: OperationWaitQuerySchema, response: { 200: OperationDocumentSchema } },
+    },
+    async (request) => {
+      const { id } = request.params;
+      ops.find(id); // 404 before parking
+      const { after, waitMs = 0 } = request.query;
+      if (after !== undefined && waitMs > 0) {
+        const { signal, release } = closeSignal(request);
+        try {
+          await ops.waitForChange(id, after, waitMs, signal);
+        } finally {
+          release();
+        }
+      }
+      return ops.get(id);
+    },
+  );
+
+  app.post<{ Params: IdParams }>(
+    '/v1/ops/:id/resume',
+    { config: { auth: 'operator', action: 'op.resume' }, schema: { params: OperationIdParamsSchema, response: { 200: OperationDocumentSchema } } },
+    async (request) => ops.resume(request.params.id, actor(request)),
+  );
+
+  app.post<{ Params: IdParams }>(
+    '/v1/ops/:id/abort',
+    { config: { auth: 'operator', action: 'op.abort' }, schema: { params: OperationIdParamsSchema, response: { 200: OperationDocumentSchema } } },
+    async (request) => ops.abort(request.params.id, actor(request)),
+  );
+}
