@@ -1,0 +1,247 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { isBallastError } from '../../../shared/src/errors.js';
+import {
+  type KubeadmConfigInput,
+  KUBEADM_V1BETA3,
+  KUBEADM_V1BETA4,
+  caCertHash,
+  kubeadmApiVersion,
+  renderInitConfig,
+  renderJoinConfig,
+} from './kubeadm-config.js';
+
+/**
+ * Golden files: test/golden/kubeadm/*.yaml, compared byte for byte. `UPDATE_GOLDEN=1 npx vitest run
+ * controller/src/kube/kubeadm-config.test.ts` rewrites them; review the diff before committing.
+ * ca.crt there is a fixed CA certificate (no key) so the pinned hash is stable.
+ */
+const GOLDEN = fileURLToPath(new URL('../../../test/golden/kubeadm/', import.meta.url));
+const CA_PEM = readFileSync(`${GOLDEN}ca.crt`, 'utf8');
+
+const BASE: KubeadmConfigInput = {
+  kubernetesVersion: '1.30.4',
+  clusterName: 'prod-east',
+  vip: '10.20.0.10',
+  networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
+  etcdMembers: ['10.20.0.11', '10.20.0.12', '10.20.0.13'],
+  certSANs: ['10.20.0.11', '10.20.0.12', '10.20.0.13', 'cp-1', 'cp-2', 'cp-3', 'k8s.prod-east.example'],
+  node: { name: 'cp-1', address: '10.20.0.11' },
+  bootstrapToken: { token: 'abcdef.0123456789abcdef', ttl: '2h0m0s' },
+  caCertPem: CA_PEM,
+};
+const V131 = { ...BASE, kubernetesVersion: 'v1.31.2' };
+
+function golden(name: string, actual: string): void {
+  const path = `${GOLDEN}${name}`;
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, actual);
+  expect(actual, `${name} differs; UPDATE_GOLDEN=1 rewrites it`).toBe(readFileSync(path, 'utf8'));
+}
+
+const CASES: [string, () => string][] = [
+  ['init-v1beta3.yaml', () => renderInitConfig(BASE)],
+  ['init-v1beta4.yaml', () => renderInitConfig(V131)],
+  ['join-control-plane-v1beta4.yaml', () => renderJoinConfig({ ...V131, node: { name: 'cp-2', address: '10.20.0.12' } }, { controlPlane: true })],
+  ['join-worker-v1beta3.yaml', () => renderJoinConfig({ ...BASE, node: { name: 'worker-1', address: '10.20.1.21' } }, { controlPlane: false })],
+  ['join-worker-v1beta4.yaml', () => renderJoinConfig({ ...V131, node: { name: 'worker-1', address: '10.20.1.21' } }, { controlPlane: false })],
+];
+
+describe('kubeadm config golden files', () => {
+  it.each(CASES)('%s', (name, render) => golden(name, render()));
+});
+
+/*
+ * The fields of kubeadm's Go types (cmd/kubeadm/app/apis/kubeadm/v1beta3|v1beta4/types.go and
+ * bootstraptoken/v1), by JSON name. A rendered key outside these is a typo kubeadm would reject in
+ * strict decoding; `true` marks a leaf, a nested object its fields, `[fields]` a list of objects.
+ */
+type Fields = { [k: string]: true | Fields | [Fields] };
+const ARG: Fields = { name: true, value: true };
+const ENDPOINT: Fields = { advertiseAddress: true, bindPort: true };
+function nodeRegistration(v4: boolean): Fields {
+  return {
+    name: true,
+    criSocket: true,
+    taints: [{ key: true, value: true, effect: true, timeAdded: true }],
+    kubeletExtraArgs: v4 ? [ARG] : true,
+    ignorePreflightErrors: true,
+    imagePullPolicy: true,
+    ...(v4 ? { imagePullSerial: true } : {}),
+  };
+}
+function kubeadmTypes(v4: boolean): Record<string, Fields> {
+  const common: Fields = { apiVersion: true, kind: true };
+  const v4Only: Fields = v4 ? { dryRun: true, timeouts: true } : {};
+  return {
+    InitConfiguration: {
+      ...common,
+      ...v4Only,
+      bootstrapTokens: [{ token: true, description: true, ttl: true, expires: true, usages: true, groups: true }],
+      nodeRegistration: nodeRegistration(v4),
+      localAPIEndpoint: ENDPOINT,
+      certificateKey: true,
+      skipPhases: true,
+      patches: { directory: true },
+    },
+    ClusterConfiguration: {
+      ...common,
+      etcd: { local: true, external: { endpoints: true, caFile: true, certFile: true, keyFile: true } },
+      networking: { serviceSubnet: true, podSubnet: true, dnsDomain: true },
+      kubernetesVersion: true,
+      controlPlaneEndpoint: true,
+      apiServer: { extraArgs: v4 ? [ARG] : true, extraVolumes: true, certSANs: true, ...(v4 ? { extraEnvs: true } : { timeoutForControlPlane: true }) },
+      controllerManager: true,
+      scheduler: true,
+      dns: true,
+      certificatesDir: true,
+      imageRepository: true,
+      featureGates: true,
+      clusterName: true,
+      ...(v4 ? { proxy: true, encryptionAlgorithm: true, certificateValidityPeriod: true, caCertificateValidityPeriod: true } : {}),
+    },
+    JoinConfiguration: {
+      ...common,
+      ...v4Only,
+      nodeRegistration: nodeRegistration(v4),
+      caCertPath: true,
+      discovery: {
+        bootstrapToken: { token: true, apiServerEndpoint: true, caCertHashes: true, unsafeSkipCAVerification: true },
+        file: { kubeConfigPath: true },
+        tlsBootstrapToken: true,
+        ...(v4 ? {} : { timeout: true }),
+      },
+      controlPlane: { localAPIEndpoint: ENDPOINT, certificateKey: true },
+      skipPhases: true,
+      patches: { directory: true },
+    },
+  };
+}
+
+/** Every key path of `value` not allowed by `fields`. */
+function unknownKeys(value: unknown, fields: Fields | [Fields] | true, path: string): string[] {
+  if (fields === true) return [];
+  if (Array.isArray(fields)) {
+    if (!Array.isArray(value)) return [`${path} (want a list)`];
+    return value.flatMap((item, i) => unknownKeys(item, fields[0], `${path}/${i}`));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${path} (want an object)`];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const f = fields[k];
+    return f === undefined ? [`${path}/${k}`] : unknownKeys(v, f, `${path}/${k}`);
+  });
+}
+
+function parse(yamlText: string): Record<string, unknown>[] {
+  // YAML 1.1 as kubeadm reads it: a string that 1.1 would turn into a bool or number must be quoted.
+  return parseAllDocuments(yamlText, { version: '1.1' }).map((d) => {
+    expect(d.errors).toEqual([]);
+    return d.toJS() as Record<string, unknown>;
+  });
+}
+const at = (doc: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((o, k) => (o === null || typeof o !== 'object' ? undefined : (o as Record<string, unknown>)[k]), doc);
+
+describe('kubeadm config structure', () => {
+  it.each(CASES)('%s uses only fields kubeadm knows, per kind and apiVersion', (_name, render) => {
+    for (const doc of parse(render())) {
+      if (doc.apiVersion === 'kubelet.config.k8s.io/v1beta1') {
+        expect(doc).toEqual({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
+        continue;
+      }
+      expect([KUBEADM_V1BETA3, KUBEADM_V1BETA4]).toContain(doc.apiVersion);
+      const types = kubeadmTypes(doc.apiVersion === KUBEADM_V1BETA4);
+      const fields = types[String(doc.kind)];
+      expect(fields, `kind ${String(doc.kind)}`).toBeDefined();
+      if (fields !== undefined) expect(unknownKeys(doc, fields, '')).toEqual([]);
+    }
+  });
+
+  it('init: the required fields, external etcd with the apiserver client pair, the VIP as endpoint', () => {
+    for (const [input, api] of [[BASE, KUBEADM_V1BETA3], [V131, KUBEADM_V1BETA4]] as const) {
+      const [init, cluster, kubelet] = parse(renderInitConfig(input));
+      expect(init).toMatchObject({ apiVersion: api, kind: 'InitConfiguration' });
+      expect(at(init, 'localAPIEndpoint')).toEqual({ advertiseAddress: '10.20.0.11', bindPort: 6443 });
+      expect(at(init, 'nodeRegistration.criSocket')).toBe('unix:///run/containerd/containerd.sock');
+      expect(at(init, 'nodeRegistration.taints')).toBeUndefined(); // kubeadm's default control-plane taint
+      expect(at(init, 'nodeRegistration.kubeletExtraArgs')).toEqual(
+        api === KUBEADM_V1BETA4 ? [{ name: 'node-ip', value: '10.20.0.11' }] : { 'node-ip': '10.20.0.11' },
+      );
+      expect(at(init, 'bootstrapTokens')).toEqual([expect.objectContaining({ token: 'abcdef.0123456789abcdef', ttl: '2h0m0s' })]);
+      expect(cluster).toMatchObject({
+        apiVersion: api,
+        kind: 'ClusterConfiguration',
+        kubernetesVersion: input.kubernetesVersion.startsWith('v') ? input.kubernetesVersion : `v${input.kubernetesVersion}`,
+        clusterName: 'prod-east',
+        controlPlaneEndpoint: '10.20.0.10:6443',
+        certificatesDir: '/etc/kubernetes/pki',
+        networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
+      });
+      expect(at(cluster, 'etcd')).toEqual({
+        external: {
+          endpoints: ['https://10.20.0.11:2379', 'https://10.20.0.12:2379', 'https://10.20.0.13:2379'],
+          caFile: '/etc/kubernetes/pki/etcd/ca.crt',
+          certFile: '/etc/kubernetes/pki/apiserver-etcd-client.crt',
+          keyFile: '/etc/kubernetes/pki/apiserver-etcd-client.key',
+        },
+      });
+      // The VIP first, then each address once.
+      expect(at(cluster, 'apiServer.certSANs')).toEqual(['10.20.0.10', '10.20.0.11', '10.20.0.12', '10.20.0.13', 'cp-1', 'cp-2', 'cp-3', 'k8s.prod-east.example']);
+      expect(kubelet).toMatchObject({ kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
+    }
+  });
+
+  it('join: token discovery through the VIP pinned to the CA key; control planes add their endpoint, workers no taints', () => {
+    const [cp] = parse(renderJoinConfig({ ...V131, node: { name: 'cp-2', address: '10.20.0.12' } }, { controlPlane: true }));
+    expect(at(cp, 'discovery.bootstrapToken')).toEqual({ apiServerEndpoint: '10.20.0.10:6443', token: 'abcdef.0123456789abcdef', caCertHashes: [caCertHash(CA_PEM)] });
+    expect(at(cp, 'controlPlane')).toEqual({ localAPIEndpoint: { advertiseAddress: '10.20.0.12', bindPort: 6443 } });
+    expect(at(cp, 'nodeRegistration.taints')).toBeUndefined();
+    const [worker] = parse(renderJoinConfig({ ...BASE, node: { name: 'w-1', address: '10.20.1.21' } }, { controlPlane: false }));
+    expect(worker?.apiVersion).toBe(KUBEADM_V1BETA3);
+    expect(at(worker, 'controlPlane')).toBeUndefined();
+    expect(at(worker, 'nodeRegistration.taints')).toEqual([]);
+    expect(at(worker, 'nodeRegistration.kubeletExtraArgs')).toEqual({ 'node-ip': '10.20.1.21' });
+  });
+
+  it('brackets an IPv6 VIP and etcd member in host:port', () => {
+    const text = renderInitConfig({ ...V131, vip: 'fd00::10', etcdMembers: ['fd00::11'], node: { name: 'cp-1', address: 'fd00::11' } });
+    const [, cluster] = parse(text);
+    expect(at(cluster, 'controlPlaneEndpoint')).toBe('[fd00::10]:6443');
+    expect(at(cluster, 'etcd.external.endpoints')).toEqual(['https://[fd00::11]:2379']);
+  });
+});
+
+describe('kubeadmApiVersion and caCertHash', () => {
+  it('picks v1beta4 from 1.31 and v1beta3 from 1.22 to 1.30, refusing older', () => {
+    expect(kubeadmApiVersion('v1.30.99')).toBe(KUBEADM_V1BETA3);
+    expect(kubeadmApiVersion('1.22.0')).toBe(KUBEADM_V1BETA3);
+    expect(kubeadmApiVersion('1.31.0')).toBe(KUBEADM_V1BETA4);
+    expect(kubeadmApiVersion('v1.33.1-rc.0')).toBe(KUBEADM_V1BETA4);
+    expect(() => kubeadmApiVersion('1.21.14')).toThrow(/not supported/);
+  });
+
+  it('hashes the DER SubjectPublicKeyInfo as openssl does', () => {
+    const pub = execFileSync('openssl', ['x509', '-pubkey', '-noout'], { input: CA_PEM });
+    const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: pub });
+    const hex = execFileSync('openssl', ['dgst', '-sha256', '-r'], { input: der }).toString().split(' ')[0];
+    expect(caCertHash(CA_PEM)).toBe(`sha256:${hex}`);
+  });
+
+  it('reports every input problem at once as BALLAST_ERR_VALIDATION', () => {
+    const bad = { ...BASE, bootstrapToken: { token: 'ABC.def' }, networking: { ...BASE.networking, podSubnet: 'ten/8' }, extra: 1 } as unknown as KubeadmConfigInput;
+    let caught: unknown;
+    try {
+      renderInitConfig(bad);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isBallastError(caught, 'BALLAST_ERR_VALIDATION')).toBe(true);
+    const message = (caught as Error).message;
+    expect(message).toContain('/bootstrapToken/token');
+    expect(message).toContain('/networking/podSubnet');
+    expect(() => renderInitConfig({ ...BASE, node: { name: 'cp-1', address: 'cp-1.example' } })).toThrow(/\/node\/address: must be an IP address/);
+    expect(() => renderJoinConfig({ ...BASE, caCertPem: '-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n' }, { controlPlane: false })).toThrow(/\/caCertPem/);
+  });
+});
