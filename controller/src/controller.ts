@@ -16,6 +16,8 @@ import type { SessionStorePort } from './hub/agent-session.js';
 import { HostTracker } from './hub/host-tracker.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki } from './pki/bootstrap.js';
+import { operationCatalogue } from './ops/catalogue.js';
+import { OperationEngine } from './ops/engine.js';
 import { createRunOrchestrator } from './runs/wiring.js';
 import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
 import { BOOTSTRAP_ADMIN } from './store/operators.js';
@@ -83,6 +85,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   tracker.load(store.hosts.list(), RESTART_GRACE_MS);
   // Marks runs a previous process left in flight as interrupted before any agent can report on them.
   const runs = createRunOrchestrator({ store, tracker, artifacts: store.artifacts, log });
+  // Operations resume below, once listening: their executors may need connected agents.
+  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue() });
 
   const batcher = new HeartbeatBatcher({
     db: store.db,
@@ -148,6 +152,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     certValidityDays: opts.certValidityDays,
     artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), auth },
     runs,
+    ops,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   await app.listen({ host: opts.listenHost, port: opts.listenPort });
@@ -166,6 +171,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   }, 10 * 60_000);
   pruneTimer.unref();
   ready = true;
+  ops.recover();
   log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
 
   return {
@@ -180,6 +186,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       clearInterval(pruneTimer);
       tracker.stop();
       runs.close(); // in-flight runs end as interrupted, not failed, when the sessions close below
+      // Before the sessions close: a step cut off by shutdown stays `running` (executed again at the next start), not failed.
+      await ops.close();
       hub.closeAll(1001, 'controller shutting down');
       await app.close();
       batcher.stop();

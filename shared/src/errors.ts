@@ -40,7 +40,21 @@ export const ERROR_CODES = {
   BALLAST_ERR_IO: 'a filesystem operation failed',
   BALLAST_ERR_RUN_BUSY: 'another task run is in progress on this host',
   BALLAST_ERR_CANCELLED: 'the operation was cancelled',
+  BALLAST_ERR_PREFLIGHT: 'a host failed its preflight checks',
+  BALLAST_ERR_ETCD_UNAVAILABLE: 'no etcd endpoint answered in time',
+  BALLAST_ERR_ETCD_REFUSED: 'etcd refused a request',
+  BALLAST_ERR_ETCD_MEMBER_CONFLICT: 'an etcd member has the peer URLs or the name of another host',
+  BALLAST_ERR_QUORUM_GUARD: 'a membership change was refused because it could cost etcd its quorum',
+  BALLAST_ERR_RUN_FAILED: 'a role run on a host failed',
+  BALLAST_ERR_GATE: 'a health gate of an operation was not met before its deadline',
+  BALLAST_ERR_KUBE_UNAVAILABLE: 'the Kubernetes API did not answer in time',
+  BALLAST_ERR_KUBE_REFUSED: 'the Kubernetes API refused a request',
 } as const;
+
+/** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
 
 /** A stable error code, e.g. `BALLAST_ERR_TOKEN_EXPIRED`. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,15 +4,18 @@ import type { HostTracker } from '../hub/host-tracker.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { KeyPair } from '../pki/ca.js';
 import type { RunOrchestrator } from '../runs/orchestrator.js';
+import type { OperationEngine } from '../ops/engine.js';
 import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
 import { type ArtifactRoutesOptions, registerArtifactRoutes } from './routes/artifacts.js';
 import { errorHandler } from './errors.js';
 import { registerInstallRoutes } from './install-routes.js';
+import { registerCertRoutes } from './routes/certs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHostRoutes } from './routes/hosts.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerPublicRoutes } from './routes/public.js';
+import { registerOpsRoutes } from './routes/ops.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
@@ -37,6 +40,8 @@ export interface AppDeps {
   artifacts?: ArtifactRoutesOptions;
   /** Role runs (routes/runs.ts); absent = no /v1/runs routes. */
   runs?: RunOrchestrator;
+  /** Operations (routes/ops.ts); absent = no /v1/ops routes. */
+  ops?: OperationEngine;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -97,7 +102,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerHostRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerOperatorRoutes(app, deps);
+  registerCertRoutes(app, deps);
   if (deps.artifacts !== undefined) registerArtifactRoutes(app, { ...deps.artifacts, store: deps.store, log });
   if (deps.runs !== undefined) registerRunRoutes(app, { runs: deps.runs });
+  if (deps.ops !== undefined) registerOpsRoutes(app, { ops: deps.ops });
   return app;
 }

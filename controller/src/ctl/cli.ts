@@ -8,11 +8,14 @@ import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { registerApply } from './commands/apply.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerAudit } from './commands/audit.js';
+import { registerCerts } from './commands/certs.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerEvents } from './commands/events.js';
 import { registerHost } from './commands/host.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerMisc } from './commands/misc.js';
 import { registerOperator } from './commands/operator.js';
+import { registerOps } from './commands/ops.js';
 import { registerRuns } from './commands/runs.js';
 import { registerToken } from './commands/token.js';
 import { CliContext, type CliIo } from './context.js';
@@ -75,6 +78,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerArtifacts(program, ctx);
   registerApply(program, ctx);
   registerRuns(program, ctx);
+  registerOps(program, ctx);
+  registerCluster(program, ctx);
+  registerCerts(program, ctx);
   registerMisc(program, ctx);
   return program;
 }

@@ -175,4 +175,75 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'cluster_pki',
+    sql: `
+      -- The Kubernetes cluster PKI the controller issues (pki/cluster-pki.ts): CAs, leaf certificates,
+      -- the service-account key pair and the kubeadm bootstrap token. key_pem holds private keys (and
+      -- the token), so this table never leaves the controller; the API lists it without key_pem.
+      CREATE TABLE cluster_pki (
+        cluster    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('ca', 'cert', 'keypair', 'token')),
+        subject    TEXT NOT NULL,
+        sans_json  TEXT NOT NULL,
+        cert_pem   TEXT,
+        key_pem    TEXT NOT NULL,
+        not_after  INTEGER,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (cluster, name)
+      ) STRICT;
+    `,
+  },
+  {
+    version: 5,
+    name: 'operations',
+    sql: `
+      -- Operations (bootstrap, reset, add-node …): persisted state machines run one step at a time
+      -- and resumed after a restart (controller/src/ops). Independent of every other table.
+      CREATE TABLE operations (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        cluster     TEXT,
+        state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'paused', 'succeeded', 'failed', 'aborted')),
+        check_mode  INTEGER NOT NULL,
+        input_json  TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        error_json  TEXT,
+        seq         INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+      CREATE INDEX operations_created ON operations (created_at);
+      CREATE INDEX operations_state ON operations (state);
+      -- One unfinished operation per cluster, enforced by the database as well as by the engine.
+      CREATE UNIQUE INDEX operations_one_per_cluster ON operations (cluster)
+        WHERE cluster IS NOT NULL AND state IN ('pending', 'running', 'paused');
+
+      -- idx is the step's position (renumbered when an executor inserts steps); key is its identity.
+      CREATE TABLE operation_steps (
+        op_id       TEXT NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+        idx         INTEGER NOT NULL,
+        phase       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        host        TEXT,
+        title       TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        args_json   TEXT NOT NULL,
+        timeout_ms  INTEGER,
+        state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        started_at  INTEGER,
+        ended_at    INTEGER,
+        result_json TEXT,
+        error_json  TEXT,
+        progress    TEXT,
+        seq         INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (op_id, idx),
+        UNIQUE (op_id, key)
+      ) STRICT;
+    `,
+  },
 ];

@@ -3,8 +3,10 @@
  * batcher is not part of it because it has a lifecycle (a timer) the hub owns; build it from `db`.
  */
 import { ArtifactRepo } from '../artifacts/artifact-repo.js';
+import { OperationRepo } from '../ops/repo.js';
 import { RunRepo } from '../runs/repo.js';
 import { AuditRepo } from './audit.js';
+import { ClusterPkiRepo } from './cluster-pki.js';
 import { type Database, openDatabase } from './db.js';
 import { EventRepo } from './events.js';
 import { HealthSampleRepo } from './health-samples.js';
@@ -25,6 +27,10 @@ export interface Store {
   readonly artifacts: ArtifactRepo;
   /** Role runs (ballastctl apply): runs, their hosts and task results. */
   readonly runs: RunRepo;
+  /** Operations (bootstrap, reset …): persisted plans of steps, resumed after a restart. */
+  readonly operations: OperationRepo;
+  /** The Kubernetes clusters' PKI (pki/cluster-pki.ts): CAs, certificates, keys, bootstrap tokens. */
+  readonly clusterPki: ClusterPkiRepo;
   /** Closes the connection (checkpointing the WAL); later calls do nothing. */
   close(): void;
 }
@@ -53,6 +59,8 @@ export function openStore(options: OpenStoreOptions): Store {
     healthSamples: new HealthSampleRepo(db, { now }),
     artifacts: new ArtifactRepo(db),
     runs: new RunRepo(db, { now }),
+    operations: new OperationRepo(db, { now }),
+    clusterPki: new ClusterPkiRepo(db, { now }),
     close() {
       if (db.open) db.close();
     },
