@@ -1,0 +1,33 @@
+/**
+ * `etcd-wipe`: stops etcd on a host and removes its data directory. The rollback of a failed member
+ * join (after the member was removed from the cluster): a data directory left from a failed start
+ * holds a member id the cluster no longer knows, and etcd would refuse to start with it next time.
+ * Also the etcd part of `cluster reset`.
+ */
+import { Type } from '@sinclair/typebox';
+import { componentFilePath } from '../../../shared/src/components.js';
+import { task } from './tasks.js';
+import type { RoleDefinition } from './types.js';
+
+const EtcdWipeVars = Type.Object(
+  { dataDir: Type.String({ pattern: '^/[A-Za-z0-9._/@+-]*/[A-Za-z0-9._@+-]+$', maxLength: 512, default: '/var/lib/etcd' }) },
+  { additionalProperties: false },
+);
+
+/** The etcd-wipe role. */
+export const etcdWipeRole: RoleDefinition<typeof EtcdWipeVars> = {
+  name: 'etcd-wipe',
+  description: 'stop etcd and remove its data directory (rollback of a failed member join)',
+  vars: EtcdWipeVars,
+  render({ vars }) {
+    return {
+      tasks: [
+        // The component supervisor would start it again: unregister first, then stop and disable.
+        task('Unregister component etcd', 'file', { path: componentFilePath('etcd'), content: '', state: 'absent' }),
+        task('Stop and disable etcd.service', 'systemd', { unit: 'etcd.service', state: 'stopped', enabled: false }),
+        task(`Remove ${vars.dataDir}`, 'directory', { path: vars.dataDir, state: 'absent' }),
+      ],
+      handlers: [],
+    };
+  },
+};
