@@ -5,8 +5,11 @@ import { type ModuleArgs, ModuleArgsSchemas, type ModuleName } from '../../../sh
 import type { Module, ModuleContext, ModuleOutcome } from './module.js';
 import { commandModule } from './modules/command.js';
 import { directoryModule } from './modules/directory.js';
+import { etcdMemberModule } from './modules/etcd-member.js';
 import { fileModule } from './modules/file.js';
 import { kmodModule } from './modules/kmod.js';
+import { kubeadmModule } from './modules/kubeadm.js';
+import { preflightModule } from './modules/preflight.js';
 import { swapModule } from './modules/swap.js';
 import { sysctlModule } from './modules/sysctl.js';
 import { systemdModule } from './modules/systemd.js';
@@ -28,7 +31,11 @@ export interface ModuleRegistry {
   run(module: string, args: unknown, ctx: ModuleContext): Promise<ModuleOutcome>;
 }
 
-/** The modules every agent has. `artifact` is not among them: it needs the controller's mirror. */
+/**
+ * The modules every agent has. `artifact` is not among them: it needs the controller's mirror.
+ * `etcd_member` here talks to etcd over HTTPS; tests replace it with
+ * `createEtcdMemberModule({ connect: fake })` through `extra`.
+ */
 export const BUILTIN_MODULES: readonly Module<ModuleName>[] = [
   fileModule,
   templateModule,
@@ -38,6 +45,9 @@ export const BUILTIN_MODULES: readonly Module<ModuleName>[] = [
   kmodModule,
   swapModule,
   commandModule,
+  etcdMemberModule,
+  kubeadmModule,
+  preflightModule,
 ];
 
 /**
