@@ -147,8 +147,20 @@ export const ModuleArgsSchemas = {
     {
       /** Minimum kernel version, e.g. "4.19". */
       minKernel: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+){0,2}$' })),
-      /** TCP ports that must be free (nothing listening). */
-      freePorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 32 })),
+      /**
+       * TCP ports that must be free (nothing listening). `unlessExists`: a port in use is fine when
+       * that path exists — the service Ballast installed there on an earlier run (a second
+       * `cluster create` must pass preflight on hosts it already set up).
+       */
+      freePorts: Type.Optional(
+        Type.Array(
+          Type.Union([
+            Type.Integer({ minimum: 1, maximum: 65535 }),
+            Type.Object({ port: Type.Integer({ minimum: 1, maximum: 65535 }), unlessExists: AbsPath }, { additionalProperties: false }),
+          ]),
+          { maxItems: 32 },
+        ),
+      ),
       /** Path → minimum free bytes on its filesystem. */
       minFreeBytes: Type.Optional(Type.Record(AbsPath, Type.Integer({ minimum: 0 }), { maxProperties: 8 })),
       /** Require the unified cgroup v2 hierarchy. */

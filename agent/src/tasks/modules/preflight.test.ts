@@ -131,6 +131,14 @@ describe('preflight module', () => {
     expect(await rejection(run({ minKernel: '6.8.1' }))).toMatchObject({ message: 'failed preflight: 1 problem: kernel 6.8.0-fallback < 6.8.1' });
   });
 
+  it('accepts a port in use when its unlessExists path exists (our own service from an earlier run)', async () => {
+    await put('/proc/net/tcp6', TCP_HEADER + tcpLine(0, '00000000000000000000000000000000:280A', '0A'));
+    const entry = { port: 10250, unlessExists: '/etc/kubernetes/kubelet.conf' };
+    expect(await rejection(run({ freePorts: [entry] }))).toMatchObject({ message: expect.stringMatching(/port 10250 is in use/) });
+    await put('/etc/kubernetes/kubelet.conf', 'x');
+    expect(await run({ freePorts: [entry] })).toMatchObject({ changed: false });
+  });
+
   it('fails closed when /proc/net/tcp cannot be read, and tolerates a missing tcp6', async () => {
     const fs = await import('node:fs/promises');
     await fs.rm(join(root, 'proc/net/tcp6'));

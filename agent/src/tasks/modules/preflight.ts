@@ -147,18 +147,22 @@ export function listeningPorts(table: string): Map<number, string> {
   return out;
 }
 
-async function checkPorts(ctx: ModuleContext, ports: readonly number[]): Promise<string[]> {
+async function checkPorts(ctx: ModuleContext, wanted: NonNullable<ModuleArgs<'preflight'>['freePorts']>): Promise<string[]> {
   const v4 = await readFileOrNull(hostPath(ctx, '/proc/net/tcp'));
   // tcp6 is absent when IPv6 is disabled; tcp is always there on Linux, so its absence is a failure.
   if (v4 === null) return ['cannot read /proc/net/tcp: listening ports unknown'];
   const v6 = (await readFileOrNull(hostPath(ctx, '/proc/net/tcp6'))) ?? '';
   const listening = new Map([...listeningPorts(v6), ...listeningPorts(v4)]);
-  return ports
-    .filter((port) => listening.has(port))
-    .map((port) => {
-      const who = WELL_KNOWN_PORTS[port];
-      return `port ${port} is in use (${who === undefined ? '' : `${who}? `}pid unknown)`;
-    });
+  const problems: string[] = [];
+  for (const entry of wanted) {
+    const port = typeof entry === 'number' ? entry : entry.port;
+    if (!listening.has(port)) continue;
+    // In use by what Ballast installed here earlier: fine.
+    if (typeof entry !== 'number' && (await lstatOrNull(hostPath(ctx, entry.unlessExists))) !== null) continue;
+    const who = WELL_KNOWN_PORTS[port];
+    problems.push(`port ${port} is in use (${who === undefined ? '' : `${who}? `}pid unknown)`);
+  }
+  return problems;
 }
 
 async function checkDisk(ctx: ModuleContext, probe: PreflightProbe, wanted: ModuleArgs<'preflight'>['minFreeBytes'] & object): Promise<string[]> {
