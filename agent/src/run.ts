@@ -16,6 +16,7 @@ import { artifactModule } from './tasks/modules/artifact.js';
 import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules/command.js';
 import { createModuleRegistry } from './tasks/registry.js';
 import { createSystemctl } from './tasks/systemctl.js';
+import { createVipManager } from './vip/manager.js';
 
 /** Options of `ballast-agent run`. */
 export interface RunOptions {
@@ -61,6 +62,15 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     // A run may stop and restart units on purpose: do not fight it.
     paused: () => engine.currentRunId !== null,
   });
+  // The VIP election (idle until a VIP role writes /etc/ballast/vip.yaml); like the supervisor it
+  // runs with or without the controller.
+  const vip = createVipManager({
+    root: '/',
+    host: creds.config.name,
+    exec,
+    log,
+    onEvent: (kind, message, data) => session?.sendEvent(kind, message, data),
+  });
   let announced = false;
   session = new ControllerSession({
     creds,
@@ -70,7 +80,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     clock,
     collectFacts: () => collectFacts({ logger: log }),
     // Components come and go at run time, so their checks are asked for on every snapshot.
-    collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks()], clockOffsetMs: () => clock.offsetMs() }),
+    collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks(), ...vip.checks()], clockOffsetMs: () => clock.offsetMs() }),
     runner: engine,
     healthChanged,
     onState: (state, detail) => {
@@ -87,6 +97,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   }
   log.info({ server: creds.config.server, hostId: creds.config.hostId, watchdogMs: notifier.watchdogIntervalMs }, 'agent starting');
   supervisor.start();
+  vip.start();
   session.start();
   const started = session;
   return {
@@ -94,6 +105,8 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
       notifier.stopping();
       if (watchdogTimer !== null) clearInterval(watchdogTimer);
       await supervisor.stop();
+      // Address first, then lease (inside); ExecStopPost covers the case where we never get here.
+      await vip.stop();
       await started.stop();
       artifacts.close();
       await notifier.idle();
