@@ -16,12 +16,14 @@ import type { SessionStorePort } from './hub/agent-session.js';
 import { HostTracker } from './hub/host-tracker.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki } from './pki/bootstrap.js';
+import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { operationCatalogue } from './ops/catalogue.js';
 import { OperationEngine } from './ops/engine.js';
 import { createRunOrchestrator } from './runs/wiring.js';
 import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
 import { BOOTSTRAP_ADMIN } from './store/operators.js';
 import { type Store, openStore } from './store/store.js';
+import { VipService } from './vip/service.js';
 
 /** Controller settings after flag parsing and validation (config.ts), plus the process logger. */
 export type ControllerOptions = Omit<ControllerSettings, 'logLevel'> & { log: Logger };
@@ -86,7 +88,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   // Marks runs a previous process left in flight as interrupted before any agent can report on them.
   const runs = createRunOrchestrator({ store, tracker, artifacts: store.artifacts, log });
   // Operations resume below, once listening: their executors may need connected agents.
-  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue() });
+  const bootstrap = createBootstrapDeps({ store, tracker, runs, log });
+  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap }) });
+
+  // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
+  const vip = new VipService({ hosts: tracker, events: store.events, metrics, log });
+  vip.seed(store.hosts.list());
 
   const batcher = new HeartbeatBatcher({
     db: store.db,
@@ -100,6 +107,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     saveHealth: store.db.transaction((hostId: string, health: Health, at: number) => {
       store.hosts.setHealth(hostId, health);
       store.healthSamples.append(hostId, health, at);
+      vip.observeHealth(hostId, health);
     }),
     event: (e) => store.events.append(e),
   };
@@ -153,6 +161,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), auth },
     runs,
     ops,
+    bootstrap,
+    vip,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   await app.listen({ host: opts.listenHost, port: opts.listenPort });
@@ -165,6 +175,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
 
   batcher.start(opts.heartbeatFlushMs);
   tracker.start(250);
+  vip.start();
   const pruneTimer = setInterval(() => {
     store.healthSamples.prune();
     store.events.prune(EVENTS_KEPT);
@@ -185,6 +196,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       ready = false;
       clearInterval(pruneTimer);
       tracker.stop();
+      vip.close();
       runs.close(); // in-flight runs end as interrupted, not failed, when the sessions close below
       // Before the sessions close: a step cut off by shutdown stays `running` (executed again at the next start), not failed.
       await ops.close();

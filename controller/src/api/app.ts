@@ -4,6 +4,7 @@ import type { HostTracker } from '../hub/host-tracker.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { KeyPair } from '../pki/ca.js';
 import type { RunOrchestrator } from '../runs/orchestrator.js';
+import type { BootstrapDeps } from '../bootstrap/deps.js';
 import type { OperationEngine } from '../ops/engine.js';
 import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
@@ -16,8 +17,11 @@ import { registerHostRoutes } from './routes/hosts.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerPublicRoutes } from './routes/public.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerClusterRoutes } from './routes/clusters.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import { registerVipRoutes } from './routes/vip.js';
+import type { VipService } from '../vip/service.js';
 
 /** Everything the HTTP API needs; built by the composition root (controller.ts) or by tests. */
 export interface AppDeps {
@@ -42,6 +46,10 @@ export interface AppDeps {
   runs?: RunOrchestrator;
   /** Operations (routes/ops.ts); absent = no /v1/ops routes. */
   ops?: OperationEngine;
+  /** The VIP (routes/vip.ts); absent = no /v1/vip routes. */
+  vip?: VipService;
+  /** The bootstrap's dependencies (routes/clusters.ts); absent = no /v1/clusters routes. */
+  bootstrap?: BootstrapDeps;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -106,5 +114,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   if (deps.artifacts !== undefined) registerArtifactRoutes(app, { ...deps.artifacts, store: deps.store, log });
   if (deps.runs !== undefined) registerRunRoutes(app, { runs: deps.runs });
   if (deps.ops !== undefined) registerOpsRoutes(app, { ops: deps.ops });
+  if (deps.ops !== undefined && deps.bootstrap !== undefined) registerClusterRoutes(app, { ops: deps.ops, bootstrap: deps.bootstrap });
+  if (deps.vip !== undefined) registerVipRoutes(app, { vip: deps.vip, log });
   return app;
 }

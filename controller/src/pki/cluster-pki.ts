@@ -69,7 +69,7 @@ export interface ClusterPkiBundle {
 
 /** Options of {@link ClusterPki}. */
 export interface ClusterPkiOptions {
-  repo: ClusterPkiRepo;
+  repo: Pick<ClusterPkiRepo, 'list' | 'putAll'>;
   log: Logger;
   /** Clock for expiry decisions and token lifetimes; tests move it forward. */
   now?: () => number;
@@ -105,7 +105,7 @@ function pairOf(record: ClusterPkiRecord): KeyPair {
 
 /** Issues and keeps the PKI of Kubernetes clusters; one instance per controller. */
 export class ClusterPki {
-  readonly #repo: ClusterPkiRepo;
+  readonly #repo: Pick<ClusterPkiRepo, 'list' | 'putAll'>;
   readonly #log: Logger;
   readonly #now: () => number;
   /** Per-cluster tail of the ensure queue: two overlapping calls must not both issue a CA. */

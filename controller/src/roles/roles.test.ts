@@ -150,6 +150,14 @@ describe('every role', () => {
   const vars: Record<string, Record<string, unknown>> = {
     etcd: { tls: ETCD_TLS },
     'etcd-member': { action: 'add', member: 'node-2', peerUrls: ['https://198.18.0.12:2380'] },
+    vip: {
+      name: 'lab',
+      address: '198.18.0.250',
+      interface: 'eth0',
+      etcdEndpoint: 'https://127.0.0.1:2379',
+      tls: { caCert: ETCD_TLS.caCert, clientCert: ETCD_TLS.serverCert, clientKey: ETCD_TLS.serverKey },
+      health: { kind: 'none' },
+    },
   };
   // The kube roles need a rendered kubeadm config and PKI: kube-roles.test.ts checks them against the schema.
   const ownTests = new Set(['kube-control-plane', 'kube-worker']);

@@ -84,6 +84,8 @@ export interface EtcdStatus {
 export interface EtcdKeyValue {
   key: string;
   value: string;
+  /** The revision that created the key: the VIP's term (fencing token) for its holder key. */
+  createRevision: string;
   modRevision: string;
   version: string;
   lease: string;
@@ -156,6 +158,7 @@ const RangeSchema = Type.Object({
       Type.Object({
         key: Type.String(),
         value: Type.Optional(Type.String()),
+        create_revision: Type.Optional(U64),
         mod_revision: Type.Optional(U64),
         version: Type.Optional(U64),
         lease: Type.Optional(U64),
@@ -379,6 +382,7 @@ export function createEtcdClient(opts: EtcdClientOptions): EtcdClient {
       return {
         key: Buffer.from(kv.key, 'base64').toString('utf8'),
         value: Buffer.from(kv.value ?? '', 'base64').toString('utf8'),
+        createRevision: u64(kv.create_revision),
         modRevision: u64(kv.mod_revision),
         version: u64(kv.version),
         lease: u64(kv.lease),

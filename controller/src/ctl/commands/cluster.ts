@@ -15,9 +15,10 @@ import type { CliContext } from '../context.js';
 import { CtlError, EXIT_USAGE, usageError } from '../errors.js';
 import { type OutputFormat, outputOption, toJson } from '../output.js';
 import { intInRange } from '../parse.js';
+import { registerClusterOps } from './cluster-ops.js';
 import { withExamples } from './common.js';
 
-interface ValidateOptions {
+export interface ValidateOptions {
   file?: string;
   inventory?: string;
   name?: string;
@@ -71,6 +72,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     'ballastctl cluster validate --inventory inventory/mycluster/hosts.yaml --name prod --vip 10.0.0.10 --vip-interface eth0',
     'ballastctl cluster validate -f cluster.yaml -o json | jq .problems',
   ]);
+  registerClusterOps(cluster, ctx);
 }
 
 function runValidate(ctx: CliContext, opts: ValidateOptions): void {
@@ -84,13 +86,13 @@ function runValidate(ctx: CliContext, opts: ValidateOptions): void {
   }
 }
 
-function fromClusterFile(path: string, opts: ValidateOptions): ClusterValidateReport {
+export function fromClusterFile(path: string, opts: ValidateOptions): ClusterValidateReport {
   const stray = INVENTORY_FLAGS.filter((f) => opts[f] !== undefined);
   if (stray.length > 0) throw usageError(`--${kebab(stray[0] ?? '')} applies to --inventory only; with -f the cluster file says it`);
   return check(basename(path), path, parseClusterYaml(readBounded(path)));
 }
 
-function fromInventory(cwd: string, opts: ValidateOptions): ClusterValidateReport {
+export function fromInventory(cwd: string, opts: ValidateOptions): ClusterValidateReport {
   if (opts.inventory === undefined) throw usageError('one of -f <cluster.yaml> or --inventory <file> is required');
   const path = resolve(cwd, opts.inventory);
   const text = readBounded(path);

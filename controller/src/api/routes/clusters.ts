@@ -1,0 +1,65 @@
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import {
+  type ClusterCreateRequest,
+  ClusterCreateRequestSchema,
+  ClusterListSchema,
+  ClusterNameParamsSchema,
+  ClusterStatusSchema,
+  MAX_CLUSTER_REQUEST_BYTES,
+} from '../../../../shared/src/clusters-api.js';
+import { BallastError } from '../../../../shared/src/errors.js';
+import { OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
+import type { BootstrapDeps } from '../../bootstrap/deps.js';
+import { CLUSTER_CREATE } from '../../bootstrap/kind.js';
+import { clusterStatus, listClusters } from '../../bootstrap/status.js';
+import { type ClusterProblem, checkClusterDocument } from '../../cluster/spec.js';
+import type { OperationEngine } from '../../ops/engine.js';
+
+/** Every problem in one coded error: `n problems: /path: message; …`, the first path as `path`. */
+function refuse(what: string, problems: readonly ClusterProblem[]): never {
+  const n = problems.length;
+  throw new BallastError('BALLAST_ERR_VALIDATION', `${what}: ${n} problem${n === 1 ? '' : 's'}; nothing was started: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, {
+    path: problems[0]?.path ?? '/',
+  });
+}
+
+/**
+ * `cluster create` (a `cluster.create` operation), `cluster list` and `cluster status`. Creation
+ * validates everything before anything starts: the schema, the inline CNI manifest, then the live
+ * fleet and mirror (enrolment, health, facts, artifacts); the operation re-checks the fleet as its
+ * first step, because a resumed operation may run much later.
+ */
+export function registerClusterRoutes(app: FastifyInstance, deps: { ops: OperationEngine; bootstrap: BootstrapDeps }): void {
+  app.post<{ Body: ClusterCreateRequest }>(
+    '/v1/clusters',
+    {
+      bodyLimit: MAX_CLUSTER_REQUEST_BYTES,
+      config: { auth: 'operator', action: 'cluster.create' },
+      schema: { body: ClusterCreateRequestSchema, response: { 200: OperationDocumentSchema } },
+    },
+    async (request) => {
+      const checked = checkClusterDocument(request.body.spec);
+      if (!checked.ok) refuse('cluster spec', checked.problems.map((p) => ({ path: `/spec${p.path === '/' ? '' : p.path}`, message: p.message })));
+      const spec = checked.spec;
+      request.audit.target = spec.name;
+      request.audit.detail = `${spec.hosts.length} hosts${request.body.check ? ' (check)' : ''}`;
+      if (typeof spec.network.cniManifest === 'string') {
+        refuse(`cluster ${spec.name}`, [{ path: '/spec/network/cniManifest', message: 'must be sent inline ({inline: …}); ballastctl reads the file for you' }]);
+      }
+      const validation = deps.bootstrap.validate(spec);
+      if (validation.problems.length > 0) refuse(`cluster ${spec.name}`, validation.problems);
+      const doc = await deps.ops.start(CLUSTER_CREATE, { spec, ...(request.body.diff ? { diff: true } : {}) }, { actor: request.operator?.name ?? 'unknown', cluster: spec.name, check: request.body.check });
+      request.audit.target = doc.id;
+      return doc;
+    },
+  );
+
+  app.get('/v1/clusters', { config: { auth: 'viewer' }, schema: { response: { 200: ClusterListSchema } } }, async () => listClusters(deps.ops));
+
+  app.get<{ Params: Static<typeof ClusterNameParamsSchema> }>(
+    '/v1/clusters/:name/status',
+    { config: { auth: 'viewer' }, schema: { params: ClusterNameParamsSchema, response: { 200: ClusterStatusSchema } } },
+    async (request) => clusterStatus(request.params.name, deps.ops, deps.bootstrap),
+  );
+}

@@ -1,0 +1,30 @@
+/**
+ * What the bootstrap's step executors need from the rest of the controller, as narrow ports
+ * (STYLE.md §9): production passes adapters over the run orchestrator, the PKI store, the
+ * validator and real etcd/Kubernetes clients; tests pass fakes.
+ */
+import type { Logger } from 'pino';
+import type { EtcdClient, EtcdClientOptions } from '../../../shared/src/etcd/client.js';
+import type { ClusterValidation } from '../cluster/validate.js';
+import type { ClusterSpec } from '../cluster/spec.js';
+import type { KubeApi, KubeApiOptions } from '../kube/client.js';
+import type { ClusterPkiBundle } from '../pki/cluster-pki.js';
+import type { RunStarter } from './role-runner.js';
+
+/** The bootstrap's dependencies. */
+export interface BootstrapDeps {
+  runs: RunStarter;
+  /**
+   * ClusterPki.ensure (idempotent: reuses what is stored). With `preview`, nothing is stored: the
+   * bundle is what ensure would return (stored items reused, missing ones issued in memory), so a
+   * check-mode run can render roles and diff real files.
+   */
+  pki(cluster: string, inputs: unknown, preview: boolean): Promise<ClusterPkiBundle>;
+  /** validateCluster bound to the live fleet and mirror. */
+  validate(spec: ClusterSpec): ClusterValidation;
+  etcd(opts: EtcdClientOptions): EtcdClient;
+  kube(opts: KubeApiOptions): KubeApi;
+  log: Logger;
+  /** Poll interval of health gates (default 1 s; tests shorten it). */
+  gateIntervalMs?: number;
+}

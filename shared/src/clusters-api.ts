@@ -1,0 +1,76 @@
+/**
+ * The clusters API: starting `cluster create` (the rolling HA bootstrap, an operation) and reading
+ * a cluster's live status. `ballastctl cluster status -o json` prints exactly {@link ClusterStatus}.
+ *
+ * Routes (operator token in `Authorization: Bearer`):
+ *   POST /v1/clusters                 ClusterCreateRequest → OperationDocument — operator, audited
+ *        (`cluster.create`). The spec is checked against its schema and against the live fleet
+ *        and mirror first: every problem is listed at once (400 BALLAST_ERR_VALIDATION) and nothing
+ *        starts. The CNI manifest must be inline (ballastctl reads the file).
+ *   GET  /v1/clusters                                      → ClusterList    — viewer
+ *   GET  /v1/clusters/:name/status                         → ClusterStatus  — viewer; asks etcd
+ *        and the Kubernetes API with short deadlines; what does not answer is reported, not fatal.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+
+/** Largest create request: the cluster document (1 MiB) plus an inline CNI manifest (2 MiB). */
+export const MAX_CLUSTER_REQUEST_BYTES = 4 * 1024 * 1024;
+
+export const ClusterNameParamsSchema = Type.Object({ name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }) });
+
+export const ClusterCreateRequestSchema = Type.Object(
+  {
+    /** The Cluster document (apiVersion ballast.dev/v1alpha1); validated by the controller with every problem listed. */
+    spec: Type.Unknown(),
+    /** Check mode: the full per-host plan, nothing changed. */
+    check: Type.Boolean({ default: false }),
+    /** Record file diffs in every run (`ballastctl run ID` shows them); check mode always does. */
+    diff: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+export type ClusterCreateRequest = Static<typeof ClusterCreateRequestSchema>;
+
+const Iso = Type.String({ maxLength: 40 });
+
+export const ClusterListItemSchema = Type.Object({
+  name: Type.String(),
+  /** The newest `cluster.create` operation of this cluster. */
+  operation: Type.String(),
+  state: Type.String(),
+  hosts: Type.Integer({ minimum: 0 }),
+  vip: Type.String(),
+  updatedAt: Iso,
+});
+export const ClusterListSchema = Type.Object({ items: Type.Array(ClusterListItemSchema) });
+export type ClusterList = Static<typeof ClusterListSchema>;
+
+export const EtcdMemberStatusSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  peerUrls: Type.Array(Type.String()),
+  learner: Type.Boolean(),
+  leader: Type.Boolean(),
+  healthy: Type.Boolean(),
+  /** Why it is not healthy. */
+  problem: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const ClusterStatusSchema = Type.Object({
+  name: Type.String(),
+  vipAddress: Type.String(),
+  /** The newest create operation, and whether one is in progress. */
+  operation: Type.Object({ id: Type.String(), state: Type.String(), done: Type.Integer(), total: Type.Integer(), current: Type.Union([Type.String(), Type.Null()]) }),
+  etcd: Type.Object({ members: Type.Array(EtcdMemberStatusSchema), error: Type.Union([Type.String(), Type.Null()]) }),
+  vip: Type.Object({
+    holder: Type.Union([Type.String(), Type.Null()]),
+    /** The holder key's create revision: the fencing token. */
+    term: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()]),
+  }),
+  nodes: Type.Object({
+    items: Type.Array(Type.Object({ name: Type.String(), ready: Type.Boolean(), roles: Type.Array(Type.String()) })),
+    error: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+export type ClusterStatus = Static<typeof ClusterStatusSchema>;
