@@ -7,6 +7,9 @@
  *        (`cluster.create`). The spec is checked against its schema and against the live fleet
  *        and mirror first: every problem is listed at once (400 BALLAST_ERR_VALIDATION) and nothing
  *        starts. The CNI manifest must be inline (ballastctl reads the file).
+ *   POST /v1/clusters/:name/reset     ClusterResetRequest → OperationDocument — operator, audited
+ *        (`cluster.reset`): removes what Ballast installed from the hosts (all by default); etcd
+ *        members that others outlive are removed from etcd first, quorum-guarded.
  *   GET  /v1/clusters                                      → ClusterList    — viewer
  *   GET  /v1/clusters/:name/status                         → ClusterStatus  — viewer; asks etcd
  *        and the Kubernetes API with short deadlines; what does not answer is reported, not fatal.
@@ -32,6 +35,17 @@ export const ClusterCreateRequestSchema = Type.Object(
 export type ClusterCreateRequest = Static<typeof ClusterCreateRequestSchema>;
 
 const Iso = Type.String({ maxLength: 40 });
+
+/** `POST /v1/clusters/:name/reset`: all hosts of the cluster when `hosts` is absent. */
+export const ClusterResetRequestSchema = Type.Object(
+  {
+    hosts: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { minItems: 1, maxItems: 5000, uniqueItems: true })),
+    check: Type.Boolean({ default: false }),
+    diff: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+export type ClusterResetRequest = Static<typeof ClusterResetRequestSchema>;
 
 export const ClusterListItemSchema = Type.Object({
   name: Type.String(),

@@ -11,6 +11,7 @@ import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
 import { bootstrapExecutors, CLUSTER_CREATE, clusterCreateKind } from './kind.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
+import { CLUSTER_RESET, clusterResetKind, resetPlan } from './reset.js';
 import { clusterPkiPort } from './wiring.js';
 
 function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
@@ -89,7 +90,13 @@ async function fixture(): Promise<Fixture> {
       log,
       gateIntervalMs: 5,
     };
-    const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: { kinds: [clusterCreateKind as never], executors: bootstrapExecutors(deps) as never }, settleTimeoutMs: 200 });
+    const engine = new OperationEngine({
+      repo: store.operations,
+      events: store.events,
+      log,
+      registry: { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never },
+      settleTimeoutMs: 200,
+    });
     stores.push(store);
     engines.push(engine);
     return { store, engine };
@@ -187,5 +194,38 @@ describe('cluster.create over the operations engine (real SQLite, real PKI, mode
     expect(fx.fleet.members).toEqual([]);
     expect(fx.store.clusterPki.list('lab')).toEqual([]);
     expect(done.steps.find((s) => s.key === 'etcd/health/3')).toMatchObject({ state: 'skipped' });
+  });
+});
+
+describe('cluster.reset', () => {
+  let after: Fixture | undefined;
+  afterEach(async () => {
+    await after?.cleanup();
+    after = undefined;
+  });
+
+  it('plans member removals through the remaining members before wiping; a full reset just wipes', () => {
+    expect(resetPlan({ spec: spec(), hosts: ['h3', 'w2'] }).map((s) => `${s.key}:${JSON.stringify(s.args)}`)).toEqual([
+      'etcd/remove/h3:{"member":"h3","through":["h1","h2"]}',
+      'reset:{"hosts":["h3","w2"]}',
+    ]);
+    expect(resetPlan({ spec: spec(), hosts: ['h1', 'h2', 'h3', 'w1', 'w2'] }).map((s) => s.key)).toEqual(['reset']);
+    expect(() => resetPlan({ spec: spec(), hosts: ['nope'] })).toThrow(/not hosts of cluster lab: nope/);
+  });
+
+  it('removes h3 from etcd through h1, then resets h3 and w2; a second reset changes nothing', async () => {
+    const fx = await fixture();
+    after = fx;
+    const created = await fx.engine.start(CLUSTER_CREATE, { spec: spec() }, { actor: 'alice', cluster: 'lab' });
+    await fx.engine.idle(created.id);
+    const reset = await fx.engine.start(CLUSTER_RESET, { spec: spec(), hosts: ['h3', 'w2'] }, { actor: 'alice', cluster: 'lab' });
+    await fx.engine.idle(reset.id);
+    expect(fx.engine.get(reset.id).state).toBe('succeeded');
+    expect(fx.fleet.members.map((m) => m.name)).toEqual(['h1', 'h2']);
+    expect(fx.fleet.changes('etcd-member', 'remove')).toEqual(['h1:h3']);
+    expect(fx.fleet.changes('reset')).toEqual(['h3', 'w2']);
+    const again = await fx.engine.start(CLUSTER_RESET, { spec: spec(), hosts: ['h3', 'w2'] }, { actor: 'alice', cluster: 'lab' });
+    await fx.engine.idle(again.id);
+    expect(fx.engine.get(again.id).steps.filter((s) => s.changed)).toEqual([]);
   });
 });

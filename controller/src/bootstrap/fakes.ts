@@ -188,6 +188,10 @@ export class FakeFleet implements RunStarter {
       }
       case 'etcd-wipe':
         return once(`wiped:${host}:${this.runs.length}`);
+      case 'reset':
+        this.nodes.delete(host);
+        this.apiServers.delete(host);
+        return once(`reset:${host}`);
       case 'kube-control-plane':
         this.apiServers.add(host);
         this.nodes.add(host);

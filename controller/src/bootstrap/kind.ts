@@ -20,6 +20,7 @@ import { hostRoleExecutor, pkiExecutor, preflightExecutor, validateExecutor } fr
 import { recordExecutor } from './executors/record.js';
 import { vipExecutor } from './executors/vip.js';
 import { bootstrapPlan } from './plan.js';
+import { etcdRemoveExecutor, hostResetExecutor } from './reset.js';
 
 export const CLUSTER_CREATE = 'cluster.create';
 
@@ -48,5 +49,7 @@ export function bootstrapExecutors(deps: BootstrapDeps): StepExecutor<never>[] {
     kubeJoinWorkersExecutor(deps),
     kubeNodesReadyExecutor(deps),
     recordExecutor(),
+    etcdRemoveExecutor(deps),
+    hostResetExecutor(deps),
   ] as StepExecutor<never>[];
 }

@@ -17,8 +17,8 @@ import { hostsWithRole } from './plan.js';
 
 const STATUS_TIMEOUT_MS = 2000;
 
-/** The newest non-check `cluster.create` operation per cluster. */
-function newestCreates(ops: Pick<OperationEngine, 'list' | 'find'>): Map<string, OperationRecord> {
+/** The newest non-check `cluster.create` operation per cluster (its spec is the cluster's). */
+export function newestCreates(ops: Pick<OperationEngine, 'list' | 'find'>): Map<string, OperationRecord> {
   const out = new Map<string, OperationRecord>();
   for (const item of ops.list(1000)) {
     if (item.kind !== CLUSTER_CREATE || item.cluster === null || out.has(item.cluster)) continue;

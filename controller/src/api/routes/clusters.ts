@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import {
   type ClusterCreateRequest,
   ClusterCreateRequestSchema,
+  type ClusterResetRequest,
+  ClusterResetRequestSchema,
   ClusterListSchema,
   ClusterNameParamsSchema,
   ClusterStatusSchema,
@@ -12,7 +14,9 @@ import { BallastError } from '../../../../shared/src/errors.js';
 import { OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
 import type { BootstrapDeps } from '../../bootstrap/deps.js';
 import { CLUSTER_CREATE } from '../../bootstrap/kind.js';
-import { clusterStatus, listClusters } from '../../bootstrap/status.js';
+import { CLUSTER_RESET } from '../../bootstrap/reset.js';
+import { specOf } from '../../bootstrap/cluster-facts.js';
+import { clusterStatus, listClusters, newestCreates } from '../../bootstrap/status.js';
 import { type ClusterProblem, checkClusterDocument } from '../../cluster/spec.js';
 import type { OperationEngine } from '../../ops/engine.js';
 
@@ -50,6 +54,27 @@ export function registerClusterRoutes(app: FastifyInstance, deps: { ops: Operati
       const validation = deps.bootstrap.validate(spec);
       if (validation.problems.length > 0) refuse(`cluster ${spec.name}`, validation.problems);
       const doc = await deps.ops.start(CLUSTER_CREATE, { spec, ...(request.body.diff ? { diff: true } : {}) }, { actor: request.operator?.name ?? 'unknown', cluster: spec.name, check: request.body.check });
+      request.audit.target = doc.id;
+      return doc;
+    },
+  );
+
+  app.post<{ Params: Static<typeof ClusterNameParamsSchema>; Body: ClusterResetRequest }>(
+    '/v1/clusters/:name/reset',
+    {
+      config: { auth: 'operator', action: 'cluster.reset' },
+      schema: { params: ClusterNameParamsSchema, body: ClusterResetRequestSchema, response: { 200: OperationDocumentSchema } },
+    },
+    async (request) => {
+      const { name } = request.params;
+      const create = newestCreates(deps.ops).get(name);
+      if (create === undefined) throw new BallastError('BALLAST_ERR_NOT_FOUND', `cluster "${name}" does not exist (no cluster create has run for it)`);
+      const spec = specOf(create);
+      const hosts = request.body.hosts ?? spec.hosts.map((h) => h.name);
+      request.audit.target = name;
+      request.audit.detail = `${hosts.join(',')}${request.body.check ? ' (check)' : ''}`;
+      const input = { spec, hosts, ...(request.body.diff ? { diff: true } : {}) };
+      const doc = await deps.ops.start(CLUSTER_RESET, input, { actor: request.operator?.name ?? 'unknown', cluster: name, check: request.body.check });
       request.audit.target = doc.id;
       return doc;
     },

@@ -70,6 +70,25 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
       ctx.out(formatTable(['NAME', 'STATE', 'HOSTS', 'VIP', 'OPERATION'], res.items.map((c) => [c.name, c.state, String(c.hosts), c.vip, c.operation]), ctx.color));
     });
 
+  const reset = cluster
+    .command('reset')
+    .description('remove what Ballast installed from the cluster\'s hosts (all, or --hosts), with a per-host recap')
+    .argument('<name>', 'cluster name')
+    .option('--hosts <names>', 'only these hosts (comma-separated); their etcd members are removed from etcd first, quorum-guarded', (v: string) => v.split(',').filter(Boolean))
+    .option('--check', 'show what would be removed and change nothing')
+    .option('--diff', 'record file diffs in the runs')
+    .option('-y, --yes', 'reset without asking (required unless --check)')
+    .option('--no-follow', 'print the operation id and return instead of following it')
+    .addOption(outputOption(['text', 'json', 'yaml']))
+    .action(async (name: string, opts: { hosts?: string[]; check?: boolean; diff?: boolean; yes?: boolean; follow: boolean; output: 'text' | 'json' | 'yaml' }, command: Command) => {
+      if (opts.check !== true && opts.yes !== true) throw usageError(`cluster reset removes Kubernetes, etcd and containerd from ${opts.hosts?.join(', ') ?? `every host of ${name}`}: rerun with --yes, or with --check`);
+      const client = ctx.client(command);
+      const body = { check: opts.check === true, diff: opts.diff === true, ...(opts.hosts === undefined ? {} : { hosts: opts.hosts }) };
+      const doc = await client.post(`/v1/clusters/${encodeURIComponent(name)}/reset`, body, OperationDocumentSchema);
+      await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
+    });
+  withExamples(reset, ['ballastctl cluster reset lab --check', 'ballastctl cluster reset lab --hosts w2 --yes', 'ballastctl cluster reset lab --yes']);
+
   const status = cluster
     .command('status')
     .description('etcd members (leader, health, learner), the VIP holder and term, nodes, and the operation in progress')

@@ -1,0 +1,69 @@
+/**
+ * `reset`: removes what Ballast's roles installed on a host, in the order that keeps each step
+ * safe — the VIP election config first (the manager drops the address and revokes its lease), then
+ * `kubeadm reset`, then kubelet, etcd and containerd (unregistered from the component supervisor
+ * before they are stopped, so it does not restart them), then their files, binaries and data.
+ * Every task converges to "absent", so a second reset reports `ok` everywhere. Run by
+ * `ballastctl cluster reset` (an operation that first removes etcd members that other members
+ * outlive, through the quorum guard).
+ *
+ * Live kernel settings (sysctls, loaded modules, swap) are left as they are: only their persisted
+ * files are removed, so nothing changes under running workloads until the next boot. Removed unit
+ * files stay loaded in systemd until its next daemon-reload or boot (stopped and disabled).
+ */
+import { Type } from '@sinclair/typebox';
+import { componentFilePath } from '../../../shared/src/components.js';
+import { task } from './tasks.js';
+import type { RoleDefinition, RoleTask } from './types.js';
+
+const ResetVars = Type.Object(
+  {
+    /** Also remove containerd's images and containers (/var/lib/containerd), as kubespray's reset does. */
+    removeContainerData: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+);
+
+const BINARIES = [
+  '/usr/bin/kubelet',
+  '/usr/bin/kubeadm',
+  '/usr/bin/kubectl',
+  '/usr/bin/crictl',
+  '/usr/local/bin/etcd',
+  '/usr/local/bin/etcdctl',
+  '/usr/local/bin/containerd',
+  '/usr/local/bin/containerd-shim-runc-v2',
+  '/usr/local/bin/ctr',
+  '/usr/local/sbin/runc',
+];
+const FILES = [
+  '/etc/systemd/system/kubelet.service',
+  '/etc/systemd/system/etcd.service',
+  '/etc/systemd/system/containerd.service',
+  '/etc/crictl.yaml',
+  '/etc/sysctl.d/99-ballast-kubernetes.conf',
+  '/etc/modules-load.d/ballast.conf',
+];
+const DIRECTORIES = ['/etc/systemd/system/kubelet.service.d', '/etc/kubernetes', '/var/lib/kubelet', '/etc/etcd', '/var/lib/etcd', '/etc/containerd', '/opt/cni/bin', '/etc/cni/net.d', '/etc/ballast/vip'];
+
+const gone = (path: string): RoleTask => task(`Remove ${path}`, 'file', { path, content: '', state: 'absent', force: true });
+const goneDir = (path: string): RoleTask => task(`Remove ${path}`, 'directory', { path, state: 'absent' });
+
+/** The reset role. */
+export const resetRole: RoleDefinition<typeof ResetVars> = {
+  name: 'reset',
+  description: 'remove what Ballast installed: VIP config, kubeadm state, kubelet, etcd, containerd, their files and data',
+  vars: ResetVars,
+  render({ vars }) {
+    const tasks: RoleTask[] = [gone('/etc/ballast/vip.yaml')];
+    // kubeadm reset is guarded on the agent: it runs only when kubeadm left state behind, and only if kubeadm is still there.
+    tasks.push(task('kubeadm reset', 'kubeadm', { action: 'reset', binary: '/usr/bin/kubeadm' }));
+    for (const unit of ['kubelet', 'etcd', 'containerd']) {
+      tasks.push(gone(componentFilePath(unit)));
+      tasks.push(task(`Stop and disable ${unit}.service`, 'systemd', { unit: `${unit}.service`, state: 'stopped', enabled: false }));
+    }
+    tasks.push(...FILES.map(gone), ...BINARIES.map(gone), ...DIRECTORIES.map(goneDir));
+    if (vars.removeContainerData) tasks.push(goneDir('/var/lib/containerd'));
+    return { tasks, handlers: [] };
+  },
+};
