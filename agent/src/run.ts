@@ -82,6 +82,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     // Components come and go at run time, so their checks are asked for on every snapshot.
     collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks(), ...vip.checks()], clockOffsetMs: () => clock.offsetMs() }),
     runner: engine,
+    vip,
     healthChanged,
     onState: (state, detail) => {
       notifier.status(detail);

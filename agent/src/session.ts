@@ -16,6 +16,8 @@ import type {
 import type { Backoff } from './backoff.js';
 import type { ClockOffsetEstimator } from './clock.js';
 import type { AgentCredentials } from './config.js';
+import { answerVipRequest, type VipPort } from './vip/requests.js';
+import { VIP_FEATURE } from '../../shared/src/protocol/vip.js';
 
 /** Where the session is; reported to systemd (STATUS=) and the log. */
 export type SessionState = 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -38,6 +40,8 @@ export interface ControllerSessionOptions {
   healthCheckEveryMs?: number;
   /** Runs task runs (the task engine). Absent: runs are refused with BALLAST_ERR_UNSUPPORTED. */
   runner?: RunPort;
+  /** Answers `req.vip` (the VIP manager). Absent: not advertised in hello, refused with BALLAST_ERR_UNSUPPORTED. */
+  vip?: VipPort;
 }
 
 /** What the session needs from the task engine. */
@@ -124,7 +128,9 @@ export class ControllerSession implements EventSender {
     ws.on('unexpected-response', (req, res) => this.onRefused(req, res));
     ws.on('open', () => {
       this.lastReceivedAt = Date.now();
-      this.sendMessage({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: this.opts.agentVersion, sessionId: this.sessionId });
+      // Features name the request families added after protocol v1 that this agent answers.
+      const features = this.opts.vip === undefined ? [] : [VIP_FEATURE];
+      this.sendMessage({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: this.opts.agentVersion, sessionId: this.sessionId, features });
     });
     ws.on('message', (data, isBinary) => {
       this.lastReceivedAt = Date.now();
@@ -179,6 +185,7 @@ export class ControllerSession implements EventSender {
       case 'req.health':
       case 'req.run':
       case 'req.cancel':
+      case 'req.vip':
         void this.answer(msg);
         return;
       case 'res':
@@ -284,6 +291,9 @@ export class ControllerSession implements EventSender {
       }
       case 'req.cancel':
         return { cancelled: this.requireRunner().cancel(req.runId) };
+      case 'req.vip':
+        if (this.opts.vip === undefined) throw new BallastError('BALLAST_ERR_UNSUPPORTED', 'this agent has no VIP manager enabled');
+        return answerVipRequest(req, this.opts.vip);
     }
   }
 

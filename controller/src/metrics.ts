@@ -16,6 +16,12 @@ export interface ControllerMetrics {
   authRejected: Counter<'reason'>;
   enrolments: Counter<'outcome'>;
   hostTransitions: Counter<'to'>;
+  /** 1 on the VIP's holder, 0 on its other candidates (refreshed by the VIP poll, vip/service.ts). */
+  vipHolder: Gauge<'vip' | 'host'>;
+  /** Acquisitions, counted from the agents' `vip.acquired` events as they arrive. */
+  vipTransitions: Counter<'vip'>;
+  /** The agents' own lease renewal round trips (p50/p99 over their last renewals). */
+  vipRenewRtt: Gauge<'vip' | 'host' | 'quantile'>;
 }
 
 /** Creates the metrics. `collectProcess` adds prom-client's default process metrics (CPU, RSS …). */
@@ -62,6 +68,14 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
       name: 'ballast_host_transitions_total',
       help: 'Host state transitions, by new state',
       labelNames: ['to'],
+      registers,
+    }),
+    vipHolder: new Gauge({ name: 'ballast_vip_holder', help: 'VIP holder: 1 on the holding host, 0 on the other candidates', labelNames: ['vip', 'host'], registers }),
+    vipTransitions: new Counter({ name: 'ballast_vip_transitions_total', help: 'VIP acquisitions reported by agents (failovers and handovers)', labelNames: ['vip'], registers }),
+    vipRenewRtt: new Gauge({
+      name: 'ballast_vip_renew_rtt_seconds',
+      help: "VIP lease renewal round trip as the agent measured it, quantile over its last renewals (0.5, 0.99)",
+      labelNames: ['vip', 'host', 'quantile'],
       registers,
     }),
   };

@@ -49,6 +49,11 @@ export const ERROR_CODES = {
   BALLAST_ERR_GATE: 'a health gate of an operation was not met before its deadline',
   BALLAST_ERR_KUBE_UNAVAILABLE: 'the Kubernetes API did not answer in time',
   BALLAST_ERR_KUBE_REFUSED: 'the Kubernetes API refused a request',
+  BALLAST_ERR_VIP_NOT_CONFIGURED: 'the host has no VIP configured (no /etc/ballast/vip.yaml)',
+  BALLAST_ERR_VIP_NOT_HOLDER: 'the host does not hold the VIP',
+  BALLAST_ERR_VIP_NO_HOLDER: 'no reachable host holds the VIP',
+  BALLAST_ERR_VIP_TARGET_UNFIT: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)',
+  BALLAST_ERR_VIP_MOVE_TIMEOUT: 'the VIP was handed over but the target did not report holding it in time',
 } as const;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

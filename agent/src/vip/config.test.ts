@@ -68,6 +68,13 @@ describe('VIP config', () => {
     expect(refusal({ ...minimal, health: { kind: 'https', url: 'http://x/readyz' } }).path).toBe('/health/url');
   });
 
+  it('accepts health kind none (the bootstrap, before any API server exists) and nothing else with it', () => {
+    const c = parseVipConfig('name: api\naddress: 198.18.1.100\ninterface: eth0\netcd:\n  caFile: /a\n  certFile: /b\n  keyFile: /c\nhealth:\n  kind: none\n');
+    expect(c.health).toEqual({ kind: 'none', intervalMs: 1000, timeoutMs: 100, rise: 1, fall: 1 });
+    expect(refusal({ ...minimal, health: { kind: 'none', url: 'https://x/readyz' } }).message).toMatch(/health/);
+    expect(electionIdentity(resolveVipConfig({ ...minimal, health: { kind: 'none' } }))).toBe(electionIdentity(resolveVipConfig(minimal)));
+  });
+
   it('refuses oversized and non-YAML files', () => {
     expect(() => parseVipConfig(`# ${'x'.repeat(70_000)}\n`)).toThrow(/larger than/);
     expect(() => parseVipConfig('name: [')).toThrow(/not valid YAML/);

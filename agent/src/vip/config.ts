@@ -56,6 +56,12 @@ const TcpHealthSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * No check: the host is always healthy. The bootstrap uses it on the first control plane, before
+ * any API server exists to probe; the VIP role switches to the /readyz check once one does.
+ */
+const NoneHealthSchema = Type.Object({ kind: Type.Literal('none') }, { additionalProperties: false });
+
 /** The file as written (optional fields may be absent). */
 export const VipConfigFileSchema = Type.Object(
   {
@@ -84,7 +90,7 @@ export const VipConfigFileSchema = Type.Object(
     addressLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
     maxRenewRttMs: Type.Optional(Type.Integer({ minimum: 10, maximum: RENEW_CALL_TIMEOUT_MS })),
     pollIntervalMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5_000 })),
-    health: Type.Optional(Type.Union([HttpHealthSchema, TcpHealthSchema])),
+    health: Type.Optional(Type.Union([HttpHealthSchema, TcpHealthSchema, NoneHealthSchema])),
     /** false: this host never campaigns, and a holder hands the VIP on (maintenance). */
     candidate: Type.Optional(Type.Boolean()),
   },
@@ -95,7 +101,8 @@ export type VipConfigFile = Static<typeof VipConfigFileSchema>;
 /** Health check settings with defaults applied. */
 export type VipHealthConfig =
   | { kind: 'http' | 'https'; url: string; caFile?: string; certFile?: string; keyFile?: string; intervalMs: number; timeoutMs: number; rise: number; fall: number }
-  | { kind: 'tcp'; host: string; port: number; intervalMs: number; timeoutMs: number; rise: number; fall: number };
+  | { kind: 'tcp'; host: string; port: number; intervalMs: number; timeoutMs: number; rise: number; fall: number }
+  | { kind: 'none'; intervalMs: number; timeoutMs: number; rise: number; fall: number };
 
 /** A validated config with every default filled in and the derived timings. */
 export interface VipConfig {
@@ -130,6 +137,12 @@ export const DEFAULT_HEALTH: VipHealthConfig = {
   rise: 2,
   fall: 2,
 };
+
+/**
+ * `health: {kind: none}` resolved: one pass makes the host healthy (rise 1) and nothing can fail
+ * it; the interval only paces the monitor's (free) ticks.
+ */
+export const NONE_HEALTH: VipHealthConfig = { kind: 'none', intervalMs: 1_000, timeoutMs: 100, rise: 1, fall: 1 };
 
 const checkFile = TypeCompiler.Compile(VipConfigFileSchema);
 
@@ -174,6 +187,7 @@ export function resolveVipConfig(value: unknown, source = VIP_CONFIG_PATH): VipC
   };
   let health: VipHealthConfig;
   if (h === undefined) health = DEFAULT_HEALTH;
+  else if (h.kind === 'none') health = NONE_HEALTH;
   else if (h.kind === 'tcp') health = { kind: 'tcp', host: h.host, port: h.port, ...timing(h) };
   else {
     if (!h.url.startsWith(`${h.kind}://`)) throw configError(`failed to load ${source}: /health/url: ${h.url} does not match kind ${h.kind}`, '/health/url');

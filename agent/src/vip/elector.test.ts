@@ -219,7 +219,7 @@ describe('VIP elector', () => {
     await c.start();
     c.setHealth('b', false);
     await c.run(100);
-    await expect(c.h('b').elector.handover('a')).rejects.toMatchObject({ code: 'BALLAST_ERR_FORBIDDEN' });
+    await expect(c.h('b').elector.handover('a')).rejects.toMatchObject({ code: 'BALLAST_ERR_VIP_NOT_HOLDER' });
   });
 
   it('an excluded host (candidate: false) releases the VIP and stays out', async () => {

@@ -27,6 +27,8 @@ export interface VipElectorOptions {
   clock: Clock;
   log: Logger;
   onEvent: VipEventSink;
+  /** Called with the round trip of every successful keep-alive (the manager keeps a window of them). */
+  onRenew?: (rttMs: number) => void;
 }
 
 /** Consecutive failures to add/renew the address before a holder gives the VIP up. */
@@ -225,6 +227,7 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
     }
     if (halted || holding === null || lease?.id !== id) return;
     lastRenewRttMs = clock.now() - sentAt;
+    opts.onRenew?.(lastRenewRttMs);
     if (ttl <= 0) return lose('expired', 'lost the VIP: etcd no longer has its lease');
     lease.refreshedAt = sentAt;
     nextKeepaliveAt = sentAt + cfg.renewIntervalMs;
@@ -363,7 +366,7 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
     },
     handover(target) {
       return exclusive(async () => {
-        if (holding === null) throw new BallastError('BALLAST_ERR_FORBIDDEN', `failed to hand over VIP ${cfg.name}: ${host} does not hold it`);
+        if (holding === null) throw new BallastError('BALLAST_ERR_VIP_NOT_HOLDER', `failed to hand over VIP ${cfg.name}: ${host} does not hold it`);
         if (target === host) return;
         // Others defer while this key lives; the target polls and campaigns as soon as we revoke.
         await store.writeHandover({ to: target, until: clock.wallNow() + ttlMs }, cfg.leaseTtlSeconds, OTHER_CALL_TIMEOUT_MS);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
-import { createHealthMonitor } from './health.js';
+import { NONE_HEALTH } from './config.js';
+import { createHealthMonitor, createHealthProbe } from './health.js';
 
 describe('VIP health monitor', () => {
   it('starts unhealthy, rises after `rise` passes and falls after `fall` failures', async () => {
@@ -45,5 +46,17 @@ describe('VIP health monitor', () => {
     await m.tick();
     expect(m.lastMessage()).toBe('boom');
     expect(m.healthy()).toBe(false);
+  });
+
+  it('kind none is healthy after its first tick and stays so', async () => {
+    const changes: boolean[] = [];
+    const m = createHealthMonitor({ probe: createHealthProbe(NONE_HEALTH), cfg: NONE_HEALTH, log: silentLogger(), onChange: (h) => changes.push(h) });
+    expect(m.healthy()).toBe(false);
+    await m.tick();
+    expect(m.healthy()).toBe(true);
+    for (let i = 0; i < 5; i += 1) await m.tick();
+    expect(m.healthy()).toBe(true);
+    expect(changes).toEqual([true]);
+    expect(m.lastMessage()).toMatch(/kind none/);
   });
 });

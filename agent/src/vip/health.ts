@@ -15,6 +15,7 @@ export type HealthProbe = () => Promise<ProbeResult>;
 
 /** The real probe for a config (certificate files are read on every probe, so rotation is picked up). */
 export function createHealthProbe(cfg: VipHealthConfig): HealthProbe {
+  if (cfg.kind === 'none') return async () => ({ ok: true, message: 'no health check configured (kind none): always healthy' });
   if (cfg.kind === 'tcp') return () => probeTcp({ host: cfg.host, port: cfg.port, timeoutMs: cfg.timeoutMs });
   return () => probeHttp({ url: cfg.url, timeoutMs: cfg.timeoutMs, caFile: cfg.caFile, certFile: cfg.certFile, keyFile: cfg.keyFile });
 }

@@ -13,21 +13,31 @@
  *
  * No file → idle. A file that does not validate is reported once and the running election (if
  * any) continues unchanged. Works without the controller; events are dropped while disconnected.
+ *
+ * Maintenance: the exclusion marker (exclusion.ts) makes the effective candidate flag
+ * `candidate && !excluded`; `exclude()` on the holder hands over first (or resigns), then stops
+ * campaigning. `tick`, `move`, `exclude` and `include` run one at a time (a serial queue), so a
+ * config reload can never interleave with a handover.
  */
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
-import { createEtcdLeaseKv, createHttpsEtcdTransport, type EtcdTlsPem, type HttpsEtcdTransport } from '../etcd/lease.js';
+import type { EtcdTlsPem } from '../etcd/lease.js';
 import type { HealthCheck } from '../health.js';
 import { hostPath } from '../tasks/module.js';
 import type { ExecPort } from '../tasks/module.js';
-import { createArpingPort, createIpAddressPort } from './address.js';
+import { createIpAddressPort } from './address.js';
+import { realBackend, type VipBackend, type VipBackendFactory } from './backend.js';
 import { electionIdentity, MAX_VIP_CONFIG_BYTES, parseVipConfig, VIP_CONFIG_PATH, type VipConfig } from './config.js';
 import { createVipElector, type VipElector, type VipStatus } from './elector.js';
 import { createHealthMonitor, createHealthProbe, type HealthMonitor } from './health.js';
+import type { VipAgentStatus, VipExcludeResult, VipHandoverResult } from '../../../shared/src/protocol/vip.js';
+import { isExcluded, removeExcluded, VIP_EXCLUDED_PATH, writeExcluded } from './exclusion.js';
 import type { Clock, VipEventSink } from './ports.js';
-import { createEtcdVipStore } from './store.js';
+import { agentStatus, type VipPort } from './requests.js';
+import { createRttWindow } from './rtt.js';
+import { createSerialQueue } from './serial.js';
 
 export const VIP_STATE_PATH = '/var/lib/ballast/vip-state.json';
 export const VIP_ENV_PATH = '/run/ballast/vip.env';
@@ -44,13 +54,17 @@ export interface VipManagerOptions {
   configPath?: string;
   statePath?: string;
   envPath?: string;
+  /** The exclusion marker (default /var/lib/ballast/vip-excluded). */
+  excludedPath?: string;
   /** How often vip.yaml and the TLS files are checked; default 1 s. */
   pollMs?: number;
   clock?: Clock;
+  /** Builds the election's etcd, address and ARP ports; default: the real ones (tests: fakes). */
+  backend?: VipBackendFactory;
 }
 
-/** See the file comment. */
-export interface VipManager {
+/** See the file comment. As a {@link VipPort} it answers the controller's `req.vip`. */
+export interface VipManager extends VipPort {
   start(): void;
   /** Releases a held VIP (address first, then lease) and stops. */
   stop(): Promise<void>;
@@ -68,7 +82,7 @@ interface Running {
   identity: string;
   elector: VipElector;
   health: HealthMonitor;
-  transport: HttpsEtcdTransport;
+  backend: VipBackend;
   tlsStamp: string;
 }
 
@@ -82,6 +96,9 @@ interface ManagedAddress {
 
 const realClock: Clock = { now: () => performance.now(), wallNow: () => Date.now() };
 
+/** How long exclude() waits for a resigning holder's elector to let go (it acts at its next step). */
+const RESIGN_WAIT_MS = 2_000;
+
 export function createVipManager(opts: VipManagerOptions): VipManager {
   const log = opts.log.child({ component: 'vip' });
   const path = (p: string) => hostPath({ root: opts.root }, p);
@@ -89,6 +106,16 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
   const statePath = opts.statePath ?? VIP_STATE_PATH;
   const envPath = opts.envPath ?? VIP_ENV_PATH;
   const clock = opts.clock ?? realClock;
+  const excludedPath = opts.excludedPath ?? VIP_EXCLUDED_PATH;
+  const backendFor = opts.backend ?? realBackend(opts.exec);
+  /** The last renewals' round trips (cleared with each new election). */
+  const rtt = createRttWindow();
+  /** tick/move/exclude/include, one at a time. */
+  const serial = createSerialQueue();
+  /** The exclusion marker as last read or written. */
+  let excluded = false;
+  /** What the elector runs with: the file's candidate flag, overridden by the marker. */
+  const effective = (c: VipConfig): VipConfig => ({ ...c, candidate: c.candidate && !excluded });
   let running: Running | null = null;
   let configStamp: string | null = null;
   let lastProblem = '';
@@ -148,7 +175,7 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
     running = null;
     await r.health.stop();
     await r.elector.stop();
-    r.transport.close();
+    r.backend.close();
   }
 
   async function startRunning(config: VipConfig): Promise<void> {
@@ -160,25 +187,26 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
       `# Written by ballast-agent: the VIP this host may hold, for ballast-vip-cleanup (ExecStopPost).\nVIP=${config.address}/${config.prefixLength}\nVIP_INTERFACE=${config.interface}\n`,
       0o644,
     );
-    const transport = createHttpsEtcdTransport({ endpoint: config.etcd.endpoints[0]!, tls: await readTls(config) });
-    const store = createEtcdVipStore({ kv: createEtcdLeaseKv(transport), name: config.name });
+    const backend = backendFor(config, await readTls(config), log.child({ vip: config.name }));
     let elector: VipElector | null = null;
     const health = createHealthMonitor({ probe: createHealthProbe(config.health), cfg: config.health, log: log.child({ vip: config.name }), onChange: () => elector?.healthChanged() });
+    rtt.clear();
     elector = createVipElector({
-      config,
+      config: effective(config),
       host: opts.host,
-      address: createIpAddressPort({ exec: opts.exec, address: config.address, prefixLength: config.prefixLength, interface: config.interface, lifetimeSeconds: config.addressLifetimeSeconds }),
-      arp: createArpingPort({ exec: opts.exec, address: config.address, interface: config.interface, log: log.child({ vip: config.name }) }),
-      store,
+      address: backend.address,
+      arp: backend.arp,
+      store: backend.store,
       health,
       clock,
       log: opts.log, // the elector adds component and vip itself
       onEvent: opts.onEvent,
+      onRenew: (ms) => rtt.add(ms),
     });
-    running = { config, identity: electionIdentity(config), elector, health, transport, tlsStamp: (await Promise.all(tlsFiles(config).map(stampOf))).join('|') };
+    running = { config, identity: electionIdentity(config), elector, health, backend, tlsStamp: (await Promise.all(tlsFiles(config).map(stampOf))).join('|') };
     await elector.start();
     health.start();
-    log.info({ vip: config.name, address: `${config.address}/${config.prefixLength}`, interface: config.interface, candidate: config.candidate }, 'VIP election started');
+    log.info({ vip: config.name, address: `${config.address}/${config.prefixLength}`, interface: config.interface, candidate: config.candidate, excluded }, 'VIP election started');
   }
 
   async function goIdle(): Promise<void> {
@@ -216,7 +244,13 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
     return 'invalid';
   }
 
-  async function tick(): Promise<void> {
+  async function tickNow(): Promise<void> {
+    const marker = await isExcluded(path(excludedPath));
+    if (marker !== excluded) {
+      excluded = marker;
+      log.info({ excluded, file: excludedPath }, excluded ? 'VIP exclusion marker found: not campaigning' : 'VIP exclusion marker gone: campaigning again');
+      if (running !== null) running.elector.update(effective(running.config));
+    }
     if (!checkedState) {
       // At start: an address an earlier run managed under a config that is gone or different.
       checkedState = true;
@@ -234,7 +268,7 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
       } else if (next !== 'invalid') {
         if (running !== null && running.identity === electionIdentity(next)) {
           running.config = next;
-          running.elector.update(next);
+          running.elector.update(effective(next));
           running.health.update(createHealthProbe(next.health), next.health);
         } else {
           const old = running === null ? null : { ...running.config };
@@ -249,13 +283,71 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
       if (tlsStamp !== running.tlsStamp) {
         running.tlsStamp = tlsStamp;
         try {
-          running.transport.setTls(await readTls(running.config));
+          running.backend.setTls(await readTls(running.config));
           log.info('reloaded the etcd client certificate for the VIP election');
         } catch (err) {
           log.error({ err: messageOf(err) }, 'failed to reload the etcd TLS files; keeping the previous ones');
         }
       }
     }
+  }
+
+  const tick = () => serial(tickNow);
+
+  const idleStatus = (): VipStatus => ({ state: 'idle', holder: null, term: null, leaseLeftMs: null, lastRenewRttMs: null, healthy: false });
+  const report = (): VipAgentStatus =>
+    agentStatus({ host: opts.host, config: running?.config ?? null, status: running?.elector.status() ?? idleStatus(), rtt, healthMessage: running?.health.lastMessage() ?? 'no VIP configured', excluded });
+
+  function requireRunning(what: string): Running {
+    if (running === null) throw new BallastError('BALLAST_ERR_VIP_NOT_CONFIGURED', `failed to ${what}: no VIP is configured on ${opts.host} (${configPath} absent or invalid)`);
+    return running;
+  }
+
+  async function move(to: string): Promise<VipHandoverResult> {
+    const r = requireRunning(`hand over the VIP to ${to}`);
+    const s = r.elector.status();
+    if (s.state !== 'holder') {
+      throw new BallastError('BALLAST_ERR_VIP_NOT_HOLDER', `failed to hand over VIP ${r.config.name} to ${to}: ${opts.host} does not hold it (holder: ${s.holder ?? 'none'})`);
+    }
+    if (to !== opts.host) {
+      log.info({ vip: r.config.name, to, term: s.term }, 'handing the VIP over on request');
+      await r.elector.handover(to);
+    }
+    return { from: opts.host, to, term: s.term };
+  }
+
+  async function exclude(req: { to?: string; reason?: string }): Promise<VipExcludeResult> {
+    // The intent first, durably: a crash after this point still leaves the host out of the election.
+    await writeExcluded(path(excludedPath), { host: opts.host, at: clock.wallNow(), reason: req.reason ?? 'local' });
+    const r = running;
+    const wasHolder = r !== null && r.elector.status().state === 'holder';
+    let handedOverTo: string | null = null;
+    if (r !== null && wasHolder && req.to !== undefined && req.to !== opts.host) {
+      try {
+        await r.elector.handover(req.to);
+        handedOverTo = req.to;
+      } catch (err) {
+        // Falls through to resigning below: exclusion must end the holding either way.
+        log.warn({ err: messageOf(err), to: req.to }, 'failed to hand the VIP over before exclusion; resigning instead');
+      }
+    }
+    excluded = true;
+    if (r !== null) {
+      r.elector.update(effective(r.config));
+      // A holder without a handover resigns at its next step (address first, then lease): wait for it.
+      const until = Date.now() + RESIGN_WAIT_MS;
+      while (r.elector.status().state === 'holder' && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    log.info({ wasHolder, handedOverTo }, 'excluded from the VIP election');
+    return { status: report(), wasHolder, handedOverTo };
+  }
+
+  async function include(): Promise<VipAgentStatus> {
+    await removeExcluded(path(excludedPath));
+    if (excluded) log.info('included in the VIP election again');
+    excluded = false;
+    if (running !== null) running.elector.update(effective(running.config));
+    return report();
   }
 
   function loop(): void {
@@ -267,8 +359,6 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
         if (!stopped) timer = setTimeout(loop, opts.pollMs ?? 1_000);
       });
   }
-
-  const idleStatus = (): VipStatus => ({ state: 'idle', holder: null, term: null, leaseLeftMs: null, lastRenewRttMs: null, healthy: false });
 
   return {
     start() {
@@ -301,6 +391,10 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
         },
       ];
     },
+    report,
+    move: (to) => serial(() => move(to)),
+    exclude: (req) => serial(() => exclude(req)),
+    include: () => serial(include),
     async handover(target) {
       if (running === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `failed to hand over the VIP to ${target}: no VIP is configured on ${opts.host}`);
       await running.elector.handover(target);

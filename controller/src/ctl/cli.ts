@@ -18,6 +18,7 @@ import { registerOperator } from './commands/operator.js';
 import { registerOps } from './commands/ops.js';
 import { registerRuns } from './commands/runs.js';
 import { registerToken } from './commands/token.js';
+import { registerVip } from './commands/vip.js';
 import { CliContext, type CliIo } from './context.js';
 import { AbortedError, CtlError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, oneLine, usageError } from './errors.js';
 import { ctlVersion } from './version.js';
@@ -81,6 +82,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerOps(program, ctx);
   registerCluster(program, ctx);
   registerCerts(program, ctx);
+  registerVip(program, ctx);
   registerMisc(program, ctx);
   return program;
 }

@@ -6,7 +6,7 @@ import type { FrameDecoder } from '../../../shared/src/protocol/codec.js';
 import { encodeFrame } from '../../../shared/src/protocol/codec.js';
 import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
-import type { AgentMessage, ControllerMessage, ControllerRequest, RunEvent } from '../../../shared/src/protocol/messages.js';
+import { type AgentMessage, type ControllerMessage, type ControllerRequest, REQUEST_FEATURES, type RunEvent } from '../../../shared/src/protocol/messages.js';
 import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { HostTracker, SessionHandle } from './host-tracker.js';
@@ -58,6 +58,9 @@ export class AgentSession implements SessionHandle {
   private rejectedWindowStart = 0;
   private rejectedInWindow = 0;
   private helloTimer: NodeJS.Timeout | null;
+  /** Request families the agent's hello advertised (see REQUEST_FEATURES); agents before them send none. */
+  private features: ReadonlySet<string> = new Set();
+  private agentVersion = 'unknown';
 
   constructor(
     private readonly ctx: SessionContext,
@@ -80,6 +83,13 @@ export class AgentSession implements SessionHandle {
   /** Sends a request to the agent and resolves with its result (or a coded error). */
   request(make: (id: string) => ControllerRequest): Promise<unknown> {
     const msg = make(this.requests.nextId());
+    const feature = REQUEST_FEATURES[msg.type];
+    if (feature !== undefined && !this.features.has(feature)) {
+      // An older agent would only answer with an unknown-type error frame (no id): refuse up front.
+      return Promise.reject(
+        new BallastError('BALLAST_ERR_UNSUPPORTED', `failed to send ${msg.type} to ${this.host.name}: agent ${this.agentVersion} does not support it (no "${feature}" in its hello); upgrade the agent`),
+      );
+    }
     return this.requests.start({ id: msg.id, type: msg.type, timeoutMs: msg.timeoutMs, send: () => this.send(msg) });
   }
 
@@ -181,6 +191,8 @@ export class AgentSession implements SessionHandle {
     if (this.helloTimer !== null) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.ready = true;
+    this.features = new Set(msg.features ?? []);
+    this.agentVersion = msg.agentVersion;
     this.ctx.tracker.attach(this.host.id, this);
     this.ctx.store.saveConnection(this.host.id, {
       address: this.host.address,

@@ -3,3 +3,4 @@ export * from './facts.js';
 export * from './limits.js';
 export * from './messages.js';
 export * from './rpc.js';
+export * from './vip.js';

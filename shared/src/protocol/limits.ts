@@ -1,4 +1,8 @@
-/** The protocol version both sides must speak; bumped on any incompatible change. */
+/**
+ * The protocol version both sides must speak; bumped on any incompatible change only. New request
+ * types are additive: they are negotiated with hello `features` (REQUEST_FEATURES in messages.ts),
+ * so agents of an older build keep their sessions (decision recorded in vip.ts).
+ */
 export const PROTOCOL_VERSION = 1;
 
 /**

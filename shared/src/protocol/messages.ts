@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TaskResultSchema } from '../tasks/results.js';
 import { WireRunSpecSchema } from '../tasks/task.js';
 import { FactsSchema, HealthSchema } from './facts.js';
+import { VipRequestSchema } from './vip.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
 const Code = Type.String({ pattern: '^BALLAST_ERR_[A-Z_]+$', maxLength: 64 });
@@ -22,6 +23,11 @@ export const HelloSchema = Type.Object({
   agentVersion: Type.String({ maxLength: 64 }),
   /** Changes on every agent process start; lets the controller tell a restart from a reconnect. */
   sessionId: Id,
+  /**
+   * Optional request families this agent answers beyond version 1's (e.g. `vip`: `req.vip`).
+   * Additive requests are negotiated here instead of bumping PROTOCOL_VERSION (see vip.ts).
+   */
+  features: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }), { maxItems: 32 })),
 });
 /** Tiny by design: 10,000 of these arrive every second. */
 export const HeartbeatSchema = Type.Object({
@@ -119,6 +125,7 @@ export const ControllerMessageSchemas = {
   'req.health': HealthRequestSchema,
   'req.run': RunRequestSchema,
   'req.cancel': CancelRequestSchema,
+  'req.vip': VipRequestSchema,
   res: ResponseSchema,
   error: ErrorMessageSchema,
 } as const satisfies Record<string, TSchema>;
@@ -131,6 +138,11 @@ export type AgentMessage = StaticOf<typeof AgentMessageSchemas>;
 export type ControllerMessage = StaticOf<typeof ControllerMessageSchemas>;
 /** Controller → agent requests (those with an `id` and a `timeoutMs` that expect a `res`). */
 export type ControllerRequest = Extract<ControllerMessage, { timeoutMs: number }>;
+/**
+ * The hello feature a request type needs, for request types added after protocol v1. The
+ * controller refuses to send such a request to an agent whose hello did not list the feature.
+ */
+export const REQUEST_FEATURES: Partial<Record<ControllerRequest['type'], string>> = { 'req.vip': 'vip' };
 export type Hello = Static<typeof HelloSchema>;
 export type Heartbeat = Static<typeof HeartbeatSchema>;
 export type Welcome = Static<typeof WelcomeSchema>;

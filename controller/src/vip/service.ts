@@ -1,0 +1,351 @@
+/**
+ * The controller's side of the VIP (DESIGN.md "The VIP"): shows the holder, term and candidates,
+ * moves the VIP on purpose (graceful handover) and takes hosts out of the election for maintenance.
+ *
+ * The controller is NEVER in the failover path. The election runs between the agents and etcd
+ * (agent/src/vip); a crashed or partitioned holder is replaced with the controller stopped. This
+ * service only observes (a bounded background poll every 5 s, each call with a short deadline)
+ * and asks agents to do things they could also do on their own (hand over, exclude). If it is
+ * slow or down, nothing about the VIP's availability changes.
+ *
+ * Which hosts are asked: those whose last health snapshot has a `vip` check (the agent reports
+ * it only while a vip.yaml exists, agent/src/run.ts), learned from the store at start and from
+ * every snapshot after ({@link VipService.observeHealth}).
+ */
+import type { Logger } from 'pino';
+import { BallastError, type ErrorBody, isBallastError, messageOf } from '../../../shared/src/errors.js';
+import type { Health } from '../../../shared/src/protocol/facts.js';
+import {
+  type VipAgentStatus,
+  VipAgentStatusSchema,
+  VipExcludeResultSchema,
+  VipHandoverResultSchema,
+  type VipRequest,
+} from '../../../shared/src/protocol/vip.js';
+import { compiledCheck } from '../../../shared/src/schema-check.js';
+import type { VipHostChangeResponse, VipMoveResponse, VipStatusResponse, VipView } from '../../../shared/src/vip-api.js';
+import type { LiveHost } from '../hub/host-tracker.js';
+import type { ControllerMetrics } from '../metrics.js';
+import type { EventListener, NewEvent } from '../store/events.js';
+import { aggregate, bestCandidate, candidateOf, type HostReport } from './aggregate.js';
+
+/** The hosts the service can reach (the HostTracker). */
+export interface VipHostsPort {
+  get(hostId: string): LiveHost | undefined;
+  all(): IterableIterator<LiveHost>;
+}
+
+/** The event log (store.events). */
+export interface VipEventsPort {
+  append(event: NewEvent): unknown;
+  onAppend(listener: EventListener): () => void;
+}
+
+/** Options of {@link VipService}. */
+export interface VipServiceOptions {
+  hosts: VipHostsPort;
+  events: VipEventsPort;
+  metrics: Pick<ControllerMetrics, 'vipHolder' | 'vipTransitions' | 'vipRenewRtt'>;
+  log: Logger;
+  now?: () => number;
+  /** Deadline of a status request (default 1500 ms: status never waits on etcd). */
+  statusTimeoutMs?: number;
+  /** Deadline of a move/exclude request: the holder writes a handover key and revokes (1 s etcd deadlines each). */
+  actionTimeoutMs?: number;
+  /** How long move waits for the target to report holding (default 5 s). */
+  moveWaitMs?: number;
+  /** How often the target is asked while waiting (default 100 ms). */
+  movePollMs?: number;
+  /** Background poll interval (default 5 s). */
+  pollIntervalMs?: number;
+  /** Most status requests in flight at once (default 32). */
+  concurrency?: number;
+}
+
+const checkStatus = compiledCheck(VipAgentStatusSchema);
+const checkHandover = compiledCheck(VipHandoverResultSchema);
+const checkExclude = compiledCheck(VipExcludeResultSchema);
+const VIP_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+type VipAction = VipRequest['action'];
+type ActionFields = { action: 'status' } | { action: 'move'; to: string } | { action: 'exclude'; to?: string } | { action: 'include' };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** See the file comment. */
+export class VipService {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  /** Host ids whose health has a `vip` check. */
+  private readonly vipHosts = new Set<string>();
+  /** Last successful report per host id. */
+  private readonly last = new Map<string, { report: VipAgentStatus; at: number }>();
+  private timer: NodeJS.Timeout | null = null;
+  private polling: Promise<unknown> | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly opts: VipServiceOptions) {
+    this.log = opts.log.child({ component: 'vip' });
+    this.now = opts.now ?? Date.now;
+    this.unsubscribe = opts.events.onAppend((e) => {
+      // The agents' own events are the transition record: count them as they arrive.
+      if (e.kind !== 'agent.vip.acquired') return;
+      const vip = e.data.vip;
+      if (typeof vip !== 'string' || !VIP_NAME.test(vip)) return;
+      opts.metrics.vipTransitions.inc({ vip });
+      if (e.host !== null) this.markHolder(vip, e.host);
+    });
+  }
+
+  /** Learns VIP hosts from stored health snapshots (once, at start). */
+  seed(hosts: Iterable<{ id: string; health: Health | null }>): void {
+    for (const h of hosts) if (h.health !== null) this.observeHealth(h.id, h.health);
+  }
+
+  /** Called for every health snapshot an agent sends (cheap: one scan of its ≤128 checks). */
+  observeHealth(hostId: string, health: Health): void {
+    if (health.checks.some((c) => c.name === 'vip')) this.vipHosts.add(hostId);
+    else if (this.vipHosts.delete(hostId)) this.last.delete(hostId);
+  }
+
+  /** Starts the background poll that refreshes the metrics. */
+  start(): void {
+    this.stop();
+    const every = this.opts.pollIntervalMs ?? 5_000;
+    this.timer = setInterval(() => {
+      if (this.polling !== null || this.vipHosts.size === 0) return; // never pile polls up
+      this.polling = this.status()
+        .catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'VIP poll failed'))
+        .finally(() => {
+          this.polling = null;
+        });
+    }, every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Stops the poll and the event hook. */
+  close(): void {
+    this.stop();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** Asks every VIP host in parallel (bounded, short deadline) and aggregates per VIP. */
+  async status(): Promise<VipStatusResponse> {
+    const hosts = [...this.vipHosts].map((id) => this.opts.hosts.get(id)).filter((h): h is LiveHost => h !== undefined);
+    const reports = await this.collect(hosts);
+    const items = aggregate(reports);
+    this.updateMetrics(items);
+    return { items, observedAt: new Date(this.now()).toISOString() };
+  }
+
+  /**
+   * Graceful move: refuses an unfit target with the reason, asks the holder to hand over, and
+   * waits (≤ moveWaitMs) until the target reports holding.
+   */
+  async move(to: string, actor: string): Promise<VipMoveResponse> {
+    const target = this.find(to);
+    const refuse = (reason: string): never => {
+      this.event(to, 'vip.move-refused', `VIP move to ${to} refused: ${reason}`, { to, reason, by: actor });
+      throw new BallastError('BALLAST_ERR_VIP_TARGET_UNFIT', `failed to move the VIP to ${to}: ${reason}`);
+    };
+    if (target.session === null) return refuse(`${to} is not connected to the controller (state ${target.state})`);
+    let ts: VipAgentStatus;
+    try {
+      ts = await this.ask(target, { action: 'status' }, checkStatus);
+    } catch (err) {
+      return refuse(`${to} did not report its VIP status (${codeOf(err)}: ${messageOf(err)})`);
+    }
+    if (!ts.configured || ts.name === null) return refuse(`no VIP is configured on ${to}`);
+    if (ts.excluded) return refuse(`${to} is excluded for maintenance (ballastctl vip include ${to})`);
+    if (!ts.candidate) return refuse(`${to} is not a VIP candidate (candidate: false in its vip.yaml)`);
+    if (!ts.healthy) return refuse(`${to}'s VIP health check fails: ${ts.healthMessage}`);
+    if (ts.state === 'holder') return { vip: ts.name, from: to, to, moved: false, previousTerm: ts.term, term: ts.term, tookMs: 0 };
+
+    const view = (await this.status()).items.find((v) => v.name === ts.name);
+    const holderName = view?.holderSource === 'holder' ? view.holder : null;
+    if (view === undefined || holderName === null) {
+      const seen = view?.holder === null || view === undefined ? 'no holder is recorded in etcd' : `etcd names ${view.holder} (term ${view.term}), which is not connected`;
+      this.event(to, 'vip.move-failed', `VIP ${ts.name} move to ${to} failed: no reachable holder`, { to, by: actor });
+      throw new BallastError('BALLAST_ERR_VIP_NO_HOLDER', `failed to move VIP ${ts.name} to ${to}: no connected host holds it; ${seen}`);
+    }
+    const holder = this.find(holderName);
+    const started = this.now();
+    const handed = await this.ask(holder, { action: 'move', to }, checkHandover, this.opts.actionTimeoutMs ?? 5_000);
+    const after = await this.waitForHolder(target);
+    const tookMs = this.now() - started;
+    if (after?.state !== 'holder') {
+      const now = after === null ? 'no answer' : `state ${after.state}, holder ${after.holder ?? 'none'}`;
+      this.event(to, 'vip.move-failed', `VIP ${ts.name} handed over by ${holderName} but ${to} did not take it within ${tookMs} ms (${now})`, { from: holderName, to, by: actor });
+      throw new BallastError('BALLAST_ERR_VIP_MOVE_TIMEOUT', `failed to move VIP ${ts.name} to ${to}: ${holderName} handed it over, but ${to} did not report holding it within ${this.opts.moveWaitMs ?? 5_000} ms (${now})`);
+    }
+    this.markHolder(ts.name, to);
+    const message = `VIP ${ts.name} moved from ${holderName} to ${to} in ${tookMs} ms (term ${handed.term ?? '?'} → ${after.term ?? '?'})`;
+    this.event(to, 'vip.moved', message, { vip: ts.name, from: holderName, to, previousTerm: handed.term, term: after.term, tookMs, by: actor });
+    this.log.info({ vip: ts.name, from: holderName, to, tookMs, term: after.term, by: actor }, 'VIP moved');
+    return { vip: ts.name, from: holderName, to, moved: true, previousTerm: handed.term, term: after.term, tookMs };
+  }
+
+  /** Takes `hostName` out of the election; a holder hands over to the best candidate first (or resigns). */
+  async exclude(hostName: string, actor: string): Promise<VipHostChangeResponse> {
+    const host = this.connected(hostName, 'exclude');
+    const before = await this.ask(host, { action: 'status' }, checkStatus);
+    let to: string | undefined;
+    if (before.state === 'holder' && before.name !== null) {
+      const view = (await this.status()).items.find((v) => v.name === before.name);
+      to = view === undefined ? undefined : bestCandidate(view, hostName)?.host;
+    }
+    const res = await this.ask(host, to === undefined ? { action: 'exclude' } : { action: 'exclude', to }, checkExclude, this.opts.actionTimeoutMs ?? 5_000);
+    this.remember(host.id, res.status);
+    if (res.handedOverTo !== null) {
+      // Best effort: the answer is clearer once the next holder has it; exclusion itself is done.
+      const next = this.findOptional(res.handedOverTo);
+      if (next !== null && (await this.waitForHolder(next))?.state === 'holder' && res.status.name !== null) this.markHolder(res.status.name, next.name);
+    }
+    const how = res.wasHolder ? (res.handedOverTo === null ? ', resigning the VIP (no fit candidate to hand over to)' : `, handing the VIP over to ${res.handedOverTo}`) : '';
+    this.event(hostName, 'vip.excluded', `${hostName} excluded from VIP election${res.status.name === null ? '' : ` ${res.status.name}`}${how}`, {
+      vip: res.status.name,
+      wasHolder: res.wasHolder,
+      handedOverTo: res.handedOverTo,
+      by: actor,
+    });
+    return { action: 'exclude', host: hostName, vip: res.status.name, wasHolder: res.wasHolder, handedOverTo: res.handedOverTo, candidate: this.candidate(host, res.status) };
+  }
+
+  /** Lets `hostName` campaign again (if its vip.yaml makes it a candidate). */
+  async include(hostName: string, actor: string): Promise<VipHostChangeResponse> {
+    const host = this.connected(hostName, 'include');
+    const s = await this.ask(host, { action: 'include' }, checkStatus);
+    this.remember(host.id, s);
+    this.event(hostName, 'vip.included', `${hostName} included in VIP election${s.name === null ? '' : ` ${s.name}`} again`, { vip: s.name, by: actor });
+    return { action: 'include', host: hostName, vip: s.name, wasHolder: false, handedOverTo: null, candidate: this.candidate(host, s) };
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private async collect(hosts: LiveHost[]): Promise<HostReport[]> {
+    const out: HostReport[] = [];
+    const limit = Math.max(1, this.opts.concurrency ?? 32);
+    for (let i = 0; i < hosts.length; i += limit) {
+      const batch = hosts.slice(i, i + limit);
+      out.push(...(await Promise.all(batch.map((h) => this.reportOf(h)))));
+    }
+    return out;
+  }
+
+  private async reportOf(host: LiveHost): Promise<HostReport> {
+    const prev = this.last.get(host.id) ?? null;
+    const stale = (error: ErrorBody | { code: string; message: string }): HostReport => ({
+      host: host.name,
+      reachable: false,
+      report: prev?.report ?? null,
+      at: prev?.at ?? null,
+      error: { code: error.code, message: error.message },
+    });
+    if (host.session === null) return stale({ code: 'BALLAST_ERR_PEER_GONE', message: `${host.name} is not connected (state ${host.state})` });
+    try {
+      const report = await this.ask(host, { action: 'status' }, checkStatus);
+      const at = this.remember(host.id, report);
+      return { host: host.name, reachable: true, report, at, error: null };
+    } catch (err) {
+      return stale({ code: codeOf(err), message: messageOf(err) });
+    }
+  }
+
+  private remember(hostId: string, report: VipAgentStatus): number {
+    const at = this.now();
+    this.last.set(hostId, { report, at });
+    return at;
+  }
+
+  /** One `req.vip` with a deadline; the result is validated (it crossed a process boundary). */
+  private async ask<T>(host: LiveHost, fields: ActionFields, check: { Check(v: unknown): v is T; Errors(v: unknown): Iterable<{ path: string; message: string }> }, timeoutMs?: number): Promise<T> {
+    const session = host.session;
+    if (session === null) throw new BallastError('BALLAST_ERR_PEER_GONE', `failed to reach ${host.name}: its agent is not connected`);
+    const deadline = timeoutMs ?? this.opts.statusTimeoutMs ?? 1_500;
+    const result = await session.request((id) => ({ type: 'req.vip', id, timeoutMs: deadline, ...fields }) as VipRequest);
+    if (!check.Check(result)) {
+      const first = [...check.Errors(result)][0];
+      throw new BallastError('BALLAST_ERR_FRAME_INVALID', `failed to read ${host.name}'s req.vip ${fields.action as VipAction} answer: ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
+    }
+    return result;
+  }
+
+  /** Asks `target` every movePollMs until it holds or moveWaitMs passed; its last status (or null). */
+  private async waitForHolder(target: LiveHost): Promise<VipAgentStatus | null> {
+    const until = this.now() + (this.opts.moveWaitMs ?? 5_000);
+    let last: VipAgentStatus | null = null;
+    for (;;) {
+      try {
+        last = await this.ask(target, { action: 'status' }, checkStatus);
+        this.remember(target.id, last);
+        if (last.state === 'holder') return last;
+      } catch (err) {
+        this.log.debug({ host: target.name, err: messageOf(err) }, 'no VIP status while waiting for the new holder');
+      }
+      if (this.now() >= until) return last;
+      await sleep(this.opts.movePollMs ?? 100);
+    }
+  }
+
+  private findOptional(name: string): LiveHost | null {
+    for (const h of this.opts.hosts.all()) if (h.name === name) return h;
+    return null;
+  }
+
+  private find(name: string): LiveHost {
+    const h = this.findOptional(name);
+    if (h === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `host "${name}" is not enrolled`);
+    return h;
+  }
+
+  private connected(name: string, verb: 'exclude' | 'include'): LiveHost {
+    const h = this.find(name);
+    if (h.session === null) {
+      throw new BallastError(
+        'BALLAST_ERR_PEER_GONE',
+        `failed to ${verb} ${name}: its agent is not connected (state ${h.state}); on the host itself, ${verb === 'exclude' ? 'create' : 'remove'} /var/lib/ballast/vip-excluded`,
+      );
+    }
+    return h;
+  }
+
+  private candidate(host: LiveHost, report: VipAgentStatus) {
+    return candidateOf({ host: host.name, reachable: true, report, at: this.last.get(host.id)?.at ?? this.now(), error: null });
+  }
+
+  /** 1 on `holder`, 0 on every other host last seen in `vip`. */
+  private markHolder(vip: string, holder: string): void {
+    this.opts.metrics.vipHolder.set({ vip, host: holder }, 1);
+    for (const { report } of this.last.values()) {
+      if (report.name === vip && report.host !== holder) this.opts.metrics.vipHolder.set({ vip, host: report.host }, 0);
+    }
+  }
+
+  private updateMetrics(items: readonly VipView[]): void {
+    const { vipHolder, vipRenewRtt } = this.opts.metrics;
+    // Reset first so hosts that left an election do not keep a stale series.
+    vipHolder.reset();
+    vipRenewRtt.reset();
+    for (const v of items) {
+      for (const c of v.candidates) {
+        vipHolder.set({ vip: v.name, host: c.host }, v.holder === c.host ? 1 : 0);
+        if (c.renewRttP50Ms !== null) vipRenewRtt.set({ vip: v.name, host: c.host, quantile: '0.5' }, c.renewRttP50Ms / 1000);
+        if (c.renewRttP99Ms !== null) vipRenewRtt.set({ vip: v.name, host: c.host, quantile: '0.99' }, c.renewRttP99Ms / 1000);
+      }
+    }
+  }
+
+  private event(host: string, kind: string, message: string, data: Record<string, unknown>): void {
+    this.opts.events.append({ host, kind, message, data });
+  }
+}
+
+function codeOf(err: unknown): string {
+  return isBallastError(err) ? err.code : 'BALLAST_ERR_INTERNAL';
+}
