@@ -7,6 +7,13 @@
  *   (`apt-get download` + `dpkg-deb -x`, nothing is installed on this machine), repacked in the
  *   upstream release layouts, with their real sha256s. It is cached, keyed by the package versions,
  *   so only the first run pays for the download and the gzip.
+ * - With `kubeStandins: true` it also carries kubelet, kubeadm and kubectl 1.30.4 (raw files named
+ *   like upstream's downloads) and crictl 1.30.0 (crictl-v1.30.0-linux-amd64.tar.gz with `crictl`
+ *   inside, as upstream packs it): Ballast's recording stand-ins from test/support/standin, because
+ *   the real binaries cannot run on the machines these tests run on. Their manifest URLs point at
+ *   https://ballast.invalid/standin/… (a reserved name that never resolves) and the manifest's
+ *   header says so. This variant is cached separately, keyed by the Debian bundle's key and the
+ *   stand-ins' sha256s, and built from the cached Debian bundle (no download).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
+import { DEFAULT_CNI_PLUGINS } from '../../controller/src/roles/containerd.js';
 
 const run = promisify(execFile);
 
@@ -76,12 +84,32 @@ export async function writeBundle(opts: {
 
 /** The cached Debian test bundle. */
 export interface DebianTestBundle {
-  /** bundle.tar: manifest.yaml + the three artifacts. */
+  /** bundle.tar: manifest.yaml + the artifacts. */
   path: string;
   manifest: ArtifactSpec[];
   /** Debian package → version the binaries came from. */
   packages: Record<string, string>;
+  /** The stand-in artifacts' names (empty without `kubeStandins`). */
+  standins: string[];
 }
+
+/** The Kubernetes version the kubelet, kubeadm and kubectl stand-ins are published as. */
+export const KUBE_STANDIN_VERSION = '1.30.4';
+/** The crictl version its stand-in is published as. */
+export const CRICTL_STANDIN_VERSION = '1.30.0';
+/** The CNI plugins version their stand-ins are published as. */
+export const CNI_STANDIN_VERSION = '1.4.0';
+/** A CNI plugin stand-in: answers every call with a CNI error result (nothing in the lab creates pods). */
+const CNI_STANDIN_SCRIPT = `#!/bin/sh
+# Ballast lab stand-in for the CNI plugin PLUGIN (the lab runs no pods).
+echo '{"cniVersion":"1.0.0","code":100,"msg":"ballast stand-in CNI plugin PLUGIN: no pods in the lab"}'
+exit 1
+`;
+/** Where the stand-in scripts are (in the source tree, also when this runs from dist/). */
+const STANDIN_DIR = join(import.meta.dirname.replace(/\/dist\/test\/support$/, '/test/support'), 'standin');
+const STANDIN_NAMES = ['kubelet', 'kubeadm', 'kubectl', 'crictl'] as const;
+/** Bump when the stand-in layout below changes. */
+const STANDIN_LAYOUT_VERSION = 2;
 
 const PACKAGES = ['etcd-server', 'etcd-client', 'containerd', 'runc'] as const;
 /** Bump when the layout below changes, so stale caches are not reused. */
@@ -119,7 +147,9 @@ async function packageInfo(pkg: string): Promise<{ version: string; filename: st
  * Returns the Debian test bundle, building it on first use (about 40 MB of .debs downloaded once).
  * Needs apt-get and dpkg-deb; installs nothing.
  */
-export async function debianTestBundle(opts: { cacheDir?: string; log?: (line: string) => void } = {}): Promise<DebianTestBundle> {
+export async function debianTestBundle(
+  opts: { cacheDir?: string; log?: (line: string) => void; kubeStandins?: boolean } = {},
+): Promise<DebianTestBundle> {
   const info = Object.fromEntries(await Promise.all(PACKAGES.map(async (p) => [p, await packageInfo(p)] as const)));
   const packages = Object.fromEntries(PACKAGES.map((p) => [p, info[p]!.version]));
   const key = sha256(JSON.stringify({ packages, layout: LAYOUT_VERSION })).slice(0, 16);
@@ -137,8 +167,79 @@ export async function debianTestBundle(opts: { cacheDir?: string; log?: (line: s
       await rm(work, { recursive: true, force: true });
     }
   }
+  if (opts.kubeStandins === true) return withKubeStandins({ base: final, key, cacheDir, packages, log: opts.log });
   const manifest = JSON.parse(await readFile(join(final, 'manifest.json'), 'utf8')) as ArtifactSpec[];
-  return { path: join(final, 'bundle.tar'), manifest, packages };
+  return { path: join(final, 'bundle.tar'), manifest, packages, standins: [] };
+}
+
+/** The Debian bundle in `base` plus the Kubernetes stand-ins, cached by both. */
+async function withKubeStandins(o: {
+  base: string;
+  key: string;
+  cacheDir: string;
+  packages: Record<string, string>;
+  log: ((line: string) => void) | undefined;
+}): Promise<DebianTestBundle> {
+  const scripts = Object.fromEntries(await Promise.all(STANDIN_NAMES.map(async (n) => [n, await readFile(join(STANDIN_DIR, n))] as const)));
+  const hashes = Object.fromEntries(STANDIN_NAMES.map((n) => [n, sha256(scripts[n]!)]));
+  const key = sha256(JSON.stringify({ base: o.key, standins: hashes, layout: STANDIN_LAYOUT_VERSION })).slice(0, 16);
+  const final = join(o.cacheDir, `test-bundle-${key}`);
+  if (!existsSync(join(final, 'manifest.json'))) {
+    o.log?.(`adding the Kubernetes stand-ins to the Debian test bundle in ${final}`);
+    const work = await mkdtemp(join(o.cacheDir, '.test-bundle-'));
+    try {
+      const stage = join(work, 'stage');
+      const out = join(work, 'out');
+      for (const d of [stage, out]) await mkdir(d, { recursive: true });
+      await run('tar', ['-xf', join(o.base, 'bundle.tar'), '-C', stage]);
+      const baseManifest = JSON.parse(await readFile(join(o.base, 'manifest.json'), 'utf8')) as ArtifactSpec[];
+      const files = baseManifest.map((m) => m.file);
+      const manifest = [...baseManifest];
+      const add = async (name: string, version: string, file: string) => {
+        const url = `https://ballast.invalid/standin/${name}/v${version}/${file}`;
+        manifest.push({ name, version, os: 'linux', arch: 'amd64', sha256: sha256(await readFile(join(stage, file))), url, file });
+        files.push(file);
+      };
+      // kubelet, kubeadm, kubectl: single executables, as dl.k8s.io serves them.
+      for (const name of ['kubelet', 'kubeadm', 'kubectl'] as const) {
+        await writeFile(join(stage, name), scripts[name]!);
+        await chmod(join(stage, name), 0o755);
+        await add(name, KUBE_STANDIN_VERSION, name);
+      }
+      // crictl-vX-linux-amd64.tar.gz with a single `crictl`, as cri-tools releases it.
+      const crictlDir = join(work, 'crictl');
+      await mkdir(crictlDir);
+      await writeFile(join(crictlDir, 'crictl'), scripts.crictl!);
+      await chmod(join(crictlDir, 'crictl'), 0o755);
+      const crictlTar = `crictl-v${CRICTL_STANDIN_VERSION}-linux-amd64.tar.gz`;
+      await run('tar', ['-czf', join(stage, crictlTar), '-C', crictlDir, '--owner=0', '--group=0', 'crictl']);
+      await add('crictl', CRICTL_STANDIN_VERSION, crictlTar);
+      // cni-plugins-linux-amd64-vX.tgz with the plugins at the top, as containernetworking releases it.
+      // No pod sandbox is ever created in the lab, so the stand-ins only answer with a CNI error.
+      const cniDir = join(work, 'cni');
+      await mkdir(cniDir);
+      for (const plugin of DEFAULT_CNI_PLUGINS) {
+        await writeFile(join(cniDir, plugin), CNI_STANDIN_SCRIPT.replaceAll('PLUGIN', plugin));
+        await chmod(join(cniDir, plugin), 0o755);
+      }
+      const cniTar = `cni-plugins-linux-amd64-v${CNI_STANDIN_VERSION}.tgz`;
+      await run('tar', ['-czf', join(stage, cniTar), '-C', cniDir, '--owner=0', '--group=0', ...DEFAULT_CNI_PLUGINS]);
+      await add('cni-plugins', CNI_STANDIN_VERSION, cniTar);
+      const header = [
+        '# Debian bookworm binaries repacked in upstream layouts (ballast test bundle), plus kubelet,',
+        "# kubeadm, kubectl, crictl and the CNI plugins as Ballast's STAND-INS (test/support/standin), not the",
+        '# upstream binaries, which cannot run on the test machines; their urls are https://ballast.invalid/standin/….',
+      ].join('\n');
+      await writeFile(join(stage, 'manifest.yaml'), `${header}\n${stringify(manifest)}`);
+      await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', ...files]);
+      await writeFile(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+      if (!existsSync(join(final, 'manifest.json'))) await rename(out, final);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  const manifest = JSON.parse(await readFile(join(final, 'manifest.json'), 'utf8')) as ArtifactSpec[];
+  return { path: join(final, 'bundle.tar'), manifest, packages: o.packages, standins: [...STANDIN_NAMES] };
 }
 
 async function buildDebianBundle(work: string, info: Record<string, { version: string; filename: string }>): Promise<void> {
