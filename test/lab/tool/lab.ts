@@ -13,7 +13,7 @@ import {
 import { type RunOptions, type RunResult, run, StopWaiting, sleep, waitUntil } from './exec.js';
 import { boot, ensureOverlay, hostRun, isMounted, poweroff, unmountOverlay } from './host.js';
 import { deleteNetns, ensurePlugged, ensureSwitch, setPortUp } from './net.js';
-import { isAlive } from './proc.js';
+import { isAlive, signal } from './proc.js';
 import { ensureRootfs } from './rootfs.js';
 import { type HostState, type LabState, labDir, readState, stateFile, writeState } from './state.js';
 
@@ -199,6 +199,18 @@ export class Lab {
       },
       { timeoutMs: 30_000, intervalMs: 200 },
     );
+  }
+
+  /** SIGKILL of the controller process (a crash: no shutdown code runs); returns once it is gone. */
+  async killController(): Promise<void> {
+    const ref = this.state.controller;
+    if (isAlive(ref)) {
+      signal(ref, 'SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (isAlive(ref) && Date.now() < deadline) await sleep(20);
+    }
+    this.state.controller = null;
+    this.save();
   }
 
   async stopController(): Promise<void> {
