@@ -1,0 +1,125 @@
+import 'reflect-metadata';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClusterList, ClusterStatus } from '../../../shared/src/clusters-api.js';
+import { silentLogger } from '../../../shared/src/log.js';
+import type { OperationDocument } from '../../../shared/src/ops-api.js';
+import { caPublicKeyHash } from '../../../shared/src/pki.js';
+import { buildApp } from '../api/app.js';
+import { validateCluster } from '../cluster/validate.js';
+import { HostTracker } from '../hub/host-tracker.js';
+import { createMetrics } from '../metrics.js';
+import { OperationEngine } from '../ops/engine.js';
+import { createCa } from '../pki/ca.js';
+import { openStore, type Store } from '../store/store.js';
+import type { BootstrapDeps } from './deps.js';
+import { FakeFleet } from './fakes.js';
+import { bootstrapExecutors, clusterCreateKind } from './kind.js';
+import { clusterResetKind } from './reset.js';
+import { clusterPkiPort } from './wiring.js';
+
+const SPEC = {
+  apiVersion: 'ballast.dev/v1alpha1',
+  kind: 'Cluster',
+  name: 'lab',
+  vip: { address: '198.18.0.250', interface: 'eth0' },
+  network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n' } },
+  hosts: [
+    { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
+    { name: 'w1', address: '198.18.0.14', roles: ['worker'] },
+  ],
+};
+
+describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)', () => {
+  let dir: string;
+  let store: Store;
+  let engine: OperationEngine;
+  let app: FastifyInstance;
+  let admin: string;
+  let fleet: FakeFleet;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ballast-clusters-api-'));
+    store = openStore({ path: join(dir, 'ballast.db') });
+    fleet = new FakeFleet();
+    const log = silentLogger();
+    const deps: BootstrapDeps = {
+      runs: fleet,
+      pki: clusterPkiPort(store.clusterPki, log),
+      // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
+      validate: (spec) => validateCluster(spec),
+      etcd: () => fleet.etcdClient(),
+      kube: () => fleet.kubeApi(),
+      log,
+      gateIntervalMs: 5,
+    };
+    engine = new OperationEngine({
+      repo: store.operations,
+      events: store.events,
+      log,
+      registry: { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never },
+    });
+    const ca = await createCa({ commonName: 'test-ca' });
+    app = buildApp({
+      store,
+      tracker: new HostTracker({ log, sink: { transition: () => {} } }),
+      metrics: createMetrics({ collectProcess: false }),
+      log,
+      ca,
+      caHash: caPublicKeyHash(ca.certPem),
+      serverUrl: () => 'https://198.18.0.1:9443',
+      now: Date.now,
+      ops: engine,
+      bootstrap: deps,
+    });
+    admin = store.operators.ensureAdmin() ?? '';
+  });
+  afterEach(async () => {
+    await app.close();
+    await engine.close();
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const call = (method: 'GET' | 'POST', url: string, body?: unknown) =>
+    app.inject({ method, url, headers: { authorization: `Bearer ${admin}` }, ...(body === undefined ? {} : { payload: body as object }) });
+
+  it('refuses a bad spec listing every problem with its path, and starts nothing', async () => {
+    const bad = { ...SPEC, name: 'Bad_Name', hosts: [{ name: 'h1', address: '198.18.0.11', roles: ['etcd', 'chef'] }], extra: 1 };
+    const r = await call('POST', '/v1/clusters', { spec: bad });
+    expect(r.statusCode).toBe(400);
+    const body = r.json<{ code: string; message: string; path: string }>();
+    expect(body.code).toBe('BALLAST_ERR_VALIDATION');
+    for (const path of ['/spec/name', '/spec/hosts/0/roles/1', '/spec/extra']) expect(body.message).toContain(path);
+    expect(body.message).toContain('nothing was started');
+    const even = await call('POST', '/v1/clusters', { spec: { ...SPEC, hosts: [...SPEC.hosts, { name: 'h2', address: '198.18.0.12', roles: ['etcd'] }] } });
+    expect(even.statusCode).toBe(400);
+    expect(even.json<{ message: string }>().message).toMatch(/etcd/);
+    expect(engine.list(10)).toEqual([]);
+    expect(fleet.runs).toEqual([]);
+  });
+
+  it('starts cluster create, lists the cluster, shows its status, and resets it', async () => {
+    const r = await call('POST', '/v1/clusters', { spec: SPEC });
+    expect(r.statusCode).toBe(200);
+    const doc = r.json<OperationDocument>();
+    expect(doc).toMatchObject({ kind: 'cluster.create', cluster: 'lab', createdBy: 'admin' });
+    await engine.idle(doc.id);
+    expect(engine.get(doc.id).state).toBe('succeeded');
+    expect(store.audit.list(10).map((a) => `${a.action}:${a.outcome}`)).toContain('cluster.create:ok');
+    const list = (await call('GET', '/v1/clusters')).json<ClusterList>();
+    expect(list.items.map((c) => [c.name, c.state, c.hosts])).toEqual([['lab', 'succeeded', 2]]);
+    const status = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
+    expect(status.etcd.members.map((m) => [m.name, m.healthy, m.learner, m.leader])).toEqual([['h1', true, false, true]]);
+    expect(status.nodes.items.map((n) => n.name).sort()).toEqual(['h1', 'w1']);
+    expect((await call('GET', '/v1/clusters/nope/status')).statusCode).toBe(404);
+
+    const reset = await call('POST', '/v1/clusters/lab/reset', { hosts: ['w1'] });
+    expect(reset.statusCode).toBe(200);
+    await engine.idle(reset.json<OperationDocument>().id);
+    expect(fleet.changes('reset')).toEqual(['w1']);
+  });
+});
