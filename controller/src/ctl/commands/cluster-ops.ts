@@ -18,7 +18,7 @@ import { CtlError, EXIT_USAGE, usageError } from '../errors.js';
 import { type Cell, formatTable } from '../format.js';
 import { formatDocument, outputOption } from '../output.js';
 import { intInRange } from '../parse.js';
-import { fromClusterFile, fromInventory, reportText, type ValidateOptions } from './cluster.js';
+import { fromClusterFile, fromInventory, reportText, sourceOptions, type ValidateOptions } from './cluster.js';
 import { withExamples } from './common.js';
 import { viewOperation } from './ops.js';
 
@@ -32,21 +32,8 @@ interface CreateOptions extends Omit<ValidateOptions, 'output'> {
 
 /** Adds create, list and status to the `cluster` group. */
 export function registerClusterOps(cluster: Command, ctx: CliContext): void {
-  const create = cluster
-    .command('create')
+  const create = sourceOptions(cluster.command('create'))
     .description('bootstrap a highly-available cluster on enrolled hosts: etcd → VIP → control plane → workers, resumable')
-    .addOption(new Option('-f, --file <path>', 'cluster.yaml').conflicts('inventory'))
-    .addOption(new Option('--inventory <path>', 'kubespray inventory (hosts.yaml or inventory.ini), unchanged'))
-    .option('--name <name>', 'with --inventory: cluster name')
-    .option('--vip <address>', 'with --inventory: API server virtual IP')
-    .option('--vip-interface <name>', 'with --inventory: interface the VIP is added to')
-    .option('--vip-port <port>', 'with --inventory: API server port (default 6443)', intInRange(1, 65535))
-    .option('--kubernetes-version <version>', 'with --inventory: Kubernetes version')
-    .option('--etcd-version <version>', 'with --inventory: etcd version')
-    .option('--containerd-version <version>', 'with --inventory: containerd version')
-    .option('--pod-cidr <cidr>', 'with --inventory: pod CIDR')
-    .option('--service-cidr <cidr>', 'with --inventory: service CIDR')
-    .option('--cni-manifest <path>', 'with --inventory: CNI manifest file')
     .option('--check', 'print the full per-host plan and change nothing')
     .option('--diff', 'record file diffs in every run (ballastctl run ID shows them); --check always does')
     .option('-y, --yes', 'create without asking (required unless --check)')

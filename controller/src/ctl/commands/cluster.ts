@@ -47,14 +47,11 @@ export interface ClusterValidateReport {
   cluster?: ClusterSpec;
 }
 
-/** Registers `cluster` and its subcommands. */
-export function registerCluster(program: Command, ctx: CliContext): void {
-  const cluster = program.command('cluster').description('describe and check a whole Kubernetes cluster (cluster.yaml or a kubespray inventory)');
-  const validate = cluster
-    .command('validate')
-    .description('check a cluster.yaml or kubespray inventory offline; print every problem with its path (exit 2 on any)')
+/** The options naming where a cluster comes from: `-f cluster.yaml`, or `--inventory` plus what an inventory lacks. */
+export function sourceOptions(cmd: Command): Command {
+  return cmd
     .addOption(new Option('-f, --file <path>', 'cluster.yaml').conflicts('inventory'))
-    .addOption(new Option('--inventory <path>', 'kubespray inventory (hosts.yaml or inventory.ini)'))
+    .addOption(new Option('--inventory <path>', 'kubespray inventory (hosts.yaml or inventory.ini), unchanged'))
     .option('--name <name>', 'with --inventory: cluster name')
     .option('--vip <address>', 'with --inventory: API server virtual IP')
     .option('--vip-interface <name>', 'with --inventory: interface the VIP is added to')
@@ -64,8 +61,16 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     .option('--containerd-version <version>', 'with --inventory: containerd version')
     .option('--pod-cidr <cidr>', 'with --inventory: pod CIDR')
     .option('--service-cidr <cidr>', 'with --inventory: service CIDR')
-    .option('--cni-manifest <path>', 'with --inventory: CNI manifest file')
-    .addOption(outputOption(['text', 'json']))
+    .option('--cni-manifest <path>', 'with --inventory: CNI manifest file');
+}
+
+/** Registers `cluster` and its subcommands. */
+export function registerCluster(program: Command, ctx: CliContext): void {
+  const cluster = program.command('cluster').description('describe and check a whole Kubernetes cluster (cluster.yaml or a kubespray inventory)');
+  const validate = cluster
+    .command('validate')
+    .description('check a cluster.yaml or kubespray inventory offline; print every problem with its path (exit 2 on any)')
+
     .action((opts: ValidateOptions) => runValidate(ctx, opts));
   withExamples(validate, [
     'ballastctl cluster validate -f cluster.yaml',
