@@ -69,8 +69,9 @@ export function registerCluster(program: Command, ctx: CliContext): void {
   const cluster = program.command('cluster').description('describe and check a whole Kubernetes cluster (cluster.yaml or a kubespray inventory)');
   const validate = cluster
     .command('validate')
-    .description('check a cluster.yaml or kubespray inventory offline; print every problem with its path (exit 2 on any)')
-
+    .description('check a cluster.yaml or kubespray inventory offline; print every problem with its path (exit 2 on any)');
+  sourceOptions(validate)
+    .addOption(outputOption(['text', 'json']))
     .action((opts: ValidateOptions) => runValidate(ctx, opts));
   withExamples(validate, [
     'ballastctl cluster validate -f cluster.yaml',
