@@ -10,9 +10,11 @@
  *   `system:bootstrappers`, `system:bootstrappers:kubeadm:default-node-token` and
  *   `system:authenticated`, as kube-apiserver's bootstrap token authenticator names them. A bearer
  *   token that is not configured is 401.
- * - Nothing: anonymous. The fake models --anonymous-auth=false (401), with one exception: GET of
- *   kube-public/cluster-info, which kubeadm's token discovery reads anonymously (a kubeadm cluster
- *   runs with anonymous auth on and RBAC lets system:anonymous read exactly that object).
+ * - A client certificate that does not verify: 401, as kube-apiserver's x509 authenticator answers.
+ * - Nothing: anonymous (`system:anonymous`), as in a kubeadm cluster (anonymous auth on). RBAC's
+ *   defaults let it read /healthz, /livez, /readyz and /version (system:public-info-viewer) — what
+ *   load balancers and the VIP's health check use — and kube-public/cluster-info, which kubeadm's
+ *   token discovery reads; anything else is 403 Forbidden.
  *
  * Authorization of bootstrap-token users (a simplification, documented so nobody relies on it):
  * real ones may only create CSRs, and kubelets register with the node client certificate the TLS
@@ -50,6 +52,8 @@ export function authenticate(req: IncomingMessage, bootstrapTokens: ReadonlySet<
   if (socket.authorized) {
     return { user: String(socket.getPeerCertificate().subject?.CN ?? ''), groups: ['system:authenticated'], via: 'certificate' };
   }
+  // A certificate was presented but does not chain to the client CA.
+  if (Object.keys(socket.getPeerCertificate() ?? {}).length > 0) throw unauthorized();
   const header = req.headers.authorization;
   if (header === undefined) return null;
   const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
@@ -72,7 +76,9 @@ export function authorize(who: Identity | null, what: RequestAttributes, options
     const clusterInfo =
       what.kind === 'resource' && what.verb === 'get' && what.r.plural === 'configmaps' && what.namespace === 'kube-public' && what.name === 'cluster-info';
     if (clusterInfo && options.anonymousClusterInfo) return;
-    throw unauthorized();
+    if (what.kind === 'nonResource' && what.verb === 'get' && PUBLIC_INFO.has(what.path)) return;
+    const target = what.kind === 'nonResource' ? `path "${what.path}"` : `resource "${what.r.plural}" in API group "${what.r.group}"`;
+    throw new StatusError(403, 'Forbidden', `forbidden: User "system:anonymous" cannot ${what.verb} ${target}`);
   }
   if (who.via === 'certificate') return;
   if (what.kind === 'nonResource') {
