@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../shared/src/clusters-api.js';
 import type { OperationDocument } from '../../shared/src/ops-api.js';
 import { parseStandinLog, STANDIN_LOG } from '../support/standin/log.js';
 import { type BootstrapLab, setupBootstrapLab, VIP } from './support-bootstrap.js';
+import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { sleep, waitUntil } from './tool/exec.js';
 import type { Lab } from './tool/lab.js';
 
@@ -13,19 +13,9 @@ import type { Lab } from './tool/lab.js';
 // the real ones. The stand-in kubelet "runs" the kube-apiserver static pod as a forwarder from :6443
 // to a fake API server in the controller's netns, which holds the cluster's Kubernetes CA — the one
 // the controller issued (this test reads it from the controller's store, as kubeadm would get it).
-const TOOLS = ['systemd-nspawn', 'debootstrap', 'ip', 'nsenter', 'dpkg-deb', 'apt-get'];
-const missing = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-const isRoot = process.getuid?.() === 0;
-const skipReason = !isRoot ? 'not root' : missing.length > 0 ? `missing ${missing.join(', ')} (run scripts/install-lab-deps.sh)` : null;
-if (skipReason) console.log(`bootstrap lab tests skipped: ${skipReason}`);
+const skipReason = labSkipReason('bootstrap lab tests');
 
-const log = (msg: string) => console.log(`lab: ${msg}`);
-const figures: Array<[string, string]> = [];
-const figure = (name: string, value: string) => {
-  figures.push([name, value]);
-  console.log(`FIGURE ${name}: ${value}`);
-};
-const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const { figures, figure } = figureRecorder();
 
 const HOSTS = ['host1', 'host2', 'host3', 'host4', 'host5'];
 const CONTROL = ['host1', 'host2', 'host3'];

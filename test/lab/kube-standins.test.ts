@@ -8,11 +8,12 @@ import type { NodeSummary } from '../../controller/src/kube/client.js';
 import { renderInitConfig, renderJoinConfig, type KubeadmConfigInput } from '../../controller/src/kube/kubeadm-config.js';
 import { createCa, issueClientCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse } from '../../shared/src/artifacts-api.js';
-import type { RunDocument, RunHost } from '../../shared/src/runs-api.js';
+import type { RunDocument } from '../../shared/src/runs-api.js';
 import { type DebianTestBundle, debianTestBundle, KUBE_STANDIN_VERSION } from '../support/bundle.js';
 import { createFakeApiServerPki, type FakeApiServerPki, type FakeApiServerProcess, REPO_ROOT, standinEnv, startFakeApiServerProcess } from '../support/fake-apiserver-process.js';
 import { parseStandinLog, STANDIN_ENV, STANDIN_LOG, type StandinLogEntry } from '../support/standin/log.js';
-import { writeVarsFile } from './support-roles.js';
+import { explain, hostOf, writeVarsFile } from './support-roles.js';
+import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { run, waitUntil } from './tool/exec.js';
 import { Lab } from './tool/lab.js';
 import { ensurePackages } from './tool/packages.js';
@@ -25,19 +26,9 @@ import { labDir } from './tool/state.js';
 // controller's namespace — because no real kube-apiserver, kubelet or kubeadm can be installed on
 // these machines. host1 is the control plane (and the "VIP": its own address), host2 a worker.
 // Root only; every wait is bounded; figures are printed as FIGURE lines.
-const TOOLS = ['systemd-nspawn', 'debootstrap', 'ip', 'nsenter', 'dpkg-deb', 'apt-get'];
-const missing = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-const isRoot = process.getuid?.() === 0;
-const skipReason = !isRoot ? 'not root' : missing.length > 0 ? `missing ${missing.join(', ')} (run scripts/install-lab-deps.sh)` : null;
-if (skipReason) console.log(`kube stand-in lab tests skipped: ${skipReason}`);
+const skipReason = labSkipReason('kube stand-in lab tests');
 
-const log = (msg: string) => console.log(`lab: ${msg}`);
-const figures: Array<[string, string]> = [];
-const figure = (name: string, value: string) => {
-  figures.push([name, value]);
-  console.log(`FIGURE ${name}: ${value}`);
-};
-const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const { figures, figure } = figureRecorder();
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const random = (n: number) => [...randomBytes(n)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
 
@@ -46,20 +37,6 @@ const FAKE_LISTEN_PORT = 16443;
 /** What the compiled agent must contain for the kube roles (the kubeadm module is new). */
 const AGENT_KUBEADM_MODULE = join(REPO_ROOT, 'dist/agent/src/tasks/modules/kubeadm.js');
 const KUBE_CLIENT = join(REPO_ROOT, 'dist/controller/src/kube/client.js');
-
-function explain(doc: RunDocument): string {
-  const lines = doc.hosts.flatMap((h) => [
-    ...(h.error === null ? [] : [`${h.name}: ${h.error.code}: ${h.error.message}`]),
-    ...h.results.filter((r) => r.status === 'failed').map((r) => `${h.name} [${r.name}]: ${r.error?.code ?? ''}: ${r.error?.message ?? r.message}`),
-  ]);
-  return `run ${doc.id} ${doc.status}${lines.length > 0 ? `\n  ${lines.join('\n  ')}` : ''}`;
-}
-
-const hostOf = (doc: RunDocument, name: string): RunHost => {
-  const h = doc.hosts.find((x) => x.name === name);
-  if (h === undefined) throw new Error(`run ${doc.id} has no host ${name}`);
-  return h;
-};
 
 describe.skipIf(skipReason !== null)('lab: kube roles with the kubelet/kubeadm stand-ins and the fake API server', () => {
   let lab: Lab;

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { run, sleep, waitUntil } from './tool/exec.js';
 import { downFromState, Lab, type LabHost } from './tool/lab.js';
 import { ensurePackages, repoVersion } from './tool/packages.js';
@@ -11,19 +11,9 @@ import { labDir } from './tool/state.js';
 
 // Issue 3's lab tests on real (namespaced) hosts running real systemd. Root only: namespaces,
 // mounts and systemd-nspawn. Every wait is bounded; figures are printed and asserted.
-const TOOLS = ['systemd-nspawn', 'debootstrap', 'ip', 'nsenter', 'dpkg-deb'];
-const missing = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-const isRoot = process.getuid?.() === 0;
-const skipReason = !isRoot ? 'not root' : missing.length > 0 ? `missing ${missing.join(', ')} (run scripts/install-lab-deps.sh)` : null;
-if (skipReason) console.log(`lab tests skipped: ${skipReason}`);
+const skipReason = labSkipReason('lab tests', ['systemd-nspawn', 'debootstrap', 'ip', 'nsenter', 'dpkg-deb']);
 
-const log = (msg: string) => console.log(`lab: ${msg}`);
-const figures: Array<[string, string]> = [];
-const figure = (name: string, value: string) => {
-  figures.push([name, value]);
-  console.log(`FIGURE ${name}: ${value}`);
-};
-const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const { figures, figure } = figureRecorder();
 /** Agent unit settings the timing assertions derive from (systemd/ballast-agent.service). */
 const WATCHDOG_SEC = 6;
 const RESTART_SEC = 1;

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,9 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BallastEvent } from '../../shared/src/api.js';
 import type { ArtifactImportResponse } from '../../shared/src/artifacts-api.js';
-import type { RunDocument, RunHost } from '../../shared/src/runs-api.js';
+import type { RunDocument } from '../../shared/src/runs-api.js';
 import { type DebianTestBundle, debianTestBundle } from '../support/bundle.js';
-import { type EtcdTls, etcdTls, writeVarsFile } from './support-roles.js';
+import { type EtcdTls, etcdTls, explain, hostOf, writeVarsFile } from './support-roles.js';
+import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { waitUntil } from './tool/exec.js';
 import { downFromState, Lab } from './tool/lab.js';
 import { ensurePackages } from './tool/packages.js';
@@ -22,20 +22,10 @@ import { labDir } from './tool/state.js';
 // os-prep is deliberately NOT applied: inside a systemd-nspawn container kernel modules cannot be
 // loaded (br_netfilter/overlay) and most of /proc/sys is read-only, so its kmod and sysctl tasks
 // would fail for reasons of the lab, not of the role. Its modules are covered by unit tests.
-const TOOLS = ['systemd-nspawn', 'debootstrap', 'ip', 'nsenter', 'dpkg-deb', 'apt-get'];
-const missing = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-const isRoot = process.getuid?.() === 0;
-const skipReason = !isRoot ? 'not root' : missing.length > 0 ? `missing ${missing.join(', ')} (run scripts/install-lab-deps.sh)` : null;
-if (skipReason) console.log(`role lab tests skipped: ${skipReason}`);
+const skipReason = labSkipReason('role lab tests');
 
-const log = (msg: string) => console.log(`lab: ${msg}`);
-const figures: Array<[string, string]> = [];
-const figure = (name: string, value: string) => {
-  figures.push([name, value]);
-  console.log(`FIGURE ${name}: ${value}`);
-};
+const { figures, figure } = figureRecorder();
 const recaps: string[] = [];
-const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** What the containerd role installs with its defaults (controller/src/roles/containerd.ts). */
@@ -67,21 +57,6 @@ const ARTIFACT_WORK_DIR = '/var/lib/ballast/artifacts';
 const CONTAINERD_VARS = { cni: { enabled: false }, disabledPlugins: ['io.containerd.grpc.v1.cri'] };
 /** The component supervisor probes every 10 s (agent DEFAULT_REPAIR_POLICY): a repair is due within one interval. */
 const REPAIR_BOUND_MS = 60_000;
-
-/** One line per failed result or host error, for assertion messages. */
-function explain(doc: RunDocument): string {
-  const lines = doc.hosts.flatMap((h) => [
-    ...(h.error === null ? [] : [`${h.name}: ${h.error.code}: ${h.error.message}`]),
-    ...h.results.filter((r) => r.status === 'failed').map((r) => `${h.name} [${r.name}]: ${r.error?.code ?? ''}: ${r.error?.message ?? r.message}`),
-  ]);
-  return `run ${doc.id} ${doc.status}${lines.length > 0 ? `\n  ${lines.join('\n  ')}` : ''}`;
-}
-
-const hostOf = (doc: RunDocument, name: string): RunHost => {
-  const h = doc.hosts.find((x) => x.name === name);
-  if (h === undefined) throw new Error(`run ${doc.id} has no host ${name}`);
-  return h;
-};
 
 describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real systemd hosts', () => {
   let lab: Lab;

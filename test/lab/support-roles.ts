@@ -1,11 +1,12 @@
 /**
- * Helpers for the role lab tests (roles.test.ts): the etcd TLS material a single member needs, and
- * the vars files `ballastctl apply --vars` reads.
+ * Helpers for the role lab tests (roles.test.ts, kube-standins.test.ts): the etcd TLS material a
+ * single member needs, the vars files `ballastctl apply --vars` reads, and reading run documents.
  */
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { createCa, issueClientCert, issueLeafCert, type KeyPair } from '../../controller/src/pki/ca.js';
+import type { RunDocument, RunHost } from '../../shared/src/runs-api.js';
 
 /** The `tls` vars of the etcd role, and the CA and client pair the test checks /health with. */
 export interface EtcdTls {
@@ -47,4 +48,20 @@ export async function etcdTls(member: { name: string; address: string }): Promis
 export function writeVarsFile(path: string, vars: Record<string, unknown>): string {
   writeFileSync(path, stringify(vars), { mode: 0o600 });
   return path;
+}
+
+/** One line per failed result or host error, for assertion messages. */
+export function explain(doc: RunDocument): string {
+  const lines = doc.hosts.flatMap((h) => [
+    ...(h.error === null ? [] : [`${h.name}: ${h.error.code}: ${h.error.message}`]),
+    ...h.results.filter((r) => r.status === 'failed').map((r) => `${h.name} [${r.name}]: ${r.error?.code ?? ''}: ${r.error?.message ?? r.message}`),
+  ]);
+  return `run ${doc.id} ${doc.status}${lines.length > 0 ? `\n  ${lines.join('\n  ')}` : ''}`;
+}
+
+/** The host `name` of a run; throws when the run has none. */
+export function hostOf(doc: RunDocument, name: string): RunHost {
+  const h = doc.hosts.find((x) => x.name === name);
+  if (h === undefined) throw new Error(`run ${doc.id} has no host ${name}`);
+  return h;
 }

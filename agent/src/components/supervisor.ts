@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { messageOf } from '../../../shared/src/errors.js';
 import type { HealthCheck } from '../health.js';
+import { createPollLoop } from '../poll-loop.js';
 import type { EventSender } from '../session.js';
 import type { SystemdPort } from '../tasks/module.js';
 import type { Component, ComponentSource, ProbeResult } from './component.js';
@@ -85,9 +86,6 @@ export function createComponentSupervisor(opts: ComponentSupervisorOptions): Com
   const now = opts.now ?? (() => performance.now());
   const log = opts.log.child({ component: 'supervisor' });
   const watches = new Map<string, Watch>();
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  let stopped = true;
 
   async function tick(): Promise<void> {
     let components: Component[];
@@ -176,28 +174,14 @@ export function createComponentSupervisor(opts: ComponentSupervisorOptions): Com
     }
   }
 
-  function loop(): void {
-    timer = null;
-    running = tick()
-      .catch((err: unknown) => log.error({ err: messageOf(err) }, 'supervisor tick failed'))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(loop, opts.tickMs ?? 1_000);
-      });
-  }
+  const poll = createPollLoop(
+    () => tick().catch((err: unknown) => log.error({ err: messageOf(err) }, 'supervisor tick failed')),
+    () => opts.tickMs ?? 1_000,
+  );
 
   return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      timer = setTimeout(loop, 0);
-    },
-    async stop() {
-      stopped = true;
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
+    start: () => poll.start(),
+    stop: () => poll.stop(),
     tick,
     checks() {
       return [...watches.values()]

@@ -208,7 +208,7 @@ describe('etcd client', () => {
     const url = await gateway((path) => {
       if (path === '/v3/lease/grant') return { body: { header, ID: '7587869542315570435', TTL: '10' } };
       if (path === '/v3/lease/keepalive') return { body: { result: { header, ID: '7587869542315570435', TTL: '9' } } };
-      if (path === '/v3/kv/range') return { body: { header, kvs: [{ key: Buffer.from('/vip').toString('base64'), value: Buffer.from('h1').toString('base64'), mod_revision: '5', version: '1', lease: '7587869542315570435' }], count: '1' } };
+      if (path === '/v3/kv/range') return { body: { header, kvs: [{ key: Buffer.from('/vip').toString('base64'), value: Buffer.from('h1').toString('base64'), create_revision: '4', mod_revision: '5', version: '1', lease: '7587869542315570435' }], count: '1' } };
       return { body: { header } };
     });
     const client = createEtcdClient({ endpoints: [url], tls });
@@ -217,6 +217,6 @@ describe('etcd client', () => {
     await client.leaseRevoke('7587869542315570435');
     expect(await client.post('/v3/kv/txn', { compare: [] }, { timeoutMs: 500 })).toEqual({ header });
     expect(await rejection(client.post('https://elsewhere/', {}))).toMatchObject({ code: 'BALLAST_ERR_INTERNAL' });
-    expect(await client.get('/vip')).toEqual({ key: '/vip', value: 'h1', modRevision: '5', version: '1', lease: '7587869542315570435' });
+    expect(await client.get('/vip')).toEqual({ key: '/vip', value: 'h1', createRevision: '4', modRevision: '5', version: '1', lease: '7587869542315570435' });
   });
 });

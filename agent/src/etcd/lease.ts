@@ -8,8 +8,12 @@
  * DESIGN "The VIP: what measurements … show"), no fail-over, and a kept-alive TLS connection
  * (a fresh handshake per renewal would put ~1 ms of CPU and a few ms of latency into every
  * measured round trip). `client.ts` makes the opposite choices for rare membership calls, and
- * has no txn or create_revision, which the election needs. When it grows a `post(path, body,
- * opts)`, it can be passed here as the transport.
+ * has no txn or create_revision, which the election needs. Its `post(path, body, opts)` fits
+ * {@link EtcdTransport}, so it can be passed here as the transport where fail-over is wanted.
+ * The HTTP exchange itself (deadline, abort, size cap, JSON parsing) is shared with `client.ts`
+ * (shared/src/etcd/gateway-post.ts); what stays here is what differs: the one endpoint, the
+ * kept-alive agent, no fail-over, and the error mapping (every transport failure is
+ * BALLAST_ERR_ETCD_UNAVAILABLE; a refusal keeps etcd's gRPC code as its cause).
  *
  * Gateway facts checked against etcd 3.4.23 (Debian):
  * - int64/uint64 are decimal strings both ways; keys and values are base64.
@@ -19,11 +23,12 @@
  * - `/v3/lease/revoke` of an unknown lease answers 404 `{"code":5,"message":"…lease not found"}`.
  * - `/v3/kv/txn` answers `succeeded` only when true (fields at their default are omitted).
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { BallastError, messageOf } from '../../../shared/src/errors.js';
+import { BallastError } from '../../../shared/src/errors.js';
+import { type GatewayAnswer, GatewayTransportFailure, postGatewayJson } from '../../../shared/src/etcd/gateway-post.js';
 
 /** Options of one transport call. Both bound the call: nothing may wait on a partitioned member. */
 export interface EtcdPostOptions {
@@ -91,74 +96,23 @@ export function createHttpsEtcdTransport(opts: { endpoint: string; tls?: EtcdTls
     secure ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: tls?.ca, cert: tls?.cert, key: tls?.key }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
   let agent = newAgent(opts.tls);
 
-  const post = (path: string, body: unknown, call: EtcdPostOptions): Promise<unknown> => {
-    const payload = JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        call.signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      const unavailable = (why: string) => new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', `failed to call etcd ${path} at ${url.origin}: ${why}`);
-      const req = (secure ? httpsRequest : httpRequest)(
-        new URL(path, url),
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > maxBytes) {
-              req.destroy();
-              finish(() => reject(unavailable(`answered more than ${maxBytes} bytes`)));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('error', (err) => finish(() => reject(unavailable(messageOf(err)))));
-          res.on('end', () => finish(() => settle(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
-        },
-      );
-      const settle = (status: number, text: string) => {
-        let parsed: unknown;
-        try {
-          parsed = text === '' ? {} : JSON.parse(text);
-        } catch {
-          reject(unavailable(`answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 120)}`));
-          return;
-        }
-        if (status >= 200 && status < 300) {
-          resolve(parsed);
-          return;
-        }
-        const errBody = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { message?: unknown; error?: unknown; code?: unknown };
-        const why = String(errBody.message ?? errBody.error ?? `HTTP ${status}`);
-        const code = typeof errBody.code === 'number' ? errBody.code : null;
-        if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED || status === 503 || status === 504) {
-          reject(unavailable(why));
-          return;
-        }
-        reject(new BallastError('BALLAST_ERR_ETCD_REFUSED', `etcd at ${url.origin} refused ${path}: ${why}`, { cause: new EtcdGrpcError(why, code, status) }));
-      };
-      const onAbort = () => {
-        req.destroy();
-        finish(() => reject(new BallastError('BALLAST_ERR_CANCELLED', `failed to call etcd ${path}: cancelled`)));
-      };
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish(() => reject(unavailable(`no answer within ${call.timeoutMs} ms`)));
-      }, call.timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => finish(() => reject(unavailable(err.code ?? err.message))));
-      if (call.signal?.aborted) {
-        onAbort();
-        return;
-      }
-      call.signal?.addEventListener('abort', onAbort, { once: true });
-      req.end(payload);
-    });
+  const post = async (path: string, body: unknown, call: EtcdPostOptions): Promise<unknown> => {
+    const unavailable = (why: string) => new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', `failed to call etcd ${path} at ${url.origin}: ${why}`);
+    let answer: GatewayAnswer;
+    try {
+      // Through this transport's own kept-alive agent, to its one endpoint: no fail-over.
+      answer = await postGatewayJson({ endpoint: url, path, body, secure, connection: { agent }, timeoutMs: call.timeoutMs, signal: call.signal, maxResponseBytes: maxBytes });
+    } catch (err) {
+      if (err instanceof GatewayTransportFailure) throw unavailable(err.message);
+      throw err;
+    }
+    const { status, body: parsed } = answer;
+    if (status >= 200 && status < 300) return parsed;
+    const errBody = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { message?: unknown; error?: unknown; code?: unknown };
+    const why = String(errBody.message ?? errBody.error ?? `HTTP ${status}`);
+    const code = typeof errBody.code === 'number' ? errBody.code : null;
+    if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED || status === 503 || status === 504) throw unavailable(why);
+    throw new BallastError('BALLAST_ERR_ETCD_REFUSED', `etcd at ${url.origin} refused ${path}: ${why}`, { cause: new EtcdGrpcError(why, code, status) });
   };
 
   return {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { messageOf } from '../../../shared/src/errors.js';
 import type { ProbeResult } from '../components/component.js';
 import { probeHttp, probeTcp } from '../components/http-probe.js';
+import { createPollLoop } from '../poll-loop.js';
 import type { VipHealthConfig } from './config.js';
 import type { HealthSignal } from './ports.js';
 
@@ -49,9 +50,6 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
   let passes = 0;
   let failures = 0;
   let message = 'not probed yet';
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  let stopped = true;
 
   async function bounded(): Promise<ProbeResult> {
     let guard: NodeJS.Timeout | undefined;
@@ -84,30 +82,15 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     }
   }
 
-  function loop(): void {
-    timer = null;
-    const started = performance.now();
-    running = tick().finally(() => {
-      running = null;
-      if (!stopped) timer = setTimeout(loop, Math.max(0, cfg.intervalMs - (performance.now() - started)));
-    });
-  }
+  // The interval is from the start of one probe to the start of the next.
+  const poll = createPollLoop(tick, (elapsedMs) => Math.max(0, cfg.intervalMs - elapsedMs));
 
   return {
     healthy: () => healthy,
     lastMessage: () => message,
     tick,
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      timer = setTimeout(loop, 0);
-    },
-    async stop() {
-      stopped = true;
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
+    start: () => poll.start(),
+    stop: () => poll.stop(),
     update(p, c) {
       probe = p;
       cfg = c;

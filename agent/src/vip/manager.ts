@@ -25,6 +25,7 @@ import { BallastError, isBallastError, messageOf } from '../../../shared/src/err
 import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
 import type { EtcdTlsPem } from '../etcd/lease.js';
 import type { HealthCheck } from '../health.js';
+import { createPollLoop } from '../poll-loop.js';
 import { hostPath } from '../tasks/module.js';
 import type { ExecPort } from '../tasks/module.js';
 import { createIpAddressPort } from './address.js';
@@ -120,9 +121,6 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
   let configStamp: string | null = null;
   let lastProblem = '';
   let checkedState = false;
-  let timer: NodeJS.Timeout | null = null;
-  let inFlight: Promise<void> | null = null;
-  let stopped = true;
 
   const stampOf = async (file: string): Promise<string> => {
     try {
@@ -350,27 +348,15 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
     return report();
   }
 
-  function loop(): void {
-    timer = null;
-    inFlight = tick()
-      .catch((err: unknown) => log.error({ err: messageOf(err) }, 'VIP config check failed'))
-      .finally(() => {
-        inFlight = null;
-        if (!stopped) timer = setTimeout(loop, opts.pollMs ?? 1_000);
-      });
-  }
+  const poll = createPollLoop(
+    () => tick().catch((err: unknown) => log.error({ err: messageOf(err) }, 'VIP config check failed')),
+    () => opts.pollMs ?? 1_000,
+  );
 
   return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      timer = setTimeout(loop, 0);
-    },
+    start: () => poll.start(),
     async stop() {
-      stopped = true;
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      await inFlight;
+      await poll.stop();
       await stopRunning();
     },
     tick,

@@ -1,44 +1,26 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../shared/src/log.js';
-import { caPublicKeyHash, generateKeyAndCsr } from '../../../shared/src/pki.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
-import { createCa } from '../pki/ca.js';
-import { type Store, openStore } from '../store/store.js';
-import { buildApp } from './app.js';
+import { generateKeyAndCsr } from '../../../shared/src/pki.js';
+import type { Store } from '../store/store.js';
+import { type TempStore, tempStore } from '../store/testing.js';
+import { testApp } from './testing.js';
 
 describe('HTTP API (app.inject, real SQLite file)', () => {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
   let app: FastifyInstance;
   let admin: string;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ballast-api-'));
-    store = openStore({ path: join(dir, 'ballast.db') });
-    const ca = await createCa({ commonName: 'test-ca' });
-    const tracker = new HostTracker({ log: silentLogger(), sink: { transition: () => {} } });
-    app = buildApp({
-      store,
-      tracker,
-      metrics: createMetrics({ collectProcess: false }),
-      log: silentLogger(),
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'https://198.18.0.2:9443',
-      now: Date.now,
-    });
+    temp = await tempStore('ballast-api-');
+    store = temp.store;
+    app = await testApp({ store });
     admin = store.operators.ensureAdmin() ?? '';
   });
 
   afterEach(async () => {
     await app.close();
-    store.close();
-    await rm(dir, { recursive: true, force: true });
+    await temp.cleanup();
   });
 
   const call = (method: 'GET' | 'POST' | 'DELETE', url: string, opts: { token?: string; body?: unknown } = {}) =>

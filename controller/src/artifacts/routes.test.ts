@@ -1,20 +1,16 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../shared/src/log.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
 import { sha256, writeBundle } from '../../../test/support/bundle.js';
-import { buildApp } from '../api/app.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
-import { createCa } from '../pki/ca.js';
-import { type Store, openStore } from '../store/store.js';
+import { testApp } from '../api/testing.js';
+import type { Store } from '../store/store.js';
+import { type TempStore, tempStore } from '../store/testing.js';
 
 const RUNC = Buffer.from('\x7fELF runc');
 
 describe('artifact routes (app.inject)', () => {
+  let temp: TempStore;
   let dir: string;
   let store: Store;
   let app: FastifyInstance;
@@ -23,18 +19,10 @@ describe('artifact routes (app.inject)', () => {
   const served = new Map<string, Buffer>();
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ballast-artroutes-'));
-    store = openStore({ path: join(dir, 'ballast.db') });
-    const ca = await createCa({ commonName: 'test-ca' });
-    app = buildApp({
+    temp = await tempStore('ballast-artroutes-');
+    ({ dir, store } = temp);
+    app = await testApp({
       store,
-      tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log: silentLogger(),
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'https://198.18.0.2:9443',
-      now: Date.now,
       artifacts: {
         mirrorDir: join(dir, 'artifacts'),
         maxBundleBytes: 64 * 1024,
@@ -51,8 +39,7 @@ describe('artifact routes (app.inject)', () => {
 
   afterEach(async () => {
     await app.close();
-    store.close();
-    await rm(dir, { recursive: true, force: true });
+    await temp.cleanup();
   });
 
   const upload = async (path: string, token = admin, type = 'application/octet-stream') =>

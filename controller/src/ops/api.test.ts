@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../shared/src/log.js';
 import type { OperationDocument, OperationListResponse } from '../../../shared/src/ops-api.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
-import { buildApp } from '../api/app.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
-import { createCa } from '../pki/ca.js';
+import { testApp } from '../api/testing.js';
 import { type OpsFixture, opsFixture, until } from './fakes.js';
 
 describe('operations API (app.inject, real SQLite, test executors)', () => {
@@ -17,18 +12,7 @@ describe('operations API (app.inject, real SQLite, test executors)', () => {
 
   beforeEach(async () => {
     fx = await opsFixture();
-    const ca = await createCa({ commonName: 'test-ca' });
-    app = buildApp({
-      store: fx.store,
-      tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log: silentLogger(),
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'https://198.18.0.1:9443',
-      now: Date.now,
-      ops: fx.engine,
-    });
+    app = await testApp({ store: fx.store, ops: fx.engine });
     admin = fx.store.operators.ensureAdmin() ?? '';
     viewer = fx.store.operators.create({ name: 'vic', role: 'viewer' }).token;
   });

@@ -4,13 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../shared/src/log.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
-import { buildApp } from '../api/app.js';
+import { testApp } from '../api/testing.js';
 import { runCli } from '../ctl/cli.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
-import { createCa } from '../pki/ca.js';
 import { type OpsFixture, opsFixture, until } from './fakes.js';
 
 // ballastctl against the real operations API (plain HTTP on 127.0.0.1), a real store and test executors.
@@ -29,18 +24,7 @@ describe('ballastctl ops / op', () => {
 
   beforeEach(async () => {
     fx = await opsFixture();
-    const ca = await createCa({ commonName: 'test-ca' });
-    app = buildApp({
-      store: fx.store,
-      tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log: silentLogger(),
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'http://127.0.0.1',
-      now: Date.now,
-      ops: fx.engine,
-    });
+    app = await testApp({ store: fx.store, serverUrl: () => 'http://127.0.0.1', ops: fx.engine });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const token = fx.store.operators.ensureAdmin() ?? '';

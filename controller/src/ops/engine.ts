@@ -16,13 +16,13 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import { isOperationFinished, type OperationDocument, type OperationListItem } from '../../../shared/src/ops-api.js';
+import { ChangeWaiters } from '../lib/change-waiters.js';
 import type { NewEvent } from '../store/events.js';
 import { operationDocument, operationListItem } from './document.js';
 import { planSteps, schemaProblems, throwProblems } from './plan.js';
 import type { OperationRecord, PlannedStep, StepRecord, StoredStepError } from './records.js';
 import type { OperationRepo } from './repo.js';
 import type { OperationKind, OperationRegistry, StepContext, StepExecutor, StepOutcome, StepSpec } from './types.js';
-import { ChangeWaiters } from './waiters.js';
 
 /** Options of {@link OperationEngine}. */
 export interface OperationEngineOptions {

@@ -9,6 +9,7 @@ import type { Statement } from 'better-sqlite3';
 import { BallastError } from '../../../shared/src/errors.js';
 import type { OperationError, OperationState } from '../../../shared/src/ops-api.js';
 import type { Database } from '../store/db.js';
+import { StatementCache } from '../store/statements.js';
 import {
   type NewOperation,
   type OperationRecord,
@@ -29,10 +30,11 @@ export const HOLDING_STATES: readonly OperationState[] = ['pending', 'running', 
 export class OperationRepo {
   readonly #db: Database;
   readonly #now: () => number;
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements: StatementCache;
 
   constructor(db: Database, options: { now?: () => number } = {}) {
     this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#now = options.now ?? Date.now;
   }
 
@@ -216,12 +218,7 @@ export class OperationRepo {
 
   /** A prepared statement, cached by its SQL (all SQL here is constant text). */
   #q<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
-    let stmt = this.#statements.get(sql);
-    if (stmt === undefined) {
-      stmt = this.#db.prepare(sql);
-      this.#statements.set(sql, stmt);
-    }
-    return stmt as unknown as Statement<P, R>;
+    return this.#statements.get<P, R>(sql);
   }
 
   /** Runs `apply` and bumps the operation's seq and updated_at in one transaction; returns the new seq. */

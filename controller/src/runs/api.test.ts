@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../shared/src/log.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
 import type { RunDocument, RunListResponse, RunProgress } from '../../../shared/src/runs-api.js';
-import { buildApp } from '../api/app.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
-import { createCa } from '../pki/ca.js';
+import { testApp } from '../api/testing.js';
 import { flush, type RunFixture, runEvent, runFixture, taskResult } from './fakes.js';
 
 describe('runs API (app.inject, real SQLite, fake agents)', () => {
@@ -17,18 +12,7 @@ describe('runs API (app.inject, real SQLite, fake agents)', () => {
 
   beforeEach(async () => {
     fx = await runFixture(2);
-    const ca = await createCa({ commonName: 'test-ca' });
-    app = buildApp({
-      store: fx.store,
-      tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log: silentLogger(),
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'https://198.18.0.1:9443',
-      now: Date.now,
-      runs: fx.orchestrator,
-    });
+    app = await testApp({ store: fx.store, runs: fx.orchestrator });
     admin = fx.store.operators.ensureAdmin() ?? '';
     viewer = fx.store.operators.create({ name: 'vic', role: 'viewer' }).token;
   });

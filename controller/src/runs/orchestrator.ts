@@ -21,12 +21,12 @@ import {
   type RunStatus,
 } from '../../../shared/src/runs-api.js';
 import type { RunEventPort } from '../hub/agent-session.js';
+import { ChangeWaiters } from '../lib/change-waiters.js';
 import { runDocument, runListItem, runProgress } from './document.js';
 import { type PreparedHost, prepareRun, type RoleRenderer } from './plan.js';
 import type { RunEventLogPort, RunSessionPort, RunTargetPort } from './ports.js';
 import type { RunRepo } from './repo.js';
 import type { RunRecord, StoredError, StoredPlanTask } from './records.js';
-import { RunWaiters } from './waiters.js';
 
 const checkSummary = TypeCompiler.Compile(RunSummarySchema);
 
@@ -71,7 +71,7 @@ export class RunOrchestrator implements RunEventPort {
   private readonly active = new Map<string, ActiveRun>();
   /** Host name → run id: one run per host at a time (the agent refuses a second anyway). */
   private readonly busy = new Map<string, string>();
-  private readonly waiters = new RunWaiters();
+  private readonly waiters = new ChangeWaiters();
   /**
    * Host name → runs the agent may still be executing though the controller gave up on them (the
    * controller restarted, or the agent disconnected mid-run). The agent keeps running a run when its

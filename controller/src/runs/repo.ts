@@ -21,15 +21,17 @@ import {
 } from './records.js';
 import type { Statement } from 'better-sqlite3';
 import type { Database } from '../store/db.js';
+import { StatementCache } from '../store/statements.js';
 
 /** Reads and writes the run tables. */
 export class RunRepo {
   readonly #db: Database;
   readonly #now: () => number;
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements: StatementCache;
 
   constructor(db: Database, options: { now?: () => number } = {}) {
     this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#now = options.now ?? Date.now;
   }
 
@@ -171,12 +173,7 @@ export class RunRepo {
 
   /** A prepared statement, cached by its SQL (all SQL here is constant text). */
   #q<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
-    let stmt = this.#statements.get(sql);
-    if (stmt === undefined) {
-      stmt = this.#db.prepare(sql);
-      this.#statements.set(sql, stmt);
-    }
-    return stmt as unknown as Statement<P, R>;
+    return this.#statements.get<P, R>(sql);
   }
 
   /** Runs `apply` and bumps the run's seq in one transaction; returns the new seq. */

@@ -1,27 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NewClusterPkiItem } from './cluster-pki.js';
 import { schemaVersion } from './db.js';
-import { openStore, type Store } from './store.js';
+import type { Store } from './store.js';
+import { tempStores } from './testing.js';
 
-const dirs: string[] = [];
-const stores: Store[] = [];
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-cluster-pki-repo-'));
-  dirs.push(dir);
-  return join(dir, 'ballast.db');
-}
-function open(path: string, now = () => 1_000): Store {
-  const store = openStore({ path, now });
-  stores.push(store);
-  return store;
-}
+const temp = tempStores('ballast-cluster-pki-repo-');
+afterEach(() => temp.cleanup());
+const tempPath = (): string => temp.path();
+const open = (path: string, now = () => 1_000): Store => temp.open(path, now);
 
 const ca: NewClusterPkiItem = {
   name: 'etcd-ca',

@@ -1,28 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ErrorCode, isBallastError } from '../../../shared/src/errors.js';
 import { generateJoinToken, hashJoinSecret } from '../auth/join-token.js';
-import { openStore, type Store } from './store.js';
+import type { Store } from './store.js';
+import { tempStores } from './testing.js';
 import { type TokenRecord, tokenStatus } from './tokens.js';
 
-const dirs: string[] = [];
-const stores: Store[] = [];
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-tokens-'));
-  dirs.push(dir);
-  return join(dir, 'ballast.db');
-}
-function open(path: string, now = () => 1_000): Store {
-  const store = openStore({ path, now });
-  stores.push(store);
-  return store;
-}
+const temp = tempStores('ballast-tokens-');
+afterEach(() => temp.cleanup());
+const tempPath = (): string => temp.path();
+const open = (path: string, now = () => 1_000): Store => temp.open(path, now);
 
 const SECRET = '0123456789abcdef';
 const HASH = hashJoinSecret(SECRET);
@@ -121,9 +107,8 @@ describe('TokenRepo', () => {
   });
 
   it('allows exactly usesAllowed uses across two connections taking turns', () => {
-    const { path } = withToken(3);
+    const { path, store: first } = withToken(3);
     const other = open(path);
-    const first = stores[0]!;
     const outcomes: string[] = [];
     for (let i = 0; i < 10; i++) {
       const store = i % 2 === 0 ? first : other;

@@ -17,12 +17,11 @@
  *   Unavailable/DeadlineExceeded), BALLAST_ERR_ETCD_REFUSED (etcd answered with an error; its own
  *   message is kept), BALLAST_ERR_CANCELLED (the caller's signal).
  */
-import { request } from 'node:https';
-import type { TLSSocket } from 'node:tls';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
-import { BallastError, messageOf } from '../errors.js';
+import { BallastError } from '../errors.js';
+import { type GatewayAnswer, GatewayTransportFailure, postGatewayJson } from './gateway-post.js';
 
 /** Per-call deadline unless the client or the call says otherwise. */
 export const DEFAULT_ETCD_CALL_TIMEOUT_MS = 2_000;
@@ -209,87 +208,34 @@ export function createEtcdClient(opts: EtcdClientOptions): EtcdClient {
   const log = opts.log?.child({ component: 'etcd-client' });
 
   /** One POST to one endpoint: resolves with the parsed JSON of a 2xx, rejects with a coded error or an {@link EndpointFailure}. */
-  const post = (endpoint: string, path: string, body: unknown, call: EtcdCallOptions): Promise<unknown> => {
-    const timeoutMs = call.timeoutMs ?? defaultTimeout;
-    const payload = JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      let delivered = false;
-      let settled = false;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        call.signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      const req = request(
-        new URL(path, endpoint),
-        {
-          method: 'POST',
-          ca: opts.tls.ca,
-          cert: opts.tls.cert,
-          key: opts.tls.key,
-          // A fresh connection per call: calls are rare, and a pooled socket to a dead member would outlive its deadline.
-          agent: false,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > maxBytes) {
-              req.destroy();
-              finish(() => reject(new EndpointFailure(`answered more than ${maxBytes} bytes`, true)));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('error', (err) => finish(() => reject(new EndpointFailure(messageOf(err), true))));
-          res.on('end', () => finish(() => settle(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
-        },
-      );
-      const settle = (status: number, text: string) => {
-        let parsed: unknown;
-        try {
-          parsed = text === '' ? {} : JSON.parse(text);
-        } catch {
-          reject(new EndpointFailure(`answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 120)}`, true));
-          return;
-        }
-        if (status >= 200 && status < 300) {
-          resolve(parsed);
-          return;
-        }
-        const errBody = checker(ErrorBodySchema).Check(parsed) ? parsed : {};
-        const why = errBody.message || errBody.error || `HTTP ${status}`;
-        if (errBody.code === GRPC_UNAVAILABLE || errBody.code === GRPC_DEADLINE_EXCEEDED || status === 503 || status === 504) {
-          reject(new EndpointFailure(why, true, true));
-          return;
-        }
-        reject(new BallastError('BALLAST_ERR_ETCD_REFUSED', `etcd at ${endpoint} refused ${path}: ${why}`));
-      };
-      const onAbort = () => {
-        req.destroy();
-        finish(() => reject(new BallastError('BALLAST_ERR_CANCELLED', `failed to call etcd ${path}: cancelled`)));
-      };
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish(() => reject(new EndpointFailure(`no answer within ${timeoutMs} ms`, delivered)));
-      }, timeoutMs);
-      req.on('socket', (socket) => {
-        (socket as TLSSocket).once('secureConnect', () => {
-          delivered = true;
-        });
+  const post = async (endpoint: string, path: string, body: unknown, call: EtcdCallOptions): Promise<unknown> => {
+    let answer: GatewayAnswer;
+    try {
+      answer = await postGatewayJson({
+        endpoint,
+        path,
+        body,
+        secure: true,
+        // A fresh connection per call: calls are rare, and a pooled socket to a dead member would outlive its deadline.
+        // It also makes `delivered` exact: the TLS handshake of this call's own connection.
+        connection: { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, agent: false },
+        trackDelivery: true,
+        timeoutMs: call.timeoutMs ?? defaultTimeout,
+        maxResponseBytes: maxBytes,
+        signal: call.signal,
       });
-      req.on('error', (err: NodeJS.ErrnoException) => finish(() => reject(new EndpointFailure(err.code ?? err.message, delivered))));
-      if (call.signal?.aborted) {
-        onAbort();
-        return;
-      }
-      call.signal?.addEventListener('abort', onAbort, { once: true });
-      req.end(payload);
-    });
+    } catch (err) {
+      if (err instanceof GatewayTransportFailure) throw new EndpointFailure(err.message, err.delivered);
+      throw err;
+    }
+    const { status, body: parsed } = answer;
+    if (status >= 200 && status < 300) return parsed;
+    const errBody = checker(ErrorBodySchema).Check(parsed) ? parsed : {};
+    const why = errBody.message || errBody.error || `HTTP ${status}`;
+    if (errBody.code === GRPC_UNAVAILABLE || errBody.code === GRPC_DEADLINE_EXCEEDED || status === 503 || status === 504) {
+      throw new EndpointFailure(why, true, true);
+    }
+    throw new BallastError('BALLAST_ERR_ETCD_REFUSED', `etcd at ${endpoint} refused ${path}: ${why}`);
   };
 
   /**

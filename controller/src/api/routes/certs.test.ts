@@ -1,17 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CertListResponse } from '../../../../shared/src/certs-api.js';
 import { silentLogger } from '../../../../shared/src/log.js';
-import { caPublicKeyHash } from '../../../../shared/src/pki.js';
-import { HostTracker } from '../../hub/host-tracker.js';
-import { createMetrics } from '../../metrics.js';
-import { createCa } from '../../pki/ca.js';
 import { ClusterPki } from '../../pki/cluster-pki.js';
-import { openStore, type Store } from '../../store/store.js';
-import { buildApp } from '../app.js';
+import type { Store } from '../../store/store.js';
+import { type TempStore, tempStore } from '../../store/testing.js';
+import { testApp } from '../testing.js';
 import { certInfo } from './certs.js';
 
 const DAY = 86_400_000;
@@ -23,33 +17,22 @@ const INPUTS = {
 };
 
 describe('GET /v1/certs (app.inject, real SQLite file)', () => {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
   let app: FastifyInstance;
   let admin: string;
   let viewer: string;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ballast-certs-api-'));
-    store = openStore({ path: join(dir, 'ballast.db') });
-    const ca = await createCa({ commonName: 'test-ca' });
-    app = buildApp({
-      store,
-      tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log: silentLogger(),
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'https://198.18.0.2:9443',
-      now: Date.now,
-    });
+    temp = await tempStore('ballast-certs-api-');
+    store = temp.store;
+    app = await testApp({ store });
     admin = store.operators.ensureAdmin() ?? '';
     viewer = store.operators.create({ name: 'vic', role: 'viewer' }).token;
   });
   afterEach(async () => {
     await app.close();
-    store.close();
-    await rm(dir, { recursive: true, force: true });
+    await temp.cleanup();
   });
 
   const get = (url: string, token?: string) =>

@@ -1,7 +1,7 @@
 /**
- * Wakes long-polling readers of an operation when it changes, without polling the database: the
- * engine calls `notify(id)` after each recorded change. The same idea as runs/waiters.ts, keyed by
- * any string, kept separate so the two services do not share mutable state.
+ * Wakes long-polling readers of a record (a run, an operation, …) when it changes, without polling
+ * the database: the owner calls `notify(key)` after each recorded change. Each service keeps its own
+ * instance, so services never share listeners.
  */
 
 /** Per-key change listeners. */
