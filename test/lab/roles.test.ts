@@ -19,9 +19,9 @@ import { labDir } from './tool/state.js';
 // real installs; host2 stays fresh for check mode and the corrupted artifact. Root only. Every wait
 // is bounded; figures are printed (FIGURE lines) and the PLAY RECAPs are echoed for the closing note.
 //
-// os-prep is deliberately NOT applied: inside a systemd-nspawn container kernel modules cannot be
-// loaded (br_netfilter/overlay) and most of /proc/sys is read-only, so its kmod and sysctl tasks
-// would fail for reasons of the lab, not of the role. Its modules are covered by unit tests.
+// os-prep is applied by the bootstrap lab test (bootstrap.test.ts) on every host: the lab pre-sets
+// IPv4 forwarding in each host's netns (nspawn keeps /proc/sys read-only) and the kernel has overlay
+// and br_netfilter built in, so its tasks converge without loading modules or writing /proc/sys.
 const skipReason = labSkipReason('role lab tests');
 
 const { figures, figure } = figureRecorder();
