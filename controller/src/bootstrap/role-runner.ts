@@ -27,8 +27,9 @@ export interface HostRunOutcome {
   host: string;
   runId: string;
   recap: Recap;
-  /** Messages of tasks that changed (or in check mode would change) something. */
+  /** Names of the tasks that changed (or in check mode would change) something. */
   changes: string[];
+  check: boolean;
 }
 
 /** What {@link runRole} needs. */
@@ -105,8 +106,8 @@ async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutco
     const code = failed?.error?.code ?? host.error?.code;
     throw new BallastError(isErrorCode(code) ? code : 'BALLAST_ERR_RUN_FAILED', `${opts.role} on ${h.host} ${doc.status} (${id}): ${why}`);
   }
-  const changes = host.results.filter((r) => r.status === 'changed').map((r) => `${r.name}: ${r.message}`);
-  return { host: h.host, runId: id, recap: host.recap, changes };
+  const changes = host.results.filter((r) => r.status === 'changed').map((r) => r.name);
+  return { host: h.host, runId: id, recap: host.recap, changes, check: opts.check };
 }
 
 /**
@@ -128,8 +129,17 @@ export async function runRole(opts: RunRoleOptions): Promise<HostRunOutcome[]> {
   return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
 }
 
-/** `ok=3 changed=2` summed over hosts, for step messages. */
+/**
+ * `ok=3 changed=2` summed over hosts, for step messages; in check mode followed by the per-host
+ * plan — which tasks would change what on which host — so `cluster create --check` prints it all.
+ */
 export function recapText(outcomes: readonly HostRunOutcome[]): string {
+  const sums = sumText(outcomes);
+  const plan = outcomes.filter((o) => o.check && o.changes.length > 0).map((o) => `${o.host}: ${o.changes.join(', ')}`);
+  return plan.length === 0 ? sums : `${sums}; would change — ${plan.join('; ')}`;
+}
+
+function sumText(outcomes: readonly HostRunOutcome[]): string {
   const sum = { ok: 0, changed: 0, failed: 0, skipped: 0 };
   for (const o of outcomes) {
     sum.ok += o.recap.ok;
