@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RunOptions, type RunResult, run, StopWaiting, sleep, waitUntil } from './exec.js';
 import { childrenOf, commOf, isAlive, procRef, signal } from './proc.js';
@@ -22,6 +22,9 @@ export async function ensureOverlay(host: HostState, base: string): Promise<void
   for (const dir of [host.upper, host.work, host.root]) mkdirSync(dir, { recursive: true });
   if (isMounted(host.root)) return;
   await run(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${host.upper},workdir=${host.work}`, host.root]);
+  // debootstrap copies the build machine's /etc/hostname; a real fleet has one name per host (and
+  // the cluster validator refuses duplicate hostnames, as kubeadm does), so each host gets its own.
+  writeFileSync(join(host.root, 'etc/hostname'), `${host.name}\n`);
 }
 
 export async function unmountOverlay(host: HostState): Promise<void> {
