@@ -6,7 +6,8 @@ import { run } from './exec.js';
 /**
  * What every lab host boots: a minimal Debian with real systemd and what the agent package depends
  * on — and deliberately no Node.js, so the package must bring its own. curl and openssl are there for
- * the one-line install (`curl … | sh`), as on most servers.
+ * the one-line install (`curl … | sh`), as on most servers. keepalived is the VIP benchmark's
+ * comparison (test/lab/vip/keepalived.ts); it is installed disabled (see DISABLED_UNITS).
  */
 export const ROOTFS_PACKAGES = [
   'systemd',
@@ -19,7 +20,15 @@ export const ROOTFS_PACKAGES = [
   'ca-certificates',
   'curl',
   'openssl',
+  'keepalived',
 ];
+
+/**
+ * Units a package enables at install that no lab host may start at boot: keepalived without a
+ * config does nothing useful, and with one it would fight Ballast's agents over the VIP. The VIP
+ * bench enables it explicitly where it runs it.
+ */
+const DISABLED_UNITS = ['keepalived.service'];
 
 export interface RootfsSpec {
   suite: string;
@@ -75,6 +84,9 @@ export async function ensureRootfs(
   for (const unit of ['apt-daily.timer', 'apt-daily-upgrade.timer', 'systemd-networkd-wait-online.service']) {
     const link = join(tmp, 'etc/systemd/system', unit);
     if (!existsSync(link)) await run(['ln', '-sf', '/dev/null', link]);
+  }
+  for (const unit of DISABLED_UNITS) {
+    rmSync(join(tmp, 'etc/systemd/system/multi-user.target.wants', unit), { force: true });
   }
   // An empty machine-id: each host gets its own at first boot (kept in its overlay).
   writeFileSync(join(tmp, 'etc/machine-id'), '');
