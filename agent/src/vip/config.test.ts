@@ -30,7 +30,7 @@ describe('VIP config', () => {
       maxRenewRttMs: 500,
       pollIntervalMs: 50,
       candidate: true,
-      renewIntervalMs: 500,
+      renewIntervalMs: 250,
       renewBudgetMs: 750,
       health: { kind: 'https', url: 'https://127.0.0.1:6443/readyz', intervalMs: 200, rise: 2, fall: 2 },
     });
@@ -55,7 +55,7 @@ describe('VIP config', () => {
     expect(refusal({ ...minimal, maxRenewRttMs: 700 }).path).toBe('/maxRenewRttMs');
     // A longer lease allows more; the default RTT stays capped by the keep-alive deadline.
     expect(resolveVipConfig({ ...minimal, leaseTtlSeconds: 4, addressLifetimeSeconds: 2 }).maxRenewRttMs).toBe(500);
-    expect(resolveVipConfig({ ...minimal, leaseTtlSeconds: 8 }).renewIntervalMs).toBe(500); // lifetime/2, not TTL/4
+    expect(resolveVipConfig({ ...minimal, leaseTtlSeconds: 8 }).renewIntervalMs).toBe(250); // lifetime/4, not TTL/8
   });
 
   it('reports schema problems with their paths', () => {

@@ -178,8 +178,11 @@ export function resolveVipConfig(value: unknown, source = VIP_CONFIG_PATH): VipC
       file.maxRenewRttMs === undefined ? '/leaseTtlSeconds' : '/maxRenewRttMs',
     );
   }
-  // Renew well inside both the lease and the address lifetime, so one lost renewal costs nothing.
-  const renewIntervalMs = Math.min(ttlMs / 4, lifetimeMs / 2);
+  // Renew well inside both the lease and the address lifetime, so one lost renewal costs nothing —
+  // and often: a crashed holder's lease expires TTL after its *last* keep-alive, so the interval
+  // adds to the worst crash failover (500 ms measured 2.48 s p99 against keepalived's 3.54 s;
+  // 250 ms takes up to 250 ms off). Safety does not depend on it (see README.md, the proof).
+  const renewIntervalMs = Math.min(ttlMs / 8, lifetimeMs / 4);
   const h = file.health;
   const timing = (x: { intervalMs?: number; timeoutMs?: number; rise?: number; fall?: number } | undefined) => {
     const intervalMs = x?.intervalMs ?? DEFAULT_HEALTH.intervalMs;

@@ -89,6 +89,9 @@ export function etcdEnv(v: EtcdVarsT, member: { name: string; host: string }): R
     ETCD_PEER_TRUSTED_CA_FILE: `${pki}/ca.crt`,
     ETCD_PEER_CERT_FILE: `${pki}/peer.crt`,
     ETCD_PEER_KEY_FILE: `${pki}/peer.key`,
+    // Off by default in etcd 3.4 (on from 3.5): without it a member returning from a partition
+    // forces a leader election, and every lease holder — the VIP's — misses keep-alives meanwhile.
+    ETCD_PRE_VOTE: 'true',
   };
   return { ...v.extraEnv, ...base };
 }

@@ -87,7 +87,7 @@ export class VipLab {
       // Pre-vote (the default from etcd 3.5, off in Debian's 3.4): without it a member returning from a
       // partition forces an election with its inflated term, every keep-alive stalls for ~1–2 s and the
       // healthy holder self-fences — measured here as a second 1.3–2.3 s gap after each heal.
-      await applyRole(lab, 'etcd', names, join(workDir, 'etcd.yaml'), { tls: tls.etcdVars, initialCluster, extraEnv: { ETCD_PRE_VOTE: 'true' } });
+      await applyRole(lab, 'etcd', names, join(workDir, 'etcd.yaml'), { tls: tls.etcdVars, initialCluster });
       figure('etcd role applied to 3 hosts (3-member cluster over mTLS)', Date.now() - t);
       await Promise.all(names.map((n) => installVipFront(lab!, n)));
       t = Date.now();
