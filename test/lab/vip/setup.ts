@@ -84,7 +84,7 @@ export class VipLab {
       const names = hosts.map((h) => h.name);
       const initialCluster = hosts.map((h) => `${h.name}=https://${h.address}:2380`).join(',');
       // The three members start together: etcd (Type=notify) reports ready only once a quorum has formed.
-      // Pre-vote (the default from etcd 3.5, off in Debian's 3.4): without it a member returning from a
+      // Pre-vote is on in the etcd role (the default from etcd 3.5, off in Debian's 3.4): without it a member returning from a
       // partition forces an election with its inflated term, every keep-alive stalls for ~1–2 s and the
       // healthy holder self-fences — measured here as a second 1.3–2.3 s gap after each heal.
       await applyRole(lab, 'etcd', names, join(workDir, 'etcd.yaml'), { tls: tls.etcdVars, initialCluster });
