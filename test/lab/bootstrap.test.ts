@@ -96,16 +96,20 @@ describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL,
     }
     await sleep(500);
     const r = await lab.ctl(['cluster', 'create', '-f', clusterFile, '--yes', '-o', 'json'], { timeoutMs: 600_000, allowFail: true });
-    expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as OperationDocument;
-    expect(doc.state, explain(doc)).toBe('paused');
-    expect(doc.error?.stepKey).toBe('preflight');
-    expect(doc.error?.message).toMatch(/host2.*port 2379 is in use/);
-    expect(doc.error?.message).toMatch(/host5.*port 10250 is in use/);
-    expect(await installedAnywhere()).toEqual([]);
-    const abort = await lab.ctl(['op', 'abort', doc.id]);
-    expect(abort.stdout).toContain('nothing was torn down');
-    for (const [h, port] of [['host2', 2379], ['host5', 10250]] as const) await lab.exec(h, ['systemctl', 'stop', `busy-${port}`]);
+    try {
+      expect(r.code).toBe(1);
+      expect(doc.state, explain(doc)).toBe('paused');
+      expect(doc.error?.stepKey).toBe('preflight');
+      expect(doc.error?.message).toMatch(/host2.*port 2379 is in use/);
+      expect(doc.error?.message).toMatch(/host5.*port 10250 is in use/);
+      expect(await installedAnywhere()).toEqual([]);
+    } finally {
+      // The paused operation holds the cluster; abort it (nothing to tear down) so the next tests can run.
+      const abort = await lab.ctl(['op', 'abort', doc.id]);
+      expect(abort.stdout).toContain('nothing was torn down');
+      for (const [h, port] of [['host2', 2379], ['host5', 10250]] as const) await lab.exec(h, ['systemctl', 'stop', `busy-${port}`], { allowFail: true });
+    }
   });
 
   it('3. cluster create survives 5 controller SIGKILLs at random points and reaches the end state: 3 voters, containerd everywhere, kube phases in order', async () => {

@@ -42,7 +42,9 @@ export function preflightVars(spec: ClusterSpec, name: string): Record<string, u
   if (host.roles.includes('control-plane')) {
     for (const port of [spec.vip.port, 10257, 10259]) ports.push({ port, unlessExists: '/etc/kubernetes/manifests/kube-apiserver.yaml' });
   }
-  return { freePorts: ports, minFreeBytes: { '/var/lib': 2 * 1024 ** 3 } };
+  // cgroup v2 is not required: kubelet still supports v1 (in maintenance mode since 1.31), and
+  // containerd's SystemdCgroup driver works on both.
+  return { freePorts: ports, minFreeBytes: { '/var/lib': 2 * 1024 ** 3 }, cgroupV2: false };
 }
 
 /** Preflight on every host at once; one failing host fails the step with every host's problems. */
