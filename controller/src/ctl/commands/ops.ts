@@ -71,19 +71,23 @@ export interface StepColumns {
 }
 
 /** Widths for `doc`'s steps. */
-export function stepColumns(doc: OperationDocument, color: boolean): StepColumns {
-  return { phase: Math.max(5, ...doc.steps.map((s) => s.phase.length)), host: Math.max(4, ...doc.steps.map((s) => (s.host ?? '-').length)), color };
+export function stepColumns(doc: OperationDocument, color: boolean): StepColumns & { withMessage: boolean } {
+  return { phase: Math.max(5, ...doc.steps.map((s) => s.phase.length)), host: Math.max(4, ...doc.steps.map((s) => (s.host ?? '-').length)), color, withMessage: doc.check };
 }
 
-/** One finished step: `changed  etcd  cp-2  Join cp-2 to etcd  (1.2s)`, with the error when it failed. */
-export function stepLine(s: OperationStep, cols: StepColumns): string {
+/**
+ * One finished step: `changed  etcd  cp-2  Join cp-2 to etcd  (1.2s)`, with the error when it
+ * failed, the reason when skipped, and — `withMessage`, for check mode — what a change would be
+ * (the per-host plan the executors put in their messages).
+ */
+export function stepLine(s: OperationStep, cols: StepColumns & { withMessage?: boolean }): string {
   const status = stepStatus(s) ?? s.state;
   const tone = STATUS_TONE[status as StepStatus] ?? 'dim';
   let line = `${paint(status.padEnd(7), tone, cols.color)}  ${s.phase.padEnd(cols.phase)}  ${(s.host ?? '-').padEnd(cols.host)}  ${sanitize(s.title)}`;
   if (s.durationMs !== null) line += `  (${seconds(s.durationMs)})`;
   if (s.attempts > 1) line += `  [attempt ${s.attempts}]`;
   if (s.error !== null) line += `: ${s.error.code}: ${sanitize(s.error.message)}`;
-  else if (s.state === 'skipped' && s.message !== '') line += `: ${sanitize(s.message)}`;
+  else if ((s.state === 'skipped' || cols.withMessage === true) && s.message !== '') line += `: ${sanitize(s.message)}`;
   return `${line}\n`;
 }
 
