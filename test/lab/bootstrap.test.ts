@@ -186,6 +186,9 @@ describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL,
   });
 
   it('4. a second cluster create changes nothing', async () => {
+    // After five controller restarts the agents come back spread over their backoff (up to 30 s):
+    // validation rightly refuses hosts without a connected agent, so wait for all of them first.
+    await lab.waitForHosts(HOSTS, (h) => h.connected && h.state === 'healthy', 120_000, 250);
     const t0 = Date.now();
     const r = await lab.ctl(['cluster', 'create', '-f', clusterFile, '--yes', '-o', 'json'], { timeoutMs: 600_000, allowFail: true });
     if (r.code !== 0) {
