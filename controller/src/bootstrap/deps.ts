@@ -25,6 +25,6 @@ export interface BootstrapDeps {
   etcd(opts: EtcdClientOptions): EtcdClient;
   kube(opts: KubeApiOptions): KubeApi;
   log: Logger;
-  /** Poll interval of health gates (default 1 s; tests shorten it). */
+  /** Poll interval of health gates (default GATE_INTERVAL_MS, 250 ms; tests shorten it). */
   gateIntervalMs?: number;
 }

@@ -5,6 +5,12 @@
  */
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 
+/**
+ * Default pause between probes: short, because a gate's wait is pure latency of the rollout, and
+ * every probe is a few cheap calls with their own deadlines.
+ */
+export const GATE_INTERVAL_MS = 250;
+
 /** One probe: null when the condition holds, else why not. */
 export type GateProbe = () => Promise<string | null>;
 

@@ -80,7 +80,7 @@ export function createEtcdMemberModule(opts: EtcdMemberModuleOptions = {}): Modu
       const step: Step = { args, ctx, client, signal, log };
       const attempt = args.action === 'add' ? addAttempt : args.action === 'remove' ? removeAttempt : promoteAttempt;
       try {
-        return await withRetries(step, members, { baseMs: opts.retryBaseMs ?? 250, capMs: opts.retryCapMs ?? 2_000 }, attempt);
+        return await withRetries(step, members, { baseMs: opts.retryBaseMs ?? 250, capMs: opts.retryCapMs ?? 500 }, attempt);
       } catch (err) {
         throw rethrow(err, ctx, deadline, timeoutMs, `${args.action} etcd member ${args.name}`);
       }

@@ -19,7 +19,7 @@ import type { ClusterPkiBundle } from '../../pki/cluster-pki.js';
 import { etcdMemberTls } from '../../pki/cluster-pki-files.js';
 import { clientUrl, etcdClusterToken, hostOf, initialCluster, peerUrl, pkiInputs, specOf, wantsDiff } from '../cluster-facts.js';
 import type { BootstrapDeps } from '../deps.js';
-import { waitForGate } from '../gate.js';
+import { GATE_INTERVAL_MS, waitForGate } from '../gate.js';
 import { hostsWithRole, STEP } from '../plan.js';
 import { type HostRunOutcome, recapText, runRole } from '../role-runner.js';
 
@@ -165,7 +165,7 @@ export function etcdHealthExecutor(deps: BootstrapDeps): StepExecutor<{ members:
       what: `etcd health (${step.args.members.length} voters)`,
       signal: ctx.signal,
       timeoutMs: 120_000,
-      intervalMs: deps.gateIntervalMs ?? 1000,
+      intervalMs: deps.gateIntervalMs ?? GATE_INTERVAL_MS,
       progress: ctx.progress,
       probe: async () => {
         const list = await etcd.memberList({ signal: ctx.signal });

@@ -15,7 +15,7 @@ import type { ClusterPkiBundle } from '../../pki/cluster-pki.js';
 import { kubeadmPkiFiles } from '../../pki/cluster-pki-files.js';
 import { hostOf, kubeadmInput, kubeApiOptions, pkiInputs, specOf, wantsDiff } from '../cluster-facts.js';
 import type { BootstrapDeps } from '../deps.js';
-import { waitForGate } from '../gate.js';
+import { GATE_INTERVAL_MS, waitForGate } from '../gate.js';
 import { STEP } from '../plan.js';
 import { recapText, runRole } from '../role-runner.js';
 
@@ -81,7 +81,7 @@ export function kubeReadyExecutor(deps: BootstrapDeps): StepExecutor {
         what: `API server /readyz at ${spec.vip.address}:${spec.vip.port}`,
         signal: ctx.signal,
         timeoutMs: 300_000,
-        intervalMs: deps.gateIntervalMs ?? 1000,
+        intervalMs: deps.gateIntervalMs ?? GATE_INTERVAL_MS,
         progress: ctx.progress,
         probe: async () => {
           const r = await api.readyz();
@@ -149,7 +149,7 @@ export function kubeNodesReadyExecutor(deps: BootstrapDeps): StepExecutor<{ host
         what: `nodes Ready: ${step.args.hosts.join(', ')}`,
         signal: ctx.signal,
         timeoutMs: 600_000,
-        intervalMs: deps.gateIntervalMs ?? 1000,
+        intervalMs: deps.gateIntervalMs ?? GATE_INTERVAL_MS,
         progress: ctx.progress,
         probe: async () => {
           const ready = new Set((await api.nodes()).filter((n) => n.ready).map((n) => n.name));
