@@ -47,7 +47,7 @@ export interface EtcdMemberModuleOptions {
   connect?: EtcdConnector;
   /** Deadline of each etcd call (default the client's, 2 s). */
   callTimeoutMs?: number;
-  /** Backoff between attempts of a change etcd refused for now (default 250 ms growing to 2 s). */
+  /** Backoff between attempts of a change etcd refused for now (default 250 ms growing to 500 ms). */
   retryBaseMs?: number;
   retryCapMs?: number;
 }
