@@ -65,7 +65,10 @@ describe('component supervisor', () => {
     expect(await checks[0]?.run()).toEqual({ ok: true, message: 'etcd answers' });
     // The check reads the latest probe when it runs, not when it was listed.
     etcd.state.result = { ok: false, message: 'no leader' };
+    // One failed probe of a running unit is not a verdict yet (no flapping); the second is.
     await at(20_000);
+    expect(await checks[0]?.run()).toEqual({ ok: true, message: 'no leader (one failed probe; checking again)' });
+    await at(30_000);
     expect(await checks[0]?.run()).toEqual({ ok: false, message: 'no leader' });
     const health = await collectHealth({ checks: supervisor.checks(), clockOffsetMs: () => null, mounts: async () => [] });
     expect(health.checks).toEqual([{ name: 'component:etcd', ok: false, message: 'no leader' }]);
@@ -170,6 +173,7 @@ describe('component supervisor', () => {
       systemd.active.add(unit);
     }
     await at(0);
+    await at(10_000);
     const results = await Promise.all(supervisor.checks().map(async (c) => [c.name, await c.run()]));
     expect(results).toEqual([
       ['component:hung', { ok: false, message: 'probe gave no answer within 1000 ms' }],
