@@ -38,8 +38,10 @@ function phaseMs(doc: OperationDocument, phase: string): number | null {
 
 async function ballast(env: BootstrapLab): Promise<{ totalMs: number; phases: Record<string, number | null> }> {
   const t0 = Date.now();
-  const doc = await env.lab.ctlJson<OperationDocument>(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json']);
+  const r = await env.lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
   const totalMs = Date.now() - t0;
+  if (r.stdout.trim() === '') throw new Error(`cluster create exited ${r.code}: ${r.stderr}`);
+  const doc = JSON.parse(r.stdout) as OperationDocument;
   if (doc.state !== 'succeeded') throw new Error(`cluster create ${doc.state}: ${doc.error?.message ?? ''}`);
   const phases = Object.fromEntries(['preflight', 'pki', 'hosts', 'etcd', 'vip', 'control-plane', 'workers'].map((p) => [p, phaseMs(doc, p)]));
   return { totalMs, phases };
