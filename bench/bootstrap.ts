@@ -138,8 +138,10 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     // etcd refuses a member add for 5 s after a membership change ("unhealthy cluster"): retry, as an operator's script must.
     let added = '';
     for (let attempt = 0; attempt < 120 && added === ''; attempt++) {
-      const r = await lab.exec(first, [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`, '-w', 'json'], { allowFail: true });
-      if (r.code === 0) added = String((JSON.parse(r.stdout) as { member: { ID: number } }).member.ID.toString(16));
+      // The simple output names the id in hex ("Member 8e9e05c52164694d added …"); JSON would lose a uint64 in a JS number.
+      const r = await lab.exec(first, [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`], { allowFail: true });
+      const id = /Member ([0-9a-f]+) added/.exec(r.stdout)?.[1];
+      if (r.code === 0 && id !== undefined) added = id;
       else await sleep(250);
     }
     if (added === '') throw new Error(`member add ${name} kept failing`);
