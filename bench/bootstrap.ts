@@ -137,22 +137,30 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     if (host === undefined) throw new Error(name);
     // etcd refuses a member add for 5 s after a membership change ("unhealthy cluster"): retry, as an operator's script must.
     let added = '';
+    let why = '';
     for (let attempt = 0; attempt < 120 && added === ''; attempt++) {
       // The simple output names the id in hex ("Member 8e9e05c52164694d added …"); JSON would lose a uint64 in a JS number.
       const r = await lab.exec(first, [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`], { allowFail: true });
       const id = /Member ([0-9a-f]+) added/.exec(r.stdout)?.[1];
       if (r.code === 0 && id !== undefined) added = id;
-      else await sleep(250);
+      else {
+        why = `${r.stdout}${r.stderr}`.trim();
+        await sleep(250);
+      }
     }
-    if (added === '') throw new Error(`member add ${name} kept failing`);
+    if (added === '') throw new Error(`member add ${name} kept failing: ${why}`);
     await startMember(name, members);
     let promoted = false;
+    let whyNot = '';
     for (let attempt = 0; attempt < 240 && !promoted; attempt++) {
       const r = await lab.exec(first, [...ctl, 'member', 'promote', added], { allowFail: true });
-      promoted = r.code === 0;
-      if (!promoted) await sleep(250);
+      promoted = r.code === 0 && /promoted/.test(r.stdout);
+      if (!promoted) {
+        whyNot = `${r.stdout}${r.stderr}`.trim();
+        await sleep(250);
+      }
     }
-    if (!promoted) throw new Error(`member promote ${name} kept failing`);
+    if (!promoted) throw new Error(`member promote ${name} kept failing: ${whyNot}`);
   }
   await lab.exec(first, [...ctl, 'endpoint', 'health', '--cluster']);
   const etcdMs = Date.now() - t1;
