@@ -4,17 +4,7 @@
  * be replayed with the seed it printed.
  */
 
-/** mulberry32: a tiny seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 const TEMPLATES: Array<Record<string, unknown>> = [
   { type: 'hello', protocol: 1, agentVersion: '0.1.0', sessionId: 'fuzz' },

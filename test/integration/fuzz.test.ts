@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FRAME_BYTES } from '../../shared/src/protocol/limits.js';
-import { frameGenerator, prng } from './fuzz-frames.js';
+import { prng } from '../support/prng.js';
+import { frameGenerator } from './fuzz-frames.js';
 import { TestController, createToken, hostsByName, joinAgent, probe, requireBuild, runAgent, stopAll, tempDir, waitFor } from './harness.js';
 
 const FRAMES = 6000;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../shared/src/clusters-api.js';
 import type { OperationDocument } from '../../shared/src/ops-api.js';
+import { prng } from '../support/prng.js';
 import { parseStandinLog, STANDIN_LOG } from '../support/standin/log.js';
 import { type BootstrapLab, setupBootstrapLab, VIP } from './support-bootstrap.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
@@ -21,18 +22,6 @@ const HOSTS = ['host1', 'host2', 'host3', 'host4', 'host5'];
 const CONTROL = ['host1', 'host2', 'host3'];
 /** What the bootstrap installs; all absent on a fresh host and after a reset. */
 const INSTALLED = ['/usr/local/bin/etcd', '/usr/local/bin/containerd', '/usr/bin/kubeadm', '/usr/bin/kubelet', '/etc/etcd', '/var/lib/etcd', '/etc/kubernetes/pki', '/etc/kubernetes/admin.conf', '/etc/ballast/vip.yaml'];
-
-/** A small PRNG (mulberry32) so the kill points are reproducible from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL, preflight, check, reset (5 real hosts)', () => {
   let env: BootstrapLab;
@@ -116,7 +105,7 @@ describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL,
   it('3. cluster create survives 5 controller SIGKILLs at random points and reaches the end state: 3 voters, containerd everywhere, kube phases in order', async () => {
     const seed = Number(process.env.BALLAST_KILL_SEED ?? Date.now() % 1_000_000);
     console.log(`SEED ${seed} (rerun with BALLAST_KILL_SEED=${seed})`);
-    const random = prng(seed);
+    const random = prng(seed); // mulberry32: the kill points are reproducible from the printed seed
     const t0 = Date.now();
     const started = await lab.ctlJson<OperationDocument>(['cluster', 'create', '-f', clusterFile, '--yes', '--no-follow', '-o', 'json']);
     const total = started.progress.total;
