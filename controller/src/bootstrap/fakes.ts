@@ -45,6 +45,8 @@ export class FakeFleet implements RunStarter {
   /** `role/host` keys whose next run never finishes (a controller crash mid-step). */
   readonly hang = new Set<string>();
   private readonly docs = new Map<string, RunDocument>();
+  /** `role:host` → the vars of the last run that converged it. */
+  private readonly applied = new Map<string, string>();
   private nextId = 1;
   private nextMember = 0x100;
 
@@ -199,8 +201,14 @@ export class FakeFleet implements RunStarter {
       case 'kube-worker':
         this.nodes.add(host);
         return once(`kubeadm:${host}:join`);
-      default:
-        return once(`${role}:${host}:${JSON.stringify(vars)}`);
+      default: {
+        // A role converges its files to what the vars say: a change is a run with other vars than the last.
+        const key = `${role}:${host}`;
+        const wanted = JSON.stringify(vars);
+        if (this.applied.get(key) === wanted) return 0;
+        this.applied.set(key, wanted);
+        return 1;
+      }
     }
   }
 

@@ -7,14 +7,15 @@
  *      config with the spec's health check (kube-apiserver /readyz by default). The first one keeps
  *      the VIP (a health change applies in place), the others campaign only once their own API
  *      server is ready.
- * Re-running either converges (the role writes files; unchanged files are `ok`).
+ * Re-running either converges (the role writes files; unchanged files are `ok`): on a cluster whose
+ * API already answers through the VIP, the bootstrap step writes the health-checked config as well.
  */
 import { Type } from '@sinclair/typebox';
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import type { StepContext, StepExecutor, StepOutcome, StepView } from '../../ops/types.js';
 import type { ClusterPkiBundle } from '../../pki/cluster-pki.js';
-import { clientUrl, hostOf, pkiInputs, specOf, wantsDiff } from '../cluster-facts.js';
+import { clientUrl, hostOf, kubeApiOptions, pkiInputs, specOf, wantsDiff } from '../cluster-facts.js';
 import type { BootstrapDeps } from '../deps.js';
 import { hostsWithRole, STEP } from '../plan.js';
 import { recapText, runRole } from '../role-runner.js';
@@ -50,6 +51,15 @@ export function vipVars(spec: ClusterSpec, pki: ClusterPkiBundle, host: string, 
   };
 }
 
+/** True when /readyz answers through the VIP within 2 s (read-only; any failure is "no"). */
+async function apiAnswers(deps: BootstrapDeps, spec: ClusterSpec, pki: ClusterPkiBundle): Promise<boolean> {
+  try {
+    return (await deps.kube({ ...kubeApiOptions(spec, pki), timeoutMs: { readyz: 2000 } }).readyz()).ok;
+  } catch {
+    return false;
+  }
+}
+
 interface VipArgs {
   hosts: string[];
   /** `bootstrap`: health none (before any API server); `control-plane`: the spec's health check. */
@@ -60,7 +70,10 @@ export function vipExecutor(deps: BootstrapDeps): StepExecutor<VipArgs> {
   const run = (check: boolean) => async (step: StepView<VipArgs>, ctx: StepContext): Promise<StepOutcome> => {
     const spec = specOf(ctx.op);
     const pki = await deps.pki(spec.name, pkiInputs(spec), check);
-    const health = step.args.mode === 'bootstrap' ? { kind: 'none' } : vipHealth(spec);
+    // Once the API answers through the VIP (a second `cluster create`), the bootstrap step writes the
+    // health-checked config too: writing `none` again would flip the holder's check back and forth.
+    const apiUp = step.args.mode === 'bootstrap' && (await apiAnswers(deps, spec, pki));
+    const health = step.args.mode === 'bootstrap' && !apiUp ? { kind: 'none' } : vipHealth(spec);
     const outcomes = await runRole({
       runs: deps.runs,
       role: 'vip',
@@ -71,7 +84,8 @@ export function vipExecutor(deps: BootstrapDeps): StepExecutor<VipArgs> {
       diff: wantsDiff(ctx.op),
       progress: ctx.progress,
     });
-    return { changed: outcomes.some((o) => o.recap.changed > 0), message: `VIP ${spec.vip.address} (${step.args.mode}) on ${step.args.hosts.join(', ')}: ${recapText(outcomes)}` };
+    const mode = apiUp ? 'bootstrap: the API already answers, health-checked config' : step.args.mode;
+    return { changed: outcomes.some((o) => o.recap.changed > 0), message: `VIP ${spec.vip.address} (${mode}) on ${step.args.hosts.join(', ')}: ${recapText(outcomes)}` };
   };
   return {
     kind: STEP.vip,
