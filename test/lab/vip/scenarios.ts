@@ -142,11 +142,16 @@ export const healthFails: Scenario = {
   prepare: leaderAway,
   async run(ctx) {
     // The service behind the VIP is etcd itself: stopping it fails the holder's health check and
-    // takes that host's copy of the service away, so the VIP must move.
-    await stopUnit(ctx.vl, ctx.holder, 'etcd');
+    // takes that host's copy of the service away, so the VIP must move. Masked for the round
+    // (runtime only): otherwise the agent's component supervisor restarts etcd within seconds, the
+    // holder's check passes again and it may win the VIP back before anyone else — a test of the
+    // supervisor, not of the failover.
+    await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'mask', '--runtime', 'etcd']);
     try {
+      await stopUnit(ctx.vl, ctx.holder, 'etcd');
       await waitMoved(ctx);
     } finally {
+      await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'unmask', '--runtime', 'etcd'], { allowFail: true });
       await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'start', 'etcd'], { timeoutMs: 60_000 });
     }
   },
