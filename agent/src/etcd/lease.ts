@@ -29,6 +29,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { BallastError } from '../../../shared/src/errors.js';
 import { type GatewayAnswer, GatewayTransportFailure, postGatewayJson } from '../../../shared/src/etcd/gateway-post.js';
+import { EtcdKvSchema, LeaseKeepAliveSchema, U64 } from '../../../shared/src/etcd/gateway-schemas.js';
 
 /** Options of one transport call. Both bound the call: nothing may wait on a partitioned member. */
 export interface EtcdPostOptions {
@@ -131,18 +132,10 @@ export function createHttpsEtcdTransport(opts: { endpoint: string; tls?: EtcdTls
 
 // ---- the calls ----
 
-const U64 = Type.Union([Type.String({ pattern: '^-?[0-9]{1,20}$' }), Type.Integer()]);
-const KvSchema = Type.Object({
-  key: Type.String(),
-  value: Type.Optional(Type.String()),
-  create_revision: Type.Optional(U64),
-  mod_revision: Type.Optional(U64),
-  version: Type.Optional(U64),
-  lease: Type.Optional(U64),
-});
+const KvSchema = EtcdKvSchema;
 const HeaderSchema = Type.Object({ revision: Type.Optional(U64) });
 const GrantSchema = Type.Object({ ID: U64, TTL: Type.Optional(U64), error: Type.Optional(Type.String()) });
-const KeepAliveSchema = Type.Object({ result: Type.Object({ TTL: Type.Optional(U64) }) });
+const KeepAliveSchema = LeaseKeepAliveSchema;
 const RevokeSchema = Type.Object({});
 const TxnSchema = Type.Object({
   header: Type.Optional(HeaderSchema),

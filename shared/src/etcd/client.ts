@@ -22,6 +22,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { BallastError } from '../errors.js';
 import { type GatewayAnswer, GatewayTransportFailure, postGatewayJson } from './gateway-post.js';
+import { EtcdKvSchema, LeaseKeepAliveSchema, U64 } from './gateway-schemas.js';
 
 /** Per-call deadline unless the client or the call says otherwise. */
 export const DEFAULT_ETCD_CALL_TIMEOUT_MS = 2_000;
@@ -127,7 +128,6 @@ export type EtcdConnector = (opts: EtcdClientOptions) => EtcdClient;
 // ---- response shapes (only the fields we read; the gateway omits fields at their default) ----
 
 /** uint64/int64: the gateway sends strings; a number is accepted too and normalised. */
-const U64 = Type.Union([Type.String({ pattern: '^-?[0-9]{1,20}$' }), Type.Integer()]);
 const MemberSchema = Type.Object({
   ID: U64,
   name: Type.Optional(Type.String()),
@@ -149,19 +149,10 @@ const StatusSchema = Type.Object({
   errors: Type.Optional(Type.Array(Type.String())),
 });
 const LeaseGrantSchema = Type.Object({ ID: U64, TTL: U64, error: Type.Optional(Type.String()) });
-/** Keep-alive is a stream in gRPC; the gateway answers one request with one `{"result": …}` line. */
-const LeaseKeepAliveSchema = Type.Object({ result: Type.Object({ TTL: Type.Optional(U64) }) });
 const RangeSchema = Type.Object({
   kvs: Type.Optional(
     Type.Array(
-      Type.Object({
-        key: Type.String(),
-        value: Type.Optional(Type.String()),
-        create_revision: Type.Optional(U64),
-        mod_revision: Type.Optional(U64),
-        version: Type.Optional(U64),
-        lease: Type.Optional(U64),
-      }),
+      EtcdKvSchema,
     ),
   ),
 });
