@@ -76,12 +76,12 @@ export const VipViewSchema = Type.Object({
   interface: Type.String(),
   holder: Type.Union([HostName, Type.Null()]),
   /**
-   * `holder`: the holder itself answered (term and lease are its own); `observed`: no reachable
-   * host holds it, this is the newest holder the others read from etcd (lease unknown); `none`.
+   * `holder`: the holder itself answered (term and hold time are its own); `observed`: no reachable
+   * host holds it, this is the newest holder the others read from etcd (hold time unknown); `none`.
    */
   holderSource: Type.Union([Type.Literal('holder'), Type.Literal('observed'), Type.Literal('none')]),
   term: Type.Union([Term, Type.Null()]),
-  /** Holder only: how long etcd keeps its lease at least. */
+  /** Holder only: how long no other host can take the VIP over, at least (from its last heartbeat). */
   leaseLeftMs: MsOrNull,
   /**
    * Sorted by host name. A host whose health has a `vip` check but that never answered this

@@ -250,7 +250,7 @@ describe.skipIf(skipReason !== null)('VIP elector on real etcd and kernel addres
     const old = holderNow()!;
     const next = other(old);
     const killedAt = performance.now();
-    electors[old]!.elector.abandon(); // as SIGKILL: no removal, no revoke
+    electors[old]!.elector.abandon(); // as SIGKILL: no removal, no delete
     const lastRenew = electors[old]!.log.renewedAt.at(-1)!;
     const gone = await waitFor('the kernel to drop the VIP', () => sampler!.first(killedAt, (s) => !s[old]), 3_000);
     const taken = await waitFor('the takeover', () => sampler!.first(killedAt, (s) => s[next]), 6_000);
@@ -258,7 +258,8 @@ describe.skipIf(skipReason !== null)('VIP elector on real etcd and kernel addres
     measured.takeoverAfterKillMs = Math.round(taken.t - killedAt);
     measured.crashGapMs = Math.round(taken.t - gone.t);
     expect(gone.t - lastRenew).toBeLessThanOrEqual(1_300 + 40); // kernel ≤ 1.25 s, plus sampling
-    expect(taken.t - killedAt).toBeLessThanOrEqual(3_000);
+    // Hold timeout (2 s) after the last heartbeat + one poll + the calls; no lessor tick to wait for.
+    expect(taken.t - killedAt).toBeLessThanOrEqual(2_400);
     expect(taken.t).toBeGreaterThan(gone.t);
     expect(electors[next]!.elector.status().state).toBe('holder');
     terms.push(BigInt(electors[next]!.elector.status().term!));

@@ -3,7 +3,7 @@
  * against a one-method transport ({@link EtcdTransport}) so they can ride on any HTTP client
  * that enforces deadlines. `createHttpsEtcdTransport` is the one the agent uses today.
  *
- * Why a separate transport from `client.ts`: the VIP loop renews every ~500 ms and must measure
+ * Why a separate transport from `client.ts`: the VIP loop writes a heartbeat every 250 ms and must measure
  * the round trip of each renewal, so it wants one endpoint only (the host's own member, see
  * DESIGN "The VIP: what measurements … show"), no fail-over, and a kept-alive TLS connection
  * (a fresh handshake per renewal would put ~1 ms of CPU and a few ms of latency into every
@@ -145,6 +145,7 @@ const TxnSchema = Type.Object({
       Type.Object({
         response_range: Type.Optional(Type.Object({ kvs: Type.Optional(Type.Array(KvSchema)) })),
         response_put: Type.Optional(Type.Object({ header: Type.Optional(HeaderSchema) })),
+        response_delete_range: Type.Optional(Type.Object({ deleted: Type.Optional(U64) })),
       }),
     ),
   ),
@@ -179,6 +180,16 @@ export interface LeasedKeyValue {
 /** Outcome of {@link EtcdLeaseKv.createIfAbsent}. */
 export type CreateOutcome = { created: true; revision: string } | { created: false; existing: LeasedKeyValue | null };
 
+/**
+ * A condition on one key's revisions: `create` compares create_revision (which a delete and
+ * re-create changes, a put to the existing key does not), `mod` compares mod_revision (which every
+ * write changes). Revisions are decimal strings.
+ */
+export type RevisionCondition = { create: string } | { mod: string };
+
+/** Outcome of {@link EtcdLeaseKv.putIf}: on success the write's revision, otherwise the key as it is (null: absent). */
+export type PutIfOutcome = { ok: true; revision: string } | { ok: false; existing: LeasedKeyValue | null };
+
 /** The lease and kv operations the VIP election needs; every call takes a deadline. */
 export interface EtcdLeaseKv {
   /** Grants a lease of `ttlSeconds`; resolves with its id (decimal string) and granted TTL. */
@@ -196,6 +207,17 @@ export interface EtcdLeaseKv {
   createIfAbsent(key: string, value: string, lease: string, opts: EtcdPostOptions): Promise<CreateOutcome>;
   /** Unconditional put, attached to `lease` ('0': none). Resolves with the revision. */
   put(key: string, value: string, lease: string, opts: EtcdPostOptions): Promise<string>;
+  /** Puts `key` = `value` (no lease) only if `key` exists and meets `condition`. */
+  putIf(key: string, value: string, condition: RevisionCondition, opts: EtcdPostOptions): Promise<PutIfOutcome>;
+  /** Deletes `key` only if it exists and meets `condition`; resolves true when it deleted it. */
+  deleteIf(key: string, condition: RevisionCondition, opts: EtcdPostOptions): Promise<boolean>;
+}
+
+/** The txn compare clause for a {@link RevisionCondition}. */
+function compareClause(key: string, condition: RevisionCondition): Record<string, string> {
+  return 'create' in condition
+    ? { key, target: 'CREATE', result: 'EQUAL', create_revision: condition.create }
+    : { key, target: 'MOD', result: 'EQUAL', mod_revision: condition.mod };
 }
 
 function toKv(kv: Static<typeof KvSchema>): LeasedKeyValue {
@@ -246,6 +268,23 @@ export function createEtcdLeaseKv(transport: EtcdTransport): EtcdLeaseKv {
       }
       const kv = res.responses?.[0]?.response_range?.kvs?.[0];
       return { created: false, existing: kv === undefined ? null : toKv(kv) };
+    },
+    async putIf(key, value, condition, opts) {
+      const k = b64(key);
+      // create_revision/mod_revision 0 would match an absent key: the condition must name a version.
+      if (('create' in condition ? condition.create : condition.mod) === '0') throw new BallastError('BALLAST_ERR_INTERNAL', `failed to put etcd key ${key}: a revision condition of 0 matches an absent key`);
+      const body = { compare: [compareClause(k, condition)], success: [{ request_put: { key: k, value: b64(value) } }], failure: [{ request_range: { key: k } }] };
+      const res = expect(`put etcd key ${key}`, checks.txn, await transport.post('/v3/kv/txn', body, opts));
+      if (res.succeeded === true) return { ok: true, revision: u64(res.responses?.[0]?.response_put?.header?.revision ?? res.header?.revision) };
+      const kv = res.responses?.[0]?.response_range?.kvs?.[0];
+      return { ok: false, existing: kv === undefined ? null : toKv(kv) };
+    },
+    async deleteIf(key, condition, opts) {
+      const k = b64(key);
+      if (('create' in condition ? condition.create : condition.mod) === '0') throw new BallastError('BALLAST_ERR_INTERNAL', `failed to delete etcd key ${key}: a revision condition of 0 matches an absent key`);
+      const body = { compare: [compareClause(k, condition)], success: [{ request_delete_range: { key: k } }] };
+      const res = expect(`delete etcd key ${key}`, checks.txn, await transport.post('/v3/kv/txn', body, opts));
+      return res.succeeded === true && Number(res.responses?.[0]?.response_delete_range?.deleted ?? 0) > 0;
     },
     async put(key, value, lease, opts) {
       const body = { compare: [], success: [{ request_put: { key: b64(key), value: b64(value), lease } }] };

@@ -7,12 +7,12 @@ import { createEtcdLeaseKv, createHttpsEtcdTransport, type EtcdTlsPem, type Http
 import type { ExecPort } from '../tasks/module.js';
 import { createArpingPort, createIpAddressPort } from './address.js';
 import type { VipConfig } from './config.js';
-import type { AddressPort, ArpPort, EtcdLeasePort } from './ports.js';
+import type { AddressPort, ArpPort, ElectionStore } from './ports.js';
 import { createEtcdVipStore } from './store.js';
 
 /** The ports one election runs on, built per config. */
 export interface VipBackend {
-  store: EtcdLeasePort;
+  store: ElectionStore;
   address: AddressPort;
   arp: ArpPort;
   /** New etcd client certificate (rotation). */

@@ -20,12 +20,12 @@ function refusal(value: unknown): { path: string | undefined; message: string } 
 }
 
 describe('VIP config', () => {
-  it('fills the defaults: local member only, TTL 2 s, lifetime 1 s, 500 ms RTT, /readyz', () => {
+  it('fills the defaults: local member only, hold 2 s, lifetime 1 s, 500 ms RTT, /readyz', () => {
     const c = resolveVipConfig(minimal);
     expect(c).toMatchObject({
       prefixLength: 32,
       etcd: { endpoints: ['https://127.0.0.1:2379'] },
-      leaseTtlSeconds: 2,
+      holdTimeoutMs: 2000,
       addressLifetimeSeconds: 1,
       maxRenewRttMs: 500,
       pollIntervalMs: 50,
@@ -44,18 +44,20 @@ describe('VIP config', () => {
     expect(c.candidate).toBe(false);
   });
 
-  it('refuses timings under which the address could outlive the lease, explaining the inequality', () => {
-    const r = refusal({ ...minimal, leaseTtlSeconds: 2, addressLifetimeSeconds: 2 });
-    expect(r.path).toBe('/leaseTtlSeconds');
-    expect(r.message).toMatch(/outlive its lease/);
-    const explicit = refusal({ ...minimal, leaseTtlSeconds: 3, addressLifetimeSeconds: 3, maxRenewRttMs: 100 });
+  it('refuses timings under which the address could outlive the hold, explaining the inequality', () => {
+    const r = refusal({ ...minimal, holdTimeoutMs: 2000, addressLifetimeSeconds: 2 });
+    expect(r.path).toBe('/holdTimeoutMs');
+    expect(r.message).toMatch(/outlive its hold/);
+    const explicit = refusal({ ...minimal, holdTimeoutMs: 3000, addressLifetimeSeconds: 3, maxRenewRttMs: 100 });
     expect(explicit.path).toBe('/maxRenewRttMs');
     expect(explicit.message).toMatch(/maxRenewRttMs \(100\) \+ 100 ms .* = -250 ms/);
-    // Beyond the keep-alive deadline is refused by the schema.
+    // Beyond the heartbeat deadline is refused by the schema.
     expect(refusal({ ...minimal, maxRenewRttMs: 700 }).path).toBe('/maxRenewRttMs');
-    // A longer lease allows more; the default RTT stays capped by the keep-alive deadline.
-    expect(resolveVipConfig({ ...minimal, leaseTtlSeconds: 4, addressLifetimeSeconds: 2 }).maxRenewRttMs).toBe(500);
-    expect(resolveVipConfig({ ...minimal, leaseTtlSeconds: 8 }).renewIntervalMs).toBe(250); // lifetime/4, not TTL/8
+    // A longer hold allows more; the default RTT stays capped by the heartbeat deadline.
+    expect(resolveVipConfig({ ...minimal, holdTimeoutMs: 4000, addressLifetimeSeconds: 2 }).maxRenewRttMs).toBe(500);
+    expect(resolveVipConfig({ ...minimal, holdTimeoutMs: 8000 }).renewIntervalMs).toBe(250); // lifetime/4, not hold/8
+    // Milliseconds, not whole seconds: 1.75 s leaves 500 ms of budget, so at most 400 ms RTT.
+    expect(resolveVipConfig({ ...minimal, holdTimeoutMs: 1750 })).toMatchObject({ renewBudgetMs: 500, maxRenewRttMs: 250 });
   });
 
   it('reports schema problems with their paths', () => {
@@ -63,7 +65,7 @@ describe('VIP config', () => {
     expect(refusal({ ...minimal, interface: 'eth0; rm -rf /' }).path).toBe('/interface');
     expect(refusal({ ...minimal, etcd: { ...minimal.etcd, endpoints: ['https://a:2379', 'https://b:2379'] } }).path).toBe('/etcd/endpoints');
     expect(refusal({ ...minimal, etcd: { ...minimal.etcd, endpoints: ['http://127.0.0.1:2379'] } }).path).toMatch(/^\/etcd\/endpoints/);
-    expect(refusal({ ...minimal, leaseTtlSeconds: 1 }).path).toBe('/leaseTtlSeconds');
+    expect(refusal({ ...minimal, holdTimeoutMs: 999 }).path).toBe('/holdTimeoutMs');
     expect(refusal({ ...minimal, extra: 1 }).message).toMatch(/extra|additional/i);
     expect(refusal({ ...minimal, health: { kind: 'https', url: 'http://x/readyz' } }).path).toBe('/health/url');
   });

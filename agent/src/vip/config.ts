@@ -27,7 +27,7 @@ export const KERNEL_EXPIRY_SLACK_MS = 250;
  * spawning `ip` and the netlink call; the validator insists on at least this much.
  */
 export const MIN_EXEC_MARGIN_MS = 100;
-/** A keep-alive never waits longer than this (brief: renew deadline ≤ 500 ms). */
+/** A heartbeat write never waits longer than this (brief: renew deadline ≤ 500 ms). */
 export const RENEW_CALL_TIMEOUT_MS = 500;
 /** Every other etcd call's deadline. */
 export const OTHER_CALL_TIMEOUT_MS = 1_000;
@@ -75,8 +75,8 @@ export const VipConfigFileSchema = Type.Object(
       {
         /**
          * The host's own member only (one item). With several endpoints a keep-alive can sit on a
-         * partitioned member while the lease expires elsewhere (DESIGN, measured): a holder must
-         * lose its lease when its own member is cut off, and a candidate's member is then in the
+         * partitioned member while the election moves on elsewhere (DESIGN, measured): a holder must
+         * lose the VIP when its own member is cut off, and a candidate's member is then in the
          * majority.
          */
         endpoints: Type.Optional(Type.Array(Type.String({ pattern: '^https://', maxLength: 2048 }), { minItems: 1, maxItems: 1 })),
@@ -86,7 +86,11 @@ export const VipConfigFileSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    leaseTtlSeconds: Type.Optional(Type.Integer({ minimum: 2, maximum: 60 })),
+    /**
+     * How long a holder's heartbeat may stay unchanged before a candidate takes the VIP over
+     * (ms). The address must be gone by then: see the timing check below.
+     */
+    holdTimeoutMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 60_000 })),
     addressLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
     maxRenewRttMs: Type.Optional(Type.Integer({ minimum: 10, maximum: RENEW_CALL_TIMEOUT_MS })),
     pollIntervalMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5_000 })),
@@ -111,18 +115,18 @@ export interface VipConfig {
   prefixLength: number;
   interface: string;
   etcd: { endpoints: string[]; caFile: string; certFile: string; keyFile: string };
-  leaseTtlSeconds: number;
+  holdTimeoutMs: number;
   addressLifetimeSeconds: number;
   maxRenewRttMs: number;
   pollIntervalMs: number;
   health: VipHealthConfig;
   candidate: boolean;
-  /** Derived: how often the holder sends a keep-alive. */
+  /** Derived: how often the holder writes its heartbeat. */
   renewIntervalMs: number;
   /**
-   * Derived: after a keep-alive was sent at S, the kernel must have taken the address renewal by
-   * S + renewBudgetMs = S + TTL − lifetime − slack; renewing later could let the address outlive
-   * the lease.
+   * Derived: after a heartbeat was sent at S, the kernel must have taken the address renewal by
+   * S + renewBudgetMs = S + holdTimeout − lifetime − slack; renewing later could let the address
+   * outlive the earliest takeover.
    */
   renewBudgetMs: number;
 }
@@ -162,26 +166,24 @@ export function resolveVipConfig(value: unknown, source = VIP_CONFIG_PATH): VipC
   }
   const file = value;
   if (!isIPv4(file.address)) throw configError(`failed to load ${source}: /address: ${file.address} is not an IPv4 address`, '/address');
-  const ttl = file.leaseTtlSeconds ?? 2;
+  const ttlMs = file.holdTimeoutMs ?? 2_000;
   const lifetime = file.addressLifetimeSeconds ?? 1;
-  const ttlMs = ttl * 1000;
   const lifetimeMs = lifetime * 1000;
   const renewBudgetMs = ttlMs - lifetimeMs - KERNEL_EXPIRY_SLACK_MS;
   // Default: as much round trip as the budget allows after keeping 250 ms for spawning `ip`,
-  // capped by the keep-alive deadline (TTL 2 s, lifetime 1 s → 750 − 250 = 500 ms).
+  // capped by the heartbeat deadline (hold 2 s, lifetime 1 s → 750 − 250 = 500 ms).
   const maxRenewRttMs = file.maxRenewRttMs ?? Math.min(RENEW_CALL_TIMEOUT_MS, renewBudgetMs - 250);
   if (maxRenewRttMs < 10 || maxRenewRttMs + MIN_EXEC_MARGIN_MS > renewBudgetMs) {
     throw configError(
-      `failed to load ${source}: the VIP could outlive its lease: need maxRenewRttMs (${maxRenewRttMs}) + ${MIN_EXEC_MARGIN_MS} ms to run \`ip\` ` +
-        `≤ leaseTtlSeconds×1000 (${ttlMs}) − addressLifetimeSeconds×1000 (${lifetimeMs}) − ${KERNEL_EXPIRY_SLACK_MS} ms kernel slack = ${renewBudgetMs} ms; ` +
-        'raise leaseTtlSeconds, or lower addressLifetimeSeconds or maxRenewRttMs',
-      file.maxRenewRttMs === undefined ? '/leaseTtlSeconds' : '/maxRenewRttMs',
+      `failed to load ${source}: the VIP could outlive its hold: need maxRenewRttMs (${maxRenewRttMs}) + ${MIN_EXEC_MARGIN_MS} ms to run \`ip\` ` +
+        `≤ holdTimeoutMs (${ttlMs}) − addressLifetimeSeconds×1000 (${lifetimeMs}) − ${KERNEL_EXPIRY_SLACK_MS} ms kernel slack = ${renewBudgetMs} ms; ` +
+        'raise holdTimeoutMs, or lower addressLifetimeSeconds or maxRenewRttMs',
+      file.maxRenewRttMs === undefined ? '/holdTimeoutMs' : '/maxRenewRttMs',
     );
   }
-  // Renew well inside both the lease and the address lifetime, so one lost renewal costs nothing —
-  // and often: a crashed holder's lease expires TTL after its *last* keep-alive, so the interval
-  // adds to the worst crash failover (500 ms measured 2.48 s p99 against keepalived's 3.54 s;
-  // 250 ms takes up to 250 ms off). Safety does not depend on it (see README.md, the proof).
+  // Renew well inside both the hold timeout and the address lifetime, so a lost heartbeat or two
+  // cost nothing (a 250 ms interval is 4 small raft writes a second). Safety does not depend on it
+  // (see README.md, the proof).
   const renewIntervalMs = Math.min(ttlMs / 8, lifetimeMs / 4);
   const h = file.health;
   const timing = (x: { intervalMs?: number; timeoutMs?: number; rise?: number; fall?: number } | undefined) => {
@@ -202,7 +204,7 @@ export function resolveVipConfig(value: unknown, source = VIP_CONFIG_PATH): VipC
     prefixLength: file.prefixLength ?? 32,
     interface: file.interface,
     etcd: { endpoints: file.etcd.endpoints ?? ['https://127.0.0.1:2379'], caFile: file.etcd.caFile, certFile: file.etcd.certFile, keyFile: file.etcd.keyFile },
-    leaseTtlSeconds: ttl,
+    holdTimeoutMs: ttlMs,
     addressLifetimeSeconds: lifetime,
     maxRenewRttMs,
     pollIntervalMs: file.pollIntervalMs ?? 50,
@@ -231,5 +233,5 @@ export function parseVipConfig(text: string, source = VIP_CONFIG_PATH): VipConfi
  * is applied in place, so tuning a probe never moves the VIP.
  */
 export function electionIdentity(c: VipConfig): string {
-  return JSON.stringify([c.name, c.address, c.prefixLength, c.interface, c.etcd, c.leaseTtlSeconds, c.addressLifetimeSeconds, c.maxRenewRttMs]);
+  return JSON.stringify([c.name, c.address, c.prefixLength, c.interface, c.etcd, c.holdTimeoutMs, c.addressLifetimeSeconds, c.maxRenewRttMs]);
 }

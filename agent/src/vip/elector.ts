@@ -1,9 +1,9 @@
 /**
- * The VIP elector: one host's side of the lease election for one VIP. The reasoning (and the
+ * The VIP elector: one host's side of the heartbeat election for one VIP. The reasoning (and the
  * timing proof that no two hosts ever hold the address) is in README.md next to this file; the
  * rules it relies on are marked "INVARIANT" below.
  *
- * Pure apart from its ports: time comes from {@link Clock}, etcd from {@link EtcdLeasePort}, the
+ * Pure apart from its ports: time comes from {@link Clock}, etcd from {@link ElectionStore}, the
  * address from {@link AddressPort}. `step()` does one pass and says when it wants the next; the
  * loop driver calls it, and so do the unit tests with a fake clock.
  */
@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { KERNEL_EXPIRY_SLACK_MS, MIN_EXEC_MARGIN_MS, OTHER_CALL_TIMEOUT_MS, RENEW_CALL_TIMEOUT_MS, type VipConfig } from './config.js';
 import { createSerialQueue } from './serial.js';
-import type { AddressPort, ArpPort, Clock, ElectionView, EtcdLeasePort, HealthSignal, VipElector, VipEventKind, VipEventSink, VipStatus } from './ports.js';
+import type { AddressPort, ArpPort, Clock, ElectionStore, ElectionView, HealthSignal, HolderRecord, VipElector, VipEventKind, VipEventSink, VipStatus } from './ports.js';
+import { newNonce } from './store.js';
 
 export type { VipElector, VipStatus } from './ports.js';
 
@@ -22,12 +23,12 @@ export interface VipElectorOptions {
   host: string;
   address: AddressPort;
   arp: ArpPort;
-  store: EtcdLeasePort;
+  store: ElectionStore;
   health: HealthSignal;
   clock: Clock;
   log: Logger;
   onEvent: VipEventSink;
-  /** Called with the round trip of every successful keep-alive (the manager keeps a window of them). */
+  /** Called with the round trip of every successful heartbeat (the manager keeps a window of them). */
   onRenew?: (rttMs: number) => void;
 }
 
@@ -35,11 +36,30 @@ export interface VipElectorOptions {
 const MAX_ADDRESS_FAILURES = 3;
 /** Excluded or unhealthy hosts still read the election this often, for status. */
 const IDLE_POLL_MS = 1_000;
+/**
+ * The target of a handover reads this often until the old holder's key is gone (a few reads:
+ * the holder removes its address and deletes the key right after writing the handover).
+ */
+const HANDOVER_POLL_MS = 10;
 
-interface Lease {
-  id: string;
-  /** Monotonic time we SENT the last successful grant/keep-alive: etcd's expiry is ≥ this + TTL. */
-  refreshedAt: number;
+/** What this elector holds. */
+interface Holding {
+  term: string;
+  since: number;
+  nonce: string;
+  beat: number;
+  /**
+   * Monotonic time we SENT the last successful heartbeat (or the acquiring create): no candidate
+   * can take over before this + holdTimeoutMs (README.md, the proof).
+   */
+  beatSentAt: number;
+}
+
+/** An acquisition whose answer may have been lost: recognised by its nonce at the next read. */
+interface Pending {
+  nonce: string;
+  since: number;
+  sentAt: number;
 }
 
 /** Creates an elector; nothing happens until `start()` (or `step()` in tests). */
@@ -47,18 +67,23 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
   let cfg = opts.config;
   const { clock, store, address, host } = opts;
   const log = opts.log.child({ component: 'vip', vip: cfg.name });
-  const ttlMs = cfg.leaseTtlSeconds * 1000;
+  const holdMs = cfg.holdTimeoutMs;
 
-  let lease: Lease | null = null;
-  let holding: { term: string; since: number } | null = null;
+  let holding: Holding | null = null;
+  let pending: Pending | null = null;
+  /**
+   * The holder key's version as this host first saw it, and when (monotonic, taken after the read
+   * returned — never before the write it shows was applied). Unchanged for holdMs → stale.
+   */
+  let seen: { revision: string; at: number } | null = null;
   let view: ElectionView = { holder: null, handover: null };
-  let nextKeepaliveAt = 0;
+  let nextBeatAt = 0;
   let nextPollAt = 0;
   let lastRenewRttMs: number | null = null;
   let addressPresent = false;
   /** When the address was last renewed (monotonic); after a lifetime without renewal it is gone. */
   let lastAddressRenewAt = Number.NEGATIVE_INFINITY;
-  /** A holder that lost its lease for failing renewals sits out one TTL, so a healthy host gets the VIP. */
+  /** A holder that lost the VIP for failing renewals sits out one hold timeout, so a healthy host gets it. */
   let campaignNotBefore = 0;
   let addressFailures = 0;
   let renewFailing = false;
@@ -69,8 +94,8 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
   let resignPending = false;
   /**
    * Until then a copy of the address may still exist (a renewal or removal failed, or a previous
-   * agent's address at start): no lease of ours may be revoked before, since a revoke lets the
-   * next holder in at once. 0 when the address is known to be gone.
+   * agent's address at start): no holder key of ours may be deleted before, since a delete lets
+   * the next holder in at once. 0 when the address is known to be gone.
    */
   let addressMayLiveUntil = 0;
   const addressLifetimeMs = cfg.addressLifetimeSeconds * 1000 + KERNEL_EXPIRY_SLACK_MS;
@@ -94,9 +119,9 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
     opts.onEvent(kind, message, { vip: cfg.name, address: `${cfg.address}/${cfg.prefixLength}`, host, ...data });
   };
 
-  const holdDeadline = () => (lease === null ? 0 : lease.refreshedAt + ttlMs - KERNEL_EXPIRY_SLACK_MS);
+  const holdDeadline = () => (holding === null ? 0 : holding.beatSentAt + holdMs - KERNEL_EXPIRY_SLACK_MS);
 
-  /** Removes the address; false when that failed (then the lease must be left to expire, see release). */
+  /** Removes the address; false when that failed (then the holder key must be left to go stale, see release). */
   async function removeAddress(why: string): Promise<boolean> {
     try {
       const removed = await addressOp(() => address.remove());
@@ -123,13 +148,13 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
 
   /**
    * INVARIANT (the heart of the timing proof): the address is added or renewed only right after
-   * a successful grant/keep-alive SENT at `sentAt`, only if we are still within maxRenewRttMs of
+   * a successful acquisition/heartbeat SENT at `sentAt`, only if we are still within maxRenewRttMs of
    * that send, and the kernel must have taken the renewal by sentAt + renewBudgetMs. A renewal
    * that finishes later is undone at once.
    */
   async function renewAddress(sentAt: number): Promise<void> {
     if (clock.now() - sentAt > cfg.maxRenewRttMs) {
-      renewFailed(`lease renewed too slowly (${Math.round(clock.now() - sentAt)} ms > maxRenewRttMs ${cfg.maxRenewRttMs}); address not renewed`);
+      renewFailed(`heartbeat answered too slowly (${Math.round(clock.now() - sentAt)} ms > maxRenewRttMs ${cfg.maxRenewRttMs}); address not renewed`);
       return;
     }
     const budgetEnd = sentAt + cfg.renewBudgetMs;
@@ -168,41 +193,38 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
   }
 
   /**
-   * Gives the VIP up on purpose: address first, then the lease (so the next holder, which can
-   * only win after the revoke, never overlaps with us). If the removal failed, the lease is NOT
-   * revoked: letting it expire keeps the timing proof (the unrenewed address dies first).
+   * Gives the VIP up on purpose: address first, then the holder key (so the next holder, which
+   * can only win after the delete, never overlaps with us). If the removal failed, the key is NOT
+   * deleted: letting it go stale keeps the timing proof (the unrenewed address dies first).
    */
   async function release(reason: string, kind: VipEventKind, message: string): Promise<void> {
     if (holding === null) return;
     const term = holding.term;
     suppressed = true;
     await removeAddress(reason);
-    const held = lease;
     holding = null;
-    lease = null;
     view = { ...view, holder: null };
-    if (held !== null && mayRevoke()) {
-      await store.revoke(held.id, OTHER_CALL_TIMEOUT_MS).catch((err: unknown) => log.warn({ err: messageOf(err) }, 'failed to revoke the VIP lease; it will expire'));
+    if (mayDelete()) {
+      await store.deleteHolder({ create: term }, OTHER_CALL_TIMEOUT_MS).catch((err: unknown) => log.warn({ err: messageOf(err) }, 'failed to delete the VIP holder key; it will go stale'));
     }
     log.info({ reason, term }, message);
     emit(kind, message, { reason, term });
   }
 
-  /** True when no copy of the address can exist any more, so revoking our lease cannot cause overlap. */
-  function mayRevoke(): boolean {
+  /** True when no copy of the address can exist any more, so deleting our holder key cannot cause overlap. */
+  function mayDelete(): boolean {
     return addressMayLiveUntil === 0 || clock.now() > addressMayLiveUntil;
   }
 
-  /** The lease is gone or could not be renewed in time: the address goes, the lease is left alone. */
+  /** The key was taken or could not be rewritten in time: the address goes, the key is left alone. */
   async function lose(reason: string, message: string): Promise<void> {
     if (holding === null) return;
     const term = holding.term;
     suppressed = true;
     await removeAddress(reason);
     holding = null;
-    lease = null;
     view = { ...view, holder: null };
-    campaignNotBefore = clock.now() + ttlMs;
+    campaignNotBefore = clock.now() + holdMs;
     log.warn({ reason, term }, message);
     emit('vip.released', message, { reason, term });
   }
@@ -213,55 +235,63 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
       resignPending = false;
       return release('health', 'vip.resigned', 'resigned the VIP: the health check fails');
     }
-    if (clock.now() >= holdDeadline()) return lose('deadline', 'lost the VIP: the lease could not be renewed before its deadline');
-    if (clock.now() < nextKeepaliveAt || lease === null) return;
-    const id = lease.id;
+    if (clock.now() >= holdDeadline()) return lose('deadline', 'lost the VIP: its heartbeat could not be written before its deadline');
+    if (clock.now() < nextBeatAt || holding === null) return;
+    const h = holding;
     const sentAt = clock.now();
-    let ttl: number;
+    const beat = h.beat + 1;
+    let ok: boolean;
     try {
-      ttl = (await store.keepAlive(id, Math.max(1, Math.min(RENEW_CALL_TIMEOUT_MS, holdDeadline() - sentAt)))).ttlSeconds;
+      ok = await store.beat(h.term, { host, since: h.since, nonce: h.nonce, beat }, Math.max(1, Math.min(RENEW_CALL_TIMEOUT_MS, holdDeadline() - sentAt)));
     } catch (err) {
-      renewFailed(`failed to renew the VIP lease: ${messageOf(err)}`);
-      nextKeepaliveAt = clock.now() + cfg.pollIntervalMs;
+      renewFailed(`failed to write the VIP heartbeat: ${messageOf(err)}`);
+      nextBeatAt = clock.now() + cfg.pollIntervalMs;
       return;
     }
-    if (halted || holding === null || lease?.id !== id) return;
+    if (halted || holding !== h) return;
     lastRenewRttMs = clock.now() - sentAt;
     opts.onRenew?.(lastRenewRttMs);
-    if (ttl <= 0) return lose('expired', 'lost the VIP: etcd no longer has its lease');
-    lease.refreshedAt = sentAt;
-    nextKeepaliveAt = sentAt + cfg.renewIntervalMs;
+    if (!ok) return lose('taken', 'lost the VIP: its holder key is gone or belongs to another term');
+    h.beat = beat;
+    h.beatSentAt = sentAt;
+    nextBeatAt = sentAt + cfg.renewIntervalMs;
     await renewAddress(sentAt);
   }
 
   async function campaign(): Promise<void> {
-    const sentAt = clock.now();
-    const granted = await store.grant(cfg.leaseTtlSeconds, OTHER_CALL_TIMEOUT_MS);
-    lease = { id: granted.id, refreshedAt: sentAt };
-    const since = clock.wallNow();
-    const r = await store.tryAcquire({ host, since }, granted.id, OTHER_CALL_TIMEOUT_MS);
+    const attempt: Pending = { nonce: newNonce(), since: clock.wallNow(), sentAt: clock.now() };
+    // Kept until the next successful read when the answer does not come: the create may have happened.
+    pending = attempt;
+    const r = await store.tryAcquire({ host, since: attempt.since, nonce: attempt.nonce, beat: 0 }, OTHER_CALL_TIMEOUT_MS);
+    pending = null;
     if (!r.won) {
       view = { ...view, holder: r.holder };
-      lease = null;
-      store.revoke(granted.id, OTHER_CALL_TIMEOUT_MS).catch(() => undefined); // unused; it would expire anyway
       return;
     }
-    acquired(r.term, since, 'won the VIP election');
-    nextKeepaliveAt = sentAt + cfg.renewIntervalMs;
-    await renewAddress(sentAt);
-    // If that was too slow to add the address, keep-alive at once: its answer may allow it.
-    if (!addressPresent) nextKeepaliveAt = clock.now();
+    acquired({ term: r.term, since: attempt.since, nonce: attempt.nonce, beat: 0, beatSentAt: attempt.sentAt }, 'won the VIP election');
+    nextBeatAt = attempt.sentAt + cfg.renewIntervalMs;
+    await renewAddress(attempt.sentAt);
+    // If that was too slow to add the address, write a heartbeat at once: its answer may allow it.
+    if (!addressPresent) nextBeatAt = clock.now();
   }
 
-  function acquired(term: string, since: number, message: string): void {
-    holding = { term, since };
+  function acquired(h: Holding, message: string): void {
+    holding = h;
+    const { term, since } = h;
+    seen = null;
     resignPending = false;
-    view = { ...view, holder: { host, since, lease: lease?.id ?? '0', term } };
+    view = { ...view, holder: { host, since, nonce: h.nonce, term, revision: term } };
     suppressed = false;
     renewFailing = false;
     addressFailures = 0;
     log.info({ term }, message);
     emit('vip.acquired', `${message} (term ${term})`, { term });
+  }
+
+  /** Staleness bookkeeping: when this host first saw the holder key's current version. */
+  function noteHolder(h: HolderRecord | null, readAt: number): void {
+    if (h === null) seen = null;
+    else if (seen === null || seen.revision !== h.revision) seen = { revision: h.revision, at: readAt };
   }
 
   async function candidateStep(): Promise<void> {
@@ -275,26 +305,49 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
     } catch (err) {
       if (!readFailing) log.warn({ err: messageOf(err) }, 'failed to read the VIP election; retrying');
       readFailing = true;
-      if (lease !== null) lease = null; // a pending campaign's lease: it cannot be confirmed, let it expire
       return;
     }
+    // After the answer arrived: the version it shows was written before this instant.
+    const readAt = clock.now();
     const h = view.holder;
-    if (h !== null && lease !== null && h.lease === lease.id) {
-      // Our acquisition's answer was lost but it went through: adopt it, renew at once.
-      acquired(h.term, h.since, 'confirmed a VIP acquisition whose answer was lost');
-      nextKeepaliveAt = clock.now();
+    noteHolder(h, readAt);
+    const lost = pending;
+    pending = null;
+    if (h !== null && lost !== null && h.host === host && h.nonce === lost.nonce) {
+      // Our acquisition's answer was lost but it went through: adopt it, write a heartbeat at once
+      // (the address is only added after one succeeds). Counted from the create's send.
+      acquired({ term: h.term, since: lost.since, nonce: lost.nonce, beat: 0, beatSentAt: lost.sentAt }, 'confirmed a VIP acquisition whose answer was lost');
+      nextBeatAt = clock.now();
       return;
     }
-    lease = null;
-    if (h !== null && h.host === host && mayRevoke()) {
+    if (h !== null && h.host === host && mayDelete()) {
       // Our own earlier holding (a restarted agent, or a holding this elector lost): the address
-      // is gone (removed at start / on loss), so ending that lease only speeds the election up.
-      log.info({ term: h.term }, 'revoking a lease an earlier holding of this host left behind');
-      await store.revoke(h.lease, OTHER_CALL_TIMEOUT_MS).catch((err: unknown) => log.warn({ err: messageOf(err) }, 'failed to revoke a stale lease'));
+      // is gone (removed at start / on loss), so deleting that key only speeds the election up.
+      log.info({ term: h.term }, 'deleting the holder key an earlier holding of this host left behind');
+      await store.deleteHolder({ create: h.term }, OTHER_CALL_TIMEOUT_MS).catch((err: unknown) => log.warn({ err: messageOf(err) }, 'failed to delete a stale holder key'));
       nextPollAt = clock.now();
       return;
     }
-    if (!active || h !== null || clock.now() < campaignNotBefore) return;
+    if (!active || clock.now() < campaignNotBefore) return;
+    if (h !== null) {
+      // INVARIANT: a holder key is taken over only once the version we saw has stood for the whole
+      // hold timeout, counted from when we first saw it, and only that version (compare mod_revision).
+      const staleFor = seen === null ? 0 : clock.now() - seen.at;
+      if (staleFor < holdMs) {
+        const ho = view.handover;
+        // Handed the VIP: the holder is releasing it right now; be there the moment its key goes.
+        if (ho !== null && ho.to === host && ho.until > clock.wallNow()) nextPollAt = Math.min(nextPollAt, clock.now() + HANDOVER_POLL_MS);
+        return;
+      }
+      const deleted = await store.deleteHolder({ mod: h.revision }, OTHER_CALL_TIMEOUT_MS).catch((err: unknown) => {
+        log.warn({ err: messageOf(err) }, 'failed to take over a stale VIP holder; retrying');
+        return false;
+      });
+      if (!deleted) return;
+      log.warn({ stale: h.host, term: h.term, staleForMs: Math.round(staleFor) }, `${h.host} wrote no VIP heartbeat for ${Math.round(staleFor)} ms: took its holder key over`);
+      view = { ...view, holder: null };
+      seen = null;
+    }
     const ho = view.handover;
     if (ho !== null && ho.to !== host && ho.until > clock.wallNow()) return; // a handover to someone else
     try {
@@ -310,7 +363,7 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
     else await candidateStep();
     if (halted) return IDLE_POLL_MS;
     const now = clock.now();
-    const due = holding !== null ? Math.min(nextKeepaliveAt, holdDeadline()) : nextPollAt;
+    const due = holding !== null ? Math.min(nextBeatAt, holdDeadline()) : nextPollAt;
     return Math.max(0, due - now);
   }
 
@@ -368,8 +421,9 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
       return exclusive(async () => {
         if (holding === null) throw new BallastError('BALLAST_ERR_VIP_NOT_HOLDER', `failed to hand over VIP ${cfg.name}: ${host} does not hold it`);
         if (target === host) return;
-        // Others defer while this key lives; the target polls and campaigns as soon as we revoke.
-        await store.writeHandover({ to: target, until: clock.wallNow() + ttlMs }, cfg.leaseTtlSeconds, OTHER_CALL_TIMEOUT_MS);
+        // Others defer while this key lives; the target polls and campaigns as soon as we delete ours.
+        // (etcd grants at least 2 s whatever is asked.)
+        await store.writeHandover({ to: target, until: clock.wallNow() + holdMs }, Math.max(2, Math.ceil(holdMs / 1000)), OTHER_CALL_TIMEOUT_MS);
         await release('handover', 'vip.released', `handed the VIP over to ${target}`);
         nextPollAt = clock.now();
         schedule(0);
@@ -382,8 +436,8 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
     },
     healthChanged() {
       if (holding !== null && !opts.health.healthy()) {
-        // Do not wait for a keep-alive in flight: stop renewals and drop the address now; the
-        // step that follows revokes the lease (after this removal, by the address queue's order).
+        // Do not wait for a heartbeat in flight: stop renewals and drop the address now; the step
+        // that follows deletes the holder key (after this removal, by the address queue's order).
         suppressed = true;
         resignPending = true;
         void removeAddress('health check fails');
@@ -406,7 +460,7 @@ export function createVipElector(opts: VipElectorOptions): VipElector {
         state,
         holder: view.holder?.host ?? null,
         term: view.holder?.term ?? null,
-        leaseLeftMs: holding !== null && lease !== null ? Math.max(0, Math.round(lease.refreshedAt + ttlMs - clock.now())) : null,
+        leaseLeftMs: holding !== null ? Math.max(0, Math.round(holding.beatSentAt + holdMs - clock.now())) : null,
         lastRenewRttMs: lastRenewRttMs === null ? null : Math.round(lastRenewRttMs),
         healthy,
       };

@@ -35,7 +35,7 @@ describe('etcd lease calls (gateway JSON)', () => {
     expect(calls.map((c) => c.body)).toEqual([{ TTL: '2' }, { ID: '1' }, { ID: '2' }, { ID: '1' }]);
   });
 
-  it('create-if-absent is a txn on create_revision == 0; the term is the put revision', async () => {
+  it('create-if-absent is a txn on create_revision == 0 with no lease; the term is the put revision', async () => {
     let exists = false;
     const { transport, calls } = scripted({
       '/v3/kv/txn': () => {
@@ -44,19 +44,45 @@ describe('etcd lease calls (gateway JSON)', () => {
           return { header: { revision: '7' }, succeeded: true, responses: [{ response_put: { header: { revision: '7' } } }] };
         }
         return {
-          header: { revision: '7' },
-          responses: [{ response_range: { kvs: [{ key: b64('/ballast/vip/api/holder'), value: b64('{"host":"a","since":5}'), create_revision: '7', mod_revision: '7', lease: '42' }] } }],
+          header: { revision: '8' },
+          responses: [{ response_range: { kvs: [{ key: b64('/ballast/vip/api/holder'), value: b64('{"host":"a","since":5,"nonce":"n1","beat":1}'), create_revision: '7', mod_revision: '8' }] } }],
         };
       },
     });
     const store = createEtcdVipStore({ kv: createEtcdLeaseKv(transport), name: 'api' });
-    expect(await store.tryAcquire({ host: 'a', since: 5 }, '42', 100)).toEqual({ won: true, term: '7' });
-    expect(await store.tryAcquire({ host: 'b', since: 6 }, '43', 100)).toEqual({ won: false, holder: { host: 'a', since: 5, lease: '42', term: '7' } });
+    const value = { host: 'a', since: 5, nonce: 'n1', beat: 0 };
+    expect(await store.tryAcquire(value, 100)).toEqual({ won: true, term: '7' });
+    expect(await store.tryAcquire({ host: 'b', since: 6, nonce: 'n2', beat: 0 }, 100)).toEqual({ won: false, holder: { host: 'a', since: 5, nonce: 'n1', term: '7', revision: '8' } });
     expect(calls[0]!.body).toEqual({
       compare: [{ key: b64('/ballast/vip/api/holder'), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
-      success: [{ request_put: { key: b64('/ballast/vip/api/holder'), value: b64('{"host":"a","since":5}'), lease: '42' } }],
+      success: [{ request_put: { key: b64('/ballast/vip/api/holder'), value: b64(JSON.stringify(value)), lease: '0' } }],
       failure: [{ request_range: { key: b64('/ballast/vip/api/holder') } }],
     });
+  });
+
+  it('a heartbeat is a put guarded by create_revision == term; a takeover a delete guarded by mod_revision', async () => {
+    const { transport, calls } = scripted({
+      '/v3/kv/txn': (b) => {
+        const cmp = (b.compare as Array<Record<string, string>>)[0]!;
+        if (cmp.target === 'CREATE') return cmp.create_revision === '7' ? { succeeded: true, responses: [{ response_put: { header: { revision: '9' } } }] } : { responses: [{ response_range: {} }] };
+        return cmp.mod_revision === '9' ? { succeeded: true, responses: [{ response_delete_range: { deleted: '1' } }] } : { responses: [{}] };
+      },
+    });
+    const store = createEtcdVipStore({ kv: createEtcdLeaseKv(transport), name: 'api' });
+    expect(await store.beat('7', { host: 'a', since: 5, nonce: 'n1', beat: 1 }, 100)).toBe(true);
+    expect(await store.beat('6', { host: 'a', since: 5, nonce: 'n1', beat: 2 }, 100)).toBe(false);
+    expect(await store.deleteHolder({ mod: '9' }, 100)).toBe(true);
+    expect(await store.deleteHolder({ mod: '8' }, 100)).toBe(false);
+    const key = b64('/ballast/vip/api/holder');
+    expect(calls[0]!.body).toEqual({
+      compare: [{ key, target: 'CREATE', result: 'EQUAL', create_revision: '7' }],
+      success: [{ request_put: { key, value: b64('{"host":"a","since":5,"nonce":"n1","beat":1}') } }],
+      failure: [{ request_range: { key } }],
+    });
+    expect(calls[2]!.body).toEqual({ compare: [{ key, target: 'MOD', result: 'EQUAL', mod_revision: '9' }], success: [{ request_delete_range: { key } }] });
+    // A condition on revision 0 would match an absent key: refused before any call.
+    await expect(store.deleteHolder({ create: '0' }, 100)).rejects.toMatchObject({ code: 'BALLAST_ERR_INTERNAL' });
+    expect(calls).toHaveLength(4);
   });
 
   it('reads holder and handover in one txn; a foreign holder value still counts as a holder', async () => {
@@ -64,13 +90,13 @@ describe('etcd lease calls (gateway JSON)', () => {
       '/v3/kv/txn': () => ({
         succeeded: true,
         responses: [
-          { response_range: { kvs: [{ key: b64('/ballast/vip/api/holder'), value: b64('garbage'), create_revision: '9', lease: '5' }] } },
+          { response_range: { kvs: [{ key: b64('/ballast/vip/api/holder'), value: b64('garbage'), create_revision: '9', mod_revision: '11' }] } },
           { response_range: { kvs: [{ key: b64('/ballast/vip/api/handover'), value: b64('{"to":"c","until":99}'), create_revision: '10' }] } },
         ],
       }),
     });
     const store = createEtcdVipStore({ kv: createEtcdLeaseKv(transport), name: 'api' });
-    expect(await store.read(100)).toEqual({ holder: { host: '?', since: 0, lease: '5', term: '9' }, handover: { to: 'c', until: 99 } });
+    expect(await store.read(100)).toEqual({ holder: { host: '?', since: 0, nonce: '', term: '9', revision: '11' }, handover: { to: 'c', until: 99 } });
     expect((calls[0]!.body.success as unknown[]).length).toBe(2);
   });
 

@@ -67,7 +67,7 @@ export interface VipManagerOptions {
 /** See the file comment. As a {@link VipPort} it answers the controller's `req.vip`. */
 export interface VipManager extends VipPort {
   start(): void;
-  /** Releases a held VIP (address first, then lease) and stops. */
+  /** Releases a held VIP (address first, then the holder key) and stops. */
   stop(): Promise<void>;
   /** One config check (the loop calls this; so do tests). */
   tick(): Promise<void>;
@@ -332,7 +332,7 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
     excluded = true;
     if (r !== null) {
       r.elector.update(effective(r.config));
-      // A holder without a handover resigns at its next step (address first, then lease): wait for it.
+      // A holder without a handover resigns at its next step (address first, then the holder key): wait for it.
       const until = Date.now() + RESIGN_WAIT_MS;
       while (r.elector.status().state === 'holder' && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -26,7 +26,7 @@ export interface AddressPort {
   list(): Promise<InterfaceAddress[]>;
 }
 
-/** Announces the address after an acquisition (gratuitous ARP). Must not block the lease loop. */
+/** Announces the address after an acquisition (gratuitous ARP). Must not block the election loop. */
 export interface ArpPort {
   announce(): void;
 }
@@ -36,13 +36,18 @@ export interface HolderRecord {
   host: string;
   /** Wall-clock ms when it acquired (for people; never used for timing). */
   since: number;
-  /** The lease the key is attached to (decimal string). */
-  lease: string;
+  /** Random per acquisition: lets a candidate recognise its own acquisition whose answer was lost. */
+  nonce: string;
   /**
-   * The fencing token: the key's create_revision. Every acquisition creates the key anew, so the
-   * term is the etcd revision of that creation, which only grows.
+   * The fencing token: the key's create_revision. Every acquisition creates the key anew (a
+   * takeover deletes it first), so the term is the etcd revision of that creation, which only grows.
    */
   term: string;
+  /**
+   * The key's mod_revision: changes with every heartbeat write of the holder. A candidate that
+   * sees the same revision for `holdTimeoutMs` may delete the key (compare mod_revision).
+   */
+  revision: string;
 }
 
 /** A handover in progress, as stored at /ballast/vip/<name>/handover. */
@@ -58,15 +63,24 @@ export interface ElectionView {
   handover: HandoverRecord | null;
 }
 
+/** What the holder key's value carries. */
+export interface HolderValue {
+  host: string;
+  since: number;
+  nonce: string;
+  /** Heartbeat counter (the holder's writes; for people reading etcd). */
+  beat: number;
+}
+
 /** The etcd side of the election; every call has a deadline (`timeoutMs`). */
-export interface EtcdLeasePort {
-  grant(ttlSeconds: number, timeoutMs: number): Promise<{ id: string; ttlSeconds: number }>;
-  /** `ttlSeconds` 0: the lease is gone. */
-  keepAlive(id: string, timeoutMs: number): Promise<{ ttlSeconds: number }>;
-  revoke(id: string, timeoutMs: number): Promise<void>;
+export interface ElectionStore {
   read(timeoutMs: number): Promise<ElectionView>;
-  /** Creates the holder key with `lease` if absent: won (with the term) or the current holder. */
-  tryAcquire(record: { host: string; since: number }, lease: string, timeoutMs: number): Promise<{ won: true; term: string } | { won: false; holder: HolderRecord | null }>;
+  /** Creates the holder key if absent: won (term = its create_revision) or the current holder. */
+  tryAcquire(value: HolderValue, timeoutMs: number): Promise<{ won: true; term: string } | { won: false; holder: HolderRecord | null }>;
+  /** The holder's heartbeat: rewrites the key only while its create_revision is still `term`. false: the key is gone or another term's. */
+  beat(term: string, value: HolderValue, timeoutMs: number): Promise<boolean>;
+  /** Deletes the holder key only if it is still that version: `{create: term}` (own release) or `{mod: revision}` (a stale holder). */
+  deleteHolder(condition: { create: string } | { mod: string }, timeoutMs: number): Promise<boolean>;
   /** Writes the handover key attached to its own short lease. */
   writeHandover(record: HandoverRecord, ttlSeconds: number, timeoutMs: number): Promise<void>;
 }
@@ -95,7 +109,10 @@ export interface VipStatus {
   holder: string | null;
   /** The holder's term (fencing token, decimal string). */
   term: string | null;
-  /** Holder only: how long etcd keeps the lease at least, counted from our last successful send. */
+  /**
+   * Holder only: how long no other host can take the VIP over at the least, counted from the send
+   * of our last successful heartbeat (the name predates heartbeats; it was a lease's time left).
+   */
   leaseLeftMs: number | null;
   lastRenewRttMs: number | null;
   healthy: boolean;
@@ -107,7 +124,7 @@ export interface VipElector {
   start(opts?: { loop?: boolean }): Promise<void>;
   /** One pass; resolves with the ms until the next pass is due. */
   step(): Promise<number>;
-  /** Graceful stop: a holder removes the address, then revokes its lease. */
+  /** Graceful stop: a holder removes the address, then deletes its holder key. */
   stop(): Promise<void>;
   /** Stops without any clean-up, as SIGKILL would (tests; the kernel lifetime must then do the work). */
   abandon(): void;

@@ -1,11 +1,12 @@
 /**
- * Hand-written fakes of the VIP ports for unit tests: a fake clock, an in-memory etcd with lease
- * expiry on that clock, and an address whose kernel lifetime is modelled pessimistically (it
- * lives lifetime + 250 ms after its last renewal, the worst case measured).
+ * Hand-written fakes of the VIP ports for unit tests: a fake clock, an in-memory etcd (revisions,
+ * conditional writes, the handover lease expiring on that clock), and an address whose kernel
+ * lifetime is modelled pessimistically (it lives lifetime + 250 ms after its last renewal, the
+ * worst case measured).
  */
 import { BallastError } from '../../../shared/src/errors.js';
 import { KERNEL_EXPIRY_SLACK_MS } from './config.js';
-import type { AddressPort, ArpPort, Clock, ElectionView, EtcdLeasePort, HandoverRecord, HealthSignal, HolderRecord, VipEventKind } from './ports.js';
+import type { AddressPort, ArpPort, Clock, ElectionStore, ElectionView, HandoverRecord, HealthSignal, HolderRecord, HolderValue, VipEventKind } from './ports.js';
 
 export class FakeClock implements Clock {
   t = 1_000;
@@ -25,23 +26,31 @@ interface StoredKey {
   value: string;
   lease: string;
   createRevision: number;
+  modRevision: number;
+  /** Fake-clock time of the last write. */
+  writtenAt: number;
 }
 
 /** What a test may make the next calls do. */
 export interface EtcdFaults {
   /** Added to the fake clock inside each call (a round trip). */
   rttMs?: number;
-  keepAlive?: 'fail' | null;
+  /** The holder's heartbeat writes fail (no answer). */
+  beat?: 'fail' | null;
   /** Every call fails (member cut off). */
   all?: 'fail' | null;
+  /** The next N acquisitions are applied but their answers are lost (the call fails after etcd did it). */
+  dropAcquireAnswers?: number;
 }
 
-/** One etcd shared by several electors. Leases expire exactly TTL after the last grant/keep-alive. */
+/**
+ * One etcd shared by several electors: the holder key (no lease) and the handover key (on a lease
+ * that expires exactly TTL after its grant). Revisions grow with every write, as etcd's do.
+ */
 export class FakeEtcd {
   revision = 1;
   nextLease = 100;
   leases = new Map<string, number>(); // id → expiresAt
-  ttls = new Map<string, number>();
   keys = new Map<string, StoredKey>();
   constructor(readonly clock: FakeClock) {}
 
@@ -59,16 +68,21 @@ export class FakeEtcd {
       }
     }
   }
-  /** The earliest time the holder key can disappear (its lease's expiry), or null. */
-  holderExpiry(): number | null {
-    const h = this.keys.get('holder');
-    return h === undefined ? null : (this.leases.get(h.lease) ?? null);
+  /** Fake-clock time of the holder key's last write (the staleness clock starts no earlier), or null. */
+  holderWrittenAt(): number | null {
+    return this.keys.get('holder')?.writtenAt ?? null;
+  }
+  private write(key: string, value: string, lease = '0'): number {
+    this.revision += 1;
+    const old = this.keys.get(key);
+    this.keys.set(key, { value, lease, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision, writtenAt: this.clock.now() });
+    return this.revision;
   }
 
   /** A port for one elector; `faults` is read on every call. */
-  port(faults: EtcdFaults = {}): EtcdLeasePort {
-    const call = async <T>(fn: () => T, kind?: 'keepAlive'): Promise<T> => {
-      if (faults.all === 'fail' || (kind === 'keepAlive' && faults.keepAlive === 'fail')) {
+  port(faults: EtcdFaults = {}): ElectionStore {
+    const call = async <T>(fn: () => T, kind?: 'beat' | 'acquire'): Promise<T> => {
+      if (faults.all === 'fail' || (kind === 'beat' && faults.beat === 'fail')) {
         this.clock.advance(faults.rttMs ?? 1);
         throw new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', 'fake etcd: no answer');
       }
@@ -78,49 +92,50 @@ export class FakeEtcd {
       this.expire();
       const out = fn();
       this.clock.advance(half);
+      if (kind === 'acquire' && (faults.dropAcquireAnswers ?? 0) > 0) {
+        faults.dropAcquireAnswers = (faults.dropAcquireAnswers ?? 0) - 1;
+        throw new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', 'fake etcd: the answer was lost');
+      }
       return out;
     };
     const holder = (): HolderRecord | null => {
       const k = this.keys.get('holder');
       if (k === undefined) return null;
-      const v = JSON.parse(k.value) as { host: string; since: number };
-      return { host: v.host, since: v.since, lease: k.lease, term: String(k.createRevision) };
+      const v = JSON.parse(k.value) as HolderValue;
+      return { host: v.host, since: v.since, nonce: v.nonce, term: String(k.createRevision), revision: String(k.modRevision) };
     };
     return {
-      grant: (ttl) =>
-        call(() => {
-          const id = String(this.nextLease++);
-          this.leases.set(id, this.clock.now() + ttl * 1000);
-          this.ttls.set(id, ttl);
-          return { id, ttlSeconds: ttl };
-        }),
-      keepAlive: (id) =>
-        call(() => {
-          const ttl = this.ttls.get(id) ?? 0;
-          if (!this.leases.has(id)) return { ttlSeconds: 0 };
-          this.leases.set(id, this.clock.now() + ttl * 1000);
-          return { ttlSeconds: ttl };
-        }, 'keepAlive'),
-      revoke: (id) => call(() => this.dropLease(id)),
       read: () =>
         call((): ElectionView => {
           const ho = this.keys.get('handover');
           return { holder: holder(), handover: ho === undefined ? null : (JSON.parse(ho.value) as HandoverRecord) };
         }),
-      tryAcquire: (record, lease) =>
+      tryAcquire: (value) =>
         call(() => {
           if (this.keys.has('holder')) return { won: false as const, holder: holder() };
-          if (!this.leases.has(lease)) throw new BallastError('BALLAST_ERR_ETCD_REFUSED', 'fake etcd: lease not found');
+          return { won: true as const, term: String(this.write('holder', JSON.stringify(value))) };
+        }, 'acquire'),
+      beat: (term, value) =>
+        call(() => {
+          const k = this.keys.get('holder');
+          if (k === undefined || String(k.createRevision) !== term) return false;
+          this.write('holder', JSON.stringify(value));
+          return true;
+        }, 'beat'),
+      deleteHolder: (condition) =>
+        call(() => {
+          const k = this.keys.get('holder');
+          if (k === undefined) return false;
+          if ('create' in condition ? String(k.createRevision) !== condition.create : String(k.modRevision) !== condition.mod) return false;
+          this.keys.delete('holder');
           this.revision += 1;
-          this.keys.set('holder', { value: JSON.stringify(record), lease, createRevision: this.revision });
-          return { won: true as const, term: String(this.revision) };
+          return true;
         }),
       writeHandover: (record, ttl) =>
         call(() => {
           const id = String(this.nextLease++);
           this.leases.set(id, this.clock.now() + ttl * 1000);
-          this.revision += 1;
-          this.keys.set('handover', { value: JSON.stringify(record), lease: id, createRevision: this.revision });
+          this.write('handover', JSON.stringify(record), id);
         }),
     };
   }

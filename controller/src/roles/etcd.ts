@@ -93,7 +93,11 @@ export function etcdEnv(v: EtcdVarsT, member: { name: string; host: string }): R
     // forces a leader election, and every lease holder — the VIP's — misses keep-alives meanwhile.
     ETCD_PRE_VOTE: 'true',
   };
-  return { ...v.extraEnv, ...base };
+  // The VIP election rewrites one small key 4 times a second (agent/src/vip/README.md). With a
+  // Kubernetes API server on top, it compacts every 5 min; before there is one (bootstrap) or
+  // without one, this keeps the history bounded. extraEnv may override it.
+  const defaults = { ETCD_AUTO_COMPACTION_MODE: 'periodic', ETCD_AUTO_COMPACTION_RETENTION: '1h' };
+  return { ...defaults, ...v.extraEnv, ...base };
 }
 
 /** etcd's unit: Type=notify (etcd signals readiness once it has joined the cluster). */

@@ -53,7 +53,7 @@ const VipVars = Type.Object(
       ]),
     ),
     candidate: Type.Boolean({ default: true }),
-    leaseTtlSeconds: Type.Optional(Type.Integer({ minimum: 2, maximum: 60 })),
+    holdTimeoutMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 60_000 })),
     addressLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
     pollIntervalMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5_000 })),
   },
@@ -75,7 +75,7 @@ export const vipRole: RoleDefinition<typeof VipVars> = {
       etcd: { endpoints: [vars.etcdEndpoint], caFile: file('etcd-ca.crt'), certFile: file('etcd-client.crt'), keyFile: file('etcd-client.key') },
       candidate: vars.candidate,
       ...(vars.health === undefined ? {} : { health: vars.health }),
-      ...(vars.leaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: vars.leaseTtlSeconds }),
+      ...(vars.holdTimeoutMs === undefined ? {} : { holdTimeoutMs: vars.holdTimeoutMs }),
       ...(vars.addressLifetimeSeconds === undefined ? {} : { addressLifetimeSeconds: vars.addressLifetimeSeconds }),
       ...(vars.pollIntervalMs === undefined ? {} : { pollIntervalMs: vars.pollIntervalMs }),
     };

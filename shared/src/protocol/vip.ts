@@ -68,7 +68,10 @@ export const VipAgentStatusSchema = Type.Object({
   holder: Type.Union([HostName, Type.Null()]),
   /** The holder's term (fencing token: the holder key's etcd create_revision), decimal. */
   term: Type.Union([Type.String({ pattern: '^[0-9]{1,20}$' }), Type.Null()]),
-  /** Holder only: how long etcd keeps the lease at least, from the last successful keep-alive. */
+  /**
+   * Holder only: how long no other host can take the VIP over, at least, counted from the send of
+   * the last successful heartbeat (the name is from the lease-based first design; kept for the wire).
+   */
   leaseLeftMs: Ms,
   lastRenewRttMs: Ms,
   /** Over the last renewals this agent made (a bounded ring, see agent/src/vip/rtt.ts); null when none. */

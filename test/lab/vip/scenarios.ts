@@ -118,8 +118,8 @@ export const partitionHolder: Scenario = {
   id: 'partition',
   title: "holder's switch port down for 6 s (then up)",
   systems: ['ballast', 'keepalived'],
-  // A partitioned holder that also leads etcd fails over in 4.4–5.2 s (DESIGN); prepare moves the
-  // leader away, as Ballast's orchestration will, so 6 s leaves room for a slow lease expiry.
+  // A partitioned holder that also leads etcd needs an etcd election on the majority side before
+  // anyone can write; prepare moves the leader away, so 6 s leaves ample room.
   boundMs: () => 6000,
   prepare: leaderAway,
   async run(ctx) {
@@ -162,10 +162,10 @@ export const killEtcdLeader: Scenario = {
   title: 'etcd leader killed (kill -9) while the VIP is held',
   systems: ['ballast'],
   // Leader = holder: the holder's own member dies; the survivors need an election (1–2 s with the
-  // default 1 s election timeout and its randomisation) and the new leader then extends every lease by
-  // a full TTL plus an election timeout (lease promotion) before the old holder's can expire:
-  // kill + ≤2 s + 2 s + 1 s + the lessor's 0.5 s expiry tick ≈ up to 5.5–6 s (DESIGN measured 4.4–5.2 s
-  // for a partitioned leader-holder; 4.3 and 5.7 s here). Ballast's orchestration keeps the two apart.
+  // default 1 s election timeout and its randomisation) before the stale holder key can be deleted;
+  // the hold timeout (2 s) runs meanwhile, counted from the last heartbeat the candidates saw. With
+  // the lease-based first design this took 4.3–5.7 s (lease promotion extended the dead holder's
+  // lease by a TTL plus an election timeout); the 7 s bound is kept from then.
   boundMs: (notes) => (notes.leaderWasHolder === true ? 7000 : 4000),
   async prepare(ctx) {
     // Odd rounds: the holder leads etcd (moved there); even rounds: another member does.

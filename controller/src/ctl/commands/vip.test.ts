@@ -69,7 +69,7 @@ describe('ballastctl vip', () => {
     expect(r).toMatchObject({ code: 0, err: '' });
     const term = fleet.cluster.term;
     expect(r.out).toBe(
-      `VIP 198.18.0.250 (api) held by host2, term ${term}, lease 1.6 s left\n\n` +
+      `VIP 198.18.0.250 (api) held by host2, term ${term}, hold 1.6 s left\n\n` +
         'HOST    STATE       HEALTHY   CANDIDATE   RENEW-P99\n' +
         'host1   candidate   yes       yes         <none>\n' +
         'host2   holder      yes       yes         9.5 ms\n' +

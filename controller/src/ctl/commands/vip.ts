@@ -26,11 +26,11 @@ export const VIP_COLUMNS = ['HOST', 'STATE', 'HEALTHY', 'CANDIDATE', 'RENEW-P99'
 
 const STATE_TONE: Record<VipCandidate['state'], Tone> = { holder: 'green', candidate: 'green', excluded: 'dim', unhealthy: 'red', idle: 'yellow', unknown: 'red' };
 
-/** "VIP 198.18.0.250 held by host2, term 1234, lease 1.6 s left". */
+/** "VIP 198.18.0.250 held by host2, term 1234, hold 1.6 s left". */
 export function vipHeader(v: VipView): string {
   const name = `VIP ${v.address}${v.name === '' ? '' : ` (${v.name})`}`;
   if (v.holder === null) return `${name} has no holder`;
-  const lease = v.leaseLeftMs === null ? '' : `, lease ${(v.leaseLeftMs / 1000).toFixed(1)} s left`;
+  const lease = v.leaseLeftMs === null ? '' : `, hold ${(v.leaseLeftMs / 1000).toFixed(1)} s left`;
   const seen = v.holderSource === 'observed' ? ' (as etcd names it; the holder itself did not answer)' : '';
   return `${name} held by ${v.holder}, term ${v.term ?? '?'}${lease}${seen}`;
 }
@@ -73,7 +73,7 @@ export function registerVip(program: Command, ctx: CliContext): void {
 
   const status = vip
     .command('status')
-    .description('holder, term, lease time left and every candidate with its health (asks the agents now)')
+    .description('holder, term, hold time left and every candidate with its health (asks the agents now)')
     .addOption(outputOption(['text', 'json', 'yaml']))
     .action(async (opts: { output: Output }, command: Command) => {
       const res = await ctx.client(command).get('/v1/vip', VipStatusResponseSchema);
