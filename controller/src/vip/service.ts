@@ -50,7 +50,7 @@ export interface VipServiceOptions {
   now?: () => number;
   /** Deadline of a status request (default 1500 ms: status never waits on etcd). */
   statusTimeoutMs?: number;
-  /** Deadline of a move/exclude request: the holder writes a handover key and revokes (1 s etcd deadlines each). */
+  /** Deadline of a move/exclude request: the holder writes a handover key and deletes its holder key (1 s etcd deadlines each). */
   actionTimeoutMs?: number;
   /** How long move waits for the target to report holding (default 5 s). */
   moveWaitMs?: number;

@@ -291,7 +291,14 @@ export async function runRound(vl: VipLab, scenario: Scenario, round: number): P
   const holderBefore = await vl.waitHolder(5000);
   ctx.holder = holderBefore;
   const from = Date.now();
-  await bounded(scenario.run(ctx), 120_000, `${scenario.id} round ${round}`);
+  try {
+    await bounded(scenario.run(ctx), 120_000, `${scenario.id} round ${round}`);
+  } catch (err) {
+    // Say what the samplers saw in the failed round: a VIP that never moved and one on two hosts are different failures.
+    const seen = analyseWindow({ probes: vl.tracers.probes(), samples: vl.tracers.samples(), window: { from, to: Date.now() } });
+    const what = `dual samples ${seen.dualSamples}${seen.dualSamples > 0 ? ` ${JSON.stringify(seen.duals.slice(0, 3))}` : ''}, holders seen ${seen.holders.join(',') || 'none'}, longest gap ${Math.round(seen.longestGapMs)} ms`;
+    throw new Error(`${scenario.id} round ${round} (holder ${holderBefore}) failed: ${err instanceof Error ? err.message : String(err)} — ${what}`);
+  }
   await vl.waitSteady(STEADY_WAIT_MS);
   await sleep(300);
   const to = Date.now();
