@@ -39,7 +39,7 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
 describe('bootstrapPlan', () => {
   it('orders phases safely: preflight, pki, hosts, etcd one member at a time with gates, VIP, control plane, workers', () => {
     expect(bootstrapPlan(spec()).map((s) => s.key)).toEqual([
-      'validate', 'preflight', 'pki', 'os-prep', 'containerd', 'kube-node',
+      'validate', 'preflight', 'pki', 'os-prep', 'containerd', 'kube-node', 'etcd-install',
       'etcd/start/h1', 'etcd/health/1', 'etcd/join/h2', 'etcd/health/2', 'etcd/join/h3', 'etcd/health/3',
       'vip/bootstrap', 'kube/init/h1', 'kube/readyz/1', 'vip/control-plane', 'kube/cni',
       'kube/join/h2', 'kube/readyz/2', 'kube/join/h3', 'kube/readyz/3',
@@ -131,6 +131,7 @@ describe('cluster.create over the operations engine (real SQLite, real PKI, mode
     expect(fx.fleet.members.map((m) => `${m.name}:${m.learner ? 'learner' : 'voter'}`)).toEqual(['h1:voter', 'h2:voter', 'h3:voter']);
     const etcdOrder = fx.fleet.runs.filter((r) => r.role.startsWith('etcd')).map((r) => `${r.role}${r.action === undefined ? '' : `:${r.action}`}@${r.host}${r.member === undefined ? '' : `(${r.member})`}`);
     expect(etcdOrder).toEqual([
+      'etcd:install@h1', 'etcd:install@h2', 'etcd:install@h3',
       'etcd@h1',
       'etcd-member:add@h1(h2)', 'etcd@h2', 'etcd-member:promote@h1(h2)',
       'etcd-member:add@h1(h3)', 'etcd@h3', 'etcd-member:promote@h1(h3)',

@@ -40,7 +40,7 @@ export class FakeFleet implements RunStarter {
   readonly apiServers = new Set<string>();
   readonly nodes = new Set<string>();
   readonly files = new Set<string>();
-  /** `role/host` (or `role/host/action`) → failures left. */
+  /** `role/host` (or `role/host/action`; the etcd role's install-only runs are `etcd-install/host`) → failures left. */
   readonly failures = new Map<string, number>();
   /** `role/host` keys whose next run never finishes (a controller crash mid-step). */
   readonly hang = new Set<string>();
@@ -57,7 +57,8 @@ export class FakeFleet implements RunStarter {
     const member = typeof request.vars.member === 'string' ? request.vars.member : undefined;
     const record: FakeRunRecord = { id, role: request.role, host, check: request.check, ...(action === undefined ? {} : { action }), ...(member === undefined ? {} : { member }), changed: 0 };
     this.runs.push(record);
-    const key = `${request.role}/${host}`;
+    // The etcd role's install-only runs (the hosts phase) are keyed apart from the runs that start etcd.
+    const key = action === 'install' ? `${request.role}-install/${host}` : `${request.role}/${host}`;
     if (this.hang.delete(key)) {
       const doc = this.doc(id, request.role, host, 'running', 0);
       this.docs.set(id, doc);
@@ -150,6 +151,7 @@ export class FakeFleet implements RunStarter {
 
   private actionOf(role: string, vars: Record<string, unknown>): string | undefined {
     if (role === 'etcd-member') return String(vars.action);
+    if (role === 'etcd' && vars.start === false) return 'install';
     if (role === 'kube-control-plane') return String((vars.kubeadm as { action?: unknown } | undefined)?.action);
     return undefined;
   }
@@ -159,6 +161,8 @@ export class FakeFleet implements RunStarter {
     const once = (key: string): number => this.mark(key);
     switch (role) {
       case 'etcd': {
+        // Install only (the hosts phase): files, nothing started, no membership.
+        if (action === 'install') return once(`etcd-installed:${host}`);
         const member = this.members.find((m) => m.name === host) ?? this.members.find((m) => !m.started && m.peerUrl.includes(String(vars.advertiseAddress)));
         if (member === undefined) {
           if (vars.initialClusterState !== 'new') throw new Error(`etcd on ${host} started with "existing" but was never added`);

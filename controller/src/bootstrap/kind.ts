@@ -7,7 +7,7 @@ import { ClusterSpecSchema } from '../cluster/spec.js';
 import type { OperationKind, StepExecutor } from '../ops/types.js';
 import type { CreateInput } from './cluster-facts.js';
 import type { BootstrapDeps } from './deps.js';
-import { etcdFirstMemberExecutor, etcdHealthExecutor, etcdJoinExecutor } from './executors/etcd.js';
+import { etcdFirstMemberExecutor, etcdHealthExecutor, etcdInstallExecutor, etcdJoinExecutor } from './executors/etcd.js';
 import {
   kubeCniExecutor,
   kubeInitExecutor,
@@ -38,6 +38,7 @@ export function bootstrapExecutors(deps: BootstrapDeps): StepExecutor<never>[] {
     preflightExecutor(deps),
     pkiExecutor(deps),
     hostRoleExecutor(deps),
+    etcdInstallExecutor(deps),
     etcdFirstMemberExecutor(deps),
     etcdJoinExecutor(deps),
     etcdHealthExecutor(deps),

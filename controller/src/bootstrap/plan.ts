@@ -5,7 +5,8 @@
  * which is what lets a second `cluster create` converge to "all ok" and a resumed one skip what is done.
  *
  *   validate → preflight (all hosts at once, every problem listed) → pki
- *   → os-prep (all hosts) → containerd and kube-node (hosts that run a kubelet)
+ *   → os-prep (all hosts) → containerd and kube-node (hosts that run a kubelet) → etcd installed,
+ *     not started, on every etcd host
  *   → etcd: the first member starts a new cluster; each further member joins one at a time
  *     (learner add → start with `existing` → promote once caught up), each gated on cluster health
  *   → VIP on the first control plane → kubeadm init there → API /readyz → VIP election on every
@@ -44,6 +45,7 @@ export const STEP = {
   preflight: 'cluster-preflight',
   pki: 'cluster-pki',
   hostRole: 'host-role',
+  etcdInstall: 'etcd-install',
   etcdFirst: 'etcd-first-member',
   etcdJoin: 'etcd-join-member',
   etcdHealth: 'etcd-health',
@@ -77,6 +79,9 @@ export function bootstrapPlan(spec: ClusterSpec): StepSpec[] {
     steps.push({ key: 'kube-node', phase: 'hosts', title: `kubelet, kubeadm, kubectl on ${kube.length} hosts`, kind: STEP.hostRole, args: { role: 'kube-node', hosts: kube } });
   }
   if (firstEtcd !== undefined) {
+    // Binaries, certificates and each member's final configuration on every etcd host at once, not
+    // started: the etcd phase that follows only changes membership and starts members, one at a time.
+    steps.push({ key: 'etcd-install', phase: 'hosts', title: `Install etcd on ${etcd.length} hosts (not started)`, kind: STEP.etcdInstall, args: { members: etcd } });
     steps.push({ key: `etcd/start/${firstEtcd}`, phase: 'etcd', host: firstEtcd, title: `Start etcd on ${firstEtcd} (new cluster)`, kind: STEP.etcdFirst, args: { member: firstEtcd } });
     steps.push({ key: `etcd/health/1`, phase: 'etcd', title: 'Gate: etcd healthy with 1 voter', kind: STEP.etcdHealth, args: { members: [firstEtcd] } });
     for (const [i, member] of moreEtcd.entries()) {

@@ -51,6 +51,18 @@ describe('etcd', () => {
     expect(role.handlers.map((h) => h.name)).toEqual(['restart etcd']);
   });
 
+  it('start: false installs the same files without enabling, starting or supervising etcd; a running member try-restarts', () => {
+    const started = mustRender('etcd', { tls: TLS });
+    const installed = mustRender('etcd', { tls: TLS, start: false });
+    const files = (r: typeof started) => r.tasks.filter((t) => t.name.startsWith('Write ')).map((t) => [t.name, content(t)]);
+    expect(files(installed)).toEqual(files(started));
+    expect(installed.tasks.map((t) => t.name).slice(-2)).toEqual(['Write /etc/etcd/etcd.env', 'Install etcd.service (not started)']);
+    expect(find(installed.tasks, 'Install etcd.service (not started)').args).toEqual({ unit: 'etcd.service', content: (find(started.tasks, 'Install and start etcd.service').args as { content: string }).content });
+    expect(installed.tasks.some((t) => t.name.startsWith('Register component'))).toBe(false);
+    expect(installed.handlers.map((h) => h.args)).toEqual([{ unit: 'etcd.service', state: 'try-restarted' }]);
+    expect(started.handlers.map((h) => h.args)).toEqual([{ unit: 'etcd.service', state: 'restarted' }]);
+  });
+
   it('writes a single-member environment on the host address, with mTLS for clients and peers', () => {
     const env = content(find(mustRender('etcd', { tls: TLS, extraEnv: { ETCD_HEARTBEAT_INTERVAL: '250' } }).tasks, 'Write /etc/etcd/etcd.env'));
     const lines = env.trim().split('\n');

@@ -47,6 +47,13 @@ const EtcdVars = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * false: install only — binaries, certificates, configuration and the unit file, without
+     * enabling or starting etcd and without registering it for supervision; a member that is
+     * already running picks up changed files through a try-restart. The bootstrap installs every
+     * member this way in the hosts phase, so its etcd phase only adds, starts and promotes.
+     */
+    start: Type.Boolean({ default: true }),
     /** Further ETCD_* settings (e.g. ETCD_HEARTBEAT_INTERVAL); cannot override the ones above. */
     extraEnv: Type.Record(Type.String({ pattern: '^ETCD_[A-Z0-9_]{1,64}$' }), Type.String({ pattern: '^[^\\n"]{0,1024}$' }), {
       default: {},
@@ -172,6 +179,11 @@ export const etcdRole: RoleDefinition<typeof EtcdVars> = {
       .map(([k, v]) => `${k}=${v}\n`)
       .join('');
     tasks.push(task(`Write ${vars.configDir}/etcd.env`, 'file', { path: `${vars.configDir}/etcd.env`, content: env, mode: '0644' }, restart));
+    if (!vars.start) {
+      tasks.push(task('Install etcd.service (not started)', 'systemd', { unit: 'etcd.service', content: etcdUnit(vars) }, restart));
+      // A stopped (or never started) member stays so; a running one restarts on changed files.
+      return { tasks, handlers: [task(RESTART_ETCD, 'systemd', { unit: 'etcd.service', state: 'try-restarted' })] };
+    }
     tasks.push(task('Install and start etcd.service', 'systemd', { unit: 'etcd.service', content: etcdUnit(vars), enabled: true, state: 'started' }, restart));
     const client = hasClient ? 'healthcheck-client' : 'server';
     tasks.push(

@@ -46,6 +46,31 @@ function changedIn(outcomes: readonly HostRunOutcome[]): boolean {
   return outcomes.some((o) => o.recap.changed > 0);
 }
 
+/**
+ * Installs etcd on every member at once (binaries, certificates, each member's final
+ * configuration), without starting it: the same vars as the member's later start, so that start
+ * changes nothing but the unit's state.
+ */
+export function etcdInstallExecutor(deps: BootstrapDeps): StepExecutor<{ members: string[] }> {
+  const run = (check: boolean) => async (step: StepView<{ members: string[] }>, ctx: StepContext): Promise<StepOutcome> => {
+    const spec = specOf(ctx.op);
+    const pki = await pkiOf(deps, spec, check);
+    const { members } = step.args;
+    const outcomes = await runRole({
+      runs: deps.runs,
+      role: 'etcd',
+      hosts: members.map((member, i) => ({ host: member, vars: { ...etcdRoleVars(spec, pki, member, members.slice(0, i + 1)), start: false } })),
+      check,
+      signal: ctx.signal,
+      actor: ctx.op.id,
+      diff: wantsDiff(ctx.op),
+      progress: ctx.progress,
+    });
+    return { changed: changedIn(outcomes), message: `etcd installed on ${members.length} hosts (not started): ${recapText(outcomes)}` };
+  };
+  return { kind: STEP.etcdInstall, args: Type.Object({ members: Type.Array(Name, { minItems: 1, maxItems: 9 }) }), execute: run(false), check: run(true) };
+}
+
 /** Starts etcd on the first member as a new single-member cluster. */
 export function etcdFirstMemberExecutor(deps: BootstrapDeps): StepExecutor<{ member: string }> {
   const run = (check: boolean) => async (step: StepView<{ member: string }>, ctx: StepContext): Promise<StepOutcome> => {
