@@ -259,6 +259,25 @@ describe('VIP elector', () => {
     expect(c.h('a').events.at(-1)).toMatchObject({ kind: 'vip.released', data: { reason: 'handover' } });
   });
 
+  it('the target of a handover polls every 10 ms while the holder is releasing, others stay at 50 ms', async () => {
+    const c = cluster(['a', 'b', 'c']);
+    await c.start();
+    c.setHealth('b', false);
+    c.setHealth('c', false);
+    await c.run(100);
+    c.setHealth('b', true);
+    c.setHealth('c', true);
+    await c.run(1_000);
+    expect(c.present()).toEqual(['a']);
+    // A handover to b written, the holder not yet gone (as between the holder's two calls).
+    await c.etcd.port().writeHandover({ to: 'b', until: c.clock.wallNow() + 2_000 }, 2, 1_000);
+    const before = { b: c.h('b').faults.reads ?? 0, c: c.h('c').faults.reads ?? 0 };
+    await c.run(500, ['b', 'c']);
+    const reads = { b: (c.h('b').faults.reads ?? 0) - before.b, c: (c.h('c').faults.reads ?? 0) - before.c };
+    expect(reads.b).toBeGreaterThanOrEqual(30);
+    expect(reads.c).toBeLessThanOrEqual(11);
+  });
+
   it('refuses a handover from a host that does not hold the VIP', async () => {
     const c = cluster(['a', 'b']);
     await c.start();

@@ -41,6 +41,8 @@ export interface EtcdFaults {
   all?: 'fail' | null;
   /** The next N acquisitions are applied but their answers are lost (the call fails after etcd did it). */
   dropAcquireAnswers?: number;
+  /** Counts this port's reads (set by the fake). */
+  reads?: number;
 }
 
 /**
@@ -107,6 +109,7 @@ export class FakeEtcd {
     return {
       read: () =>
         call((): ElectionView => {
+          faults.reads = (faults.reads ?? 0) + 1;
           const ho = this.keys.get('handover');
           return { holder: holder(), handover: ho === undefined ? null : (JSON.parse(ho.value) as HandoverRecord) };
         }),

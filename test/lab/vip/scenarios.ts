@@ -296,6 +296,12 @@ export async function runRound(vl: VipLab, scenario: Scenario, round: number): P
   } catch (err) {
     // Say what the samplers saw in the failed round: a VIP that never moved and one on two hosts are different failures.
     const seen = analyseWindow({ probes: vl.tracers.probes(), samples: vl.tracers.samples(), window: { from, to: Date.now() } });
+    // The agents' own account of the round, on stdout (CI shows it next to the failure).
+    for (const h of vl.hosts.filter((n) => vl.reachable(n))) {
+      const j = await vl.lab.exec(h, ['journalctl', '-q', '-o', 'cat', '--no-pager', '-u', 'ballast-agent', '--since', `@${Math.floor(from / 1000) - 5}`], { allowFail: true, timeoutMs: 30_000 });
+      const lines = j.stdout.split('\n').filter((l) => /vip|VIP|etcd|health/.test(l)).slice(-40);
+      console.log(`--- ${h}: ballast-agent during the failed round (${lines.length} lines) ---\n${lines.join('\n')}`);
+    }
     const what = `dual samples ${seen.dualSamples}${seen.dualSamples > 0 ? ` ${JSON.stringify(seen.duals.slice(0, 3))}` : ''}, holders seen ${seen.holders.join(',') || 'none'}, longest gap ${Math.round(seen.longestGapMs)} ms`;
     throw new Error(`${scenario.id} round ${round} (holder ${holderBefore}) failed: ${err instanceof Error ? err.message : String(err)} — ${what}`);
   }
