@@ -225,7 +225,8 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     const id = await untilAccepted(
       `member add ${name}`,
       [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`],
-      /Member ([0-9a-f]+) added/,
+      // etcdctl pads the id to 16 columns ("%16x"): an id with a leading zero hex digit comes out as "Member  76740f2…".
+      /Member\s+([0-9a-f]+)\s+added/,
       /unhealthy cluster|not enough started members|leader changed|request timed out/,
     );
     mark(`${name} added`);
@@ -233,7 +234,7 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     await startEtcd(name);
     mark(`${name} started`);
     // Refused until the learner's log is within 90 % of the leader's.
-    await untilAccepted(`member promote ${name}`, [...ctl, 'member', 'promote', id], /Member ([0-9a-f]+) promoted/, /in sync with leader|not ready|leader changed|request timed out/);
+    await untilAccepted(`member promote ${name}`, [...ctl, 'member', 'promote', id], /Member\s+([0-9a-f]+)\s+promoted/, /in sync with leader|not ready|leader changed|request timed out/);
     mark(`${name} promoted`);
   }
   await lab.exec(first, [...ctl, 'endpoint', 'health', '--cluster']);
