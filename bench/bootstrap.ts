@@ -14,7 +14,7 @@
  * Order: Ballast first on fresh hosts (its first create also downloads the artifacts from the
  * mirror — counted), then `cluster reset`, then the floor on the same, now clean, hosts.
  *
- *   npm run build && sudo node dist/bench/bootstrap.js [--out bench/results/bootstrap.json [--append]] [--max-seconds N]
+ *   npm run build && sudo node dist/bench/bootstrap.js [--out bench/results/bootstrap.json [--append]] [--max-seconds N] [--journals DIR]
  *
  * With --append the run is added to the runs already in --out.
  */
@@ -31,7 +31,7 @@ import { type BootstrapLab, setupBootstrapLab } from '../test/lab/support-bootst
 import { sleep } from '../test/lab/tool/exec.js';
 
 const { values } = parseArgs({
-  options: { out: { type: 'string' }, append: { type: 'boolean', default: false }, 'max-seconds': { type: 'string', default: '1800' } },
+  options: { out: { type: 'string' }, append: { type: 'boolean', default: false }, 'max-seconds': { type: 'string', default: '1800' }, journals: { type: 'string' } },
 });
 const maxSeconds = Number(values['max-seconds']);
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -253,6 +253,14 @@ async function main(): Promise<number> {
   try {
     log('Ballast: cluster create on fresh hosts');
     const b = await ballast(env);
+    if (values.journals) {
+      // Where a step's time went, host by host (the controller only knows when each run started and ended).
+      mkdirSync(values.journals, { recursive: true });
+      for (const h of env.spec.hosts.map((x) => x.name)) {
+        const j = await env.lab.exec(h, ['journalctl', '-q', '-o', 'short-precise', '--no-pager', '-u', 'ballast-agent', '-u', 'etcd'], { allowFail: true, timeoutMs: 30_000 });
+        writeFileSync(join(values.journals, `${h}.journal.log`), j.stdout);
+      }
+    }
     log(`Ballast: ${(b.totalMs / 1000).toFixed(1)} s; resetting the hosts`);
     const reset = await env.lab.ctl(['cluster', 'reset', 'lab', '--yes'], { timeoutMs: 600_000 });
     if (reset.code !== 0) throw new Error(`cluster reset failed: ${reset.stderr}`);

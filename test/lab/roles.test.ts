@@ -168,7 +168,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
     expect(config?.message).toMatch(/^would /);
     expect(etcdDoc.status, explain(etcdDoc)).toBe('ok');
     expect(hostOf(etcdDoc, 'host2').results.filter((r) => r.status === 'changed').map((r) => r.name)).toEqual(
-      expect.arrayContaining(['Install etcd and etcdctl', 'Create data directory /var/lib/etcd', 'Install and start etcd.service']),
+      expect.arrayContaining(['Install etcd and etcdctl', 'Create data directory /var/lib/etcd', 'Install etcd.service', 'Start etcd.service']),
     );
 
     expect(await existing('host2', paths), 'check mode must not create anything').toEqual([]);

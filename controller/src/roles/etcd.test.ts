@@ -32,7 +32,8 @@ describe('etcd', () => {
       'Write /etc/etcd/pki/peer.crt',
       'Write /etc/etcd/pki/peer.key',
       'Write /etc/etcd/etcd.env',
-      'Install and start etcd.service',
+      'Install etcd.service',
+      'Start etcd.service',
       'Register component etcd',
     ]);
     expect(find(role.tasks, 'Install etcd and etcdctl').args).toMatchObject({
@@ -51,13 +52,17 @@ describe('etcd', () => {
     expect(role.handlers.map((h) => h.name)).toEqual(['restart etcd']);
   });
 
-  it('start: false installs the same files without enabling, starting or supervising etcd; a running member try-restarts', () => {
+  it('start: false installs the same files and enables etcd without starting or supervising it; a running member try-restarts', () => {
     const started = mustRender('etcd', { tls: TLS });
     const installed = mustRender('etcd', { tls: TLS, start: false });
     const files = (r: typeof started) => r.tasks.filter((t) => t.name.startsWith('Write ')).map((t) => [t.name, content(t)]);
     expect(files(installed)).toEqual(files(started));
-    expect(installed.tasks.map((t) => t.name).slice(-2)).toEqual(['Write /etc/etcd/etcd.env', 'Install etcd.service (not started)']);
-    expect(find(installed.tasks, 'Install etcd.service (not started)').args).toEqual({ unit: 'etcd.service', content: (find(started.tasks, 'Install and start etcd.service').args as { content: string }).content });
+    expect(installed.tasks.map((t) => t.name).slice(-2)).toEqual(['Write /etc/etcd/etcd.env', 'Install etcd.service']);
+    expect(find(installed.tasks, 'Install etcd.service')).toEqual(find(started.tasks, 'Install etcd.service'));
+    expect(find(installed.tasks, 'Install etcd.service').args).toMatchObject({ unit: 'etcd.service', enabled: true });
+    // Starting does not notify the restart handler: a first start is one start.
+    expect(find(started.tasks, 'Start etcd.service')).toMatchObject({ args: { unit: 'etcd.service', state: 'started' } });
+    expect(find(started.tasks, 'Start etcd.service').notify ?? []).toEqual([]);
     expect(installed.tasks.some((t) => t.name.startsWith('Register component'))).toBe(false);
     expect(installed.handlers.map((h) => h.args)).toEqual([{ unit: 'etcd.service', state: 'try-restarted' }]);
     expect(started.handlers.map((h) => h.args)).toEqual([{ unit: 'etcd.service', state: 'restarted' }]);

@@ -48,9 +48,11 @@ const EtcdVars = Type.Object(
       { additionalProperties: false },
     ),
     /**
-     * false: install only — binaries, certificates, configuration and the unit file, without
-     * enabling or starting etcd and without registering it for supervision; a member that is
-     * already running picks up changed files through a try-restart. The bootstrap installs every
+     * false: install only — binaries, certificates, configuration and the unit file, enabled (so
+     * the later start is only a start) but not started and not registered for supervision; a
+     * member that is already running picks up changed files through a try-restart. (A host that
+     * reboots before its member is added starts etcd early: it cannot join until added, and
+     * systemd's Restart= retries it until then.) The bootstrap installs every
      * member this way in the hosts phase, so its etcd phase only adds, starts and promotes.
      */
     start: Type.Boolean({ default: true }),
@@ -179,12 +181,14 @@ export const etcdRole: RoleDefinition<typeof EtcdVars> = {
       .map(([k, v]) => `${k}=${v}\n`)
       .join('');
     tasks.push(task(`Write ${vars.configDir}/etcd.env`, 'file', { path: `${vars.configDir}/etcd.env`, content: env, mode: '0644' }, restart));
+    // The unit file (a change restarts a running member) apart from the start: starting a stopped
+    // member must not also notify the restart handler, or a first start is a start and a restart.
+    tasks.push(task('Install etcd.service', 'systemd', { unit: 'etcd.service', content: etcdUnit(vars), enabled: true }, restart));
     if (!vars.start) {
-      tasks.push(task('Install etcd.service (not started)', 'systemd', { unit: 'etcd.service', content: etcdUnit(vars) }, restart));
       // A stopped (or never started) member stays so; a running one restarts on changed files.
       return { tasks, handlers: [task(RESTART_ETCD, 'systemd', { unit: 'etcd.service', state: 'try-restarted' })] };
     }
-    tasks.push(task('Install and start etcd.service', 'systemd', { unit: 'etcd.service', content: etcdUnit(vars), enabled: true, state: 'started' }, restart));
+    tasks.push(task('Start etcd.service', 'systemd', { unit: 'etcd.service', state: 'started' }));
     const client = hasClient ? 'healthcheck-client' : 'server';
     tasks.push(
       componentTask({
