@@ -253,14 +253,8 @@ async function main(): Promise<number> {
   try {
     log('Ballast: cluster create on fresh hosts');
     const b = await ballast(env);
-    if (values.journals) {
-      // Where a step's time went, host by host (the controller only knows when each run started and ended).
-      mkdirSync(values.journals, { recursive: true });
-      for (const h of env.spec.hosts.map((x) => x.name)) {
-        const j = await env.lab.exec(h, ['journalctl', '-q', '-o', 'short-precise', '--no-pager', '-u', 'ballast-agent', '-u', 'etcd'], { allowFail: true, timeoutMs: 30_000 });
-        writeFileSync(join(values.journals, `${h}.journal.log`), j.stdout);
-      }
-    }
+    // Where a step's time went, host by host (the controller only knows when each run started and ended).
+    if (values.journals) await env.lab.saveJournals(values.journals, env.spec.hosts.map((x) => x.name));
     log(`Ballast: ${(b.totalMs / 1000).toFixed(1)} s; resetting the hosts`);
     const reset = await env.lab.ctl(['cluster', 'reset', 'lab', '--yes'], { timeoutMs: 600_000 });
     if (reset.code !== 0) throw new Error(`cluster reset failed: ${reset.stderr}`);

@@ -213,8 +213,14 @@ export interface EtcdLeaseKv {
   deleteIf(key: string, condition: RevisionCondition, opts: EtcdPostOptions): Promise<boolean>;
 }
 
-/** The txn compare clause for a {@link RevisionCondition}. */
-function compareClause(key: string, condition: RevisionCondition): Record<string, string> {
+/**
+ * The txn compare clause for a {@link RevisionCondition} on `key` (base64). Revision 0 would match
+ * an absent key, so it is refused: a condition must name a version.
+ */
+function compareClause(key: string, condition: RevisionCondition, what: string): Record<string, string> {
+  if (('create' in condition ? condition.create : condition.mod) === '0') {
+    throw new BallastError('BALLAST_ERR_INTERNAL', `failed to ${what}: a revision condition of 0 matches an absent key`);
+  }
   return 'create' in condition
     ? { key, target: 'CREATE', result: 'EQUAL', create_revision: condition.create }
     : { key, target: 'MOD', result: 'EQUAL', mod_revision: condition.mod };
@@ -271,9 +277,7 @@ export function createEtcdLeaseKv(transport: EtcdTransport): EtcdLeaseKv {
     },
     async putIf(key, value, condition, opts) {
       const k = b64(key);
-      // create_revision/mod_revision 0 would match an absent key: the condition must name a version.
-      if (('create' in condition ? condition.create : condition.mod) === '0') throw new BallastError('BALLAST_ERR_INTERNAL', `failed to put etcd key ${key}: a revision condition of 0 matches an absent key`);
-      const body = { compare: [compareClause(k, condition)], success: [{ request_put: { key: k, value: b64(value) } }], failure: [{ request_range: { key: k } }] };
+      const body = { compare: [compareClause(k, condition, `put etcd key ${key}`)], success: [{ request_put: { key: k, value: b64(value) } }], failure: [{ request_range: { key: k } }] };
       const res = expect(`put etcd key ${key}`, checks.txn, await transport.post('/v3/kv/txn', body, opts));
       if (res.succeeded === true) return { ok: true, revision: u64(res.responses?.[0]?.response_put?.header?.revision ?? res.header?.revision) };
       const kv = res.responses?.[0]?.response_range?.kvs?.[0];
@@ -281,8 +285,7 @@ export function createEtcdLeaseKv(transport: EtcdTransport): EtcdLeaseKv {
     },
     async deleteIf(key, condition, opts) {
       const k = b64(key);
-      if (('create' in condition ? condition.create : condition.mod) === '0') throw new BallastError('BALLAST_ERR_INTERNAL', `failed to delete etcd key ${key}: a revision condition of 0 matches an absent key`);
-      const body = { compare: [compareClause(k, condition)], success: [{ request_delete_range: { key: k } }] };
+      const body = { compare: [compareClause(k, condition, `delete etcd key ${key}`)], success: [{ request_delete_range: { key: k } }] };
       const res = expect(`delete etcd key ${key}`, checks.txn, await transport.post('/v3/kv/txn', body, opts));
       return res.succeeded === true && Number(res.responses?.[0]?.response_delete_range?.deleted ?? 0) > 0;
     },

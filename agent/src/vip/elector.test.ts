@@ -70,7 +70,15 @@ function cluster(names: string[], cfg = config()) {
   const start = async () => {
     for (const x of hosts.values()) await x.elector.start({ loop: false });
   };
-  return { clock, etcd, hosts, h, present, run, start, setHealth };
+  /** Starts every elector with only `holder` healthy for 100 ms (so it wins), then the others become healthy candidates. */
+  const startWithHolder = async (holder: string) => {
+    await start();
+    const others = names.filter((n) => n !== holder);
+    for (const n of others) setHealth(n, false);
+    await run(100);
+    for (const n of others) setHealth(n, true);
+  };
+  return { clock, etcd, hosts, h, present, run, start, startWithHolder, setHealth };
 }
 
 describe('VIP elector', () => {
@@ -112,10 +120,7 @@ describe('VIP elector', () => {
 
   it('does not renew the address after a heartbeat slower than maxRenewRttMs; the slow holder is not taken over', async () => {
     const c = cluster(['a', 'b']);
-    await c.start();
-    c.setHealth('b', false);
-    await c.run(100);
-    c.setHealth('b', true);
+    await c.startWithHolder('a');
     const renewsBefore = c.h('a').address.ops.filter((o) => o === 'renew').length;
     c.h('a').faults.rttMs = 600; // > 500
     await c.run(1_500);
@@ -163,12 +168,7 @@ describe('VIP elector', () => {
 
   it('a frozen holder (no clean-up at all) is fenced by the kernel lifetime; one of two candidates takes over, term grows', async () => {
     const c = cluster(['a', 'b', 'c']);
-    await c.start();
-    c.setHealth('b', false);
-    c.setHealth('c', false);
-    await c.run(100);
-    c.setHealth('b', true);
-    c.setHealth('c', true);
+    await c.startWithHolder('a');
     const termA = BigInt(c.h('a').elector.status().term!);
     c.h('a').elector.abandon();
     await c.run(3_000, ['b', 'c']);
@@ -211,10 +211,7 @@ describe('VIP elector', () => {
 
   it('a holder whose health check fails resigns at once: address removed, key deleted, the other takes over', async () => {
     const c = cluster(['a', 'b']);
-    await c.start();
-    c.setHealth('b', false);
-    await c.run(100);
-    c.setHealth('b', true);
+    await c.startWithHolder('a');
     c.setHealth('a', false);
     // The delete lets b in at its next poll (50 ms), not after the hold timeout.
     await c.run(70);
@@ -237,12 +234,7 @@ describe('VIP elector', () => {
 
   it('hands over to the chosen host: others defer, the gap is about one poll interval', async () => {
     const c = cluster(['a', 'b', 'c']);
-    await c.start();
-    c.setHealth('b', false);
-    c.setHealth('c', false);
-    await c.run(100);
-    c.setHealth('b', true);
-    c.setHealth('c', true);
+    await c.startWithHolder('a');
     await c.run(1_000);
     expect(c.present()).toEqual(['a']);
     await c.h('a').elector.handover('c');
@@ -261,12 +253,7 @@ describe('VIP elector', () => {
 
   it('the target of a handover polls every 10 ms while the holder is releasing, others stay at 50 ms', async () => {
     const c = cluster(['a', 'b', 'c']);
-    await c.start();
-    c.setHealth('b', false);
-    c.setHealth('c', false);
-    await c.run(100);
-    c.setHealth('b', true);
-    c.setHealth('c', true);
+    await c.startWithHolder('a');
     await c.run(1_000);
     expect(c.present()).toEqual(['a']);
     // A handover to b written, the holder not yet gone (as between the holder's two calls).
@@ -288,10 +275,7 @@ describe('VIP elector', () => {
 
   it('an excluded host (candidate: false) releases the VIP and stays out', async () => {
     const c = cluster(['a', 'b']);
-    await c.start();
-    c.setHealth('b', false);
-    await c.run(100);
-    c.setHealth('b', true);
+    await c.startWithHolder('a');
     c.h('a').elector.update(config({ candidate: false }));
     await c.run(3_000);
     expect(c.present()).toEqual(['b']);
@@ -353,10 +337,7 @@ describe('VIP elector', () => {
 
   it('stop releases: address first, then the holder key, so the other takes over at its next poll', async () => {
     const c = cluster(['a', 'b']);
-    await c.start();
-    c.setHealth('b', false);
-    await c.run(100);
-    c.setHealth('b', true);
+    await c.startWithHolder('a');
     await c.h('a').elector.stop();
     expect(c.h('a').address.ops.at(-1)).toBe('remove');
     expect(c.etcd.keys.has('holder')).toBe(false);

@@ -81,7 +81,7 @@ export function createEtcdVipStore(opts: { kv: EtcdLeaseKv; name: string }): Ele
     async beat(term, value, timeoutMs) {
       return (await kv.putIf(holderKey, encode(value), { create: term }, { timeoutMs })).ok;
     },
-    deleteHolder: (condition, timeoutMs) => kv.deleteIf(holderKey, 'create' in condition ? { create: condition.create } : { mod: condition.mod }, { timeoutMs }),
+    deleteHolder: (condition, timeoutMs) => kv.deleteIf(holderKey, condition, { timeoutMs }),
     async writeHandover(record, ttlSeconds, timeoutMs) {
       const lease = await kv.grant(ttlSeconds, { timeoutMs });
       await kv.put(handoverKey, JSON.stringify(record), lease.id, { timeoutMs });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installCommand } from '../../../controller/src/api/install-routes.js';
 import {
@@ -284,6 +284,18 @@ export class Lab {
   /** Runs argv inside a host. */
   exec(name: string, argv: string[], options: RunOptions = {}): Promise<RunResult> {
     return hostRun(this.host(name), argv, options);
+  }
+
+  /**
+   * Writes each host's journal of `units` to `dir/<host>.journal.log` (precise timestamps), for a
+   * failed round or a step whose time must be explained. A host that does not answer is skipped.
+   */
+  async saveJournals(dir: string, hosts: readonly string[], units: readonly string[] = ['ballast-agent', 'etcd']): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    for (const h of hosts) {
+      const r = await this.exec(h, ['journalctl', '-q', '-o', 'short-precise', '--no-pager', ...units.flatMap((u) => ['-u', u])], { allowFail: true, timeoutMs: 30_000 });
+      writeFileSync(join(dir, `${h}.journal.log`), r.stdout);
+    }
   }
 
   /** Runs ballastctl in the client namespace against the lab controller. */

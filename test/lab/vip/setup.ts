@@ -146,10 +146,7 @@ export class VipLab {
           await run(['cp', join(this.workDir, f), join(keepTracesIn, f)], { allowFail: true });
         }
         // The agents' and etcd's own account, for a round that failed (hosts that are down are skipped).
-        for (const h of this.hosts.filter((n) => this.reachable(n))) {
-          const r = await this.lab.exec(h, ['journalctl', '-q', '-o', 'short-precise', '--no-pager', '-u', 'ballast-agent', '-u', 'etcd'], { allowFail: true, timeoutMs: 30_000 });
-          writeFileSync(join(keepTracesIn, `${h}.journal.log`), r.stdout);
-        }
+        await this.lab.saveJournals(keepTracesIn, this.hosts.filter((n) => this.reachable(n)));
       }
     } finally {
       try {
