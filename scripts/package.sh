@@ -52,12 +52,12 @@ if [ "$skip_build" -eq 0 ]; then
   log "compiling TypeScript"
   (cd "$repo" && npm run --silent build)
 fi
-for f in dist/agent/src/main.js dist/controller/src/main.js dist/controller/src/ctl/main.js; do
+for f in dist/agent/src/main.js dist/controller/src/main.js dist/ballastctl/src/main.js; do
   [ -f "$repo/$f" ] || { log "missing $f: run npm run build"; exit 1; }
 done
 
 inputs_hash() {
-  (cd "$repo" && find dist/agent dist/controller dist/shared systemd scripts/deb scripts/package.sh package.json \
+  (cd "$repo" && find dist/agent dist/controller dist/ballastctl dist/shared systemd scripts/deb scripts/package.sh package.json \
     package-lock.json -type f ! -name '*.deb' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
   echo "$agent_node_major $controller_node_major $version"
 }
@@ -207,13 +207,13 @@ ctl_tree="$work/controller"
 C="$ctl_tree/opt/ballast/controller"
 mkdir -p "$ctl_tree/DEBIAN" "$C/bin" "$C/packages" "$ctl_tree/usr/bin" "$ctl_tree/lib/systemd/system" "$ctl_tree/etc/default"
 copy_runtime "$C" "$ctl_nodedir"
-copy_app "$C/lib" controller shared
+copy_app "$C/lib" controller ballastctl shared
 install_prod_modules "$work/ctl-mods" controller
 build_sqlite_addon "$work/ctl-mods/node_modules"
 mv "$work/ctl-mods/node_modules" "$C/lib/node_modules"
 cp "$work/ctl-mods/package.json" "$C/lib/package.json"
 wrapper "$C/bin/ballast-controller" dist/controller/src/main.js /opt/ballast/controller
-wrapper "$C/bin/ballastctl" dist/controller/src/ctl/main.js /opt/ballast/controller
+wrapper "$C/bin/ballastctl" dist/ballastctl/src/main.js /opt/ballast/controller
 ln -s ../../opt/ballast/controller/bin/ballast-controller "$ctl_tree/usr/bin/ballast-controller"
 ln -s ../../opt/ballast/controller/bin/ballastctl "$ctl_tree/usr/bin/ballastctl"
 # The agent package travels with the controller, which serves it to `install.sh` on new hosts.

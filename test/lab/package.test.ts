@@ -107,7 +107,7 @@ describe.skipIf(!haveTools)('packages', () => {
     for (const [k, main] of [
       ['agent', 'opt/ballast/agent/lib/dist/agent/src/main.js'],
       ['controller', 'opt/ballast/controller/lib/dist/controller/src/main.js'],
-      ['controller', 'opt/ballast/controller/lib/dist/controller/src/ctl/main.js'],
+      ['controller', 'opt/ballast/controller/lib/dist/ballastctl/src/main.js'],
     ] as const) {
       const node = join(x[k], `opt/ballast/${k}/node/bin/node`);
       const r = spawnSync(node, [join(x[k], main), '--help'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Role } from '../../../shared/src/api.js';
 import { BallastError } from '../../../shared/src/errors.js';
-import { roleAllows } from '../auth/roles.js';
+import { roleAllows } from '../auth/permissions.js';
 import type { OperatorRecord } from '../store/operators.js';
 import type { Store } from '../store/store.js';
 import type { ControllerMetrics } from '../metrics.js';

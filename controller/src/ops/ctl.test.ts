@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testApp } from '../api/testing.js';
-import { runCli } from '../ctl/cli.js';
+import { runCli } from '../../../ballastctl/src/cli.js';
 import { type OpsFixture, opsFixture, until } from './fakes.js';
 
 // ballastctl against the real operations API (plain HTTP on 127.0.0.1), a real store and test executors.

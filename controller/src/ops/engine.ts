@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import { isOperationFinished, type OperationDocument, type OperationListItem } from '../../../shared/src/ops-api.js';
-import { ChangeWaiters } from '../lib/change-waiters.js';
+import { ChangeWaiters } from '../store/change-waiters.js';
 import type { NewEvent } from '../store/events.js';
 import { operationDocument, operationListItem } from './document.js';
 import { planSteps, schemaProblems, throwProblems } from './plan.js';

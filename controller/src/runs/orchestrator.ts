@@ -21,7 +21,7 @@ import {
   type RunStatus,
 } from '../../../shared/src/runs-api.js';
 import type { RunEventPort } from '../hub/agent-session.js';
-import { ChangeWaiters } from '../lib/change-waiters.js';
+import { ChangeWaiters } from '../store/change-waiters.js';
 import { runDocument, runListItem, runProgress } from './document.js';
 import { type PreparedHost, prepareRun, type RoleRenderer } from './plan.js';
 import type { RunEventLogPort, RunSessionPort, RunTargetPort } from './ports.js';

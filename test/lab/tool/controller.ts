@@ -23,7 +23,7 @@ export function repoRuntime(repo = REPO_ROOT): ControllerRuntime {
     kind: 'repo',
     node: process.execPath,
     controllerMain: join(repo, 'dist/controller/src/main.js'),
-    ctlMain: join(repo, 'dist/controller/src/ctl/main.js'),
+    ctlMain: join(repo, 'dist/ballastctl/src/main.js'),
   };
 }
 
@@ -36,7 +36,7 @@ export async function packageRuntime(deb: string, dir: string): Promise<Controll
     kind: 'package',
     node: join(base, 'node/bin/node'),
     controllerMain: join(base, 'lib/dist/controller/src/main.js'),
-    ctlMain: join(base, 'lib/dist/controller/src/ctl/main.js'),
+    ctlMain: join(base, 'lib/dist/ballastctl/src/main.js'),
   };
 }
 

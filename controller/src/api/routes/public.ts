@@ -6,7 +6,7 @@ import {
   type JoinRequest,
   JoinResponseSchema,
 } from '../../../../shared/src/api.js';
-import { type EnrolmentDeps, enrol } from '../../services/enrolment.js';
+import { type EnrolmentDeps, enrol } from '../../auth/enrolment.js';
 
 /** Unauthenticated routes: probes, metrics, CA discovery and the token-proved join. */
 export function registerPublicRoutes(
