@@ -45,6 +45,9 @@ export async function startController(opts: StartControllerOptions): Promise<Ben
       opts.heartbeatFlush ?? '50ms',
       '--log-level',
       opts.logLevel ?? 'warn',
+      // The bench enrols thousands of simulated hosts from one loopback address.
+      '--join-rate',
+      '0',
     ],
     { name: opts.name ?? 'controller', nodeArgs: opts.nodeArgs ?? [] },
   );

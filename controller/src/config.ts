@@ -14,6 +14,7 @@ export interface ControllerFlags {
   certValidityDays: string;
   logLevel: string;
   packagesDir: string;
+  joinRate: string;
 }
 
 /** Validated settings; ControllerOptions (controller.ts) is these minus logLevel plus a logger. */
@@ -30,6 +31,8 @@ export interface ControllerSettings {
   logLevel: string;
   /** Agent .deb files served to fresh hosts by /install.sh. */
   packagesDir: string;
+  /** Join attempts per second per source address (burst 5×); 0 = unlimited (benchmarks). */
+  joinRatePerSecond: number;
 }
 
 /** Defaults, documented in the README's configuration reference. */
@@ -40,6 +43,7 @@ export const CONTROLLER_DEFAULTS = {
   healthInterval: '15s',
   heartbeatFlush: '50ms',
   certValidityDays: '365',
+  joinRate: '10',
   logLevel: 'info',
 } as const;
 
@@ -77,6 +81,10 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
   if (!Number.isInteger(certValidityDays) || certValidityDays < 1 || certValidityDays > 3650) {
     problems.push(`--cert-validity-days: "${flags.certValidityDays}" must be a whole number of days from 1 to 3650`);
   }
+  const joinRatePerSecond = Number(flags.joinRate ?? CONTROLLER_DEFAULTS.joinRate);
+  if (!Number.isFinite(joinRatePerSecond) || joinRatePerSecond < 0 || joinRatePerSecond > 100_000) {
+    problems.push(`--join-rate: "${flags.joinRate}" must be a number of join attempts per second per source (0 = unlimited)`);
+  }
   if (!LEVELS.includes(flags.logLevel)) problems.push(`--log-level: "${flags.logLevel}" must be one of ${LEVELS.join(', ')}`);
   if (flags.dataDir.trim() === '') problems.push('--data-dir: must not be empty');
   if (problems.length > 0 || listen === null) return { ok: false, problems };
@@ -94,6 +102,7 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
       certValidityDays,
       logLevel: flags.logLevel,
       packagesDir: resolve(flags.packagesDir),
+      joinRatePerSecond,
     },
   };
 }

@@ -11,6 +11,7 @@ import { agentFrameDecoder } from '../../shared/src/protocol/codec.js';
 import { writeAdminConf } from './admin-conf.js';
 import type { ControllerSettings } from './config.js';
 import { buildApp } from './api/app.js';
+import { SourceRateLimiter } from './auth/rate-limit.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
 import { HostTracker } from './hub/host-tracker.js';
@@ -158,6 +159,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     ready: () => ready,
     packagesDir: opts.packagesDir,
     certValidityDays: opts.certValidityDays,
+    joinLimiter: joinLimiter(opts.joinRatePerSecond, now),
     artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), auth },
     runs,
     ops,
@@ -179,6 +181,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const pruneTimer = setInterval(() => {
     store.healthSamples.prune();
     store.events.prune(EVENTS_KEPT);
+    store.audit.prune();
   }, 10 * 60_000);
   pruneTimer.unref();
   ready = true;
@@ -228,4 +231,10 @@ async function ensureAdminConf(opts: { store: Store; path: string; url: string; 
   const created = opts.store.operators.create({ name, role: 'admin' });
   await writeAdminConf(opts.path, { server: opts.url, caCert: opts.caCert, token: created.token, user: name });
   opts.log.warn({ path: opts.path, user: name }, 'admin.conf was missing: created a new admin account for it');
+}
+
+/** The per-source join limiter (threat model: an unauthenticated peer); null when switched off. */
+function joinLimiter(perSecond: number | undefined, now: () => number): SourceRateLimiter | null {
+  if (perSecond === undefined || perSecond === 0) return null;
+  return new SourceRateLimiter({ perSecond, burst: Math.max(1, Math.ceil(perSecond * 5)), now });
 }

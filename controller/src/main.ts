@@ -21,6 +21,7 @@ const program = new Command('ballast-controller')
   .option('--unreachable-after <duration>', 'silence after which a host is unreachable (default: 3 heartbeat intervals)')
   .option('--heartbeat-flush <duration>', 'heartbeat batch commit interval', CONTROLLER_DEFAULTS.heartbeatFlush)
   .option('--cert-validity-days <days>', 'lifetime of issued host certificates', CONTROLLER_DEFAULTS.certValidityDays)
+  .option('--join-rate <per-second>', 'join attempts per second per source address, burst 5x (0 = unlimited)', CONTROLLER_DEFAULTS.joinRate)
   .option(
     '--packages-dir <dir>',
     'agent .deb files that /install.sh serves to fresh hosts (a source checkout: dist/ after `npm run package`)',

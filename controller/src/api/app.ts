@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { HostTracker } from '../hub/host-tracker.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { KeyPair } from '../pki/ca.js';
+import type { SourceRateLimiter } from '../auth/rate-limit.js';
 import type { RunOrchestrator } from '../runs/orchestrator.js';
 import type { BootstrapDeps } from '../bootstrap/deps.js';
 import type { OperationEngine } from '../ops/engine.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   /** Where the agent .deb files served by /install.sh live; absent = no install routes. */
   packagesDir?: string;
   certValidityDays?: number;
+  /** Per-source bound on join attempts (auth/rate-limit.ts); null or absent = unlimited. */
+  joinLimiter?: SourceRateLimiter | null;
   /** The artifact mirror (routes/artifacts.ts); absent = no /v1/artifacts routes. */
   artifacts?: ArtifactRoutesOptions;
   /** Role runs (routes/runs.ts); absent = no /v1/runs routes. */
@@ -91,6 +94,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerPublicRoutes(app, {
     ...deps,
     certValidityDays: deps.certValidityDays ?? 365,
+    joinLimiter: deps.joinLimiter ?? null,
     ready: deps.ready ?? (() => true),
     metricsContentType: deps.metrics.registry.contentType,
     metricsText: async () => {

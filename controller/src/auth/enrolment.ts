@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { JoinRequest, JoinResponse } from '../../../shared/src/api.js';
 import { BallastError, isBallastError } from '../../../shared/src/errors.js';
 import { hashJoinSecret, parseJoinToken } from './join-token.js';
+import type { SourceRateLimiter } from './rate-limit.js';
 import type { HostTracker } from '../hub/host-tracker.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { type KeyPair, signCsr } from '../pki/ca.js';
@@ -18,6 +19,8 @@ export interface EnrolmentDeps {
   now: () => number;
   /** Lifetime of issued host certificates. */
   certValidityDays: number;
+  /** Per-source bound on join attempts, checked before anything else; null = unlimited. */
+  joinLimiter: SourceRateLimiter | null;
 }
 
 /**
@@ -25,13 +28,26 @@ export interface EnrolmentDeps {
  * and we sign the CSR of a key it generated (the key never leaves the host). The token use and the
  * host row are written in one transaction, so a refused or failed join burns no token use and a
  * crash cannot leave a host without the use counted.
+ *
+ * Order matters for an unauthenticated caller (threat model): the per-source rate limit first, then
+ * the token (constant-time secret check), and only then the name check and the CSR parsing and
+ * signing (~8 ms of CPU) — so without a valid token nothing costly runs and enrolled names cannot
+ * be enumerated. A rate-limited attempt is counted but writes no event (no log amplification).
  */
-export async function enrol(deps: EnrolmentDeps, req: JoinRequest): Promise<JoinResponse & { tokenId: string }> {
+export async function enrol(deps: EnrolmentDeps, req: JoinRequest, source: string): Promise<JoinResponse & { tokenId: string }> {
   const log = deps.log.child({ op: 'join', host: req.name });
+  try {
+    deps.joinLimiter?.take(source, 'join');
+  } catch (err) {
+    deps.metrics.enrolments.inc({ outcome: 'rate_limited' });
+    log.debug({ source }, 'join rate-limited');
+    throw err;
+  }
   let tokenId = '?';
   try {
     const token = parseJoinToken(req.token);
     tokenId = token.id;
+    deps.store.tokens.verify(token.id, hashJoinSecret(token.secret), deps.now());
     const existing = deps.store.hosts.getByName(req.name);
     if (existing !== null) {
       throw new BallastError(

@@ -44,6 +44,10 @@ export function tokenStatus(token: TokenRecord, now: number): TokenStatus {
   return 'active';
 }
 
+function exhausted(token: TokenRecord): BallastError {
+  return new BallastError('BALLAST_ERR_TOKEN_EXHAUSTED', `failed to use join token ${token.id}: all ${token.usesAllowed} uses are taken`);
+}
+
 interface TokenRow {
   id: string;
   secret_hash: string;
@@ -118,36 +122,42 @@ export class TokenRepo {
   }
 
   /**
-   * Uses a token once, atomically: checks and increment happen in one IMMEDIATE transaction, so
-   * two controllers (or two connections) cannot both take the last use. A wrong secret gives the
-   * same error as an unknown id, and is checked first, so that a caller without the secret learns
-   * nothing about the token. Returns the token after the use.
+   * Checks a token without using it: the same refusals as {@link consume}, in the same order. A
+   * wrong secret gives the same error as an unknown id, and is checked first (in constant time), so
+   * a caller without the secret learns nothing about the token. Enrolment calls this before any
+   * costly work (CSR parsing, signing) and before it looks at the host name.
+   */
+  verify(id: string, secretHash: string, now: number): TokenRecord {
+    const row = this.#get.get(id);
+    if (row === undefined || !digestsEqual(row.secret_hash, secretHash)) {
+      throw new BallastError('BALLAST_ERR_TOKEN_INVALID', 'failed to use join token: the token is unknown');
+    }
+    const token = toRecord(row);
+    const status = tokenStatus(token, now);
+    if (status === 'revoked') {
+      throw new BallastError('BALLAST_ERR_TOKEN_REVOKED', `failed to use join token ${id}: it was revoked`);
+    }
+    if (status === 'expired') {
+      throw new BallastError(
+        'BALLAST_ERR_TOKEN_EXPIRED',
+        `failed to use join token ${id}: it expired at ${new Date(token.expiresAt).toISOString()}; ` +
+          'create a new one with `ballastctl token create`',
+      );
+    }
+    if (status === 'exhausted') throw exhausted(token);
+    return token;
+  }
+
+  /**
+   * Uses a token once, atomically: {@link verify} and the increment happen in one IMMEDIATE
+   * transaction, so two controllers (or two connections) cannot both take the last use. Returns the
+   * token after the use.
    */
   consume(id: string, secretHash: string, now: number): TokenRecord {
     return this.#db
       .transaction(() => {
-        const row = this.#get.get(id);
-        if (row === undefined || !digestsEqual(row.secret_hash, secretHash)) {
-          throw new BallastError('BALLAST_ERR_TOKEN_INVALID', 'failed to use join token: the token is unknown');
-        }
-        const token = toRecord(row);
-        const status = tokenStatus(token, now);
-        if (status === 'revoked') {
-          throw new BallastError('BALLAST_ERR_TOKEN_REVOKED', `failed to use join token ${id}: it was revoked`);
-        }
-        if (status === 'expired') {
-          throw new BallastError(
-            'BALLAST_ERR_TOKEN_EXPIRED',
-            `failed to use join token ${id}: it expired at ${new Date(token.expiresAt).toISOString()}; ` +
-              'create a new one with `ballastctl token create`',
-          );
-        }
-        if (status === 'exhausted' || this.#use.run(id).changes !== 1) {
-          throw new BallastError(
-            'BALLAST_ERR_TOKEN_EXHAUSTED',
-            `failed to use join token ${id}: all ${token.usesAllowed} uses are taken`,
-          );
-        }
+        const token = this.verify(id, secretHash, now);
+        if (this.#use.run(id).changes !== 1) throw exhausted(token);
         return this.#mustGet(id);
       })
       .immediate();

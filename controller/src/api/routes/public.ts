@@ -40,7 +40,7 @@ export function registerPublicRoutes(
     async (request) => {
       request.audit.actor = `join-token:${request.body.token.split('.')[0] ?? '?'}`;
       request.audit.target = request.body.name;
-      const result = await enrol(deps, request.body);
+      const result = await enrol(deps, request.body, request.ip);
       const { tokenId: _tokenId, ...response } = result;
       return response;
     },
