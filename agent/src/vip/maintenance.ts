@@ -48,9 +48,6 @@ export interface Maintenance extends VipPort {
   status(): VipStatus;
 }
 
-/** How long exclude() waits for a resigning holder's elector to let go (it acts at its next step). */
-const RESIGN_WAIT_MS = 2_000;
-
 const idleStatus = (): VipStatus => ({ state: 'idle', holder: null, term: null, leaseLeftMs: null, lastRenewRttMs: null, healthy: false });
 
 /** Creates the maintenance side, not excluded until the marker is read. */
@@ -91,7 +88,7 @@ export function createMaintenance(opts: MaintenanceOptions): Maintenance {
     let handedOverTo: string | null = null;
     if (r !== null && wasHolder && req.to !== undefined && req.to !== host) {
       try {
-        await r.elector.handover(req.to);
+        await move(req.to);
         handedOverTo = req.to;
       } catch (err) {
         // Falls through to resigning below: exclusion must end the holding either way.
@@ -100,10 +97,11 @@ export function createMaintenance(opts: MaintenanceOptions): Maintenance {
     }
     excluded = true;
     follow(r);
-    if (r !== null) {
-      // A holder without a handover resigns at its next step (address first, then the holder key): wait for it.
-      const until = Date.now() + RESIGN_WAIT_MS;
-      while (r.elector.status().state === 'holder' && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    // A holder that did not hand over resigns (address first, then the holder key) at its next
+    // step, which the update asked for: run that step here and now rather than polling for it,
+    // so the reply reports the outcome. Its etcd calls carry their own deadlines.
+    if (r !== null && r.elector.status().state === 'holder') {
+      await r.elector.step().catch((err: unknown) => log.error({ err: messageOf(err) }, 'failed to resign the VIP at once; the election loop retries'));
     }
     log.info({ wasHolder, handedOverTo }, 'excluded from the VIP election');
     return { status: report(), wasHolder, handedOverTo };

@@ -10,7 +10,7 @@
  * can never interleave with a handover.
  */
 import type { Logger } from 'pino';
-import { BallastError, messageOf } from '../../../shared/src/errors.js';
+import { messageOf } from '../../../shared/src/errors.js';
 import type { HealthCheck } from '../health.js';
 import { createPollLoop } from '../poll-loop.js';
 import { hostPath } from '../tasks/module.js';
@@ -61,7 +61,10 @@ export interface VipManager extends VipPort {
   status(): VipStatus;
   /** The `vip` check for health snapshots (only while a config exists). */
   checks(): HealthCheck[];
-  /** Graceful move to `target` (the controller asks; the target takes over within ~one poll interval). */
+  /**
+   * The older name of {@link VipPort.move}, kept for its callers: the same path (queued, holder
+   * checked), except that without a config it fails with BALLAST_ERR_NOT_FOUND.
+   */
   handover(target: string): Promise<void>;
 }
 
@@ -167,9 +170,7 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
     exclude: (req) => serial(() => maintenance.exclude(req)),
     include: () => serial(maintenance.include),
     async handover(target) {
-      const r = runner.current();
-      if (r === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `failed to hand over the VIP to ${target}: no VIP is configured on ${opts.host}`);
-      await r.elector.handover(target);
+      await serial(() => maintenance.move(target, 'BALLAST_ERR_NOT_FOUND'));
     },
   };
 }
