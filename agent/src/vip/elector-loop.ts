@@ -34,6 +34,7 @@ export interface StepLoop {
   schedule(ms: number): void;
   /** No more timers; the caller releases, then calls {@link StepLoop.stopped}. */
   stopping(): void;
+  /** The release is done: `idle` again (a later `begin()` may restart it). */
   stopped(): void;
   /** Stops at once, for good, with no clean-up. */
   halt(): void;

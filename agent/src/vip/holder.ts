@@ -79,6 +79,8 @@ export function createHolderSide(ctx: ElectorContext, guard: AddressGuard): Hold
     if (h === null) return;
     const term = h.term;
     await endHolding(reason);
+    // INVARIANT: the key goes only once no copy of the address can exist (a failed removal leaves
+    // it to go stale, and the unrenewed address dies first).
     if (guard.mayDelete()) {
       await store.deleteHolder({ create: term }, OTHER_CALL_TIMEOUT_MS).catch((err: unknown) => log.warn({ err: messageOf(err) }, 'failed to delete the VIP holder key; it will go stale'));
     }

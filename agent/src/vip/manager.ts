@@ -70,6 +70,7 @@ export interface VipManager extends VipPort {
 
 const realClock: Clock = { now: () => performance.now(), wallNow: () => Date.now() };
 
+/** Creates the manager, idle until `start()` (or a `tick()` in tests). */
 export function createVipManager(opts: VipManagerOptions): VipManager {
   const log = opts.log.child({ component: 'vip' });
   const path = (p: string) => hostPath({ root: opts.root }, p);
