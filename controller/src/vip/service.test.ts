@@ -15,7 +15,7 @@ describe('VipService (fake agents)', () => {
     const fleet = fakeVipFleet(['cp1', 'cp2', 'cp3', 'w1'], opts.connected ?? ['cp1', 'cp2', 'w1']);
     const events = new FakeEvents();
     const metrics = createMetrics({ collectProcess: false });
-    const vip = new VipService({ hosts: fleet.tracker, events, metrics, log: silentLogger(), movePollMs: 5, ...opts.extra });
+    const vip = new VipService({ hosts: fleet.directory, events, metrics, log: silentLogger(), movePollMs: 5, ...opts.extra });
     services.push(vip);
     vip.seed([
       { id: 'h_cp1', health: vipHealth() },
