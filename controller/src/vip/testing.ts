@@ -127,7 +127,7 @@ export function vipHealth(withVip = true): Health {
 
 /**
  * Hosts `names` enrolled in a real tracker and directory (stored hosts in memory); `connected`
- * ones get a fake agent attached. `events` is the bus the directory's subscribers hear.
+ * ones get a fake agent attached. `hostEvents` is the bus the directory's subscribers hear.
  */
 export function fakeVipFleet(names: string[], connected: string[] = names) {
   const cluster = new FakeVipCluster();
@@ -144,7 +144,7 @@ export function fakeVipFleet(names: string[], connected: string[] = names) {
     agents.set(name, agent);
     tracker.attach(`h_${name}`, agent);
   }
-  return { cluster, tracker, directory, events, agents, agent: (name: string) => agents.get(name)! };
+  return { cluster, tracker, directory, hostEvents: events, agents, agent: (name: string) => agents.get(name)! };
 }
 
 /** store.events in memory. */
