@@ -30,6 +30,7 @@ export interface Fleet {
   readonly reports: HostReports;
 }
 
+/** Builds the fleet over the store; the tracker is not started or loaded (the composition root does both). */
 export function createFleet(opts: FleetOptions): Fleet {
   const events = new HostEventBus({ onListenerError: opts.onListenerError });
   const tracker = new HostTracker({

@@ -124,7 +124,7 @@ export class HostTracker {
 
   /**
    * Unbinds a session if it is still the current one. The `host.connected` event comes from the
-   * directory once the connection is stored (fleet/directory.ts); nothing is stored here.
+   * session reports once the connection is stored (fleet/reports.ts); nothing is stored here.
    */
   detach(hostId: string, session: SessionHandle): void {
     const host = this.hosts.get(hostId);
