@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { normalizeSerial } from '../../shared/src/pki.js';
-import type { Health } from '../../shared/src/protocol/facts.js';
 import { agentFrameDecoder } from '../../shared/src/protocol/codec.js';
 import { writeAdminConf } from './admin-conf.js';
 import type { ControllerSettings } from './config.js';
@@ -14,10 +13,11 @@ import { buildApp } from './api/app.js';
 import { SourceRateLimiter } from './auth/rate-limit.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
-import { HostTracker } from './hub/host-tracker.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki } from './pki/bootstrap.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
+import { createFleet } from './fleet/fleet.js';
+import { recordTransitions } from './fleet/journal.js';
 import { operationCatalogue } from './ops/catalogue.js';
 import { OperationEngine } from './ops/engine.js';
 import { createRunOrchestrator } from './runs/wiring.js';
@@ -69,31 +69,23 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     onListenerError: (err) => log.error({ err }, 'event listener failed'),
   });
   const metrics = createMetrics();
-  const tracker = new HostTracker({
-    log: log.child({ component: 'tracker' }),
+  // Host events are told after their commit; subscribers (metrics and event log here, the VIP service) never run inside a store write.
+  const { tracker, directory, reports } = createFleet({
+    store,
+    log,
     unreachableAfterMs: opts.unreachableAfterMs,
-    sink: {
-      transition(change) {
-        store.hosts.setState(change.hostId, change.to, change.at);
-        metrics.hostTransitions.inc({ to: change.to });
-        store.events.append({
-          host: change.name,
-          kind: 'state',
-          message: `${change.from} → ${change.to}: ${change.reason}`,
-          data: { from: change.from, to: change.to },
-        });
-      },
-    },
+    onListenerError: (err, event) => log.error({ err, event: event.type, host: event.host.name }, 'host event subscriber failed'),
   });
+  recordTransitions(directory, { metrics, journal: store.events });
   tracker.load(store.hosts.list(), RESTART_GRACE_MS);
   // Marks runs a previous process left in flight as interrupted before any agent can report on them.
-  const runs = createRunOrchestrator({ store, tracker, artifacts: store.artifacts, log });
+  const runs = createRunOrchestrator({ store, hosts: directory, artifacts: store.artifacts, log });
   // Operations resume below, once listening: their executors may need connected agents.
-  const bootstrap = createBootstrapDeps({ store, tracker, runs, log });
+  const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log });
   const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap }) });
 
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
-  const vip = new VipService({ hosts: tracker, events: store.events, metrics, log });
+  const vip = new VipService({ hosts: directory, events: store.events, metrics, log });
   vip.seed(store.hosts.list());
 
   const batcher = new HeartbeatBatcher({
@@ -102,14 +94,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   });
   const sessionStore: SessionStorePort = {
     recordHeartbeat: (hostId, seq, receivedAt, onStored) => batcher.record(hostId, seq, receivedAt, onStored),
-    saveConnection: (hostId, info) => store.hosts.setConnection(hostId, info),
-    saveFacts: (hostId, facts) => store.hosts.setFacts(hostId, facts),
-    // One transaction: the latest snapshot and its history row commit together (one WAL commit, not two).
-    saveHealth: store.db.transaction((hostId: string, health: Health, at: number) => {
-      store.hosts.setHealth(hostId, health);
-      store.healthSamples.append(hostId, health, at);
-      vip.observeHealth(hostId, health);
-    }),
+    ...reports,
     event: (e) => store.events.append(e),
   };
   const auth: HubAuthPort = {

@@ -35,7 +35,7 @@ beforeAll(async () => {
   admin = store.operators.ensureAdmin() ?? '';
   viewer = store.operators.create({ name: 'vic', role: 'viewer' }).token;
   fleet = fakeVipFleet(['host1', 'host2', 'host3']);
-  vip = new VipService({ hosts: fleet.tracker, events: store.events, metrics: createMetrics({ collectProcess: false }), log: silentLogger(), movePollMs: 5 });
+  vip = new VipService({ hosts: fleet.directory, events: store.events, metrics: createMetrics({ collectProcess: false }), log: silentLogger(), movePollMs: 5 });
   vip.seed(['host1', 'host2', 'host3'].map((n) => ({ id: `h_${n}`, health: vipHealth() })));
   const ca = await createCa({ commonName: 'test-ca' });
   app = buildApp({ store, tracker: fleet.tracker, metrics: createMetrics({ collectProcess: false }), log: silentLogger(), ca, caHash: caPublicKeyHash(ca.certPem), serverUrl: () => url, now: Date.now, vip });

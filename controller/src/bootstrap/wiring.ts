@@ -4,9 +4,9 @@
  */
 import type { Logger } from 'pino';
 import { createEtcdClient } from '../../../shared/src/etcd/client.js';
-import { storeClusterHosts } from '../cluster/ports.js';
+import { clusterHosts } from '../cluster/ports.js';
 import { validateCluster } from '../cluster/validate.js';
-import type { HostTracker } from '../hub/host-tracker.js';
+import type { HostDirectory } from '../fleet/directory.js';
 import { createKubeApi } from '../kube/client.js';
 import { ClusterPki, type ClusterPkiBundle } from '../pki/cluster-pki.js';
 import type { ClusterPkiRepo } from '../store/cluster-pki.js';
@@ -17,8 +17,8 @@ import type { BootstrapDeps } from './deps.js';
 
 /** What {@link createBootstrapDeps} needs. */
 export interface BootstrapWiring {
-  store: Pick<Store, 'hosts' | 'artifacts' | 'clusterPki'>;
-  tracker: Pick<HostTracker, 'get'>;
+  store: Pick<Store, 'artifacts' | 'clusterPki'>;
+  hosts: Pick<HostDirectory, 'get'>;
   runs: RunOrchestrator;
   log: Logger;
 }
@@ -51,7 +51,7 @@ export function clusterPkiPort(repo: Pick<ClusterPkiRepo, 'list' | 'putAll'>, lo
 
 export function createBootstrapDeps(w: BootstrapWiring): BootstrapDeps {
   const log = w.log.child({ component: 'bootstrap' });
-  const hosts = storeClusterHosts(w.store, w.tracker);
+  const hosts = clusterHosts(w.hosts);
   const artifacts = mirrorLookup(w.store.artifacts);
   return {
     runs: w.runs,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { type HostInventory, type LiveHosts, StoreHostDirectory } from '../fleet/directory.js';
+import { HostEventBus } from '../fleet/events.js';
 import type { LiveHost } from '../hub/host-tracker.js';
 import type { HostRecord } from '../store/hosts.js';
-import { storeClusterHosts } from './ports.js';
+import { clusterHosts } from './ports.js';
 import { sampleFacts, sampleHealth } from './testing.js';
 
 const record = (over: Partial<HostRecord>): HostRecord => ({
@@ -23,10 +25,13 @@ const record = (over: Partial<HostRecord>): HostRecord => ({
   ...over,
 });
 
-describe('storeClusterHosts', () => {
+const directory = (inventory: Pick<HostInventory, 'getByName'>, live: LiveHosts) =>
+  new StoreHostDirectory({ inventory: inventory as HostInventory, live, events: new HostEventBus() });
+
+describe('clusterHosts', () => {
   it('joins the stored host with its live state; the tracker wins', () => {
     const live: Partial<LiveHost> = { state: 'degraded', failingChecks: ['containerd'], session: { sessionId: 's', close: () => undefined, request: async () => null } };
-    const hosts = storeClusterHosts({ hosts: { getByName: (n: string) => (n === 'cp-1' ? record({}) : null) } as never }, { get: () => live as LiveHost });
+    const hosts = clusterHosts(directory({ getByName: (n: string) => (n === 'cp-1' ? record({}) : null) }, { get: () => live as LiveHost }));
     expect(hosts.find('cp-1')).toEqual({
       name: 'cp-1',
       state: 'degraded',
@@ -40,7 +45,7 @@ describe('storeClusterHosts', () => {
   });
 
   it('without a live entry: stored state, not connected; no facts: arch unknown', () => {
-    const hosts = storeClusterHosts({ hosts: { getByName: () => record({ state: 'unreachable', facts: null }) } as never }, { get: () => undefined });
+    const hosts = clusterHosts(directory({ getByName: () => record({ state: 'unreachable', facts: null }) }, { get: () => undefined }));
     expect(hosts.find('cp-1')).toMatchObject({ state: 'unreachable', connected: false, arch: null, facts: null, failingChecks: [] });
   });
 });

@@ -1,29 +1,18 @@
 /**
- * The production adapter of the cluster validator's host port, over the store (enrolment, facts,
- * health) and the tracker (live state, session, failing checks) — the same pair the run
- * orchestrator's targets use (runs/wiring.ts).
+ * The production adapter of the cluster validator's host port, over the host directory (the same
+ * view the run orchestrator's targets use, runs/wiring.ts).
  */
-import type { HostTracker } from '../hub/host-tracker.js';
-import { goArch } from '../runs/wiring.js';
-import type { Store } from '../store/store.js';
+import type { HostDirectory } from '../fleet/directory.js';
 import type { ClusterValidationPorts } from './validate.js';
 
-/** Cluster hosts by name from the store and the tracker; the tracker's state wins (it is live). */
-export function storeClusterHosts(store: Pick<Store, 'hosts'>, tracker: Pick<HostTracker, 'get'>): NonNullable<ClusterValidationPorts['hosts']> {
+/** Cluster hosts by name; state, connection and failing checks are the tracker's (they are live). */
+export function clusterHosts(hosts: Pick<HostDirectory, 'get'>): NonNullable<ClusterValidationPorts['hosts']> {
   return {
     find(name) {
-      const host = store.hosts.getByName(name);
+      const host = hosts.get(name);
       if (host === null) return null;
-      const live = tracker.get(host.id);
-      return {
-        name: host.name,
-        state: live?.state ?? host.state,
-        connected: (live?.session ?? null) !== null,
-        arch: host.facts === null ? null : goArch(host.facts.os.arch),
-        facts: host.facts,
-        health: host.health,
-        failingChecks: live?.failingChecks ?? [],
-      };
+      const { state, connected, arch, facts, health, failingChecks } = host;
+      return { name: host.name, state, connected, arch, facts, health, failingChecks };
     },
   };
 }

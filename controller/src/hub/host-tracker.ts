@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
 import type { HostState } from '../../../shared/src/api.js';
 import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
+import type { HostEventSink } from '../fleet/events.js';
 import { nextHostState } from './host-state.js';
 
-/** What the tracker persists; a narrow port so the state logic is testable without SQLite. */
+/** Where the tracker commits transitions; a narrow port so the state logic is testable without SQLite. */
 export interface TrackerSink {
-  /** Called once per transition, after the in-memory state changed. */
+  /**
+   * Called once per transition, after the in-memory state changed, to store it. Only this: the
+   * `host.state-changed` event follows once it returned, for everything else (metrics, event log).
+   */
   transition(change: { hostId: string; name: string; from: HostState; to: HostState; at: number; reason: string }): void;
 }
 
@@ -32,6 +36,8 @@ export interface LiveHost {
 /** Options for {@link HostTracker}. */
 export interface HostTrackerOptions {
   sink: TrackerSink;
+  /** Where host events go (fleet/events.ts); absent: none are sent. */
+  events?: HostEventSink;
   log: Logger;
   now?: () => number;
   /** Default 3000: three missed 1 s heartbeats. */
@@ -41,7 +47,8 @@ export interface HostTrackerOptions {
 /**
  * Liveness of every enrolled host, in memory (10,000 hosts are a few MB). Heartbeats and check
  * results update it; a ticker applies the state machine so silent hosts become unreachable.
- * Transitions are handed to the sink, which stores them and writes events.
+ * Transitions are handed to the sink, which stores them; then `host.state-changed` is emitted.
+ * Its callers commit enrolment and removal before `add`/`remove`, so those events follow a commit too.
  */
 export class HostTracker {
   private readonly hosts = new Map<string, LiveHost>();
@@ -70,7 +77,7 @@ export class HostTracker {
     }
   }
 
-  /** Adds a freshly enrolled host (state pending). */
+  /** Adds a freshly enrolled host (state pending), once its row is committed. */
   add(host: { id: string; name: string; enrolledAt: number }): void {
     this.hosts.set(host.id, {
       id: host.id,
@@ -81,14 +88,16 @@ export class HostTracker {
       failingChecks: [],
       session: null,
     });
+    this.options.events?.emit({ type: 'host.enrolled', host: { id: host.id, name: host.name }, at: host.enrolledAt });
   }
 
-  /** Forgets a removed host and closes its session. */
+  /** Forgets a removed host (its removal committed) and closes its session. */
   remove(hostId: string): void {
     const host = this.hosts.get(hostId);
     if (host === undefined) return;
     this.hosts.delete(hostId);
     host.session?.close(4003, 'host removed');
+    this.options.events?.emit({ type: 'host.removed', host: { id: host.id, name: host.name } });
   }
 
   get(hostId: string): LiveHost | undefined {
@@ -113,12 +122,16 @@ export class HostTracker {
     if (previous !== null && previous !== session) previous.close(4001, 'replaced by a newer connection');
   }
 
-  /** Unbinds a session if it is still the current one. */
+  /**
+   * Unbinds a session if it is still the current one. The `host.connected` event comes from the
+   * session reports once the connection is stored (fleet/reports.ts); nothing is stored here.
+   */
   detach(hostId: string, session: SessionHandle): void {
     const host = this.hosts.get(hostId);
     if (host !== undefined && host.session === session) {
       host.session = null;
       this.evaluateHost(host, this.now(), 'agent disconnected');
+      this.options.events?.emit({ type: 'host.disconnected', host: { id: host.id, name: host.name }, sessionId: session.sessionId });
     }
   }
 
@@ -196,5 +209,6 @@ export class HostTracker {
     const why = next === 'unreachable' ? `no heartbeat for ${now - (host.lastHeartbeatAt ?? now)} ms` : reason;
     this.options.log.info({ host: host.name, from, to: next, reason: why }, 'host state changed');
     this.options.sink.transition({ hostId: host.id, name: host.name, from, to: next, at: now, reason: why });
+    this.options.events?.emit({ type: 'host.state-changed', host: { id: host.id, name: host.name }, from, to: next, at: now, reason: why });
   }
 }

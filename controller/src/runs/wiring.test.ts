@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, goArch, mirrorLookup, storeTargets } from './wiring.js';
+import { StoreHostDirectory } from '../fleet/directory.js';
+import { HostEventBus } from '../fleet/events.js';
+import { compareVersions, goArch, hostTargets, mirrorLookup } from './wiring.js';
 
 const a = (name: string, version: string, arch = 'amd64') => ({ name, version, arch, sha256: 'f'.repeat(64), size: 1 });
 
@@ -31,7 +33,7 @@ describe('run wiring', () => {
       },
     };
     const tracker = { get: (id: string) => (id === 'h1' ? ({ session } as never) : undefined) };
-    const targets = storeTargets(store as never, tracker);
+    const targets = hostTargets(new StoreHostDirectory({ inventory: store.hosts as never, live: tracker, events: new HostEventBus() }));
     expect(targets.find('node-1')).toEqual({ id: 'h1', name: 'node-1', arch: 'amd64', address: '198.18.0.2', session });
     expect(targets.find('node-2')).toBeNull();
   });

@@ -1,21 +1,16 @@
 /**
- * Adapters from the controller's store and tracker to the run orchestrator's ports, so that
+ * Adapters from the controller's store and host directory to the run orchestrator's ports, so that
  * controller.ts wires runs with one call.
  */
 import type { Logger } from 'pino';
-import type { HostTracker } from '../hub/host-tracker.js';
+import type { HostDirectory } from '../fleet/directory.js';
 import { type ArtifactLookup, type ArtifactRecord, redactRoleVars, renderRole } from '../roles/index.js';
 import type { Store } from '../store/store.js';
 import { RunOrchestrator } from './orchestrator.js';
 import type { RunTargetPort } from './ports.js';
 
-/** Node's `os.arch()` names (what the agent's facts report) → the Go names artifacts use. */
-const GO_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-
-/** The artifact arch of a host whose facts say `arch`. */
-export function goArch(arch: string): string {
-  return GO_ARCH[arch] ?? arch.toLowerCase();
-}
+// Moved to the fleet (every host view converts its arch there); re-exported for existing importers.
+export { goArch } from '../fleet/arch.js';
 
 /**
  * Compares versions like `1.7.22`, `v3.5.12`, `1.30.0-rc.1` part by part, numerically where both
@@ -60,27 +55,20 @@ export function mirrorLookup(mirror: ArtifactListing): ArtifactLookup {
   };
 }
 
-/** Run targets from the host inventory (store) and the live sessions (tracker). */
-export function storeTargets(store: Pick<Store, 'hosts'>, tracker: Pick<HostTracker, 'get'>): RunTargetPort {
+/** Run targets from the host directory. */
+export function hostTargets(hosts: Pick<HostDirectory, 'get'>): RunTargetPort {
   return {
     find(name) {
-      const host = store.hosts.getByName(name);
-      if (host === null) return null;
-      return {
-        id: host.id,
-        name: host.name,
-        arch: host.facts === null ? null : goArch(host.facts.os.arch),
-        address: host.address,
-        session: tracker.get(host.id)?.session ?? null,
-      };
+      const host = hosts.get(name);
+      return host === null ? null : { id: host.id, name: host.name, arch: host.arch, address: host.address, session: host.session };
     },
   };
 }
 
 /** Options of {@link createRunOrchestrator}. */
 export interface RunWiringOptions {
-  store: Pick<Store, 'runs' | 'hosts' | 'events'>;
-  tracker: Pick<HostTracker, 'get'>;
+  store: Pick<Store, 'runs' | 'events'>;
+  hosts: Pick<HostDirectory, 'get'>;
   artifacts: ArtifactListing;
   log: Logger;
 }
@@ -90,7 +78,7 @@ export function createRunOrchestrator(opts: RunWiringOptions): RunOrchestrator {
   const artifacts = mirrorLookup(opts.artifacts);
   const orchestrator = new RunOrchestrator({
     repo: opts.store.runs,
-    targets: storeTargets(opts.store, opts.tracker),
+    targets: hostTargets(opts.hosts),
     render: (role, { host, vars }) => renderRole(role, { host, vars, artifacts }),
     redact: redactRoleVars,
     events: opts.store.events,

@@ -1,6 +1,10 @@
 /**
  * Enrolled hosts. A removed host keeps its row (so its name and history stay visible to the hub
  * until the name is reused) and its certificate serial goes to `revoked_certs` for good.
+ *
+ * Callers read hosts through the host directory (fleet/directory.ts), which joins these rows with
+ * the tracker's live state. No write here calls out: host events are emitted by the fleet after
+ * the write returned (committed), so a subscriber never runs inside a transaction.
  */
 import type { HostState } from '../../../shared/src/api.js';
 import { BallastError } from '../../../shared/src/errors.js';

@@ -28,7 +28,7 @@ describe('VIP API (app.inject, real SQLite, fake agents)', () => {
     store = openStore({ path: join(dir, 'ballast.db') });
     fleet = fakeVipFleet(['cp1', 'cp2']);
     fleet.cluster.holder = 'cp1';
-    vip = new VipService({ hosts: fleet.tracker, events: store.events, metrics, log: silentLogger(), movePollMs: 5 });
+    vip = new VipService({ hosts: fleet.directory, events: store.events, metrics, log: silentLogger(), movePollMs: 5 });
     vip.seed([{ id: 'h_cp1', health: vipHealth() }, { id: 'h_cp2', health: vipHealth() }]);
     const ca = await createCa({ commonName: 'test-ca' });
     app = buildApp({ store, tracker: fleet.tracker, metrics, log: silentLogger(), ca, caHash: caPublicKeyHash(ca.certPem), serverUrl: () => 'https://198.18.0.1:9443', now: Date.now, vip });
@@ -85,7 +85,7 @@ describe('VIP API (app.inject, real SQLite, fake agents)', () => {
     expect((await call('POST', '/v1/vip/exclude', admin, { host: 'cp1', extra: 1 })).statusCode).toBe(400);
 
     fleet.cluster.takeAfterPolls = Number.POSITIVE_INFINITY;
-    const slow = new VipService({ hosts: fleet.tracker, events: store.events, metrics, log: silentLogger(), movePollMs: 5, moveWaitMs: 50 });
+    const slow = new VipService({ hosts: fleet.directory, events: store.events, metrics, log: silentLogger(), movePollMs: 5, moveWaitMs: 50 });
     slow.seed([{ id: 'h_cp1', health: vipHealth() }, { id: 'h_cp2', health: vipHealth() }]);
     const ca = await createCa({ commonName: 'test-ca-2' });
     const app2 = buildApp({ store, tracker: fleet.tracker, metrics, log: silentLogger(), ca, caHash: caPublicKeyHash(ca.certPem), serverUrl: () => 'https://x', now: Date.now, vip: slow });

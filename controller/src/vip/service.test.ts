@@ -15,7 +15,7 @@ describe('VipService (fake agents)', () => {
     const fleet = fakeVipFleet(['cp1', 'cp2', 'cp3', 'w1'], opts.connected ?? ['cp1', 'cp2', 'w1']);
     const events = new FakeEvents();
     const metrics = createMetrics({ collectProcess: false });
-    const vip = new VipService({ hosts: fleet.tracker, events, metrics, log: silentLogger(), movePollMs: 5, ...opts.extra });
+    const vip = new VipService({ hosts: fleet.directory, events, metrics, log: silentLogger(), movePollMs: 5, ...opts.extra });
     services.push(vip);
     vip.seed([
       { id: 'h_cp1', health: vipHealth() },
@@ -155,5 +155,15 @@ describe('VipService (fake agents)', () => {
     const { vip } = setup();
     vip.observeHealth('h_cp3', vipHealth(false));
     expect((await vip.status()).items[0]?.candidates.map((c) => c.host)).toEqual(['cp1', 'cp2']);
+  });
+
+  it('learns VIP hosts from the directory\'s health events, forgets removed hosts, and stops listening when closed', async () => {
+    const { vip, hostEvents, agent } = setup({ connected: ['cp1', 'cp2', 'cp3', 'w1'] });
+    hostEvents.emit({ type: 'host.health', host: { id: 'h_w1', name: 'w1' }, health: vipHealth(), at: 1 });
+    hostEvents.emit({ type: 'host.removed', host: { id: 'h_cp3', name: 'cp3' } });
+    expect((await vip.status()).items[0]?.candidates.map((c) => c.host)).toEqual(['cp1', 'cp2', 'w1']);
+    expect(agent('cp3').received).toHaveLength(0);
+    vip.close();
+    expect(hostEvents.listenerCount('host.health') + hostEvents.listenerCount('host.removed')).toBe(0);
   });
 });

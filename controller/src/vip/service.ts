@@ -10,7 +10,7 @@
  *
  * Which hosts are asked: those whose last health snapshot has a `vip` check (the agent reports
  * it only while a vip.yaml exists, agent/src/run.ts), learned from the store at start and from
- * every snapshot after ({@link VipService.observeHealth}).
+ * every snapshot after (the directory's `host.health` events, {@link VipService.observeHealth}).
  */
 import type { Logger } from 'pino';
 import { BallastError, type ErrorBody, isBallastError, messageOf } from '../../../shared/src/errors.js';
@@ -24,16 +24,13 @@ import {
 } from '../../../shared/src/protocol/vip.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
 import type { VipHostChangeResponse, VipMoveResponse, VipStatusResponse, VipView } from '../../../shared/src/vip-api.js';
-import type { LiveHost } from '../hub/host-tracker.js';
+import type { HostDirectory, HostView } from '../fleet/directory.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { EventListener, NewEvent } from '../store/events.js';
 import { aggregate, bestCandidate, candidateOf, type HostReport } from './aggregate.js';
 
-/** The hosts the service can reach (the HostTracker). */
-export interface VipHostsPort {
-  get(hostId: string): LiveHost | undefined;
-  all(): IterableIterator<LiveHost>;
-}
+/** The hosts the service can reach, and their health snapshots and removals (the host directory). */
+export type VipHostsPort = Pick<HostDirectory, 'get' | 'getById' | 'session' | 'on'>;
 
 /** The event log (store.events). */
 export interface VipEventsPort {
@@ -82,19 +79,24 @@ export class VipService {
   private readonly last = new Map<string, { report: VipAgentStatus; at: number }>();
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<unknown> | null = null;
-  private unsubscribe: (() => void) | null = null;
+  private unsubscribe: Array<() => void> = [];
 
   constructor(private readonly opts: VipServiceOptions) {
     this.log = opts.log.child({ component: 'vip' });
     this.now = opts.now ?? Date.now;
-    this.unsubscribe = opts.events.onAppend((e) => {
+    this.unsubscribe.push(
+      // After the snapshot committed (fleet/reports.ts), never inside its transaction.
+      opts.hosts.on('host.health', (e) => this.observeHealth(e.host.id, e.health)),
+      opts.hosts.on('host.removed', (e) => this.forget(e.host.id)),
+    );
+    this.unsubscribe.push(opts.events.onAppend((e) => {
       // The agents' own events are the transition record: count them as they arrive.
       if (e.kind !== 'agent.vip.acquired') return;
       const vip = e.data.vip;
       if (typeof vip !== 'string' || !VIP_NAME.test(vip)) return;
       opts.metrics.vipTransitions.inc({ vip });
       if (e.host !== null) this.markHolder(vip, e.host);
-    });
+    }));
   }
 
   /** Learns VIP hosts from stored health snapshots (once, at start). */
@@ -105,7 +107,12 @@ export class VipService {
   /** Called for every health snapshot an agent sends (cheap: one scan of its ≤128 checks). */
   observeHealth(hostId: string, health: Health): void {
     if (health.checks.some((c) => c.name === 'vip')) this.vipHosts.add(hostId);
-    else if (this.vipHosts.delete(hostId)) this.last.delete(hostId);
+    else this.forget(hostId);
+  }
+
+  /** A host that left the election (no `vip` check any more) or the fleet is no longer asked. */
+  private forget(hostId: string): void {
+    if (this.vipHosts.delete(hostId)) this.last.delete(hostId);
   }
 
   /** Starts the background poll that refreshes the metrics. */
@@ -128,16 +135,15 @@ export class VipService {
     this.timer = null;
   }
 
-  /** Stops the poll and the event hook. */
+  /** Stops the poll and the event subscriptions. */
   close(): void {
     this.stop();
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
   }
 
   /** Asks every VIP host in parallel (bounded, short deadline) and aggregates per VIP. */
   async status(): Promise<VipStatusResponse> {
-    const hosts = [...this.vipHosts].map((id) => this.opts.hosts.get(id)).filter((h): h is LiveHost => h !== undefined);
+    const hosts = [...this.vipHosts].map((id) => this.opts.hosts.getById(id)).filter((h): h is HostView => h !== null);
     const reports = await this.collect(hosts);
     const items = aggregate(reports);
     this.updateMetrics(items);
@@ -228,7 +234,7 @@ export class VipService {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private async collect(hosts: LiveHost[]): Promise<HostReport[]> {
+  private async collect(hosts: HostView[]): Promise<HostReport[]> {
     const out: HostReport[] = [];
     const limit = Math.max(1, this.opts.concurrency ?? 32);
     for (let i = 0; i < hosts.length; i += limit) {
@@ -238,7 +244,7 @@ export class VipService {
     return out;
   }
 
-  private async reportOf(host: LiveHost): Promise<HostReport> {
+  private async reportOf(host: HostView): Promise<HostReport> {
     const prev = this.last.get(host.id) ?? null;
     const stale = (error: ErrorBody | { code: string; message: string }): HostReport => ({
       host: host.name,
@@ -264,8 +270,9 @@ export class VipService {
   }
 
   /** One `req.vip` with a deadline; the result is validated (it crossed a process boundary). */
-  private async ask<T>(host: LiveHost, fields: ActionFields, check: { Check(v: unknown): v is T; Errors(v: unknown): Iterable<{ path: string; message: string }> }, timeoutMs?: number): Promise<T> {
-    const session = host.session;
+  private async ask<T>(host: HostView, fields: ActionFields, check: { Check(v: unknown): v is T; Errors(v: unknown): Iterable<{ path: string; message: string }> }, timeoutMs?: number): Promise<T> {
+    // The live session, not the view's: a move waits seconds, and an agent may reconnect meanwhile.
+    const session = this.opts.hosts.session(host.id);
     if (session === null) throw new BallastError('BALLAST_ERR_PEER_GONE', `failed to reach ${host.name}: its agent is not connected`);
     const deadline = timeoutMs ?? this.opts.statusTimeoutMs ?? 1_500;
     const result = await session.request((id) => ({ type: 'req.vip', id, timeoutMs: deadline, ...fields }) as VipRequest);
@@ -277,7 +284,7 @@ export class VipService {
   }
 
   /** Asks `target` every movePollMs until it holds or moveWaitMs passed; its last status (or null). */
-  private async waitForHolder(target: LiveHost): Promise<VipAgentStatus | null> {
+  private async waitForHolder(target: HostView): Promise<VipAgentStatus | null> {
     const until = this.now() + (this.opts.moveWaitMs ?? 5_000);
     let last: VipAgentStatus | null = null;
     for (;;) {
@@ -293,18 +300,17 @@ export class VipService {
     }
   }
 
-  private findOptional(name: string): LiveHost | null {
-    for (const h of this.opts.hosts.all()) if (h.name === name) return h;
-    return null;
+  private findOptional(name: string): HostView | null {
+    return this.opts.hosts.get(name);
   }
 
-  private find(name: string): LiveHost {
+  private find(name: string): HostView {
     const h = this.findOptional(name);
     if (h === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `host "${name}" is not enrolled`);
     return h;
   }
 
-  private connected(name: string, verb: 'exclude' | 'include'): LiveHost {
+  private connected(name: string, verb: 'exclude' | 'include'): HostView {
     const h = this.find(name);
     if (h.session === null) {
       throw new BallastError(
@@ -315,7 +321,7 @@ export class VipService {
     return h;
   }
 
-  private candidate(host: LiveHost, report: VipAgentStatus) {
+  private candidate(host: HostView, report: VipAgentStatus) {
     return candidateOf({ host: host.name, reachable: true, report, at: this.last.get(host.id)?.at ?? this.now(), error: null });
   }
 

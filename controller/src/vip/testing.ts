@@ -1,13 +1,16 @@
 /**
  * Hand-written fakes for the VIP service's tests: agents that answer `req.vip` from a tiny shared
  * election model (holder, term, a pending handover the target takes after a few status polls),
- * attached to a real HostTracker, and an in-memory event log with listeners.
+ * attached to a real HostTracker behind a real host directory, and an in-memory event log with listeners.
  */
 import { BallastError } from '../../../shared/src/errors.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { Health } from '../../../shared/src/protocol/facts.js';
 import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
 import type { VipAgentStatus, VipRequest } from '../../../shared/src/protocol/vip.js';
+import { StoreHostDirectory } from '../fleet/directory.js';
+import { HostEventBus } from '../fleet/events.js';
+import { hostRecord, MemoryHostInventory } from '../fleet/testing.js';
 import { HostTracker, type SessionHandle } from '../hub/host-tracker.js';
 import type { EventListener, EventRecord, NewEvent } from '../store/events.js';
 import type { VipEventsPort } from './service.js';
@@ -122,19 +125,26 @@ export function vipHealth(withVip = true): Health {
   };
 }
 
-/** Hosts `names` enrolled in a real tracker; `connected` ones get a fake agent attached. */
+/**
+ * Hosts `names` enrolled in a real tracker and directory (stored hosts in memory); `connected`
+ * ones get a fake agent attached. `hostEvents` is the bus the directory's subscribers hear.
+ */
 export function fakeVipFleet(names: string[], connected: string[] = names) {
   const cluster = new FakeVipCluster();
-  const tracker = new HostTracker({ log: silentLogger(), sink: { transition: () => {} } });
+  const events = new HostEventBus();
+  const tracker = new HostTracker({ log: silentLogger(), sink: { transition: () => {} }, events });
+  const inventory = new MemoryHostInventory();
+  const directory = new StoreHostDirectory({ inventory, live: tracker, events });
   const agents = new Map<string, FakeVipAgent>();
   for (const name of names) {
+    inventory.add(hostRecord({ id: `h_${name}`, name }));
     tracker.add({ id: `h_${name}`, name, enrolledAt: Date.now() });
     if (!connected.includes(name)) continue;
     const agent = new FakeVipAgent(cluster, name);
     agents.set(name, agent);
     tracker.attach(`h_${name}`, agent);
   }
-  return { cluster, tracker, agents, agent: (name: string) => agents.get(name)! };
+  return { cluster, tracker, directory, hostEvents: events, agents, agent: (name: string) => agents.get(name)! };
 }
 
 /** store.events in memory. */
