@@ -5,7 +5,7 @@ import { messageOf } from '../../shared/src/errors.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
 import { startController } from './controller.js';
 import { createNotifier } from '../../shared/src/sdnotify.js';
-import { exitOnSignals } from '../../shared/src/shutdown.js';
+import { exitOnSignals } from '../../shared/src/lifecycle/signals.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   exitOnSignals({
     log,
     forceAfterMs: 10_000,
+    exit: (code) => process.exit(code),
     stop: async () => {
       notifier.stopping();
       if (watchdog !== null) clearInterval(watchdog);
