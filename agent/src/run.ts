@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 import { createArtifactSource } from './artifact-source.js';
 import { createBackoff } from './backoff.js';
-import { componentsFromDir } from './components/config.js';
-import { createComponentSupervisor } from './components/supervisor.js';
+import { supervisedUnitsFromDir } from './components/config.js';
+import { createUnitSupervisor } from './components/supervisor.js';
 import { createClockOffsetEstimator } from './clock.js';
 import { loadAgentCredentials } from './config.js';
 import { collectFacts } from './facts.js';
@@ -54,8 +54,8 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule]);
   const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
   let session: ControllerSession | null = null;
-  const supervisor = createComponentSupervisor({
-    source: componentsFromDir({ root: '/', log }),
+  const supervisor = createUnitSupervisor({
+    source: supervisedUnitsFromDir({ root: '/', log }),
     systemd,
     events: { sendEvent: (kind, message, data) => session?.sendEvent(kind, message, data) },
     log,
