@@ -7,7 +7,7 @@ import { PACKAGE_VERSION } from '../../shared/src/version.js';
 import { DEFAULT_AGENT_DATA_DIR } from './config.js';
 import { joinController } from './join.js';
 import { type RunningAgent, runAgent } from './run.js';
-import { agentUnitInstalled, enableAgentService } from './service.js';
+import { agentUnitInstalled, enableAgentService } from './agent-unit.js';
 
 const percent = (value: string): number => {
   const n = Number(value);

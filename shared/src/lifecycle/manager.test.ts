@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isBallastError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { ServiceManager } from './manager.js';
-import { type Service, ServiceError } from './service.js';
+import { type Service, ServiceError, defineService } from './service.js';
 
 /** A service that records its calls in a shared journal; each hook can be replaced. */
 function fake(name: string, journal: string[], over: Partial<Service> = {}): Service {
@@ -222,6 +222,22 @@ describe('ServiceManager', () => {
     await outer.start();
     await outer.stop();
     expect(journal).toEqual(['start first', 'start x', 'start y', 'start last', 'stop last', 'stop y', 'stop x', 'stop first']);
+  });
+
+  it('adapts synchronous hooks with defineService, a synchronous throw included', async () => {
+    const journal: string[] = [];
+    const m = manager([
+      defineService('timer', { start: () => void journal.push('start timer'), stop: () => void journal.push('stop timer') }),
+      defineService('gate', { ready: async () => void journal.push('ready gate') }),
+      defineService('bad', {
+        start() {
+          throw new Error('sync boom');
+        },
+      }),
+    ]);
+    const err = await rejection(m.start());
+    expect(err.message).toBe('failed to start service bad: sync boom');
+    expect(journal).toEqual(['start timer', 'ready gate', 'stop timer']);
   });
 
   it('refuses two services with the same name', () => {

@@ -62,3 +62,30 @@ export class ServiceError extends BallastError {
 export function describeFailures(failures: readonly ServiceFailure[]): string {
   return failures.map((f) => `${f.service}${f.phase === 'stop' ? '' : ` (${f.phase})`}: ${messageOf(f.error)}`).join('; ');
 }
+
+/** The hooks of {@link defineService}; each may be synchronous, and a missing one does nothing. */
+export interface ServiceHooks {
+  start?(signal: AbortSignal): void | Promise<void>;
+  stop?(): void | Promise<void>;
+  ready?(signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A {@link Service} from hooks: the adapter for parts whose own verbs differ (`start(tickMs)`,
+ * `close()`, `closeAll(code)`), so that a program's service list reads as one list. A hook that
+ * throws synchronously rejects like an async one.
+ */
+export function defineService(name: string, hooks: ServiceHooks): Service {
+  const service: Service = {
+    name,
+    start: async (signal) => {
+      await hooks.start?.(signal);
+    },
+    stop: async () => {
+      await hooks.stop?.();
+    },
+  };
+  const ready = hooks.ready;
+  if (ready !== undefined) service.ready = (signal) => ready.call(hooks, signal);
+  return service;
+}

@@ -1,5 +1,5 @@
 import type { Notifier } from '../sdnotify.js';
-import type { Service } from './service.js';
+import { type Service, defineService } from './service.js';
 
 /** Options of {@link systemdNotifyServices}. */
 export interface SystemdNotifyOptions {
@@ -27,14 +27,9 @@ export interface SystemdNotifyServices {
 export function systemdNotifyServices(notifier: Notifier, opts: SystemdNotifyOptions = {}): SystemdNotifyServices {
   let timer: NodeJS.Timeout | null = null;
   return {
-    flush: {
-      name: 'sd-notify',
-      async start() {},
-      stop: () => notifier.idle(),
-    },
-    watchdog: {
-      name: 'sd-watchdog',
-      async start() {
+    flush: defineService('sd-notify', { stop: () => notifier.idle() }),
+    watchdog: defineService('sd-watchdog', {
+      start() {
         if (opts.readyStatus !== undefined) {
           notifier.ready();
           notifier.status(opts.readyStatus());
@@ -42,11 +37,11 @@ export function systemdNotifyServices(notifier: Notifier, opts: SystemdNotifyOpt
         // WATCHDOG from the event loop: a wedged loop gets the process killed and restarted.
         if (notifier.watchdogIntervalMs !== null) timer = setInterval(() => notifier.watchdog(), notifier.watchdogIntervalMs);
       },
-      async stop() {
+      stop() {
         notifier.stopping();
         if (timer !== null) clearInterval(timer);
         timer = null;
       },
-    },
+    }),
   };
 }
