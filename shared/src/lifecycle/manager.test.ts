@@ -240,6 +240,19 @@ describe('ServiceManager', () => {
     expect(journal).toEqual(['start timer', 'ready gate', 'stop timer']);
   });
 
+  it('passes a nested failure on unwrapped, with the outer rollback', async () => {
+    const journal: string[] = [];
+    const inner = new ServiceManager([fake('x', journal), fake('http', journal, { start: async () => Promise.reject(new Error('listen EADDRINUSE')) })], {
+      name: 'inner',
+      log: silentLogger(),
+    });
+    const err = await rejection(manager([fake('first', journal), inner]).start());
+    expect(err.code).toBe('BALLAST_ERR_SERVICE_START');
+    expect(err.message).toBe('failed to start service http: listen EADDRINUSE');
+    expect(err.failures.map((f) => f.service)).toEqual(['http']);
+    expect(journal).toEqual(['start first', 'start x', 'stop x', 'stop first']);
+  });
+
   it('refuses two services with the same name', () => {
     expect(() => manager([fake('a', []), fake('a', [])])).toThrow(/two services are named "a"/);
   });

@@ -142,6 +142,11 @@ export class ServiceManager implements Service {
     this.log.debug({ service: failure.service, phase: failure.phase, err: messageOf(failure.error) }, `${this.name} failed to start; stopping what started`);
     const rollback = await this.stopStarted();
     const also = rollback.length === 0 ? '' : `; and failed to stop what had started: ${describeFailures(rollback)}`;
+    const nested = failure.error instanceof ServiceError && failure.phase === 'start' ? failure.error : null;
+    if (nested !== null) {
+      // A nested manager already named the service that failed: pass its report on, not wrapped again.
+      throw new ServiceError(nested.code, `${nested.message}${also}`, [...nested.failures, ...rollback]);
+    }
     const failures = [failure, ...rollback];
     if (cancelled) {
       throw new ServiceError('BALLAST_ERR_CANCELLED', `failed to start ${this.name}: shut down while starting ${failure.service}${also}`, failures);
