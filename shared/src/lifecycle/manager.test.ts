@@ -253,6 +253,15 @@ describe('ServiceManager', () => {
     expect(journal).toEqual(['start first', 'start x', 'stop x', 'stop first']);
   });
 
+  it('collects a nested manager\'s stop failures as its own', async () => {
+    const inner = new ServiceManager([fake('store', [], { stop: async () => Promise.reject(new Error('disk full')) })], { name: 'inner', log: silentLogger() });
+    const outer = manager([fake('first', [], { stop: async () => Promise.reject(new Error('stuck')) }), inner]);
+    await outer.start();
+    const err = await rejection(outer.stop());
+    expect(err.message).toBe('failed to stop test: store: disk full; first: stuck');
+    expect(err.failures.map((f) => f.service)).toEqual(['store', 'first']);
+  });
+
   it('refuses two services with the same name', () => {
     expect(() => manager([fake('a', []), fake('a', [])])).toThrow(/two services are named "a"/);
   });

@@ -177,6 +177,11 @@ export class ServiceManager implements Service {
         await service.stop();
         this.log.debug({ service: service.name }, 'stopped service');
       } catch (error) {
+        if (error instanceof ServiceError && error.code === 'BALLAST_ERR_SERVICE_STOP') {
+          // A nested manager collected and logged its own failures: keep them, not one wrapper.
+          failures.push(...error.failures);
+          continue;
+        }
         this.log.error({ service: service.name, err: messageOf(error) }, 'failed to stop service');
         failures.push({ service: service.name, phase: 'stop', error });
       }
