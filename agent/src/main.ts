@@ -2,12 +2,12 @@ import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { BallastError, messageOf } from '../../shared/src/errors.js';
 import { createLogger } from '../../shared/src/log.js';
-import { exitOnSignals } from '../../shared/src/shutdown.js';
+import { exitOnSignals } from '../../shared/src/lifecycle/signals.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 import { DEFAULT_AGENT_DATA_DIR } from './config.js';
 import { joinController } from './join.js';
 import { type RunningAgent, runAgent } from './run.js';
-import { agentUnitInstalled, enableAgentService } from './service.js';
+import { agentUnitInstalled, enableAgentService } from './agent-unit.js';
 
 const percent = (value: string): number => {
   const n = Number(value);
@@ -55,7 +55,7 @@ program
   .action(async (o: { dataDir: string; diskCheckPath: string; minFreeDiskPercent: number; minAvailableMemoryPercent: number; logLevel: string }) => {
     const log = createLogger({ name: 'ballast-agent', level: o.logLevel });
     const agent: RunningAgent = await runAgent({ ...o, log });
-    exitOnSignals({ log, stop: () => agent.stop(), forceAfterMs: 5000 });
+    exitOnSignals({ log, stop: () => agent.stop(), forceAfterMs: 5000, exit: (code) => process.exit(code) });
   });
 
 program.parseAsync().catch((err: unknown) => {

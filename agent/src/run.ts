@@ -1,15 +1,18 @@
 import type { Logger } from 'pino';
+import { ServiceManager } from '../../shared/src/lifecycle/manager.js';
+import { defineService } from '../../shared/src/lifecycle/service.js';
+import { systemdNotifyServices } from '../../shared/src/lifecycle/systemd.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 import { createArtifactSource } from './artifact-source.js';
 import { createBackoff } from './backoff.js';
-import { componentsFromDir } from './components/config.js';
-import { createComponentSupervisor } from './components/supervisor.js';
+import { supervisedUnitsFromDir } from './components/config.js';
+import { createUnitSupervisor } from './components/supervisor.js';
 import { createClockOffsetEstimator } from './clock.js';
 import { loadAgentCredentials } from './config.js';
 import { collectFacts } from './facts.js';
 import { collectHealth, diskSpaceCheck, healthChanged, memoryCheck } from './health.js';
 import { createNotifier } from '../../shared/src/sdnotify.js';
-import { ControllerSession } from './session.js';
+import { ControllerSession, type EventSender } from './session.js';
 import { createTaskEngine } from './tasks/engine.js';
 import { createExec } from './tasks/exec.js';
 import { artifactModule } from './tasks/modules/artifact.js';
@@ -27,7 +30,7 @@ export interface RunOptions {
   minAvailableMemoryPercent: number;
 }
 
-/** A running agent; `stop()` shuts it down in order. */
+/** A running agent; `stop()` stops its services in reverse start order. */
 export interface RunningAgent {
   stop(): Promise<void>;
 }
@@ -35,7 +38,8 @@ export interface RunningAgent {
 /**
  * Starts the daemon: loads credentials, connects to the controller and keeps systemd informed
  * (READY once connected or retrying, STATUS on every change, WATCHDOG from the event loop so that a
- * wedged loop gets the agent killed and restarted).
+ * wedged loop gets the agent killed and restarted). Its long-running parts are services, started
+ * in the order listed below and stopped in reverse.
  */
 export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const creds = await loadAgentCredentials(opts.dataDir);
@@ -53,11 +57,12 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const artifacts = createArtifactSource({ server: creds.config.server, credentials: creds });
   const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule]);
   const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
-  let session: ControllerSession | null = null;
-  const supervisor = createComponentSupervisor({
-    source: componentsFromDir({ root: '/', log }),
+  // The session, once built: the supervisor and the VIP manager report through it when connected.
+  let eventSink: EventSender | null = null;
+  const supervisor = createUnitSupervisor({
+    source: supervisedUnitsFromDir({ root: '/', log }),
     systemd,
-    events: { sendEvent: (kind, message, data) => session?.sendEvent(kind, message, data) },
+    events: { sendEvent: (kind, message, data) => eventSink?.sendEvent(kind, message, data) },
     log,
     // A run may stop and restart units on purpose: do not fight it.
     paused: () => engine.currentRunId !== null,
@@ -69,10 +74,10 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     host: creds.config.name,
     exec,
     log,
-    onEvent: (kind, message, data) => session?.sendEvent(kind, message, data),
+    onEvent: (kind, message, data) => eventSink?.sendEvent(kind, message, data),
   });
   let announced = false;
-  session = new ControllerSession({
+  const session = new ControllerSession({
     creds,
     log,
     agentVersion: PACKAGE_VERSION,
@@ -92,25 +97,27 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
       }
     },
   });
-  let watchdogTimer: NodeJS.Timeout | null = null;
-  if (notifier.watchdogIntervalMs !== null) {
-    watchdogTimer = setInterval(() => notifier.watchdog(), notifier.watchdogIntervalMs);
-  }
+  eventSink = session;
+  const sd = systemdNotifyServices(notifier);
+  // Start order; stopped in reverse. The session is the event sink of the VIP manager and the
+  // supervisor, so it starts before them and stops after them: what they report while stopping
+  // (the VIP released) still reaches the controller.
+  const services = new ServiceManager(
+    [
+      sd.flush,
+      // Used by the task runs the session receives.
+      defineService('artifacts', { stop: () => artifacts.close() }),
+      // Connects, then keeps heartbeats, facts and health flowing and answers requests.
+      defineService('session', { start: () => session.start(), stop: () => session.stop() }),
+      // Stopping releases the address first, then the lease (inside); ExecStopPost covers the case
+      // where the agent never gets there.
+      defineService('vip', { start: () => vip.start(), stop: () => vip.stop() }),
+      defineService('supervisor', { start: () => supervisor.start(), stop: () => supervisor.stop() }),
+      sd.watchdog,
+    ],
+    { name: 'ballast-agent', log },
+  );
   log.info({ server: creds.config.server, hostId: creds.config.hostId, watchdogMs: notifier.watchdogIntervalMs }, 'agent starting');
-  supervisor.start();
-  vip.start();
-  session.start();
-  const started = session;
-  return {
-    async stop() {
-      notifier.stopping();
-      if (watchdogTimer !== null) clearInterval(watchdogTimer);
-      await supervisor.stop();
-      // Address first, then lease (inside); ExecStopPost covers the case where we never get here.
-      await vip.stop();
-      await started.stop();
-      artifacts.close();
-      await notifier.idle();
-    },
-  };
+  await services.start();
+  return services;
 }

@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { normalizeSerial } from '../../shared/src/pki.js';
 import { agentFrameDecoder } from '../../shared/src/protocol/codec.js';
+import { ServiceManager } from '../../shared/src/lifecycle/manager.js';
+import { defineService } from '../../shared/src/lifecycle/service.js';
 import { writeAdminConf } from './admin-conf.js';
 import type { ControllerSettings } from './config.js';
 import { buildApp } from './api/app.js';
@@ -29,15 +31,18 @@ import { VipService } from './vip/service.js';
 /** Controller settings after flag parsing and validation (config.ts), plus the process logger. */
 export type ControllerOptions = Omit<ControllerSettings, 'logLevel'> & { log: Logger };
 
-/** A running controller. */
-export interface RunningController {
-  url: string;
-  port: number;
-  caHash: string;
-  adminConfPath: string;
-  app: FastifyInstance;
-  store: Store;
-  close(): Promise<void>;
+/** A controller built on its data dir, not started yet: its long-running parts as one service. */
+export interface Controller {
+  /** Every long-running part, in start order; stopped in reverse. */
+  readonly services: ServiceManager;
+  readonly caHash: string;
+  readonly adminConfPath: string;
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  /** The advertised URL, known once the HTTP service started (port 0 in tests). */
+  url(): string;
+  /** The port listened on, known once the HTTP service started. */
+  port(): number;
 }
 
 /** Newest events kept; older ones are pruned every 10 minutes. */
@@ -47,10 +52,10 @@ const EVENTS_KEPT = 100_000;
 const RESTART_GRACE_MS = 5000;
 
 /**
- * Composition root: converges the data dir (PKI, store, admin.conf), wires tracker, hub and API, and
- * listens. Everything it creates is closed by `close()` in reverse order.
+ * Composition root: converges the data dir (PKI, store), wires tracker, hub and API, and lists the
+ * long-running parts as services; starting them listens and writes admin.conf.
  */
-export async function startController(opts: ControllerOptions): Promise<RunningController> {
+export async function createController(opts: ControllerOptions): Promise<Controller> {
   const log = opts.log;
   const now = Date.now;
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -152,47 +157,76 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     vip,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
-  await app.listen({ host: opts.listenHost, port: opts.listenPort });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : opts.listenPort;
-  url = `https://${isIP(advertised) === 6 ? `[${advertised}]` : advertised}:${port}`;
-
+  let port = opts.listenPort;
   const adminConfPath = join(opts.dataDir, 'admin.conf');
-  await ensureAdminConf({ store, path: adminConfPath, url, caCert: pki.ca.certPem, log });
+  let pruneTimer: NodeJS.Timeout | null = null;
 
-  batcher.start(opts.heartbeatFlushMs);
-  tracker.start(250);
-  vip.start();
-  const pruneTimer = setInterval(() => {
-    store.healthSamples.prune();
-    store.events.prune(EVENTS_KEPT);
-    store.audit.prune();
-  }, 10 * 60_000);
-  pruneTimer.unref();
-  ready = true;
-  ops.recover();
-  log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
+  // Start order; stopped in reverse, so each part stops before the ones listed above it.
+  const services = new ServiceManager(
+    [
+      // Opened above (every part is built on it); closed last.
+      defineService('store', { stop: () => store.close() }),
+      defineService('heartbeat-batcher', { start: () => batcher.start(opts.heartbeatFlushMs), stop: () => batcher.stop() }),
+      defineService('http', {
+        async start() {
+          await app.listen({ host: opts.listenHost, port: opts.listenPort });
+          const address = app.server.address();
+          port = typeof address === 'object' && address !== null ? address.port : opts.listenPort;
+          url = `https://${isIP(advertised) === 6 ? `[${advertised}]` : advertised}:${port}`;
+          log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
+        },
+        stop: () => app.close(),
+      }),
+      // Needs the URL, known once listening.
+      defineService('admin-conf', { start: () => ensureAdminConf({ store, path: adminConfPath, url, caCert: pki.ca.certPem, log }) }),
+      // Agent sessions end before the server closes, with 1001 (going away): agents reconnect.
+      defineService('hub', { stop: () => hub.closeAll(1001, 'controller shutting down') }),
+      // Before the sessions close: a step cut off by shutdown stays `running` (executed again at the next start), not failed.
+      defineService('operations', { stop: () => ops.close() }),
+      // In-flight runs end as interrupted, not failed, when the sessions close.
+      defineService('runs', { stop: () => runs.close() }),
+      defineService('vip', { start: () => vip.start(), stop: () => vip.close() }),
+      defineService('host-tracker', { start: () => tracker.start(250), stop: () => tracker.stop() }),
+      defineService('housekeeping', {
+        start() {
+          pruneTimer = setInterval(() => {
+            store.healthSamples.prune();
+            store.events.prune(EVENTS_KEPT);
+            store.audit.prune();
+          }, 10 * 60_000);
+          pruneTimer.unref();
+        },
+        stop() {
+          if (pruneTimer !== null) clearInterval(pruneTimer);
+        },
+      }),
+      // /readyz says ready from here on, and not ready from the first moment of a shutdown.
+      defineService('readiness', {
+        start() {
+          ready = true;
+        },
+        stop() {
+          ready = false;
+        },
+      }),
+      // Last: resumed operations' executors may need every part above, and connected agents.
+      defineService('operations-resume', {
+        start() {
+          ops.recover();
+        },
+      }),
+    ],
+    { name: 'controller', log },
+  );
 
   return {
-    url,
-    port,
+    services,
     caHash: pki.caHash,
     adminConfPath,
     app,
     store,
-    async close() {
-      ready = false;
-      clearInterval(pruneTimer);
-      tracker.stop();
-      vip.close();
-      runs.close(); // in-flight runs end as interrupted, not failed, when the sessions close below
-      // Before the sessions close: a step cut off by shutdown stays `running` (executed again at the next start), not failed.
-      await ops.close();
-      hub.closeAll(1001, 'controller shutting down');
-      await app.close();
-      batcher.stop();
-      store.close();
-    },
+    url: () => url,
+    port: () => port,
   };
 }
 

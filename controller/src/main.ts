@@ -3,9 +3,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../../shared/src/log.js';
 import { messageOf } from '../../shared/src/errors.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
-import { startController } from './controller.js';
+import { createController } from './controller.js';
 import { createNotifier } from '../../shared/src/sdnotify.js';
-import { exitOnSignals } from '../../shared/src/shutdown.js';
+import { ServiceManager } from '../../shared/src/lifecycle/manager.js';
+import { exitOnSignals } from '../../shared/src/lifecycle/signals.js';
+import { systemdNotifyServices } from '../../shared/src/lifecycle/systemd.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -51,29 +53,21 @@ async function main(): Promise<void> {
   }
   const { logLevel, ...settings } = validated.settings;
   const log = createLogger({ name: 'ballast-controller', level: logLevel });
-  let controller: Awaited<ReturnType<typeof startController>>;
+  // systemd (Type=notify) brackets the controller: READY once it listens and every part runs,
+  // WATCHDOG from the event loop, STOPPING first on shutdown.
+  const notifier = createNotifier(process.env, { onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
+  let services: ServiceManager;
   try {
-    controller = await startController({ ...settings, log });
+    const controller = await createController({ ...settings, log });
+    const sd = systemdNotifyServices(notifier, { readyStatus: () => `serving ${controller.url()}` });
+    services = new ServiceManager([sd.flush, controller.services, sd.watchdog], { name: 'ballast-controller', log });
+    await services.start();
   } catch (err) {
     log.fatal({ err }, 'failed to start controller');
     process.stderr.write(`error: failed to start controller: ${messageOf(err)}\n`);
     process.exit(1);
   }
-  // systemd (Type=notify): READY once listening, WATCHDOG from the event loop, STOPPING on shutdown.
-  const notifier = createNotifier(process.env, { onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
-  notifier.ready();
-  notifier.status(`serving ${controller.url}`);
-  const watchdog = notifier.watchdogIntervalMs === null ? null : setInterval(() => notifier.watchdog(), notifier.watchdogIntervalMs);
-  exitOnSignals({
-    log,
-    forceAfterMs: 10_000,
-    stop: async () => {
-      notifier.stopping();
-      if (watchdog !== null) clearInterval(watchdog);
-      await controller.close();
-      await notifier.idle();
-    },
-  });
+  exitOnSignals({ log, forceAfterMs: 10_000, stop: () => services.stop(), exit: (code) => process.exit(code) });
 }
 
 void main();

@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   BALLAST_ERR_VIP_TARGET_UNFIT: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)',
   BALLAST_ERR_VIP_MOVE_TIMEOUT: 'the VIP was handed over but the target did not report holding it in time',
   BALLAST_ERR_RATE_LIMITED: 'too many attempts from one source; try again later',
+  BALLAST_ERR_SERVICE_START: 'a long-running part of the program failed to start or to become ready',
+  BALLAST_ERR_SERVICE_STOP: 'one or more long-running parts of the program failed to stop',
 } as const;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMPONENTS_DIR, type ComponentSpec } from '../../../shared/src/components.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import { makeTempRoot } from '../tasks/testing.js';
-import { componentsFromDir, loadComponentSpecs } from './config.js';
+import { supervisedUnitsFromDir, loadComponentSpecs } from './config.js';
 
 let root: string;
 let dir: string;
@@ -44,7 +44,7 @@ describe('loadComponentSpecs', () => {
   });
 });
 
-describe('componentsFromDir', () => {
+describe('supervisedUnitsFromDir', () => {
   it('builds components with working probes, and leaves out those whose requiresPath is missing', async () => {
     const server = createServer((_req, res) => res.end('ok'));
     servers.push(server);
@@ -52,7 +52,7 @@ describe('componentsFromDir', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
     await write('kubelet.json', { name: 'kubelet', unit: 'kubelet.service', probe: { kind: 'kubelet', url }, intervalMs: 5000, requiresPath: '/var/lib/kubelet/config.yaml' });
     await write('containerd.json', containerd);
-    const source = componentsFromDir({ root, log: silentLogger() });
+    const source = supervisedUnitsFromDir({ root, log: silentLogger() });
     expect((await source()).map((c) => c.name)).toEqual(['containerd']);
     await mkdir(join(root, 'var/lib/kubelet'), { recursive: true });
     await writeFile(join(root, 'var/lib/kubelet/config.yaml'), 'kind: KubeletConfiguration\n');

@@ -5,7 +5,7 @@ import { COMPONENTS_DIR, type ComponentProbe, type ComponentSpec, ComponentSpecS
 import { messageOf } from '../../../shared/src/errors.js';
 import { lstatOrNull, readFileOrNull } from '../tasks/attrs.js';
 import { hostPath } from '../tasks/module.js';
-import type { Component, ComponentSource, ProbeResult } from './component.js';
+import type { ProbeResult, SupervisedUnit, SupervisedUnitSource } from './supervised-unit.js';
 import { CONTAINERD_VERSION_PATH, probeGrpcUnix } from './grpc-probe.js';
 import { probeEtcd, probeHttp, probeTcp } from './http-probe.js';
 
@@ -80,8 +80,8 @@ export function createProbe(probe: ComponentProbe, root: string): () => Promise<
   }
 }
 
-/** Options of {@link componentsFromDir}. */
-export interface ComponentsFromDirOptions {
+/** Options of {@link supervisedUnitsFromDir}. */
+export interface SupervisedUnitsFromDirOptions {
   /** '/' in production. */
   root: string;
   dir?: string;
@@ -89,12 +89,12 @@ export interface ComponentsFromDirOptions {
 }
 
 /**
- * A {@link ComponentSource} over components.d: the roles write one file per component, so the
+ * A {@link SupervisedUnitSource} over components.d: the roles write one file per component, so the
  * agent learns about new components without code changes or a restart. A component whose
  * `requiresPath` does not exist yet is left out (kubelet before kubeadm configured it is not
  * broken, just not ready to run). Problems are logged when they change, not on every tick.
  */
-export function componentsFromDir(opts: ComponentsFromDirOptions): ComponentSource {
+export function supervisedUnitsFromDir(opts: SupervisedUnitsFromDirOptions): SupervisedUnitSource {
   const log = opts.log.child({ component: 'components' });
   let lastProblems = '';
   return async () => {
@@ -104,7 +104,7 @@ export function componentsFromDir(opts: ComponentsFromDirOptions): ComponentSour
       lastProblems = summary;
       for (const p of problems) log.warn({ file: p.file }, `ignoring component file: ${p.message}`);
     }
-    const out: Component[] = [];
+    const out: SupervisedUnit[] = [];
     for (const spec of specs) {
       if (spec.requiresPath !== undefined && (await lstatOrNull(hostPath(opts, spec.requiresPath))) === null) continue;
       out.push({ name: spec.name, unit: spec.unit, intervalMs: spec.intervalMs, probe: createProbe(spec.probe, opts.root) });

@@ -1,7 +1,7 @@
 import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { messageOf } from '../../../shared/src/errors.js';
-import type { ProbeResult } from './component.js';
+import type { ProbeResult } from './supervised-unit.js';
 
 /** containerd's Version RPC: always registered, needs no namespace, and its answer names the version. */
 export const CONTAINERD_VERSION_PATH = '/containerd.services.version.v1.Version/Version';

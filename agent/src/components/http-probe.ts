@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { messageOf } from '../../../shared/src/errors.js';
-import type { ProbeResult } from './component.js';
+import type { ProbeResult } from './supervised-unit.js';
 
 /** Bodies beyond this are not health answers; stop reading. */
 const MAX_BODY_BYTES = 64 * 1024;

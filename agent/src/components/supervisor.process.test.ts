@@ -6,7 +6,7 @@ import { silentLogger } from '../../../shared/src/log.js';
 import type { SystemdPort } from '../tasks/module.js';
 import { makeTempRoot } from '../tasks/testing.js';
 import { CONTAINERD_VERSION_PATH, probeGrpcUnix } from './grpc-probe.js';
-import { createComponentSupervisor } from './supervisor.js';
+import { createUnitSupervisor } from './supervisor.js';
 
 /** A tiny containerd stand-in (k0s's pingpong idea): answers the Version call on a unix socket. */
 const FAKE_CONTAINERD = `
@@ -59,7 +59,7 @@ describe('component supervisor with a real process', () => {
     const socket = join(await makeTempRoot(), 'fake.sock');
     const unit = processSystemd(socket);
     const events: { kind: string; message: string }[] = [];
-    const supervisor = createComponentSupervisor({
+    const supervisor = createUnitSupervisor({
       source: async () => [{ name: 'containerd', unit: 'fake.service', probe: () => probeGrpcUnix({ socket, path: CONTAINERD_VERSION_PATH, timeoutMs: 500 }) }],
       systemd: unit.port,
       events: { sendEvent: (kind, message) => events.push({ kind, message }) },

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
 import { collectHealth } from '../health.js';
 import { FakeSystemd } from '../tasks/testing.js';
-import type { Component, ProbeResult } from './component.js';
-import { createComponentSupervisor, type RepairPolicy } from './supervisor.js';
+import type { ProbeResult, SupervisedUnit } from './supervised-unit.js';
+import { createUnitSupervisor, type RepairPolicy } from './supervisor.js';
 
 /** Records sendEvent calls. */
 function fakeEvents() {
@@ -14,7 +14,7 @@ function fakeEvents() {
 /** A component whose probe answers whatever the test sets. */
 function fakeComponent(name: string, unit = `${name}.service`) {
   const state: { result: ProbeResult; calls: number } = { result: { ok: true, message: `${name} answers` }, calls: 0 };
-  const component: Component = {
+  const component: SupervisedUnit = {
     name,
     unit,
     probe: async () => {
@@ -27,11 +27,11 @@ function fakeComponent(name: string, unit = `${name}.service`) {
 
 const POLICY: RepairPolicy = { intervalMs: 10_000, failureThreshold: 3, backoffInitialMs: 5_000, backoffMaxMs: 40_000, probeTimeoutMs: 1_000 };
 
-function setup(components: Component[], opts: { paused?: () => boolean } = {}) {
+function setup(components: SupervisedUnit[], opts: { paused?: () => boolean } = {}) {
   let now = 0;
   const systemd = new FakeSystemd();
   const events = fakeEvents();
-  const supervisor = createComponentSupervisor({
+  const supervisor = createUnitSupervisor({
     source: async () => components,
     systemd,
     events,
@@ -159,8 +159,8 @@ describe('component supervisor', () => {
   });
 
   it('counts a probe that throws or hangs as failed', async () => {
-    const hung: Component = { name: 'hung', unit: 'hung.service', probe: () => new Promise(() => {}) };
-    const thrower: Component = {
+    const hung: SupervisedUnit = { name: 'hung', unit: 'hung.service', probe: () => new Promise(() => {}) };
+    const thrower: SupervisedUnit = {
       name: 'thrower',
       unit: 'thrower.service',
       probe: async () => {
@@ -185,7 +185,7 @@ describe('component supervisor', () => {
     const a = fakeComponent('a');
     const list = [a.component];
     const systemd = new FakeSystemd({ enabled: ['a.service'], active: ['a.service'] });
-    const supervisor = createComponentSupervisor({ source: async () => list, systemd, events: fakeEvents(), log: silentLogger(), now: () => 0 });
+    const supervisor = createUnitSupervisor({ source: async () => list, systemd, events: fakeEvents(), log: silentLogger(), now: () => 0 });
     await supervisor.tick();
     expect(supervisor.checks()).toHaveLength(1);
     list.pop();
@@ -196,7 +196,7 @@ describe('component supervisor', () => {
   it('runs its own loop until stopped', async () => {
     const a = fakeComponent('a');
     const systemd = new FakeSystemd({ enabled: ['a.service'], active: ['a.service'] });
-    const supervisor = createComponentSupervisor({
+    const supervisor = createUnitSupervisor({
       source: async () => [a.component],
       systemd,
       events: fakeEvents(),

@@ -4,7 +4,7 @@ import type { HealthCheck } from '../health.js';
 import { createPollLoop } from '../poll-loop.js';
 import type { EventSender } from '../session.js';
 import type { SystemdPort } from '../tasks/module.js';
-import type { Component, ComponentSource, ProbeResult } from './component.js';
+import type { ProbeResult, SupervisedUnit, SupervisedUnitSource } from './supervised-unit.js';
 
 /** When to probe and how hard to push a failing unit. */
 export interface RepairPolicy {
@@ -29,9 +29,9 @@ export const DEFAULT_REPAIR_POLICY: RepairPolicy = {
   probeTimeoutMs: 10_000,
 };
 
-/** Options of {@link createComponentSupervisor}. */
-export interface ComponentSupervisorOptions {
-  source: ComponentSource;
+/** Options of {@link createUnitSupervisor}. */
+export interface UnitSupervisorOptions {
+  source: SupervisedUnitSource;
   systemd: SystemdPort;
   events: EventSender;
   log: Logger;
@@ -44,8 +44,8 @@ export interface ComponentSupervisorOptions {
   tickMs?: number;
 }
 
-/** One component as the supervisor sees it. */
-export interface ComponentStatus {
+/** One supervised unit as the supervisor sees it. */
+export interface SupervisedUnitStatus {
   name: string;
   unit: string;
   /** Null until first probed. */
@@ -55,8 +55,8 @@ export interface ComponentStatus {
   restarts: number;
 }
 
-/** Keeps installed components healthy; see {@link createComponentSupervisor}. */
-export interface ComponentSupervisor {
+/** Keeps installed components healthy; see {@link createUnitSupervisor}. */
+export interface UnitSupervisor {
   /** Starts the probe loop; returns at once. */
   start(): void;
   /** Stops the loop and waits for a tick in progress. */
@@ -65,11 +65,11 @@ export interface ComponentSupervisor {
   tick(): Promise<void>;
   /** `component:<name>` checks for health snapshots: the latest probe of every supervised component. */
   checks(): HealthCheck[];
-  status(): ComponentStatus[];
+  status(): SupervisedUnitStatus[];
 }
 
-interface Watch extends ComponentStatus {
-  component: Component;
+interface Watch extends SupervisedUnitStatus {
+  component: SupervisedUnit;
   nextProbeAt: number;
   nextRestartAt: number;
 }
@@ -81,14 +81,14 @@ interface Watch extends ComponentStatus {
  * after restarts as `component.repaired`. A disabled unit is not ours to run: it is left alone.
  * Works with the controller away: events are simply dropped while disconnected.
  */
-export function createComponentSupervisor(opts: ComponentSupervisorOptions): ComponentSupervisor {
+export function createUnitSupervisor(opts: UnitSupervisorOptions): UnitSupervisor {
   const policy = { ...DEFAULT_REPAIR_POLICY, ...opts.policy };
   const now = opts.now ?? (() => performance.now());
   const log = opts.log.child({ component: 'supervisor' });
   const watches = new Map<string, Watch>();
 
   async function tick(): Promise<void> {
-    let components: Component[];
+    let components: SupervisedUnit[];
     try {
       components = await opts.source();
     } catch (err) {
@@ -166,7 +166,7 @@ export function createComponentSupervisor(opts: ComponentSupervisorOptions): Com
     });
   }
 
-  async function boundedProbe(component: Component): Promise<ProbeResult> {
+  async function boundedProbe(component: SupervisedUnit): Promise<ProbeResult> {
     let guard: NodeJS.Timeout | undefined;
     const timeout = new Promise<ProbeResult>((resolve) => {
       guard = setTimeout(() => resolve({ ok: false, message: `probe gave no answer within ${policy.probeTimeoutMs} ms` }), policy.probeTimeoutMs);

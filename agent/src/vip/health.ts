@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { messageOf } from '../../../shared/src/errors.js';
-import type { ProbeResult } from '../components/component.js';
+import type { ProbeResult } from '../components/supervised-unit.js';
 import { probeHttp, probeTcp } from '../components/http-probe.js';
 import { createPollLoop } from '../poll-loop.js';
 import type { VipHealthConfig } from './config.js';

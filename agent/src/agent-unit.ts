@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
+// The agent's own systemd unit, as `join` installs and starts it. Not a lifecycle Service
+// (shared/src/lifecycle): this is what systemd runs, not a part the agent runs.
+
 /** Unit file locations systemd reads, most specific first. */
 const UNIT_PATHS = ['/etc/systemd/system/ballast-agent.service', '/lib/systemd/system/ballast-agent.service', '/usr/lib/systemd/system/ballast-agent.service'];
 
