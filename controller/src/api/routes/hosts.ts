@@ -69,7 +69,7 @@ export async function hostRoutes(
       const host = find(request.params.name);
       const session = deps.tracker.get(host.id)?.session;
       if (session === null || session === undefined) {
-        throw new BallastError('BALLAST_ERR_PEER_GONE', `host "${host.name}" has no agent connected`);
+        throw new BallastError('BALLAST_ERR_HOST_NOT_CONNECTED', `failed to ping host "${host.name}": it has no agent connected`);
       }
       const started = performance.now();
       const result = (await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }))) as { ts?: number } | undefined;
