@@ -104,11 +104,12 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   });
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    const declared = request.routeOptions.config.auth;
-    // Only the not-found handler has no declaration (every route was checked when it registered).
-    if (declared === undefined && request.is404) return;
-    if (declared === undefined) throw new BallastError('BALLAST_ERR_UNAUTHENTICATED', 'failed to authorise request: the route declares no auth');
-    const accepted = credentialsOf(declared);
+    const auth = request.routeOptions.config.auth;
+    // Only the not-found handler has no declaration (every route was checked when it registered);
+    // anything else without one is refused rather than let through.
+    if (auth === undefined && request.is404) return;
+    if (auth === undefined) throw new BallastError('BALLAST_ERR_UNAUTHENTICATED', 'failed to authorise request: the route declares no auth');
+    const accepted = credentialsOf(auth);
     if (accepted.length === 0) return;
     if (accepted.includes('host') && authenticateHost(request, deps)) return;
     const roles = accepted.filter((c): c is Role => c !== 'host');
