@@ -20,7 +20,7 @@ import { registerRuns } from './commands/runs.js';
 import { registerToken } from './commands/token.js';
 import { registerVip } from './commands/vip.js';
 import { CliContext, type CliIo } from './context.js';
-import { AbortedError, CtlError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, oneLine, usageError } from './errors.js';
+import { AbortedError, CtlError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeOf, oneLine, usageError } from './errors.js';
 import { ctlVersion } from './version.js';
 
 /** The IO boundary runCli takes (re-exported so callers import only cli.js). */
@@ -102,7 +102,7 @@ function report(ctx: CliContext, err: unknown): number {
   }
   if (err instanceof BallastError) {
     ctx.note(`error: ${err.code}: ${oneLine(err.message)}`);
-    return EXIT_FAILURE;
+    return exitCodeOf(err.code);
   }
   // A bug in ballastctl: still one line, but say so instead of pretending it is the server's fault.
   ctx.note(`error: internal error in ballastctl: ${oneLine(messageOf(err))}`);

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { ErrorResponseSchema } from '../../shared/src/api.js';
-import { AbortedError, CtlError, EXIT_FAILURE } from './errors.js';
+import { AbortedError, apiError, CtlError, EXIT_FAILURE } from './errors.js';
 import { networkError } from './net-errors.js';
 import { ctlVersion } from './version.js';
 import { compiledCheck } from '../../shared/src/schema-check.js';
@@ -172,9 +172,7 @@ export class ApiClient {
     const parsed = checkErrorBody.Check(body) ? body : undefined;
     const code = parsed?.code ?? `HTTP_${status}`;
     const message = parsed?.message ?? (text.trim().slice(0, 200) || http.STATUS_CODES[status] || 'no message');
-    if (status === 401) return new CtlError(`controller ${this.server}: unauthenticated: ${message}`, EXIT_FAILURE, { code });
-    if (status === 403) return new CtlError(`forbidden: ${message}`, EXIT_FAILURE, { code });
-    return new CtlError(`${code}: ${message}`, EXIT_FAILURE, { code });
+    return apiError({ server: this.server, status, code, message });
   }
 
   private badResponse(label: string, why: string): CtlError {

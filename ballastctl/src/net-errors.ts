@@ -3,7 +3,7 @@
  * matters: "connection refused" means the controller is down or the port is wrong, while a
  * certificate problem means the config's caCert does not belong to that server.
  */
-import { CtlError, EXIT_FAILURE } from './errors.js';
+import { CtlError, exitCodeOf } from './errors.js';
 
 const SOCKET_ERRORS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -39,18 +39,18 @@ export function networkError(err: unknown, server: string): CtlError {
   if (TLS_PROTOCOL_CODE.test(code)) {
     return new CtlError(
       `TLS handshake with controller ${server} failed: ${code} (${opensslReason(detail)}); is this the controller's HTTPS port?`,
-      EXIT_FAILURE,
+      exitCodeOf('BALLAST_ERR_TLS'),
       { code: 'BALLAST_ERR_TLS', cause: err },
     );
   }
   if (isCertificateCode(code)) {
     return new CtlError(
       `certificate problem with controller ${server}: ${code} (${detail}); does the config's caCert belong to this server?`,
-      EXIT_FAILURE,
+      exitCodeOf('BALLAST_ERR_TLS'),
       { code: 'BALLAST_ERR_TLS', cause: err },
     );
   }
   const known = SOCKET_ERRORS[code];
   const reason = known === undefined ? (code === '' ? detail : `${code} (${detail})`) : `${code} (${known})`;
-  return new CtlError(`cannot reach controller ${server}: ${reason}`, EXIT_FAILURE, { code: 'BALLAST_ERR_CONNECT', cause: err });
+  return new CtlError(`cannot reach controller ${server}: ${reason}`, exitCodeOf('BALLAST_ERR_CONNECT'), { code: 'BALLAST_ERR_CONNECT', cause: err });
 }

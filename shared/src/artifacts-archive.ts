@@ -14,10 +14,10 @@ import { BallastError, type ErrorCode } from './errors.js';
 /** How an artifact file is packed: gzip'd tar, plain tar, or a single file (e.g. `runc.amd64`). */
 export type ArchiveKind = 'tar.gz' | 'tar' | 'file';
 
-/** A stream exceeded its size bound; the HTTP layer answers 413. */
+/** A stream exceeded its size bound (BALLAST_ERR_TOO_LARGE: the HTTP layer answers 413). */
 export class LimitExceededError extends BallastError {
   constructor(message: string) {
-    super('BALLAST_ERR_VALIDATION', message);
+    super('BALLAST_ERR_TOO_LARGE', message);
     this.name = 'LimitExceededError';
   }
 }

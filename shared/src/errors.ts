@@ -1,63 +1,91 @@
 /**
- * Every error Ballast reports, listed once with a stable code (fastify's lib/errors.js idea).
- * Messages follow "failed to <verb> <noun>: <why>"; the original error is kept as `cause`.
+ * Every error Ballast reports, listed once with a stable code (fastify's lib/errors.js idea): the
+ * code's default message, the HTTP status the controller answers with, and the exit code ballastctl
+ * ends with. The controller's one error handler (controller/src/api/errors.ts) and ballastctl
+ * (controller/src/ctl/errors.ts) read their numbers from here and nowhere else, so a new code is one
+ * new line below. Messages follow "failed to <verb> <noun>: <why>"; the original error is kept as `cause`.
+ *
+ * Status rules: 4xx when the caller can fix the request; 409 when the fleet's state refuses it now
+ * (busy, not connected, a guard); 502/503/504 when a host, etcd or the Kubernetes API failed or did
+ * not answer; 500 only for the controller's own faults (errors.test.ts holds the list).
  */
+
+/** ballastctl's exit code for runtime failures: the controller refused, failed or could not be reached. */
+export const EXIT_FAILURE = 1;
+/** ballastctl's exit code for usage and configuration problems: fix the command line or the config file. */
+export const EXIT_USAGE = 2;
+
+/** What the table says about one code. */
+export interface ErrorSpec {
+  /** The default message: what the code means, for documentation and for errors built from a code alone. */
+  readonly message: string;
+  /** The HTTP status the controller answers with when a route fails with this code. */
+  readonly status: number;
+  /** The exit code ballastctl ends with when this code is the reason it failed. */
+  readonly exit: typeof EXIT_FAILURE | typeof EXIT_USAGE;
+}
+
+/** The table: code → default message, HTTP status, ballastctl exit code. New codes go here, one line each. */
 export const ERROR_CODES = {
-  BALLAST_ERR_FRAME_TOO_LARGE: 'a frame exceeded the size limit',
-  BALLAST_ERR_FRAME_MALFORMED: 'a frame was not valid JSON',
-  BALLAST_ERR_FRAME_UNKNOWN_TYPE: 'a frame had an unknown type',
-  BALLAST_ERR_FRAME_INVALID: 'a frame did not match its schema',
-  BALLAST_ERR_FRAME_UNEXPECTED: 'a frame arrived that is not allowed in this state',
-  BALLAST_ERR_PROTOCOL_VERSION: 'the peers speak different protocol versions',
-  BALLAST_ERR_DEADLINE_EXCEEDED: 'a request got no answer before its deadline',
-  BALLAST_ERR_PEER_GONE: 'the peer disconnected before answering',
-  BALLAST_ERR_UNAUTHENTICATED: 'no valid credentials were presented',
-  BALLAST_ERR_FORBIDDEN: 'the caller may not do this',
-  BALLAST_ERR_TOKEN_INVALID: 'the join token is unknown or malformed',
-  BALLAST_ERR_TOKEN_EXPIRED: 'the join token has expired',
-  BALLAST_ERR_TOKEN_EXHAUSTED: 'the join token has no uses left',
-  BALLAST_ERR_TOKEN_REVOKED: 'the join token was revoked',
-  BALLAST_ERR_CA_HASH_MISMATCH: "the controller's CA does not match the pinned hash",
-  BALLAST_ERR_CERT_REVOKED: 'the host certificate was revoked',
-  BALLAST_ERR_CSR_INVALID: 'the certificate signing request is invalid',
-  BALLAST_ERR_HOST_EXISTS: 'a host with this name is already enrolled',
-  BALLAST_ERR_NOT_FOUND: 'the object does not exist',
-  BALLAST_ERR_VALIDATION: 'an input did not match its schema',
-  BALLAST_ERR_CONFIG: 'the configuration is invalid',
-  BALLAST_ERR_CONNECT: 'the server could not be reached',
-  BALLAST_ERR_TLS: 'the TLS handshake failed',
-  BALLAST_ERR_STORE: 'the store failed',
-  BALLAST_ERR_UNSUPPORTED: 'the peer does not support this request',
-  BALLAST_ERR_CHECKSUM_MISMATCH: 'an artifact did not match its pinned sha256',
-  BALLAST_ERR_ARTIFACT_CONFLICT: 'an artifact with this name, version and arch exists with another sha256',
-  BALLAST_ERR_INTERNAL: 'an internal error occurred',
-  BALLAST_ERR_PATH_OUTSIDE_ROOT: 'a path escapes the host root',
-  BALLAST_ERR_FILE_UNMANAGED: 'an existing file lacks the managed-by header and force was not set',
-  BALLAST_ERR_TEMPLATE_VARIABLE: 'a template referenced an undefined variable',
-  BALLAST_ERR_COMMAND_NOT_ALLOWED: "an executable is not in the agent's allow-list",
-  BALLAST_ERR_COMMAND_FAILED: 'a command could not be run or exited non-zero',
-  BALLAST_ERR_COMMAND_TIMEOUT: 'a command did not finish before its timeout',
-  BALLAST_ERR_IO: 'a filesystem operation failed',
-  BALLAST_ERR_RUN_BUSY: 'another task run is in progress on this host',
-  BALLAST_ERR_CANCELLED: 'the operation was cancelled',
-  BALLAST_ERR_PREFLIGHT: 'a host failed its preflight checks',
-  BALLAST_ERR_ETCD_UNAVAILABLE: 'no etcd endpoint answered in time',
-  BALLAST_ERR_ETCD_REFUSED: 'etcd refused a request',
-  BALLAST_ERR_ETCD_MEMBER_CONFLICT: 'an etcd member has the peer URLs or the name of another host',
-  BALLAST_ERR_QUORUM_GUARD: 'a membership change was refused because it could cost etcd its quorum',
-  BALLAST_ERR_RUN_FAILED: 'a role run on a host failed',
-  BALLAST_ERR_GATE: 'a health gate of an operation was not met before its deadline',
-  BALLAST_ERR_KUBE_UNAVAILABLE: 'the Kubernetes API did not answer in time',
-  BALLAST_ERR_KUBE_REFUSED: 'the Kubernetes API refused a request',
-  BALLAST_ERR_VIP_NOT_CONFIGURED: 'the host has no VIP configured (no /etc/ballast/vip.yaml)',
-  BALLAST_ERR_VIP_NOT_HOLDER: 'the host does not hold the VIP',
-  BALLAST_ERR_VIP_NO_HOLDER: 'no reachable host holds the VIP',
-  BALLAST_ERR_VIP_TARGET_UNFIT: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)',
-  BALLAST_ERR_VIP_MOVE_TIMEOUT: 'the VIP was handed over but the target did not report holding it in time',
-  BALLAST_ERR_RATE_LIMITED: 'too many attempts from one source; try again later',
-  BALLAST_ERR_SERVICE_START: 'a long-running part of the program failed to start or to become ready',
-  BALLAST_ERR_SERVICE_STOP: 'one or more long-running parts of the program failed to stop',
-} as const;
+  BALLAST_ERR_FRAME_TOO_LARGE: { status: 413, exit: EXIT_FAILURE, message: 'a frame exceeded the size limit' },
+  BALLAST_ERR_FRAME_MALFORMED: { status: 502, exit: EXIT_FAILURE, message: 'a frame was not valid JSON' },
+  BALLAST_ERR_FRAME_UNKNOWN_TYPE: { status: 502, exit: EXIT_FAILURE, message: 'a frame had an unknown type' },
+  BALLAST_ERR_FRAME_INVALID: { status: 502, exit: EXIT_FAILURE, message: 'a frame did not match its schema' },
+  BALLAST_ERR_FRAME_UNEXPECTED: { status: 502, exit: EXIT_FAILURE, message: 'a frame arrived that is not allowed in this state' },
+  BALLAST_ERR_PROTOCOL_VERSION: { status: 502, exit: EXIT_FAILURE, message: 'the peers speak different protocol versions' },
+  BALLAST_ERR_DEADLINE_EXCEEDED: { status: 504, exit: EXIT_FAILURE, message: 'a request got no answer before its deadline' },
+  BALLAST_ERR_PEER_GONE: { status: 502, exit: EXIT_FAILURE, message: 'the peer disconnected before answering' },
+  BALLAST_ERR_UNAUTHENTICATED: { status: 401, exit: EXIT_FAILURE, message: 'no valid credentials were presented' },
+  BALLAST_ERR_FORBIDDEN: { status: 403, exit: EXIT_FAILURE, message: 'the caller may not do this' },
+  BALLAST_ERR_TOKEN_INVALID: { status: 401, exit: EXIT_FAILURE, message: 'the join token is unknown or malformed' },
+  BALLAST_ERR_TOKEN_EXPIRED: { status: 401, exit: EXIT_FAILURE, message: 'the join token has expired' },
+  BALLAST_ERR_TOKEN_EXHAUSTED: { status: 401, exit: EXIT_FAILURE, message: 'the join token has no uses left' },
+  BALLAST_ERR_TOKEN_REVOKED: { status: 401, exit: EXIT_FAILURE, message: 'the join token was revoked' },
+  BALLAST_ERR_CA_HASH_MISMATCH: { status: 502, exit: EXIT_FAILURE, message: "the controller's CA does not match the pinned hash" },
+  BALLAST_ERR_CERT_REVOKED: { status: 403, exit: EXIT_FAILURE, message: 'the host certificate was revoked' },
+  BALLAST_ERR_CSR_INVALID: { status: 400, exit: EXIT_FAILURE, message: 'the certificate signing request is invalid' },
+  BALLAST_ERR_HOST_EXISTS: { status: 409, exit: EXIT_FAILURE, message: 'a host with this name is already enrolled' },
+  BALLAST_ERR_NOT_FOUND: { status: 404, exit: EXIT_FAILURE, message: 'the object does not exist' },
+  BALLAST_ERR_VALIDATION: { status: 400, exit: EXIT_FAILURE, message: 'an input did not match its schema' },
+  BALLAST_ERR_TOO_LARGE: { status: 413, exit: EXIT_FAILURE, message: 'a request body or upload exceeded its size limit' },
+  BALLAST_ERR_CONFIG: { status: 500, exit: EXIT_USAGE, message: 'the configuration is invalid' },
+  BALLAST_ERR_CONNECT: { status: 502, exit: EXIT_FAILURE, message: 'the server could not be reached' },
+  BALLAST_ERR_TLS: { status: 502, exit: EXIT_FAILURE, message: 'the TLS handshake failed' },
+  BALLAST_ERR_STORE: { status: 500, exit: EXIT_FAILURE, message: 'the store failed' },
+  BALLAST_ERR_UNSUPPORTED: { status: 409, exit: EXIT_FAILURE, message: 'the peer does not support this request' },
+  BALLAST_ERR_CHECKSUM_MISMATCH: { status: 422, exit: EXIT_FAILURE, message: 'an artifact did not match its pinned sha256' },
+  BALLAST_ERR_ARTIFACT_CONFLICT: { status: 409, exit: EXIT_FAILURE, message: 'an artifact with this name, version and arch exists with another sha256' },
+  BALLAST_ERR_INTERNAL: { status: 500, exit: EXIT_FAILURE, message: 'an internal error occurred' },
+  BALLAST_ERR_PATH_OUTSIDE_ROOT: { status: 400, exit: EXIT_FAILURE, message: 'a path escapes the host root' },
+  BALLAST_ERR_FILE_UNMANAGED: { status: 409, exit: EXIT_FAILURE, message: 'an existing file lacks the managed-by header and force was not set' },
+  BALLAST_ERR_TEMPLATE_VARIABLE: { status: 400, exit: EXIT_FAILURE, message: 'a template referenced an undefined variable' },
+  BALLAST_ERR_COMMAND_NOT_ALLOWED: { status: 403, exit: EXIT_FAILURE, message: "an executable is not in the agent's allow-list" },
+  BALLAST_ERR_COMMAND_FAILED: { status: 502, exit: EXIT_FAILURE, message: 'a command could not be run or exited non-zero' },
+  BALLAST_ERR_COMMAND_TIMEOUT: { status: 504, exit: EXIT_FAILURE, message: 'a command did not finish before its timeout' },
+  BALLAST_ERR_IO: { status: 500, exit: EXIT_FAILURE, message: 'a filesystem operation failed' },
+  BALLAST_ERR_RUN_BUSY: { status: 409, exit: EXIT_FAILURE, message: 'another task run is in progress on this host' },
+  BALLAST_ERR_HOST_BUSY: { status: 409, exit: EXIT_FAILURE, message: 'the host is busy with another run' },
+  BALLAST_ERR_HOST_NOT_CONNECTED: { status: 409, exit: EXIT_FAILURE, message: 'the host has no agent connected' },
+  BALLAST_ERR_CANCELLED: { status: 409, exit: EXIT_FAILURE, message: 'the operation was cancelled' },
+  BALLAST_ERR_PREFLIGHT: { status: 409, exit: EXIT_FAILURE, message: 'a host failed its preflight checks' },
+  BALLAST_ERR_ETCD_UNAVAILABLE: { status: 503, exit: EXIT_FAILURE, message: 'no etcd endpoint answered in time' },
+  BALLAST_ERR_ETCD_REFUSED: { status: 502, exit: EXIT_FAILURE, message: 'etcd refused a request' },
+  BALLAST_ERR_ETCD_MEMBER_CONFLICT: { status: 409, exit: EXIT_FAILURE, message: 'an etcd member has the peer URLs or the name of another host' },
+  BALLAST_ERR_QUORUM_GUARD: { status: 409, exit: EXIT_FAILURE, message: 'a membership change was refused because it could cost etcd its quorum' },
+  BALLAST_ERR_RUN_FAILED: { status: 502, exit: EXIT_FAILURE, message: 'a role run on a host failed' },
+  BALLAST_ERR_GATE: { status: 504, exit: EXIT_FAILURE, message: 'a health gate of an operation was not met before its deadline' },
+  BALLAST_ERR_KUBE_UNAVAILABLE: { status: 503, exit: EXIT_FAILURE, message: 'the Kubernetes API did not answer in time' },
+  BALLAST_ERR_KUBE_REFUSED: { status: 502, exit: EXIT_FAILURE, message: 'the Kubernetes API refused a request' },
+  BALLAST_ERR_VIP_NOT_CONFIGURED: { status: 409, exit: EXIT_FAILURE, message: 'the host has no VIP configured (no /etc/ballast/vip.yaml)' },
+  BALLAST_ERR_VIP_NOT_HOLDER: { status: 409, exit: EXIT_FAILURE, message: 'the host does not hold the VIP' },
+  BALLAST_ERR_VIP_NO_HOLDER: { status: 409, exit: EXIT_FAILURE, message: 'no reachable host holds the VIP' },
+  BALLAST_ERR_VIP_TARGET_UNFIT: { status: 409, exit: EXIT_FAILURE, message: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)' },
+  BALLAST_ERR_VIP_MOVE_TIMEOUT: { status: 504, exit: EXIT_FAILURE, message: 'the VIP was handed over but the target did not report holding it in time' },
+  BALLAST_ERR_RATE_LIMITED: { status: 429, exit: EXIT_FAILURE, message: 'too many attempts from one source; try again later' },
+  // Program start-up and shutdown faults: logged by main.ts, never an API answer.
+  BALLAST_ERR_SERVICE_START: { status: 500, exit: EXIT_FAILURE, message: 'a long-running part of the program failed to start or to become ready' },
+  BALLAST_ERR_SERVICE_STOP: { status: 500, exit: EXIT_FAILURE, message: 'one or more long-running parts of the program failed to stop' },
+} as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */
 export function isErrorCode(value: unknown): value is ErrorCode {
@@ -87,6 +115,11 @@ export class BallastError extends Error {
     this.path = options.path;
   }
 
+  /** The HTTP status from the table; fastify reads `statusCode`, so even a bare instance answers with it. */
+  get statusCode(): number {
+    return statusOf(this.code);
+  }
+
   toBody(): ErrorBody {
     return this.path === undefined
       ? { code: this.code, message: this.message }
@@ -97,6 +130,21 @@ export class BallastError extends Error {
 /** True when `value` is a BallastError with one of the given codes (or any code if none given). */
 export function isBallastError(value: unknown, ...codes: ErrorCode[]): value is BallastError {
   return value instanceof BallastError && (codes.length === 0 || codes.includes(value.code));
+}
+
+/** The table's entry for `code`. */
+export function errorSpec(code: ErrorCode): ErrorSpec {
+  return ERROR_CODES[code];
+}
+
+/** The HTTP status of a coded error (see the status rules at the top of this file). */
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+/** ballastctl's exit code for a code that came back from the controller; unknown codes (a newer controller) are failures. */
+export function exitCodeOf(code: string | undefined): number {
+  return isErrorCode(code) ? ERROR_CODES[code].exit : EXIT_FAILURE;
 }
 
 /** The message of any thrown value, for logs and error bodies. */

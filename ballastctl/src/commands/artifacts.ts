@@ -21,7 +21,7 @@ import {
 import { isBallastError } from '../../../shared/src/errors.js';
 import { parseCatalogue } from '../../../controller/src/artifacts/manifest.js';
 import type { CliContext } from '../context.js';
-import { AbortedError, CtlError, EXIT_FAILURE, usageError } from '../errors.js';
+import { AbortedError, apiError, CtlError, EXIT_FAILURE, usageError } from '../errors.js';
 import { type Cell, formatBytes, formatTable, relative } from '../format.js';
 import { networkError } from '../net-errors.js';
 import { formatDocument, outputOption } from '../output.js';
@@ -212,7 +212,5 @@ function decodeAnswer(status: number, text: string, origin: string): ArtifactImp
   const err = (body ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof err.code === 'string' ? err.code : `HTTP_${status}`;
   const message = typeof err.message === 'string' ? err.message : text.trim().slice(0, 200) || (http.STATUS_CODES[status] ?? 'no message');
-  if (status === 401) throw new CtlError(`controller ${origin}: unauthenticated: ${message}`, EXIT_FAILURE, { code });
-  if (status === 403) throw new CtlError(`forbidden: ${message}`, EXIT_FAILURE, { code });
-  throw new CtlError(`${code}: ${message}`, EXIT_FAILURE, { code });
+  throw apiError({ server: origin, status, code, message });
 }

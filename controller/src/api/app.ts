@@ -8,20 +8,22 @@ import type { RunOrchestrator } from '../runs/orchestrator.js';
 import type { BootstrapDeps } from '../bootstrap/deps.js';
 import type { OperationEngine } from '../ops/engine.js';
 import type { Store } from '../store/store.js';
+import type { HubAuthPort } from '../hub/agent-hub.js';
+import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
-import { type ArtifactRoutesOptions, registerArtifactRoutes } from './routes/artifacts.js';
 import { errorHandler } from './errors.js';
-import { registerInstallRoutes } from './install-routes.js';
-import { registerCertRoutes } from './routes/certs.js';
-import { registerEventRoutes } from './routes/events.js';
-import { registerHostRoutes } from './routes/hosts.js';
-import { registerOperatorRoutes } from './routes/operators.js';
-import { registerPublicRoutes } from './routes/public.js';
-import { registerOpsRoutes } from './routes/ops.js';
-import { registerClusterRoutes } from './routes/clusters.js';
-import { registerRunRoutes } from './routes/runs.js';
-import { registerTokenRoutes } from './routes/tokens.js';
-import { registerVipRoutes } from './routes/vip.js';
+import { installRoutes } from './install-routes.js';
+import { type ArtifactRoutesOptions, artifactRoutes } from './routes/artifacts.js';
+import { certRoutes } from './routes/certs.js';
+import { clusterRoutes } from './routes/clusters.js';
+import { eventRoutes } from './routes/events.js';
+import { hostRoutes } from './routes/hosts.js';
+import { operatorRoutes } from './routes/operators.js';
+import { opsRoutes } from './routes/ops.js';
+import { publicRoutes } from './routes/public.js';
+import { runRoutes } from './routes/runs.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { vipRoutes } from './routes/vip.js';
 import type { VipService } from '../vip/service.js';
 
 /** Everything the HTTP API needs; built by the composition root (controller.ts) or by tests. */
@@ -43,6 +45,11 @@ export interface AppDeps {
   certValidityDays?: number;
   /** Per-source bound on join attempts (auth/rate-limit.ts); null or absent = unlimited. */
   joinLimiter?: SourceRateLimiter | null;
+  /**
+   * Checks an agent's client certificate (enrolled, not revoked) for routes that accept `host`
+   * auth, the same check the agent hub applies; absent = host certificates are refused.
+   */
+  hostAuth?: HubAuthPort;
   /** The artifact mirror (routes/artifacts.ts); absent = no /v1/artifacts routes. */
   artifacts?: ArtifactRoutesOptions;
   /** Role runs (routes/runs.ts); absent = no /v1/runs routes. */
@@ -84,6 +91,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
+  // Before any route plugin: each inherits the audit notes, the auth declaration check and its enforcement.
+  registerAudit(app, deps);
   registerAuth(app, deps);
 
   const updateGauges = () => {
@@ -91,7 +100,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     for (const [state, n] of Object.entries(counts)) deps.metrics.hostsByState.set({ state }, n);
     deps.metrics.heartbeatLag.set(deps.tracker.oldestHeartbeatAgeMs() / 1000);
   };
-  registerPublicRoutes(app, {
+  // Every route file is a fastify plugin (its own encapsulated scope); optional groups follow their deps.
+  void app.register(publicRoutes, {
     ...deps,
     certValidityDays: deps.certValidityDays ?? 365,
     joinLimiter: deps.joinLimiter ?? null,
@@ -102,23 +112,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return deps.metrics.registry.metrics();
     },
   });
-  registerTokenRoutes(app, deps);
+  void app.register(tokenRoutes, deps);
   if (deps.packagesDir !== undefined) {
     const https = deps.https;
-    registerInstallRoutes(app, {
+    void app.register(installRoutes, {
       packagesDir: deps.packagesDir,
       serverUrl: deps.serverUrl,
       ...(https === undefined ? {} : { serverCertPem: () => https.cert }),
     });
   }
-  registerHostRoutes(app, deps);
-  registerEventRoutes(app, deps);
-  registerOperatorRoutes(app, deps);
-  registerCertRoutes(app, deps);
-  if (deps.artifacts !== undefined) registerArtifactRoutes(app, { ...deps.artifacts, store: deps.store, log });
-  if (deps.runs !== undefined) registerRunRoutes(app, { runs: deps.runs });
-  if (deps.ops !== undefined) registerOpsRoutes(app, { ops: deps.ops });
-  if (deps.ops !== undefined && deps.bootstrap !== undefined) registerClusterRoutes(app, { ops: deps.ops, bootstrap: deps.bootstrap });
-  if (deps.vip !== undefined) registerVipRoutes(app, { vip: deps.vip, log });
+  void app.register(hostRoutes, deps);
+  void app.register(eventRoutes, deps);
+  void app.register(operatorRoutes, deps);
+  void app.register(certRoutes, deps);
+  if (deps.artifacts !== undefined) void app.register(artifactRoutes, { ...deps.artifacts, store: deps.store, log });
+  if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs });
+  if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops });
+  if (deps.ops !== undefined && deps.bootstrap !== undefined) void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap });
+  if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
   return app;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareVersions, installCommand, registerInstallRoutes, spkiPin } from './install-routes.js';
+import { compareVersions, installCommand, installRoutes, spkiPin } from './install-routes.js';
 
 const haveOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
 let dir: string;
@@ -32,7 +32,7 @@ beforeAll(async () => {
     caHash = `sha256:${sha(new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' }))}`;
   }
   app = Fastify();
-  registerInstallRoutes(app, {
+  await app.register(installRoutes, {
     packagesDir: join(dir, 'packages'),
     serverUrl: () => 'https://198.18.0.2:9443',
     ...(haveOpenssl ? { serverCertPem: () => caPem } : {}),
@@ -96,7 +96,7 @@ describe('install.sh', () => {
 
   it('is 404 when there is no agent package to install', async () => {
     const empty = Fastify();
-    registerInstallRoutes(empty, { packagesDir: join(dir, 'nothing-here'), serverUrl: () => 'https://x' });
+    await empty.register(installRoutes, { packagesDir: join(dir, 'nothing-here'), serverUrl: () => 'https://x' });
     const r = await empty.inject({ method: 'GET', url: '/install.sh' });
     expect(r.statusCode).toBe(404);
     await empty.close();

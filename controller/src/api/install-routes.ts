@@ -3,9 +3,10 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ErrorResponseSchema } from '../../../shared/src/api.js';
-import type { ErrorBody } from '../../../shared/src/errors.js';
+import { BallastError } from '../../../shared/src/errors.js';
+import { compareVersions } from '../../../shared/src/version-compare.js';
 
 /**
  * One-line host install: `GET /install.sh` and the package mirror `GET /v1/packages[/:file]`.
@@ -120,13 +121,11 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
-/** Orders versions like 0.1.0 < 0.1.0+lab2 < 0.2.0 < 0.10.0 (numeric runs compare as numbers). */
-export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
-}
+// The one version ordering (shared with the artifact mirror): 0.1.0 < 0.1.0+lab2 < 0.2.0 < 0.10.0.
+export { compareVersions };
 
-/** Registers GET /install.sh, GET /v1/packages and GET /v1/packages/:file (all unauthenticated). */
-export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesOptions): void {
+/** GET /install.sh, GET /v1/packages and GET /v1/packages/:file (all public), as a fastify plugin. */
+export async function installRoutes(app: FastifyInstance, opts: InstallRoutesOptions): Promise<void> {
   const index = new PackageIndex(opts.packagesDir);
 
   app.get(
@@ -146,7 +145,7 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
     },
     async (request, reply) => {
       const entry = await index.entry(request.params.file);
-      if (!entry) return notFound(reply, `failed to find package ${request.params.file}: not served here`);
+      if (!entry) throw new BallastError('BALLAST_ERR_NOT_FOUND', `failed to find package ${request.params.file}: not served here`);
       void reply
         .header('content-type', 'application/vnd.debian.binary-package')
         .header('content-length', entry.size)
@@ -162,18 +161,12 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
     { config: { auth: 'none' }, schema: { response: { '4xx': ErrorResponseSchema } } },
     async (_request, reply) => {
       const agent = await index.newestAgent();
-      if (!agent) return notFound(reply, `failed to serve install.sh: no ballast-agent package in ${opts.packagesDir}`);
+      if (!agent) throw new BallastError('BALLAST_ERR_NOT_FOUND', `failed to serve install.sh: no ballast-agent package in ${opts.packagesDir}`);
       const pin = opts.serverCertPem ? spkiPin(opts.serverCertPem()) : '';
       void reply.header('content-type', 'text/x-shellscript; charset=utf-8').header('cache-control', 'no-store');
       return renderInstallScript({ serverUrl: opts.serverUrl(), pin, pkg: agent });
     },
   );
-}
-
-/** A coded 404 sent directly, so these routes behave the same with or without the app's error handler. */
-function notFound(reply: FastifyReply, message: string): FastifyReply {
-  const body: ErrorBody = { code: 'BALLAST_ERR_NOT_FOUND', message };
-  return reply.status(404).send(body);
 }
 
 /** Single-quotes a value for sh. */

@@ -23,10 +23,10 @@ describe('artifact routes (app.inject)', () => {
     ({ dir, store } = temp);
     app = await testApp({
       store,
+      hostAuth: { identify: () => ({ ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: 'no' } }) },
       artifacts: {
         mirrorDir: join(dir, 'artifacts'),
         maxBundleBytes: 64 * 1024,
-        auth: { identify: () => ({ ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: 'no' } }) },
         fetch: async (url) => {
           const body = served.get(new URL(url).pathname);
           return body === undefined ? new Response('nope', { status: 404 }) : new Response(body);

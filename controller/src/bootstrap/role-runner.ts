@@ -5,7 +5,7 @@
  * `ballastctl run ID`. A host whose agent is still busy with a run the controller lost (after a
  * restart) is retried until the step's deadline: the reconnecting agent is told to cancel that run.
  */
-import { BallastError, isBallastError, isErrorCode, messageOf } from '../../../shared/src/errors.js';
+import { BallastError, type ErrorCode, isBallastError, isErrorCode, messageOf } from '../../../shared/src/errors.js';
 import type { Recap, RunDocument } from '../../../shared/src/runs-api.js';
 
 /** The part of the run orchestrator an operation needs. */
@@ -49,12 +49,11 @@ export interface RunRoleOptions {
   retryMs?: number;
 }
 
-/** Errors that mean "try again shortly": the host is busy, not connected yet, or the agent refused as busy. */
-function retriable(err: unknown): boolean {
-  if (isBallastError(err, 'BALLAST_ERR_RUN_BUSY')) return true;
-  const text = messageOf(err);
-  return isBallastError(err, 'BALLAST_ERR_VALIDATION') && /is busy with|has no agent connected/.test(text);
-}
+/**
+ * Codes that mean "try again shortly": the host is busy with another run or not connected yet (the
+ * run could not start, runs/plan.ts), or the agent refused as busy. Decided on codes, never on text.
+ */
+const RETRIABLE: readonly ErrorCode[] = ['BALLAST_ERR_HOST_BUSY', 'BALLAST_ERR_HOST_NOT_CONNECTED', 'BALLAST_ERR_RUN_BUSY'];
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -82,7 +81,7 @@ async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutco
     try {
       doc = opts.runs.start({ role: opts.role, hosts: [h.host], check: opts.check, diff: opts.diff ?? opts.check, vars: h.vars }, opts.actor);
     } catch (err) {
-      if (!retriable(err)) throw err;
+      if (!isBallastError(err, ...RETRIABLE)) throw err;
       opts.progress?.(`${h.host}: waiting for the host to be free (${messageOf(err)})`);
       await sleep(retryMs, opts.signal);
     }

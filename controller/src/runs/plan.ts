@@ -4,7 +4,7 @@
  * before anything is stored or sent.
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { BallastError } from '../../../shared/src/errors.js';
+import { BallastError, type ErrorCode } from '../../../shared/src/errors.js';
 import { MAX_FRAME_BYTES } from '../../../shared/src/protocol/limits.js';
 import type { RunCreateRequest } from '../../../shared/src/runs-api.js';
 import { type RunSpec, RunSpecSchema } from '../../../shared/src/tasks/task.js';
@@ -37,10 +37,20 @@ export interface PrepareOptions {
   timeoutMs: number;
 }
 
-/** Validates hosts and renders the role for each; throws BALLAST_ERR_VALIDATION listing every problem. */
+/** One reason a run cannot start, with the code that tells a caller whether waiting can help. */
+interface Problem {
+  code: ErrorCode;
+  text: string;
+}
+
+/**
+ * Validates hosts and renders the role for each; throws one error listing every problem. Its code
+ * is BALLAST_ERR_HOST_BUSY or BALLAST_ERR_HOST_NOT_CONNECTED when every problem is that one (a
+ * caller may wait and retry: bootstrap/role-runner.ts does), BALLAST_ERR_VALIDATION otherwise.
+ */
 export function prepareRun(opts: PrepareOptions): PreparedHost[] {
   const { request } = opts;
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   // path: message → the hosts it applies to, so a problem shared by 50 hosts is one line.
   const renderProblems = new Map<string, string[]>();
   const prepared: PreparedHost[] = [];
@@ -49,10 +59,10 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
   for (const [i, name] of request.hosts.entries()) {
     const where = `/hosts/${i}`;
     const target = opts.targets.find(name);
-    const unusable = seen.has(name) ? `host "${name}" is listed twice` : whyUnusable(name, target, opts.busy);
+    const unusable: Problem | null = seen.has(name) ? { code: 'BALLAST_ERR_VALIDATION', text: `host "${name}" is listed twice` } : whyUnusable(name, target, opts.busy);
     seen.add(name);
     if (unusable !== null || target === null || target.session === null || target.arch === null) {
-      problems.push(`${where}: ${unusable}`);
+      problems.push({ code: unusable?.code ?? 'BALLAST_ERR_VALIDATION', text: `${where}: ${unusable?.text}` });
       continue;
     }
     const result = opts.render(request.role, { host: { name, arch: target.arch, address: target.address }, vars: request.vars });
@@ -67,32 +77,34 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
     const spec = toSpec(opts.runId, request, result.role);
     const specProblem = checkSpecOf(spec, opts.timeoutMs);
     if (specProblem !== null) {
-      problems.push(`${where}: role "${request.role}" rendered an invalid run for "${name}": ${specProblem}`);
+      problems.push({ code: 'BALLAST_ERR_VALIDATION', text: `${where}: role "${request.role}" rendered an invalid run for "${name}": ${specProblem}` });
       continue;
     }
     prepared.push({ target, session: target.session, spec, plan: planOf(result.role) });
   }
   for (const [key, hosts] of renderProblems) {
-    problems.push(hosts.length === rendered ? key : `${key} (hosts: ${hosts.join(', ')})`);
+    problems.push({ code: 'BALLAST_ERR_VALIDATION', text: hosts.length === rendered ? key : `${key} (hosts: ${hosts.join(', ')})` });
   }
   if (problems.length > 0) {
     const n = problems.length;
+    const first = problems[0]?.code ?? 'BALLAST_ERR_VALIDATION';
+    const code = problems.every((p) => p.code === first) ? first : 'BALLAST_ERR_VALIDATION';
     throw new BallastError(
-      'BALLAST_ERR_VALIDATION',
-      `failed to start run of role "${request.role}": ${n} problem${n === 1 ? '' : 's'}: ${problems.join('; ')}`,
-      { path: problems[0]?.split(':')[0] ?? '/' },
+      code,
+      `failed to start run of role "${request.role}": ${n} problem${n === 1 ? '' : 's'}: ${problems.map((p) => p.text).join('; ')}`,
+      { path: problems[0]?.text.split(':')[0] ?? '/' },
     );
   }
   return prepared;
 }
 
-/** Why a host cannot take part in a run, or null when it can. */
-function whyUnusable(name: string, target: RunTarget | null, busy: ReadonlyMap<string, string>): string | null {
-  if (target === null) return `host "${name}" is not enrolled`;
-  if (target.session === null) return `host "${name}" has no agent connected`;
+/** Why a host cannot take part in a run, or null when it can. Busy and disconnected hosts may become usable by waiting. */
+function whyUnusable(name: string, target: RunTarget | null, busy: ReadonlyMap<string, string>): Problem | null {
+  if (target === null) return { code: 'BALLAST_ERR_VALIDATION', text: `host "${name}" is not enrolled` };
+  if (target.session === null) return { code: 'BALLAST_ERR_HOST_NOT_CONNECTED', text: `host "${name}" has no agent connected` };
   const busyWith = busy.get(name);
-  if (busyWith !== undefined) return `host "${name}" is busy with ${busyWith}; wait for it or cancel it`;
-  if (target.arch === null) return `host "${name}" has not reported its facts yet (architecture unknown)`;
+  if (busyWith !== undefined) return { code: 'BALLAST_ERR_HOST_BUSY', text: `host "${name}" is busy with ${busyWith}; wait for it or cancel it` };
+  if (target.arch === null) return { code: 'BALLAST_ERR_VALIDATION', text: `host "${name}" has not reported its facts yet (architecture unknown)` };
   return null;
 }
 

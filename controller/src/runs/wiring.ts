@@ -6,34 +6,15 @@ import type { Logger } from 'pino';
 import type { HostDirectory } from '../fleet/directory.js';
 import { type ArtifactLookup, type ArtifactRecord, redactRoleVars, renderRole } from '../roles/index.js';
 import type { Store } from '../store/store.js';
+import { compareVersions } from '../../../shared/src/version-compare.js';
 import { RunOrchestrator } from './orchestrator.js';
 import type { RunTargetPort } from './ports.js';
 
 // Moved to the fleet (every host view converts its arch there); re-exported for existing importers.
 export { goArch } from '../fleet/arch.js';
 
-/**
- * Compares versions like `1.7.22`, `v3.5.12`, `1.30.0-rc.1` part by part, numerically where both
- * parts are numbers; a pre-release (`-…`) sorts before its release.
- */
-export function compareVersions(a: string, b: string): number {
-  const split = (v: string) => {
-    const [main = '', pre] = v.replace(/^v/, '').split('-', 2);
-    return { parts: main.split(/[.+]/), pre };
-  };
-  const x = split(a);
-  const y = split(b);
-  for (let i = 0; i < Math.max(x.parts.length, y.parts.length); i++) {
-    const p = x.parts[i] ?? '0';
-    const q = y.parts[i] ?? '0';
-    const diff = /^\d+$/.test(p) && /^\d+$/.test(q) ? Number(p) - Number(q) : p.localeCompare(q);
-    if (diff !== 0) return Math.sign(diff);
-  }
-  if (x.pre === y.pre) return 0;
-  if (x.pre === undefined) return 1;
-  if (y.pre === undefined) return -1;
-  return x.pre.localeCompare(y.pre, undefined, { numeric: true });
-}
+// The one version ordering (shared with the package mirror); re-exported for this module's callers.
+export { compareVersions };
 
 /** Something that lists the mirror's artifacts (the artifacts repo). */
 export interface ArtifactListing {

@@ -22,7 +22,7 @@ export function certInfo(record: ClusterPkiRecord, now: number): CertInfo {
  * The cluster PKI inventory (`ballastctl certs`). Read-only and keyless, so viewers may see it:
  * knowing what expires when is what an on-call viewer needs.
  */
-export function registerCertRoutes(app: FastifyInstance, deps: { store: Store; now: () => number }): void {
+export async function certRoutes(app: FastifyInstance, deps: { store: Store; now: () => number }): Promise<void> {
   app.get<{ Querystring: CertsQuery }>(
     '/v1/certs',
     { config: { auth: 'viewer' }, schema: { querystring: CertsQuerySchema, response: { 200: CertListResponseSchema } } },

@@ -19,6 +19,7 @@ import { specOf } from '../../bootstrap/cluster-facts.js';
 import { clusterStatus, listClusters, newestCreates } from '../../bootstrap/status.js';
 import { type ClusterProblem, checkClusterDocument } from '../../cluster/spec.js';
 import type { OperationEngine } from '../../ops/engine.js';
+import { actorOf } from '../request.js';
 
 /** Every problem in one coded error: `n problems: /path: message; …`, the first path as `path`. */
 function refuse(what: string, problems: readonly ClusterProblem[]): never {
@@ -34,7 +35,7 @@ function refuse(what: string, problems: readonly ClusterProblem[]): never {
  * fleet and mirror (enrolment, health, facts, artifacts); the operation re-checks the fleet as its
  * first step, because a resumed operation may run much later.
  */
-export function registerClusterRoutes(app: FastifyInstance, deps: { ops: OperationEngine; bootstrap: BootstrapDeps }): void {
+export async function clusterRoutes(app: FastifyInstance, deps: { ops: OperationEngine; bootstrap: BootstrapDeps }): Promise<void> {
   app.post<{ Body: ClusterCreateRequest }>(
     '/v1/clusters',
     {
@@ -53,7 +54,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: { ops: Operati
       }
       const validation = deps.bootstrap.validate(spec);
       if (validation.problems.length > 0) refuse(`cluster ${spec.name}`, validation.problems);
-      const doc = await deps.ops.start(CLUSTER_CREATE, { spec, ...(request.body.diff ? { diff: true } : {}) }, { actor: request.operator?.name ?? 'unknown', cluster: spec.name, check: request.body.check });
+      const doc = await deps.ops.start(CLUSTER_CREATE, { spec, ...(request.body.diff ? { diff: true } : {}) }, { actor: actorOf(request), cluster: spec.name, check: request.body.check });
       request.audit.target = doc.id;
       return doc;
     },
@@ -74,7 +75,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: { ops: Operati
       request.audit.target = name;
       request.audit.detail = `${hosts.join(',')}${request.body.check ? ' (check)' : ''}`;
       const input = { spec, hosts, ...(request.body.diff ? { diff: true } : {}) };
-      const doc = await deps.ops.start(CLUSTER_RESET, input, { actor: request.operator?.name ?? 'unknown', cluster: name, check: request.body.check });
+      const doc = await deps.ops.start(CLUSTER_RESET, input, { actor: actorOf(request), cluster: name, check: request.body.check });
       request.audit.target = doc.id;
       return doc;
     },

@@ -7,7 +7,7 @@ import { auditOut, eventOut } from '../serialize.js';
 type EventQuery = Static<typeof EventQuerySchema>;
 
 /** Events (with long-poll for `--follow` / `--watch`) and the audit log. */
-export function registerEventRoutes(app: FastifyInstance, deps: { store: Store }): void {
+export async function eventRoutes(app: FastifyInstance, deps: { store: Store }): Promise<void> {
   app.get<{ Querystring: EventQuery }>(
     '/v1/events',
     { config: { auth: 'viewer' }, schema: { querystring: EventQuerySchema, response: { 200: EventListResponseSchema } } },

@@ -5,14 +5,15 @@ import { BallastError } from '../../../../shared/src/errors.js';
 import type { HostTracker } from '../../hub/host-tracker.js';
 import type { Store } from '../../store/store.js';
 import { eventOut, hostSummary } from '../serialize.js';
+import { actorOf } from '../request.js';
 
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 
 /** Host inventory: list, detail, removal (revokes the certificate) and an RPC round trip. */
-export function registerHostRoutes(
+export async function hostRoutes(
   app: FastifyInstance,
   deps: { store: Store; tracker: HostTracker; now: () => number },
-): void {
+): Promise<void> {
   const find = (name: string) => {
     const host = deps.store.hosts.getByName(name);
     if (host === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `host "${name}" is not enrolled`);
@@ -43,12 +44,12 @@ export function registerHostRoutes(
     async (request) => {
       const host = find(request.params.name);
       const summary = hostSummary(host, deps.tracker);
-      deps.store.hosts.remove(host.id, deps.now(), `removed by ${request.operator?.name ?? 'unknown'}`);
+      deps.store.hosts.remove(host.id, deps.now(), `removed by ${actorOf(request)}`);
       deps.tracker.remove(host.id);
       deps.store.events.append({
         host: host.name,
         kind: 'removed',
-        message: `host removed by ${request.operator?.name ?? 'unknown'}; certificate ${host.certSerial} revoked`,
+        message: `host removed by ${actorOf(request)}; certificate ${host.certSerial} revoked`,
         data: { certSerial: host.certSerial },
       });
       return summary;
@@ -68,7 +69,7 @@ export function registerHostRoutes(
       const host = find(request.params.name);
       const session = deps.tracker.get(host.id)?.session;
       if (session === null || session === undefined) {
-        throw new BallastError('BALLAST_ERR_PEER_GONE', `host "${host.name}" has no agent connected`);
+        throw new BallastError('BALLAST_ERR_HOST_NOT_CONNECTED', `failed to ping host "${host.name}": it has no agent connected`);
       }
       const started = performance.now();
       const result = (await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }))) as { ts?: number } | undefined;

@@ -11,7 +11,7 @@ import type { Store } from '../../store/store.js';
 import { operatorInfo } from '../serialize.js';
 
 /** Operator accounts (admin only) and whoami. */
-export function registerOperatorRoutes(app: FastifyInstance, deps: { store: Store }): void {
+export async function operatorRoutes(app: FastifyInstance, deps: { store: Store }): Promise<void> {
   app.get('/v1/whoami', { config: { auth: 'viewer' }, schema: { response: { 200: WhoAmIResponseSchema } } }, async (request) => ({
     name: request.operator?.name ?? '',
     role: request.operator?.role ?? 'viewer',

@@ -1,5 +1,5 @@
 import type { Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   OperationDocumentSchema,
   OperationIdParamsSchema,
@@ -8,25 +8,17 @@ import {
   OperationWaitQuerySchema,
 } from '../../../../shared/src/ops-api.js';
 import type { OperationEngine } from '../../ops/engine.js';
+import { actorOf, closeSignal } from '../request.js';
 
 type IdParams = Static<typeof OperationIdParamsSchema>;
 type WaitQuery = Static<typeof OperationWaitQuerySchema>;
-
-/** Aborted when the client goes away, so a parked long-poll is released at once. */
-function closeSignal(request: FastifyRequest): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const onClose = (): void => controller.abort();
-  request.raw.on('close', onClose);
-  return { signal: controller.signal, release: () => request.raw.off('close', onClose) };
-}
 
 /**
  * Operations (`ballastctl ops`, `op`): list, show (long-poll), resume, abort. Starting one is
  * kind-specific (e.g. `POST /v1/clusters`), through `OperationEngine.start`.
  */
-export function registerOpsRoutes(app: FastifyInstance, deps: { ops: OperationEngine }): void {
+export async function opsRoutes(app: FastifyInstance, deps: { ops: OperationEngine }): Promise<void> {
   const { ops } = deps;
-  const actor = (request: FastifyRequest): string => request.operator?.name ?? 'unknown';
 
   app.get<{ Querystring: Static<typeof OperationListQuerySchema> }>(
     '/v1/ops',
@@ -59,12 +51,12 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { ops: OperationEn
   app.post<{ Params: IdParams }>(
     '/v1/ops/:id/resume',
     { config: { auth: 'operator', action: 'op.resume' }, schema: { params: OperationIdParamsSchema, response: { 200: OperationDocumentSchema } } },
-    async (request) => ops.resume(request.params.id, actor(request)),
+    async (request) => ops.resume(request.params.id, actorOf(request)),
   );
 
   app.post<{ Params: IdParams }>(
     '/v1/ops/:id/abort',
     { config: { auth: 'operator', action: 'op.abort' }, schema: { params: OperationIdParamsSchema, response: { 200: OperationDocumentSchema } } },
-    async (request) => ops.abort(request.params.id, actor(request)),
+    async (request) => ops.abort(request.params.id, actorOf(request)),
   );
 }

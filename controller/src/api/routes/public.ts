@@ -9,10 +9,10 @@ import {
 import { type EnrolmentDeps, enrol } from '../../auth/enrolment.js';
 
 /** Unauthenticated routes: probes, metrics, CA discovery and the token-proved join. */
-export function registerPublicRoutes(
+export async function publicRoutes(
   app: FastifyInstance,
   deps: EnrolmentDeps & { ready: () => boolean; metricsText: () => Promise<string>; metricsContentType: string },
-): void {
+): Promise<void> {
   app.get('/healthz', { config: { auth: 'none' } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { config: { auth: 'none' } }, async (_req, reply) => {

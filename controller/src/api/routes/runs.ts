@@ -11,17 +11,10 @@ import {
   RunWaitQuerySchema,
 } from '../../../../shared/src/runs-api.js';
 import type { RunOrchestrator } from '../../runs/orchestrator.js';
+import { actorOf, closeSignal } from '../request.js';
 
 type IdParams = Static<typeof RunIdParamsSchema>;
 type WaitQuery = Static<typeof RunWaitQuerySchema>;
-
-/** Aborted when the client goes away, so a parked long-poll is released at once. */
-function closeSignal(request: FastifyRequest): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const onClose = (): void => controller.abort();
-  request.raw.on('close', onClose);
-  return { signal: controller.signal, release: () => request.raw.off('close', onClose) };
-}
 
 async function waitIfAsked(runs: RunOrchestrator, request: FastifyRequest<{ Params: IdParams; Querystring: WaitQuery }>): Promise<void> {
   const { after, wait = 0 } = request.query;
@@ -35,7 +28,7 @@ async function waitIfAsked(runs: RunOrchestrator, request: FastifyRequest<{ Para
 }
 
 /** Role runs (`ballastctl apply`, `runs`, `run`): start, list, show (long-poll), progress, cancel. */
-export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunOrchestrator }): void {
+export async function runRoutes(app: FastifyInstance, deps: { runs: RunOrchestrator }): Promise<void> {
   const { runs } = deps;
 
   app.post<{ Body: RunCreateRequest }>(
@@ -45,7 +38,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunOrchest
       const { role, hosts, check } = request.body;
       request.audit.target = role;
       request.audit.detail = `role ${role} on ${hosts.join(',')}${check ? ' (check)' : ''}`;
-      const doc = runs.start(request.body, request.operator?.name ?? 'unknown');
+      const doc = runs.start(request.body, actorOf(request));
       request.audit.target = doc.id;
       return doc;
     },
@@ -80,6 +73,6 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunOrchest
   app.post<{ Params: IdParams }>(
     '/v1/runs/:id/cancel',
     { config: { auth: 'operator', action: 'run.cancel' }, schema: { params: RunIdParamsSchema, response: { 200: RunDocumentSchema } } },
-    async (request) => runs.cancel(request.params.id, request.operator?.name ?? 'unknown'),
+    async (request) => runs.cancel(request.params.id, actorOf(request)),
   );
 }

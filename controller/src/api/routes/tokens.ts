@@ -11,12 +11,13 @@ import { generateJoinToken, hashJoinSecret } from '../../auth/join-token.js';
 import type { Store } from '../../store/store.js';
 import { installCommand } from '../install-routes.js';
 import { tokenInfo } from '../serialize.js';
+import { actorOf } from '../request.js';
 
 /** Join token management (create/list/revoke). */
-export function registerTokenRoutes(
+export async function tokenRoutes(
   app: FastifyInstance,
   deps: { store: Store; now: () => number; serverUrl: () => string; caHash: string; https?: { cert: string } },
-): void {
+): Promise<void> {
   app.post<{ Body: TokenCreateRequest }>(
     '/v1/tokens',
     { config: { auth: 'operator', action: 'token.create' }, schema: { body: TokenCreateRequestSchema, response: { 200: TokenCreateResponseSchema } } },
@@ -26,7 +27,7 @@ export function registerTokenRoutes(
         id: token.id,
         secretHash: hashJoinSecret(token.secret),
         description: request.body.description ?? '',
-        createdBy: request.operator?.name ?? 'unknown',
+        createdBy: actorOf(request),
         ttlMs: request.body.ttlSeconds * 1000,
         usesAllowed: request.body.uses ?? null,
       });
