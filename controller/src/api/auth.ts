@@ -153,6 +153,8 @@ function authenticateOperator(request: FastifyRequest, deps: AuthDeps, roles: re
   const operator = deps.store.operators.findByToken(match[1] as string);
   if (operator === null) {
     deps.metrics.authRejected.inc({ reason: 'bad_token' });
+    const revoked = deps.store.operators.findRevokedByToken(match[1] as string);
+    if (revoked !== null) request.audit.actor = `${revoked.name} (revoked)`;
     throw new BallastError('BALLAST_ERR_UNAUTHENTICATED', 'unknown or revoked operator token');
   }
   request.operator = operator;

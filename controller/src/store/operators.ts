@@ -39,6 +39,7 @@ export class OperatorRepo {
   readonly #now: () => number;
   readonly #get;
   readonly #byHash;
+  readonly #revokedByHash;
   readonly #list;
   readonly #insert;
   readonly #revoke;
@@ -52,6 +53,9 @@ export class OperatorRepo {
     // secret, so how long the lookup takes reveals nothing usable about the token.
     this.#byHash = db.prepare<[string], OperatorRow>(
       `SELECT ${COLUMNS} FROM operators WHERE token_hash = ? AND revoked_at IS NULL`,
+    );
+    this.#revokedByHash = db.prepare<[string], OperatorRow>(
+      `SELECT ${COLUMNS} FROM operators WHERE token_hash = ? AND revoked_at IS NOT NULL`,
     );
     this.#list = db.prepare<[], OperatorRow>(`SELECT ${COLUMNS} FROM operators ORDER BY name`);
     this.#insert = db.prepare<[string, Role, string, number]>(
@@ -69,6 +73,16 @@ export class OperatorRepo {
   findByToken(token: string): OperatorRecord | null {
     if (!isOperatorToken(token)) return null;
     const row = this.#byHash.get(hashOperatorToken(token));
+    return row === undefined ? null : toRecord(row);
+  }
+
+  /**
+   * The revoked account that `token` belonged to, or null: a call with a revoked token is still
+   * refused, but the audit log names whose token it was (threat model: a leaked old token in use).
+   */
+  findRevokedByToken(token: string): OperatorRecord | null {
+    if (!isOperatorToken(token)) return null;
+    const row = this.#revokedByHash.get(hashOperatorToken(token));
     return row === undefined ? null : toRecord(row);
   }
 
