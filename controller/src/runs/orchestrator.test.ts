@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BallastError } from '../../../shared/src/errors.js';
 import type { RunCreateRequest } from '../../../shared/src/runs-api.js';
 import { FakeSession, flush, peerGone, type RunFixture, runEvent, runFixture, taskResult } from './fakes.js';
-import { HIDDEN_DIFF } from './orchestrator.js';
+import { SECRET_DIFF } from '../../../shared/src/tasks/secrets.js';
 
 const req = (over: Partial<RunCreateRequest> = {}): RunCreateRequest => ({ role: 'os-prep', hosts: ['node-1', 'node-2'], check: false, diff: false, vars: {}, ...over });
 
@@ -208,7 +208,7 @@ describe('RunOrchestrator', () => {
     fx.orchestrator.onRunEvent(host('node-1'), runEvent(id, keyIndex, 'finished', taskResult('changed', { diff: '+SECRET\n' })));
     fx.orchestrator.onRunEvent(host('node-1'), runEvent(id, keyIndex - 1, 'finished', taskResult('changed', { diff: '+CERT\n' })));
     const diffs = fx.orchestrator.get(id).hosts[0]?.results.map((r) => r.diff);
-    expect(diffs).toEqual([HIDDEN_DIFF, '+CERT\n']);
+    expect(diffs).toEqual([SECRET_DIFF, '+CERT\n']);
     expect(JSON.stringify(fx.store.runs.get(id))).not.toContain('KEY-----');
   });
 
