@@ -51,7 +51,7 @@ describe('RunOrchestrator', () => {
     session('node-2').finish(id, { ok: 6 });
     await flush();
     const doc = fx.orchestrator.get(id);
-    expect(doc.status).toBe('ok');
+    expect(doc.status).toBe('succeeded');
     expect(doc.finishedAt).not.toBeNull();
     expect(doc.recap).toEqual({ ok: 10, changed: 1, failed: 0, skipped: 1 });
     const n1 = doc.hosts[0];
@@ -135,7 +135,7 @@ describe('RunOrchestrator', () => {
     await flush();
     const after = fx.orchestrator.get(id);
     expect(after.status).toBe('cancelled');
-    expect(after.hosts.map((h) => h.status)).toEqual(['cancelled', 'ok']);
+    expect(after.hosts.map((h) => h.status)).toEqual(['cancelled', 'succeeded']);
     const again = await fx.orchestrator.cancel(id, 'dave');
     expect(again.cancelRequestedBy).toBe('carol');
     expect(session('node-1').requests).toHaveLength(2);

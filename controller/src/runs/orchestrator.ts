@@ -271,7 +271,7 @@ export class RunOrchestrator implements RunEventPort {
       if (!checkSummary.Check(result) || result.runId !== run.id) {
         outcome = { status: 'failed', error: { code: 'BALLAST_ERR_FRAME_INVALID', message: 'the agent answered req.run with an invalid summary' }, summary: result };
       } else {
-        status = result.failed > 0 ? 'failed' : result.cancelled ? 'cancelled' : 'ok';
+        status = result.failed > 0 ? 'failed' : result.cancelled ? 'cancelled' : 'succeeded';
         const { ok, changed, failed, skipped } = result;
         outcome = { status, recap: { ok, changed, failed, skipped }, summary: result };
       }
@@ -296,7 +296,7 @@ export class RunOrchestrator implements RunEventPort {
   private finish(run: ActiveRun): void {
     this.active.delete(run.id);
     const statuses = this.opts.repo.hosts(run.id).map((h) => h.status);
-    let status: RunStatus = 'ok';
+    let status: RunStatus = 'succeeded';
     if (this.closing || statuses.includes('interrupted')) status = 'interrupted';
     else if (statuses.includes('failed')) status = 'failed';
     else if (run.cancelRequested || statuses.includes('cancelled')) status = 'cancelled';

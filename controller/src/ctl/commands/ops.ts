@@ -59,7 +59,7 @@ export function opsTable(items: readonly OperationListItem[], now: number, color
 /** How a finished step is summarised: `ok`, `changed`, `failed` or `skipped`. */
 export function stepStatus(s: OperationStep): StepStatus | null {
   if (s.state === 'failed' || s.state === 'skipped') return s.state;
-  if (s.state === 'done') return s.changed === true ? 'changed' : 'ok';
+  if (s.state === 'succeeded') return s.changed === true ? 'changed' : 'ok';
   return null;
 }
 

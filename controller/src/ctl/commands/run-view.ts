@@ -75,13 +75,13 @@ function recapCounters(r: Recap, color: boolean): string {
   return [part('ok', 'green'), part('changed', 'yellow'), part('failed', 'red'), part('skipped', 'dim')].join(' ');
 }
 
-/** Ansible's recap: `node-1 : ok=5 changed=2 failed=0 skipped=0`, with the host's status when not ok. */
+/** Ansible's recap: `node-1 : ok=5 changed=2 failed=0 skipped=0`, with the host's status unless it succeeded. */
 export function recapText(hosts: readonly RunHostState[], color: boolean): string {
   const width = Math.max(0, ...hosts.map((h) => h.name.length));
   const lines = hosts.map((h) => {
     let note = '';
     if (h.status === 'running' || h.status === 'pending') note = h.current === null ? `   (${h.status})` : `   (${h.status}: ${h.current.name})`;
-    else if (h.status !== 'ok') note = `   (${h.status}${h.error === null ? '' : `: ${sanitize(h.error.message)}`})`;
+    else if (h.status !== 'succeeded') note = `   (${h.status}${h.error === null ? '' : `: ${sanitize(h.error.message)}`})`;
     return `${h.name.padEnd(width)} : ${recapCounters(h.recap, color)}${note}\n`;
   });
   return `\nPLAY RECAP\n${lines.join('')}`;

@@ -12,7 +12,7 @@ import { intInRange } from '../parse.js';
 import { untilInterrupted, withExamples } from './common.js';
 import { followRun, ProgressPrinter, type RunViewOptions, recapText, resultLine, runHeader, statusLine } from './run-view.js';
 
-const STATUS_TONE: Record<RunListItem['status'], Tone> = { running: 'yellow', ok: 'green', failed: 'red', cancelled: 'dim', interrupted: 'red' };
+const STATUS_TONE: Record<RunListItem['status'], Tone> = { running: 'yellow', succeeded: 'green', failed: 'red', cancelled: 'dim', interrupted: 'red' };
 
 /** Parses a run id argument. */
 export function parseRunId(text: string): string {
