@@ -27,7 +27,7 @@
  * require) the old success words; the repositories translate at the boundary
  * (controller/src/store/journal.ts), so old rows read as `succeeded` and no migration is needed.
  */
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 /** Planned, not started yet. */
 export const Pending = Type.Literal('pending');
@@ -47,3 +47,7 @@ export const Cancelled = Type.Literal('cancelled');
 export const Aborted = Type.Literal('aborted');
 /** The controller stopped while the run was in flight. */
 export const Interrupted = Type.Literal('interrupted');
+
+/** Every word of the vocabulary; each API's own schema names the subset it uses. */
+export const StateSchema = Type.Union([Pending, Running, Paused, Succeeded, Failed, Skipped, Cancelled, Aborted, Interrupted]);
+export type State = Static<typeof StateSchema>;

@@ -12,19 +12,13 @@ import {
   type RunStatus,
   type RunTaskResult,
 } from '../../../../shared/src/runs-api.js';
-import type { TaskStatus } from '../../../../shared/src/tasks/results.js';
 import type { ApiClient } from '../client.js';
-import { sanitize, type Tone } from '../format.js';
+import { paint, sanitize, type Tone } from '../format.js';
 import { LONG_POLL_WAIT_S } from '../watch.js';
+import { RESULT_TONE } from './tones.js';
 
-const ANSI: Record<Tone, string> = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', dim: '\x1b[2m' };
-const STATUS_TONE: Record<TaskStatus, Tone> = { ok: 'green', changed: 'yellow', failed: 'red', skipped: 'dim' };
 /** Results per progress request; the API's default. */
 const PROGRESS_LIMIT = 1000;
-
-function paint(text: string, tone: Tone, color: boolean): string {
-  return color ? `${ANSI[tone]}${text}\x1b[0m` : text;
-}
 
 /** Formatting choices for one terminal. */
 export interface RunViewOptions {
@@ -44,7 +38,7 @@ export function runHeader(run: { id: string; role: string; check: boolean }, hos
 /** One finished task: `node-1  TASK [name] ... changed`, plus the error or reason, plus the diff. */
 export function resultLine(r: RunTaskResult, opts: RunViewOptions): string {
   const label = r.phase === 'handler' ? 'HANDLER' : 'TASK';
-  let line = `${r.host.padEnd(opts.hostWidth)}  ${label} [${sanitize(r.name)}] ... ${paint(r.status, STATUS_TONE[r.status], opts.color)}`;
+  let line = `${r.host.padEnd(opts.hostWidth)}  ${label} [${sanitize(r.name)}] ... ${paint(r.status, RESULT_TONE[r.status], opts.color)}`;
   if (r.status === 'failed') line += `: ${r.error === undefined ? sanitize(r.message) : `${r.error.code}: ${sanitize(r.error.message)}`}`;
   else if (r.status === 'skipped' && r.message !== '') line += ` (${sanitize(r.message)})`;
   line += '\n';
