@@ -3,17 +3,13 @@
  * (tables `operations` and `operation_steps`, migration 5).
  */
 import type { OperationError, OperationState, StepState } from '../../../shared/src/ops-api.js';
-import { parseJsonOrNull, type StoredState, stateFromColumn } from '../store/journal.js';
+import { parseJsonOrNull, type StoredError, type StoredState, stateFromColumn } from '../store/journal.js';
 
 /** How `operation_steps.state` spells `succeeded` (migration 5; see store/journal.ts). */
 export const STEP_STORED_SUCCESS = 'done';
 
-/** A coded error as stored for a step. */
-export interface StoredStepError {
-  code: string;
-  message: string;
-  path?: string;
-}
+/** A coded error as stored for a step (the same shape as a run host's). */
+export type StoredStepError = StoredError;
 
 /** What a finished step returned, as stored. */
 export interface StoredStepResult {

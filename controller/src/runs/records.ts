@@ -3,7 +3,7 @@
  */
 import type { Recap, RunHostStatus, RunStatus } from '../../../shared/src/runs-api.js';
 import type { TaskResult } from '../../../shared/src/tasks/results.js';
-import { parseJsonOrNull, type StoredState, stateFromColumn } from '../store/journal.js';
+import { parseJsonOrNull, type StoredError, type StoredState, stateFromColumn } from '../store/journal.js';
 
 /** How `runs.status` and `run_hosts.status` spell `succeeded` (migration 3; see store/journal.ts). */
 export const RUN_STORED_SUCCESS = 'ok';
@@ -33,10 +33,7 @@ export interface RunRecord {
 }
 
 /** A coded error as stored for a host that failed outside any task. */
-export interface StoredError {
-  code: string;
-  message: string;
-}
+export type { StoredError };
 
 /** One host of a run as stored. */
 export interface RunHostRecord {

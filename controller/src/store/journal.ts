@@ -51,6 +51,14 @@ export class Journal {
   }
 }
 
+/** A coded error as stored for a run's host or an operation's step (`error_json`). */
+export interface StoredError {
+  code: string;
+  message: string;
+  /** Where in the input the problem is, when the error names one. */
+  path?: string;
+}
+
 /** ms since the epoch → RFC 3339, as every API document shows times. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
