@@ -13,7 +13,7 @@ import {
   type RunTaskResult,
 } from '../../../../shared/src/runs-api.js';
 import type { ApiClient } from '../client.js';
-import { paint, sanitize, type Tone } from '../format.js';
+import { paint, sanitize } from '../format.js';
 import { LONG_POLL_WAIT_S } from '../watch.js';
 import { RESULT_TONE } from './tones.js';
 
@@ -62,11 +62,12 @@ export function hostEndLine(h: RunHostState, opts: RunViewOptions): string | nul
 }
 
 function recapCounters(r: Recap, color: boolean): string {
-  const part = (key: keyof Recap, tone: Tone) => {
+  // The recap counts task results, so its counters wear the results' colours.
+  const part = (key: keyof Recap) => {
     const text = `${key}=${r[key]}`;
-    return r[key] > 0 ? paint(text, tone, color) : text;
+    return r[key] > 0 ? paint(text, RESULT_TONE[key], color) : text;
   };
-  return [part('ok', 'green'), part('changed', 'yellow'), part('failed', 'red'), part('skipped', 'dim')].join(' ');
+  return [part('ok'), part('changed'), part('failed'), part('skipped')].join(' ');
 }
 
 /** Ansible's recap: `node-1 : ok=5 changed=2 failed=0 skipped=0`, with the host's status unless it succeeded. */
