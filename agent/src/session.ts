@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { BallastError, type ErrorBody, messageOf } from '../../shared/src/errors.js';
+import type { AgentEventKind } from '../../shared/src/events.js';
 import { controllerFrameDecoder, encodeFrame } from '../../shared/src/protocol/codec.js';
 import type { Facts, Health } from '../../shared/src/protocol/facts.js';
 import { AGENT_WS_PATH, HARD_MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/src/protocol/limits.js';
@@ -53,7 +54,7 @@ export interface RunPort {
 
 /** Lets other agent parts (components) put events in the controller's event log. */
 export interface EventSender {
-  sendEvent(kind: string, message: string, data?: Record<string, unknown>): void;
+  sendEvent(kind: AgentEventKind, message: string, data?: Record<string, unknown>): void;
 }
 
 /** A connection that stayed up this long resets the reconnect backoff. */
@@ -205,7 +206,7 @@ export class ControllerSession implements EventSender {
   }
 
   /** Sends an agent event (component repaired, …) when connected; dropped while disconnected. */
-  sendEvent(kind: string, message: string, data: Record<string, unknown> = {}): void {
+  sendEvent(kind: AgentEventKind, message: string, data: Record<string, unknown> = {}): void {
     this.sendMessage({ type: 'event', kind, message, data });
   }
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { EventKind } from '../../shared/src/events.js';
 import type { BallastEvent, HostDetailResponse, HostSummary } from '../../shared/src/api.js';
 import { runCli } from './cli.js';
 import { parseConfig } from './config.js';
@@ -36,7 +37,7 @@ interface Fake {
   events: BallastEvent[];
   requests: { method: string; url: string; auth: string | undefined; body: string }[];
   override: Map<string, { status: number; body: unknown }>;
-  push(kind: string, message: string, hostName?: string): void;
+  push(kind: EventKind, message: string, hostName?: string): void;
   close(): Promise<void>;
 }
 

@@ -12,6 +12,11 @@ export type Cell = string | { text: string; tone: Tone };
 const ANSI: Record<Tone, string> = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', dim: '\x1b[2m' };
 const RESET = '\x1b[0m';
 
+/** `text` in `tone` on a colour terminal, as is otherwise. */
+export function paint(text: string, tone: Tone, color: boolean): string {
+  return color ? `${ANSI[tone]}${text}${RESET}` : text;
+}
+
 /** Shown for absent values, as kubectl does. */
 export const NONE = '<none>';
 
@@ -22,11 +27,11 @@ function cellText(cell: Cell): string {
   return typeof cell === 'string' ? cell : cell.text;
 }
 
-function paint(cell: Cell, padded: string, color: boolean): string {
+function paintCell(cell: Cell, padded: string, color: boolean): string {
   if (!color || typeof cell === 'string') return padded;
   // Pad first, then colour only the text: escape codes must not count towards column width.
   const text = cell.text;
-  return `${ANSI[cell.tone]}${text}${RESET}${padded.slice(text.length)}`;
+  return `${paint(text, cell.tone, true)}${padded.slice(text.length)}`;
 }
 
 /** Column widths for a header and rows (at least `min` per column when given). */
@@ -41,7 +46,7 @@ export function formatRow(cells: readonly Cell[], widths: readonly number[], col
     .map((cell, i) => {
       const text = sanitize(cellText(cell));
       const padded = i === last ? text : text.padEnd(widths[i] ?? 0);
-      return paint(typeof cell === 'string' ? text : { text, tone: cell.tone }, padded, color);
+      return paintCell(typeof cell === 'string' ? text : { text, tone: cell.tone }, padded, color);
     })
     .join(GAP)
     .trimEnd();

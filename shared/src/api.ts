@@ -4,6 +4,7 @@
  * so they are a stable, documented contract (README "JSON output").
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { EventKindSchema } from './events.js';
 import { FactsSchema, HealthSchema } from './protocol/facts.js';
 
 const Iso = Type.String({ description: 'RFC 3339 timestamp', maxLength: 40 });
@@ -127,8 +128,8 @@ export const EventSchema = Type.Object({
   id: Type.Integer(),
   ts: Iso,
   host: Type.Union([Type.String(), Type.Null()]),
-  /** e.g. state, enrolled, connected, disconnected, removed, refused */
-  kind: Type.String(),
+  /** One of shared/src/events.ts: the controller's own kinds, or `agent.` + an agent's kind. */
+  kind: EventKindSchema,
   message: Type.String(),
   data: Type.Record(Type.String(), Type.Unknown()),
 });

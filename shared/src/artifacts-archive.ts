@@ -1,15 +1,17 @@
 /**
- * Archive and hashing helpers shared by the controller's mirror and the agent's `artifact` module:
- * stream-to-file with sha256 and a size bound (k0s downloader.go: hash while streaming, decide
- * after), archive sniffing by magic bytes, and the system `tar` run with argv (never a shell).
+ * Archive helpers shared by the controller's mirror and the agent's `artifact` module: stream-to-file
+ * with sha256 and a size bound (the hashing itself is shared/src/hashing.ts), archive sniffing by
+ * magic bytes, and the system `tar` run with argv (never a shell).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BallastError, type ErrorCode } from './errors.js';
+import { Sha256Meter } from './hashing.js';
+
+// Callers import hashing of files from here beside the other artifact helpers; one implementation.
+export { hashFile } from './hashing.js';
 
 /** How an artifact file is packed: gzip'd tar, plain tar, or a single file (e.g. `runc.amd64`). */
 export type ArchiveKind = 'tar.gz' | 'tar' | 'file';
@@ -43,19 +45,9 @@ export async function writeStreamToFile(
   path: string,
   options: WriteStreamOptions = {},
 ): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-      size += chunk.length;
-      if (size > max) {
-        done(new LimitExceededError(`failed to receive ${options.what ?? 'stream'}: it is larger than the limit of ${max} bytes`));
-        return;
-      }
-      hash.update(chunk);
-      done(null, chunk);
-    },
+  const meter = new Sha256Meter({
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    tooLarge: (max) => new LimitExceededError(`failed to receive ${options.what ?? 'stream'}: it is larger than the limit of ${max} bytes`),
   });
   const sink = createWriteStream(path, { flags: 'wx', mode: options.mode ?? 0o600 });
   await pipeline(source, meter, sink, ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
@@ -65,14 +57,7 @@ export async function writeStreamToFile(
   } finally {
     await handle.close();
   }
-  return { sha256: hash.digest('hex'), size };
-}
-
-/** sha256 (hex) of a file's content, streamed. */
-export async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash, ...(signal === undefined ? [] : [{ signal }]));
-  return hash.digest('hex');
+  return { sha256: meter.hex(), size: meter.size };
 }
 
 /** Tells a gzip'd tar, a plain tar and anything else apart by their magic bytes. */

@@ -15,6 +15,7 @@
  * Starting an operation is kind-specific (e.g. `POST /v1/clusters` starts a bootstrap).
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { Aborted, Failed, Paused, Pending, Running, Skipped, Succeeded } from './states.js';
 
 const Iso = Type.String({ description: 'RFC 3339 timestamp', maxLength: 40 });
 const IsoOrNull = Type.Union([Iso, Type.Null()]);
@@ -25,26 +26,14 @@ export const OP_ID_PATTERN = /^op-[0-9a-f]{12}$/;
 /**
  * pending → running → succeeded; running → paused (a step failed; resume or abort) → running …;
  * pending | running | paused → aborted. `failed` ends a check-mode operation whose checks failed
- * (check mode never pauses: it changed nothing, so there is nothing to resume).
+ * (check mode never pauses: it changed nothing, so there is nothing to resume). The words are the
+ * one vocabulary of shared/src/states.ts.
  */
-export const OperationStateSchema = Type.Union([
-  Type.Literal('pending'),
-  Type.Literal('running'),
-  Type.Literal('paused'),
-  Type.Literal('succeeded'),
-  Type.Literal('failed'),
-  Type.Literal('aborted'),
-]);
+export const OperationStateSchema = Type.Union([Pending, Running, Paused, Succeeded, Failed, Aborted]);
 export type OperationState = Static<typeof OperationStateSchema>;
 
 /** A step's state; a `running` step found at controller start is executed again (attempts + 1). */
-export const StepStateSchema = Type.Union([
-  Type.Literal('pending'),
-  Type.Literal('running'),
-  Type.Literal('done'),
-  Type.Literal('failed'),
-  Type.Literal('skipped'),
-]);
+export const StepStateSchema = Type.Union([Pending, Running, Succeeded, Failed, Skipped]);
 export type StepState = Static<typeof StepStateSchema>;
 
 /** Why an operation paused: the error, and the step and host it happened on. */
@@ -74,7 +63,7 @@ export const OperationStepSchema = Type.Object({
   endedAt: IsoOrNull,
   /** Of the last attempt, once it ended. */
   durationMs: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
-  /** Whether the step changed something (check mode: would change); null until done. */
+  /** Whether the step changed something (check mode: would change); null until it succeeded or was skipped. */
   changed: Type.Union([Type.Boolean(), Type.Null()]),
   message: Type.String(),
   /** The latest progress message of a running step. */
@@ -115,7 +104,7 @@ const OperationHeader = {
   error: Type.Union([OperationErrorSchema, Type.Null()]),
   /** Bumped on every recorded change; pass as `after` to long-poll for the next one. */
   seq: Type.Integer({ minimum: 0 }),
-  /** Steps finished (done or skipped) out of all steps planned so far. */
+  /** Steps finished (succeeded or skipped) out of all steps planned so far. */
   progress: Type.Object({ done: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) }),
   /** The first step not finished: running, failed (paused) or next; null once all are finished. */
   current: Type.Union([OperationCurrentSchema, Type.Null()]),

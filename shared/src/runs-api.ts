@@ -15,6 +15,7 @@
  *        sends `req.cancel` to hosts still running; cancelling a finished run changes nothing
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { Cancelled, Failed, Interrupted, Pending, Running, Succeeded } from './states.js';
 import { TaskStatusSchema } from './tasks/results.js';
 
 const Iso = Type.String({ description: 'RFC 3339 timestamp', maxLength: 40 });
@@ -44,30 +45,18 @@ export const RunCreateRequestSchema = Type.Object(
 export type RunCreateRequest = Static<typeof RunCreateRequestSchema>;
 
 /**
- * running → ok | failed | cancelled; `interrupted` when the controller stopped while the run was in
- * flight (runs are not resumed; apply again — tasks are idempotent).
+ * running → succeeded | failed | cancelled; `interrupted` when the controller stopped while the run
+ * was in flight (runs are not resumed; apply again — tasks are idempotent). The words are the one
+ * vocabulary of shared/src/states.ts.
  */
-export const RunStatusSchema = Type.Union([
-  Type.Literal('running'),
-  Type.Literal('ok'),
-  Type.Literal('failed'),
-  Type.Literal('cancelled'),
-  Type.Literal('interrupted'),
-]);
+export const RunStatusSchema = Type.Union([Running, Succeeded, Failed, Cancelled, Interrupted]);
 export type RunStatus = Static<typeof RunStatusSchema>;
 
 /** A host's part of a run: `pending` until its `req.run` is sent. */
-export const RunHostStatusSchema = Type.Union([
-  Type.Literal('pending'),
-  Type.Literal('running'),
-  Type.Literal('ok'),
-  Type.Literal('failed'),
-  Type.Literal('cancelled'),
-  Type.Literal('interrupted'),
-]);
+export const RunHostStatusSchema = Type.Union([Pending, Running, Succeeded, Failed, Cancelled, Interrupted]);
 export type RunHostStatus = Static<typeof RunHostStatusSchema>;
 
-/** Ansible's recap counters. */
+/** Ansible's recap counters: task results (`ok` = nothing to change), not run states. */
 export const RecapSchema = Type.Object({
   ok: Type.Integer({ minimum: 0 }),
   changed: Type.Integer({ minimum: 0 }),

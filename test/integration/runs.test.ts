@@ -167,7 +167,7 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     expect(r.stdout).toContain('fake-1  TASK [Disable swap] ... changed\n      --- before\n      +++ after\n      -old 0\n      +new 0\n');
     expect(r.stdout).toContain('fake-1  TASK [Load kernel module overlay] ... ok\n');
     expect(r.stdout).toContain('PLAY RECAP\nfake-1 : ok=3 changed=3 failed=0 skipped=0\n');
-    expect(r.stdout).toMatch(/Run run-[0-9a-f]{12} ok\n$/);
+    expect(r.stdout).toMatch(/Run run-[0-9a-f]{12} succeeded\n$/);
     const sent = runner.received.at(-1)?.run;
     expect(sent).toMatchObject({ check: true, diff: true });
     expect(sent?.tasks.map((t) => t.module)).toEqual(['swap', 'kmod', 'kmod', 'sysctl', 'sysctl', 'sysctl']);
@@ -175,9 +175,9 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
 
   it('apply -o json prints the final run document, with every task result persisted', async () => {
     const doc = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
-    expect(doc).toMatchObject({ role: 'os-prep', check: false, status: 'ok', createdBy: 'admin', recap: { ok: 3, changed: 3, failed: 0, skipped: 0 } });
+    expect(doc).toMatchObject({ role: 'os-prep', check: false, status: 'succeeded', createdBy: 'admin', recap: { ok: 3, changed: 3, failed: 0, skipped: 0 } });
     expect(doc.hosts[0]?.results.map((x) => `${x.index}:${x.status}`)).toEqual(['0:changed', '1:ok', '2:changed', '3:ok', '4:changed', '5:ok']);
-    expect(doc.hosts[0]?.status).toBe('ok');
+    expect(doc.hosts[0]?.status).toBe('succeeded');
     const events = (await ctl.api<{ items: { kind: string; message: string }[] }>('/v1/events?limit=1000')).body.items;
     expect(events.filter((e) => e.kind === 'run.task' && e.message.startsWith(doc.id))).toHaveLength(6);
   });
@@ -269,7 +269,7 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     await connect();
     await waitFor('lost run cancelled on reconnect', async () => (runner.cancels.includes(started.id) ? true : undefined));
     const again = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
-    expect(again.status).toBe('ok');
+    expect(again.status).toBe('succeeded');
   });
 
   it('a controller killed mid-run marks the run interrupted when it comes back', async () => {
@@ -286,7 +286,7 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     await waitFor('orphaned run cancelled on reconnect', async () => (runner.cancels.includes(started.id) ? true : undefined));
     await waitFor('agent reconnected', async () => ((await ctl.api<{ host: { connected: boolean } }>('/v1/hosts/fake-1')).body.host?.connected ? true : undefined));
     const again = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
-    expect(again.status).toBe('ok');
+    expect(again.status).toBe('succeeded');
   });
 });
 
@@ -329,7 +329,7 @@ describe('role runs: the real agent (ballast-agent run) in check mode', () => {
     expect(r.stdout).toMatch(/PLAY RECAP\nreal-1 : ok=\d changed=\d failed=0 skipped=0\n/);
     expect(written.map((p) => existsSync(p))).toEqual(before);
     const list = await ctl.ctlJson<RunListResponse>(['runs']);
-    expect(list.items[0]).toMatchObject({ role: 'os-prep', check: true, status: 'ok', hosts: ['real-1'] });
+    expect(list.items[0]).toMatchObject({ role: 'os-prep', check: true, status: 'succeeded', hosts: ['real-1'] });
     const recap = list.items[0]?.recap;
     expect((recap?.ok ?? 0) + (recap?.changed ?? 0)).toBe(6);
   });

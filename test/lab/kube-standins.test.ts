@@ -145,7 +145,7 @@ describe.skipIf(skipReason !== null)('lab: kube roles with the kubelet/kubeadm s
     if (r.stdout.trim() === '') throw new Error(`ballastctl apply ${role} printed nothing (exit ${r.code}): ${r.stderr.trim()}`);
     const doc = JSON.parse(r.stdout) as RunDocument;
     expect(r.code, explain(doc)).toBe(0);
-    expect(doc.status, explain(doc)).toBe('ok');
+    expect(doc.status, explain(doc)).toBe('succeeded');
     return { doc, ms };
   }
 

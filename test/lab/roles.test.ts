@@ -147,7 +147,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
     figure('apply containerd --check on a fresh host (+ etcd --check)', secs(Date.now() - t0));
     expect(code, explain(doc)).toBe(0);
     expect(doc.check).toBe(true);
-    expect(doc.status, explain(doc)).toBe('ok');
+    expect(doc.status, explain(doc)).toBe('succeeded');
     const h = hostOf(doc, 'host2');
     const changed = h.results.filter((r) => r.status === 'changed').map((r) => r.name);
     console.log(`containerd --check on host2 would change:\n  ${changed.join('\n  ')}\nrecap ${JSON.stringify(h.recap)}`);
@@ -166,7 +166,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
     const config = h.results.find((r) => r.name === 'Write containerd config.toml');
     expect(config?.diff).toContain('SystemdCgroup = true');
     expect(config?.message).toMatch(/^would /);
-    expect(etcdDoc.status, explain(etcdDoc)).toBe('ok');
+    expect(etcdDoc.status, explain(etcdDoc)).toBe('succeeded');
     expect(hostOf(etcdDoc, 'host2').results.filter((r) => r.status === 'changed').map((r) => r.name)).toEqual(
       expect.arrayContaining(['Install etcd and etcdctl', 'Create data directory /var/lib/etcd', 'Install etcd.service', 'Start etcd.service']),
     );
@@ -187,7 +187,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
   it('3. apply containerd on a fresh host: the unit is active and ctr version answers', async () => {
     const { doc, ms } = await applyText('containerd', 'host1', containerdVars);
     figure('apply containerd on a fresh host', `${secs(ms)} (recap ${JSON.stringify(doc.recap)})`);
-    expect(doc.status, explain(doc)).toBe('ok');
+    expect(doc.status, explain(doc)).toBe('succeeded');
     const h = hostOf(doc, 'host1');
     expect(h.recap.failed).toBe(0);
     expect(h.recap.changed).toBeGreaterThan(0);
@@ -209,7 +209,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
   it('4. apply etcd (single member) on the host: active, /health ok with mTLS', async () => {
     const { doc, ms } = await applyText('etcd', 'host1', etcdVars);
     figure('apply etcd (single member) on a fresh host', `${secs(ms)} (recap ${JSON.stringify(doc.recap)})`);
-    expect(doc.status, explain(doc)).toBe('ok');
+    expect(doc.status, explain(doc)).toBe('succeeded');
     expect(hostOf(doc, 'host1').recap.failed).toBe(0);
     expect((await lab.exec('host1', ['systemctl', 'is-active', 'etcd'])).stdout.trim()).toBe('active');
     const mode = await lab.exec('host1', ['stat', '-c', '%a', '/var/lib/etcd', '/etc/etcd/pki/server.key']);
@@ -237,7 +237,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
     ] as const) {
       const { doc, ms } = await applyText(role, 'host1', vars);
       figure(`second apply ${role} (converged host)`, `${secs(ms)} (recap ${JSON.stringify(doc.recap)})`);
-      expect(doc.status, explain(doc)).toBe('ok');
+      expect(doc.status, explain(doc)).toBe('succeeded');
       const h = hostOf(doc, 'host1');
       expect(h.recap.changed, `changed tasks: ${h.results.filter((r) => r.status === 'changed').map((r) => `${r.name}: ${r.message}`).join('; ')}`).toBe(0);
       expect(h.recap.failed).toBe(0);

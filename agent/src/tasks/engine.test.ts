@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BallastError } from '../../../shared/src/errors.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import { type RunEvent, RunEventSchema, RunSummarySchema } from '../../../shared/src/protocol/messages.js';
+import { SECRET_DIFF } from '../../../shared/src/tasks/secrets.js';
 import type { Task } from '../../../shared/src/tasks/task.js';
 import { createTaskEngine } from './engine.js';
 import type { ModuleContext, ModuleOutcome } from './module.js';
@@ -130,7 +131,7 @@ describe('task engine', () => {
     const engine = await engineFor(registry);
     const { emit, events } = collector();
     await engine.run(request([{ ...t('changed', 'key'), sensitive: true } as Task]), emit);
-    expect(events[1]?.result).toMatchObject({ status: 'changed', diff: '(diff hidden: sensitive task)\n' });
+    expect(events[1]?.result).toMatchObject({ status: 'changed', diff: SECRET_DIFF });
   });
 
   it('fails a task that notifies an unknown handler without running it', async () => {

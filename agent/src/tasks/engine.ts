@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import type { ControllerRequest, RunEvent, RunSummary } from '../../../shared/src/protocol/messages.js';
 import type { TaskResult } from '../../../shared/src/tasks/results.js';
+import { hideSecretDiff } from '../../../shared/src/tasks/secrets.js';
 import type { WireTask as Task } from '../../../shared/src/tasks/task.js';
 import type { RunPort } from '../session.js';
 import type { ModuleContext, ModuleOutcome } from './module.js';
@@ -87,7 +88,7 @@ export function createTaskEngine(opts: TaskEngineOptions): TaskEngine {
         }
         if (!spec.diff) result.diff = '';
         // Roles mark tasks that carry secrets (keys, tokens); their diffs never leave the host.
-        else if (isSensitive(task) && result.diff !== '') result.diff = '(diff hidden: sensitive task)\n';
+        else if (isSensitive(task)) result.diff = hideSecretDiff(result.diff);
         if (result.status === 'changed') result.notified = [...(task.notify ?? [])];
         for (const name of result.notified) notified.add(name);
         if (result.status === 'failed') failed = true;

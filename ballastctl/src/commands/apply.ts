@@ -127,8 +127,8 @@ async function apply(ctx: CliContext, command: Command, role: string, opts: Appl
     }
   }
   if (interrupted) throw new AbortedError();
-  if (final.status !== 'ok') {
-    const failed = final.hosts.filter((h) => h.status !== 'ok').map((h) => `${h.name} (${h.status})`);
+  if (final.status !== 'succeeded') {
+    const failed = final.hosts.filter((h) => h.status !== 'succeeded').map((h) => `${h.name} (${h.status})`);
     throw new CtlError(`run ${final.id} ${final.status}: ${failed.join(', ')}`, EXIT_FAILURE);
   }
 }

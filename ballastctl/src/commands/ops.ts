@@ -14,26 +14,24 @@ import {
   OperationDocumentSchema,
   type OperationListItem,
   OperationListResponseSchema,
-  type OperationState,
   type OperationStep,
 } from '../../../shared/src/ops-api.js';
+import type { TaskStatus } from '../../../shared/src/tasks/results.js';
 import type { ApiClient } from '../client.js';
 import type { CliContext } from '../context.js';
 import { AbortedError, CtlError, EXIT_FAILURE } from '../errors.js';
-import { ageOf, type Cell, formatAge, formatTable, sanitize, type Tone } from '../format.js';
+import { ageOf, type Cell, formatAge, formatTable, paint, sanitize } from '../format.js';
 import { formatDocument, type OutputFormat, outputOption } from '../output.js';
 import { intInRange } from '../parse.js';
 import { LONG_POLL_WAIT_S } from '../watch.js';
 import { withExamples } from './common.js';
+import { RESULT_TONE, STATE_TONE } from './tones.js';
 
-const ANSI: Record<Tone, string> = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', dim: '\x1b[2m' };
-const STATE_TONE: Record<OperationState, Tone> = { pending: 'dim', running: 'yellow', paused: 'red', succeeded: 'green', failed: 'red', aborted: 'red' };
-type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
-const STATUS_TONE: Record<StepStatus, Tone> = { ok: 'green', changed: 'yellow', failed: 'red', skipped: 'dim' };
+/** A finished step summarised with the task-result words (Ansible's recap), like a run's tasks. */
+type StepStatus = TaskStatus;
 /** Erase the current terminal line (the live status line). */
 const CLEAR_LINE = '\r\x1b[K';
 
-const paint = (text: string, tone: Tone, color: boolean): string => (color ? `${ANSI[tone]}${text}\x1b[0m` : text);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
 /** Parses an operation id argument. */
@@ -59,7 +57,7 @@ export function opsTable(items: readonly OperationListItem[], now: number, color
 /** How a finished step is summarised: `ok`, `changed`, `failed` or `skipped`. */
 export function stepStatus(s: OperationStep): StepStatus | null {
   if (s.state === 'failed' || s.state === 'skipped') return s.state;
-  if (s.state === 'done') return s.changed === true ? 'changed' : 'ok';
+  if (s.state === 'succeeded') return s.changed === true ? 'changed' : 'ok';
   return null;
 }
 
@@ -82,7 +80,7 @@ export function stepColumns(doc: OperationDocument, color: boolean): StepColumns
  */
 export function stepLine(s: OperationStep, cols: StepColumns & { withMessage?: boolean }): string {
   const status = stepStatus(s) ?? s.state;
-  const tone = STATUS_TONE[status as StepStatus] ?? 'dim';
+  const tone = RESULT_TONE[status as StepStatus] ?? 'dim';
   let line = `${paint(status.padEnd(7), tone, cols.color)}  ${s.phase.padEnd(cols.phase)}  ${(s.host ?? '-').padEnd(cols.host)}  ${sanitize(s.title)}`;
   if (s.durationMs !== null) line += `  (${seconds(s.durationMs)})`;
   if (s.attempts > 1) line += `  [attempt ${s.attempts}]`;

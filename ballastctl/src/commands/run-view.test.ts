@@ -23,7 +23,7 @@ const result = (over: Partial<RunTaskResult>): RunTaskResult => ({
 });
 const host = (over: Partial<RunHostState>): RunHostState => ({
   name: 'node-1',
-  status: 'ok',
+  status: 'succeeded',
   startedAt: null,
   finishedAt: null,
   current: null,

@@ -12,19 +12,13 @@ import {
   type RunStatus,
   type RunTaskResult,
 } from '../../../shared/src/runs-api.js';
-import type { TaskStatus } from '../../../shared/src/tasks/results.js';
 import type { ApiClient } from '../client.js';
-import { sanitize, type Tone } from '../format.js';
+import { paint, sanitize } from '../format.js';
 import { LONG_POLL_WAIT_S } from '../watch.js';
+import { RESULT_TONE } from './tones.js';
 
-const ANSI: Record<Tone, string> = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', dim: '\x1b[2m' };
-const STATUS_TONE: Record<TaskStatus, Tone> = { ok: 'green', changed: 'yellow', failed: 'red', skipped: 'dim' };
 /** Results per progress request; the API's default. */
 const PROGRESS_LIMIT = 1000;
-
-function paint(text: string, tone: Tone, color: boolean): string {
-  return color ? `${ANSI[tone]}${text}\x1b[0m` : text;
-}
 
 /** Formatting choices for one terminal. */
 export interface RunViewOptions {
@@ -44,7 +38,7 @@ export function runHeader(run: { id: string; role: string; check: boolean }, hos
 /** One finished task: `node-1  TASK [name] ... changed`, plus the error or reason, plus the diff. */
 export function resultLine(r: RunTaskResult, opts: RunViewOptions): string {
   const label = r.phase === 'handler' ? 'HANDLER' : 'TASK';
-  let line = `${r.host.padEnd(opts.hostWidth)}  ${label} [${sanitize(r.name)}] ... ${paint(r.status, STATUS_TONE[r.status], opts.color)}`;
+  let line = `${r.host.padEnd(opts.hostWidth)}  ${label} [${sanitize(r.name)}] ... ${paint(r.status, RESULT_TONE[r.status], opts.color)}`;
   if (r.status === 'failed') line += `: ${r.error === undefined ? sanitize(r.message) : `${r.error.code}: ${sanitize(r.error.message)}`}`;
   else if (r.status === 'skipped' && r.message !== '') line += ` (${sanitize(r.message)})`;
   line += '\n';
@@ -68,20 +62,21 @@ export function hostEndLine(h: RunHostState, opts: RunViewOptions): string | nul
 }
 
 function recapCounters(r: Recap, color: boolean): string {
-  const part = (key: keyof Recap, tone: Tone) => {
+  // The recap counts task results, so its counters wear the results' colours.
+  const part = (key: keyof Recap) => {
     const text = `${key}=${r[key]}`;
-    return r[key] > 0 ? paint(text, tone, color) : text;
+    return r[key] > 0 ? paint(text, RESULT_TONE[key], color) : text;
   };
-  return [part('ok', 'green'), part('changed', 'yellow'), part('failed', 'red'), part('skipped', 'dim')].join(' ');
+  return [part('ok'), part('changed'), part('failed'), part('skipped')].join(' ');
 }
 
-/** Ansible's recap: `node-1 : ok=5 changed=2 failed=0 skipped=0`, with the host's status when not ok. */
+/** Ansible's recap: `node-1 : ok=5 changed=2 failed=0 skipped=0`, with the host's status unless it succeeded. */
 export function recapText(hosts: readonly RunHostState[], color: boolean): string {
   const width = Math.max(0, ...hosts.map((h) => h.name.length));
   const lines = hosts.map((h) => {
     let note = '';
     if (h.status === 'running' || h.status === 'pending') note = h.current === null ? `   (${h.status})` : `   (${h.status}: ${h.current.name})`;
-    else if (h.status !== 'ok') note = `   (${h.status}${h.error === null ? '' : `: ${sanitize(h.error.message)}`})`;
+    else if (h.status !== 'succeeded') note = `   (${h.status}${h.error === null ? '' : `: ${sanitize(h.error.message)}`})`;
     return `${h.name.padEnd(width)} : ${recapCounters(h.recap, color)}${note}\n`;
   });
   return `\nPLAY RECAP\n${lines.join('')}`;

@@ -6,13 +6,13 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { RUN_ID_PATTERN, RunDocumentSchema, type RunListItem, RunListResponseSchema } from '../../../shared/src/runs-api.js';
 import type { CliContext } from '../context.js';
-import { ageOf, type Cell, formatTable, type Tone } from '../format.js';
+import { ageOf, type Cell, formatTable } from '../format.js';
 import { formatDocument, type OutputFormat, outputOption } from '../output.js';
 import { intInRange } from '../parse.js';
 import { untilInterrupted, withExamples } from './common.js';
 import { followRun, ProgressPrinter, type RunViewOptions, recapText, resultLine, runHeader, statusLine } from './run-view.js';
+import { STATE_TONE } from './tones.js';
 
-const STATUS_TONE: Record<RunListItem['status'], Tone> = { running: 'yellow', ok: 'green', failed: 'red', cancelled: 'dim', interrupted: 'red' };
 
 /** Parses a run id argument. */
 export function parseRunId(text: string): string {
@@ -25,7 +25,7 @@ export function runsTable(items: readonly RunListItem[], now: number, color = fa
   const rows = items.map((r): Cell[] => [
     r.id,
     r.role,
-    { text: r.status, tone: STATUS_TONE[r.status] },
+    { text: r.status, tone: STATE_TONE[r.status] },
     r.check ? 'check' : 'apply',
     r.hosts.length <= 3 ? r.hosts.join(',') : `${r.hosts.slice(0, 3).join(',')},+${r.hosts.length - 3}`,
     `ok=${r.recap.ok} changed=${r.recap.changed} failed=${r.recap.failed}`,

@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorResponseSchema } from '../../../shared/src/api.js';
 import { BallastError } from '../../../shared/src/errors.js';
+import { hashFile } from '../../../shared/src/hashing.js';
 import { compareVersions } from '../../../shared/src/version-compare.js';
 
 /**
@@ -98,7 +99,7 @@ class PackageIndex {
     if (!info.isFile()) return null;
     const cached = this.digests.get(file);
     if (cached && cached.size === info.size && cached.mtimeMs === info.mtimeMs) return { file, size: info.size, sha256: cached.sha256 };
-    const sha256 = await sha256File(path);
+    const sha256 = await hashFile(path);
     this.digests.set(file, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
     return { file, size: info.size, sha256 };
   }
@@ -109,16 +110,6 @@ class PackageIndex {
     agents.sort((a, b) => compareVersions(AGENT_DEB.exec(a.file)![1]!, AGENT_DEB.exec(b.file)![1]!));
     return agents.at(-1) ?? null;
   }
-}
-
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
 
 // The one version ordering (shared with the artifact mirror): 0.1.0 < 0.1.0+lab2 < 0.2.0 < 0.10.0.

@@ -72,7 +72,7 @@ export class FakeFleet implements RunStarter {
       return doc;
     }
     record.changed = request.check ? 0 : this.apply(request.role, host, request.vars, action);
-    const doc = this.doc(id, request.role, host, 'ok', record.changed);
+    const doc = this.doc(id, request.role, host, 'succeeded', record.changed);
     this.docs.set(id, doc);
     return doc;
   }
@@ -216,7 +216,7 @@ export class FakeFleet implements RunStarter {
     }
   }
 
-  private doc(id: string, role: string, host: string, status: 'ok' | 'failed' | 'running', changed: number, code?: string, message?: string): RunDocument {
+  private doc(id: string, role: string, host: string, status: 'succeeded' | 'failed' | 'running', changed: number, code?: string, message?: string): RunDocument {
     const at = new Date().toISOString();
     const error = code === undefined ? null : { code, message: message ?? '' };
     return {

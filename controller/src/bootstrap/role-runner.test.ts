@@ -13,7 +13,7 @@ function finishedRun(id: string, host: string): RunDocument {
     role: 'os-prep',
     check: false,
     diff: false,
-    status: 'ok',
+    status: 'succeeded',
     createdAt: at,
     createdBy: 'op-1',
     finishedAt: at,
@@ -21,7 +21,7 @@ function finishedRun(id: string, host: string): RunDocument {
     seq: 3,
     recap: RECAP,
     vars: {},
-    hosts: [{ name: host, status: 'ok', startedAt: at, finishedAt: at, current: null, recap: RECAP, error: null, plan: [], results: [] }],
+    hosts: [{ name: host, status: 'succeeded', startedAt: at, finishedAt: at, current: null, recap: RECAP, error: null, plan: [], results: [] }],
   };
 }
 

@@ -99,7 +99,7 @@ async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutco
   }
   const host = doc.hosts[0];
   if (host === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', `run ${id} has no host`);
-  if (doc.status !== 'ok') {
+  if (doc.status !== 'succeeded') {
     const failed = host.results.find((r) => r.status === 'failed');
     const why = failed !== undefined ? `task [${failed.name}] failed: ${failed.error?.message ?? failed.message}` : (host.error?.message ?? `run ${doc.status}`);
     const code = failed?.error?.code ?? host.error?.code;

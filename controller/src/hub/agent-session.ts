@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { BallastError, type ErrorBody } from '../../../shared/src/errors.js';
+import type { EventKind } from '../../../shared/src/events.js';
 import type { FrameDecoder } from '../../../shared/src/protocol/codec.js';
 import { encodeFrame } from '../../../shared/src/protocol/codec.js';
 import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
@@ -17,7 +18,7 @@ export interface SessionStorePort {
   saveConnection(hostId: string, info: { address: string | null; agentVersion: string; sessionId: string }): void;
   saveFacts(hostId: string, facts: Facts): void;
   saveHealth(hostId: string, health: Health, at: number): void;
-  event(e: { host: string; kind: string; message: string; data?: Record<string, unknown> }): void;
+  event(e: { host: string; kind: EventKind; message: string; data?: Record<string, unknown> }): void;
 }
 
 /** Receives run progress from agents (the run orchestrator). */

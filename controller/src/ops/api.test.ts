@@ -32,7 +32,7 @@ describe('operations API (app.inject, real SQLite, test executors)', () => {
     expect(list.statusCode).toBe(200);
     expect(list.json<OperationListResponse>().items.map((i) => [i.id, i.state, i.progress])).toEqual([[doc.id, 'succeeded', { done: 3, total: 3 }]]);
     const shown = (await call('GET', `/v1/ops/${doc.id}`, viewer)).json<OperationDocument>();
-    expect(shown.steps.map((s) => [s.key, s.state, s.changed])).toEqual([['prep/h1', 'done', true], ['join/h1', 'done', true], ['gate/healthy', 'done', true]]);
+    expect(shown.steps.map((s) => [s.key, s.state, s.changed])).toEqual([['prep/h1', 'succeeded', true], ['join/h1', 'succeeded', true], ['gate/healthy', 'succeeded', true]]);
     expect(shown.steps[0]).not.toHaveProperty('args');
     expect((await call('GET', '/v1/ops/op-000000000000', viewer)).json()).toMatchObject({ code: 'BALLAST_ERR_NOT_FOUND' });
     expect((await call('GET', '/v1/ops/op-XYZ', viewer)).json()).toMatchObject({ code: 'BALLAST_ERR_VALIDATION', path: 'params/id' });
@@ -49,7 +49,7 @@ describe('operations API (app.inject, real SQLite, test executors)', () => {
     const waited = (await call('GET', `/v1/ops/${doc.id}?after=${seq}&waitMs=10000`, viewer)).json<OperationDocument>();
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(waited.seq).toBeGreaterThan(seq);
-    expect(waited.steps[0]?.state).toBe('done');
+    expect(waited.steps[0]?.state).toBe('succeeded');
   });
 
   it('resumes and aborts (operator roles, audited)', async () => {

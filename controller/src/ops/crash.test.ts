@@ -39,7 +39,7 @@ describe('operations survive SIGKILL (a real child process on the same SQLite fi
 
     const store = openStore({ path: db });
     try {
-      expect(store.operations.steps(id).map((s) => s.state)).toEqual(['done', 'done', 'running', 'pending', 'pending']);
+      expect(store.operations.steps(id).map((s) => s.state)).toEqual(['succeeded', 'succeeded', 'running', 'pending', 'pending']);
       const engine = new OperationEngine({ repo: store.operations, events: store.events, log: silentLogger(), registry: { kinds: [chainKind], executors: [appendingExecutor(ledger)] } });
       expect(engine.recover()).toEqual([id]);
       await engine.idle(id);

@@ -9,10 +9,8 @@ import type {
   OperationListItem,
   OperationStep,
 } from '../../../shared/src/ops-api.js';
+import { iso, isoOrNull } from '../store/journal.js';
 import type { OperationRecord, StepRecord } from './records.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 /** One step as the API shows it. */
 export function stepOut(s: StepRecord): OperationStep {
@@ -65,7 +63,7 @@ export function operationListItem(op: OperationRecord, steps: readonly StepRecor
     endedAt: isoOrNull(op.endedAt),
     error: op.error,
     seq: op.seq,
-    progress: { done: steps.filter((s) => s.state === 'done' || s.state === 'skipped').length, total: steps.length },
+    progress: { done: steps.filter((s) => s.state === 'succeeded' || s.state === 'skipped').length, total: steps.length },
     current: currentOut(currentStep(op, steps)),
   };
 }

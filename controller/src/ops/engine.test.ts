@@ -23,7 +23,7 @@ describe('OperationEngine (real SQLite file, test executors)', () => {
     await until(() => fx.ledger.block.has('prep/h2'), 'prep/h2 to block');
     const reader = fx.restart().store;
     expect(reader.operations.steps(doc.id).map((s) => `${s.key}:${s.state}:${s.attempts}`)).toEqual([
-      'prep/h1:done:1', 'prep/h2:running:1', 'join/h1:pending:0', 'join/h2:pending:0', 'gate/healthy:pending:0',
+      'prep/h1:succeeded:1', 'prep/h2:running:1', 'join/h1:pending:0', 'join/h2:pending:0', 'gate/healthy:pending:0',
     ]);
     const live = fx.engine.get(doc.id);
     expect(live.state).toBe('running');
@@ -34,7 +34,7 @@ describe('OperationEngine (real SQLite file, test executors)', () => {
     const done = fx.engine.get(doc.id);
     expect(done).toMatchObject({ state: 'succeeded', progress: { done: 5, total: 5 }, current: null, error: null });
     expect(done.endedAt).not.toBeNull();
-    expect(done.steps[0]).toMatchObject({ state: 'done', changed: true, message: 'Prepare h1 (attempt 1)', data: { attempt: 1 }, error: null });
+    expect(done.steps[0]).toMatchObject({ state: 'succeeded', changed: true, message: 'Prepare h1 (attempt 1)', data: { attempt: 1 }, error: null });
     expect([...fx.ledger.executions.values()]).toEqual([1, 1, 1, 1, 1]);
     expect(events()).toEqual(['op.started|-', 'op.step|h1', 'op.step|h2', 'op.step|h1', 'op.step|h2', 'op.step|-', 'op.finished|-']);
   });
@@ -53,7 +53,7 @@ describe('OperationEngine (real SQLite file, test executors)', () => {
 
     const after = next.engine.get(doc.id);
     expect(after.state).toBe('succeeded');
-    expect(after.steps.find((s) => s.key === 'join/h1')).toMatchObject({ state: 'done', attempts: 2, message: 'Join h1 (attempt 2)' });
+    expect(after.steps.find((s) => s.key === 'join/h1')).toMatchObject({ state: 'succeeded', attempts: 2, message: 'Join h1 (attempt 2)' });
     expect(Object.fromEntries(fx.ledger.executions)).toEqual({ 'prep/h1': 1, 'prep/h2': 1, 'join/h1': 2, 'join/h2': 1, 'gate/healthy': 1 });
     expect(next.store.events.list({ limit: 100 }).map((e) => e.kind)).toContain('op.resumed');
   });
@@ -98,7 +98,7 @@ describe('OperationEngine (real SQLite file, test executors)', () => {
     await fx.engine.idle(doc.id);
     const end = fx.engine.get(doc.id);
     expect(end.state).toBe('succeeded');
-    expect(end.steps.find((s) => s.key === 'join/h2')).toMatchObject({ state: 'done', attempts: 2 });
+    expect(end.steps.find((s) => s.key === 'join/h2')).toMatchObject({ state: 'succeeded', attempts: 2 });
     expect(fx.ledger.count('join/h2')).toBe(2);
     expect(fx.ledger.count('join/h1')).toBe(1);
     expect(() => fx.engine.resume(doc.id, 'bob')).toThrow(/it is succeeded; only a paused operation can be resumed/);
@@ -112,7 +112,7 @@ describe('OperationEngine (real SQLite file, test executors)', () => {
     const aborted = await fx.engine.abort(doc.id, 'carol');
     expect(aborted.state).toBe('aborted');
     expect(aborted.endedAt).not.toBeNull();
-    expect(steps(doc.id)).toEqual(['prep/h1:done:1', 'prep/h2:done:1', 'join/h1:failed:1', 'join/h2:pending:0', 'gate/healthy:pending:0']);
+    expect(steps(doc.id)).toEqual(['prep/h1:succeeded:1', 'prep/h2:succeeded:1', 'join/h1:failed:1', 'join/h2:pending:0', 'gate/healthy:pending:0']);
     expect(aborted.steps[2]?.error).toEqual({ code: 'BALLAST_ERR_CANCELLED', message: `operation ${doc.id} was aborted by carol` });
     expect(events()).toContain('op.aborted|-');
     // Aborting again changes nothing; the cluster is free again.
@@ -127,7 +127,7 @@ describe('OperationEngine (real SQLite file, test executors)', () => {
     await fx.engine.idle(doc.id);
     const end = fx.engine.get(doc.id);
     expect(end).toMatchObject({ state: 'failed', check: true, current: null });
-    expect(steps(doc.id)).toEqual(['prep/h1:done:1', 'prep/h2:failed:1', 'join/h1:done:1', 'join/h2:done:1', 'gate/healthy:done:1']);
+    expect(steps(doc.id)).toEqual(['prep/h1:succeeded:1', 'prep/h2:failed:1', 'join/h1:succeeded:1', 'join/h2:succeeded:1', 'gate/healthy:succeeded:1']);
     expect(end.steps[0]).toMatchObject({ changed: true, message: 'would prepare h1' });
     expect(fx.ledger.executions.size).toBe(0);
     expect(fx.ledger.checks.size).toBe(5);

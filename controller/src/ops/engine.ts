@@ -3,7 +3,7 @@
  *
  * Every transition is written to SQLite before the next thing happens: the operation and its whole
  * plan before the first step, each step as `running` before its executor is called and as
- * `done`/`failed` (with any inserted steps) after it returns. A restarted controller's `recover()`
+ * `succeeded`/`failed` (with any inserted steps) after it returns. A restarted controller's `recover()`
  * picks up every `pending`/`running` operation at its first unfinished step; a step found
  * `running` is executed again, which is safe because executors are idempotent (types.ts).
  *
@@ -294,7 +294,7 @@ export class OperationEngine {
           return;
         }
       }
-      const state = value.skipped === true ? 'skipped' : 'done';
+      const state = value.skipped === true ? 'skipped' : 'succeeded';
       const result = { changed: value.changed, message: value.message, ...(value.data === undefined ? {} : { data: value.data }) };
       this.opts.repo.stepSucceeded(op.id, step.key, state, result, inserted);
       const status = state === 'skipped' ? 'skipped' : value.changed ? 'changed' : 'ok';
@@ -357,7 +357,7 @@ export class OperationEngine {
         },
         resultOf: (key) => {
           const s = this.opts.repo.step(op.id, key);
-          return s !== null && (s.state === 'done' || s.state === 'skipped') ? s.result?.data : undefined;
+          return s !== null && (s.state === 'succeeded' || s.state === 'skipped') ? s.result?.data : undefined;
         },
       };
       const view = { key: step.key, phase: step.phase, host: step.host, title: step.title, kind: step.kind, args: step.args, attempt };

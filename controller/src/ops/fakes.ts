@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { BallastError } from '../../../shared/src/errors.js';
 import { silentLogger } from '../../../shared/src/log.js';
+import { REDACTED } from '../../../shared/src/tasks/secrets.js';
 import { type Store, openStore } from '../store/store.js';
 import { OperationEngine, type OperationEngineOptions } from './engine.js';
 import type { OperationKind, OperationRegistry, StepExecutor, StepSpec } from './types.js';
@@ -87,7 +88,7 @@ export const rolloutKind: OperationKind<{ hosts: string[]; secret?: string }> = 
     ...input.hosts.map((h) => ({ key: `join/${h}`, phase: 'join', host: h, title: `Join ${h}`, kind: 'test.count', args: { note: 'one at a time' } })),
     { key: 'gate/healthy', phase: 'gate', title: 'Wait until all hosts are healthy', kind: 'test.count' },
   ],
-  redact: (input) => ({ ...input, ...(input.secret === undefined ? {} : { secret: '<redacted>' }) }),
+  redact: (input) => ({ ...input, ...(input.secret === undefined ? {} : { secret: REDACTED }) }),
 };
 
 /** A registry with the test kind and executor. */

@@ -3,13 +3,13 @@
  * (tables `operations` and `operation_steps`, migration 5).
  */
 import type { OperationError, OperationState, StepState } from '../../../shared/src/ops-api.js';
+import { parseJsonOrNull, type StoredError, type StoredState, stateFromColumn } from '../store/journal.js';
 
-/** A coded error as stored for a step. */
-export interface StoredStepError {
-  code: string;
-  message: string;
-  path?: string;
-}
+/** How `operation_steps.state` spells `succeeded` (migration 5; see store/journal.ts). */
+export const STEP_STORED_SUCCESS = 'done';
+
+/** A coded error as stored for a step (the same shape as a run host's). */
+export type StoredStepError = StoredError;
 
 /** What a finished step returned, as stored. */
 export interface StoredStepResult {
@@ -71,6 +71,7 @@ export interface NewOperation {
   steps: readonly PlannedStep[];
 }
 
+/** An `operations` row (created with `succeeded` already: no translation). */
 export interface OperationRow {
   id: string;
   kind: string;
@@ -86,6 +87,7 @@ export interface OperationRow {
   seq: number;
 }
 
+/** An `operation_steps` row. */
 export interface StepRow {
   op_id: string;
   idx: number;
@@ -96,7 +98,7 @@ export interface StepRow {
   kind: string;
   args_json: string;
   timeout_ms: number | null;
-  state: StepState;
+  state: StoredState<StepState, typeof STEP_STORED_SUCCESS>;
   attempts: number;
   started_at: number | null;
   ended_at: number | null;
@@ -105,8 +107,6 @@ export interface StepRow {
   progress: string | null;
   seq: number;
 }
-
-const parseOrNull = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 /** Row → record. */
 export const operationFromRow = (r: OperationRow): OperationRecord => ({
@@ -120,7 +120,7 @@ export const operationFromRow = (r: OperationRow): OperationRecord => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   endedAt: r.ended_at,
-  error: parseOrNull<OperationError>(r.error_json),
+  error: parseJsonOrNull<OperationError>(r.error_json),
   seq: r.seq,
 });
 
@@ -135,12 +135,12 @@ export const stepFromRow = (r: StepRow): StepRecord => ({
   kind: r.kind,
   args: JSON.parse(r.args_json) as Record<string, unknown>,
   timeoutMs: r.timeout_ms,
-  state: r.state,
+  state: stateFromColumn<StepState, typeof STEP_STORED_SUCCESS>(r.state, STEP_STORED_SUCCESS),
   attempts: r.attempts,
   startedAt: r.started_at,
   endedAt: r.ended_at,
-  result: parseOrNull<StoredStepResult>(r.result_json),
-  error: parseOrNull<StoredStepError>(r.error_json),
+  result: parseJsonOrNull<StoredStepResult>(r.result_json),
+  error: parseJsonOrNull<StoredStepError>(r.error_json),
   progress: r.progress,
   seq: r.seq,
 });

@@ -4,11 +4,11 @@
  * {@link StepSpec}s, data only), and a {@link StepExecutor} per step `kind` does the work.
  *
  * Crash safety rests on one rule: **executors are idempotent.** The engine persists a step as
- * `running` before calling the executor and as `done` after it returns; a controller killed in
+ * `running` before calling the executor and as `succeeded` after it returns; a controller killed in
  * between executes the step again when it restarts (its `attempts` goes up, and `step.attempt`
  * tells the executor). So an executor converges — "ensure etcd member h2 is in the cluster", never
  * "add a member" — and must be safe to call after a previous call that did all, part or none of
- * its work. Steps already `done` are never executed again.
+ * its work. Steps that already `succeeded` are never executed again.
  */
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';

@@ -6,9 +6,7 @@ import { type Static, type TObject, type TSchema, Kind } from '@sinclair/typebox
 import { Value } from '@sinclair/typebox/value';
 import type { RenderProblem } from './types.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
-
-/** What a redacted secret is shown as. */
-export const REDACTED = '<redacted>';
+import { REDACTED } from '../../../shared/src/tasks/secrets.js';
 
 const checkerFor = compiledCheck;
 

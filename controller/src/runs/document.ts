@@ -11,10 +11,8 @@ import type {
   RunProgress,
   RunTaskResult,
 } from '../../../shared/src/runs-api.js';
+import { iso, isoOrNull } from '../store/journal.js';
 import type { RunHostRecord, RunRecord, RunResultRecord, StoredPlanTask } from './records.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 /** A plan entry without the internal `sensitive` marker. */
 export function plannedTask(t: StoredPlanTask): PlannedTask {

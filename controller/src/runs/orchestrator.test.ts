@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BallastError } from '../../../shared/src/errors.js';
 import type { RunCreateRequest } from '../../../shared/src/runs-api.js';
 import { FakeSession, flush, peerGone, type RunFixture, runEvent, runFixture, taskResult } from './fakes.js';
-import { HIDDEN_DIFF } from './orchestrator.js';
+import { SECRET_DIFF } from '../../../shared/src/tasks/secrets.js';
 
 const req = (over: Partial<RunCreateRequest> = {}): RunCreateRequest => ({ role: 'os-prep', hosts: ['node-1', 'node-2'], check: false, diff: false, vars: {}, ...over });
 
@@ -51,7 +51,7 @@ describe('RunOrchestrator', () => {
     session('node-2').finish(id, { ok: 6 });
     await flush();
     const doc = fx.orchestrator.get(id);
-    expect(doc.status).toBe('ok');
+    expect(doc.status).toBe('succeeded');
     expect(doc.finishedAt).not.toBeNull();
     expect(doc.recap).toEqual({ ok: 10, changed: 1, failed: 0, skipped: 1 });
     const n1 = doc.hosts[0];
@@ -135,7 +135,7 @@ describe('RunOrchestrator', () => {
     await flush();
     const after = fx.orchestrator.get(id);
     expect(after.status).toBe('cancelled');
-    expect(after.hosts.map((h) => h.status)).toEqual(['cancelled', 'ok']);
+    expect(after.hosts.map((h) => h.status)).toEqual(['cancelled', 'succeeded']);
     const again = await fx.orchestrator.cancel(id, 'dave');
     expect(again.cancelRequestedBy).toBe('carol');
     expect(session('node-1').requests).toHaveLength(2);
@@ -208,7 +208,7 @@ describe('RunOrchestrator', () => {
     fx.orchestrator.onRunEvent(host('node-1'), runEvent(id, keyIndex, 'finished', taskResult('changed', { diff: '+SECRET\n' })));
     fx.orchestrator.onRunEvent(host('node-1'), runEvent(id, keyIndex - 1, 'finished', taskResult('changed', { diff: '+CERT\n' })));
     const diffs = fx.orchestrator.get(id).hosts[0]?.results.map((r) => r.diff);
-    expect(diffs).toEqual([HIDDEN_DIFF, '+CERT\n']);
+    expect(diffs).toEqual([SECRET_DIFF, '+CERT\n']);
     expect(JSON.stringify(fx.store.runs.get(id))).not.toContain('KEY-----');
   });
 

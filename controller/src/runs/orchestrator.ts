@@ -27,11 +27,9 @@ import { type PreparedHost, prepareRun, type RoleRenderer } from './plan.js';
 import type { RunEventLogPort, RunSessionPort, RunTargetPort } from './ports.js';
 import type { RunRepo } from './repo.js';
 import type { RunRecord, StoredError, StoredPlanTask } from './records.js';
+import { hideSecretDiff } from '../../../shared/src/tasks/secrets.js';
 
 const checkSummary = TypeCompiler.Compile(RunSummarySchema);
-
-/** Shown instead of the diff of a task that writes secrets. */
-export const HIDDEN_DIFF = '(diff hidden: the task writes secret material)\n';
 
 /** Options of {@link RunOrchestrator}. */
 export interface RunOrchestratorOptions {
@@ -203,7 +201,7 @@ export class RunOrchestrator implements RunEventPort {
         this.log.warn({ run: run.id, host: host.name, task: task.name }, 'finished run event without a result: dropped');
         return;
       } else {
-        const result = task.sensitive === true && event.result.diff !== '' ? { ...event.result, diff: HIDDEN_DIFF } : event.result;
+        const result = task.sensitive === true ? { ...event.result, diff: hideSecretDiff(event.result.diff) } : event.result;
         this.opts.repo.taskFinished(run.id, host.name, task, result);
         const label = task.phase === 'handler' ? 'HANDLER' : 'TASK';
         this.opts.events.append({
@@ -273,7 +271,7 @@ export class RunOrchestrator implements RunEventPort {
       if (!checkSummary.Check(result) || result.runId !== run.id) {
         outcome = { status: 'failed', error: { code: 'BALLAST_ERR_FRAME_INVALID', message: 'the agent answered req.run with an invalid summary' }, summary: result };
       } else {
-        status = result.failed > 0 ? 'failed' : result.cancelled ? 'cancelled' : 'ok';
+        status = result.failed > 0 ? 'failed' : result.cancelled ? 'cancelled' : 'succeeded';
         const { ok, changed, failed, skipped } = result;
         outcome = { status, recap: { ok, changed, failed, skipped }, summary: result };
       }
@@ -298,7 +296,7 @@ export class RunOrchestrator implements RunEventPort {
   private finish(run: ActiveRun): void {
     this.active.delete(run.id);
     const statuses = this.opts.repo.hosts(run.id).map((h) => h.status);
-    let status: RunStatus = 'ok';
+    let status: RunStatus = 'succeeded';
     if (this.closing || statuses.includes('interrupted')) status = 'interrupted';
     else if (statuses.includes('failed')) status = 'failed';
     else if (run.cancelRequested || statuses.includes('cancelled')) status = 'cancelled';

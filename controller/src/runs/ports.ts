@@ -2,6 +2,7 @@
  * What the run orchestrator needs from the rest of the controller, as narrow ports (STYLE.md §9):
  * tests pass hand-written fakes, controller.ts passes adapters over the store and the tracker.
  */
+import type { EventKind } from '../../../shared/src/events.js';
 import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
 
 /** A connected agent, as far as runs are concerned (a subset of the hub's SessionHandle). */
@@ -28,5 +29,5 @@ export interface RunTargetPort {
 
 /** Where run milestones go in the controller's event log (`ballastctl events`). */
 export interface RunEventLogPort {
-  append(event: { host: string | null; kind: string; message: string; data?: Record<string, unknown> }): void;
+  append(event: { host: string | null; kind: EventKind; message: string; data?: Record<string, unknown> }): void;
 }

@@ -3,6 +3,10 @@
  */
 import type { Recap, RunHostStatus, RunStatus } from '../../../shared/src/runs-api.js';
 import type { TaskResult } from '../../../shared/src/tasks/results.js';
+import { parseJsonOrNull, type StoredError, type StoredState, stateFromColumn } from '../store/journal.js';
+
+/** How `runs.status` and `run_hosts.status` spell `succeeded` (migration 3; see store/journal.ts). */
+export const RUN_STORED_SUCCESS = 'ok';
 
 /** A task of a host's plan as stored; `sensitive` tasks get their diffs hidden. */
 export interface StoredPlanTask {
@@ -29,10 +33,7 @@ export interface RunRecord {
 }
 
 /** A coded error as stored for a host that failed outside any task. */
-export interface StoredError {
-  code: string;
-  message: string;
-}
+export type { StoredError };
 
 /** One host of a run as stored. */
 export interface RunHostRecord {
@@ -71,13 +72,14 @@ export interface NewRun {
   hosts: Array<{ name: string; hostId: string; plan: StoredPlanTask[] }>;
 }
 
+/** A `runs` row. */
 export interface RunRow {
   id: string;
   role: string;
   check_mode: number;
   diff_mode: number;
   vars_json: string;
-  status: RunStatus;
+  status: StoredState<RunStatus, typeof RUN_STORED_SUCCESS>;
   created_at: number;
   created_by: string;
   finished_at: number | null;
@@ -85,11 +87,12 @@ export interface RunRow {
   seq: number;
 }
 
+/** A `run_hosts` row. */
 export interface HostRow {
   run_id: string;
   host_name: string;
   host_id: string;
-  status: RunHostStatus;
+  status: StoredState<RunHostStatus, typeof RUN_STORED_SUCCESS>;
   plan_json: string;
   started_at: number | null;
   finished_at: number | null;
@@ -101,6 +104,7 @@ export interface HostRow {
   error_json: string | null;
 }
 
+/** A `run_results` row. */
 export interface ResultRow {
   seq: number;
   host_name: string;
@@ -119,7 +123,7 @@ export const runFromRow = (r: RunRow): RunRecord => ({
   check: r.check_mode === 1,
   diff: r.diff_mode === 1,
   vars: JSON.parse(r.vars_json) as Record<string, unknown>,
-  status: r.status,
+  status: stateFromColumn<RunStatus, typeof RUN_STORED_SUCCESS>(r.status, RUN_STORED_SUCCESS),
   createdAt: r.created_at,
   createdBy: r.created_by,
   finishedAt: r.finished_at,
@@ -132,13 +136,13 @@ export const hostFromRow = (r: HostRow): RunHostRecord => ({
   runId: r.run_id,
   name: r.host_name,
   hostId: r.host_id,
-  status: r.status,
+  status: stateFromColumn<RunHostStatus, typeof RUN_STORED_SUCCESS>(r.status, RUN_STORED_SUCCESS),
   plan: JSON.parse(r.plan_json) as StoredPlanTask[],
   startedAt: r.started_at,
   finishedAt: r.finished_at,
-  current: r.current_json === null ? null : (JSON.parse(r.current_json) as StoredPlanTask),
+  current: parseJsonOrNull<StoredPlanTask>(r.current_json),
   recap: { ok: r.ok, changed: r.changed, failed: r.failed, skipped: r.skipped },
-  error: r.error_json === null ? null : (JSON.parse(r.error_json) as StoredError),
+  error: parseJsonOrNull<StoredError>(r.error_json),
 });
 
 /** Row → record. */

@@ -126,7 +126,7 @@ describe('openDatabase', () => {
 describe('openStore', () => {
   it('wires the repositories to one connection and closes idempotently', () => {
     const store = openStore({ path: tempPath(), now: () => 1234 });
-    expect(store.events.append({ host: null, kind: 'started', message: 'controller started' }).ts).toBe(1234);
+    expect(store.events.append({ host: null, kind: 'state', message: 'controller started' }).ts).toBe(1234);
     expect(store.audit.append({ actor: 'a', role: 'admin', action: 'x', target: 't', outcome: 'ok' }).ts).toBe(1234);
     store.close();
     expect(store.db.open).toBe(false);

@@ -34,7 +34,7 @@ describe('EventRepo', () => {
     expect(events.lastId()).toBe(0);
     const stored = events.append({ host: 'node-a', kind: 'enrolled', message: 'node-a enrolled', data: { by: 'alice' } });
     expect(stored).toEqual({ id: 1, ts: 10, host: 'node-a', kind: 'enrolled', message: 'node-a enrolled', data: { by: 'alice' } });
-    expect(events.append({ host: null, kind: 'started', message: 'up' })).toMatchObject({ id: 2, host: null, data: {} });
+    expect(events.append({ host: null, kind: 'state', message: 'up' })).toMatchObject({ id: 2, host: null, data: {} });
     expect(events.lastId()).toBe(2);
   });
 
@@ -68,10 +68,10 @@ describe('EventRepo', () => {
       seen.push(e.id);
       expect(events.lastId()).toBe(e.id); // already committed and visible
     });
-    events.append({ host: null, kind: 'a', message: 'one' });
-    events.append({ host: null, kind: 'a', message: 'two' });
+    events.append({ host: null, kind: 'state', message: 'one' });
+    events.append({ host: null, kind: 'state', message: 'two' });
     unsubscribe();
-    events.append({ host: null, kind: 'a', message: 'three' });
+    events.append({ host: null, kind: 'state', message: 'three' });
     expect(seen).toEqual([1, 2]);
   });
 
@@ -83,8 +83,8 @@ describe('EventRepo', () => {
       off();
     });
     events.onAppend(() => calls.push('always'));
-    events.append({ host: null, kind: 'a', message: 'one' });
-    events.append({ host: null, kind: 'a', message: 'two' });
+    events.append({ host: null, kind: 'state', message: 'one' });
+    events.append({ host: null, kind: 'state', message: 'two' });
     expect(calls).toEqual(['once', 'always', 'always']);
   });
 
@@ -97,7 +97,7 @@ describe('EventRepo', () => {
       throw boom;
     });
     events.onAppend((e) => seen.push(e.id));
-    expect(events.append({ host: null, kind: 'a', message: 'one' }).id).toBe(1);
+    expect(events.append({ host: null, kind: 'state', message: 'one' }).id).toBe(1);
     expect(seen).toEqual([1]);
     expect(errors).toEqual([boom]);
   });
@@ -108,7 +108,7 @@ describe('EventRepo.prune', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ballast-prune-'));
     const store = openStore({ path: join(dir, 'b.db') });
     try {
-      for (let i = 0; i < 10; i++) store.events.append({ host: 'h', kind: 'k', message: `m${i}` });
+      for (let i = 0; i < 10; i++) store.events.append({ host: 'h', kind: 'state', message: `m${i}` });
       expect(store.events.prune(3)).toBe(7);
       expect(store.events.list({ limit: 100 }).map((e) => e.message)).toEqual(['m7', 'm8', 'm9']);
       expect(store.events.prune(3)).toBe(0);

@@ -2,6 +2,7 @@
  * The event log (host enrolled, state changes, connects, refusals). Appends also notify in-process
  * listeners, so that long-polling API requests wake up without polling the database.
  */
+import type { EventKind } from '../../../shared/src/events.js';
 import type { Database } from './db.js';
 
 /** One event as stored; `ts` is ms since the epoch. Maps onto the API's BallastEvent. */
@@ -9,7 +10,8 @@ export interface EventRecord {
   id: number;
   ts: number;
   host: string | null;
-  kind: string;
+  /** Read back as stored: kinds are never renamed (shared/src/events.ts), so old rows still fit. */
+  kind: EventKind;
   message: string;
   data: Record<string, unknown>;
 }
@@ -17,7 +19,7 @@ export interface EventRecord {
 /** What to append; `host` is the host *name* (events outlive host ids). */
 export interface NewEvent {
   host: string | null;
-  kind: string;
+  kind: EventKind;
   message: string;
   data?: Record<string, unknown>;
 }
@@ -46,7 +48,7 @@ interface EventRow {
   id: number;
   ts: number;
   host_name: string | null;
-  kind: string;
+  kind: EventKind;
   message: string;
   data_json: string;
 }

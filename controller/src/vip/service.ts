@@ -27,6 +27,7 @@ import type { VipHostChangeResponse, VipMoveResponse, VipStatusResponse, VipView
 import type { HostDirectory, HostView } from '../fleet/directory.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { EventListener, NewEvent } from '../store/events.js';
+import type { ControllerEventKind } from '../../../shared/src/events.js';
 import { aggregate, bestCandidate, candidateOf, type HostReport } from './aggregate.js';
 
 /** The hosts the service can reach, and their health snapshots and removals (the host directory). */
@@ -347,7 +348,7 @@ export class VipService {
     }
   }
 
-  private event(host: string, kind: string, message: string, data: Record<string, unknown>): void {
+  private event(host: string, kind: ControllerEventKind, message: string, data: Record<string, unknown>): void {
     this.opts.events.append({ host, kind, message, data });
   }
 }

@@ -297,13 +297,13 @@ ExecStart=/lib/systemd/systemd-socket-proxyd --connections-max=256 127.0.0.1:${E
   await lab.exec(host, ['systemctl', 'enable', '--now', 'etcd-vip-front.socket']);
 }
 
-/** Runs a role on hosts with a vars file (`ballastctl apply … -o json`); throws unless it is ok. */
+/** Runs a role on hosts with a vars file (`ballastctl apply … -o json`); throws unless it succeeded. */
 export async function applyRole(lab: Lab, role: string, hosts: string[], varsFile: string, vars: Record<string, unknown>): Promise<RunDocument> {
   writeFileSync(varsFile, stringify(vars), { mode: 0o600 });
   const r = await lab.ctl(['apply', role, '--hosts', hosts.join(','), '--vars', varsFile, '-o', 'json'], { timeoutMs: 300_000, allowFail: true });
   if (r.stdout.trim() === '') throw new Error(`failed to apply ${role}: ballastctl printed nothing (exit ${r.code}): ${r.stderr.trim()}`);
   const doc = JSON.parse(r.stdout) as RunDocument;
-  if (r.code !== 0 || doc.status !== 'ok') {
+  if (r.code !== 0 || doc.status !== 'succeeded') {
     const why = doc.hosts.flatMap((h) => [
       ...(h.error === null ? [] : [`${h.name}: ${h.error.code}: ${h.error.message}`]),
       ...h.results.filter((x) => x.status === 'failed').map((x) => `${h.name} [${x.name}]: ${x.error?.message ?? x.message}`),

@@ -15,6 +15,7 @@
  */
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
+import { redactYamlValues } from '../../../../shared/src/tasks/secrets.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
 import { tail } from '../exec.js';
 import { ensureManagedFile, unifiedDiff, withHeader } from '../managed-file.js';
@@ -42,7 +43,7 @@ const ACCEPTED_KINDS: Record<'init' | 'join', string[]> = {
 };
 
 /** Keys whose values are secrets in kubeadm configs; redacted in diffs. */
-const SECRET_KEY = /^(\s*(?:-\s+)?)(token|certificateKey|tlsBootstrapToken)(\s*:\s*)\S.*$/gm;
+const SECRET_KEYS = ['token', 'certificateKey', 'tlsBootstrapToken'] as const;
 
 /** See the file comment. */
 export const kubeadmModule: Module<'kubeadm'> = {
@@ -123,6 +124,6 @@ async function configDiff(ctx: ModuleContext, path: string, config: string): Pro
 
 /** Replaces the values of secret keys (bootstrap token, certificate key) with `<redacted>`. */
 export function redactKubeadmConfig(text: string): string {
-  return text.replace(SECRET_KEY, '$1$2$3<redacted>');
+  return redactYamlValues(text, SECRET_KEYS);
 }
 const redact = redactKubeadmConfig;
