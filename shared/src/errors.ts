@@ -54,6 +54,10 @@ export const ERROR_CODES = {
   BALLAST_ERR_VIP_NO_HOLDER: 'no reachable host holds the VIP',
   BALLAST_ERR_VIP_TARGET_UNFIT: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)',
   BALLAST_ERR_VIP_MOVE_TIMEOUT: 'the VIP was handed over but the target did not report holding it in time',
+  BALLAST_ERR_UNSAFE_PATH: 'a path is not in canonical form, is outside the places tasks may touch, or resolves outside them through a symlink',
+  BALLAST_ERR_UNSAFE_VALUE: 'a sysctl, kernel module or other host setting is not in its allow-list',
+  BALLAST_ERR_ARTIFACT_UNTRUSTED: 'an artifact is neither pinned by the built-in catalogue nor imported by an admin',
+  BALLAST_ERR_ARCHIVE_TOO_LARGE: 'an archive unpacks to more bytes than its manifest declares or the absolute cap allows',
 } as const;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */
