@@ -36,9 +36,12 @@ export interface PathRule {
   path: string;
 }
 
-const tree = (path: string): PathRule => ({ kind: 'tree', path });
-const under = (path: string): PathRule => ({ kind: 'under', path });
-const file = (path: string): PathRule => ({ kind: 'file', path });
+/** The path and everything below it. */
+export const tree = (path: string): PathRule => ({ kind: 'tree', path });
+/** Only what is strictly below the path. */
+export const under = (path: string): PathRule => ({ kind: 'under', path });
+/** Exactly the path. */
+export const file = (path: string): PathRule => ({ kind: 'file', path });
 
 /** True when canonical `path` is inside one of `rules`. */
 export function pathAllowed(path: string, rules: readonly PathRule[]): boolean {
