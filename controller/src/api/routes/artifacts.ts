@@ -104,7 +104,8 @@ export function registerArtifactRoutes(app: FastifyInstance, deps: ArtifactRoute
           throw new BallastError('BALLAST_ERR_VALIDATION', `failed to import bundle: send the tarball as the body with Content-Type ${BUNDLE_TYPES[0]}`);
         }
         try {
-          const result = importResponse(await mirror.importBundle(body));
+          // Only an admin may import what the built-in catalogue does not pin (issue 16).
+          const result = importResponse(await mirror.importBundle(body, { trust: { admin: request.operator?.role === 'admin' } }));
           request.audit.target = result.items.map((i) => artifactLabel(i.artifact)).join(', ').slice(0, 500);
           request.audit.detail = `${result.added} added, ${result.unchanged} unchanged`;
           return result;
