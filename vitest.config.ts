@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['agent/**/*.test.ts', 'controller/**/*.test.ts', 'shared/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['agent/**/*.test.ts', 'controller/**/*.test.ts', 'shared/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/security/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },
