@@ -7,6 +7,7 @@
 import { type TObject, type TSchema, Kind } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { ROLES, renderRole } from '../../controller/src/roles/index.js';
+import { prepareRun } from '../../controller/src/runs/plan.js';
 import { FULL_MIRROR, HOST } from '../../controller/src/roles/testing.js';
 import { BASE_VARS, HOSTILE_KMODS, HOSTILE_PATHS, HOSTILE_SYSCTLS, taskProblems } from './support.js';
 
@@ -20,6 +21,23 @@ function refused(role: string, vars: Record<string, unknown>) {
 }
 
 describe('issue 16 attacks on role vars are refused on the controller', () => {
+  it('a run with an unsafe var is refused with BALLAST_ERR_UNSAFE_PATH naming the var, before anything is sent', () => {
+    const session = { request: () => Promise.reject(new Error('nothing may be sent')) };
+    const target = { id: 'h1', name: 'node-1', arch: 'amd64', address: '198.18.0.2', session };
+    const run = (role: string, vars: Record<string, unknown>) => () =>
+      prepareRun({
+        runId: 'run-1',
+        request: { role, hosts: ['node-1'], check: true, diff: false, vars },
+        targets: { find: (name) => (name === 'node-1' ? target : null) },
+        render: (r, { host, vars: v }) => renderRole(r, { host, vars: v, artifacts: FULL_MIRROR }),
+        busy: new Map(),
+        timeoutMs: 60_000,
+      });
+    expect(run('etcd-wipe', { dataDir: '/./.' })).toThrow(expect.objectContaining({ code: 'BALLAST_ERR_UNSAFE_PATH', path: '/vars/dataDir' }));
+    expect(run('os-prep', { sysctls: { 'kernel.core_pattern': '|/bin/sh' } })).toThrow(expect.objectContaining({ code: 'BALLAST_ERR_UNSAFE_VALUE' }));
+    expect(run('etcd-wipe', {})()).toHaveLength(1);
+  });
+
   it('1. etcd-wipe dataDir "/./." and "/./etc" (deleting / or /etc): BALLAST_ERR_UNSAFE_PATH at /vars/dataDir', () => {
     // "/etc" already failed the var's pattern (two segments at least); the rest passed it before.
     expect(refused('etcd-wipe', { dataDir: '/etc' })).toEqual([expect.objectContaining({ path: '/vars/dataDir' })]);

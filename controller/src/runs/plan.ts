@@ -4,7 +4,7 @@
  * before anything is stored or sent.
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { BallastError } from '../../../shared/src/errors.js';
+import { BallastError, type ErrorCode } from '../../../shared/src/errors.js';
 import { MAX_FRAME_BYTES } from '../../../shared/src/protocol/limits.js';
 import type { RunCreateRequest } from '../../../shared/src/runs-api.js';
 import { type RunSpec, RunSpecSchema } from '../../../shared/src/tasks/task.js';
@@ -46,6 +46,8 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
   const prepared: PreparedHost[] = [];
   const seen = new Set<string>();
   let rendered = 0;
+  // A var outside its safe domain refuses the run with its own code (BALLAST_ERR_UNSAFE_PATH/_VALUE).
+  let unsafe: ErrorCode | undefined;
   for (const [i, name] of request.hosts.entries()) {
     const where = `/hosts/${i}`;
     const target = opts.targets.find(name);
@@ -59,6 +61,7 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
     rendered += 1;
     if (!result.ok) {
       for (const p of result.problems) {
+        unsafe ??= p.code;
         const key = `${p.path}: ${p.message}`;
         renderProblems.set(key, [...(renderProblems.get(key) ?? []), name]);
       }
@@ -78,7 +81,7 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
   if (problems.length > 0) {
     const n = problems.length;
     throw new BallastError(
-      'BALLAST_ERR_VALIDATION',
+      unsafe ?? 'BALLAST_ERR_VALIDATION',
       `failed to start run of role "${request.role}": ${n} problem${n === 1 ? '' : 's'}: ${problems.join('; ')}`,
       { path: problems[0]?.split(':')[0] ?? '/' },
     );
