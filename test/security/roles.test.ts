@@ -82,6 +82,20 @@ describe('issue 16 attacks on role vars are refused on the controller', () => {
       ['etcd-wipe', { dataDir: '/var/lib/etcd' }],
       ['kube-node', { binDir: '/usr/local/bin' }],
       ['os-prep', { sysctls: { 'net.ipv4.ip_forward': '1', 'vm.max_map_count': '262144', 'net.ipv4.ip_local_port_range': '32768 60999' } }],
+      // test/lab/roles.test.ts and test/lab/vip/setup.ts
+      ['containerd', { cni: { enabled: false }, disabledPlugins: ['io.containerd.grpc.v1.cri'] }],
+      [
+        'vip',
+        {
+          health: {
+            kind: 'https',
+            url: 'https://127.0.0.1:2379/health',
+            caFile: '/etc/etcd/pki/ca.crt',
+            certFile: '/etc/etcd/pki/healthcheck-client.crt',
+            keyFile: '/etc/etcd/pki/healthcheck-client.key',
+          },
+        },
+      ],
     ] as const;
     for (const [role, vars] of ok) expect(render(role, vars).ok, `${role} ${JSON.stringify(vars)}`).toBe(true);
   });
