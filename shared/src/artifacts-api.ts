@@ -49,6 +49,11 @@ export const ArtifactSpecSchema = Type.Object(
     url: Url,
     /** Path of the file inside the bundle. */
     file: BundlePath,
+    /**
+     * Size of `file` in bytes. When every entry declares it, unpacking the bundle is bounded by
+     * their sum (a decompression bomb stops there) and each file must have exactly this size.
+     */
+    size: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
   },
   { additionalProperties: false },
 );

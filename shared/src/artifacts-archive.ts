@@ -4,9 +4,11 @@
  * magic bytes, and the system `tar` run with argv (never a shell).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { BallastError, type ErrorCode } from './errors.js';
 import { Sha256Meter } from './hashing.js';
 
@@ -89,13 +91,38 @@ export interface TarOptions {
   /** What is being unpacked, for messages, e.g. "bundle" or "artifact etcd 3.4.23 (amd64)". */
   what: string;
   signal?: AbortSignal;
+  /**
+   * Most bytes the gzip stream may decompress to (tar.gz only; a plain tar is bounded by its own
+   * size on disk). Past it tar is killed and BALLAST_ERR_ARCHIVE_TOO_LARGE raised: a 1 MB bomb
+   * stops at the bound, having written at most that much. Default {@link unpackBound} of the file.
+   */
+  maxUnpackedBytes?: number;
+}
+
+/** Absolute cap on what one archive may decompress to, whatever its manifest says. */
+export const MAX_UNPACKED_BYTES = 4 * 1024 ** 3;
+/** Without declared sizes, an archive may expand this many times its compressed size (binaries gzip ~3×)... */
+export const MAX_EXPANSION_RATIO = 32;
+/** ...but small archives may always expand to this (a tarball of scripts compresses well). */
+export const MIN_UNPACK_BOUND = 64 * 1024 ** 2;
+
+/** The default decompression bound for a compressed file of `compressedBytes`. */
+export function unpackBound(compressedBytes: number): number {
+  return Math.min(MAX_UNPACKED_BYTES, Math.max(MIN_UNPACK_BOUND, compressedBytes * MAX_EXPANSION_RATIO));
+}
+
+/** What a tar stream holding these member sizes decompresses to: 512-byte headers, data padded to 512, 10 KiB records. */
+export function tarStreamBytes(memberSizes: readonly number[]): number {
+  const body = memberSizes.reduce((sum, size) => sum + 512 + Math.ceil(size / 512) * 512, 0);
+  // Long names (GNU ././@LongLink) take another header and block; allow one per member, plus the end blocks and record padding.
+  return body + memberSizes.length * 1024 + 1024 + 10240;
 }
 
 const MAX_LISTING_BYTES = 4 * 1024 * 1024;
 
 /** Member names of a tar archive, as stored (may carry `./`). At most 4 MiB of listing is read. */
 export async function listTar(path: string, kind: 'tar' | 'tar.gz', options: TarOptions): Promise<string[]> {
-  const out = await runTar([kind === 'tar.gz' ? '-tzf' : '-tf', path], options, 'list');
+  const out = await runTar(path, kind, ['-t'], options, 'list');
   return out.split('\n').filter((line) => line !== '');
 }
 
@@ -105,20 +132,67 @@ export async function listTar(path: string, kind: 'tar' | 'tar.gz', options: Tar
  */
 export async function extractTar(path: string, kind: 'tar' | 'tar.gz', dest: string, members: string[], options: TarOptions): Promise<void> {
   if (members.length === 0) return;
-  await runTar(
-    [kind === 'tar.gz' ? '-xzf' : '-xf', path, '-C', dest, '--no-same-owner', '--no-same-permissions', '--', ...members],
-    options,
-    'unpack',
-  );
+  await runTar(path, kind, ['-x', '-C', dest, '--no-same-owner', '--no-same-permissions', '--', ...members], options, 'unpack');
 }
 
-/** Runs the system tar with argv; resolves with stdout, rejects with a coded error quoting stderr. */
-function runTar(args: string[], options: TarOptions, verb: string): Promise<string> {
+/**
+ * Runs the system tar with argv; resolves with stdout, rejects with a coded error quoting stderr.
+ * A gzip'd archive is decompressed here, not by tar, so that the decompressed bytes can be counted
+ * and the stream cut at `maxUnpackedBytes` (tar reads the tar stream from stdin).
+ */
+async function runTar(path: string, kind: 'tar' | 'tar.gz', args: string[], options: TarOptions, verb: string): Promise<string> {
+  if (kind === 'tar') return spawnTar([args[0]!, '-f', path, ...args.slice(1)], options, verb, null);
+  const bound = options.maxUnpackedBytes ?? unpackBound((await stat(path)).size);
+  let unpacked = 0;
+  let overflow = false;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      unpacked += chunk.length;
+      if (unpacked > bound) {
+        overflow = true;
+        done(new Error('decompression bound exceeded'));
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  const source = createReadStream(path).pipe(createGunzip());
+  source.on('error', (err) => meter.destroy(err));
+  try {
+    return await spawnTar([args[0]!, '-f', '-', ...args.slice(1)], options, verb, source.pipe(meter));
+  } catch (err) {
+    if (!overflow) throw err;
+    throw new BallastError(
+      'BALLAST_ERR_ARCHIVE_TOO_LARGE',
+      `failed to ${verb} ${options.what}: it decompresses to more than ${bound} bytes (what its manifest declares, or the cap for its compressed size); refused before unpacking further`,
+      { cause: err },
+    );
+  } finally {
+    source.destroy();
+    meter.destroy();
+  }
+}
+
+/** Spawns tar; `stdin`, when given, is piped into it (and an error on it fails the call). */
+function spawnTar(args: string[], options: TarOptions, verb: string, stdin: NodeJS.ReadableStream | null): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
+    const child = spawn('tar', args, { stdio: ['pipe', 'pipe', 'pipe'], signal: options.signal });
     let out = '';
     let err = '';
     let outBytes = 0;
+    let inputError: Error | null = null;
+    const sink = child.stdin;
+    // tar exiting early (EPIPE) is reported by its exit status; only a failing source matters here.
+    sink.on('error', () => {});
+    if (stdin === null) {
+      sink.end();
+    } else {
+      stdin.on('error', (e: Error) => {
+        inputError = e;
+        child.kill('SIGKILL');
+      });
+      stdin.pipe(sink);
+    }
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
@@ -136,7 +210,8 @@ function runTar(args: string[], options: TarOptions, verb: string): Promise<stri
       reject(new BallastError(options.code ?? 'BALLAST_ERR_VALIDATION', `failed to ${verb} ${options.what}: ${why}`, { cause }));
     child.on('error', (e) => fail(e.message, e));
     child.on('close', (code, signal) => {
-      if (outBytes > MAX_LISTING_BYTES) fail(`its listing exceeds ${MAX_LISTING_BYTES} bytes`);
+      if (inputError !== null) fail(`reading the archive failed: ${inputError.message}`, inputError);
+      else if (outBytes > MAX_LISTING_BYTES) fail(`its listing exceeds ${MAX_LISTING_BYTES} bytes`);
       else if (code === 0) resolve(out);
       else fail(`tar exited ${code ?? signal}: ${err.trim().split('\n').slice(0, 3).join('; ') || 'no message'}`);
     });

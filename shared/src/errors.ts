@@ -85,6 +85,10 @@ export const ERROR_CODES = {
   // Program start-up and shutdown faults: logged by main.ts, never an API answer.
   BALLAST_ERR_SERVICE_START: { status: 500, exit: EXIT_FAILURE, message: 'a long-running part of the program failed to start or to become ready' },
   BALLAST_ERR_SERVICE_STOP: { status: 500, exit: EXIT_FAILURE, message: 'one or more long-running parts of the program failed to stop' },
+  BALLAST_ERR_UNSAFE_PATH: { status: 400, exit: EXIT_FAILURE, message: 'a path is not in canonical form, is outside the places tasks may touch, or resolves outside them through a symlink' },
+  BALLAST_ERR_UNSAFE_VALUE: { status: 400, exit: EXIT_FAILURE, message: 'a sysctl, kernel module or other host setting is not in its allow-list' },
+  BALLAST_ERR_ARTIFACT_UNTRUSTED: { status: 403, exit: EXIT_FAILURE, message: 'an artifact is neither pinned by the built-in catalogue nor imported by an admin' },
+  BALLAST_ERR_ARCHIVE_TOO_LARGE: { status: 413, exit: EXIT_FAILURE, message: 'an archive unpacks to more bytes than its manifest declares or the absolute cap allows' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

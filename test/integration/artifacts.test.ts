@@ -155,7 +155,7 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
 
       // A pin that does not match what the mirror serves fails closed.
       const wrong = await registry
-        .run('artifact', { ...args, sha256: 'f'.repeat(64), install: [{ from: args.install[0]!.from, to: '/opt/etcd' }] }, testContext(root, { artifacts: source }))
+        .run('artifact', { ...args, sha256: 'f'.repeat(64), install: [{ from: args.install[0]!.from, to: '/usr/local/bin/ctr' }] }, testContext(root, { artifacts: source }))
         .catch((e: unknown) => e);
       expect(isBallastError(wrong, 'BALLAST_ERR_CHECKSUM_MISMATCH')).toBe(true);
 

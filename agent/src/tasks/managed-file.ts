@@ -3,8 +3,10 @@ import { lstat, readFile, rm } from 'node:fs/promises';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { BallastError } from '../../../shared/src/errors.js';
 import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
+import { CONFIG_PATHS, type PathRule, REMOVABLE_PATHS } from '../../../shared/src/tasks/safety.js';
 import { attrDrift, ensureAttrs, formatMode, loadIdNames, parseMode, resolveOwnership, type WantedAttrs } from './attrs.js';
-import { hostPath, type ModuleContext, type ModuleOutcome } from './module.js';
+import type { ModuleContext, ModuleOutcome } from './module.js';
+import { safePath } from './safe-path.js';
 
 /** The words that mark a file as ours; found anywhere in its first lines. */
 export const MANAGED_MARKER = 'Managed by Ballast';
@@ -49,6 +51,11 @@ export interface ManagedFileSpec {
   headerComment?: string | null;
   force?: boolean;
   state?: 'present' | 'absent';
+  /**
+   * Where the caller may write (default {@link CONFIG_PATHS}; removal: {@link REMOVABLE_PATHS}).
+   * Not a task argument: each module passes its own fixed list.
+   */
+  allowed?: readonly PathRule[];
 }
 
 /** A module outcome plus whether the bytes changed (systemd daemon-reloads only then). */
@@ -63,7 +70,9 @@ export interface ManagedFileOutcome extends ModuleOutcome {
  * cannot carry the marker, so changing it later needs `force` too.
  */
 export async function ensureManagedFile(ctx: ModuleContext, spec: ManagedFileSpec): Promise<ManagedFileOutcome> {
-  const full = hostPath(ctx, spec.path);
+  const absent = spec.state === 'absent';
+  const allowed = spec.allowed ?? (absent ? REMOVABLE_PATHS : CONFIG_PATHS);
+  const full = await safePath(ctx, spec.path, allowed, absent ? 'remove' : 'write');
   const current = await readRegularFile(full, spec.path);
   const comment = spec.headerComment === undefined ? '#' : spec.headerComment;
   if (spec.state === 'absent') return ensureAbsent(ctx, spec, full, current);

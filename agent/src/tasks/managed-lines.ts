@@ -1,3 +1,4 @@
+import type { PathRule } from '../../../shared/src/tasks/safety.js';
 import { readFileOrNull } from './attrs.js';
 import { ensureManagedFile, hasManagedMarker, type ManagedFileOutcome } from './managed-file.js';
 import { hostPath, type ModuleContext } from './module.js';
@@ -10,6 +11,8 @@ export interface ManagedLineSpec {
   matches: (line: string) => boolean;
   /** The entry's line, or null to remove it. */
   line: string | null;
+  /** Where this file may be (the module's own fixed directory). */
+  allowed: readonly PathRule[];
 }
 
 /**
@@ -37,5 +40,5 @@ export async function ensureManagedLine(ctx: ModuleContext, spec: ManagedLineSpe
     }
   }
   if (!placed && spec.line !== null) body.push(spec.line);
-  return ensureManagedFile(ctx, { path: spec.path, content: body.length === 0 ? '' : `${body.join('\n')}\n`, mode: '0644' });
+  return ensureManagedFile(ctx, { path: spec.path, content: body.length === 0 ? '' : `${body.join('\n')}\n`, mode: '0644', allowed: spec.allowed });
 }

@@ -5,7 +5,7 @@ import { rejection } from './testing.js';
 describe('hostPath', () => {
   it('resolves absolute paths under the root', () => {
     expect(hostPath({ root: '/' }, '/etc/hosts')).toBe('/etc/hosts');
-    expect(hostPath({ root: '/tmp/r' }, '/etc//hosts')).toBe('/tmp/r/etc/hosts');
+    expect(hostPath({ root: '/tmp/r' }, '/etc/hosts')).toBe('/tmp/r/etc/hosts');
     expect(hostPath({ root: '/tmp/r/' }, '/')).toBe('/tmp/r/');
   });
 
@@ -16,5 +16,11 @@ describe('hostPath', () => {
       });
     }
     expect(hostPath({ root: '/tmp/r' }, '/a/..b')).toBe('/tmp/r/a/..b');
+  });
+
+  it('refuses non-canonical paths instead of normalising them', async () => {
+    for (const path of ['/./.', '/./etc', '/etc//hosts', '/etc/', '/etc/.']) {
+      expect(await rejection(Promise.resolve().then(() => hostPath({ root: '/tmp/r' }, path)))).toMatchObject({ code: 'BALLAST_ERR_UNSAFE_PATH' });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { BallastError } from '../../../shared/src/errors.js';
 import type { ModuleArgs, ModuleName } from '../../../shared/src/tasks/modules.js';
+import { pathProblem } from '../../../shared/src/tasks/safety.js';
 
 /** Options of one {@link ExecPort} call. */
 export interface ExecOptions {
@@ -92,9 +93,12 @@ export interface Module<M extends ModuleName> {
 }
 
 /**
- * Resolves an absolute host path under `ctx.root`. A `..` segment is refused outright rather than
- * normalised away: task arguments are data from the controller, and a path that climbs is a bug or
- * an attack either way. Symlinks are not resolved (with root '/' in production they cannot escape).
+ * Resolves an absolute host path under `ctx.root`. The path must already be canonical (see
+ * {@link pathProblem}): a `..` segment is refused as climbing out (BALLAST_ERR_PATH_OUTSIDE_ROOT),
+ * and `.` segments, `//` or a trailing `/` as unsafe (BALLAST_ERR_UNSAFE_PATH), never normalised
+ * away — every later check (allow-lists, "not a top-level directory") then sees the path that is
+ * touched. Task arguments are data from the controller, and a path that needs normalising is a bug
+ * or an attack either way. Symlinks are checked by `safePath` (safe-path.ts) for paths that are written.
  */
 export function hostPath(ctx: Pick<ModuleContext, 'root'>, path: string): string {
   if (!isAbsolute(path)) {
@@ -103,6 +107,8 @@ export function hostPath(ctx: Pick<ModuleContext, 'root'>, path: string): string
   if (path.split('/').includes('..')) {
     throw new BallastError('BALLAST_ERR_PATH_OUTSIDE_ROOT', `failed to resolve ${JSON.stringify(path)}: ".." is not allowed`);
   }
+  const problem = pathProblem(path);
+  if (problem !== null) throw new BallastError('BALLAST_ERR_UNSAFE_PATH', `failed to resolve ${JSON.stringify(path.slice(0, 256))}: ${problem}`);
   const root = normalize(ctx.root);
   const full = normalize(join(root, path));
   const rel = relative(root, full);

@@ -6,9 +6,10 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type ArtifactSpec, artifactLabel, BUNDLE_MANIFEST } from '../../../shared/src/artifacts-api.js';
-import { extractTar, hashFile, listTar, normalizeMember, sniffArchive, writeStreamToFile } from '../../../shared/src/artifacts-archive.js';
+import { extractTar, hashFile, listTar, normalizeMember, sniffArchive, tarStreamBytes, unpackBound, writeStreamToFile } from '../../../shared/src/artifacts-archive.js';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
+import { checkTrust, type ImportTrust, type TrustReport } from './trust.js';
 
 /** A verified file waiting in a work dir to be moved into the mirror. `spec.file` is its mirror file name. */
 export interface StagedArtifact {
@@ -26,6 +27,14 @@ export interface StageBundleOptions {
   workDir: string;
   maxBytes: number;
   signal?: AbortSignal;
+  /** Who imports: decides which artifacts are trusted (trust.ts). */
+  trust: ImportTrust;
+}
+
+/** A verified bundle, and the pins an admin overrode (for the audit log). */
+export interface StagedBundle {
+  staged: StagedArtifact[];
+  trust: TrustReport;
 }
 
 function invalid(why: string, path?: string): BallastError {
@@ -37,7 +46,7 @@ function invalid(why: string, path?: string): BallastError {
  * malformed bundle (naming what is wrong) and BALLAST_ERR_CHECKSUM_MISMATCH naming every artifact
  * whose file does not hash to the manifest's sha256, with the expected and the actual hash.
  */
-export async function stageBundle(opts: StageBundleOptions): Promise<StagedArtifact[]> {
+export async function stageBundle(opts: StageBundleOptions): Promise<StagedBundle> {
   const { workDir, signal } = opts;
   const bundle = join(workDir, 'bundle');
   let size: number;
@@ -51,7 +60,8 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedArtif
   if (size === 0) throw invalid('the upload is empty');
   const kind = await sniffArchive(bundle);
   if (kind === 'file') throw invalid('the upload is neither a tar nor a tar.gz archive');
-  const tarOpts = { what: 'bundle', signal };
+  // Until the manifest is read, only the expansion-ratio cap bounds decompression (artifacts-archive.ts).
+  const tarOpts = { what: 'bundle', signal, maxUnpackedBytes: unpackBound(size) };
 
   // Stored member names may carry "./"; the manifest never does.
   const members = new Map<string, string>();
@@ -70,6 +80,8 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedArtif
   if (!info.isFile()) throw invalid(`${BUNDLE_MANIFEST} is not a regular file`);
   if (info.size > MAX_MANIFEST_BYTES) throw invalid(`${BUNDLE_MANIFEST} is larger than ${MAX_MANIFEST_BYTES} bytes`);
   const manifest = parseManifest(await readFile(manifestPath, 'utf8'), `bundle ${BUNDLE_MANIFEST}`);
+  // Trust before anything else is unpacked: an untrusted bundle never touches the disk further.
+  const trust = checkTrust(manifest, opts.trust);
 
   const missing = manifest.map((e, i) => ({ e, i })).filter(({ e }) => !members.has(e.file));
   if (missing.length > 0) {
@@ -79,8 +91,11 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedArtif
       `/${first.i}/file`,
     );
   }
-  // Unpack only what the manifest names: whatever else the tarball holds never touches the disk.
-  await extractTar(bundle, kind, unpacked, manifest.map((e) => members.get(e.file)!), tarOpts);
+  // Unpack only what the manifest names: whatever else the tarball holds never touches the disk. With
+  // sizes declared, the whole stream may not decompress to more than they add up to.
+  const declared = manifest.every((e) => e.size !== undefined) ? tarStreamBytes([info.size, ...manifest.map((e) => e.size ?? 0)]) : undefined;
+  const bound = declared === undefined ? tarOpts.maxUnpackedBytes : Math.min(declared, tarOpts.maxUnpackedBytes);
+  await extractTar(bundle, kind, unpacked, manifest.map((e) => members.get(e.file)!), { ...tarOpts, maxUnpackedBytes: bound });
 
   const staged: StagedArtifact[] = [];
   const mismatches: string[] = [];
@@ -88,6 +103,7 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedArtif
     const path = join(unpacked, members.get(e.file)!);
     const st = await lstat(path);
     if (!st.isFile()) throw invalid(`${e.file} (${artifactLabel(e)}) is not a regular file in the bundle`);
+    if (e.size !== undefined && st.size !== e.size) throw invalid(`${e.file} (${artifactLabel(e)}) is ${st.size} bytes, the manifest says ${e.size}`);
     const actual = await hashFile(path, signal);
     if (actual !== e.sha256) mismatches.push(`artifact ${artifactLabel(e)} file ${e.file}: expected sha256 ${e.sha256}, got ${actual}`);
     staged.push({ spec: { ...e, file: basename(e.file) }, path, size: st.size });
@@ -95,5 +111,5 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedArtif
   if (mismatches.length > 0) {
     throw new BallastError('BALLAST_ERR_CHECKSUM_MISMATCH', `failed to import bundle: ${mismatches.join('; ')}; nothing was imported`);
   }
-  return staged;
+  return { staged, trust };
 }

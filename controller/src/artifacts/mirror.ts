@@ -19,6 +19,7 @@ import { BallastError } from '../../../shared/src/errors.js';
 import type { ArtifactRecord, ArtifactRepo } from './artifact-repo.js';
 import { type StagedArtifact, stageBundle } from './bundle.js';
 import { DEFAULT_CATALOGUE } from './catalogue.js';
+import type { ImportTrust } from './trust.js';
 import { downloadVerified, type FetchPort } from './download.js';
 import { checkCatalogueEntries } from './manifest.js';
 
@@ -86,9 +87,12 @@ export class ArtifactMirror {
   }
 
   /** Imports a bundle tarball from `source` (see bundle.ts); nothing is imported unless all of it verifies. */
-  async importBundle(source: NodeJS.ReadableStream, options: { signal?: AbortSignal } = {}): Promise<MirrorChange[]> {
+  async importBundle(source: NodeJS.ReadableStream, options: { signal?: AbortSignal; trust?: ImportTrust } = {}): Promise<MirrorChange[]> {
     return this.#withWorkDir(async (workDir) => {
-      const staged = await stageBundle({ source, workDir, maxBytes: this.maxBundleBytes, signal: options.signal });
+      // Secure by default: without a say-so, the importer is not an admin.
+      const trust = options.trust ?? { admin: false };
+      const { staged, trust: report } = await stageBundle({ source, workDir, maxBytes: this.maxBundleBytes, signal: options.signal, trust });
+      if (report.overriddenPins.length > 0) this.#opts.log.warn({ overridden: report.overriddenPins }, 'admin imported builds other than the catalogue pins');
       return this.#commit(staged, []);
     });
   }

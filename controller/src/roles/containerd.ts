@@ -4,6 +4,8 @@
  * handler notified by binary or config changes, and the component file so the agent supervises it.
  */
 import { Type } from '@sinclair/typebox';
+import { file, tree, under } from '../../../shared/src/tasks/safety.js';
+import { checkPathVar } from './safe-vars.js';
 import { artifactTask, componentTask, directoryTask, parentDir, task } from './tasks.js';
 import type { RoleDefinition, RoleTask } from './types.js';
 
@@ -11,6 +13,22 @@ import type { RoleDefinition, RoleTask } from './types.js';
 const pathVar = (def: string) => Type.String({ pattern: '^/[A-Za-z0-9._/@+-]*$', maxLength: 512, default: def });
 const Version = Type.String({ pattern: '^[A-Za-z0-9._+-]{1,64}$' });
 const PluginName = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' });
+
+/**
+ * Where each path var may point. Install paths are a fixed choice (an operator must not pick where a
+ * root-run binary lands, nor what the unit starts); data and runtime directories stay under
+ * containerd's own prefixes.
+ */
+export const CONTAINERD_PATH_RULES = {
+  binDir: [file('/usr/local/bin'), file('/usr/bin')],
+  runcPath: [file('/usr/local/sbin/runc'), file('/usr/local/bin/runc'), file('/usr/bin/runc')],
+  configPath: [file('/etc/containerd/config.toml')],
+  root: [tree('/var/lib/containerd')],
+  state: [tree('/run/containerd')],
+  socket: [under('/run/containerd')],
+  'cni/binDir': [file('/opt/cni/bin')],
+  'cni/confDir': [file('/etc/cni/net.d')],
+} as const;
 
 /** Upstream CNI plugins installed by default (kubespray's set). */
 export const DEFAULT_CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning'];
@@ -104,7 +122,9 @@ export const containerdRole: RoleDefinition<typeof ContainerdVars> = {
   name: 'containerd',
   description: 'containerd + runc (+ CNI plugins), config.toml with SystemdCgroup, unit, health probe',
   vars: ContainerdVars,
-  render({ host, vars, artifact }) {
+  render({ host, vars, artifact, problem }) {
+    const values = { ...vars, 'cni/binDir': vars.cni.binDir, 'cni/confDir': vars.cni.confDir };
+    for (const [name, rules] of Object.entries(CONTAINERD_PATH_RULES)) checkPathVar(problem, `/vars/${name}`, values[name as keyof typeof CONTAINERD_PATH_RULES], rules);
     const restart = { notify: [RESTART_CONTAINERD] };
     const tasks: RoleTask[] = [];
     tasks.push(

@@ -5,6 +5,8 @@
  * could cost the cluster its quorum. Used by the bootstrap operation one member at a time.
  */
 import { Type } from '@sinclair/typebox';
+import { ETCD_PATH_RULES } from './etcd.js';
+import { checkPathVar } from './safe-vars.js';
 import { task } from './tasks.js';
 import type { RoleDefinition } from './types.js';
 
@@ -32,7 +34,8 @@ export const etcdMemberRole: RoleDefinition<typeof EtcdMemberVars> = {
   name: 'etcd-member',
   description: 'one etcd membership change (learner add, promote, remove) through the local member, quorum-guarded',
   vars: EtcdMemberVars,
-  render({ vars }) {
+  render({ vars, problem }) {
+    checkPathVar(problem, '/vars/configDir', vars.configDir, ETCD_PATH_RULES.configDir);
     const pki = `${vars.configDir}/pki`;
     return {
       tasks: [

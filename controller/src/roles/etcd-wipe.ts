@@ -6,6 +6,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import { componentFilePath } from '../../../shared/src/components.js';
+import { ETCD_PATH_RULES } from './etcd.js';
+import { checkPathVar } from './safe-vars.js';
 import { task } from './tasks.js';
 import type { RoleDefinition } from './types.js';
 
@@ -19,7 +21,9 @@ export const etcdWipeRole: RoleDefinition<typeof EtcdWipeVars> = {
   name: 'etcd-wipe',
   description: 'stop etcd and remove its data directory (rollback of a failed member join)',
   vars: EtcdWipeVars,
-  render({ vars }) {
+  render({ vars, problem }) {
+    // `/./.` passed the old pattern and planned removing the root: canonical and under /var/lib/etcd only.
+    checkPathVar(problem, '/vars/dataDir', vars.dataDir, ETCD_PATH_RULES.dataDir);
     return {
       tasks: [
         // The component supervisor would start it again: unregister first, then stop and disable.

@@ -6,6 +6,8 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { isIP } from 'node:net';
+import { file, tree } from '../../../shared/src/tasks/safety.js';
+import { checkPathVar } from './safe-vars.js';
 import { artifactTask, bareVersion, componentTask, directoryTask, task } from './tasks.js';
 import type { RoleDefinition, RoleTask } from './types.js';
 import { secret } from './vars.js';
@@ -65,6 +67,13 @@ const EtcdVars = Type.Object(
   { additionalProperties: false },
 );
 type EtcdVarsT = Static<typeof EtcdVars>;
+
+/** Where each path var may point: data under /var/lib/etcd, fixed configuration and install directories. */
+export const ETCD_PATH_RULES = {
+  dataDir: [tree('/var/lib/etcd')],
+  configDir: [file('/etc/etcd')],
+  binDir: [file('/usr/local/bin'), file('/usr/bin')],
+} as const;
 
 /** The handler notified by binary, certificate and configuration changes. */
 export const RESTART_ETCD = 'restart etcd';
@@ -137,6 +146,7 @@ export const etcdRole: RoleDefinition<typeof EtcdVars> = {
   description: 'etcd + etcdctl, 0700 data dir, mTLS files, env file, unit, /health probe',
   vars: EtcdVars,
   render({ host, vars, artifact, problem }) {
+    for (const [name, rules] of Object.entries(ETCD_PATH_RULES)) checkPathVar(problem, `/vars/${name}`, vars[name as keyof typeof ETCD_PATH_RULES], rules);
     const restart = { notify: [RESTART_ETCD] };
     const address = vars.advertiseAddress ?? host.address;
     if (address === null) problem('/vars/advertiseAddress', 'required: the controller does not know this host’s address');

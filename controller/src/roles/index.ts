@@ -55,7 +55,7 @@ export function renderRole(name: string, options: RenderOptions): RenderResult {
     problems.push({ path: `/artifacts/${artifactName}`, message: `the mirror has no ${what} for ${host.arch}; import or fetch it (ballastctl artifacts)` });
     return { name: artifactName, version: version ?? '0.0.0', arch: host.arch, sha256: MISSING_SHA };
   };
-  const rendered = role.render({ host, vars: checked.value, artifact, problem: (path, message) => problems.push({ path, message }) });
+  const rendered = role.render({ host, vars: checked.value, artifact, problem: (path, message, code) => problems.push(code === undefined ? { path, message } : { path, message, code }) });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, role: rendered };
 }
 

@@ -6,6 +6,8 @@
  * /var/lib/kubelet/config.yaml exists.
  */
 import { Type } from '@sinclair/typebox';
+import { file, under } from '../../../shared/src/tasks/safety.js';
+import { checkPathVar } from './safe-vars.js';
 import { artifactTask, componentTask, directoryTask, task } from './tasks.js';
 import type { RoleDefinition, RoleTask } from './types.js';
 
@@ -28,6 +30,9 @@ const KubeNodeVars = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** Where the binaries may go (kubeadm's binary allow-list has the same two), and where the CRI socket may be. */
+export const KUBE_NODE_PATH_RULES = { binDir: [file('/usr/bin'), file('/usr/local/bin')], criSocket: [under('/run/containerd')] } as const;
 
 /** Notified when the kubelet binary or its unit changes; restarts kubelet only if it is running. */
 export const RESTART_KUBELET = 'restart kubelet';
@@ -75,7 +80,9 @@ export const kubeNodeRole: RoleDefinition<typeof KubeNodeVars> = {
   name: 'kube-node',
   description: 'kubelet/kubeadm/kubectl, kubelet unit + kubeadm drop-in, crictl config, kubelet probe',
   vars: KubeNodeVars,
-  render({ vars, artifact }) {
+  render({ vars, artifact, problem }) {
+    checkPathVar(problem, '/vars/binDir', vars.binDir, KUBE_NODE_PATH_RULES.binDir);
+    checkPathVar(problem, '/vars/criSocket', vars.criSocket.slice('unix://'.length), KUBE_NODE_PATH_RULES.criSocket);
     const kubelet = artifact('kubelet', vars.version);
     // kubeadm and kubectl must match kubelet's version, whichever the mirror resolved it to.
     const version = vars.version ?? kubelet.version;

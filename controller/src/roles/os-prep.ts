@@ -3,6 +3,7 @@
  * br_netfilter modules loaded and persisted, and IP forwarding plus bridge netfilter sysctls.
  */
 import { Type } from '@sinclair/typebox';
+import { checkKernelModules, checkSysctls } from './safe-vars.js';
 import { task } from './tasks.js';
 import type { RoleDefinition, RoleTask } from './types.js';
 
@@ -20,9 +21,9 @@ const OsPrepVars = Type.Object(
   {
     /** Turn swap off now and comment it out of /etc/fstab (kubelet refuses to run with swap by default). */
     swapOff: Type.Boolean({ default: true }),
-    /** Kernel modules loaded now and at boot, in this order. */
+    /** Kernel modules loaded now and at boot, in this order; names from KMOD_ALLOW_LIST. */
     kernelModules: Type.Array(KmodName, { default: ['overlay', 'br_netfilter'], maxItems: 32, uniqueItems: true }),
-    /** Merged over the defaults (a given key overrides the default value). */
+    /** Merged over the defaults (a given key overrides the default value); names from SYSCTL_ALLOW_LIST, numeric values only. */
     sysctls: Type.Record(SysctlName, Type.String({ pattern: '^[^\\n]{0,256}$' }), { default: { ...DEFAULT_SYSCTLS }, maxProperties: 128 }),
     /** File under /etc/sysctl.d the sysctls persist in. */
     sysctlFile: Type.String({ pattern: '^[A-Za-z0-9._-]+\\.conf$', maxLength: 128, default: '99-ballast-kubernetes.conf' }),
@@ -36,6 +37,9 @@ export const osPrepRole: RoleDefinition<typeof OsPrepVars> = {
   description: 'swap off, overlay + br_netfilter modules, ip_forward and bridge sysctls',
   vars: OsPrepVars,
   render({ vars, problem }) {
+    // Allow-lists (shared with the agent, which re-checks): `kernel.core_pattern = |/bin/sh …` is root code execution.
+    checkSysctls(problem, '/vars/sysctls', vars.sysctls);
+    checkKernelModules(problem, '/vars/kernelModules', vars.kernelModules);
     const tasks: RoleTask[] = [];
     if (vars.swapOff) tasks.push(task('Disable swap', 'swap', { state: 'off' }));
     for (const name of vars.kernelModules) tasks.push(task(`Load kernel module ${name}`, 'kmod', { name, state: 'present' }));

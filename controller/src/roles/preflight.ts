@@ -4,6 +4,7 @@
  * host's cluster roles need; it changes nothing, in check mode or not.
  */
 import { Type } from '@sinclair/typebox';
+import { checkPathVar } from './safe-vars.js';
 import { task } from './tasks.js';
 import type { RoleDefinition } from './types.js';
 
@@ -32,7 +33,12 @@ export const preflightRole: RoleDefinition<typeof PreflightVars> = {
   name: 'preflight',
   description: 'read-only host checks (kernel, cgroup v2, swap, free ports, disk, memory, CPUs), every problem listed',
   vars: PreflightVars,
-  render({ vars }) {
+  render({ vars, problem }) {
+    // Read-only checks may look anywhere, but at the path they name: canonical only.
+    vars.freePorts.forEach((p, i) => {
+      if (typeof p !== 'number') checkPathVar(problem, `/vars/freePorts/${i}/unlessExists`, p.unlessExists, null);
+    });
+    for (const path of Object.keys(vars.minFreeBytes)) checkPathVar(problem, `/vars/minFreeBytes/${path}`, path, null);
     const args = {
       minKernel: vars.minKernel,
       cgroupV2: vars.cgroupV2,

@@ -96,13 +96,13 @@ describe('containerd', () => {
   });
 
   it('registers the component with a containerd socket probe', () => {
-    const role = mustRender('containerd', { socket: '/run/k8s/containerd.sock' });
+    const role = mustRender('containerd', { socket: '/run/containerd/k8s.sock' });
     const file = args<{ path: string; content: string; headerComment: null }>(byName(role.tasks, 'Register component containerd'));
     expect(file.path).toBe('/etc/ballast/components.d/containerd.json');
     expect(file.headerComment).toBeNull();
     const spec: unknown = JSON.parse(file.content);
     expect(checkComponent.Check(spec)).toBe(true);
-    expect(spec).toEqual({ name: 'containerd', unit: 'containerd.service', probe: { kind: 'containerd', socket: '/run/k8s/containerd.sock' } });
+    expect(spec).toEqual({ name: 'containerd', unit: 'containerd.service', probe: { kind: 'containerd', socket: '/run/containerd/k8s.sock' } });
   });
 
   it('leaves CNI out when disabled (and then does not need the plugins artifact)', () => {

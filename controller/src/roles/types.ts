@@ -4,6 +4,7 @@
  * orchestrator sends the result to the host's agent.
  */
 import type { Static, TObject } from '@sinclair/typebox';
+import type { ErrorCode } from '../../../shared/src/errors.js';
 import type { Task } from '../../../shared/src/tasks/task.js';
 
 /** An artifact as the mirror knows it: enough for an `artifact` task. */
@@ -47,6 +48,11 @@ export interface RenderedRole {
 export interface RenderProblem {
   path: string;
   message: string;
+  /**
+   * Set when the problem is a var outside its safe domain (BALLAST_ERR_UNSAFE_PATH or
+   * BALLAST_ERR_UNSAFE_VALUE), so the refusal says so rather than "invalid input".
+   */
+  code?: ErrorCode;
 }
 
 /** What a role's render function gets. */
@@ -59,8 +65,8 @@ export interface RoleContext<V> {
    * artifact is listed at once) and a placeholder is returned so rendering can go on.
    */
   artifact(name: string, version?: string): ArtifactRecord;
-  /** Records a problem the vars schema cannot express (a cross-field rule). */
-  problem(path: string, message: string): void;
+  /** Records a problem the vars schema cannot express (a cross-field rule, a var outside its safe domain). */
+  problem(path: string, message: string, code?: ErrorCode): void;
 }
 
 /** A role: its name, a one-line description, its vars schema (with defaults) and its render. */

@@ -7,6 +7,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { stringify } from 'yaml';
+import { checkPathVar } from './safe-vars.js';
 import { task } from './tasks.js';
 import type { RoleDefinition } from './types.js';
 import { secret } from './vars.js';
@@ -65,7 +66,14 @@ export const vipRole: RoleDefinition<typeof VipVars> = {
   name: 'vip',
   description: 'VIP election config (/etc/ballast/vip.yaml) and its etcd client certificate',
   vars: VipVars,
-  render({ vars }) {
+  render({ vars, problem }) {
+    const health = vars.health;
+    if (health !== undefined && (health.kind === 'http' || health.kind === 'https')) {
+      for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+        const value = health[key];
+        if (value !== undefined) checkPathVar(problem, `/vars/health/${key}`, value, null);
+      }
+    }
     const file = (name: string) => `${VIP_PKI_DIR}/${name}`;
     const config: Record<string, unknown> = {
       name: vars.name,

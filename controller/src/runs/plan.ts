@@ -46,7 +46,8 @@ interface Problem {
 /**
  * Validates hosts and renders the role for each; throws one error listing every problem. Its code
  * is BALLAST_ERR_HOST_BUSY or BALLAST_ERR_HOST_NOT_CONNECTED when every problem is that one (a
- * caller may wait and retry: bootstrap/role-runner.ts does), BALLAST_ERR_VALIDATION otherwise.
+ * caller may wait and retry: bootstrap/role-runner.ts does), the var's own code when a role var is
+ * outside its safe domain (BALLAST_ERR_UNSAFE_PATH/_VALUE), BALLAST_ERR_VALIDATION otherwise.
  */
 export function prepareRun(opts: PrepareOptions): PreparedHost[] {
   const { request } = opts;
@@ -56,6 +57,8 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
   const prepared: PreparedHost[] = [];
   const seen = new Set<string>();
   let rendered = 0;
+  // A var outside its safe domain refuses the run with its own code (BALLAST_ERR_UNSAFE_PATH/_VALUE).
+  let unsafe: ErrorCode | undefined;
   for (const [i, name] of request.hosts.entries()) {
     const where = `/hosts/${i}`;
     const target = opts.targets.find(name);
@@ -69,6 +72,7 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
     rendered += 1;
     if (!result.ok) {
       for (const p of result.problems) {
+        if (p.code !== 'BALLAST_ERR_VALIDATION') unsafe ??= p.code;
         const key = `${p.path}: ${p.message}`;
         renderProblems.set(key, [...(renderProblems.get(key) ?? []), name]);
       }
@@ -90,7 +94,7 @@ export function prepareRun(opts: PrepareOptions): PreparedHost[] {
     const first = problems[0]?.code ?? 'BALLAST_ERR_VALIDATION';
     const code = problems.every((p) => p.code === first) ? first : 'BALLAST_ERR_VALIDATION';
     throw new BallastError(
-      code,
+      unsafe ?? code,
       `failed to start run of role "${request.role}": ${n} problem${n === 1 ? '' : 's'}: ${problems.map((p) => p.text).join('; ')}`,
       { path: problems[0]?.text.split(':')[0] ?? '/' },
     );

@@ -3,6 +3,7 @@
  * while the hub writes; synchronous=NORMAL is durable across process crashes in WAL mode and only
  * risks the last transactions on power loss, which heartbeats and events can afford.
  */
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
@@ -26,6 +27,7 @@ export interface OpenDatabaseOptions {
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Database {
   let db: Database;
   try {
+    ensurePrivateFile(path);
     db = new BetterSqlite3(path);
   } catch (err) {
     throw new BallastError('BALLAST_ERR_STORE', `failed to open database ${path}: ${messageOf(err)}`, { cause: err });
@@ -43,12 +45,28 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, { migrations: options.migrations ?? MIGRATIONS, now: options.now ?? Date.now, path });
+    // SQLite creates -wal and -shm with the database's mode; an older controller's may be 0644.
+    for (const suffix of ['-wal', '-shm']) if (existsSync(`${path}${suffix}`)) chmodSync(`${path}${suffix}`, PRIVATE_MODE);
     return db;
   } catch (err) {
     db.close();
     if (err instanceof BallastError) throw err;
     throw new BallastError('BALLAST_ERR_STORE', `failed to open database ${path}: ${messageOf(err)}`, { cause: err });
   }
+}
+
+/** ballast.db holds the cluster CA keys: owner read/write only, whatever the umask (issue 16 point 11). */
+const PRIVATE_MODE = 0o600;
+
+/**
+ * Creates the database file 0600 before SQLite does (SQLite would use 0644 minus the umask, and
+ * its -wal and -shm files copy the database's mode), and narrows an existing one to 0600.
+ * In-memory and URI databases have no file of ours to protect.
+ */
+function ensurePrivateFile(path: string): void {
+  if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  closeSync(openSync(path, 'a', PRIVATE_MODE));
+  chmodSync(path, PRIVATE_MODE);
 }
 
 /** The highest applied migration version, 0 for a new database. */

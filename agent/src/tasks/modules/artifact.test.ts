@@ -93,7 +93,7 @@ describe('artifact module', () => {
     expect((await apply(args)).changed).toBe(true);
     expect(await readFile(join(root, 'usr/local/sbin/runc'))).toEqual(RUNC);
     expect((await apply(args)).changed).toBe(false);
-    const nested = await rejection(apply({ ...args, version: '1.1.5', install: [{ from: 'bin/runc', to: '/usr/local/sbin/runc2' }] }));
+    const nested = await rejection(apply({ ...args, version: '1.1.5', install: [{ from: 'bin/runc', to: '/usr/local/bin/runc' }] }));
     expect(nested).toMatchObject({ code: 'BALLAST_ERR_VALIDATION', path: '/args/install/0/from' });
   });
 
@@ -162,7 +162,7 @@ describe('artifact module', () => {
   });
 
   it('refuses a member the archive lacks, bad paths and a missing source, before installing anything', async () => {
-    const missing = await rejection(apply(etcdArgs({ install: [{ from: 'etcd-v3.4.23-linux-amd64/etcd', to: '/usr/local/bin/etcd' }, { from: 'nope', to: '/usr/local/bin/nope' }] })));
+    const missing = await rejection(apply(etcdArgs({ install: [{ from: 'etcd-v3.4.23-linux-amd64/etcd', to: '/usr/local/bin/etcd' }, { from: 'nope', to: '/usr/local/bin/ctr' }] })));
     expect(missing).toMatchObject({ code: 'BALLAST_ERR_NOT_FOUND', path: '/args/install/1/from' });
     expect(await readdir(root)).toEqual(['var']);
     expect(await workFiles()).toEqual([]);

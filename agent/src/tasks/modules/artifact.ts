@@ -7,7 +7,7 @@
  * downloading anything (rancher system-agent remembers its applied checksum the same way).
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { artifactLabel } from '../../../../shared/src/artifacts-api.js';
@@ -15,8 +15,10 @@ import { extractTar, hashFile, listTar, normalizeMember, sniffArchive, writeStre
 import { BallastError, isBallastError, messageOf } from '../../../../shared/src/errors.js';
 import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
+import { BINARY_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { formatMode, lstatOrNull, parseMode } from '../attrs.js';
 import { hostPath, type Module, type ModuleContext, type ModuleOutcome } from '../module.js';
+import { safePath } from '../safe-path.js';
 
 /** Where downloads, unpacking and the state file live (under the context root). */
 export const ARTIFACT_WORK_DIR = '/var/lib/ballast/artifacts';
@@ -47,7 +49,7 @@ export const artifactModule: Module<'artifact'> = {
   name: 'artifact',
   async run(args, ctx) {
     const label = artifactLabel(args);
-    const targets = resolveTargets(args, ctx);
+    const targets = await resolveTargets(args, ctx);
     const workDir = hostPath(ctx, ARTIFACT_WORK_DIR);
     const state = await readState(workDir, ctx);
     const key = `${args.name}/${args.version}/${args.arch}`;
@@ -68,7 +70,13 @@ export const artifactModule: Module<'artifact'> = {
       return { changed: true, message: `fixed the mode of ${needMode.length} of ${files} from ${label}`, diff: diffOf(lines) };
     }
     if (ctx.check) {
-      const lines = await Promise.all(targets.map(async (t) => `${(await lstatOrNull(t.full)) === null ? '+' : '~'} ${t.to} (${t.from}, mode ${formatMode(t.mode)})`));
+      const lines = await Promise.all(
+        targets.map(async (t) => {
+          const exists = (await lstatOrNull(t.full)) !== null;
+          const foreign = exists && !installedByUs(state, t.to) ? '; not installed by Ballast: refused unless identical' : '';
+          return `${exists ? '~' : '+'} ${t.to} (${t.from}, mode ${formatMode(t.mode)}${foreign})`;
+        }),
+      );
       return { changed: true, message: `would install ${files} from ${label}`, diff: diffOf(lines) };
     }
     return install(args, ctx, { targets, workDir, state, key, label });
@@ -91,14 +99,20 @@ async function install(
     const sources = await unpack(download, unpackDir, targets, label, ctx.signal);
     const lines: string[] = [];
     const installed: ArtifactState['files'] = {};
+    // Every target is judged before any is written, so a refused one leaves the others untouched too.
+    const judged: { t: Target; src: string; want: string; before: Stats | null; same: boolean }[] = [];
     for (const t of targets) {
       const src = sources.get(t.from)!;
       const want = await hashFile(src, ctx.signal);
-      installed[t.to] = { sha256: want, mode: t.mode };
       const before = await lstatOrNull(t.full);
       const same = before?.isFile() === true && (await hashFile(t.full, ctx.signal)) === want;
-      if (same && (before.mode & 0o7777) === t.mode) continue;
-      if (same) {
+      assertOurs(plan.state, t, before, same, label);
+      judged.push({ t, src, want, before, same });
+    }
+    for (const { t, src, want, before, same } of judged) {
+      installed[t.to] = { sha256: want, mode: t.mode };
+      if (same && before !== null && (before.mode & 0o7777) === t.mode) continue;
+      if (same && before !== null) {
         await chmod(t.full, t.mode);
         lines.push(`${t.to}: mode ${formatMode(before.mode)} → ${formatMode(t.mode)}`);
         continue;
@@ -205,10 +219,14 @@ async function fsync(path: string): Promise<void> {
   }
 }
 
-/** Resolves destinations under the root; `from` must be a plain relative path and `to` unique. */
-function resolveTargets(args: Args, ctx: ModuleContext): Target[] {
+/**
+ * Resolves destinations: `from` must be a plain relative path, `to` unique and one of the places
+ * binaries go ({@link BINARY_PATHS}: known names only, no symlink escape).
+ */
+async function resolveTargets(args: Args, ctx: ModuleContext): Promise<Target[]> {
   const seen = new Set<string>();
-  return args.install.map((entry, index) => {
+  const targets: Target[] = [];
+  for (const [index, entry] of args.install.entries()) {
     const from = normalizeMember(entry.from);
     if (from === '' || entry.from.startsWith('/') || from.split('/').some((s) => s === '..' || s === '.' || s === '')) {
       throw new BallastError('BALLAST_ERR_VALIDATION', `failed to install artifact ${artifactLabel(args)}: install[${index}].from must be a relative path inside the artifact`, {
@@ -221,8 +239,38 @@ function resolveTargets(args: Args, ctx: ModuleContext): Target[] {
       });
     }
     seen.add(entry.to);
-    return { index, from, to: entry.to, full: hostPath(ctx, entry.to), mode: entry.mode === undefined ? DEFAULT_MODE : parseMode(entry.mode) };
-  });
+    let full: string;
+    try {
+      full = await safePath(ctx, entry.to, BINARY_PATHS, `install artifact ${artifactLabel(args)} to`);
+    } catch (err) {
+      // Same error, pointing at the entry rather than a `path` argument this module does not have.
+      if (isBallastError(err)) throw new BallastError(err.code, err.message, { path: `/args/install/${index}/to`, cause: err });
+      throw err;
+    }
+    targets.push({ index, from, to: entry.to, full, mode: entry.mode === undefined ? DEFAULT_MODE : parseMode(entry.mode) });
+  }
+  return targets;
+}
+
+/** True when some artifact's state records `to` as a file it installed. */
+function installedByUs(state: StateFile, to: string): boolean {
+  return Object.values(state).some((a) => Object.hasOwn(a.files, to));
+}
+
+/**
+ * The artifact module's "not ours, refuse" guard (the managed-by marker of file/template, for
+ * binaries that cannot carry one): an existing file is replaced only if the state file records that
+ * we installed it. An identical file is adopted (nothing is overwritten); anything else that is
+ * there — an unmanaged binary, `authorized_keys`, a symlink — is refused.
+ */
+function assertOurs(state: StateFile, t: Target, before: Stats | null, same: boolean, label: string): void {
+  if (before === null || same) return;
+  if (before.isFile() && installedByUs(state, t.to)) return;
+  throw new BallastError(
+    'BALLAST_ERR_FILE_UNMANAGED',
+    `failed to install artifact ${label}: ${t.to} exists and was not installed by Ballast (${before.isFile() ? 'different content' : 'not a regular file'}); remove it first if it should be replaced`,
+    { path: `/args/install/${t.index}/to` },
+  );
 }
 
 /**

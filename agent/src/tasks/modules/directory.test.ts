@@ -28,26 +28,29 @@ describe('directory module', () => {
   });
 
   it('check mode touches nothing', async () => {
-    await mkdir(join(root, 'opt/x'), { recursive: true, mode: 0o755 });
+    await mkdir(join(root, 'opt/cni/bin/x'), { recursive: true, mode: 0o755 });
     const before = await snapshotTree(root);
     expect((await dir({ path: '/var/lib/etcd', mode: '0700' }, true)).message).toBe('would create directory /var/lib/etcd');
-    expect((await dir({ path: '/opt/x', mode: '0700' }, true)).message).toBe('would update directory /opt/x (mode)');
-    expect((await dir({ path: '/opt/x', state: 'absent' }, true)).message).toBe('would remove directory /opt/x');
+    expect((await dir({ path: '/opt/cni/bin/x', mode: '0700' }, true)).message).toBe('would update directory /opt/cni/bin/x (mode)');
+    expect((await dir({ path: '/opt/cni/bin/x', state: 'absent' }, true)).message).toBe('would remove directory /opt/cni/bin/x');
     expect(await snapshotTree(root)).toEqual(before);
   });
 
   it('removes a directory recursively, but never a top-level one', async () => {
-    await mkdir(join(root, 'opt/x/y'), { recursive: true });
-    await writeFile(join(root, 'opt/x/y/f'), 'f');
-    expect((await dir({ path: '/opt/x', state: 'absent' })).changed).toBe(true);
-    await expect(stat(join(root, 'opt/x'))).rejects.toThrow();
-    expect((await dir({ path: '/opt/x', state: 'absent' })).changed).toBe(false);
-    expect(await rejection(dir({ path: '/opt', state: 'absent' }))).toMatchObject({ code: 'BALLAST_ERR_VALIDATION', path: '/args/path' });
+    await mkdir(join(root, 'opt/cni/bin/x/y'), { recursive: true });
+    await writeFile(join(root, 'opt/cni/bin/x/y/f'), 'f');
+    expect((await dir({ path: '/opt/cni/bin/x', state: 'absent' })).changed).toBe(true);
+    await expect(stat(join(root, 'opt/cni/bin/x'))).rejects.toThrow();
+    expect((await dir({ path: '/opt/cni/bin/x', state: 'absent' })).changed).toBe(false);
+    for (const path of ['/opt', '/./opt', '/./.', '/opt/cni/bin/x/..']) {
+      expect(await rejection(dir({ path, state: 'absent' }))).toMatchObject({ code: expect.stringMatching(/^BALLAST_ERR_(UNSAFE_PATH|PATH_OUTSIDE_ROOT)$/) });
+    }
   });
 
   it('refuses a path that is a file', async () => {
-    await writeFile(join(root, 'f'), 'x');
-    expect(await rejection(dir({ path: '/f' }))).toMatchObject({ code: 'BALLAST_ERR_FILE_UNMANAGED' });
+    await mkdir(join(root, 'etc/kubernetes'), { recursive: true });
+    await writeFile(join(root, 'etc/kubernetes/f'), 'x');
+    expect(await rejection(dir({ path: '/etc/kubernetes/f' }))).toMatchObject({ code: 'BALLAST_ERR_FILE_UNMANAGED' });
   });
 
   it('fails bad arguments with the field path', async () => {

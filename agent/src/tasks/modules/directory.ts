@@ -1,8 +1,10 @@
 import type { Stats } from 'node:fs';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { BallastError } from '../../../../shared/src/errors.js';
+import { CONFIG_PATHS, REMOVABLE_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { attrDrift, ensureAttrs, loadIdNames, lstatOrNull, parseMode, resolveOwnership, type WantedAttrs } from '../attrs.js';
-import { hostPath, type Module, type ModuleContext, type ModuleOutcome } from '../module.js';
+import type { Module, ModuleContext, ModuleOutcome } from '../module.js';
+import { safePath } from '../safe-path.js';
 
 /** Fewer path segments than this cannot be removed: `state: absent` on /etc or /var is never intended. */
 const MIN_REMOVABLE_DEPTH = 2;
@@ -11,14 +13,16 @@ const MIN_REMOVABLE_DEPTH = 2;
 export const directoryModule: Module<'directory'> = {
   name: 'directory',
   async run(args, ctx) {
-    const full = hostPath(ctx, args.path);
+    const absent = args.state === 'absent';
+    // Canonical, inside the allow-list, no symlink escape: all checked before anything else looks at the path.
+    const full = await safePath(ctx, args.path, absent ? REMOVABLE_PATHS : CONFIG_PATHS, absent ? 'remove directory' : 'ensure directory');
     const stat = await lstatOrNull(full);
     if (stat !== null && !stat.isDirectory()) {
       throw new BallastError('BALLAST_ERR_FILE_UNMANAGED', `failed to ensure directory ${args.path}: it exists and is not a directory`, {
         path: '/args/path',
       });
     }
-    if (args.state === 'absent') return ensureDirectoryAbsent(ctx, args.path, full, stat);
+    if (absent) return ensureDirectoryAbsent(ctx, args.path, full, stat);
     const wanted: WantedAttrs = { ...(await resolveOwnership(ctx, args)) };
     if (args.mode !== undefined) wanted.mode = parseMode(args.mode);
     if (stat === null) {
@@ -41,8 +45,9 @@ export const directoryModule: Module<'directory'> = {
 
 async function ensureDirectoryAbsent(ctx: ModuleContext, path: string, full: string, stat: Stats | null): Promise<ModuleOutcome> {
   if (stat === null) return { changed: false, message: `directory ${path} is absent` };
+  // `path` is canonical here (safePath), so counting its segments counts real directories.
   if (path.split('/').filter(Boolean).length < MIN_REMOVABLE_DEPTH) {
-    throw new BallastError('BALLAST_ERR_VALIDATION', `failed to remove directory ${path}: refusing to remove a top-level directory`, {
+    throw new BallastError('BALLAST_ERR_UNSAFE_PATH', `failed to remove directory ${path}: refusing to remove a top-level directory`, {
       path: '/args/path',
     });
   }

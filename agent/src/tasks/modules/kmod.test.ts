@@ -16,7 +16,7 @@ beforeEach(async () => {
   await writeFile(join(root, 'proc/modules'), PROC_MODULES);
   // A fake modprobe that loads into /proc/modules, as the kernel would.
   exec = fakeExec(async (argv) => {
-    if (argv[0] === 'modprobe' && argv[1] === 'missing') return { code: 1, stdout: '', stderr: 'modprobe: FATAL: Module missing not found' };
+    if (argv[0] === 'modprobe' && argv[1] === 'vxlan') return { code: 1, stdout: '', stderr: 'modprobe: FATAL: Module vxlan not found' };
     if (argv[0] === 'modprobe' && argv.length === 2) await writeFile(join(root, 'proc/modules'), `${PROC_MODULES}${argv[1]} 1 0 - Live 0x0\n`);
     return { code: 0, stdout: '', stderr: '' };
   });
@@ -62,9 +62,9 @@ describe('kmod module', () => {
   });
 
   it('fails with modprobe’s words', async () => {
-    const err = await rejection(run({ name: 'missing' }));
+    const err = await rejection(run({ name: 'vxlan' }));
     expect(err).toMatchObject({ code: 'BALLAST_ERR_COMMAND_FAILED' });
-    expect((err as Error).message).toContain('Module missing not found');
+    expect((err as Error).message).toContain('Module vxlan not found');
   });
 
   it('fails bad arguments with the field path', async () => {

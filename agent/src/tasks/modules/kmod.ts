@@ -1,4 +1,5 @@
 import { BallastError } from '../../../../shared/src/errors.js';
+import { KMOD_ALLOW_LIST, kmodAllowed } from '../../../../shared/src/tasks/safety.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
 import { tail } from '../exec.js';
 import { ensureManagedLine } from '../managed-lines.js';
@@ -33,10 +34,16 @@ async function isLoaded(ctx: ModuleContext, name: string): Promise<{ loaded: boo
 export const kmodModule: Module<'kmod'> = {
   name: 'kmod',
   async run(args, ctx) {
+    if (!kmodAllowed(args.name)) {
+      throw new BallastError('BALLAST_ERR_UNSAFE_VALUE', `failed to manage kernel module ${args.name}: not in the allow-list (${KMOD_ALLOW_LIST.join(', ')})`, {
+        path: '/args/name',
+      });
+    }
     const present = args.state !== 'absent';
     const { loaded, builtin } = await isLoaded(ctx, args.name);
     const persisted = await ensureManagedLine(ctx, {
       path: MODULES_LOAD_FILE,
+      allowed: [{ kind: 'file', path: MODULES_LOAD_FILE }],
       line: present ? args.name : null,
       matches: (line) => line.trim().replaceAll('-', '_') === args.name.replaceAll('-', '_'),
     });

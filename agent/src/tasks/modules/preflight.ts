@@ -56,6 +56,9 @@ export function createPreflightModule(probe: PreflightProbe = defaultPreflightPr
   return {
     name: 'preflight',
     async run(args, ctx) {
+      // Every path argument is checked (canonical, under the root) before any check runs, used or not.
+      for (const entry of args.freePorts ?? []) if (typeof entry !== 'number') hostPath(ctx, entry.unlessExists);
+      for (const path of Object.keys(args.minFreeBytes ?? {})) hostPath(ctx, path);
       const problems: string[] = [];
       const checked: string[] = [];
       const step = async (label: string, check: () => Promise<string[]>) => {

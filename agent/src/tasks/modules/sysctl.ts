@@ -1,4 +1,5 @@
 import { BallastError } from '../../../../shared/src/errors.js';
+import { type PathRule, sysctlProblem } from '../../../../shared/src/tasks/safety.js';
 import { readFileOrNull } from '../attrs.js';
 import { tail } from '../exec.js';
 import { ensureManagedLine } from '../managed-lines.js';
@@ -6,6 +7,9 @@ import { hostPath, type Module } from '../module.js';
 
 /** Our file sorts last in /etc/sysctl.d, so our values win over distribution defaults. */
 export const DEFAULT_SYSCTL_FILE = '99-ballast.conf';
+
+/** The only place the module writes. */
+const SYSCTL_FILES: readonly PathRule[] = [{ kind: 'under', path: '/etc/sysctl.d' }];
 
 /** `net.ipv4.ip_forward` and `net/ipv4/ip_forward` name the same key (sysctl(8) accepts both). */
 export function sysctlPath(name: string): string {
@@ -25,11 +29,15 @@ function normalizeValue(value: string): string {
 export const sysctlModule: Module<'sysctl'> = {
   name: 'sysctl',
   async run(args, ctx) {
+    // The allow-list is checked here too: the agent refuses on its own, whatever the controller sent.
+    const refused = sysctlProblem(args.name, args.value);
+    if (refused !== null) throw new BallastError('BALLAST_ERR_UNSAFE_VALUE', `failed to set sysctl: ${refused}`, { path: '/args/name' });
     const key = sysctlPath(args.name);
     const value = normalizeValue(args.value);
     const file = `/etc/sysctl.d/${args.file ?? DEFAULT_SYSCTL_FILE}`;
     const persisted = await ensureManagedLine(ctx, {
       path: file,
+      allowed: SYSCTL_FILES,
       line: `${args.name} = ${value}`,
       matches: (line) => {
         const match = /^\s*-?\s*([^#;=\s][^=]*?)\s*=/.exec(line);

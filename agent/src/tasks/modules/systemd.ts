@@ -1,4 +1,5 @@
 import { BallastError } from '../../../../shared/src/errors.js';
+import { UNIT_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { ensureManagedFile } from '../managed-file.js';
 import type { Module } from '../module.js';
 
@@ -37,7 +38,7 @@ export const systemdModule: Module<'systemd'> = {
       files.push({ path: `${UNIT_DIR}/${unit}.d/${name}`, content: args.dropIns?.[name] ?? '' });
     }
     for (const file of files) {
-      const outcome = await ensureManagedFile(ctx, { ...file, mode: '0644' });
+      const outcome = await ensureManagedFile(ctx, { ...file, mode: '0644', allowed: UNIT_PATHS });
       if (!outcome.changed) continue;
       actions.push(outcome.message.replace(/^would /, '')); // already in the right tense
       if (outcome.diff) diffs.push(outcome.diff);

@@ -103,7 +103,8 @@ export async function artifactRoutes(scope: FastifyInstance, deps: ArtifactRoute
         if (body === undefined || body === null || typeof body.pipe !== 'function') {
           throw new BallastError('BALLAST_ERR_VALIDATION', `failed to import bundle: send the tarball as the body with Content-Type ${BUNDLE_TYPES[0]}`);
         }
-        const result = importResponse(await mirror.importBundle(body));
+        // Only an admin may import what the built-in catalogue does not pin (issue 16).
+        const result = importResponse(await mirror.importBundle(body, { trust: { admin: request.operator?.role === 'admin' } }));
         request.audit.target = result.items.map((i) => artifactLabel(i.artifact)).join(', ').slice(0, 500);
         request.audit.detail = `${result.added} added, ${result.unchanged} unchanged`;
         return result;
