@@ -19,7 +19,7 @@ import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
 import { bootstrapExecutors, clusterCreateKind } from './kind.js';
 import { clusterResetKind } from './reset.js';
-import { clusterPkiPort } from './wiring.js';
+import { clusterPkiPorts } from './wiring.js';
 
 const SPEC = {
   apiVersion: 'ballast.dev/v1alpha1',
@@ -40,18 +40,24 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
   let app: FastifyInstance;
   let admin: string;
   let fleet: FakeFleet;
+  /** The TLS CA of every etcd client the bootstrap made, in order. */
+  let etcdCas: (string | undefined)[];
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ballast-clusters-api-'));
     store = openStore({ path: join(dir, 'ballast.db') });
     fleet = new FakeFleet();
+    etcdCas = [];
     const log = silentLogger();
     const deps: BootstrapDeps = {
       runs: fleet,
-      pki: clusterPkiPort(store.clusterPki, log),
+      ...clusterPkiPorts(store.clusterPki, log),
       // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
       validate: (spec) => validateCluster(spec),
-      etcd: () => fleet.etcdClient(),
+      etcd: (opts) => {
+        etcdCas.push(opts.tls?.ca);
+        return fleet.etcdClient();
+      },
       kube: () => fleet.kubeApi(),
       log,
       gateIntervalMs: 5,
@@ -121,5 +127,18 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     expect(reset.statusCode).toBe(200);
     await engine.idle(reset.json<OperationDocument>().id);
     expect(fleet.changes('reset')).toEqual(['w1']);
+  });
+
+  it('status after create --check then create uses the stored PKI, never the preview', async () => {
+    const check = await call('POST', '/v1/clusters', { spec: SPEC, check: true });
+    await engine.idle(check.json<OperationDocument>().id);
+    const create = await call('POST', '/v1/clusters', { spec: SPEC });
+    await engine.idle(create.json<OperationDocument>().id);
+    const stored = store.clusterPki.list('lab').find((item) => item.name === 'etcd-ca')?.certPem;
+    expect(stored).toMatch(/BEGIN CERTIFICATE/);
+    etcdCas = [];
+    const status = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
+    expect(status.etcd.error).toBeNull();
+    expect(etcdCas).toEqual([stored]);
   });
 });

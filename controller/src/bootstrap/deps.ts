@@ -20,6 +20,11 @@ export interface BootstrapDeps {
    * check-mode run can render roles and diff real files.
    */
   pki(cluster: string, inputs: unknown, preview: boolean): Promise<ClusterPkiBundle>;
+  /**
+   * The stored PKI, for talking to a live cluster (status): never a preview, never stored to.
+   * Fails when nothing is stored for the cluster yet.
+   */
+  readPki(cluster: string, inputs: unknown): Promise<ClusterPkiBundle>;
   /** validateCluster bound to the live fleet and mirror. */
   validate(spec: ClusterSpec): ClusterValidation;
   etcd(opts: EtcdClientOptions): EtcdClient;

@@ -52,8 +52,8 @@ export async function clusterStatus(name: string, ops: Pick<OperationEngine, 'li
   };
   let pki: Awaited<ReturnType<BootstrapDeps['pki']>>;
   try {
-    // Preview: reads what is stored and never writes; a status must not issue certificates.
-    pki = await deps.pki(spec.name, pkiInputs(spec), true);
+    // The stored PKI: a status must not issue certificates, nor use a check-mode preview's.
+    pki = await deps.readPki(spec.name, pkiInputs(spec));
   } catch (err) {
     const why = `cluster PKI unavailable: ${messageOf(err)}`;
     return { ...status, etcd: { members: [], error: why }, vip: { ...status.vip, error: why }, nodes: { items: [], error: why } };
