@@ -52,6 +52,7 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     const deps: BootstrapDeps = {
       runs: fleet,
       ...clusterPkiPorts(store.clusterPki, log),
+      clusters: store.clusters,
       // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
       validate: (spec) => validateCluster(spec),
       etcd: (opts) => {
@@ -118,6 +119,7 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     expect(store.audit.list(10).map((a) => `${a.action}:${a.outcome}`)).toContain('cluster.create:ok');
     const list = (await call('GET', '/v1/clusters')).json<ClusterList>();
     expect(list.items.map((c) => [c.name, c.state, c.hosts])).toEqual([['lab', 'succeeded', 2]]);
+    expect(list.items.map((c) => [c.lifecycle, c.lastOperation.kind, c.lastOperation.state])).toEqual([['created', 'cluster.create', 'succeeded']]);
     const status = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
     expect(status.etcd.members.map((m) => [m.name, m.healthy, m.learner, m.leader])).toEqual([['h1', true, false, true]]);
     expect(status.nodes.items.map((n) => n.name).sort()).toEqual(['h1', 'w1']);
@@ -127,6 +129,16 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     expect(reset.statusCode).toBe(200);
     await engine.idle(reset.json<OperationDocument>().id);
     expect(fleet.changes('reset')).toEqual(['w1']);
+    const partly = (await call('GET', '/v1/clusters')).json<ClusterList>().items[0];
+    expect([partly?.lifecycle, partly?.lastOperation.kind]).toEqual(['partly-reset', 'cluster.reset']);
+
+    // A full reset: the cluster is reset, whatever its create operation's outcome was.
+    const full = await call('POST', '/v1/clusters/lab/reset', {});
+    await engine.idle(full.json<OperationDocument>().id);
+    const after = (await call('GET', '/v1/clusters')).json<ClusterList>().items[0];
+    expect([after?.lifecycle, after?.lastOperation.kind, after?.lastOperation.state]).toEqual(['reset', 'cluster.reset', 'succeeded']);
+    const resetStatus = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
+    expect(resetStatus.lifecycle).toBe('reset');
   });
 
   it('status after create --check then create uses the stored PKI, never the preview', async () => {

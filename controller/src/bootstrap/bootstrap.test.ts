@@ -84,6 +84,7 @@ async function fixture(): Promise<Fixture> {
     const deps: BootstrapDeps = {
       runs: fleet,
       ...clusterPkiPorts(store.clusterPki, log),
+      clusters: store.clusters,
       validate: () => ({ problems: [], notes: [] }),
       etcd: () => fleet.etcdClient(),
       kube: () => fleet.kubeApi(),

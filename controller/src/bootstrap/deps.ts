@@ -9,6 +9,7 @@ import type { ClusterValidation } from '../cluster/validate.js';
 import type { ClusterSpec } from '../cluster/spec.js';
 import type { KubeApi, KubeApiOptions } from '../kube/client.js';
 import type { ClusterPkiBundle } from '../pki/cluster-pki.js';
+import type { ClusterLifecycleRepo } from '../store/clusters.js';
 import type { RunStarter } from './role-runner.js';
 
 /** The bootstrap's dependencies. */
@@ -25,6 +26,8 @@ export interface BootstrapDeps {
    * Fails when nothing is stored for the cluster yet.
    */
   readPki(cluster: string, inputs: unknown): Promise<ClusterPkiBundle>;
+  /** Where clusters stand: cluster create's last step and the reset step record it. */
+  clusters: Pick<ClusterLifecycleRepo, 'get' | 'set'>;
   /** validateCluster bound to the live fleet and mirror. */
   validate(spec: ClusterSpec): ClusterValidation;
   etcd(opts: EtcdClientOptions): EtcdClient;

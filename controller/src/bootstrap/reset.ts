@@ -83,6 +83,12 @@ export function hostResetExecutor(deps: BootstrapDeps): StepExecutor<{ hosts: st
       diff: wantsDiff(ctx.op),
       progress: ctx.progress,
     });
+    if (!check) {
+      // The whole cluster, or only some of its hosts: the rest still run Kubernetes.
+      const spec = specOf(ctx.op);
+      const all = spec.hosts.every((h) => step.args.hosts.includes(h.name));
+      deps.clusters.set(spec.name, all ? 'reset' : 'partly-reset', ctx.op.id);
+    }
     const per = outcomes.map((o) => `${o.host}: ok=${o.recap.ok} changed=${o.recap.changed}`).join('; ');
     return { changed: outcomes.some((o) => o.recap.changed > 0), message: `reset ${outcomes.length} hosts: ${recapText(outcomes)} (${per})`, data: { runs: outcomes.map((o) => o.runId) } };
   };

@@ -18,7 +18,7 @@ import type { BootstrapDeps } from './deps.js';
 
 /** What {@link createBootstrapDeps} needs. */
 export interface BootstrapWiring {
-  store: Pick<Store, 'hosts' | 'artifacts' | 'clusterPki'>;
+  store: Pick<Store, 'hosts' | 'artifacts' | 'clusterPki' | 'clusters'>;
   tracker: Pick<HostTracker, 'get'>;
   runs: RunOrchestrator;
   log: Logger;
@@ -81,6 +81,7 @@ export function createBootstrapDeps(w: BootstrapWiring): BootstrapDeps {
   return {
     runs: w.runs,
     ...clusterPkiPorts(w.store.clusterPki, log),
+    clusters: w.store.clusters,
     validate: (spec) => validateCluster(spec, { hosts, artifacts }),
     etcd: (opts) => createEtcdClient({ ...opts, log }),
     kube: (opts) => createKubeApi(opts),

@@ -80,7 +80,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: { ops: Operati
     },
   );
 
-  app.get('/v1/clusters', { config: { auth: 'viewer' }, schema: { response: { 200: ClusterListSchema } } }, async () => listClusters(deps.ops));
+  app.get('/v1/clusters', { config: { auth: 'viewer' }, schema: { response: { 200: ClusterListSchema } } }, async () => listClusters(deps.ops, deps.bootstrap.clusters));
 
   app.get<{ Params: Static<typeof ClusterNameParamsSchema> }>(
     '/v1/clusters/:name/status',

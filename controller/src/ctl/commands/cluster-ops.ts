@@ -10,7 +10,7 @@
  */
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../../shared/src/clusters-api.js';
+import { type ClusterList, ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../../shared/src/clusters-api.js';
 import { OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
 import { inlineCniManifest } from '../../cluster/spec.js';
 import type { CliContext } from '../context.js';
@@ -54,7 +54,7 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
       const res = await ctx.client(command).get('/v1/clusters', ClusterListSchema);
       if (opts.output !== 'table') return ctx.out(formatDocument(opts.output, res));
       if (res.items.length === 0) return ctx.note('No clusters yet (ballastctl cluster create).');
-      ctx.out(formatTable(['NAME', 'STATE', 'HOSTS', 'VIP', 'OPERATION'], res.items.map((c) => [c.name, c.state, String(c.hosts), c.vip, c.operation]), ctx.color));
+      ctx.out(listText(res, ctx.color));
     });
 
   const reset = cluster
@@ -118,16 +118,26 @@ async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions)
   await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
 }
 
+/** The table of `cluster list`: where each cluster stands, then how its last operation went. */
+export function listText(list: ClusterList, color = false): string {
+  const rows = list.items.map((c) => [c.name, c.lifecycle, `${c.lastOperation.kind.replace(/^cluster\./, '')} ${c.lastOperation.state}`, String(c.hosts), c.vip, c.lastOperation.id]);
+  return formatTable(['NAME', 'LIFECYCLE', 'LAST-OPERATION', 'HOSTS', 'VIP', 'OPERATION'], rows, color);
+}
+
 /** The text view of `cluster status`. */
 export function statusText(s: ClusterStatus, color = false): string {
   const lines: string[] = [];
-  lines.push(`Cluster ${s.name}: operation ${s.operation.id} ${s.operation.state} (${s.operation.done}/${s.operation.total} steps${s.operation.current === null ? '' : `, at ${s.operation.current}`})`);
+  const last = s.lastOperation;
+  lines.push(`Cluster ${s.name}: ${s.lifecycle} (last operation: ${last.kind} ${last.id} ${last.state})`);
+  if (last.id !== s.operation.id || s.operation.state !== 'succeeded') {
+    lines.push(`Create operation ${s.operation.id} ${s.operation.state} (${s.operation.done}/${s.operation.total} steps${s.operation.current === null ? '' : `, at ${s.operation.current}`})`);
+  }
   lines.push('');
   if (s.etcd.error !== null) lines.push(`etcd: unavailable: ${s.etcd.error}`);
   else {
     const rows: Cell[][] = s.etcd.members.map((m) => [
       m.name || '(not started)',
-      m.id,
+      memberIdHex(m.id),
       m.leader ? 'leader' : m.learner ? 'learner' : 'follower',
       m.healthy ? { text: 'healthy', tone: 'green' } : { text: `unhealthy: ${m.problem ?? '?'}`, tone: 'red' },
       m.peerUrls.join(','),
@@ -148,4 +158,9 @@ export function statusText(s: ClusterStatus, color = false): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** etcd member ids in hex, as etcdctl and etcd's logs show them (the API gives them in decimal). */
+export function memberIdHex(id: string): string {
+  return /^\d+$/.test(id) ? BigInt(id).toString(16) : id;
 }
