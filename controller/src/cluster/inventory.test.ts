@@ -163,6 +163,27 @@ describe('inventoryToCluster', () => {
     ]);
   });
 
+  it('says in words that an inventory with every host line commented out has no hosts', () => {
+    const sample = `# ## Configure 'ip' variable to bind kubernetes services on a different ip than the default iface
+[kube_control_plane]
+# node1 ip=10.3.0.1 etcd_member_name=etcd1
+# node2 ip=10.3.0.2 etcd_member_name=etcd2
+
+[etcd:children]
+kube_control_plane
+
+[kube_node]
+# node4 ip=10.3.0.4
+`;
+    const r = inventoryToCluster(sample, 'ini', OPTIONS);
+    expect(!r.ok && r.problems).toEqual([{ path: '/hosts', message: 'the inventory has no hosts (are all host lines commented out? kubespray\'s sample inventory.ini has them so)' }]);
+  });
+
+  it('names the flag, not the document path, when a bad value came from a flag', () => {
+    const r = inventoryToCluster(INVENTORY_INI, 'ini', { ...OPTIONS, name: 'Bad_Name', vip: { address: '10.10.0.10', interface: 'this-is-far-too-long' } });
+    expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['--name', '--vip-interface']);
+  });
+
   it('reports every inventory problem at once, with where it is', () => {
     const text = `[all]
 node1 ansible_host=node1.example.com

@@ -110,19 +110,45 @@ export function inventoryToCluster(text: string, format: InventoryFormat, option
     const known = Object.values(ROLE_GROUPS).flat().includes(group) || ['all', 'ungrouped', 'k8s_cluster', 'k8s-cluster'].includes(group);
     if (!known && membersOf(inventory, group).size > 0) notes.push({ path: `/${group}`, message: `group "${group}" has no meaning to Ballast: ignored` });
   }
+  // kubespray's sample inventory.ini ships with every host line commented out; the schema would
+  // only say "/hosts: expected array length to be greater or equal to 1".
+  const empty = inventory.hosts.size === 0;
+  if (empty) problems.push({ path: '/hosts', message: "the inventory has no hosts (are all host lines commented out? kubespray's sample inventory.ini has them so)" });
   const document = buildDocument(inventory.vars, hosts, options);
   const checked = checkClusterDocument(document);
   if (checked.ok && problems.length === 0) return { ...checked, notes };
   // Host problems from the schema are reported at the generated document's paths; say which
-  // inventory entry each one came from, since the operator never saw that document.
+  // inventory entry each one came from, since the operator never saw that document. A value that
+  // came from a flag is named by its flag: the operator never wrote `/vip/address`.
+  const fromFlags = flagPaths(options);
   const schemaProblems = checked.ok
     ? []
-    : checked.problems.map((p) => {
+    : checked.problems.flatMap((p) => {
+        if (empty && p.path === '/hosts') return [];
+        const flag = fromFlags.get(p.path);
+        if (flag !== undefined) return [{ path: flag, message: p.message }];
         const index = /^\/hosts\/(\d+)(\/|$)/.exec(p.path)?.[1];
         const origin = index === undefined ? undefined : origins[Number(index)];
-        return origin === undefined ? p : { path: p.path, message: `${p.message} (inventory: ${origin})` };
+        return [origin === undefined ? p : { path: p.path, message: `${p.message} (inventory: ${origin})` }];
       });
   return { ok: false, problems: [...problems, ...schemaProblems], notes };
+}
+
+/** ballastctl's flag for each document path an option sets, for the options that are set. */
+export function flagPaths(o: InventoryOptions): Map<string, string> {
+  const given: [string, string, unknown][] = [
+    ['/name', '--name', o.name],
+    ['/vip/address', '--vip', o.vip?.address],
+    ['/vip/interface', '--vip-interface', o.vip?.interface],
+    ['/vip/port', '--vip-port', o.vip?.port],
+    ['/versions/kubernetes', '--kubernetes-version', o.versions?.kubernetes],
+    ['/versions/etcd', '--etcd-version', o.versions?.etcd],
+    ['/versions/containerd', '--containerd-version', o.versions?.containerd],
+    ['/network/podCidr', '--pod-cidr', o.network?.podCidr],
+    ['/network/serviceCidr', '--service-cidr', o.network?.serviceCidr],
+    ['/network/cniManifest', '--cni-manifest', o.network?.cniManifest],
+  ];
+  return new Map(given.filter(([, , value]) => value !== undefined).map(([path, flag]) => [path, flag]));
 }
 
 function addressOf(name: string, vars: Record<string, string>): { value: string; from: string } | null {

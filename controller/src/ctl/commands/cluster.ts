@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { messageOf } from '../../../../shared/src/errors.js';
-import { detectInventoryFormat, type InventoryOptions, inventoryToCluster } from '../../cluster/inventory.js';
+import { detectInventoryFormat, flagPaths, type InventoryOptions, inventoryToCluster } from '../../cluster/inventory.js';
 import { type ClusterProblem, type ClusterSpec, inlineCniManifest, MAX_CLUSTER_DOCUMENT_BYTES, parseClusterYaml } from '../../cluster/spec.js';
 import { validateCluster } from '../../cluster/validate.js';
 import type { CliContext } from '../context.js';
@@ -111,7 +111,10 @@ export function fromInventory(cwd: string, opts: ValidateOptions): ClusterValida
   };
   const result = inventoryToCluster(text, detectInventoryFormat(path, text), options);
   const report = check(basename(path), path, result);
-  return { ...report, notes: [...result.notes, ...report.notes] };
+  // The cross-field checks name document paths; a value the operator gave as a flag is named by it.
+  const flags = flagPaths(options);
+  const problems = report.problems.map((p) => ({ ...p, path: flags.get(p.path) ?? p.path }));
+  return { ...report, problems, notes: [...result.notes, ...report.notes] };
 }
 
 /** Schema result → inline the CNI manifest → offline cross-field validation. */
