@@ -19,6 +19,7 @@ import { type Cell, formatTable } from '../format.js';
 import { formatDocument, outputOption } from '../output.js';
 import { intInRange } from '../parse.js';
 import { fromClusterFile, fromInventory, reportText, sourceOptions, type ValidateOptions } from './cluster.js';
+import { matchInventoryToEnrolled } from './inventory-hosts.js';
 import { withExamples } from './common.js';
 import { viewOperation } from './ops.js';
 
@@ -92,7 +93,8 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
 async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions): Promise<void> {
   const cwd = ctx.io.cwd ?? process.cwd();
   const validateOpts: ValidateOptions = { ...opts, output: 'text' };
-  const report = opts.file !== undefined ? fromClusterFile(resolve(cwd, opts.file), validateOpts) : fromInventory(cwd, validateOpts);
+  const fromInv = opts.file === undefined ? fromInventory(cwd, validateOpts) : null;
+  const report = fromInv ?? fromClusterFile(resolve(cwd, opts.file ?? '.'), validateOpts);
   const clusterFile = opts.file !== undefined ? resolve(cwd, opts.file) : resolve(cwd, opts.inventory ?? '.');
   const inlined = report.cluster === undefined ? null : inlineCniManifest(report.cluster, { clusterFile });
   if (!report.valid || inlined === null || inlined.problems.length > 0) {
@@ -103,9 +105,11 @@ async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions)
     throw usageError(`cluster create changes ${inlined.spec.hosts.length} hosts: rerun with --yes, or with --check to see the plan first`);
   }
   const client = ctx.client(command);
+  // Inventory names are Ansible's: send the names the hosts enrolled under.
+  const spec = fromInv === null ? inlined.spec : await matchInventoryToEnrolled(ctx, client, inlined.spec, fromInv.inventoryHosts);
   let doc: Awaited<ReturnType<typeof client.post<typeof OperationDocumentSchema>>>;
   try {
-    doc = await client.post('/v1/clusters', { spec: inlined.spec, check: opts.check === true, diff: opts.diff === true }, OperationDocumentSchema);
+    doc = await client.post('/v1/clusters', { spec, check: opts.check === true, diff: opts.diff === true }, OperationDocumentSchema);
   } catch (err) {
     // The controller lists every problem in one message; one per line reads better.
     if (err instanceof CtlError && err.code === 'BALLAST_ERR_VALIDATION') {
