@@ -19,6 +19,7 @@ import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
 import { bootstrapExecutors, clusterCreateKind } from './kind.js';
 import { clusterResetKind } from './reset.js';
+import { resetRecapText } from '../ctl/commands/cluster-ops.js';
 import { clusterPkiPorts } from './wiring.js';
 
 const SPEC = {
@@ -135,6 +136,8 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     // A full reset: the cluster is reset, whatever its create operation's outcome was.
     const full = await call('POST', '/v1/clusters/lab/reset', {});
     await engine.idle(full.json<OperationDocument>().id);
+    const done = engine.get(full.json<OperationDocument>().id);
+    expect(resetRecapText(done)).toMatch(/^\nPer host:\nHOST\s+OK\s+CHANGED\s+FAILED\s+SKIPPED\s+DETAILS\nh1\s+\d+\s+\d+\s+0\s+\d+\s+ballastctl run \S+\nw1\s/);
     const after = (await call('GET', '/v1/clusters')).json<ClusterList>().items[0];
     expect([after?.lifecycle, after?.lastOperation.kind, after?.lastOperation.state]).toEqual(['reset', 'cluster.reset', 'succeeded']);
     const resetStatus = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();

@@ -15,6 +15,7 @@ import type { RunOrchestrator } from '../runs/orchestrator.js';
 import { mirrorLookup } from '../runs/wiring.js';
 import type { Store } from '../store/store.js';
 import type { BootstrapDeps } from './deps.js';
+import type { VipReleasePort } from './vip-release.js';
 
 /** What {@link createBootstrapDeps} needs. */
 export interface BootstrapWiring {
@@ -22,6 +23,8 @@ export interface BootstrapWiring {
   tracker: Pick<HostTracker, 'get'>;
   runs: RunOrchestrator;
   log: Logger;
+  /** The VIP service (built after these deps), to release the VIP before a reset. */
+  vip?: () => VipReleasePort | undefined;
 }
 
 /** How long a preview bundle is reused: the steps of one check-mode operation then share one. */
@@ -82,6 +85,7 @@ export function createBootstrapDeps(w: BootstrapWiring): BootstrapDeps {
     runs: w.runs,
     ...clusterPkiPorts(w.store.clusterPki, log),
     clusters: w.store.clusters,
+    ...(w.vip === undefined ? {} : { vip: w.vip }),
     validate: (spec) => validateCluster(spec, { hosts, artifacts }),
     etcd: (opts) => createEtcdClient({ ...opts, log }),
     kube: (opts) => createKubeApi(opts),

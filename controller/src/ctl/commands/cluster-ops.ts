@@ -9,12 +9,14 @@
  * runs in scripts and CI as often as by hand), and a bootstrap changes every host it names.
  */
 import { resolve } from 'node:path';
+import { Type } from '@sinclair/typebox';
 import { type Command, Option } from 'commander';
 import { type ClusterList, ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../../shared/src/clusters-api.js';
-import { OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
+import { type OperationDocument, OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
+import { compiledCheck } from '../../../../shared/src/schema-check.js';
 import { inlineCniManifest } from '../../cluster/spec.js';
 import type { CliContext } from '../context.js';
-import { CtlError, EXIT_USAGE, usageError } from '../errors.js';
+import { AbortedError, CtlError, EXIT_USAGE, usageError } from '../errors.js';
 import { type Cell, formatTable } from '../format.js';
 import { formatDocument, outputOption } from '../output.js';
 import { intInRange } from '../parse.js';
@@ -73,7 +75,18 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
       const client = ctx.client(command);
       const body = { check: opts.check === true, diff: opts.diff === true, ...(opts.hosts === undefined ? {} : { hosts: opts.hosts }) };
       const doc = await client.post(`/v1/clusters/${encodeURIComponent(name)}/reset`, body, OperationDocumentSchema);
-      await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
+      // The per-host recap --help promises, after the operation's own view (also when it failed).
+      const recap = async () => {
+        if (!opts.follow || opts.output !== 'text') return;
+        ctx.out(resetRecapText(await client.get(`/v1/ops/${encodeURIComponent(doc.id)}`, OperationDocumentSchema)));
+      };
+      try {
+        await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
+      } catch (err) {
+        if (!(err instanceof AbortedError)) await recap();
+        throw err;
+      }
+      await recap();
     });
   withExamples(reset, ['ballastctl cluster reset lab --check', 'ballastctl cluster reset lab --hosts w2 --yes', 'ballastctl cluster reset lab --yes']);
 
@@ -120,6 +133,26 @@ async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions)
     throw err;
   }
   await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
+}
+
+const ResetRecapSchema = Type.Object({
+  hosts: Type.Array(Type.Object({ host: Type.String(), runId: Type.String(), ok: Type.Integer(), changed: Type.Integer(), failed: Type.Integer(), skipped: Type.Integer() })),
+});
+
+/** The per-host recap of a `cluster reset` operation, from its reset step's data ('' before it ran). */
+export function resetRecapText(doc: OperationDocument, color = false): string {
+  const step = doc.steps.find((s) => s.kind === 'host-reset');
+  const check = compiledCheck(ResetRecapSchema);
+  if (step === undefined || !check.Check(step.data)) return '';
+  const rows: Cell[][] = step.data.hosts.map((h) => [
+    h.host,
+    String(h.ok),
+    String(h.changed),
+    h.failed > 0 ? { text: String(h.failed), tone: 'red' } : '0',
+    String(h.skipped),
+    `ballastctl run ${h.runId}`,
+  ]);
+  return `\nPer host:\n${formatTable(['HOST', 'OK', 'CHANGED', 'FAILED', 'SKIPPED', 'DETAILS'], rows, color)}`;
 }
 
 /** The table of `cluster list`: where each cluster stands, then how its last operation went. */
