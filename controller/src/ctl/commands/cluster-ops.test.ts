@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../../../shared/src/clusters-api.js';
-import { listText, memberIdHex, statusText } from './cluster-ops.js';
+import { listText, statusText } from './cluster-ops.js';
 
 const STATUS: ClusterStatus = {
   name: 'lab',
@@ -26,8 +26,7 @@ describe('cluster list and status text', () => {
   });
 
   it('shows etcd member ids in hex, as etcdctl does', () => {
-    expect(memberIdHex('10276657743932975437')).toBe('8e9e05c52164694d');
     expect(statusText(STATUS)).toContain('8e9e05c52164694d');
-    expect(memberIdHex('8e9e05c52164694d')).toBe('8e9e05c52164694d');
+    expect(statusText(STATUS)).not.toContain('10276657743932975437');
   });
 });

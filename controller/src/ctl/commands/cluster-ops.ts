@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { type Command, Option } from 'commander';
 import { type ClusterList, ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../../shared/src/clusters-api.js';
+import { memberIdHex } from '../../../../shared/src/etcd/client.js';
 import { type OperationDocument, OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
 import { compiledCheck } from '../../../../shared/src/schema-check.js';
 import { inlineCniManifest } from '../../cluster/spec.js';
@@ -195,9 +196,4 @@ export function statusText(s: ClusterStatus, color = false): string {
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** etcd member ids in hex, as etcdctl and etcd's logs show them (the API gives them in decimal). */
-export function memberIdHex(id: string): string {
-  return /^\d+$/.test(id) ? BigInt(id).toString(16) : id;
 }
