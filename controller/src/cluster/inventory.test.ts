@@ -214,7 +214,7 @@ Node3
   it.each([
     ['YAML that is not a mapping', 'yaml', '- node1\n', [{ path: '/', message: 'must be a mapping of groups (all: {hosts, children})' }]],
     ['a group that is a list', 'yaml', 'all:\n  children:\n    etcd: [node1]\n', [{ path: '/all/children/etcd', message: 'must be a mapping with hosts, children or vars' }]],
-    ['an unknown group key', 'yaml', 'all:\n  host:\n    node1: {}\n', [{ path: '/all/host', message: 'unknown key: a group has hosts, children and vars' }]],
+    ['an unknown group key', 'yaml', 'all:\n  host:\n    node1: {}\n', [{ path: '/all/host', message: 'unknown key (Did you mean hosts?): a group has hosts, children and vars' }]],
     ['a YAML host range', 'yaml', 'all:\n  hosts:\n    node[1:3]: {}\n', [{ path: '/all/hosts/node[1:3]', message: 'host ranges are not supported: list each host' }]],
     ['a bad INI header', 'ini', '[etcd\nnode1\n', [{ path: 'line 1', message: 'bad section header "[etcd"' }]],
     ['an open quote', 'ini', '[etcd]\nnode1 ip="10.0.0.1\n', [{ path: 'line 2', message: 'unterminated quote' }]],

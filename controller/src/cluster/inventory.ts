@@ -12,6 +12,7 @@
  * Hosts in no role group (bastion, calico_rr, …) are left out with a note.
  */
 import { isIP } from 'node:net';
+import { didYouMean } from '../../../shared/src/suggest.js';
 import type { InventoryHostAddresses } from './inventory-match.js';
 import { type ClusterParseResult, type ClusterProblem, type ClusterRole, checkClusterDocument, parseBoundedYaml } from './spec.js';
 
@@ -273,7 +274,7 @@ function readYamlGroup(inventory: Inventory, name: string, node: unknown, path: 
     } else if (key === 'vars') {
       if (name === 'all') Object.assign(inventory.vars, scalarVars(value));
     } else {
-      problems.push({ path: at, message: 'unknown key: a group has hosts, children and vars' });
+      problems.push({ path: at, message: `unknown key${didYouMean(key, ['hosts', 'children', 'vars'])}: a group has hosts, children and vars` });
     }
   }
 }
