@@ -88,7 +88,7 @@ export interface ResetHostRecap {
 export function hostResetExecutor(deps: BootstrapDeps): StepExecutor<{ hosts: string[] }> {
   const run = (check: boolean) => async (step: StepView<{ hosts: string[] }>, ctx: StepContext): Promise<StepOutcome> => {
     const vip = deps.vip?.();
-    const released = !check && vip !== undefined ? await releaseVip(vip, step.args.hosts, ctx.op.id, deps.log) : [];
+    const released = !check && vip !== undefined ? await releaseVip(vip, step.args.hosts, ctx.op.id, deps.log) : null;
     const outcomes = await runRole({
       runs: deps.runs,
       role: 'reset',
@@ -99,7 +99,7 @@ export function hostResetExecutor(deps: BootstrapDeps): StepExecutor<{ hosts: st
       diff: wantsDiff(ctx.op),
       progress: ctx.progress,
     });
-    if (!check && vip !== undefined) await includeAgain(vip, step.args.hosts, ctx.op.id, deps.log);
+    if (released !== null && vip !== undefined) await includeAgain(vip, released.excluded, ctx.op.id, deps.log);
     if (!check) {
       // The whole cluster, or only some of its hosts: the rest still run Kubernetes.
       const spec = specOf(ctx.op);
@@ -108,7 +108,7 @@ export function hostResetExecutor(deps: BootstrapDeps): StepExecutor<{ hosts: st
     }
     const hosts: ResetHostRecap[] = outcomes.map((o) => ({ host: o.host, runId: o.runId, ...o.recap }));
     const per = outcomes.map((o) => `${o.host}: ok=${o.recap.ok} changed=${o.recap.changed}`).join('; ');
-    const vipNote = check ? (vip === undefined ? '' : '; would release the VIP from them first') : released.length === 0 ? '' : `; ${released.join(', ')} first`;
+    const vipNote = check ? (vip === undefined ? '' : '; would release the VIP from them first') : released === null || released.lines.length === 0 ? '' : `; ${released.lines.join(', ')} first`;
     return {
       changed: outcomes.some((o) => o.recap.changed > 0),
       message: `reset ${outcomes.length} hosts: ${recapText(outcomes)} (${per})${vipNote}`,

@@ -14,21 +14,35 @@ import type { VipService } from '../vip/service.js';
 /** What the release needs from the VIP service. */
 export type VipReleasePort = Pick<VipService, 'status' | 'exclude' | 'include'>;
 
-/** Excludes `hosts` from the VIP election, holders last; returns one line per host saying what happened. */
-export async function releaseVip(vip: VipReleasePort, hosts: readonly string[], actor: string, log: Logger): Promise<string[]> {
-  const holders = new Set((await vip.status()).items.flatMap((v) => (v.holder === null ? [] : [v.holder])));
-  const ordered = [...hosts.filter((h) => !holders.has(h)), ...hosts.filter((h) => holders.has(h))];
-  const lines: string[] = [];
+/** What {@link releaseVip} did: the hosts it excluded (to include again) and one line per handover. */
+export interface VipRelease {
+  excluded: string[];
+  lines: string[];
+}
+
+/**
+ * Excludes those of `hosts` that take part in a VIP election, holders last. Hosts that are in no
+ * election (workers) are left alone: there is nothing to release, and asking each would cost a
+ * round trip per host.
+ */
+export async function releaseVip(vip: VipReleasePort, hosts: readonly string[], actor: string, log: Logger): Promise<VipRelease> {
+  const views = (await vip.status()).items;
+  const holders = new Set(views.flatMap((v) => (v.holder === null ? [] : [v.holder])));
+  const voters = new Set(views.flatMap((v) => v.candidates.map((c) => c.host)));
+  const targets = hosts.filter((h) => voters.has(h));
+  const ordered = [...targets.filter((h) => !holders.has(h)), ...targets.filter((h) => holders.has(h))];
+  const out: VipRelease = { excluded: [], lines: [] };
   for (const host of ordered) {
     try {
       const res = await vip.exclude(host, actor);
-      if (res.wasHolder) lines.push(res.handedOverTo === null ? `${host} released the VIP` : `${host} handed the VIP over to ${res.handedOverTo}`);
+      out.excluded.push(host);
+      if (res.wasHolder) out.lines.push(res.handedOverTo === null ? `${host} released the VIP` : `${host} handed the VIP over to ${res.handedOverTo}`);
     } catch (err) {
-      // A host without a connected agent or without a VIP cannot hold it: nothing to release.
-      log.debug({ host, err: messageOf(err) }, 'no VIP to release before the reset');
+      // No connected agent: it cannot hold the VIP through the reset either; nothing to release.
+      log.warn({ host, err: messageOf(err) }, 'could not exclude the host from the VIP election before the reset');
     }
   }
-  return lines;
+  return out;
 }
 
 /** Lets the reset hosts campaign again (best effort: a reset host usually has no VIP any more). */
@@ -37,7 +51,8 @@ export async function includeAgain(vip: VipReleasePort, hosts: readonly string[]
     try {
       await vip.include(host, actor);
     } catch (err) {
-      log.debug({ host, err: messageOf(err) }, 'could not include the host in the VIP election again after the reset');
+      // Its exclusion marker (/var/lib/ballast/vip-excluded) stays: `ballastctl vip include` clears it.
+      log.warn({ host, err: messageOf(err) }, 'could not include the host in the VIP election again after the reset');
     }
   }
 }
