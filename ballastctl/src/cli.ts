@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BallastError, messageOf } from '../../shared/src/errors.js';
+import { checkCommandPath } from './command-path.js';
 import { registerApply } from './commands/apply.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerAudit } from './commands/audit.js';
@@ -117,6 +118,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const ctx = new CliContext(io);
   try {
     const program = buildProgram(ctx);
+    checkCommandPath(program, argv);
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {

@@ -86,7 +86,8 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // Marks runs a previous process left in flight as interrupted before any agent can report on them.
   const runs = createRunOrchestrator({ store, hosts: directory, artifacts: store.artifacts, log });
   // Operations resume below, once listening: their executors may need connected agents.
-  const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log });
+  // `vip` is built below; the getter is only called by a reset, long after start-up.
+  const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
   const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap }) });
 
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).

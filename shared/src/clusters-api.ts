@@ -47,11 +47,33 @@ export const ClusterResetRequestSchema = Type.Object(
 );
 export type ClusterResetRequest = Static<typeof ClusterResetRequestSchema>;
 
+/**
+ * Where a cluster stands, apart from how its last operation went: `creating`, `created` (create
+ * succeeded), `create-failed` (the create failed or was aborted: resume or reset it), `resetting`,
+ * `reset` (every host reset), `partly-reset` (some hosts reset, the rest still run), `reset-failed`.
+ */
+export const ClusterLifecycleSchema = Type.Union([
+  Type.Literal('creating'),
+  Type.Literal('created'),
+  Type.Literal('create-failed'),
+  Type.Literal('resetting'),
+  Type.Literal('reset'),
+  Type.Literal('partly-reset'),
+  Type.Literal('reset-failed'),
+]);
+export type ClusterLifecycle = Static<typeof ClusterLifecycleSchema>;
+
+/** The newest real (non-check) `cluster.create` or `cluster.reset` of a cluster. */
+export const LastOperationSchema = Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String() });
+
 export const ClusterListItemSchema = Type.Object({
   name: Type.String(),
-  /** The newest `cluster.create` operation of this cluster. */
+  /** The newest `cluster.create` operation of this cluster (its spec is the cluster's). */
   operation: Type.String(),
+  /** That create operation's state: how it went, not where the cluster stands (see `lifecycle`). */
   state: Type.String(),
+  lifecycle: ClusterLifecycleSchema,
+  lastOperation: LastOperationSchema,
   hosts: Type.Integer({ minimum: 0 }),
   vip: Type.String(),
   updatedAt: Iso,
@@ -73,6 +95,8 @@ export const EtcdMemberStatusSchema = Type.Object({
 export const ClusterStatusSchema = Type.Object({
   name: Type.String(),
   vipAddress: Type.String(),
+  lifecycle: ClusterLifecycleSchema,
+  lastOperation: LastOperationSchema,
   /** The newest create operation, and whether one is in progress. */
   operation: Type.Object({ id: Type.String(), state: Type.String(), done: Type.Integer(), total: Type.Integer(), current: Type.Union([Type.String(), Type.Null()]) }),
   etcd: Type.Object({ members: Type.Array(EtcdMemberStatusSchema), error: Type.Union([Type.String(), Type.Null()]) }),

@@ -101,6 +101,13 @@ describe('ballastctl certs', () => {
     ]);
   });
 
+  it('shows what is left of a token with less than a day to live in hours, not as (0d)', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const token = item({ name: 'bootstrap-token', kind: 'token', subject: 'bootstrap-token-abcdef', notAfter: '2026-01-01T23:30:00.000Z', daysLeft: 0 });
+    expect(certTable([token], false, now)).toContain('2026-01-01 (23h left)');
+    expect(certTable([{ ...token, notAfter: '2026-01-01T00:40:00.000Z' }], false, now)).toContain('2026-01-01 (40m left)');
+  });
+
   it('-o json prints exactly the API response', async () => {
     fake = await startFake(ITEMS);
     const { code, out } = await ctl(['certs', '-o', 'json'], fake.url);

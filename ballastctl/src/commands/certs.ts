@@ -6,7 +6,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type CertInfo, CertListResponseSchema, CLUSTER_NAME_PATTERN } from '../../../shared/src/certs-api.js';
 import type { CliContext } from '../context.js';
-import { type Cell, formatTable, NONE } from '../format.js';
+import { type Cell, formatAge, formatTable, NONE } from '../format.js';
 import { formatDocument, type OutputFormat, outputOption } from '../output.js';
 import { withExamples } from './common.js';
 
@@ -26,12 +26,17 @@ export function parseClusterName(text: string): string {
   return text;
 }
 
-/** "2034-05-01 (3649d)", "2024-05-01 (expired)", or <none> for items that do not expire. */
-function expiresCell(c: CertInfo): Cell {
+/**
+ * "2034-05-01 (3649d)", "2024-05-01 (23h left)" under a day (the 24-hour bootstrap token showed
+ * as "(0d)"), "2024-05-01 (expired)", or <none> for items that do not expire.
+ */
+function expiresCell(c: CertInfo, now: number): Cell {
   if (c.notAfter === null || c.daysLeft === null) return NONE;
   const date = c.notAfter.slice(0, 10);
-  if (c.daysLeft < 0) return { text: `${date} (expired)`, tone: 'red' };
-  const text = `${date} (${c.daysLeft}d)`;
+  // daysLeft is whole days as the controller counted them; under one, count from our clock.
+  const leftMs = c.daysLeft >= 1 ? Number.POSITIVE_INFINITY : Date.parse(c.notAfter) - now;
+  if (c.daysLeft < 0 || leftMs <= 0) return { text: `${date} (expired)`, tone: 'red' };
+  const text = c.daysLeft >= 1 ? `${date} (${c.daysLeft}d)` : `${date} (${formatAge(leftMs)} left)`;
   return c.daysLeft < WARN_DAYS ? { text, tone: 'yellow' } : text;
 }
 
@@ -39,7 +44,7 @@ function expiresCell(c: CertInfo): Cell {
  * The PKI as a table sorted by cluster and name. A CLUSTER column appears only when the items
  * span several clusters, so the common one-cluster case stays narrow.
  */
-export function certTable(items: readonly CertInfo[], color = false): string {
+export function certTable(items: readonly CertInfo[], color = false, now = Date.now()): string {
   const sorted = [...items].sort((a, b) => a.cluster.localeCompare(b.cluster) || a.name.localeCompare(b.name));
   const multi = new Set(sorted.map((c) => c.cluster)).size > 1;
   const rows = sorted.map((c): Cell[] => [
@@ -48,7 +53,7 @@ export function certTable(items: readonly CertInfo[], color = false): string {
     c.kind,
     c.subject,
     c.sans.length === 0 ? NONE : c.sans.join(','),
-    expiresCell(c),
+    expiresCell(c, now),
   ]);
   return formatTable([...(multi ? ['CLUSTER'] : []), 'NAME', 'KIND', 'SUBJECT', 'SANS', 'EXPIRES'], rows, color);
 }

@@ -9,16 +9,20 @@
  * runs in scripts and CI as often as by hand), and a bootstrap changes every host it names.
  */
 import { resolve } from 'node:path';
+import { Type } from '@sinclair/typebox';
 import { type Command, Option } from 'commander';
-import { ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../shared/src/clusters-api.js';
-import { OperationDocumentSchema } from '../../../shared/src/ops-api.js';
+import { type ClusterList, ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../shared/src/clusters-api.js';
+import { memberIdHex } from '../../../shared/src/etcd/client.js';
+import { type OperationDocument, OperationDocumentSchema } from '../../../shared/src/ops-api.js';
+import { compiledCheck } from '../../../shared/src/schema-check.js';
 import { inlineCniManifest } from '../../../controller/src/cluster/spec.js';
 import type { CliContext } from '../context.js';
-import { CtlError, EXIT_USAGE, usageError } from '../errors.js';
+import { AbortedError, CtlError, EXIT_USAGE, usageError } from '../errors.js';
 import { type Cell, formatTable } from '../format.js';
 import { formatDocument, outputOption } from '../output.js';
 import { intInRange } from '../parse.js';
 import { fromClusterFile, fromInventory, reportText, sourceOptions, type ValidateOptions } from './cluster.js';
+import { matchInventoryToEnrolled } from './inventory-hosts.js';
 import { withExamples } from './common.js';
 import { viewOperation } from './ops.js';
 
@@ -54,7 +58,7 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
       const res = await ctx.client(command).get('/v1/clusters', ClusterListSchema);
       if (opts.output !== 'table') return ctx.out(formatDocument(opts.output, res));
       if (res.items.length === 0) return ctx.note('No clusters yet (ballastctl cluster create).');
-      ctx.out(formatTable(['NAME', 'STATE', 'HOSTS', 'VIP', 'OPERATION'], res.items.map((c) => [c.name, c.state, String(c.hosts), c.vip, c.operation]), ctx.color));
+      ctx.out(listText(res, ctx.color));
     });
 
   const reset = cluster
@@ -72,7 +76,18 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
       const client = ctx.client(command);
       const body = { check: opts.check === true, diff: opts.diff === true, ...(opts.hosts === undefined ? {} : { hosts: opts.hosts }) };
       const doc = await client.post(`/v1/clusters/${encodeURIComponent(name)}/reset`, body, OperationDocumentSchema);
-      await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
+      // The per-host recap --help promises, after the operation's own view (also when it failed).
+      const recap = async () => {
+        if (!opts.follow || opts.output !== 'text') return;
+        ctx.out(resetRecapText(await client.get(`/v1/ops/${encodeURIComponent(doc.id)}`, OperationDocumentSchema)));
+      };
+      try {
+        await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
+      } catch (err) {
+        if (!(err instanceof AbortedError)) await recap();
+        throw err;
+      }
+      await recap();
     });
   withExamples(reset, ['ballastctl cluster reset lab --check', 'ballastctl cluster reset lab --hosts w2 --yes', 'ballastctl cluster reset lab --yes']);
 
@@ -92,7 +107,8 @@ export function registerClusterOps(cluster: Command, ctx: CliContext): void {
 async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions): Promise<void> {
   const cwd = ctx.io.cwd ?? process.cwd();
   const validateOpts: ValidateOptions = { ...opts, output: 'text' };
-  const report = opts.file !== undefined ? fromClusterFile(resolve(cwd, opts.file), validateOpts) : fromInventory(cwd, validateOpts);
+  const fromInv = opts.file === undefined ? fromInventory(cwd, validateOpts) : null;
+  const report = fromInv ?? fromClusterFile(resolve(cwd, opts.file ?? '.'), validateOpts);
   const clusterFile = opts.file !== undefined ? resolve(cwd, opts.file) : resolve(cwd, opts.inventory ?? '.');
   const inlined = report.cluster === undefined ? null : inlineCniManifest(report.cluster, { clusterFile });
   if (!report.valid || inlined === null || inlined.problems.length > 0) {
@@ -103,9 +119,11 @@ async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions)
     throw usageError(`cluster create changes ${inlined.spec.hosts.length} hosts: rerun with --yes, or with --check to see the plan first`);
   }
   const client = ctx.client(command);
+  // Inventory names are Ansible's: send the names the hosts enrolled under.
+  const spec = fromInv === null ? inlined.spec : await matchInventoryToEnrolled(ctx, client, inlined.spec, fromInv.inventoryHosts);
   let doc: Awaited<ReturnType<typeof client.post<typeof OperationDocumentSchema>>>;
   try {
-    doc = await client.post('/v1/clusters', { spec: inlined.spec, check: opts.check === true, diff: opts.diff === true }, OperationDocumentSchema);
+    doc = await client.post('/v1/clusters', { spec, check: opts.check === true, diff: opts.diff === true }, OperationDocumentSchema);
   } catch (err) {
     // The controller lists every problem in one message; one per line reads better.
     if (err instanceof CtlError && err.code === 'BALLAST_ERR_VALIDATION') {
@@ -118,16 +136,46 @@ async function runCreate(ctx: CliContext, command: Command, opts: CreateOptions)
   await viewOperation(ctx, client, doc, { follow: opts.follow, output: opts.output });
 }
 
+const ResetRecapSchema = Type.Object({
+  hosts: Type.Array(Type.Object({ host: Type.String(), runId: Type.String(), ok: Type.Integer(), changed: Type.Integer(), failed: Type.Integer(), skipped: Type.Integer() })),
+});
+
+/** The per-host recap of a `cluster reset` operation, from its reset step's data ('' before it ran). */
+export function resetRecapText(doc: OperationDocument, color = false): string {
+  const step = doc.steps.find((s) => s.kind === 'host-reset');
+  const check = compiledCheck(ResetRecapSchema);
+  if (step === undefined || !check.Check(step.data)) return '';
+  const rows: Cell[][] = step.data.hosts.map((h) => [
+    h.host,
+    String(h.ok),
+    String(h.changed),
+    h.failed > 0 ? { text: String(h.failed), tone: 'red' } : '0',
+    String(h.skipped),
+    `ballastctl run ${h.runId}`,
+  ]);
+  return `\nPer host:\n${formatTable(['HOST', 'OK', 'CHANGED', 'FAILED', 'SKIPPED', 'DETAILS'], rows, color)}`;
+}
+
+/** The table of `cluster list`: where each cluster stands, then how its last operation went. */
+export function listText(list: ClusterList, color = false): string {
+  const rows = list.items.map((c) => [c.name, c.lifecycle, `${c.lastOperation.kind.replace(/^cluster\./, '')} ${c.lastOperation.state}`, String(c.hosts), c.vip, c.lastOperation.id]);
+  return formatTable(['NAME', 'LIFECYCLE', 'LAST-OPERATION', 'HOSTS', 'VIP', 'OPERATION'], rows, color);
+}
+
 /** The text view of `cluster status`. */
 export function statusText(s: ClusterStatus, color = false): string {
   const lines: string[] = [];
-  lines.push(`Cluster ${s.name}: operation ${s.operation.id} ${s.operation.state} (${s.operation.done}/${s.operation.total} steps${s.operation.current === null ? '' : `, at ${s.operation.current}`})`);
+  const last = s.lastOperation;
+  lines.push(`Cluster ${s.name}: ${s.lifecycle} (last operation: ${last.kind} ${last.id} ${last.state})`);
+  if (last.id !== s.operation.id || s.operation.state !== 'succeeded') {
+    lines.push(`Create operation ${s.operation.id} ${s.operation.state} (${s.operation.done}/${s.operation.total} steps${s.operation.current === null ? '' : `, at ${s.operation.current}`})`);
+  }
   lines.push('');
   if (s.etcd.error !== null) lines.push(`etcd: unavailable: ${s.etcd.error}`);
   else {
     const rows: Cell[][] = s.etcd.members.map((m) => [
       m.name || '(not started)',
-      m.id,
+      memberIdHex(m.id),
       m.leader ? 'leader' : m.learner ? 'learner' : 'follower',
       m.healthy ? { text: 'healthy', tone: 'green' } : { text: `unhealthy: ${m.problem ?? '?'}`, tone: 'red' },
       m.peerUrls.join(','),

@@ -61,6 +61,12 @@ describe('ballastctl cluster validate', () => {
     expect(ok).toMatchObject({ valid: true, problems: [], cluster: { name: 'prod', vip: { port: 6443 } } });
   });
 
+  it('names a flag, not a document path, for a bad value that came from it', async () => {
+    const r = await run('cluster', 'validate', '--inventory', 'inventory.ini', '--name', 'lab', '--vip', '10.1.0.11', '--vip-interface', 'eth0');
+    expect(r.out).toContain('--vip: is the address of "node1"');
+    expect(r.out).not.toContain('/vip/address');
+  });
+
   it('reads a kubespray inventory with the flags for what it lacks', async () => {
     const r = await run('cluster', 'validate', '--inventory', 'inventory.ini', '--name', 'lab', '--vip', '10.1.0.10', '--vip-interface', 'eth0', '--kubernetes-version', '1.30.4');
     expect(r).toMatchObject({ code: 0, err: '' });

@@ -8,7 +8,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { messageOf } from '../../../shared/src/errors.js';
-import { detectInventoryFormat, type InventoryOptions, inventoryToCluster } from '../../../controller/src/cluster/inventory.js';
+import type { InventoryHostAddresses } from '../../../controller/src/cluster/inventory-match.js';
+import { detectInventoryFormat, flagPaths, type InventoryOptions, inventoryToCluster } from '../../../controller/src/cluster/inventory.js';
 import { type ClusterProblem, type ClusterSpec, inlineCniManifest, MAX_CLUSTER_DOCUMENT_BYTES, parseClusterYaml } from '../../../controller/src/cluster/spec.js';
 import { validateCluster } from '../../../controller/src/cluster/validate.js';
 import type { CliContext } from '../context.js';
@@ -83,7 +84,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
 
 function runValidate(ctx: CliContext, opts: ValidateOptions): void {
   const cwd = ctx.io.cwd ?? process.cwd();
-  const report = opts.file !== undefined ? fromClusterFile(resolve(cwd, opts.file), opts) : fromInventory(cwd, opts);
+  const report: ClusterValidateReport = opts.file !== undefined ? fromClusterFile(resolve(cwd, opts.file), opts) : withoutHosts(fromInventory(cwd, opts));
   if (opts.output === 'json') ctx.out(toJson(report));
   else ctx.out(reportText(report));
   if (!report.valid) {
@@ -98,7 +99,14 @@ export function fromClusterFile(path: string, opts: ValidateOptions): ClusterVal
   return check(basename(path), path, parseClusterYaml(readBounded(path)));
 }
 
-export function fromInventory(cwd: string, opts: ValidateOptions): ClusterValidateReport {
+function withoutHosts({ inventoryHosts: _, ...report }: InventoryReport): ClusterValidateReport {
+  return report;
+}
+
+/** A report from an inventory, with the inventory's hosts and their addresses (not printed). */
+export type InventoryReport = ClusterValidateReport & { inventoryHosts: InventoryHostAddresses[] };
+
+export function fromInventory(cwd: string, opts: ValidateOptions): InventoryReport {
   if (opts.inventory === undefined) throw usageError('one of -f <cluster.yaml> or --inventory <file> is required');
   const path = resolve(cwd, opts.inventory);
   const text = readBounded(path);
@@ -111,7 +119,10 @@ export function fromInventory(cwd: string, opts: ValidateOptions): ClusterValida
   };
   const result = inventoryToCluster(text, detectInventoryFormat(path, text), options);
   const report = check(basename(path), path, result);
-  return { ...report, notes: [...result.notes, ...report.notes] };
+  // The cross-field checks name document paths; a value the operator gave as a flag is named by it.
+  const flags = flagPaths(options);
+  const problems = report.problems.map((p) => ({ ...p, path: flags.get(p.path) ?? p.path }));
+  return { ...report, problems, notes: [...result.notes, ...report.notes], inventoryHosts: result.addresses };
 }
 
 /** Schema result → inline the CNI manifest → offline cross-field validation. */

@@ -19,7 +19,7 @@ import { openStore, type Store } from '../../../controller/src/store/store.js';
 import { VipService } from '../../../controller/src/vip/service.js';
 import { fakeVipFleet, vipHealth } from '../../../controller/src/vip/testing.js';
 import { runCli } from '../cli.js';
-import { changeText, moveText, vipHeader } from './vip.js';
+import { changeText, moveText, vipHeader, vipTable } from './vip.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballastctl-vip-'));
 let store: Store;
@@ -139,5 +139,28 @@ describe('ballastctl vip', () => {
     expect(moveText({ vip: 'api', from: 'h1', to: 'h1', moved: false, previousTerm: '7', term: '7', tookMs: 0 })).toBe('h1 already holds VIP api, term 7; nothing to do\n');
     const candidate = { host: 'h1', reachable: true, error: null, observedAt: null, state: 'excluded' as const, healthy: true, healthMessage: '', candidate: true, excluded: true, sees: null, lastRenewRttMs: null, renewRttP50Ms: null, renewRttP99Ms: null };
     expect(changeText({ action: 'exclude', host: 'h1', vip: 'api', wasHolder: true, handedOverTo: null, candidate })).toBe('h1 excluded from the VIP election; it held the VIP and resigned (no fit candidate to hand over to)\n');
+  });
+
+  it("marks an unreachable host's row as its stale last report, with its age, never as a healthy holder", () => {
+    const now = Date.parse('2026-01-01T12:05:00Z');
+    const base = { error: null, healthMessage: '', candidate: true, excluded: false, lastRenewRttMs: null, renewRttP50Ms: null, renewRttP99Ms: 3 };
+    const view = {
+      name: 'api',
+      address: '198.18.0.250',
+      prefixLength: 32,
+      interface: 'eth0',
+      holder: 'h2',
+      holderSource: 'holder' as const,
+      term: '9',
+      leaseLeftMs: 1500,
+      candidates: [
+        { ...base, host: 'h1', reachable: false, error: { code: 'BALLAST_ERR_HOST_UNREACHABLE', message: 'not connected' }, observedAt: '2026-01-01T12:02:00Z', state: 'holder' as const, healthy: true, sees: 'h1' },
+        { ...base, host: 'h2', reachable: true, observedAt: '2026-01-01T12:05:00Z', state: 'holder' as const, healthy: true, sees: 'h2' },
+      ],
+    };
+    const [header, h1, h2] = vipTable(view, false, now).trimEnd().split('\n');
+    expect(header).toMatch(/^HOST\s+STATE\s+HEALTHY/);
+    expect(h1).toMatch(/^h1\s+unreachable \(stale, 3m old: was holder\)\s+\? \(stale\)\s+yes\s+3 ms$/);
+    expect(h2).toMatch(/^h2\s+holder\s+yes\s+yes\s+3 ms$/);
   });
 });

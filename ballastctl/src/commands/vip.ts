@@ -14,7 +14,7 @@ import {
   type VipView,
 } from '../../../shared/src/vip-api.js';
 import type { CliContext } from '../context.js';
-import { type Cell, formatTable, NONE, type Tone } from '../format.js';
+import { ageOf, type Cell, formatTable, NONE, type Tone } from '../format.js';
 import { formatDocument, outputOption } from '../output.js';
 import { parseName } from '../parse.js';
 import { withExamples } from './common.js';
@@ -35,18 +35,20 @@ export function vipHeader(v: VipView): string {
   return `${name} held by ${v.holder}, term ${v.term ?? '?'}${lease}${seen}`;
 }
 
-/** The candidates table of one VIP. */
-export function vipTable(v: VipView, color = false): string {
+/**
+ * The candidates table of one VIP. A host that did not answer is shown by what is known now —
+ * unreachable — and its last report only as stale, with its age (`now`: when the status was
+ * taken): a powered-off former holder was listed as `holder (unreachable)`, healthy `yes`.
+ */
+export function vipTable(v: VipView, color = false, now = Date.now()): string {
   const rows = v.candidates.map((c): Cell[] => {
-    const state = c.reachable ? c.state : `${c.state} (unreachable)`;
     const candidate = c.excluded ? 'excluded' : c.candidate ? 'yes' : 'no';
-    return [
-      c.host,
-      { text: state, tone: c.reachable ? STATE_TONE[c.state] : 'red' },
-      c.healthy ? 'yes' : { text: 'no', tone: 'red' },
-      candidate,
-      c.renewRttP99Ms === null ? NONE : `${c.renewRttP99Ms} ms`,
-    ];
+    const rtt = c.renewRttP99Ms === null ? NONE : `${c.renewRttP99Ms} ms`;
+    if (!c.reachable) {
+      const last = c.observedAt === null ? 'no report yet' : `stale, ${ageOf(c.observedAt, now)} old: was ${c.state}`;
+      return [c.host, { text: `unreachable (${last})`, tone: 'red' }, { text: c.observedAt === null ? NONE : '? (stale)', tone: 'dim' }, candidate, rtt];
+    }
+    return [c.host, { text: c.state, tone: STATE_TONE[c.state] }, c.healthy ? 'yes' : { text: 'no', tone: 'red' }, candidate, rtt];
   });
   return formatTable([...VIP_COLUMNS], rows, color);
 }
@@ -85,7 +87,8 @@ export function registerVip(program: Command, ctx: CliContext): void {
         ctx.note('No connected host reports a VIP (apply the vip role to the control-plane hosts, or check that they are connected: ballastctl hosts).');
         return;
       }
-      ctx.out(res.items.map((v) => `${vipHeader(v)}\n\n${vipTable(v, ctx.color)}`).join('\n'));
+      const at = Date.parse(res.observedAt);
+      ctx.out(res.items.map((v) => `${vipHeader(v)}\n\n${vipTable(v, ctx.color, at)}`).join('\n'));
     });
   withExamples(status, ['ballastctl vip status', 'ballastctl vip status -o json | jq -r ".items[0].holder"']);
 

@@ -19,7 +19,8 @@ import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
 import { bootstrapExecutors, clusterCreateKind } from './kind.js';
 import { clusterResetKind } from './reset.js';
-import { clusterPkiPort } from './wiring.js';
+import { resetRecapText } from '../../../ballastctl/src/commands/cluster-ops.js';
+import { clusterPkiPorts } from './wiring.js';
 
 const SPEC = {
   apiVersion: 'ballast.dev/v1alpha1',
@@ -40,18 +41,25 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
   let app: FastifyInstance;
   let admin: string;
   let fleet: FakeFleet;
+  /** The TLS CA of every etcd client the bootstrap made, in order. */
+  let etcdCas: (string | undefined)[];
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ballast-clusters-api-'));
     store = openStore({ path: join(dir, 'ballast.db') });
     fleet = new FakeFleet();
+    etcdCas = [];
     const log = silentLogger();
     const deps: BootstrapDeps = {
       runs: fleet,
-      pki: clusterPkiPort(store.clusterPki, log),
+      ...clusterPkiPorts(store.clusterPki, log),
+      clusters: store.clusters,
       // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
       validate: (spec) => validateCluster(spec),
-      etcd: () => fleet.etcdClient(),
+      etcd: (opts) => {
+        etcdCas.push(opts.tls?.ca);
+        return fleet.etcdClient();
+      },
       kube: () => fleet.kubeApi(),
       log,
       gateIntervalMs: 5,
@@ -112,6 +120,7 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     expect(store.audit.list(10).map((a) => `${a.action}:${a.outcome}`)).toContain('cluster.create:ok');
     const list = (await call('GET', '/v1/clusters')).json<ClusterList>();
     expect(list.items.map((c) => [c.name, c.state, c.hosts])).toEqual([['lab', 'succeeded', 2]]);
+    expect(list.items.map((c) => [c.lifecycle, c.lastOperation.kind, c.lastOperation.state])).toEqual([['created', 'cluster.create', 'succeeded']]);
     const status = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
     expect(status.etcd.members.map((m) => [m.name, m.healthy, m.learner, m.leader])).toEqual([['h1', true, false, true]]);
     expect(status.nodes.items.map((n) => n.name).sort()).toEqual(['h1', 'w1']);
@@ -121,5 +130,30 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     expect(reset.statusCode).toBe(200);
     await engine.idle(reset.json<OperationDocument>().id);
     expect(fleet.changes('reset')).toEqual(['w1']);
+    const partly = (await call('GET', '/v1/clusters')).json<ClusterList>().items[0];
+    expect([partly?.lifecycle, partly?.lastOperation.kind]).toEqual(['partly-reset', 'cluster.reset']);
+
+    // A full reset: the cluster is reset, whatever its create operation's outcome was.
+    const full = await call('POST', '/v1/clusters/lab/reset', {});
+    await engine.idle(full.json<OperationDocument>().id);
+    const done = engine.get(full.json<OperationDocument>().id);
+    expect(resetRecapText(done)).toMatch(/^\nPer host:\nHOST\s+OK\s+CHANGED\s+FAILED\s+SKIPPED\s+DETAILS\nh1\s+\d+\s+\d+\s+0\s+\d+\s+ballastctl run \S+\nw1\s/);
+    const after = (await call('GET', '/v1/clusters')).json<ClusterList>().items[0];
+    expect([after?.lifecycle, after?.lastOperation.kind, after?.lastOperation.state]).toEqual(['reset', 'cluster.reset', 'succeeded']);
+    const resetStatus = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
+    expect(resetStatus.lifecycle).toBe('reset');
+  });
+
+  it('status after create --check then create uses the stored PKI, never the preview', async () => {
+    const check = await call('POST', '/v1/clusters', { spec: SPEC, check: true });
+    await engine.idle(check.json<OperationDocument>().id);
+    const create = await call('POST', '/v1/clusters', { spec: SPEC });
+    await engine.idle(create.json<OperationDocument>().id);
+    const stored = store.clusterPki.list('lab').find((item) => item.name === 'etcd-ca')?.certPem;
+    expect(stored).toMatch(/BEGIN CERTIFICATE/);
+    etcdCas = [];
+    const status = (await call('GET', '/v1/clusters/lab/status')).json<ClusterStatus>();
+    expect(status.etcd.error).toBeNull();
+    expect(etcdCas).toEqual([stored]);
   });
 });

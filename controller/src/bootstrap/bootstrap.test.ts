@@ -12,7 +12,7 @@ import { FakeFleet } from './fakes.js';
 import { bootstrapExecutors, CLUSTER_CREATE, clusterCreateKind } from './kind.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
 import { CLUSTER_RESET, clusterResetKind, resetPlan } from './reset.js';
-import { clusterPkiPort } from './wiring.js';
+import { clusterPkiPorts } from './wiring.js';
 
 function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
   const doc = {
@@ -83,7 +83,8 @@ async function fixture(): Promise<Fixture> {
     const log = silentLogger();
     const deps: BootstrapDeps = {
       runs: fleet,
-      pki: clusterPkiPort(store.clusterPki, log),
+      ...clusterPkiPorts(store.clusterPki, log),
+      clusters: store.clusters,
       validate: () => ({ problems: [], notes: [] }),
       etcd: () => fleet.etcdClient(),
       kube: () => fleet.kubeApi(),

@@ -49,7 +49,7 @@ export function bootstrapExecutors(deps: BootstrapDeps): StepExecutor<never>[] {
     kubeJoinControlPlaneExecutor(deps),
     kubeJoinWorkersExecutor(deps),
     kubeNodesReadyExecutor(deps),
-    recordExecutor(),
+    recordExecutor(deps),
     etcdRemoveExecutor(deps),
     hostResetExecutor(deps),
   ] as StepExecutor<never>[];

@@ -13,6 +13,7 @@ import { clientUrl, hostOf, peerUrl, specOf, wantsDiff } from './cluster-facts.j
 import type { BootstrapDeps } from './deps.js';
 import { hostsWithRole } from './plan.js';
 import { recapText, runRole } from './role-runner.js';
+import { includeAgain, releaseVip } from './vip-release.js';
 
 export const CLUSTER_RESET = 'cluster.reset';
 
@@ -70,9 +71,24 @@ export function etcdRemoveExecutor(deps: BootstrapDeps): StepExecutor<{ member: 
   return { kind: 'etcd-remove-member', args: Type.Object({ member: Name, through: Type.Array(Name, { minItems: 1, maxItems: 9 }) }), execute: run(false), check: run(true) };
 }
 
-/** The reset role on every host, in parallel. */
+/** One host's line of the reset recap (the step's `data.hosts`; `cluster reset` prints them). */
+export interface ResetHostRecap {
+  host: string;
+  runId: string;
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * The reset role on every host, in parallel. The VIP is released from the hosts first (see
+ * vip-release.ts) so that it does not fail over on its own while their etcd stops.
+ */
 export function hostResetExecutor(deps: BootstrapDeps): StepExecutor<{ hosts: string[] }> {
   const run = (check: boolean) => async (step: StepView<{ hosts: string[] }>, ctx: StepContext): Promise<StepOutcome> => {
+    const vip = deps.vip?.();
+    const released = !check && vip !== undefined ? await releaseVip(vip, step.args.hosts, ctx.op.id, deps.log) : null;
     const outcomes = await runRole({
       runs: deps.runs,
       role: 'reset',
@@ -83,8 +99,21 @@ export function hostResetExecutor(deps: BootstrapDeps): StepExecutor<{ hosts: st
       diff: wantsDiff(ctx.op),
       progress: ctx.progress,
     });
+    if (released !== null && vip !== undefined) await includeAgain(vip, released.excluded, ctx.op.id, deps.log);
+    if (!check) {
+      // The whole cluster, or only some of its hosts: the rest still run Kubernetes.
+      const spec = specOf(ctx.op);
+      const all = spec.hosts.every((h) => step.args.hosts.includes(h.name));
+      deps.clusters.set(spec.name, all ? 'reset' : 'partly-reset', ctx.op.id);
+    }
+    const hosts: ResetHostRecap[] = outcomes.map((o) => ({ host: o.host, runId: o.runId, ...o.recap }));
     const per = outcomes.map((o) => `${o.host}: ok=${o.recap.ok} changed=${o.recap.changed}`).join('; ');
-    return { changed: outcomes.some((o) => o.recap.changed > 0), message: `reset ${outcomes.length} hosts: ${recapText(outcomes)} (${per})`, data: { runs: outcomes.map((o) => o.runId) } };
+    const vipNote = check ? (vip === undefined ? '' : '; would release the VIP from them first') : released === null || released.lines.length === 0 ? '' : `; ${released.lines.join(', ')} first`;
+    return {
+      changed: outcomes.some((o) => o.recap.changed > 0),
+      message: `reset ${outcomes.length} hosts: ${recapText(outcomes)} (${per})${vipNote}`,
+      data: { runs: outcomes.map((o) => o.runId), hosts },
+    };
   };
   return { kind: 'host-reset', args: Type.Object({ hosts: Type.Array(Name, { minItems: 1, maxItems: 5000 }) }), execute: run(false), check: run(true) };
 }

@@ -12,7 +12,9 @@ import type { OperationEngine } from '../ops/engine.js';
 import type { OperationRecord } from '../ops/records.js';
 import { clientUrl, kubeApiOptions, pkiInputs, specOf } from './cluster-facts.js';
 import type { BootstrapDeps } from './deps.js';
+import type { ClusterLifecycleRepo } from '../store/clusters.js';
 import { CLUSTER_CREATE } from './kind.js';
+import { lastOperations, lifecycleOf } from './lifecycle.js';
 import { hostsWithRole } from './plan.js';
 
 const STATUS_TIMEOUT_MS = 2000;
@@ -28,11 +30,23 @@ export function newestCreates(ops: Pick<OperationEngine, 'list' | 'find'>): Map<
   return out;
 }
 
-export function listClusters(ops: Pick<OperationEngine, 'list' | 'find'>): ClusterList {
+/** Every cluster with its lifecycle; `clusters` is the stored lifecycle (store/clusters.ts). */
+export function listClusters(ops: Pick<OperationEngine, 'list' | 'find'>, clusters: Pick<ClusterLifecycleRepo, 'get'>): ClusterList {
+  const last = lastOperations(ops);
   return {
     items: [...newestCreates(ops)].map(([name, op]) => {
       const spec = specOf(op);
-      return { name, operation: op.id, state: op.state, hosts: spec.hosts.length, vip: spec.vip.address, updatedAt: new Date(op.updatedAt).toISOString() };
+      const lastOp = last.get(name) ?? { id: op.id, kind: op.kind, state: op.state };
+      return {
+        name,
+        operation: op.id,
+        state: op.state,
+        lifecycle: lifecycleOf(name, lastOp, clusters),
+        lastOperation: lastOp,
+        hosts: spec.hosts.length,
+        vip: spec.vip.address,
+        updatedAt: new Date(op.updatedAt).toISOString(),
+      };
     }),
   };
 }
@@ -42,9 +56,12 @@ export async function clusterStatus(name: string, ops: Pick<OperationEngine, 'li
   if (op === undefined) throw new BallastError('BALLAST_ERR_NOT_FOUND', `cluster "${name}" does not exist (no cluster create has run for it; see ballastctl ops)`);
   const spec = specOf(op);
   const doc = ops.get(op.id);
+  const lastOp = lastOperations(ops).get(name) ?? { id: op.id, kind: op.kind, state: op.state };
   const status: ClusterStatus = {
     name,
     vipAddress: spec.vip.address,
+    lifecycle: lifecycleOf(name, lastOp, deps.clusters),
+    lastOperation: lastOp,
     operation: { id: op.id, state: op.state, done: doc.progress.done, total: doc.progress.total, current: doc.current?.key ?? null },
     etcd: { members: [], error: null },
     vip: { holder: null, term: null, error: null },
@@ -52,8 +69,8 @@ export async function clusterStatus(name: string, ops: Pick<OperationEngine, 'li
   };
   let pki: Awaited<ReturnType<BootstrapDeps['pki']>>;
   try {
-    // Preview: reads what is stored and never writes; a status must not issue certificates.
-    pki = await deps.pki(spec.name, pkiInputs(spec), true);
+    // The stored PKI: a status must not issue certificates, nor use a check-mode preview's.
+    pki = await deps.readPki(spec.name, pkiInputs(spec));
   } catch (err) {
     const why = `cluster PKI unavailable: ${messageOf(err)}`;
     return { ...status, etcd: { members: [], error: why }, vip: { ...status.vip, error: why }, nodes: { items: [], error: why } };

@@ -163,6 +163,27 @@ describe('inventoryToCluster', () => {
     ]);
   });
 
+  it('says in words that an inventory with every host line commented out has no hosts', () => {
+    const sample = `# ## Configure 'ip' variable to bind kubernetes services on a different ip than the default iface
+[kube_control_plane]
+# node1 ip=10.3.0.1 etcd_member_name=etcd1
+# node2 ip=10.3.0.2 etcd_member_name=etcd2
+
+[etcd:children]
+kube_control_plane
+
+[kube_node]
+# node4 ip=10.3.0.4
+`;
+    const r = inventoryToCluster(sample, 'ini', OPTIONS);
+    expect(!r.ok && r.problems).toEqual([{ path: '/hosts', message: 'the inventory has no hosts (are all host lines commented out? kubespray\'s sample inventory.ini has them so)' }]);
+  });
+
+  it('names the flag, not the document path, when a bad value came from a flag', () => {
+    const r = inventoryToCluster(INVENTORY_INI, 'ini', { ...OPTIONS, name: 'Bad_Name', vip: { address: '10.10.0.10', interface: 'this-is-far-too-long' } });
+    expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['--name', '--vip-interface']);
+  });
+
   it('reports every inventory problem at once, with where it is', () => {
     const text = `[all]
 node1 ansible_host=node1.example.com
@@ -193,7 +214,7 @@ Node3
   it.each([
     ['YAML that is not a mapping', 'yaml', '- node1\n', [{ path: '/', message: 'must be a mapping of groups (all: {hosts, children})' }]],
     ['a group that is a list', 'yaml', 'all:\n  children:\n    etcd: [node1]\n', [{ path: '/all/children/etcd', message: 'must be a mapping with hosts, children or vars' }]],
-    ['an unknown group key', 'yaml', 'all:\n  host:\n    node1: {}\n', [{ path: '/all/host', message: 'unknown key: a group has hosts, children and vars' }]],
+    ['an unknown group key', 'yaml', 'all:\n  host:\n    node1: {}\n', [{ path: '/all/host', message: 'unknown key (Did you mean hosts?): a group has hosts, children and vars' }]],
     ['a YAML host range', 'yaml', 'all:\n  hosts:\n    node[1:3]: {}\n', [{ path: '/all/hosts/node[1:3]', message: 'host ranges are not supported: list each host' }]],
     ['a bad INI header', 'ini', '[etcd\nnode1\n', [{ path: 'line 1', message: 'bad section header "[etcd"' }]],
     ['an open quote', 'ini', '[etcd]\nnode1 ip="10.0.0.1\n', [{ path: 'line 2', message: 'unterminated quote' }]],

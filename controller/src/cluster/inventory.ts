@@ -12,6 +12,8 @@
  * Hosts in no role group (bastion, calico_rr, …) are left out with a note.
  */
 import { isIP } from 'node:net';
+import { didYouMean } from '../../../shared/src/suggest.js';
+import type { InventoryHostAddresses } from './inventory-match.js';
 import { type ClusterParseResult, type ClusterProblem, type ClusterRole, checkClusterDocument, parseBoundedYaml } from './spec.js';
 
 /**
@@ -32,7 +34,11 @@ export interface InventoryOptions {
 }
 
 /** The converted inventory: the checked document (or problems) plus notes on what was left out or assumed. */
-export type InventoryResult = ClusterParseResult & { notes: ClusterProblem[] };
+export type InventoryResult = ClusterParseResult & {
+  notes: ClusterProblem[];
+  /** The hosts taken, with the addresses the inventory gives each (matched to enrolled hosts by inventory-match.ts). */
+  addresses: InventoryHostAddresses[];
+};
 
 /** An inventory's form; `detectInventoryFormat` guesses it from the file name and content. */
 export type InventoryFormat = 'yaml' | 'ini';
@@ -76,7 +82,7 @@ export function detectInventoryFormat(fileName: string, text: string): Inventory
 export function inventoryToCluster(text: string, format: InventoryFormat, options: InventoryOptions = {}): InventoryResult {
   const notes: ClusterProblem[] = [];
   const parsed = format === 'ini' ? parseIni(text) : parseYamlInventory(text);
-  if (!parsed.ok) return { ok: false, problems: parsed.problems, notes };
+  if (!parsed.ok) return { ok: false, problems: parsed.problems, notes, addresses: [] };
   const inventory = parsed.inventory;
   const problems: ClusterProblem[] = [];
   for (const [legacy, current] of Object.entries(LEGACY_GROUPS)) {
@@ -88,6 +94,7 @@ export function inventoryToCluster(text: string, format: InventoryFormat, option
   }
   const hosts: Record<string, unknown>[] = [];
   const origins: string[] = [];
+  const addresses: InventoryHostAddresses[] = [];
   for (const [name, host] of inventory.hosts) {
     const roles = (['etcd', 'control-plane', 'worker'] as const).filter((r) => members.get(r)?.has(name));
     if (roles.length === 0) {
@@ -105,24 +112,52 @@ export function inventoryToCluster(text: string, format: InventoryFormat, option
     }
     hosts.push({ name, address: address.value, roles });
     origins.push(host.origin);
+    const given = (['ip', 'access_ip', 'ansible_host'] as const).flatMap((key) => (host.vars[key] ? [{ key, value: host.vars[key] ?? '' }] : []));
+    addresses.push({ name, origin: host.origin, addresses: given });
   }
   for (const group of inventory.groups.keys()) {
     const known = Object.values(ROLE_GROUPS).flat().includes(group) || ['all', 'ungrouped', 'k8s_cluster', 'k8s-cluster'].includes(group);
     if (!known && membersOf(inventory, group).size > 0) notes.push({ path: `/${group}`, message: `group "${group}" has no meaning to Ballast: ignored` });
   }
+  // kubespray's sample inventory.ini ships with every host line commented out; the schema would
+  // only say "/hosts: expected array length to be greater or equal to 1".
+  const empty = inventory.hosts.size === 0;
+  if (empty) problems.push({ path: '/hosts', message: "the inventory has no hosts (are all host lines commented out? kubespray's sample inventory.ini has them so)" });
   const document = buildDocument(inventory.vars, hosts, options);
   const checked = checkClusterDocument(document);
-  if (checked.ok && problems.length === 0) return { ...checked, notes };
+  if (checked.ok && problems.length === 0) return { ...checked, notes, addresses };
   // Host problems from the schema are reported at the generated document's paths; say which
-  // inventory entry each one came from, since the operator never saw that document.
+  // inventory entry each one came from, since the operator never saw that document. A value that
+  // came from a flag is named by its flag: the operator never wrote `/vip/address`.
+  const fromFlags = flagPaths(options);
   const schemaProblems = checked.ok
     ? []
-    : checked.problems.map((p) => {
+    : checked.problems.flatMap((p) => {
+        if (empty && p.path === '/hosts') return [];
+        const flag = fromFlags.get(p.path);
+        if (flag !== undefined) return [{ path: flag, message: p.message }];
         const index = /^\/hosts\/(\d+)(\/|$)/.exec(p.path)?.[1];
         const origin = index === undefined ? undefined : origins[Number(index)];
-        return origin === undefined ? p : { path: p.path, message: `${p.message} (inventory: ${origin})` };
+        return [origin === undefined ? p : { path: p.path, message: `${p.message} (inventory: ${origin})` }];
       });
-  return { ok: false, problems: [...problems, ...schemaProblems], notes };
+  return { ok: false, problems: [...problems, ...schemaProblems], notes, addresses };
+}
+
+/** ballastctl's flag for each document path an option sets, for the options that are set. */
+export function flagPaths(o: InventoryOptions): Map<string, string> {
+  const given: [string, string, unknown][] = [
+    ['/name', '--name', o.name],
+    ['/vip/address', '--vip', o.vip?.address],
+    ['/vip/interface', '--vip-interface', o.vip?.interface],
+    ['/vip/port', '--vip-port', o.vip?.port],
+    ['/versions/kubernetes', '--kubernetes-version', o.versions?.kubernetes],
+    ['/versions/etcd', '--etcd-version', o.versions?.etcd],
+    ['/versions/containerd', '--containerd-version', o.versions?.containerd],
+    ['/network/podCidr', '--pod-cidr', o.network?.podCidr],
+    ['/network/serviceCidr', '--service-cidr', o.network?.serviceCidr],
+    ['/network/cniManifest', '--cni-manifest', o.network?.cniManifest],
+  ];
+  return new Map(given.filter(([, , value]) => value !== undefined).map(([path, flag]) => [path, flag]));
 }
 
 function addressOf(name: string, vars: Record<string, string>): { value: string; from: string } | null {
@@ -239,7 +274,7 @@ function readYamlGroup(inventory: Inventory, name: string, node: unknown, path: 
     } else if (key === 'vars') {
       if (name === 'all') Object.assign(inventory.vars, scalarVars(value));
     } else {
-      problems.push({ path: at, message: 'unknown key: a group has hosts, children and vars' });
+      problems.push({ path: at, message: `unknown key${didYouMean(key, ['hosts', 'children', 'vars'])}: a group has hosts, children and vars` });
     }
   }
 }

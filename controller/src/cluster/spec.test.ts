@@ -78,6 +78,13 @@ describe('parseClusterYaml', () => {
     expect(problemsOf(text)).toEqual(problems);
   });
 
+  it('suggests the key meant for a mistyped one', () => {
+    const doc = { apiVersion: 'ballast.dev/v1alpha1', kind: 'Cluster', name: 'lab', vip: { adress: '10.0.0.100', interface: 'eth0' }, host: [] };
+    const problems = problemsOf(stringify(doc));
+    expect(problems).toContainEqual({ path: '/vip/adress', message: 'unknown key (Did you mean address?)' });
+    expect(problems).toContainEqual({ path: '/host', message: 'unknown key (Did you mean hosts?)' });
+  });
+
   it('refuses invalid YAML, duplicate keys and oversized documents with a path', () => {
     expect(problemsOf('name: [unclosed\n')[0]).toMatchObject({ path: '/', message: expect.stringMatching(/^is not valid YAML: /) });
     expect(problemsOf('name: a\nname: b\n')[0]).toMatchObject({ path: '/', message: expect.stringContaining('is not valid YAML') });

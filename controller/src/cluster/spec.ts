@@ -13,6 +13,7 @@ import { parseDocument } from 'yaml';
 import { HOST_NAME_PATTERN } from '../../../shared/src/api.js';
 import { messageOf } from '../../../shared/src/errors.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
+import { didYouMean } from '../../../shared/src/suggest.js';
 import { DEFAULT_CATALOGUE } from '../artifacts/catalogue.js';
 
 export const CLUSTER_API_VERSION = 'ballast.dev/v1alpha1';
@@ -184,16 +185,20 @@ export function checkClusterDocument(value: unknown): ClusterParseResult {
     // typebox can report one path twice (e.g. pattern and maxLength); one line per path is enough.
     if (seen.has(path)) continue;
     seen.add(path);
-    problems.push({ path, message: schemaMessage(error.type, error.schema, error.message) });
+    problems.push({ path, message: schemaMessage(error.type, error.schema, error.message, path) });
   }
   return { ok: false, problems };
 }
 
-function schemaMessage(type: ValueErrorType, schema: TSchema, fallback: string): string {
+function schemaMessage(type: ValueErrorType, schema: TSchema, fallback: string, path: string): string {
   const hint = typeof schema.hint === 'string' ? schema.hint : null;
   switch (type) {
-    case ValueErrorType.ObjectAdditionalProperties:
-      return 'unknown key';
+    case ValueErrorType.ObjectAdditionalProperties: {
+      // The path ends with the unknown key; the object schema lists the known ones.
+      const key = path.split('/').pop() ?? '';
+      const known = typeof schema.properties === 'object' && schema.properties !== null ? Object.keys(schema.properties) : [];
+      return `unknown key${didYouMean(key, known)}`;
+    }
     case ValueErrorType.ObjectRequiredProperty:
       return hint === null ? 'is required' : `is required: ${hint}`;
     case ValueErrorType.StringPattern:

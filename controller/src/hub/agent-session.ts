@@ -194,7 +194,7 @@ export class AgentSession implements SessionHandle {
     this.ready = true;
     this.features = new Set(msg.features ?? []);
     this.agentVersion = msg.agentVersion;
-    this.ctx.tracker.attach(this.host.id, this);
+    const replaced = this.ctx.tracker.attach(this.host.id, this);
     this.ctx.store.saveConnection(this.host.id, {
       address: this.host.address,
       agentVersion: msg.agentVersion,
@@ -204,8 +204,11 @@ export class AgentSession implements SessionHandle {
     this.ctx.store.event({
       host: this.host.name,
       kind: 'connected',
-      message: `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
-      data: { agentSession: msg.sessionId, address: this.host.address },
+      // One event for a heal: the replaced connection records no `disconnected` (see onClose).
+      message: replaced
+        ? `agent ${msg.agentVersion} reconnected from ${this.host.address ?? 'unknown address'}, replacing its previous connection, which had not closed (a network partition healed, or the agent restarted before the old connection timed out)`
+        : `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
+      data: { agentSession: msg.sessionId, address: this.host.address, ...(replaced ? { replaced: true } : {}) },
     });
     this.log.info({ agentVersion: msg.agentVersion, address: this.host.address }, 'agent connected');
     this.send({
@@ -239,7 +242,12 @@ export class AgentSession implements SessionHandle {
     this.requests.failAll(`agent disconnected (${code})`);
     if (!this.ready) return;
     this.ctx.metrics.agentsConnected.dec();
-    this.ctx.tracker.detach(this.host.id, this);
+    if (!this.ctx.tracker.detach(this.host.id, this)) {
+      // Replaced by a newer session of the same agent: its `connected` event said so already, and
+      // a `disconnected` after it would read as if the host had just gone away.
+      this.log.info({ code, reason }, 'replaced agent connection closed');
+      return;
+    }
     this.ctx.store.event({
       host: this.host.name,
       kind: 'disconnected',

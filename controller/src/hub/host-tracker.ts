@@ -112,27 +112,30 @@ export class HostTracker {
   /**
    * Binds a new session to its host. An older session of the same host is closed: the newest
    * connection wins, so an agent that reconnects before its old TCP connection died is not counted
-   * twice and no state is duplicated.
+   * twice and no state is duplicated. Returns whether it replaced an older session.
    */
-  attach(hostId: string, session: SessionHandle): void {
+  attach(hostId: string, session: SessionHandle): boolean {
     const host = this.hosts.get(hostId);
-    if (host === undefined) return;
+    if (host === undefined) return false;
     const previous = host.session;
     host.session = session;
-    if (previous !== null && previous !== session) previous.close(4001, 'replaced by a newer connection');
+    if (previous === null || previous === session) return false;
+    previous.close(4001, 'replaced by a newer connection');
+    return true;
   }
 
   /**
-   * Unbinds a session if it is still the current one. The `host.connected` event comes from the
-   * session reports once the connection is stored (fleet/reports.ts); nothing is stored here.
+   * Unbinds a session if it is still the current one; false when a newer one replaced it. The
+   * `host.connected` event comes from the session reports once the connection is stored
+   * (fleet/reports.ts); nothing is stored here.
    */
-  detach(hostId: string, session: SessionHandle): void {
+  detach(hostId: string, session: SessionHandle): boolean {
     const host = this.hosts.get(hostId);
-    if (host !== undefined && host.session === session) {
-      host.session = null;
-      this.evaluateHost(host, this.now(), 'agent disconnected');
-      this.options.events?.emit({ type: 'host.disconnected', host: { id: host.id, name: host.name }, sessionId: session.sessionId });
-    }
+    if (host === undefined || host.session !== session) return false;
+    host.session = null;
+    this.evaluateHost(host, this.now(), 'agent disconnected');
+    this.options.events?.emit({ type: 'host.disconnected', host: { id: host.id, name: host.name }, sessionId: session.sessionId });
+    return true;
   }
 
   /** Records a heartbeat (hot path: one map lookup, one evaluation). */

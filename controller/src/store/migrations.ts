@@ -246,4 +246,37 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 6,
+    name: 'cluster_lifecycle',
+    sql: `
+      -- Where a cluster stands (created, reset, partly-reset), kept apart from its operations'
+      -- outcomes: a reset cluster's create operation still "succeeded". Written by the last step of
+      -- cluster create and by the reset step (controller/src/store/clusters.ts); states in between
+      -- (creating, resetting, …-failed) come from the unfinished or failed operation itself.
+      CREATE TABLE cluster_lifecycle (
+        cluster      TEXT PRIMARY KEY,
+        lifecycle    TEXT NOT NULL CHECK (lifecycle IN ('created', 'reset', 'partly-reset')),
+        operation_id TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL
+      ) STRICT;
+      -- Existing clusters: from their newest successful create or reset.
+      INSERT INTO cluster_lifecycle (cluster, lifecycle, operation_id, updated_at)
+      SELECT o.cluster,
+             CASE
+               WHEN o.kind = 'cluster.create' THEN 'created'
+               WHEN json_array_length(o.input_json, '$.hosts') >= json_array_length(o.input_json, '$.spec.hosts') THEN 'reset'
+               ELSE 'partly-reset'
+             END,
+             o.id, COALESCE(o.ended_at, o.updated_at)
+        FROM operations o
+       WHERE o.cluster IS NOT NULL AND o.check_mode = 0 AND o.state = 'succeeded'
+         AND o.kind IN ('cluster.create', 'cluster.reset')
+         AND NOT EXISTS (
+           SELECT 1 FROM operations n
+            WHERE n.cluster = o.cluster AND n.check_mode = 0 AND n.state = 'succeeded'
+              AND n.kind IN ('cluster.create', 'cluster.reset')
+              AND (n.created_at > o.created_at OR (n.created_at = o.created_at AND n.id > o.id)));
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import { OperationRepo } from '../ops/repo.js';
 import { RunRepo } from '../runs/repo.js';
 import { AuditRepo } from './audit.js';
 import { ClusterPkiRepo } from './cluster-pki.js';
+import { ClusterLifecycleRepo } from './clusters.js';
 import { type Database, openDatabase } from './db.js';
 import { EventRepo } from './events.js';
 import { HealthSampleRepo } from './health-samples.js';
@@ -31,6 +32,8 @@ export interface Store {
   readonly operations: OperationRepo;
   /** The Kubernetes clusters' PKI (pki/cluster-pki.ts): CAs, certificates, keys, bootstrap tokens. */
   readonly clusterPki: ClusterPkiRepo;
+  /** Where each cluster stands (created, reset …), apart from its operations' outcomes. */
+  readonly clusters: ClusterLifecycleRepo;
   /** Closes the connection (checkpointing the WAL); later calls do nothing. */
   close(): void;
 }
@@ -61,6 +64,7 @@ export function openStore(options: OpenStoreOptions): Store {
     runs: new RunRepo(db, { now }),
     operations: new OperationRepo(db, { now }),
     clusterPki: new ClusterPkiRepo(db, { now }),
+    clusters: new ClusterLifecycleRepo(db, { now }),
     close() {
       if (db.open) db.close();
     },

@@ -41,12 +41,9 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(r.stderr);
       return r.code ?? 1;
     }
-    case 'ctl': {
-      const r = await Lab.attach(labDir(), log).ctl(rest, { allowFail: true, timeoutMs: 10 * 60_000 });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      return r.code ?? 1;
-    }
+    case 'ctl':
+      // Streams (`ctl events -f` prints as events come) and forwards Ctrl-C / kill to ballastctl.
+      return Lab.attach(labDir(), log).ctlStreaming(rest);
     case 'partition':
     case 'heal':
     case 'poweroff':

@@ -69,6 +69,38 @@ export function run(argv: string[], options: RunOptions = {}): Promise<RunResult
   });
 }
 
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/**
+ * Runs an argv with our stdin, stdout and stderr (output streams as it comes, e.g. `ctl events
+ * -f`), forwarding SIGINT, SIGTERM and SIGHUP to it, and resolves with the exit code a shell
+ * would report (128 + signal number when it was killed). `run` captures output until the command
+ * exits, and a killed lab CLI left its child running: this one does neither.
+ */
+export function runStreaming(argv: string[], options: Pick<RunOptions, 'env' | 'cwd'> = {}): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command) throw new Error('failed to run a command: empty argv');
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit', env: options.env ?? process.env, cwd: options.cwd });
+    const forward = (sig: NodeJS.Signals) => {
+      child.kill(sig);
+    };
+    for (const sig of FORWARDED) process.on(sig, forward);
+    const done = () => {
+      for (const sig of FORWARDED) process.off(sig, forward);
+    };
+    child.once('error', (err) => {
+      done();
+      reject(new Error(`failed to run ${argv.join(' ')}: ${err.message}`, { cause: err }));
+    });
+    child.once('close', (code, signal) => {
+      done();
+      resolve(code ?? 128 + (signal === null ? 0 : (SIGNAL_NUMBERS[signal] ?? 0)));
+    });
+  });
+}
+
 /** Thrown by a waitUntil probe to stop waiting at once (the awaited thing can no longer happen). */
 export class StopWaiting extends Error {}
 

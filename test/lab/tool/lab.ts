@@ -10,7 +10,7 @@ import {
   startController,
   stopController,
 } from './controller.js';
-import { type RunOptions, type RunResult, run, StopWaiting, sleep, waitUntil } from './exec.js';
+import { type RunOptions, type RunResult, run, runStreaming, StopWaiting, sleep, waitUntil } from './exec.js';
 import { boot, ensureOverlay, hostRun, isMounted, poweroff, unmountOverlay } from './host.js';
 import { deleteNetns, ensurePlugged, ensureSwitch, setPortUp } from './net.js';
 import { isAlive, signal } from './proc.js';
@@ -305,6 +305,13 @@ export class Lab {
       timeoutMs: 20_000,
       ...options,
     });
+  }
+
+  /** ballastctl with the terminal's stdio and signals forwarded (the lab CLI's `ctl`); resolves with its exit code. */
+  async ctlStreaming(args: string[]): Promise<number> {
+    const runtime = await this.controllerRuntime();
+    // nsenter without --fork execs ballastctl in place: a forwarded signal reaches it directly.
+    return runStreaming(['nsenter', `--net=/run/netns/${this.state.clientNetns}`, runtime.node, runtime.ctlMain, '--config', this.adminConf, ...args]);
   }
 
   async ctlJson<T>(args: string[]): Promise<T> {

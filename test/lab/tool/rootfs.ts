@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 
@@ -29,6 +29,22 @@ export const ROOTFS_PACKAGES = [
  * bench enables it explicitly where it runs it.
  */
 const DISABLED_UNITS = ['keepalived.service'];
+
+/**
+ * Units masked on every lab host. Hosts must not try to reach the outside: no apt timers, no
+ * network waits. systemd-remount-fs remounts / with the options of its /etc/fstab line; a lab
+ * host's root is an overlay the lab mounted (the rootfs has no fstab line for it), so the unit
+ * failed on every boot and `scripts/lab status` showed each host as "degraded".
+ */
+const MASKED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer', 'systemd-networkd-wait-online.service', 'systemd-remount-fs.service'];
+
+/** Masks {@link MASKED_UNITS} in the rootfs at `root` (idempotent: cached rootfses get new ones too). */
+function ensureMasked(root: string): void {
+  for (const unit of MASKED_UNITS) {
+    const link = join(root, 'etc/systemd/system', unit);
+    if (!existsSync(link)) symlinkSync('/dev/null', link);
+  }
+}
 
 export interface RootfsSpec {
   suite: string;
@@ -70,7 +86,10 @@ export async function ensureRootfs(
   log: (msg: string) => void = () => {},
 ): Promise<{ path: string; built: boolean; buildMs: number }> {
   const path = join(cacheDir, `rootfs-${spec.suite}-${rootfsKey(spec)}`);
-  if (existsSync(join(path, '.ballast-rootfs-complete'))) return { path, built: false, buildMs: 0 };
+  if (existsSync(join(path, '.ballast-rootfs-complete'))) {
+    ensureMasked(path);
+    return { path, built: false, buildMs: 0 };
+  }
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${path}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
@@ -80,11 +99,7 @@ export async function ensureRootfs(
     ['debootstrap', '--variant=minbase', `--include=${spec.packages.join(',')}`, spec.suite, tmp, spec.mirror],
     { timeoutMs: 15 * 60_000 },
   );
-  // Hosts must not try to reach the outside: no apt timers, no network waits.
-  for (const unit of ['apt-daily.timer', 'apt-daily-upgrade.timer', 'systemd-networkd-wait-online.service']) {
-    const link = join(tmp, 'etc/systemd/system', unit);
-    if (!existsSync(link)) await run(['ln', '-sf', '/dev/null', link]);
-  }
+  ensureMasked(tmp);
   for (const unit of DISABLED_UNITS) {
     rmSync(join(tmp, 'etc/systemd/system/multi-user.target.wants', unit), { force: true });
   }

@@ -11,7 +11,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createExec } from '../exec.js';
 import type { ExecPort } from '../module.js';
 import { createModuleRegistry } from '../registry.js';
-import { makeTempRoot, testContext } from '../testing.js';
+import { makeTempRoot, rejection, testContext } from '../testing.js';
 
 const STANDIN = resolve(import.meta.dirname, '../../../../test/support/standin/kubeadm');
 const INIT = 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\n---\napiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\n';
@@ -21,9 +21,9 @@ const JOIN_WORKER = 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration
 let root: string;
 let log: string;
 /** The real exec port with `/usr/…/kubeadm` replaced by `sh <stand-in>`, its files under `base` and its log in `log`. */
-function standinExec(base: string): ExecPort {
+function standinExec(base: string, extraEnv: Record<string, string> = {}): ExecPort {
   const real = createExec();
-  return (argv, opts) => real(['sh', STANDIN, ...argv.slice(1)], { ...opts, env: { ...opts?.env, BALLAST_STANDIN_ROOT: base, BALLAST_STANDIN_LOG: log } });
+  return (argv, opts) => real(['sh', STANDIN, ...argv.slice(1)], { ...opts, env: { ...opts?.env, BALLAST_STANDIN_ROOT: base, BALLAST_STANDIN_LOG: log, ...extraEnv } });
 }
 let exec: ExecPort;
 beforeEach(async () => {
@@ -60,9 +60,26 @@ describe('kubeadm stand-in', () => {
       expect(await readFile(k8s(file), 'utf8')).toContain('Written by the Ballast kubeadm stand-in');
     }
     // The module's guard stops a second run; the stand-in refuses on its own too, as kubeadm does.
-    expect(await registry.run('kubeadm', { action: 'init', config: INIT }, ctx)).toEqual({ changed: false, message: 'already initialised (admin.conf exists)' });
+    expect(await registry.run('kubeadm', { action: 'init', config: INIT }, ctx)).toEqual({ changed: false, message: 'already initialised (kubeadm-init.done exists)' });
     const again = await kubeadm('init', '--config', join(root, 'etc/kubernetes/ballast/kubeadm-init.yaml'));
     expect(again).toMatchObject({ code: 1, stderr: 'error: [preflight] /etc/kubernetes/admin.conf already exists\n' });
+  });
+
+  it('a resumed init that failed half-way (admin.conf written, exit 1) resets and runs init again', async () => {
+    const registry = createModuleRegistry();
+    const failing = testContext(root, { exec: standinExec(root, { BALLAST_STANDIN_FAIL_INIT: '1' }) });
+    expect(await rejection(registry.run('kubeadm', { action: 'init', config: INIT }, failing))).toMatchObject({ code: 'BALLAST_ERR_COMMAND_FAILED' });
+    expect(existsSync(k8s('admin.conf'))).toBe(true);
+    expect(existsSync(k8s('ballast/kubeadm-init.done'))).toBe(false);
+
+    const ctx = testContext(root, { exec });
+    expect(await registry.run('kubeadm', { action: 'init', config: INIT }, ctx)).toMatchObject({
+      changed: true,
+      message: 'ran /usr/bin/kubeadm reset --force (a previous init did not succeed: admin.conf, kubelet.conf, kube-apiserver.yaml exist without kubeadm-init.done), then /usr/bin/kubeadm init --config /etc/kubernetes/ballast/kubeadm-init.yaml',
+    });
+    expect((await logLines()).map((l) => l.split('\t')[1]?.split(' ')[0])).toEqual(['init', 'reset', 'init']);
+    expect(await readFile(k8s('ballast/kubeadm-init.done'), 'utf8')).toMatch(/^succeeded \d{4}-\d\d-\d\dT\S+Z config-sha256=[0-9a-f]{64}\n$/);
+    expect(await registry.run('kubeadm', { action: 'init', config: INIT }, ctx)).toEqual({ changed: false, message: 'already initialised (kubeadm-init.done exists)' });
   });
 
   it('join writes kubelet.conf, and the apiserver manifest only for a control-plane join', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ModuleContext } from '../module.js';
@@ -64,24 +64,57 @@ describe('kubeadm init and join', () => {
     });
     const signal = new AbortController().signal;
     await run({ action: 'join', config: JOIN_CONFIG, timeoutMs: 5000 }, { signal });
-    await run({ action: 'reset' }, { signal }); // nothing to reset: no exec
+    await run({ action: 'reset' }, { signal }); // only the join marker to remove: no exec
     expect(seen).toEqual([{ signal, timeoutMs: 5000 }]);
     await touch('etc/kubernetes/admin.conf');
     await run({ action: 'reset' }, { signal });
     expect(seen[1]).toEqual({ signal, timeoutMs: 20 * 60_000 });
   });
 
-  it('reports ok and touches nothing once the guard file exists', async () => {
-    await touch('etc/kubernetes/admin.conf');
+  it('reports ok and touches nothing once the success marker exists', async () => {
+    await touch('etc/kubernetes/ballast/kubeadm-init.done');
     const before = await snapshotTree(root);
-    expect(await run({ action: 'init', config: INIT_CONFIG })).toEqual({ changed: false, message: 'already initialised (admin.conf exists)' });
-    await touch('etc/kubernetes/kubelet.conf');
+    expect(await run({ action: 'init', config: INIT_CONFIG })).toEqual({ changed: false, message: 'already initialised (kubeadm-init.done exists)' });
+    await touch('etc/kubernetes/ballast/kubeadm-join.done');
     expect(await run({ action: 'join', config: JOIN_CONFIG, configPath: '/etc/kubernetes/j.yaml', binary: '/usr/local/bin/kubeadm' })).toEqual({
       changed: false,
-      message: 'already joined (kubelet.conf exists)',
+      message: 'already joined (kubeadm-join.done exists)',
     });
     expect(exec.calls).toEqual([]);
-    expect(Object.keys(await snapshotTree(root))).toEqual([...Object.keys(before), '/etc/kubernetes/kubelet.conf'].sort());
+    expect(Object.keys(await snapshotTree(root))).toEqual([...Object.keys(before), '/etc/kubernetes/ballast/kubeadm-join.done'].sort());
+  });
+
+  it('resets the half-done state when kubeadm files exist without the marker, then runs the action and writes the marker', async () => {
+    await touch('etc/kubernetes/admin.conf');
+    await touch('etc/kubernetes/kubelet.conf');
+    await mkdir(join(root, 'etc/kubernetes/pki/etcd'), { recursive: true });
+    await writeFile(join(root, 'etc/kubernetes/pki/ca.key'), 'controller CA key', { mode: 0o600 });
+    await writeFile(join(root, 'etc/kubernetes/pki/etcd/ca.crt'), 'etcd CA');
+    // Like kubeadm reset: the PKI directory is emptied.
+    exec = fakeExec(async (argv) => {
+      if (argv[1] === 'reset') await rm(join(root, 'etc/kubernetes/pki'), { recursive: true });
+      return { code: 0, stdout: '', stderr: '' };
+    });
+    const check = await run({ action: 'init', config: INIT_CONFIG }, { check: true });
+    expect(check.message).toBe(
+      'would write /etc/kubernetes/ballast/kubeadm-init.yaml and run /usr/bin/kubeadm reset --force (a previous init did not succeed: admin.conf, kubelet.conf exist without kubeadm-init.done), then /usr/bin/kubeadm init --config /etc/kubernetes/ballast/kubeadm-init.yaml',
+    );
+    expect(exec.calls).toEqual([]);
+    await run({ action: 'init', config: INIT_CONFIG });
+    expect(exec.calls.map((argv) => argv[1])).toEqual(['reset', 'init']);
+    expect(await readFile(join(root, 'etc/kubernetes/pki/ca.key'), 'utf8')).toBe('controller CA key');
+    expect((await stat(join(root, 'etc/kubernetes/pki/ca.key'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(root, 'etc/kubernetes/pki/etcd/ca.crt'), 'utf8')).toBe('etcd CA');
+    expect(await readFile(join(root, 'etc/kubernetes/ballast/kubeadm-init.done'), 'utf8')).toMatch(/^succeeded \S+ config-sha256=[0-9a-f]{64}\n$/);
+  });
+
+  it('writes no marker when kubeadm fails, and reset removes the markers', async () => {
+    exec = fakeExec((argv) => ({ code: argv[1] === 'join' ? 1 : 0, stdout: '', stderr: 'boom' }));
+    expect(await rejection(run({ action: 'join', config: JOIN_CONFIG }))).toMatchObject({ code: 'BALLAST_ERR_COMMAND_FAILED' });
+    await expect(stat(join(root, 'etc/kubernetes/ballast/kubeadm-join.done'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await touch('etc/kubernetes/ballast/kubeadm-init.done');
+    expect(await run({ action: 'reset' })).toMatchObject({ changed: true });
+    await expect(stat(join(root, 'etc/kubernetes/ballast/kubeadm-init.done'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('in check mode says what would run and shows the config diff with secrets redacted; touches nothing', async () => {
@@ -100,6 +133,7 @@ describe('kubeadm init and join', () => {
 
   it('shows only the changed lines of an existing config', async () => {
     await run({ action: 'join', config: JOIN_CONFIG });
+    await rm(join(root, 'etc/kubernetes/ballast/kubeadm-join.done')); // as if the join had failed
     const out = await run({ action: 'join', config: JOIN_CONFIG.replace('10.0.0.100', '10.0.0.200') }, { check: true });
     expect(out.diff).toContain('-    apiServerEndpoint: 10.0.0.100:6443\n+    apiServerEndpoint: 10.0.0.200:6443\n');
     expect(out.diff).not.toContain('+kind');

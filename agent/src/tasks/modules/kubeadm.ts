@@ -1,9 +1,16 @@
 /**
- * `kubeadm`: `init`, `join` or `reset`, each run at most once thanks to a guard on the files
- * kubeadm itself leaves behind:
- * - init is done when /etc/kubernetes/admin.conf exists;
- * - join is done when /etc/kubernetes/kubelet.conf exists;
- * - reset is done when none of admin.conf, kubelet.conf and manifests/kube-apiserver.yaml exist.
+ * `kubeadm`: `init`, `join` or `reset`, each run until it has succeeded once:
+ * - init and join are done when their success marker, /etc/kubernetes/ballast/kubeadm-<action>.done,
+ *   exists. The marker is written atomically only after kubeadm exited 0 — kubeadm exits 0 only
+ *   once its wait-control-plane phase saw the API server answer (init, control-plane join) or the
+ *   kubelet's TLS bootstrap finished (join). The files kubeadm leaves behind (admin.conf,
+ *   kubelet.conf) are not proof: a failed init writes admin.conf before it waits for the control
+ *   plane, and counting that as done made a resumed operation skip the init that had failed.
+ * - When those files exist without the marker, a previous run failed half-way: kubeadm's own
+ *   preflight would refuse to run over them, so the module runs `kubeadm reset --force` first
+ *   (keeping /etc/kubernetes/pki, see kubeadm-pki.ts) and then the action again.
+ * - reset is done when none of admin.conf, kubelet.conf, manifests/kube-apiserver.yaml and the
+ *   markers exist; it removes the markers after kubeadm reset succeeded, so a later init runs.
  * A done action is reported ok and touches nothing, not even the config file: the config only
  * matters to the run that creates the cluster, and rewriting it afterwards would suggest that
  * editing it changes something.
@@ -15,10 +22,14 @@
  */
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
 import { redactYamlValues } from '../../../../shared/src/tasks/secrets.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
 import { tail } from '../exec.js';
 import { ensureManagedFile, unifiedDiff, withHeader } from '../managed-file.js';
+import { restorePki, savePki } from './kubeadm-pki.js';
 import { hostPath, type Module, type ModuleContext, type ModuleOutcome } from '../module.js';
 
 type Args = ModuleArgs<'kubeadm'>;
@@ -32,6 +43,14 @@ export const KUBEADM_CONFIG_DIR = '/etc/kubernetes/ballast';
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
 export const APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
+/** The files kubeadm init/join leave behind, whether they succeeded or not; reset removes them. */
+const LEFTOVERS = [ADMIN_CONF, KUBELET_CONF, APISERVER_MANIFEST];
+
+/** Written (atomically) only after `kubeadm <action>` exited 0: the module's "done" guard. */
+export function successMarker(action: 'init' | 'join'): string {
+  return `${KUBEADM_CONFIG_DIR}/kubeadm-${action}.done`;
+}
+const MARKERS = [successMarker('init'), successMarker('join')];
 
 /**
  * The document kinds an action's config must have one of (catches a join config sent to init and
@@ -60,40 +79,74 @@ export const kubeadmModule: Module<'kubeadm'> = {
         path: '/args/config',
       });
     }
-    const guard = args.action === 'init' ? ADMIN_CONF : KUBELET_CONF;
-    if ((await lstatOrNull(hostPath(ctx, guard))) !== null) {
+    const marker = successMarker(args.action);
+    if ((await lstatOrNull(hostPath(ctx, marker))) !== null) {
       const done = args.action === 'init' ? 'already initialised' : 'already joined';
-      return { changed: false, message: `${done} (${guard.split('/').pop()} exists)` };
+      return { changed: false, message: `${done} (${basename(marker)} exists)` };
     }
+    // Files without the marker: an earlier run failed half-way (see the file comment).
+    const halfDone = await existing(ctx, LEFTOVERS);
+    const resetArgv = [binary, 'reset', '--force'];
+    const resetWhy =
+      halfDone.length === 0 ? '' : `a previous ${args.action} did not succeed: ${halfDone.map(basename).join(', ')} ${halfDone.length === 1 ? 'exists' : 'exist'} without ${basename(marker)}`;
 
     const configPath = args.configPath ?? `${KUBEADM_CONFIG_DIR}/kubeadm-${args.action}.yaml`;
     const argv = [binary, args.action, '--config', hostPath(ctx, configPath), ...flags(args)];
     const shown = [binary, args.action, '--config', configPath, ...flags(args)].join(' ');
+    const resetShown = resetWhy === '' ? '' : `${resetArgv.join(' ')} (${resetWhy}), then `;
     const diff = ctx.diff ? await configDiff(ctx, configPath, args.config) : undefined;
-    if (ctx.check) return { changed: true, message: `would write ${configPath} and run ${shown}`, diff };
+    if (ctx.check) return { changed: true, message: `would write ${configPath} and run ${resetShown}${shown}`, diff };
 
     // The diff above is ours (redacted); the managed-file one would hide a 0600 file's content entirely.
     await ensureManagedFile({ ...ctx, diff: false }, { path: configPath, content: args.config, mode: '0600' });
+    if (resetWhy !== '') {
+      // kubeadm reset empties the PKI directory, which holds the controller's CAs: keep them.
+      const pki = await savePki(ctx);
+      await runKubeadm(ctx, args, resetArgv, resetArgv.join(' '));
+      await restorePki(ctx, pki);
+    }
     await runKubeadm(ctx, args, argv, shown);
-    return { changed: true, message: `ran ${shown}`, diff };
+    const sha = createHash('sha256').update(args.config).digest('hex');
+    await writeFileAtomic(hostPath(ctx, marker), `succeeded ${new Date().toISOString()} config-sha256=${sha}\n`, 0o600);
+    return { changed: true, message: `ran ${resetShown}${shown}`, diff };
   },
 };
+
+function basename(path: string): string {
+  return path.split('/').pop() ?? path;
+}
+
+/** Those of `paths` that exist on the host. */
+async function existing(ctx: ModuleContext, paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) if ((await lstatOrNull(hostPath(ctx, path))) !== null) out.push(path);
+  return out;
+}
 
 async function reset(args: Args, ctx: ModuleContext, binary: string): Promise<ModuleOutcome> {
   if (args.config !== undefined) {
     throw new BallastError('BALLAST_ERR_VALIDATION', 'failed to validate arguments of module kubeadm: reset takes no config', { path: '/args/config' });
   }
-  const present: string[] = [];
-  for (const path of [ADMIN_CONF, KUBELET_CONF, APISERVER_MANIFEST]) {
-    if ((await lstatOrNull(hostPath(ctx, path))) !== null) present.push(path);
-  }
+  const present = await existing(ctx, [...LEFTOVERS, ...MARKERS]);
   if (present.length === 0) return { changed: false, message: 'already reset (no admin.conf, kubelet.conf or kube-apiserver manifest)' };
+  if (present.every((path) => MARKERS.includes(path))) {
+    // kubeadm's files are gone (reset by hand?): only the markers would make the next init a no-op.
+    const message = `${ctx.check ? 'would remove' : 'removed'} ${present.map(basename).join(', ')} (kubeadm's files are already gone)`;
+    if (!ctx.check) await removeMarkers(ctx);
+    return { changed: true, message, diff: ctx.diff ? present.map((p) => `- ${p}\n`).join('') : undefined };
+  }
   const argv = [binary, 'reset', '--force', ...flags(args)];
   const shown = argv.join(' ');
   const diff = ctx.diff ? present.map((p) => `- ${p}\n`).join('') : undefined;
   if (ctx.check) return { changed: true, message: `would run ${shown} (${present.join(', ')} ${present.length === 1 ? 'exists' : 'exist'})`, diff };
   await runKubeadm(ctx, args, argv, shown);
+  // Only after kubeadm reset succeeded: a marker left behind would make the next init a no-op.
+  await removeMarkers(ctx);
   return { changed: true, message: `ran ${shown}`, diff };
+}
+
+async function removeMarkers(ctx: ModuleContext): Promise<void> {
+  for (const marker of MARKERS) await rm(hostPath(ctx, marker), { force: true });
 }
 
 function flags(args: Args): string[] {

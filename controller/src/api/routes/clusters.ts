@@ -81,7 +81,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: { ops: Operation
     },
   );
 
-  app.get('/v1/clusters', { config: { auth: 'viewer' }, schema: { response: { 200: ClusterListSchema } } }, async () => listClusters(deps.ops));
+  app.get('/v1/clusters', { config: { auth: 'viewer' }, schema: { response: { 200: ClusterListSchema } } }, async () => listClusters(deps.ops, deps.bootstrap.clusters));
 
   app.get<{ Params: Static<typeof ClusterNameParamsSchema> }>(
     '/v1/clusters/:name/status',

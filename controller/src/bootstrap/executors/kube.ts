@@ -2,8 +2,8 @@
  * The Kubernetes phases: `kubeadm init` on the first control plane (external etcd, the VIP as
  * control-plane endpoint, the controller's CAs), the API's /readyz through the VIP, the CNI
  * manifest, `kubeadm join --control-plane` one host at a time (each gated on /readyz), workers in
- * batches gated on node Ready. The kubeadm module is guarded (init is done once admin.conf exists,
- * join once kubelet.conf exists), so a re-executed step converges; the manifest is applied with
+ * batches gated on node Ready. The kubeadm module is guarded (init and join are done once they
+ * succeeded; a half-done one is reset and run again), so a re-executed step converges; the manifest is applied with
  * server-side apply, which is idempotent.
  */
 import { Type } from '@sinclair/typebox';
