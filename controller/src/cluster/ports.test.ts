@@ -25,7 +25,7 @@ const record = (over: Partial<HostRecord>): HostRecord => ({
 
 describe('storeClusterHosts', () => {
   it('joins the stored host with its live state; the tracker wins', () => {
-    const live: Partial<LiveHost> = { state: 'degraded', failingChecks: ['containerd'], session: { sessionId: 's', close: () => undefined, request: async () => null } };
+    const live: Partial<LiveHost> = { state: 'degraded', failingChecks: ['containerd'], session: { sessionId: 's', close: () => undefined, request: () => Promise.reject(new Error('not used')) } };
     const hosts = storeClusterHosts({ hosts: { getByName: (n: string) => (n === 'cp-1' ? record({}) : null) } as never }, { get: () => live as LiveHost });
     expect(hosts.find('cp-1')).toEqual({
       name: 'cp-1',

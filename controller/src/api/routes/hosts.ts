@@ -71,8 +71,8 @@ export function registerHostRoutes(
         throw new BallastError('BALLAST_ERR_PEER_GONE', `host "${host.name}" has no agent connected`);
       }
       const started = performance.now();
-      const result = (await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }))) as { ts?: number } | undefined;
-      return { host: host.name, roundTripMs: performance.now() - started, agentTime: result?.ts ?? 0 };
+      const { ts } = await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }));
+      return { host: host.name, roundTripMs: performance.now() - started, agentTime: ts };
     },
   );
 }
