@@ -101,12 +101,12 @@ function checkOf(request: ControllerRequest): TypeCheck<TSchema> {
   if (!isByAction(entry)) return compiledCheck(entry);
   const schema = 'action' in request ? entry.byAction[request.action] : undefined;
   // Unreachable while the table's `satisfies` holds; a coded error rather than a TypeError if not.
-  if (schema === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', `failed to check the answer to ${describe(request)}: no result schema`);
+  if (schema === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', `failed to check the answer to ${requestLabel(request)}: no result schema`);
   return compiledCheck(schema);
 }
 
 /** `req.vip move` for requests with an action, else the type. */
-function describe(request: ControllerRequest): string {
+function requestLabel(request: ControllerRequest): string {
   return 'action' in request ? `${request.type} ${request.action}` : request.type;
 }
 
@@ -121,7 +121,7 @@ export function invalidResponse(request: ControllerRequest, result: unknown): Ba
   const path = first?.path || '/';
   return new BallastError(
     'BALLAST_ERR_FRAME_INVALID',
-    `failed to accept the answer to ${describe(request)} request ${request.id}: invalid result at ${path}: ${first?.message ?? 'invalid'}`,
+    `failed to accept the answer to ${requestLabel(request)} request ${request.id}: invalid result at ${path}: ${first?.message ?? 'invalid'}`,
     { path },
   );
 }
