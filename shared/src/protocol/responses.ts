@@ -79,16 +79,6 @@ export type ResponseOf<R extends RequestType | ControllerRequest> = R extends Re
       : ResultOfAction<K, R extends { action: infer A } ? A : never>
     : never;
 
-/** Anything that sends controller → agent requests (an agent session, or a test's fake). */
-export interface RequestPort {
-  /**
-   * Sends the request `make` builds with a fresh id. Settles with the agent's result, already
-   * validated against {@link ResponseOf} that request, or rejects with a coded error (the agent's,
-   * BALLAST_ERR_FRAME_INVALID for an invalid result, deadline, peer gone).
-   */
-  request<R extends ControllerRequest>(make: (id: string) => R): Promise<ResponseOf<R>>;
-}
-
 type AnyEntry = TSchema | ResultsByAction<string>;
 
 function isByAction(entry: AnyEntry): entry is ResultsByAction<string> {

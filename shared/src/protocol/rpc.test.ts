@@ -168,3 +168,12 @@ describe('RESPONSE_SCHEMAS', () => {
 function runSpec(): WireRunSpec {
   return { runId: 'run-1', check: false, diff: false, tasks: [], handlers: [] };
 }
+
+describe('RequestTracker peer errors', () => {
+  it('keeps an error code this build does not know in the message, under INTERNAL', async () => {
+    const tracker = new RequestTracker('c', manualTimers().port);
+    const p = tracker.start({ id: 'c-1', type: 'req.ping', timeoutMs: 1000, send: () => {} });
+    tracker.complete({ type: 'res', id: 'c-1', ok: false, error: { code: 'BALLAST_ERR_FROM_THE_FUTURE', message: 'new' } });
+    await expect(p).rejects.toSatisfy((e: unknown) => isBallastError(e, 'BALLAST_ERR_INTERNAL') && e.message === 'req.ping failed on peer: BALLAST_ERR_FROM_THE_FUTURE: new');
+  });
+});

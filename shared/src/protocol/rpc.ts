@@ -1,4 +1,4 @@
-import { BallastError, type ErrorBody } from '../errors.js';
+import { BallastError, isErrorCode } from '../errors.js';
 import type { ControllerRequest, Response } from './messages.js';
 import { invalidResponse, isResponseTo, type ResponseOf } from './responses.js';
 
@@ -78,11 +78,7 @@ export class RequestTracker {
     if (response.ok) {
       entry.accept(response.result);
     } else {
-      const body: ErrorBody = (response.error as ErrorBody | undefined) ?? {
-        code: 'BALLAST_ERR_INTERNAL',
-        message: 'peer reported failure without an error body',
-      };
-      entry.reject(new BallastError(body.code, `${entry.type} failed on peer: ${body.message}`));
+      entry.reject(peerError(entry.type, response.error));
     }
     return true;
   }
@@ -107,4 +103,14 @@ export class RequestTracker {
     this.timers.clearTimeout(entry.timer);
     return entry;
   }
+}
+
+/** The coded error for a peer's `ok: false` answer. */
+function peerError(type: string, error: Response['error']): BallastError {
+  if (error === undefined) return new BallastError('BALLAST_ERR_INTERNAL', `${type} failed on peer: peer reported failure without an error body`);
+  const { code, message } = error;
+  if (isErrorCode(code)) return new BallastError(code, `${type} failed on peer: ${message}`);
+  // The frame schema checks only a code's form: one this build does not know (a newer peer's) stays
+  // in the message under INTERNAL instead of passing for an ErrorCode it is not.
+  return new BallastError('BALLAST_ERR_INTERNAL', `${type} failed on peer: ${code}: ${message}`);
 }
