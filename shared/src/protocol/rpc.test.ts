@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { isBallastError } from '../errors.js';
 import type { WireRunSpec } from '../tasks/task.js';
-import { ControllerMessageSchemas } from './messages.js';
-import { parseResponse, RESPONSE_SCHEMAS } from './responses.js';
+import type { Facts } from './facts.js';
+import { ControllerMessageSchemas, type RunSummary } from './messages.js';
+import { parseResponse, RESPONSE_SCHEMAS, type ResponseOf } from './responses.js';
 import { RequestTracker, type TimerPort } from './rpc.js';
+import type { VipAgentStatus, VipExcludeResult, VipHandoverResult } from './vip.js';
 
 /** Manual timers: deadlines fire only when the test says so. */
 function manualTimers() {
@@ -159,6 +161,15 @@ describe('parseResponse', () => {
 });
 
 describe('RESPONSE_SCHEMAS', () => {
+  it('types each reply by request type, and req.vip by action (checked by tsc)', () => {
+    expectTypeOf<ResponseOf<'req.run'>>().toEqualTypeOf<RunSummary>();
+    expectTypeOf<ResponseOf<'req.facts'>>().toEqualTypeOf<Facts>();
+    expectTypeOf<ResponseOf<'req.cancel'>>().toEqualTypeOf<{ cancelled: boolean }>();
+    expectTypeOf<ResponseOf<{ type: 'req.vip'; id: string; timeoutMs: number; action: 'move'; to: string }>>().toEqualTypeOf<VipHandoverResult>();
+    expectTypeOf<ResponseOf<{ type: 'req.vip'; id: string; timeoutMs: number; action: 'include' }>>().toEqualTypeOf<VipAgentStatus>();
+    expectTypeOf<ResponseOf<'req.vip'>>().toEqualTypeOf<VipAgentStatus | VipHandoverResult | VipExcludeResult>();
+  });
+
   it('has a reply schema for every request type the controller sends', () => {
     const requestTypes = Object.keys(ControllerMessageSchemas).filter((t) => t.startsWith('req.'));
     expect(Object.keys(RESPONSE_SCHEMAS).sort()).toEqual(requestTypes.sort());
