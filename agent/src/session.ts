@@ -17,6 +17,7 @@ import type {
 import type { Backoff } from './backoff.js';
 import type { ClockOffsetEstimator } from './clock.js';
 import type { AgentCredentials } from './config.js';
+import type { ResponseOf } from '../../shared/src/protocol/responses.js';
 import { answerVipRequest, type VipPort } from './vip/requests.js';
 import { VIP_FEATURE } from '../../shared/src/protocol/vip.js';
 
@@ -278,10 +279,11 @@ export class ControllerSession implements EventSender {
     }
   }
 
-  private async handle(req: ControllerRequest): Promise<unknown> {
+  /** Answers typed against the controller's reply table, which checks them on arrival (responses.ts). */
+  private async handle(req: ControllerRequest): Promise<ResponseOf<ControllerRequest>> {
     switch (req.type) {
       case 'req.ping':
-        return { ts: Date.now() };
+        return { ts: Date.now() } satisfies ResponseOf<'req.ping'>;
       case 'req.facts':
         return this.opts.collectFacts();
       case 'req.health':
@@ -291,7 +293,7 @@ export class ControllerSession implements EventSender {
         return runner.run(req, (event) => this.sendMessage({ type: 'run.event', ...event }));
       }
       case 'req.cancel':
-        return { cancelled: this.requireRunner().cancel(req.runId) };
+        return { cancelled: this.requireRunner().cancel(req.runId) } satisfies ResponseOf<'req.cancel'>;
       case 'req.vip':
         if (this.opts.vip === undefined) throw new BallastError('BALLAST_ERR_UNSUPPORTED', 'this agent has no VIP manager enabled');
         return answerVipRequest(req, this.opts.vip);

@@ -30,7 +30,7 @@ const directory = (inventory: Pick<HostInventory, 'getByName'>, live: LiveHosts)
 
 describe('clusterHosts', () => {
   it('joins the stored host with its live state; the tracker wins', () => {
-    const live: Partial<LiveHost> = { state: 'degraded', failingChecks: ['containerd'], session: { sessionId: 's', close: () => undefined, request: async () => null } };
+    const live: Partial<LiveHost> = { state: 'degraded', failingChecks: ['containerd'], session: { sessionId: 's', close: () => undefined, request: () => Promise.reject(new Error('not used')) } };
     const hosts = clusterHosts(directory({ getByName: (n: string) => (n === 'cp-1' ? record({}) : null) }, { get: () => live as LiveHost }));
     expect(hosts.find('cp-1')).toEqual({
       name: 'cp-1',

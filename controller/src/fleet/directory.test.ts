@@ -28,7 +28,7 @@ const TYPES: HostEventType[] = ['host.enrolled', 'host.connected', 'host.disconn
 
 function session(id: string): SessionHandle & { closed: string[] } {
   const closed: string[] = [];
-  return { sessionId: id, closed, close: (_code, reason) => closed.push(reason), request: async () => undefined };
+  return { sessionId: id, closed, close: (_code, reason) => closed.push(reason), request: () => Promise.reject(new Error('not used')) };
 }
 
 function setup() {

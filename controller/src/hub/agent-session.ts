@@ -8,6 +8,7 @@ import { encodeFrame } from '../../../shared/src/protocol/codec.js';
 import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
 import { type AgentMessage, type ControllerMessage, type ControllerRequest, REQUEST_FEATURES, type RunEvent } from '../../../shared/src/protocol/messages.js';
+import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { HostTracker, SessionHandle } from './host-tracker.js';
@@ -81,8 +82,8 @@ export class AgentSession implements SessionHandle {
     this.helloTimer.unref();
   }
 
-  /** Sends a request to the agent and resolves with its result (or a coded error). */
-  request(make: (id: string) => ControllerRequest): Promise<unknown> {
+  /** Sends a request to the agent and resolves with its result, validated by the tracker (or a coded error). */
+  request<R extends ControllerRequest>(make: (id: string) => R): Promise<ResponseOf<R>> {
     const msg = make(this.requests.nextId());
     const feature = REQUEST_FEATURES[msg.type];
     if (feature !== undefined && !this.features.has(feature)) {
@@ -91,7 +92,7 @@ export class AgentSession implements SessionHandle {
         new BallastError('BALLAST_ERR_UNSUPPORTED', `failed to send ${msg.type} to ${this.host.name}: agent ${this.agentVersion} does not support it (no "${feature}" in its hello); upgrade the agent`),
       );
     }
-    return this.requests.start({ id: msg.id, type: msg.type, timeoutMs: msg.timeoutMs, send: () => this.send(msg) });
+    return this.requests.start<R>({ ...msg, send: () => this.send(msg) });
   }
 
   close(code: number, reason: string): void {

@@ -15,7 +15,7 @@ function setup() {
 
 function session(id: string): SessionHandle & { closed: string[] } {
   const closed: string[] = [];
-  return { sessionId: id, closed, close: (_c, reason) => closed.push(reason), request: async () => undefined };
+  return { sessionId: id, closed, close: (_c, reason) => closed.push(reason), request: () => Promise.reject(new Error('not used')) };
 }
 
 describe('HostTracker', () => {

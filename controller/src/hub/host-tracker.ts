@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { HostState } from '../../../shared/src/api.js';
 import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
 import type { HostEventSink } from '../fleet/events.js';
+import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { nextHostState } from './host-state.js';
 
 /** Where the tracker commits transitions; a narrow port so the state logic is testable without SQLite. */
@@ -18,8 +19,8 @@ export interface SessionHandle {
   readonly sessionId: string;
   /** Closes the session (e.g. replaced by a newer connection or the host was removed). */
   close(code: number, reason: string): void;
-  /** Sends a request to the agent; settles with its result or a coded error (deadline, peer gone). */
-  request(make: (id: string) => ControllerRequest): Promise<unknown>;
+  /** Sends a request to the agent; settles with its validated, typed result or a coded error (deadline, peer gone). */
+  request<R extends ControllerRequest>(make: (id: string) => R): Promise<ResponseOf<R>>;
 }
 
 /** The controller's live view of one host. */

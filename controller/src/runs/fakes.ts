@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { BallastError } from '../../../shared/src/errors.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { ControllerRequest, RunEvent, RunSummary } from '../../../shared/src/protocol/messages.js';
+import { invalidResponse, isResponseTo, type ResponseOf } from '../../../shared/src/protocol/responses.js';
 import type { TaskResult } from '../../../shared/src/tasks/results.js';
 import { renderRole } from '../roles/index.js';
 import { FULL_MIRROR } from '../roles/testing.js';
@@ -18,23 +19,35 @@ import type { RunSessionPort, RunTarget } from './ports.js';
 
 type RunRequest = Extract<ControllerRequest, { type: 'req.run' }>;
 
-/** An agent session that records requests and lets the test answer each run when it wants. */
+/**
+ * An agent session that records requests and lets the test answer each run when it wants. Answers
+ * go through the same reply check as the real request tracker (responses.ts), so an invalid one
+ * fails the request with BALLAST_ERR_FRAME_INVALID exactly as it would over a socket.
+ */
 export class FakeSession implements RunSessionPort {
   readonly requests: ControllerRequest[] = [];
-  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; req: RunRequest }>();
+  private readonly pending = new Map<string, { answer: (v: unknown) => void; reject: (e: unknown) => void; req: RunRequest }>();
   private counter = 0;
   /** Called synchronously when a req.run arrives (before the orchestrator's request resolves). */
   onRun: ((req: RunRequest) => void) | null = null;
 
-  request(make: (id: string) => ControllerRequest): Promise<unknown> {
+  request<R extends ControllerRequest>(make: (id: string) => R): Promise<ResponseOf<R>> {
     this.counter += 1;
     const req = make(`c-${this.counter}`);
-    this.requests.push(req);
-    if (req.type === 'req.cancel') return Promise.resolve({ cancelled: this.pending.has(req.runId) });
-    if (req.type !== 'req.run') return Promise.resolve({});
+    // Narrowed through a non-generic alias; the answer is typed by `req` itself (isResponseTo<R>).
+    const msg: ControllerRequest = req;
+    this.requests.push(msg);
     return new Promise((resolve, reject) => {
-      this.pending.set(req.run.runId, { resolve, reject, req });
-      this.onRun?.(req);
+      const answer = (value: unknown) => {
+        if (isResponseTo<R>(req, value)) resolve(value);
+        else reject(invalidResponse(req, value));
+      };
+      if (msg.type === 'req.cancel') answer({ cancelled: this.pending.has(msg.runId) });
+      else if (msg.type !== 'req.run') reject(new BallastError('BALLAST_ERR_UNSUPPORTED', `the fake session does not answer ${msg.type}`));
+      else {
+        this.pending.set(msg.run.runId, { answer, reject, req: msg });
+        this.onRun?.(msg);
+      }
     });
   }
 
@@ -49,7 +62,7 @@ export class FakeSession implements RunSessionPort {
   finish(runId: string, summary: Partial<RunSummary> | unknown = {}): void {
     const p = this.take(runId);
     const base: RunSummary = { runId, ok: 0, changed: 0, failed: 0, skipped: 0, cancelled: false, durationMs: 5 };
-    p.resolve(typeof summary === 'object' && summary !== null && !Array.isArray(summary) ? { ...base, ...summary } : summary);
+    p.answer(typeof summary === 'object' && summary !== null && !Array.isArray(summary) ? { ...base, ...summary } : summary);
   }
 
   /** Fails the run request with a coded error (PEER_GONE, DEADLINE_EXCEEDED …). */

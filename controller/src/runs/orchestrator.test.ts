@@ -91,6 +91,15 @@ describe('RunOrchestrator', () => {
     expect(fx.orchestrator.get(id2).hosts[0]?.error?.code).toBe('BALLAST_ERR_DEADLINE_EXCEEDED');
   });
 
+  it('fails a host whose summary does not match the reply schema, with the path the reply check names', async () => {
+    const { id } = fx.orchestrator.start(req({ hosts: ['node-1'] }), 'otto');
+    session('node-1').finish(id, { failed: 'none' });
+    await flush();
+    const doc = fx.orchestrator.get(id);
+    expect(doc.status).toBe('failed');
+    expect(doc.hosts[0]?.error).toEqual({ code: 'BALLAST_ERR_FRAME_INVALID', message: expect.stringMatching(/^failed to accept the answer to req\.run request c-1: invalid result at \/failed: /) });
+  });
+
   it('refuses a bad request with every problem at once, and stores nothing', () => {
     fx.targets.set('node-2', { ...(fx.targets.get('node-2') as NonNullable<ReturnType<typeof fx.targets.get>>), session: null });
     fx.targets.set('node-3', { ...(fx.targets.get('node-3') as NonNullable<ReturnType<typeof fx.targets.get>>), arch: null });

@@ -3,7 +3,7 @@ import type { BallastError } from '../../../shared/src/errors.js';
 import { prepareRun } from './plan.js';
 import type { RunTarget } from './ports.js';
 
-const session = { request: async () => ({}) };
+const session = { request: () => Promise.reject(new Error('not used')) };
 const TARGETS: Record<string, RunTarget> = {
   up: { id: 'h1', name: 'up', arch: 'amd64', address: '198.18.0.2', session },
   down: { id: 'h2', name: 'down', arch: 'amd64', address: '198.18.0.3', session: null },

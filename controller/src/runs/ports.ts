@@ -4,11 +4,15 @@
  */
 import type { EventKind } from '../../../shared/src/events.js';
 import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
+import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 
 /** A connected agent, as far as runs are concerned (a subset of the hub's SessionHandle). */
 export interface RunSessionPort {
-  /** Sends a request; settles with the agent's result or a coded error (deadline, peer gone). */
-  request(make: (id: string) => ControllerRequest): Promise<unknown>;
+  /**
+   * Sends a request; settles with the agent's result, already validated against the request's reply
+   * schema (so callers neither check nor cast it), or a coded error (invalid reply, deadline, peer gone).
+   */
+  request<R extends ControllerRequest>(make: (id: string) => R): Promise<ResponseOf<R>>;
 }
 
 /** A host a run may target. */

@@ -15,14 +15,8 @@
 import type { Logger } from 'pino';
 import { BallastError, type ErrorBody, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import type { Health } from '../../../shared/src/protocol/facts.js';
-import {
-  type VipAgentStatus,
-  VipAgentStatusSchema,
-  VipExcludeResultSchema,
-  VipHandoverResultSchema,
-  type VipRequest,
-} from '../../../shared/src/protocol/vip.js';
-import { compiledCheck } from '../../../shared/src/schema-check.js';
+import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
+import type { VipAgentStatus, VipRequest } from '../../../shared/src/protocol/vip.js';
 import type { VipHostChangeResponse, VipMoveResponse, VipStatusResponse, VipView } from '../../../shared/src/vip-api.js';
 import type { HostDirectory, HostView } from '../fleet/directory.js';
 import type { ControllerMetrics } from '../metrics.js';
@@ -60,13 +54,7 @@ export interface VipServiceOptions {
   concurrency?: number;
 }
 
-const checkStatus = compiledCheck(VipAgentStatusSchema);
-const checkHandover = compiledCheck(VipHandoverResultSchema);
-const checkExclude = compiledCheck(VipExcludeResultSchema);
 const VIP_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-type VipAction = VipRequest['action'];
-type ActionFields = { action: 'status' } | { action: 'move'; to: string } | { action: 'exclude'; to?: string } | { action: 'include' };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -164,7 +152,7 @@ export class VipService {
     if (target.session === null) return refuse(`${to} is not connected to the controller (state ${target.state})`);
     let ts: VipAgentStatus;
     try {
-      ts = await this.ask(target, { action: 'status' }, checkStatus);
+      ts = await this.askStatus(target);
     } catch (err) {
       return refuse(`${to} did not report its VIP status (${codeOf(err)}: ${messageOf(err)})`);
     }
@@ -183,7 +171,7 @@ export class VipService {
     }
     const holder = this.find(holderName);
     const started = this.now();
-    const handed = await this.ask(holder, { action: 'move', to }, checkHandover, this.opts.actionTimeoutMs ?? 5_000);
+    const handed = await this.ask(holder, (id, timeoutMs) => ({ type: 'req.vip', id, timeoutMs, action: 'move', to }), this.opts.actionTimeoutMs ?? 5_000);
     const after = await this.waitForHolder(target);
     const tookMs = this.now() - started;
     if (after?.state !== 'holder') {
@@ -201,13 +189,14 @@ export class VipService {
   /** Takes `hostName` out of the election; a holder hands over to the best candidate first (or resigns). */
   async exclude(hostName: string, actor: string): Promise<VipHostChangeResponse> {
     const host = this.connected(hostName, 'exclude');
-    const before = await this.ask(host, { action: 'status' }, checkStatus);
+    const before = await this.askStatus(host);
     let to: string | undefined;
     if (before.state === 'holder' && before.name !== null) {
       const view = (await this.status()).items.find((v) => v.name === before.name);
       to = view === undefined ? undefined : bestCandidate(view, hostName)?.host;
     }
-    const res = await this.ask(host, to === undefined ? { action: 'exclude' } : { action: 'exclude', to }, checkExclude, this.opts.actionTimeoutMs ?? 5_000);
+    const target = to === undefined ? {} : { to };
+    const res = await this.ask(host, (id, timeoutMs) => ({ type: 'req.vip', id, timeoutMs, action: 'exclude', ...target }), this.opts.actionTimeoutMs ?? 5_000);
     this.remember(host.id, res.status);
     if (res.handedOverTo !== null) {
       // Best effort: the answer is clearer once the next holder has it; exclusion itself is done.
@@ -227,7 +216,7 @@ export class VipService {
   /** Lets `hostName` campaign again (if its vip.yaml makes it a candidate). */
   async include(hostName: string, actor: string): Promise<VipHostChangeResponse> {
     const host = this.connected(hostName, 'include');
-    const s = await this.ask(host, { action: 'include' }, checkStatus);
+    const s = await this.ask(host, (id, timeoutMs) => ({ type: 'req.vip', id, timeoutMs, action: 'include' }));
     this.remember(host.id, s);
     this.event(hostName, 'vip.included', `${hostName} included in VIP election${s.name === null ? '' : ` ${s.name}`} again`, { vip: s.name, by: actor });
     return { action: 'include', host: hostName, vip: s.name, wasHolder: false, handedOverTo: null, candidate: this.candidate(host, s) };
@@ -256,7 +245,7 @@ export class VipService {
     });
     if (host.session === null) return stale({ code: 'BALLAST_ERR_PEER_GONE', message: `${host.name} is not connected (state ${host.state})` });
     try {
-      const report = await this.ask(host, { action: 'status' }, checkStatus);
+      const report = await this.askStatus(host);
       const at = this.remember(host.id, report);
       return { host: host.name, reachable: true, report, at, error: null };
     } catch (err) {
@@ -270,18 +259,21 @@ export class VipService {
     return at;
   }
 
-  /** One `req.vip` with a deadline; the result is validated (it crossed a process boundary). */
-  private async ask<T>(host: HostView, fields: ActionFields, check: { Check(v: unknown): v is T; Errors(v: unknown): Iterable<{ path: string; message: string }> }, timeoutMs?: number): Promise<T> {
+  /**
+   * One `req.vip` with a deadline. Its result arrives validated by the session and typed for the
+   * action `make` asks (ResponseOf): a status for status/include, a handover for move.
+   */
+  private async ask<R extends VipRequest>(host: HostView, make: (id: string, timeoutMs: number) => R, timeoutMs?: number): Promise<ResponseOf<R>> {
     // The live session, not the view's: a move waits seconds, and an agent may reconnect meanwhile.
     const session = this.opts.hosts.session(host.id);
     if (session === null) throw new BallastError('BALLAST_ERR_PEER_GONE', `failed to reach ${host.name}: its agent is not connected`);
     const deadline = timeoutMs ?? this.opts.statusTimeoutMs ?? 1_500;
-    const result = await session.request((id) => ({ type: 'req.vip', id, timeoutMs: deadline, ...fields }) as VipRequest);
-    if (!check.Check(result)) {
-      const first = [...check.Errors(result)][0];
-      throw new BallastError('BALLAST_ERR_FRAME_INVALID', `failed to read ${host.name}'s req.vip ${fields.action as VipAction} answer: ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
-    }
-    return result;
+    return session.request((id) => make(id, deadline));
+  }
+
+  /** The status request every read path uses (move's checks, exclude, the poll, waiting for a holder). */
+  private askStatus(host: HostView): Promise<VipAgentStatus> {
+    return this.ask(host, (id, timeoutMs) => ({ type: 'req.vip', id, timeoutMs, action: 'status' }));
   }
 
   /** Asks `target` every movePollMs until it holds or moveWaitMs passed; its last status (or null). */
@@ -290,7 +282,7 @@ export class VipService {
     let last: VipAgentStatus | null = null;
     for (;;) {
       try {
-        last = await this.ask(target, { action: 'status' }, checkStatus);
+        last = await this.askStatus(target);
         this.remember(target.id, last);
         if (last.state === 'holder') return last;
       } catch (err) {

@@ -7,6 +7,7 @@ import { BallastError } from '../../../shared/src/errors.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { Health } from '../../../shared/src/protocol/facts.js';
 import type { ControllerRequest } from '../../../shared/src/protocol/messages.js';
+import { parseResponse, type ResponseOf } from '../../../shared/src/protocol/responses.js';
 import type { VipAgentStatus, VipRequest } from '../../../shared/src/protocol/vip.js';
 import { StoreHostDirectory } from '../fleet/directory.js';
 import { HostEventBus } from '../fleet/events.js';
@@ -37,9 +38,16 @@ export class FakeVipAgent implements SessionHandle {
 
   close(): void {}
 
-  async request(make: (id: string) => ControllerRequest): Promise<unknown> {
-    const req = make(`c-${this.received.length + 1}`) as VipRequest;
+  /** Answers through the controller's reply check (parseResponse), as a real session's tracker would. */
+  async request<R extends ControllerRequest>(make: (id: string) => R): Promise<ResponseOf<R>> {
+    const made = make(`c-${this.received.length + 1}`);
+    const req: ControllerRequest = made;
+    if (req.type !== 'req.vip') throw new BallastError('BALLAST_ERR_UNSUPPORTED', `the fake VIP agent does not answer ${req.type}`);
     this.received.push(req);
+    return parseResponse<R>(made, this.answer(req));
+  }
+
+  private answer(req: VipRequest): unknown {
     if (this.mode === 'unsupported') throw new BallastError('BALLAST_ERR_UNSUPPORTED', `agent of ${this.name} does not support req.vip`);
     if (this.mode === 'hang') throw new BallastError('BALLAST_ERR_DEADLINE_EXCEEDED', `no answer within ${req.timeoutMs} ms`);
     if (this.mode === 'garbage') return { host: this.name, state: 'sideways' };

@@ -38,6 +38,7 @@ export const HeartbeatSchema = Type.Object({
 });
 export const FactsMessageSchema = Type.Object({ type: Type.Literal('facts'), facts: FactsSchema });
 export const HealthMessageSchema = Type.Object({ type: Type.Literal('health'), health: HealthSchema });
+/** The answer to a request. `result` is checked where the id is matched to its request (responses.ts). */
 export const ResponseSchema = Type.Object({
   type: Type.Literal('res'),
   id: Id,

@@ -1,5 +1,6 @@
-import { BallastError, type ErrorBody } from '../errors.js';
-import type { Response } from './messages.js';
+import { BallastError, isErrorCode } from '../errors.js';
+import type { ControllerRequest, Response } from './messages.js';
+import { invalidResponse, isResponseTo, type ResponseOf } from './responses.js';
 
 /** Something that can cancel and schedule timers; injected so deadline logic is testable. */
 export interface TimerPort {
@@ -13,7 +14,8 @@ const realTimers: TimerPort = {
 };
 
 interface Pending {
-  resolve(result: unknown): void;
+  /** Validates the result against the request's reply schema, then resolves (or rejects: invalid). */
+  accept(result: unknown): void;
   reject(err: BallastError): void;
   timer: unknown;
   type: string;
@@ -21,8 +23,10 @@ interface Pending {
 
 /**
  * Tracks requests sent over one connection until their response or deadline. Each request has an id
- * and a relative timeout; the caller's promise settles exactly once: with the result, a coded error
- * from the peer, `BALLAST_ERR_DEADLINE_EXCEEDED`, or `BALLAST_ERR_PEER_GONE` when the socket closes.
+ * and a relative timeout; the caller's promise settles exactly once: with the result, validated here
+ * and only here against {@link ResponseOf} the request (responses.ts), a coded error from the peer,
+ * `BALLAST_ERR_FRAME_INVALID` for a result that does not match, `BALLAST_ERR_DEADLINE_EXCEEDED`, or
+ * `BALLAST_ERR_PEER_GONE` when the socket closes.
  */
 export class RequestTracker {
   private readonly pending = new Map<string, Pending>();
@@ -39,19 +43,22 @@ export class RequestTracker {
     return `${this.prefix}-${this.counter}`;
   }
 
-  /** Registers a request; `send` is called synchronously and must put the frame on the wire. */
-  start(options: { id: string; type: string; timeoutMs: number; send: () => void }): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
+  /**
+   * Registers a request: its frame's fields (the reply is checked against its `type` and `action`)
+   * plus `send`, which is called synchronously and must put the frame on the wire.
+   */
+  start<R extends ControllerRequest>(options: R & { send: () => void }): Promise<ResponseOf<R>> {
+    return new Promise<ResponseOf<R>>((resolve, reject) => {
+      const { id, type, timeoutMs } = options;
       const timer = this.timers.setTimeout(() => {
-        this.pending.delete(options.id);
-        reject(
-          new BallastError(
-            'BALLAST_ERR_DEADLINE_EXCEEDED',
-            `failed to complete ${options.type} request ${options.id}: no answer within ${options.timeoutMs} ms`,
-          ),
-        );
-      }, options.timeoutMs);
-      this.pending.set(options.id, { resolve, reject, timer, type: options.type });
+        this.pending.delete(id);
+        reject(new BallastError('BALLAST_ERR_DEADLINE_EXCEEDED', `failed to complete ${type} request ${id}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const accept = (result: unknown): void => {
+        if (isResponseTo<R>(options, result)) resolve(result);
+        else reject(invalidResponse(options, result));
+      };
+      this.pending.set(options.id, { accept, reject, timer, type: options.type });
       try {
         options.send();
       } catch (err) {
@@ -69,13 +76,9 @@ export class RequestTracker {
     const entry = this.settle(response.id);
     if (entry === undefined) return false;
     if (response.ok) {
-      entry.resolve(response.result);
+      entry.accept(response.result);
     } else {
-      const body: ErrorBody = (response.error as ErrorBody | undefined) ?? {
-        code: 'BALLAST_ERR_INTERNAL',
-        message: 'peer reported failure without an error body',
-      };
-      entry.reject(new BallastError(body.code, `${entry.type} failed on peer: ${body.message}`));
+      entry.reject(peerError(entry.type, response.error));
     }
     return true;
   }
@@ -100,4 +103,14 @@ export class RequestTracker {
     this.timers.clearTimeout(entry.timer);
     return entry;
   }
+}
+
+/** The coded error for a peer's `ok: false` answer. */
+function peerError(type: string, error: Response['error']): BallastError {
+  if (error === undefined) return new BallastError('BALLAST_ERR_INTERNAL', `${type} failed on peer: peer reported failure without an error body`);
+  const { code, message } = error;
+  if (isErrorCode(code)) return new BallastError(code, `${type} failed on peer: ${message}`);
+  // The frame schema checks only a code's form: one this build does not know (a newer peer's) stays
+  // in the message under INTERNAL instead of passing for an ErrorCode it is not.
+  return new BallastError('BALLAST_ERR_INTERNAL', `${type} failed on peer: ${code}: ${message}`);
 }

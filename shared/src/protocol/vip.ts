@@ -106,3 +106,11 @@ export const VipExcludeResultSchema = Type.Object({
   handedOverTo: Type.Union([HostName, Type.Null()]),
 });
 export type VipExcludeResult = Static<typeof VipExcludeResultSchema>;
+
+/** The `result` of `req.vip` by action (the reply table in responses.ts maps req.vip to these). */
+export const VipResultSchemas = {
+  status: VipAgentStatusSchema,
+  move: VipHandoverResultSchema,
+  exclude: VipExcludeResultSchema,
+  include: VipAgentStatusSchema,
+} as const;

@@ -72,8 +72,8 @@ export async function hostRoutes(
         throw new BallastError('BALLAST_ERR_HOST_NOT_CONNECTED', `failed to ping host "${host.name}": it has no agent connected`);
       }
       const started = performance.now();
-      const result = (await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }))) as { ts?: number } | undefined;
-      return { host: host.name, roundTripMs: performance.now() - started, agentTime: result?.ts ?? 0 };
+      const { ts } = await session.request((id) => ({ type: 'req.ping', id, timeoutMs: 5000 }));
+      return { host: host.name, roundTripMs: performance.now() - started, agentTime: ts };
     },
   );
 }
