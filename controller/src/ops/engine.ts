@@ -14,15 +14,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
+import { BallastError, isBallastError } from '../../../shared/src/errors.js';
 import { isOperationFinished, type OperationDocument, type OperationListItem } from '../../../shared/src/ops-api.js';
 import { ChangeWaiters } from '../store/change-waiters.js';
+import { attemptStep, errorOf, type Settled } from './attempt.js';
 import type { NewEvent } from '../store/events.js';
 import { operationDocument, operationListItem } from './document.js';
 import { planSteps, schemaProblems, throwProblems } from './plan.js';
 import type { OperationRecord, PlannedStep, StepRecord, StoredStepError } from './records.js';
 import type { OperationRepo } from './repo.js';
-import type { OperationKind, OperationRegistry, StepContext, StepExecutor, StepOutcome, StepSpec } from './types.js';
+import type { OperationKind, OperationRegistry, StepExecutor, StepSpec } from './types.js';
 
 /** Options of {@link OperationEngine}. */
 export interface OperationEngineOptions {
@@ -54,8 +55,6 @@ interface Active {
   reason: 'abort' | 'shutdown' | null;
   done: Promise<void>;
 }
-
-type Settled = { ok: true; value: StepOutcome } | { ok: false; error: StoredStepError };
 
 /** The operation service behind /v1/ops and the kind-specific start routes. */
 export class OperationEngine {
@@ -265,7 +264,7 @@ export class OperationEngine {
     const attempt = step.attempts + 1;
     log.info({ attempt, check: op.check }, 'step started');
     const began = Date.now();
-    const settled = await this.attempt(op, step, attempt, entry, log);
+    const settled = await attemptStep({ executors: this.executors, repo: this.opts.repo, waiters: this.waiters, stepTimeoutMs: this.opts.stepTimeoutMs }, { op, step, attempt, abort: entry.abort.signal, log });
     if (entry.reason === 'shutdown' && !settled.ok) {
       log.info('controller stopping: the step stays running and executes again at the next start');
       return;
@@ -332,48 +331,6 @@ export class OperationEngine {
     log.warn({ error }, 'step failed: operation paused');
   }
 
-  /** One attempt of the executor, with the step's deadline; never throws. */
-  private async attempt(op: OperationRecord, step: StepRecord, attempt: number, entry: Active, log: Logger): Promise<Settled> {
-    const timeoutMs = step.timeoutMs ?? this.opts.stepTimeoutMs ?? 30 * 60_000;
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new BallastError('BALLAST_ERR_DEADLINE_EXCEEDED', `step ${step.key} did not finish within ${timeoutMs} ms`)), timeoutMs);
-    const signal = AbortSignal.any([entry.abort.signal, deadline.signal]);
-    try {
-      const executor = this.executors.get(step.kind);
-      if (executor === undefined) throw new BallastError('BALLAST_ERR_UNSUPPORTED', `no executor is registered for step kind "${step.kind}" (was the controller downgraded?)`);
-      // Args were validated at planning; check again because they come back from the store.
-      if (executor.args !== undefined) {
-        const problems = schemaProblems(executor.args, step.args, '/args');
-        if (problems.length > 0) throwProblems(`run step ${step.key}`, problems);
-      }
-      const ctx: StepContext = {
-        signal,
-        log,
-        op,
-        progress: (message) => {
-          if (signal.aborted) return;
-          this.opts.repo.stepProgress(op.id, step.key, message.slice(0, 500));
-          this.waiters.notify(op.id);
-        },
-        resultOf: (key) => {
-          const s = this.opts.repo.step(op.id, key);
-          return s !== null && (s.state === 'succeeded' || s.state === 'skipped') ? s.result?.data : undefined;
-        },
-      };
-      const view = { key: step.key, phase: step.phase, host: step.host, title: step.title, kind: step.kind, args: step.args, attempt };
-      const value = await (op.check ? executor.check(view, ctx) : executor.execute(view, ctx));
-      if (value === null || typeof value !== 'object' || typeof value.message !== 'string' || typeof value.changed !== 'boolean') {
-        throw new BallastError('BALLAST_ERR_INTERNAL', `executor "${step.kind}" returned no {message, changed} outcome`);
-      }
-      return { ok: true, value };
-    } catch (err) {
-      if (deadline.signal.aborted && !entry.abort.signal.aborted) return { ok: false, error: errorOf(deadline.signal.reason) };
-      return { ok: false, error: errorOf(err) };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private planInsertions(opId: string, specs: StepSpec[]) {
     const taken = new Set(this.opts.repo.steps(opId).map((s) => s.key));
     return planSteps(specs, { executors: this.executors, taken, base: '/insertAfter', what: 'insert steps' });
@@ -387,12 +344,6 @@ export class OperationEngine {
       this.log.error({ err, kind: e.kind }, 'failed to append operation event');
     }
   }
-}
-
-/** A thrown value as a stored step error; non-Ballast errors are internal. */
-function errorOf(err: unknown): StoredStepError {
-  if (isBallastError(err)) return err.path === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, path: err.path };
-  return { code: 'BALLAST_ERR_INTERNAL', message: messageOf(err) };
 }
 
 /** Waits for `p` at most `ms`; never rejects. */
