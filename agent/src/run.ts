@@ -14,11 +14,11 @@ import { collectHealth, diskSpaceCheck, healthChanged, memoryCheck } from './hea
 import { createNotifier } from '../../shared/src/sdnotify.js';
 import { ControllerSession, type EventSender } from './session.js';
 import { createTaskEngine } from './tasks/engine.js';
-import { createExec } from './tasks/exec.js';
+import { createExec } from './host/exec.js';
 import { artifactModule } from './tasks/modules/artifact.js';
 import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules/command.js';
 import { createModuleRegistry } from './tasks/registry.js';
-import { createSystemctl } from './tasks/systemctl.js';
+import { createSystemctl } from './host/systemctl.js';
 import { createVipManager } from './vip/manager.js';
 
 /** Options of `ballast-agent run`. */

@@ -11,10 +11,9 @@ import type {
   AgentMessage,
   ControllerMessage,
   ControllerRequest,
-  RunEvent,
-  RunSummary,
 } from '../../shared/src/protocol/messages.js';
 import type { Backoff } from './backoff.js';
+import type { RunPort } from './tasks/engine.js';
 import type { ClockOffsetEstimator } from './clock.js';
 import type { AgentCredentials } from './config.js';
 import type { ResponseOf } from '../../shared/src/protocol/responses.js';
@@ -44,13 +43,6 @@ export interface ControllerSessionOptions {
   runner?: RunPort;
   /** Answers `req.vip` (the VIP manager). Absent: not advertised in hello, refused with BALLAST_ERR_UNSUPPORTED. */
   vip?: VipPort;
-}
-
-/** What the session needs from the task engine. */
-export interface RunPort {
-  run(req: Extract<ControllerRequest, { type: 'req.run' }>, emit: (event: Omit<RunEvent, 'type'>) => void): Promise<RunSummary>;
-  /** Returns false when no such run is in progress. */
-  cancel(runId: string): boolean;
 }
 
 /** Lets other agent parts (components) put events in the controller's event log. */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdLeaseKv, createHttpsEtcdTransport, type HttpsEtcdTransport } from '../../agent/src/etcd/lease.js';
-import { createExec } from '../../agent/src/tasks/exec.js';
+import { createExec } from '../../agent/src/host/exec.js';
 import { createArpingPort, createIpAddressPort } from '../../agent/src/vip/address.js';
 import { resolveVipConfig, type VipConfig } from '../../agent/src/vip/config.js';
 import { createVipElector, type VipElector } from '../../agent/src/vip/elector.js';

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
-import type { SystemdPort } from '../tasks/module.js';
+import type { SystemdPort } from '../host/ports.js';
 import { makeTempRoot } from '../tasks/testing.js';
 import { CONTAINERD_VERSION_PATH, probeGrpcUnix } from './grpc-probe.js';
 import { createUnitSupervisor } from './supervisor.js';

@@ -3,7 +3,7 @@ import { messageOf } from '../../../shared/src/errors.js';
 import type { HealthCheck } from '../health.js';
 import { createPollLoop } from '../poll-loop.js';
 import type { EventSender } from '../session.js';
-import type { SystemdPort } from '../tasks/module.js';
+import type { SystemdPort } from '../host/ports.js';
 import type { ProbeResult, SupervisedUnit, SupervisedUnitSource } from './supervised-unit.js';
 
 /** When to probe and how hard to push a failing unit. */

@@ -4,7 +4,6 @@ import type { ControllerRequest, RunEvent, RunSummary } from '../../../shared/sr
 import type { TaskResult } from '../../../shared/src/tasks/results.js';
 import { hideSecretDiff } from '../../../shared/src/tasks/secrets.js';
 import type { WireTask as Task } from '../../../shared/src/tasks/task.js';
-import type { RunPort } from '../session.js';
 import type { ModuleContext, ModuleOutcome } from './module.js';
 import type { ModuleRegistry } from './registry.js';
 
@@ -19,6 +18,16 @@ export interface TaskEngineOptions {
   log: Logger;
   /** Monotonic ms, for durations; injectable for tests. Default `performance.now`. */
   now?: () => number;
+}
+
+/**
+ * What the session needs from the task engine. Declared here, in the lower layer, so the engine
+ * never imports the session (session.ts depends on tasks/, not the other way round).
+ */
+export interface RunPort {
+  run(req: Extract<ControllerRequest, { type: 'req.run' }>, emit: (event: Omit<RunEvent, 'type'>) => void): Promise<RunSummary>;
+  /** Returns false when no such run is in progress. */
+  cancel(runId: string): boolean;
 }
 
 /** The task engine: the session's {@link RunPort}, plus whether a run is in progress. */

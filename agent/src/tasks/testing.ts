@@ -7,7 +7,8 @@ import { lstat, mkdtemp, readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../shared/src/log.js';
-import type { ExecOptions, ExecPort, ExecResult, ModuleContext, SystemdPort } from './module.js';
+import type { ModuleContext } from './module.js';
+import type { ExecOptions, ExecPort, ExecResult, SystemdPort } from '../host/ports.js';
 
 /** A fresh empty directory to use as a module context's root. */
 export function makeTempRoot(prefix = 'ballast-tasks-'): Promise<string> {

@@ -7,8 +7,8 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
-import type { ExecPort } from '../tasks/module.js';
-import { tail } from '../tasks/exec.js';
+import type { ExecPort } from '../host/ports.js';
+import { tail } from '../host/exec.js';
 import type { AddressPort, ArpPort, InterfaceAddress } from './ports.js';
 
 /** iputils-arping (Debian's `iputils-arping`); the `arping` package's binary takes other flags. */

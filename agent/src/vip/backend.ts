@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { createEtcdLeaseKv, createHttpsEtcdTransport, type EtcdTlsPem, type HttpsEtcdTransport } from '../etcd/lease.js';
-import type { ExecPort } from '../tasks/module.js';
+import type { ExecPort } from '../host/ports.js';
 import { createArpingPort, createIpAddressPort } from './address.js';
 import type { VipConfig } from './config.js';
 import type { AddressPort, ArpPort, ElectionStore } from './ports.js';

@@ -14,7 +14,7 @@ import { messageOf } from '../../../shared/src/errors.js';
 import type { HealthCheck } from '../health.js';
 import { createPollLoop } from '../poll-loop.js';
 import { hostPath } from '../tasks/module.js';
-import type { ExecPort } from '../tasks/module.js';
+import type { ExecPort } from '../host/ports.js';
 import { realBackend, type VipBackendFactory } from './backend.js';
 import { electionIdentity, VIP_CONFIG_PATH, type VipConfig } from './config.js';
 import { createConfigWatch } from './config-watch.js';

@@ -10,7 +10,7 @@
  */
 import { resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { type ClusterList, ClusterListSchema, type ClusterStatus, ClusterStatusSchema } from '../../../shared/src/clusters-api.js';
 import { memberIdHex } from '../../../shared/src/etcd/client.js';
 import { type OperationDocument, OperationDocumentSchema } from '../../../shared/src/ops-api.js';
@@ -20,7 +20,6 @@ import type { CliContext } from '../context.js';
 import { AbortedError, CtlError, EXIT_USAGE, usageError } from '../errors.js';
 import { type Cell, formatTable } from '../format.js';
 import { formatDocument, outputOption } from '../output.js';
-import { intInRange } from '../parse.js';
 import { fromClusterFile, fromInventory, reportText, sourceOptions, type ValidateOptions } from './cluster.js';
 import { matchInventoryToEnrolled } from './inventory-hosts.js';
 import { withExamples } from './common.js';

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { BallastError } from '../../../shared/src/errors.js';
 import { createEtcdClient } from '../../../shared/src/etcd/client.js';
-import { clusterHosts } from '../cluster/ports.js';
+import { clusterHosts } from '../cluster/fleet-hosts.js';
 import { validateCluster } from '../cluster/validate.js';
 import type { HostDirectory } from '../fleet/directory.js';
 import { createKubeApi } from '../kube/client.js';

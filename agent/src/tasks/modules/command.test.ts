@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createExec } from '../exec.js';
+import { createExec } from '../../host/exec.js';
 import { createModuleRegistry } from '../registry.js';
 import { type FakeExec, fakeExec, makeTempRoot, rejection, testContext } from '../testing.js';
 import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './command.js';

@@ -1,7 +1,7 @@
 import { normalize } from 'node:path';
 import { BallastError } from '../../../../shared/src/errors.js';
 import { lstatOrNull } from '../attrs.js';
-import { tail } from '../exec.js';
+import { tail } from '../../host/exec.js';
 import { hostPath, type Module } from '../module.js';
 
 const TOOLS = ['etcdctl', 'etcdutl', 'kubeadm', 'kubectl', 'ctr', 'crictl'];

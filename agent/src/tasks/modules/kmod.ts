@@ -1,7 +1,7 @@
 import { BallastError } from '../../../../shared/src/errors.js';
 import { KMOD_ALLOW_LIST, kmodAllowed } from '../../../../shared/src/tasks/safety.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
-import { tail } from '../exec.js';
+import { tail } from '../../host/exec.js';
 import { ensureManagedLine } from '../managed-lines.js';
 import { hostPath, type Module, type ModuleContext } from '../module.js';
 

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createExec } from '../exec.js';
-import type { ExecPort } from '../module.js';
+import { createExec } from '../../host/exec.js';
+import type { ExecPort } from '../../host/ports.js';
 import { createModuleRegistry } from '../registry.js';
 import { makeTempRoot, rejection, testContext } from '../testing.js';
 

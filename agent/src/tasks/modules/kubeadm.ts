@@ -27,7 +27,7 @@ import { rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
 import { redactYamlValues } from '../../../../shared/src/tasks/secrets.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
-import { tail } from '../exec.js';
+import { tail } from '../../host/exec.js';
 import { ensureManagedFile, unifiedDiff, withHeader } from '../managed-file.js';
 import { restorePki, savePki } from './kubeadm-pki.js';
 import { hostPath, type Module, type ModuleContext, type ModuleOutcome } from '../module.js';

@@ -1,7 +1,7 @@
 import { BallastError } from '../../../../shared/src/errors.js';
 import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
-import { tail } from '../exec.js';
+import { tail } from '../../host/exec.js';
 import { unifiedDiff } from '../managed-file.js';
 import { hostPath, type Module } from '../module.js';
 

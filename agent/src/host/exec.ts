@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
-import type { ExecOptions, ExecPort, ExecResult } from './module.js';
+import type { ExecOptions, ExecPort, ExecResult } from './ports.js';
 
 /** Output beyond this is dropped from the front: the end of stderr is what explains a failure. */
 export const MAX_CAPTURED_OUTPUT = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { BallastError } from '../../../shared/src/errors.js';
 import { tail } from './exec.js';
-import type { ExecPort, SystemdPort } from './module.js';
+import type { ExecPort, SystemdPort } from './ports.js';
 
 /** Options of {@link createSystemctl}. */
 export interface SystemctlOptions {

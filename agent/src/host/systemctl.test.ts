@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSystemctl } from './systemctl.js';
-import { fakeExec, rejection } from './testing.js';
+import { fakeExec, rejection } from '../tasks/testing.js';
 
 describe('createSystemctl', () => {
   const states: Record<string, string> = { 'is-enabled a.service': 'enabled', 'is-enabled s.service': 'static', 'is-active a.service': 'activating', 'is-active b.service': 'failed' };

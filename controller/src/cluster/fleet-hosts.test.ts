@@ -3,7 +3,7 @@ import { type HostInventory, type LiveHosts, StoreHostDirectory } from '../fleet
 import { HostEventBus } from '../fleet/events.js';
 import type { LiveHost } from '../hub/host-tracker.js';
 import type { HostRecord } from '../store/hosts.js';
-import { clusterHosts } from './ports.js';
+import { clusterHosts } from './fleet-hosts.js';
 import { sampleFacts, sampleHealth } from './testing.js';
 
 const record = (over: Partial<HostRecord>): HostRecord => ({
