@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { renderInitConfig, type KubeadmConfigInput } from '../../controller/src/kube/kubeadm-config.js';
 import { REQUIRED_CONTROL_PLANE_PKI } from '../../controller/src/roles/kube-control-plane.js';
-import { pem } from '../../controller/src/roles/testing.js';
+import { kubeadmTestInput, pem, TEST_TLS, GOLDEN_CA_PEM } from '../../controller/src/roles/testing.js';
 import type { RoleTask } from '../../controller/src/roles/types.js';
 import {
   BINARY_PATHS,
@@ -19,26 +19,9 @@ import {
   UNIT_PATHS,
 } from '../../shared/src/tasks/safety.js';
 
-const CA_PEM = readFileSync(new URL('../golden/kubeadm/ca.crt', import.meta.url), 'utf8');
-const KUBEADM_INPUT: KubeadmConfigInput = {
-  kubernetesVersion: '1.30.4',
-  clusterName: 'lab',
-  vip: '198.18.0.100',
-  networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
-  etcdMembers: ['198.18.0.2'],
-  certSANs: ['198.18.0.2', 'node-1'],
-  node: { name: 'node-1', address: '198.18.0.2' },
-  bootstrapToken: { token: 'abcdef.0123456789abcdef' },
-  caCertPem: CA_PEM,
-};
+const KUBEADM_INPUT: KubeadmConfigInput = kubeadmTestInput('1.30.4');
 
-const TLS = {
-  caCert: pem('CERTIFICATE', 'CA'),
-  serverCert: pem('CERTIFICATE', 'SERVER'),
-  serverKey: pem('EC PRIVATE KEY', 'SERVERKEY'),
-  peerCert: pem('CERTIFICATE', 'PEER'),
-  peerKey: pem('EC PRIVATE KEY', 'PEERKEY'),
-};
+const TLS = TEST_TLS;
 
 /** Vars that render for every role: what the lab and the bootstrap pass (defaults for the paths). */
 export const BASE_VARS: Readonly<Record<string, Record<string, unknown>>> = {
@@ -56,7 +39,7 @@ export const BASE_VARS: Readonly<Record<string, Record<string, unknown>>> = {
     })),
     kubeadm: { action: 'init', config: renderInitConfig(KUBEADM_INPUT) },
   },
-  'kube-worker': { caCert: CA_PEM, kubeadm: { config: 'kind: JoinConfiguration\napiVersion: kubeadm.k8s.io/v1beta3\n' } },
+  'kube-worker': { caCert: GOLDEN_CA_PEM, kubeadm: { config: 'kind: JoinConfiguration\napiVersion: kubeadm.k8s.io/v1beta3\n' } },
   vip: {
     name: 'api',
     address: '198.18.0.100',

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { renderRole, redactRoleVars } from './index.js';
-import { FULL_MIRROR, HOST, mustRender, pem } from './testing.js';
+import { FULL_MIRROR, HOST, mustRender, pem, TEST_TLS } from './testing.js';
 import type { RoleTask } from './types.js';
 
-const TLS = {
-  caCert: pem('CERTIFICATE', 'CA'),
-  serverCert: pem('CERTIFICATE', 'SERVER'),
-  serverKey: pem('EC PRIVATE KEY', 'SERVERKEY'),
-  peerCert: pem('CERTIFICATE', 'PEER'),
-  peerKey: pem('EC PRIVATE KEY', 'PEERKEY'),
-};
+const TLS = TEST_TLS;
 
 const find = (tasks: RoleTask[], name: string): RoleTask => {
   const t = tasks.find((x) => x.name === name);

@@ -5,23 +5,11 @@ import { TaskSchema } from '../../../shared/src/tasks/task.js';
 import { type KubeadmConfigInput, renderInitConfig, renderJoinConfig } from '../kube/kubeadm-config.js';
 import { redactRoleVars, renderRole } from './index.js';
 import { REQUIRED_CONTROL_PLANE_PKI } from './kube-control-plane.js';
-import { FULL_MIRROR, HOST, mustRender, pem } from './testing.js';
+import { FULL_MIRROR, HOST, kubeadmTestInput, mustRender, pem, GOLDEN_CA_PEM } from './testing.js';
 import type { RoleTask } from './types.js';
 
 const checkTask = TypeCompiler.Compile(TaskSchema);
-const CA_PEM = readFileSync(new URL('../../../test/golden/kubeadm/ca.crt', import.meta.url), 'utf8');
-
-const INPUT: KubeadmConfigInput = {
-  kubernetesVersion: '1.31.2',
-  clusterName: 'lab',
-  vip: '198.18.0.100',
-  networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
-  etcdMembers: ['198.18.0.2'],
-  certSANs: ['198.18.0.2', 'node-1'],
-  node: { name: 'node-1', address: '198.18.0.2' },
-  bootstrapToken: { token: 'abcdef.0123456789abcdef' },
-  caCertPem: CA_PEM,
-};
+const INPUT: KubeadmConfigInput = kubeadmTestInput('1.31.2');
 const INIT = renderInitConfig(INPUT);
 const CP_JOIN = renderJoinConfig(INPUT, { controlPlane: true });
 const WORKER_JOIN = renderJoinConfig(INPUT, { controlPlane: false });
@@ -99,22 +87,22 @@ describe('kube-control-plane', () => {
 
 describe('kube-worker', () => {
   it('joins first, then converges ca.crt to the bytes kubeadm writes (no header, forced)', () => {
-    const role = mustRender('kube-worker', { caCert: CA_PEM, kubeadm: { config: WORKER_JOIN } });
+    const role = mustRender('kube-worker', { caCert: GOLDEN_CA_PEM, kubeadm: { config: WORKER_JOIN } });
     expect(role.tasks.map((t) => `${t.module}: ${t.name}`)).toEqual([
       'kubeadm: kubeadm join',
       'directory: Create directory /etc/kubernetes/pki',
       'file: Write /etc/kubernetes/pki/ca.crt',
     ]);
     expect(role.tasks[0]).toEqual({ name: 'kubeadm join', module: 'kubeadm', args: { action: 'join', config: WORKER_JOIN, binary: '/usr/bin/kubeadm' }, sensitive: true });
-    expect(role.tasks[2]?.args).toEqual({ path: '/etc/kubernetes/pki/ca.crt', content: CA_PEM, mode: '0644', headerComment: null, force: true });
+    expect(role.tasks[2]?.args).toEqual({ path: '/etc/kubernetes/pki/ca.crt', content: GOLDEN_CA_PEM, mode: '0644', headerComment: null, force: true });
     for (const t of role.tasks) expect(checkTask.Errors(t).First()?.message, t.name).toBeUndefined();
   });
 
   it('refuses a control-plane join config, a key as caCert, and redacts the config', () => {
-    expect(problemsOf('kube-worker', { caCert: CA_PEM, kubeadm: { config: CP_JOIN } })).toEqual([
+    expect(problemsOf('kube-worker', { caCert: GOLDEN_CA_PEM, kubeadm: { config: CP_JOIN } })).toEqual([
       { path: '/vars/kubeadm/config', message: 'a worker needs a JoinConfiguration without controlPlane' },
     ]);
     expect(problemsOf('kube-worker', { caCert: pem('PRIVATE KEY'), kubeadm: { config: WORKER_JOIN } }).map((p) => p.path)).toEqual(['/vars/caCert']);
-    expect(redactRoleVars('kube-worker', { caCert: CA_PEM, kubeadm: { config: WORKER_JOIN } })).toEqual({ caCert: CA_PEM, kubeadm: { config: '<redacted>' } });
+    expect(redactRoleVars('kube-worker', { caCert: GOLDEN_CA_PEM, kubeadm: { config: WORKER_JOIN } })).toEqual({ caCert: GOLDEN_CA_PEM, kubeadm: { config: '<redacted>' } });
   });
 });

@@ -2,6 +2,8 @@
  * Test helpers for roles: an in-memory mirror, a host, and throwaway PEM-shaped strings. Used by
  * unit tests only (nothing in production imports this file).
  */
+import { readFileSync } from 'node:fs';
+import type { KubeadmConfigInput } from '../kube/kubeadm-config.js';
 import { renderRole } from './index.js';
 import type { ArtifactLookup, ArtifactRecord, RenderedRole, RoleHost } from './types.js';
 
@@ -45,4 +47,31 @@ export function mustRender(role: string, vars: Record<string, unknown> = {}, art
   const result = renderRole(role, { host, vars, artifacts });
   if (!result.ok) throw new Error(`render of ${role} failed: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
   return result.role;
+}
+
+/** An etcd member's TLS material as the etcd roles take it (fake PEM bodies). */
+export const TEST_TLS = {
+  caCert: pem('CERTIFICATE', 'CA'),
+  serverCert: pem('CERTIFICATE', 'SERVER'),
+  serverKey: pem('EC PRIVATE KEY', 'SERVERKEY'),
+  peerCert: pem('CERTIFICATE', 'PEER'),
+  peerKey: pem('EC PRIVATE KEY', 'PEERKEY'),
+};
+
+/** The CA certificate of the kubeadm golden files. */
+export const GOLDEN_CA_PEM = readFileSync(new URL('../../../test/golden/kubeadm/ca.crt', import.meta.url), 'utf8');
+
+/** A kubeadm config input for node-1 of a one-member lab cluster, with the golden CA. */
+export function kubeadmTestInput(kubernetesVersion: string): KubeadmConfigInput {
+  return {
+    kubernetesVersion,
+    clusterName: 'lab',
+    vip: '198.18.0.100',
+    networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
+    etcdMembers: ['198.18.0.2'],
+    certSANs: ['198.18.0.2', 'node-1'],
+    node: { name: 'node-1', address: '198.18.0.2' },
+    bootstrapToken: { token: 'abcdef.0123456789abcdef' },
+    caCertPem: GOLDEN_CA_PEM,
+  };
 }
