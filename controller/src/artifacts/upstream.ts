@@ -69,8 +69,9 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export async function openUpstream(url: string, opts: { policy: UpstreamPolicy; signal: AbortSignal; what: string }): Promise<UpstreamResponse> {
   let current = url;
   for (let hop = 0; ; hop++) {
-    const target = checkUpstreamUrl(current, opts.policy, `failed to fetch ${opts.what} from ${hop === 0 ? url : `${url} (redirected to ${current})`}`);
-    const res = await get(target, opts);
+    const prefix = `failed to fetch ${opts.what} from ${hop === 0 ? url : `${url} (redirected to ${current})`}`;
+    const target = checkUpstreamUrl(current, opts.policy, prefix);
+    const res = await get(target, { ...opts, prefix });
     const status = res.statusCode ?? 0;
     if (!REDIRECT_STATUSES.has(status)) return { status, statusText: res.statusMessage ?? '', body: res };
     res.destroy(); // the redirect's own body is never wanted
@@ -115,14 +116,14 @@ function normalizeHost(host: string): string {
   return host.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
 }
 
-function get(url: URL, opts: { policy: UpstreamPolicy; signal: AbortSignal; what: string }): Promise<IncomingMessage> {
+function get(url: URL, opts: { policy: UpstreamPolicy; signal: AbortSignal; prefix: string }): Promise<IncomingMessage> {
   const ca = opts.policy.testing?.ca;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: 'GET',
       // A fresh socket per request: a pooled one would skip the lookup and its check.
       agent: false,
-      lookup: guardedLookup(opts.policy, `failed to fetch ${opts.what} from ${url.href}`),
+      lookup: guardedLookup(opts.policy, opts.prefix),
       signal: opts.signal,
       headers: { accept: '*/*', 'user-agent': `ballast-controller/${PACKAGE_VERSION}` },
       ...(ca === undefined ? {} : { ca }),
@@ -151,7 +152,7 @@ function guardedLookup(policy: UpstreamPolicy, prefix: string): (host: string, o
         if (first === undefined) {
           callback(new BallastError('BALLAST_ERR_CONNECT', `${prefix}: ${host} resolves to no address`), '');
         } else if (problems.length > 0) {
-          const err = new BallastError('BALLAST_ERR_UPSTREAM_ADDRESS', `${prefix}: ${host} resolves to ${problems.join(', ')}; nothing was fetched`);
+          const err = new BallastError('BALLAST_ERR_UPSTREAM_ADDRESS', `${prefix}: ${host} resolves to an address that is not public (${problems.join('; ')}); nothing was fetched`);
           callback(err, '');
         } else if (options.all === true) {
           callback(null, addresses);
