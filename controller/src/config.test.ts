@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_UPSTREAM_HOSTS } from './artifacts/upstream.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, parseHostPort, validateControllerFlags } from './config.js';
 
 const defaults: ControllerFlags = { ...CONTROLLER_DEFAULTS, advertiseAddress: [], packagesDir: '/opt/ballast/controller/packages' };
@@ -28,6 +29,20 @@ describe('validateControllerFlags', () => {
       expect(r.problems.join('\n')).toMatch(/--listen:.*--heartbeat-interval:.*--health-interval:.*--cert-validity-days:.*--log-level:/s);
       expect(r.problems.find((p) => p.startsWith('--advertise-address[1]'))).toBeDefined();
     }
+  });
+
+  it('--artifact-upstream: DNS names only; given names replace the default list', () => {
+    const byDefault = validateControllerFlags({ ...defaults, artifactUpstream: [] });
+    expect(byDefault.ok && byDefault.settings.artifactUpstreams).toEqual(DEFAULT_UPSTREAM_HOSTS);
+    const narrowed = validateControllerFlags({ ...defaults, artifactUpstream: ['DL.k8s.io', 'cdn.dl.k8s.io'] });
+    expect(narrowed.ok && narrowed.settings.artifactUpstreams).toEqual(['dl.k8s.io', 'cdn.dl.k8s.io']);
+    const bad = validateControllerFlags({ ...defaults, artifactUpstream: ['github.com', '127.0.0.1', '[::1]', 'http://x', ''] });
+    expect(bad.ok ? [] : bad.problems).toEqual([
+      '--artifact-upstream[1]: "127.0.0.1" must be a DNS name such as dl.k8s.io',
+      '--artifact-upstream[2]: "[::1]" must be a DNS name such as dl.k8s.io',
+      '--artifact-upstream[3]: "http://x" must be a DNS name such as dl.k8s.io',
+      '--artifact-upstream[4]: "" must be a DNS name such as dl.k8s.io',
+    ]);
   });
 
   it('refuses an unreachable-after shorter than two heartbeats', () => {

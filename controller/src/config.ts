@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseDuration } from '../../shared/src/duration.js';
+import { DEFAULT_UPSTREAM_HOSTS } from './artifacts/upstream.js';
 
 /** Raw flag values as commander hands them over (strings, possibly absent). */
 export interface ControllerFlags {
@@ -15,6 +16,8 @@ export interface ControllerFlags {
   logLevel: string;
   packagesDir: string;
   joinRate: string;
+  /** `--artifact-upstream` (repeatable); empty = the default list. */
+  artifactUpstream?: string[];
 }
 
 /** Validated settings; ControllerOptions (controller.ts) is these minus logLevel plus a logger. */
@@ -33,6 +36,8 @@ export interface ControllerSettings {
   packagesDir: string;
   /** Join attempts per second per source address (burst 5×); 0 = unlimited (benchmarks). */
   joinRatePerSecond: number;
+  /** Hosts `artifacts fetch` may download from (and be redirected to). */
+  artifactUpstreams: string[];
 }
 
 /** Defaults, documented in the README's configuration reference. */
@@ -85,6 +90,10 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
   if (!Number.isFinite(joinRatePerSecond) || joinRatePerSecond < 0 || joinRatePerSecond > 100_000) {
     problems.push(`--join-rate: "${flags.joinRate}" must be a number of join attempts per second per source (0 = unlimited)`);
   }
+  for (const [i, h] of (flags.artifactUpstream ?? []).entries()) {
+    // Names only: an IP literal would bypass DNS-based CDN moves and usually means an internal box.
+    if (isIP(h.replace(/^\[(.*)\]$/, '$1')) !== 0 || !HOSTNAME.test(h)) problems.push(`--artifact-upstream[${i}]: "${h}" must be a DNS name such as dl.k8s.io`);
+  }
   if (!LEVELS.includes(flags.logLevel)) problems.push(`--log-level: "${flags.logLevel}" must be one of ${LEVELS.join(', ')}`);
   if (flags.dataDir.trim() === '') problems.push('--data-dir: must not be empty');
   if (problems.length > 0 || listen === null) return { ok: false, problems };
@@ -103,6 +112,8 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
       logLevel: flags.logLevel,
       packagesDir: resolve(flags.packagesDir),
       joinRatePerSecond,
+      // Given flags replace the default list, so an admin can also narrow it.
+      artifactUpstreams: flags.artifactUpstream?.length ? flags.artifactUpstream.map((h) => h.toLowerCase()) : [...DEFAULT_UPSTREAM_HOSTS],
     },
   };
 }

@@ -151,7 +151,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     packagesDir: opts.packagesDir,
     certValidityDays: opts.certValidityDays,
     joinLimiter: joinLimiter(opts.joinRatePerSecond, now),
-    artifacts: { mirrorDir: join(opts.dataDir, 'artifacts') },
+    artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), upstream: { hosts: opts.artifactUpstreams } },
     hostAuth: auth,
     runs,
     ops,

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../../shared/src/log.js';
 import { messageOf } from '../../shared/src/errors.js';
+import { DEFAULT_UPSTREAM_HOSTS } from './artifacts/upstream.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
 import { createController } from './controller.js';
 import { createNotifier } from '../../shared/src/sdnotify.js';
@@ -24,6 +25,12 @@ const program = new Command('ballast-controller')
   .option('--heartbeat-flush <duration>', 'heartbeat batch commit interval', CONTROLLER_DEFAULTS.heartbeatFlush)
   .option('--cert-validity-days <days>', 'lifetime of issued host certificates', CONTROLLER_DEFAULTS.certValidityDays)
   .option('--join-rate <per-second>', 'join attempts per second per source address, burst 5x (0 = unlimited)', CONTROLLER_DEFAULTS.joinRate)
+  .option(
+    '--artifact-upstream <host>',
+    `a host \`artifacts fetch\` may download from or be redirected to (repeatable; replaces the default list: ${DEFAULT_UPSTREAM_HOSTS.join(', ')})`,
+    collect,
+    [],
+  )
   .option(
     '--packages-dir <dir>',
     'agent .deb files that /install.sh serves to fresh hosts (a source checkout: dist/ after `npm run package`)',

@@ -137,7 +137,8 @@ export function artifactLabel(ref: ArtifactRef): string {
  *   GET  /v1/artifacts                               → ArtifactList           — viewer
  *   POST /v1/artifacts/import   <bundle tar[.gz]>    → ArtifactImportResponse — operator (audited)
  *        body: the raw tarball, Content-Type application/octet-stream | application/gzip | application/x-tar
- *   POST /v1/artifacts/fetch    ArtifactFetchRequest → ArtifactImportResponse — operator (audited)
+ *   POST /v1/artifacts/fetch    ArtifactFetchRequest → ArtifactImportResponse — admin (audited); https to
+ *        the controller's --artifact-upstream hosts only, public addresses only (controller/src/artifacts/upstream.ts)
  *   GET  /v1/artifacts/files/:name/:version/:arch    → the file (x-ballast-sha256, content-length)
  *        — an enrolled host's client certificate (mTLS), or an operator bearer token
  */

@@ -89,6 +89,8 @@ export const ERROR_CODES = {
   BALLAST_ERR_UNSAFE_VALUE: { status: 400, exit: EXIT_FAILURE, message: 'a sysctl, kernel module or other host setting is not in its allow-list' },
   BALLAST_ERR_ARTIFACT_UNTRUSTED: { status: 403, exit: EXIT_FAILURE, message: 'an artifact is neither pinned by the built-in catalogue nor imported by an admin' },
   BALLAST_ERR_ARCHIVE_TOO_LARGE: { status: 413, exit: EXIT_FAILURE, message: 'an archive unpacks to more bytes than its manifest declares or the absolute cap allows' },
+  BALLAST_ERR_UPSTREAM_NOT_ALLOWED: { status: 403, exit: EXIT_FAILURE, message: 'an artifact URL or redirect is not https or names a host that is not a configured upstream' },
+  BALLAST_ERR_UPSTREAM_ADDRESS: { status: 403, exit: EXIT_FAILURE, message: 'an upstream host resolves to a loopback, private, link-local or other non-public address' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

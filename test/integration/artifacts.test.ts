@@ -2,7 +2,8 @@
  * The artifact mirror end to end: a real controller process, `ballastctl artifacts import` of the
  * Debian test bundle, `artifacts list -o json`, and an enrolled agent's credentials downloading
  * over mTLS through agent/src/artifact-source.ts — then the `artifact` module installing a real
- * etcd from it. Anonymous, foreign-CA and revoked callers are refused.
+ * etcd from it. Anonymous, foreign-CA and revoked callers are refused, and so is an `artifacts
+ * fetch` that is not an admin's, not https, not to a configured upstream or resolves to loopback.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -53,7 +54,8 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
     dir = await tempDir('artifacts');
     bundle = await debianTestBundle();
     ctl = new TestController(join(dir.path, 'controller'));
-    await ctl.start();
+    // `localhost` is listed to show that a listed name is still refused when it resolves inwards.
+    await ctl.start(['--artifact-upstream', 'localhost', '--artifact-upstream', 'github.com']);
     caCert = (await ctl.api<{ caCert: string }>('/v1/join/ca')).body.caCert;
   });
 
@@ -93,26 +95,39 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
     expect(list.items.map((a) => a.name)).not.toContain('kubectl');
   });
 
-  it('fetches a catalogue file on the controller from a local upstream, verifying each pin', async () => {
-    const crictl = Buffer.from('pretend crictl tarball');
-    const upstream = createServer((req, res) => {
-      if (req.url === '/crictl-v1.30.0-linux-amd64.tar.gz') res.writeHead(200).end(crictl);
-      else res.writeHead(404).end();
+  it('fetch (issue 16 point 10): admin only, https only, configured upstreams only, never a loopback address; the upstream sees no connection', async () => {
+    // The controller runs with --artifact-upstream localhost (see beforeAll): listed, but loopback.
+    let connections = 0;
+    const upstream = createServer((_req, res) => res.writeHead(200).end('inside')).on('connection', () => {
+      connections += 1;
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as AddressInfo).port;
+    const entry = (url: string) => ({ name: 'crictl', version: '1.30.0', os: 'linux', arch: 'amd64', url, sha256: sha256('pinned') });
+    const viaApi = (url: string) => ctl.api<{ code: string; message: string }>('/v1/artifacts/fetch', { method: 'POST', body: { catalogue: [entry(url)] } });
     try {
-      const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/crictl-v1.30.0-linux-amd64.tar.gz`;
-      const good = join(dir.path, 'catalogue.yaml');
-      await writeFile(good, `- {name: crictl, version: 1.30.0, os: linux, arch: amd64, url: '${url}', sha256: ${sha256(crictl)}}\n`);
-      const r = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'fetch', '--catalogue', good]);
-      expect(r.items.map((i) => [i.artifact.name, i.status, i.artifact.file])).toEqual([['crictl', 'added', 'crictl-v1.30.0-linux-amd64.tar.gz']]);
+      // Through ballastctl: a 403 is shown as "forbidden: <message>", exit 1.
+      const file = join(dir.path, 'catalogue.yaml');
+      await writeFile(file, `- {name: crictl, version: 1.30.0, os: linux, arch: amd64, url: 'http://127.0.0.1:${port}/crictl', sha256: ${sha256('pinned')}}\n`);
+      const plain = await ctl.ctl(['artifacts', 'fetch', '--catalogue', file]);
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toContain(`forbidden: failed to fetch artifact crictl 1.30.0 (amd64) from http://127.0.0.1:${port}/crictl: only https is allowed, not http`);
 
-      const bad = join(dir.path, 'bad.yaml');
-      await writeFile(bad, `- {name: crictl, version: 1.30.1, os: linux, arch: amd64, url: '${url}', sha256: ${sha256('pinned')}}\n`);
-      const refused = await ctl.ctl(['artifacts', 'fetch', '--catalogue', bad]);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain(`BALLAST_ERR_CHECKSUM_MISMATCH: failed to fetch artifact crictl 1.30.1 (amd64) from ${url}: expected sha256 ${sha256('pinned')}, got ${sha256(crictl)}`);
-      const invalid = await ctl.ctl(['artifacts', 'fetch', '--catalogue', good.replace('catalogue', 'missing')]);
+      const unlisted = await viaApi(`https://127.0.0.1:${port}/crictl`);
+      expect([unlisted.status, unlisted.body.code]).toEqual([403, 'BALLAST_ERR_UPSTREAM_NOT_ALLOWED']);
+      expect(unlisted.body.message).toContain('127.0.0.1 is not a configured upstream (--artifact-upstream: localhost, github.com)');
+      const loopback = await viaApi(`https://localhost:${port}/crictl`);
+      expect([loopback.status, loopback.body.code]).toEqual([403, 'BALLAST_ERR_UPSTREAM_ADDRESS']);
+      expect(loopback.body.message).toMatch(/localhost resolves to an address that is not public \(.*loopback/);
+
+      const op = await ctl.ctlJson<{ token: string }>(['operator', 'create', 'olga', '--role', 'operator']);
+      const byOperator = await ctl.api<{ code: string }>('/v1/artifacts/fetch', { method: 'POST', body: {}, token: op.token });
+      expect([byOperator.status, byOperator.body.code]).toEqual([403, 'BALLAST_ERR_FORBIDDEN']);
+
+      expect(connections).toBe(0);
+      const list = await ctl.ctlJson<ArtifactListResponse>(['artifacts', 'list']);
+      expect(list.items.map((a) => a.name)).not.toContain('crictl');
+      const invalid = await ctl.ctl(['artifacts', 'fetch', '--catalogue', join(dir.path, 'missing.yaml')]);
       expect(invalid.code).toBe(2);
     } finally {
       await new Promise<void>((resolve) => upstream.close(() => resolve()));

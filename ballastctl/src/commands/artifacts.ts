@@ -85,8 +85,11 @@ export function registerArtifacts(program: Command, ctx: CliContext): void {
 
   const fetchCmd = group
     .command('fetch')
-    .description("download a versions catalogue's pinned upstream files on the controller (it needs internet access; agents never do)")
-    .option('--catalogue <file>', 'catalogue (YAML or JSON list of name, version, os, arch, url, sha256); default: the built-in one')
+    .description(
+      "admin: download a versions catalogue's pinned upstream files on the controller (it needs internet access; agents never do); " +
+        "https only, to the controller's --artifact-upstream hosts, never to loopback, private or link-local addresses",
+    )
+    .option('--catalogue <file>', 'catalogue (YAML or JSON list of name, version, os, arch, url, sha256; https URLs); default: the built-in one')
     .addOption(outputOption(['text', 'json']))
     .action(async (opts: { catalogue?: string; output: 'text' | 'json' }, command: Command) => {
       const body = opts.catalogue === undefined ? {} : { catalogue: await readCatalogue(opts.catalogue) };

@@ -11,7 +11,9 @@
  * key `amd64`). Kubespray in turn takes them from the upstream release checksum files. Versions
  * here drop the leading "v" so that names read the same across components; the URLs keep it.
  *
- * To pin other versions, pass a catalogue file of the same shape: `artifacts fetch --catalogue FILE`.
+ * To pin other versions, an admin passes a catalogue file of the same shape: `artifacts fetch
+ * --catalogue FILE`; its URLs must be https on the controller's `--artifact-upstream` hosts, whose
+ * default is derived from the URLs here (upstream.ts).
  */
 import type { Catalogue } from '../../../shared/src/artifacts-api.js';
 

@@ -2,15 +2,12 @@
  * One verified upstream download for `artifacts fetch`: streamed to a work-dir file while hashing,
  * bounded in size and time, and accepted only if the sha256 matches the catalogue's pin (k0s
  * autopilot's downloader does the same). The caller gives the file its final name only afterwards.
+ * Where it may connect is upstream.ts's business.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { type ArtifactSpec, artifactLabel } from '../../../shared/src/artifacts-api.js';
 import { writeStreamToFile } from '../../../shared/src/artifacts-archive.js';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
-
-/** The part of WHATWG fetch a download needs; tests may substitute their own. */
-export type FetchPort = (url: string, init: { signal: AbortSignal; redirect: 'follow' }) => Promise<Response>;
+import { openUpstream, type UpstreamPolicy, type UpstreamResponse } from './upstream.js';
 
 /** Options of {@link downloadVerified}. */
 export interface DownloadOptions {
@@ -19,15 +16,18 @@ export interface DownloadOptions {
   dest: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Which hosts and addresses the download may reach. */
+  policy: UpstreamPolicy;
   signal?: AbortSignal;
-  fetch?: FetchPort;
 }
 
 /**
- * Downloads `spec.url` to `dest` and checks its sha256. Throws BALLAST_ERR_CONNECT when the server
- * cannot be reached, answers non-2xx or is too slow, and BALLAST_ERR_CHECKSUM_MISMATCH naming the
- * artifact, the expected and the actual hash. A partial or mismatching `dest` is left for the
- * caller's work-dir clean-up.
+ * Downloads `spec.url` to `dest` and checks its sha256. Throws BALLAST_ERR_UPSTREAM_NOT_ALLOWED or
+ * BALLAST_ERR_UPSTREAM_ADDRESS (before connecting) when the policy refuses the URL or a redirect,
+ * BALLAST_ERR_CONNECT when the server cannot be reached, answers non-2xx or is too slow, and
+ * BALLAST_ERR_CHECKSUM_MISMATCH naming the artifact and the expected hash. The actual digest is
+ * never reported: it would let a caller learn the hash of whatever a URL serves (issue 16 point 10).
+ * A partial or mismatching `dest` is left for the caller's work-dir clean-up.
  */
 export async function downloadVerified(opts: DownloadOptions): Promise<{ size: number }> {
   const { spec } = opts;
@@ -36,38 +36,36 @@ export async function downloadVerified(opts: DownloadOptions): Promise<{ size: n
   const signal = opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout]);
   const failed = (why: string, cause?: unknown) =>
     new BallastError('BALLAST_ERR_CONNECT', `failed to fetch artifact ${label} from ${spec.url}: ${why}`, { cause });
-  const doFetch: FetchPort = opts.fetch ?? ((url, init) => fetch(url, init));
-  let response: Response;
+  let response: UpstreamResponse;
   try {
-    response = await doFetch(spec.url, { signal, redirect: 'follow' });
+    response = await openUpstream(spec.url, { policy: opts.policy, signal, what: `artifact ${label}` });
   } catch (err) {
+    if (isBallastError(err)) throw err;
     throw failed(timeout.aborted ? `no answer within ${opts.timeoutMs} ms` : causeText(err), err);
   }
-  if (!response.ok || response.body === null) {
-    await response.body?.cancel().catch(() => undefined);
+  if (response.status < 200 || response.status > 299) {
+    response.body.destroy();
     throw failed(`HTTP ${response.status} ${response.statusText}`.trim());
   }
   let result: { sha256: string; size: number };
   try {
-    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
-    result = await writeStreamToFile(body, opts.dest, { maxBytes: opts.maxBytes, signal, what: `artifact ${label}` });
+    result = await writeStreamToFile(response.body, opts.dest, { maxBytes: opts.maxBytes, signal, what: `artifact ${label}` });
   } catch (err) {
+    response.body.destroy();
     if (isBallastError(err)) throw err;
     throw failed(timeout.aborted ? `download did not finish within ${opts.timeoutMs} ms` : causeText(err), err);
   }
   if (result.sha256 !== spec.sha256) {
     throw new BallastError(
       'BALLAST_ERR_CHECKSUM_MISMATCH',
-      `failed to fetch artifact ${label} from ${spec.url}: expected sha256 ${spec.sha256}, got ${result.sha256}; nothing was imported`,
+      `failed to fetch artifact ${label} from ${spec.url}: expected sha256 ${spec.sha256}, the download did not match; nothing was imported`,
     );
   }
   return { size: result.size };
 }
 
-/** undici hides the socket error in `cause` ("fetch failed"); show the useful part. */
+/** Socket errors carry a code (ECONNREFUSED …); show it with the message. */
 function causeText(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') return `${code} (${messageOf(cause)})`;
-  return cause === undefined ? messageOf(err) : `${messageOf(err)}: ${messageOf(cause)}`;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !messageOf(err).includes(code) ? `${code} (${messageOf(err)})` : messageOf(err);
 }

@@ -20,8 +20,9 @@ import type { ArtifactRecord, ArtifactRepo } from './artifact-repo.js';
 import { type StagedArtifact, stageBundle } from './bundle.js';
 import { DEFAULT_CATALOGUE } from './catalogue.js';
 import type { ImportTrust } from './trust.js';
-import { downloadVerified, type FetchPort } from './download.js';
+import { downloadVerified } from './download.js';
 import { checkCatalogueEntries } from './manifest.js';
+import { DEFAULT_UPSTREAM_HOSTS, type UpstreamPolicy } from './upstream.js';
 
 /** Options of {@link ArtifactMirror}. */
 export interface ArtifactMirrorOptions {
@@ -38,8 +39,8 @@ export interface ArtifactMirrorOptions {
   downloadTimeoutMs?: number;
   /** The catalogue `fetch` uses when the request brings none (default: the built-in one). */
   catalogue?: Catalogue;
-  /** Replaces global fetch (tests). */
-  fetch?: FetchPort;
+  /** Where `fetch` may download from (default: {@link DEFAULT_UPSTREAM_HOSTS}, public addresses only). */
+  upstream?: UpstreamPolicy;
 }
 
 /** What an import or fetch did to one artifact. */
@@ -121,8 +122,8 @@ export class ArtifactMirror {
           dest,
           timeoutMs: this.#opts.downloadTimeoutMs ?? 10 * 60_000,
           maxBytes: this.#opts.maxDownloadBytes ?? DEFAULT_MAX_BUNDLE_BYTES,
+          policy: this.#opts.upstream ?? { hosts: DEFAULT_UPSTREAM_HOSTS },
           signal: options.signal,
-          fetch: this.#opts.fetch,
         });
         staged.push({ spec, path: dest, size });
       }

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256, writeBundle } from '../../../test/support/bundle.js';
 import { testApp } from '../api/testing.js';
 import type { Store } from '../store/store.js';
 import { type TempStore, tempStore } from '../store/testing.js';
+import { type TestUpstream, startTestUpstream } from './testing.js';
 
 const RUNC = Buffer.from('\x7fELF runc');
 
@@ -16,7 +17,18 @@ describe('artifact routes (app.inject)', () => {
   let app: FastifyInstance;
   let admin: string;
   let viewer: string;
+  let operator: string;
   const served = new Map<string, Buffer>();
+  let up: TestUpstream;
+
+  beforeAll(async () => {
+    up = await startTestUpstream((req, res) => {
+      const body = served.get(req.url ?? '');
+      if (body === undefined) res.writeHead(404).end('nope');
+      else res.writeHead(200).end(body);
+    });
+  });
+  afterAll(() => up.close());
 
   beforeEach(async () => {
     temp = await tempStore('ballast-artroutes-');
@@ -27,14 +39,12 @@ describe('artifact routes (app.inject)', () => {
       artifacts: {
         mirrorDir: join(dir, 'artifacts'),
         maxBundleBytes: 64 * 1024,
-        fetch: async (url) => {
-          const body = served.get(new URL(url).pathname);
-          return body === undefined ? new Response('nope', { status: 404 }) : new Response(body);
-        },
+        upstream: up.policy(),
       },
     });
     admin = store.operators.ensureAdmin() ?? '';
     viewer = store.operators.create({ name: 'v', role: 'viewer' }).token;
+    operator = store.operators.create({ name: 'o', role: 'operator' }).token;
   });
 
   afterEach(async () => {
@@ -107,13 +117,18 @@ describe('artifact routes (app.inject)', () => {
     expect(evil.statusCode).not.toBe(200);
   });
 
-  it('fetches a request catalogue (operator); a hash mismatch is a 422 and imports nothing', async () => {
+  it('fetches a request catalogue (admin only); a hash mismatch is a 422 and imports nothing', async () => {
     served.set('/runc.amd64', RUNC);
-    const entry = { name: 'runc', version: '1.1.13', os: 'linux', arch: 'amd64', url: 'https://upstream.invalid/runc.amd64', sha256: sha256(RUNC) };
-    const fetchCall = (catalogue: unknown[]) =>
-      app.inject({ method: 'POST', url: '/v1/artifacts/fetch', headers: { authorization: `Bearer ${admin}` }, payload: { catalogue } });
+    const entry = { name: 'runc', version: '1.1.13', os: 'linux', arch: 'amd64', url: `${up.base}/runc.amd64`, sha256: sha256(RUNC) };
+    const fetchCall = (catalogue: unknown[], token = admin) =>
+      app.inject({ method: 'POST', url: '/v1/artifacts/fetch', headers: { authorization: `Bearer ${token}` }, payload: { catalogue } });
+    const byOperator = await fetchCall([entry], operator);
+    expect(byOperator.statusCode).toBe(403);
+    expect(byOperator.json().code).toBe('BALLAST_ERR_FORBIDDEN');
+    expect(up.connections).toBe(0);
     const bad = await fetchCall([{ ...entry, sha256: 'c'.repeat(64) }]);
     expect(bad.statusCode).toBe(422);
+    expect(bad.json().message).not.toContain(sha256(RUNC));
     expect(store.artifacts.list()).toEqual([]);
     const ok = await fetchCall([entry]);
     expect(ok.statusCode).toBe(200);

@@ -17,7 +17,7 @@ import { LimitExceededError } from '../../../../shared/src/artifacts-archive.js'
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ArtifactRecord } from '../../artifacts/artifact-repo.js';
 import { ArtifactMirror, type MirrorChange } from '../../artifacts/mirror.js';
-import type { FetchPort } from '../../artifacts/download.js';
+import type { UpstreamPolicy } from '../../artifacts/upstream.js';
 import type { Store } from '../../store/store.js';
 import type { Logger } from 'pino';
 
@@ -30,7 +30,8 @@ export interface ArtifactRoutesOptions {
   /** Catalogue used by fetch without a body catalogue (default: the built-in one). */
   catalogue?: Catalogue;
   downloadTimeoutMs?: number;
-  fetch?: FetchPort;
+  /** Where fetch may download from: the controller's `--artifact-upstream` hosts (default: the built-in list). */
+  upstream?: UpstreamPolicy;
 }
 
 const BUNDLE_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-tar'];
@@ -79,7 +80,7 @@ export async function artifactRoutes(scope: FastifyInstance, deps: ArtifactRoute
     maxBundleBytes: deps.maxBundleBytes,
     catalogue: deps.catalogue,
     downloadTimeoutMs: deps.downloadTimeoutMs,
-    fetch: deps.fetch,
+    upstream: deps.upstream,
   });
 
   // Hand the raw request stream to the handler: the mirror streams it to disk under its own bound.
@@ -115,7 +116,9 @@ export async function artifactRoutes(scope: FastifyInstance, deps: ArtifactRoute
   scope.post<{ Body: ArtifactFetchRequest }>(
     '/v1/artifacts/fetch',
     {
-      config: { auth: 'operator', action: 'artifact.fetch' },
+      // Admin only (issue 16 point 10): fetching makes the controller connect out and files what it
+      // got as trusted; an operator cannot choose what lands on hosts, and fetch would let them.
+      config: { auth: 'admin', action: 'artifact.fetch' },
       schema: { body: ArtifactFetchRequestSchema, response: { 200: ArtifactImportResponseSchema } },
     },
     async (request) => {
