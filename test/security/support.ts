@@ -3,7 +3,6 @@
  * the defaults), the hostile values an attacker with an operator token would try, and the check
  * that a rendered task stays inside what the agent accepts.
  */
-import { readFileSync } from 'node:fs';
 import { renderInitConfig, type KubeadmConfigInput } from '../../controller/src/kube/kubeadm-config.js';
 import { REQUIRED_CONTROL_PLANE_PKI } from '../../controller/src/roles/kube-control-plane.js';
 import { kubeadmTestInput, pem, TEST_TLS, GOLDEN_CA_PEM } from '../../controller/src/roles/testing.js';

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { describe, expect, it } from 'vitest';
 import { TaskSchema } from '../../../shared/src/tasks/task.js';
