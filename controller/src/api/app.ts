@@ -13,6 +13,7 @@ import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { errorHandler } from './errors.js';
 import { installRoutes } from './install-routes.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { type ArtifactRoutesOptions, artifactRoutes } from './routes/artifacts.js';
 import { certRoutes } from './routes/certs.js';
 import { clusterRoutes } from './routes/clusters.js';
@@ -85,6 +86,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler(errorHandler(log));
+  registerJsonBodyParser(app, deps.metrics);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ code: 'BALLAST_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
   });
