@@ -120,6 +120,12 @@ export const HostSummarySchema = Type.Object({
   cpus: Type.Union([Type.Integer(), Type.Null()]),
   memoryBytes: Type.Union([Type.Number(), Type.Null()]),
   failingChecks: Type.Array(Type.String()),
+  /**
+   * Two live agents use this host's certificate (a copied data dir) and keep replacing each other.
+   * A flag beside `state`, not a state: the host may well be healthy. Remedy: remove the host, re-join.
+   * Optional only so that a newer ballastctl reads an older controller; this controller always sets it.
+   */
+  conflict: Type.Optional(Type.Boolean()),
 });
 export type HostSummary = Static<typeof HostSummarySchema>;
 export const HostListResponseSchema = Type.Object({ items: Type.Array(HostSummarySchema) });

@@ -13,6 +13,7 @@ import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { EVENT_BUDGET_DEFAULTS, EventBudget, type EventBudgetOptions, WarnThrottle } from './event-budget.js';
 import type { HostTracker, SessionHandle } from './host-tracker.js';
+import type { IdentityConflict, SessionPeer } from './identity-conflict.js';
 
 /** Where a session stores what its agent reports. */
 export interface SessionStorePort {
@@ -74,6 +75,8 @@ export class AgentSession implements SessionHandle {
   /** Request families the agent's hello advertised (see REQUEST_FEATURES); agents before them send none. */
   private features: ReadonlySet<string> = new Set();
   private agentVersion = 'unknown';
+  /** Set at hello: the tracker compares it with the session this one replaces. */
+  peer: SessionPeer | undefined;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -218,7 +221,8 @@ export class AgentSession implements SessionHandle {
     this.ready = true;
     this.features = new Set(msg.features ?? []);
     this.agentVersion = msg.agentVersion;
-    const replaced = this.ctx.tracker.attach(this.host.id, this);
+    this.peer = { agentSessionId: msg.sessionId, address: this.host.address };
+    const { replaced, conflictStarted } = this.ctx.tracker.attach(this.host.id, this);
     this.ctx.store.saveConnection(this.host.id, {
       address: this.host.address,
       agentVersion: msg.agentVersion,
@@ -234,6 +238,7 @@ export class AgentSession implements SessionHandle {
         : `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
       data: { agentSession: msg.sessionId, address: this.host.address, ...(replaced ? { replaced: true } : {}) },
     });
+    if (conflictStarted !== null) this.recordConflict(conflictStarted);
     this.log.info({ agentVersion: msg.agentVersion, address: this.host.address }, 'agent connected');
     this.send({
       type: 'welcome',
@@ -245,6 +250,18 @@ export class AgentSession implements SessionHandle {
       serverTime: this.ctx.now(),
     });
     this.ctx.runs?.onAgentConnected?.(this.host, this);
+  }
+
+  /** The event and the count of a host newly flagged `conflict` (once per flag, not per replacement). */
+  private recordConflict(conflict: IdentityConflict): void {
+    this.ctx.metrics.identityConflicts.inc();
+    const from = conflict.addresses.length > 0 ? ` (from ${conflict.addresses.join(', ')})` : '';
+    this.ctx.store.event({
+      host: this.host.name,
+      kind: 'identity.conflict',
+      message: `two live agents are using the certificate of host "${this.host.name}"${from}: their connections replaced each other ${conflict.replacements} times within a minute; a copied agent data dir? Remedy: \`ballastctl host remove ${this.host.name}\`, then join the real host again with a new token`,
+      data: { replacements: conflict.replacements, addresses: conflict.addresses },
+    });
   }
 
   /** One warning (and one coded error frame) per interval for a session over its event budget. */
