@@ -129,8 +129,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(operatorRoutes, deps);
   void app.register(certRoutes, deps);
   if (deps.artifacts !== undefined) void app.register(artifactRoutes, { ...deps.artifacts, store: deps.store, log });
-  if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs });
-  if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops });
+  if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs, metrics: deps.metrics });
+  if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops, metrics: deps.metrics });
   if (deps.ops !== undefined && deps.bootstrap !== undefined) void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
   return app;
