@@ -103,7 +103,7 @@ export function hostDetailText(detail: HostDetailResponse, now: number, color = 
   let text = formatFields([
     ['Name', h.name],
     ['ID', h.id],
-    ['State', `${h.state} since ${when(h.stateSince, now)}`],
+    ['State', `${h.state} since ${when(h.stateSince, now)}${h.conflict === true ? `, CONFLICT: two agents use this host's certificate (ballastctl host remove ${h.name}, then re-join)` : ''}`],
     ['Connected', h.connected ? 'yes' : 'no'],
     ['Address', orNone(h.address)],
     ['Agent version', orNone(h.agentVersion)],

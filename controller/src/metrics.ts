@@ -16,6 +16,16 @@ export interface ControllerMetrics {
   authRejected: Counter<'reason'>;
   enrolments: Counter<'outcome'>;
   hostTransitions: Counter<'to'>;
+  /** JSON refused for nesting deeper than MAX_JSON_DEPTH, before it was parsed (`channel`: http or ws). */
+  jsonTooDeep: Counter<'channel'>;
+  /** Agent `event` frames dropped (`reason`: rate — over the per-session token bucket). */
+  agentEventsDropped: Counter<'reason'>;
+  /** Hosts that entered the identity-conflict flag (two live agents with one certificate). */
+  identityConflicts: Counter;
+  /** Hosts flagged `conflict` now (set when /metrics is scraped). */
+  hostsInConflict: Gauge;
+  /** List responses cut at their byte budget (`route`). */
+  listTruncated: Counter<'route'>;
   /** 1 on the VIP's holder, 0 on its other candidates (refreshed by the VIP poll, vip/service.ts). */
   vipHolder: Gauge<'vip' | 'host'>;
   /** Acquisitions, counted from the agents' `vip.acquired` events as they arrive. */
@@ -68,6 +78,30 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
       name: 'ballast_host_transitions_total',
       help: 'Host state transitions, by new state',
       labelNames: ['to'],
+      registers,
+    }),
+    jsonTooDeep: new Counter({
+      name: 'ballast_json_too_deep_total',
+      help: 'JSON documents refused for nesting deeper than the limit, by channel (http, ws)',
+      labelNames: ['channel'],
+      registers,
+    }),
+    agentEventsDropped: new Counter({
+      name: 'ballast_agent_events_dropped_total',
+      help: 'Agent event frames dropped, by reason (rate: over the per-session bound)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    identityConflicts: new Counter({
+      name: 'ballast_identity_conflicts_total',
+      help: 'Times a host was flagged conflict: two live agents with one certificate replacing each other',
+      registers,
+    }),
+    hostsInConflict: new Gauge({ name: 'ballast_hosts_in_conflict', help: 'Hosts flagged conflict now', registers }),
+    listTruncated: new Counter({
+      name: 'ballast_list_truncated_total',
+      help: 'List responses cut at their byte budget, by route',
+      labelNames: ['route'],
       registers,
     }),
     vipHolder: new Gauge({ name: 'ballast_vip_holder', help: 'VIP holder: 1 on the holding host, 0 on the other candidates', labelNames: ['vip', 'host'], registers }),

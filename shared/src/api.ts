@@ -6,6 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { EventKindSchema } from './events.js';
 import { FactsSchema, HealthSchema } from './protocol/facts.js';
+import { TruncatedField } from './paging.js';
 
 const Iso = Type.String({ description: 'RFC 3339 timestamp', maxLength: 40 });
 const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$', maxLength: 63 });
@@ -120,9 +121,16 @@ export const HostSummarySchema = Type.Object({
   cpus: Type.Union([Type.Integer(), Type.Null()]),
   memoryBytes: Type.Union([Type.Number(), Type.Null()]),
   failingChecks: Type.Array(Type.String()),
+  /**
+   * Two live agents use this host's certificate (a copied data dir) and keep replacing each other.
+   * A flag beside `state`, not a state: the host may well be healthy. Remedy: remove the host, re-join.
+   * Optional only so that a newer ballastctl reads an older controller; this controller always sets it.
+   */
+  conflict: Type.Optional(Type.Boolean()),
 });
 export type HostSummary = Static<typeof HostSummarySchema>;
-export const HostListResponseSchema = Type.Object({ items: Type.Array(HostSummarySchema) });
+/** Cut at HOST_LIST_MAX_BYTES (paging.ts). */
+export const HostListResponseSchema = Type.Object({ items: Type.Array(HostSummarySchema), truncated: TruncatedField });
 
 export const EventSchema = Type.Object({
   id: Type.Integer(),
@@ -136,8 +144,10 @@ export const EventSchema = Type.Object({
 export type BallastEvent = Static<typeof EventSchema>;
 export const EventListResponseSchema = Type.Object({
   items: Type.Array(EventSchema),
-  /** Pass as `after` to get only newer events. */
+  /** Pass as `after` to get only newer events (the last item returned, also when the page was truncated). */
   last: Type.Integer(),
+  /** Cut at LIST_PAGE_MAX_BYTES (paging.ts): with `after`, the oldest are kept (page on with `after=last`); without, the newest. */
+  truncated: TruncatedField,
 });
 export const EventQuerySchema = Type.Object({
   host: Type.Optional(Type.String({ maxLength: 63 })),
@@ -168,7 +178,8 @@ export const AuditEntrySchema = Type.Object({
   detail: Type.String(),
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;
-export const AuditListResponseSchema = Type.Object({ items: Type.Array(AuditEntrySchema) });
+/** Newest first, cut at LIST_PAGE_MAX_BYTES (paging.ts). */
+export const AuditListResponseSchema = Type.Object({ items: Type.Array(AuditEntrySchema), truncated: TruncatedField });
 export const AuditQuerySchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   BALLAST_ERR_FRAME_MALFORMED: { status: 502, exit: EXIT_FAILURE, message: 'a frame was not valid JSON' },
   BALLAST_ERR_FRAME_UNKNOWN_TYPE: { status: 502, exit: EXIT_FAILURE, message: 'a frame had an unknown type' },
   BALLAST_ERR_FRAME_INVALID: { status: 502, exit: EXIT_FAILURE, message: 'a frame did not match its schema' },
+  BALLAST_ERR_FRAME_TOO_DEEP: { status: 502, exit: EXIT_FAILURE, message: 'a frame was JSON nested deeper than the limit (refused before parsing)' },
   BALLAST_ERR_FRAME_UNEXPECTED: { status: 502, exit: EXIT_FAILURE, message: 'a frame arrived that is not allowed in this state' },
   BALLAST_ERR_PROTOCOL_VERSION: { status: 502, exit: EXIT_FAILURE, message: 'the peers speak different protocol versions' },
   BALLAST_ERR_DEADLINE_EXCEEDED: { status: 504, exit: EXIT_FAILURE, message: 'a request got no answer before its deadline' },

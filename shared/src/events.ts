@@ -25,6 +25,8 @@ export const ControllerEventKindSchema = Type.Union([
   Type.Literal('connected'),
   Type.Literal('disconnected'),
   Type.Literal('removed'),
+  // Two live agents on one host identity (a copied data dir) replacing each other: hub/identity-conflict.ts.
+  Type.Literal('identity.conflict'),
   // Role runs (`ballastctl apply`).
   Type.Literal('run.started'),
   Type.Literal('run.task'),

@@ -16,6 +16,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { Aborted, Failed, Paused, Pending, Running, Skipped, Succeeded } from './states.js';
+import { TruncatedField } from './paging.js';
 
 const Iso = Type.String({ description: 'RFC 3339 timestamp', maxLength: 40 });
 const IsoOrNull = Type.Union([Iso, Type.Null()]);
@@ -121,7 +122,8 @@ export type OperationDocument = Static<typeof OperationDocumentSchema>;
 
 export const OperationListItemSchema = Type.Object(OperationHeader);
 export type OperationListItem = Static<typeof OperationListItemSchema>;
-export const OperationListResponseSchema = Type.Object({ items: Type.Array(OperationListItemSchema) });
+/** Newest first, cut at LIST_PAGE_MAX_BYTES (paging.ts). */
+export const OperationListResponseSchema = Type.Object({ items: Type.Array(OperationListItemSchema), truncated: TruncatedField });
 export type OperationListResponse = Static<typeof OperationListResponseSchema>;
 
 export const OperationListQuerySchema = Type.Object({

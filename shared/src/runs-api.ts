@@ -17,6 +17,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Cancelled, Failed, Interrupted, Pending, Running, Succeeded } from './states.js';
 import { TaskStatusSchema } from './tasks/results.js';
+import { TruncatedField } from './paging.js';
 
 const Iso = Type.String({ description: 'RFC 3339 timestamp', maxLength: 40 });
 const HostName = Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$', maxLength: 63 });
@@ -157,7 +158,8 @@ export type RunProgress = Static<typeof RunProgressSchema>;
 
 export const RunListItemSchema = Type.Object({ ...RunHeader, hosts: Type.Array(Type.String()) });
 export type RunListItem = Static<typeof RunListItemSchema>;
-export const RunListResponseSchema = Type.Object({ items: Type.Array(RunListItemSchema) });
+/** Newest first, cut at LIST_PAGE_MAX_BYTES (paging.ts). */
+export const RunListResponseSchema = Type.Object({ items: Type.Array(RunListItemSchema), truncated: TruncatedField });
 export type RunListResponse = Static<typeof RunListResponseSchema>;
 
 export const RunListQuerySchema = Type.Object({

@@ -41,6 +41,7 @@ export function registerEvents(program: Command, ctx: CliContext): void {
         if (opts.output !== 'table') ctx.out(formatDocument(opts.output, page));
         else if (page.items.length === 0) ctx.note('No events.');
         else ctx.out(eventsTable(page.items, true));
+        if (page.truncated === true) ctx.note(`Showing the newest ${page.items.length} events: the page was cut at its 1 MiB budget.`);
         return;
       }
       await untilInterrupted(ctx.signal, () => follow(ctx, command, opts, page.items, page.last));

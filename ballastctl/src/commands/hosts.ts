@@ -27,7 +27,9 @@ export function hostTable(items: readonly HostSummary[], now: number, wide: bool
     .map((h): Cell[] => {
       const base: Cell[] = [
         h.name,
-        { text: h.state, tone: STATE_TONE[h.state] },
+        // `conflict` is a flag beside the state, not a state (README "Host states"): kubectl's
+        // `Ready,SchedulingDisabled` shape, red because two machines are speaking for this host.
+        h.conflict === true ? { text: `${h.state},conflict`, tone: 'red' } : { text: h.state, tone: STATE_TONE[h.state] },
         ageOf(h.stateSince, now),
         ageOf(h.lastHeartbeatAt, now),
         orNone(h.address),

@@ -13,6 +13,7 @@ import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { errorHandler } from './errors.js';
 import { installRoutes } from './install-routes.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { type ArtifactRoutesOptions, artifactRoutes } from './routes/artifacts.js';
 import { certRoutes } from './routes/certs.js';
 import { clusterRoutes } from './routes/clusters.js';
@@ -85,6 +86,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler(errorHandler(log));
+  registerJsonBodyParser(app, deps.metrics);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ code: 'BALLAST_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
   });
@@ -99,6 +101,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const counts = deps.tracker.countByState();
     for (const [state, n] of Object.entries(counts)) deps.metrics.hostsByState.set({ state }, n);
     deps.metrics.heartbeatLag.set(deps.tracker.oldestHeartbeatAgeMs() / 1000);
+    deps.metrics.hostsInConflict.set(deps.tracker.conflictCount());
   };
   // Every route file is a fastify plugin (its own encapsulated scope); optional groups follow their deps.
   void app.register(publicRoutes, {
@@ -126,8 +129,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(operatorRoutes, deps);
   void app.register(certRoutes, deps);
   if (deps.artifacts !== undefined) void app.register(artifactRoutes, { ...deps.artifacts, store: deps.store, log });
-  if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs });
-  if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops });
+  if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs, metrics: deps.metrics });
+  if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops, metrics: deps.metrics });
   if (deps.ops !== undefined && deps.bootstrap !== undefined) void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
   return app;

@@ -11,7 +11,9 @@ import { type AgentMessage, type ControllerMessage, type ControllerRequest, REQU
 import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
 import type { ControllerMetrics } from '../metrics.js';
+import { EVENT_BUDGET_DEFAULTS, EventBudget, type EventBudgetOptions, WarnThrottle } from './event-budget.js';
 import type { HostTracker, SessionHandle } from './host-tracker.js';
+import type { IdentityConflict, SessionPeer } from './identity-conflict.js';
 
 /** Where a session stores what its agent reports. */
 export interface SessionStorePort {
@@ -41,8 +43,13 @@ export interface SessionContext {
   healthIntervalMs: number;
   /** Close the socket when no hello arrives in this time. */
   helloTimeoutMs: number;
-  /** A session that sends more than this many rejected frames within 10 s is closed (1008). */
+  /**
+   * A session that sends more than this many rejected frames within 10 s is terminated (no closing
+   * handshake) and none of its later frames is read.
+   */
   maxRejectedPer10s: number;
+  /** Bound on `event` frames per session; default {@link EVENT_BUDGET_DEFAULTS} (20/s, burst 100). */
+  eventBudget?: EventBudgetOptions;
   /** Where run progress goes; absent: run events are logged and dropped. */
   runs?: RunEventPort;
 }
@@ -59,10 +66,17 @@ export class AgentSession implements SessionHandle {
   private readonly log: Logger;
   private rejectedWindowStart = 0;
   private rejectedInWindow = 0;
+  /** Set when the session is terminated for abuse: frames ws still delivers are ignored unread. */
+  private terminated = false;
+  private readonly events: EventBudget;
+  /** An agent's `error` frames are logged once a minute at most, with how many there were. */
+  private readonly agentErrorWarnings = new WarnThrottle(60_000);
   private helloTimer: NodeJS.Timeout | null;
   /** Request families the agent's hello advertised (see REQUEST_FEATURES); agents before them send none. */
   private features: ReadonlySet<string> = new Set();
   private agentVersion = 'unknown';
+  /** Set at hello: the tracker compares it with the session this one replaces. */
+  peer: SessionPeer | undefined;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -70,6 +84,7 @@ export class AgentSession implements SessionHandle {
     readonly host: { id: string; name: string; address: string | null },
   ) {
     this.log = ctx.log.child({ component: 'session', host: host.name, session: this.sessionId });
+    this.events = new EventBudget(ctx.eventBudget ?? EVENT_BUDGET_DEFAULTS);
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
     socket.on('error', (err) => {
@@ -111,6 +126,8 @@ export class AgentSession implements SessionHandle {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
+    // ws may still hand over frames it had buffered when the socket was terminated: not one more is read.
+    if (this.terminated) return;
     const receivedAt = this.ctx.now();
     const decoded = isBinary
       ? { ok: false as const, error: { code: 'BALLAST_ERR_FRAME_MALFORMED' as const, message: 'binary frames are not accepted' } }
@@ -160,16 +177,25 @@ export class AgentSession implements SessionHandle {
       case 'res':
         if (!this.requests.complete(msg)) this.log.debug({ id: msg.id }, 'response for no pending request');
         return;
-      case 'error':
-        this.log.warn({ code: msg.code, reason: msg.message }, 'agent rejected a frame');
+      case 'error': {
+        const count = this.agentErrorWarnings.take(receivedAt);
+        if (count !== null) this.log.warn({ code: msg.code, reason: msg.message, count }, 'agent rejected a frame');
         return;
+      }
       case 'run.event':
         if (this.ctx.runs === undefined) this.log.debug({ runId: msg.runId }, 'run event with no run orchestrator');
         else this.ctx.runs.onRunEvent(this.host, msg);
         return;
-      case 'event':
+      case 'event': {
+        const verdict = this.events.take(receivedAt);
+        if (!verdict.accept) {
+          this.ctx.metrics.agentEventsDropped.inc({ reason: 'rate' });
+          if (verdict.warn !== null) this.warnEventsDropped(verdict.warn.dropped);
+          return;
+        }
         this.ctx.store.event({ host: this.host.name, kind: `agent.${msg.kind}`, message: msg.message, data: msg.data });
         return;
+      }
       default: {
         const unhandled: never = msg;
         this.log.warn({ frame: unhandled }, 'unhandled agent frame');
@@ -195,7 +221,8 @@ export class AgentSession implements SessionHandle {
     this.ready = true;
     this.features = new Set(msg.features ?? []);
     this.agentVersion = msg.agentVersion;
-    const replaced = this.ctx.tracker.attach(this.host.id, this);
+    this.peer = { agentSessionId: msg.sessionId, address: this.host.address };
+    const { replaced, conflictStarted } = this.ctx.tracker.attach(this.host.id, this);
     this.ctx.store.saveConnection(this.host.id, {
       address: this.host.address,
       agentVersion: msg.agentVersion,
@@ -211,6 +238,7 @@ export class AgentSession implements SessionHandle {
         : `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
       data: { agentSession: msg.sessionId, address: this.host.address, ...(replaced ? { replaced: true } : {}) },
     });
+    if (conflictStarted !== null) this.recordConflict(conflictStarted);
     this.log.info({ agentVersion: msg.agentVersion, address: this.host.address }, 'agent connected');
     this.send({
       type: 'welcome',
@@ -224,18 +252,43 @@ export class AgentSession implements SessionHandle {
     this.ctx.runs?.onAgentConnected?.(this.host, this);
   }
 
+  /** The event and the count of a host newly flagged `conflict` (once per flag, not per replacement). */
+  private recordConflict(conflict: IdentityConflict): void {
+    this.ctx.metrics.identityConflicts.inc();
+    const from = conflict.addresses.length > 0 ? ` (from ${conflict.addresses.join(', ')})` : '';
+    this.ctx.store.event({
+      host: this.host.name,
+      kind: 'identity.conflict',
+      message: `two live agents are using the certificate of host "${this.host.name}"${from}: their connections replaced each other ${conflict.replacements} times within a minute; a copied agent data dir? Remedy: \`ballastctl host remove ${this.host.name}\`, then join the real host again with a new token`,
+      data: { replacements: conflict.replacements, addresses: conflict.addresses },
+    });
+  }
+
+  /** One warning (and one coded error frame) per interval for a session over its event budget. */
+  private warnEventsDropped(dropped: number): void {
+    const { perSecond, burst } = this.ctx.eventBudget ?? EVENT_BUDGET_DEFAULTS;
+    const message = `failed to record agent events: more than ${perSecond}/s (burst ${burst}); ${dropped} dropped since the last warning`;
+    this.log.warn({ dropped, perSecond, burst }, 'dropping agent events over the rate limit');
+    this.sendError({ code: 'BALLAST_ERR_RATE_LIMITED', message });
+  }
+
   private reject(error: ErrorBody, at: number): void {
     this.ctx.metrics.framesRejected.inc({ reason: error.code });
-    this.sendError(error);
+    if (error.code === 'BALLAST_ERR_FRAME_TOO_DEEP') this.ctx.metrics.jsonTooDeep.inc({ channel: 'ws' });
     if (at - this.rejectedWindowStart > 10_000) {
       this.rejectedWindowStart = at;
       this.rejectedInWindow = 0;
     }
     this.rejectedInWindow += 1;
     if (this.rejectedInWindow > this.ctx.maxRejectedPer10s) {
-      this.log.warn({ rejected: this.rejectedInWindow }, 'closing session: too many rejected frames');
-      this.close(1008, 'too many rejected frames');
+      // terminate, not close: a graceful close leaves the socket readable until the peer answers,
+      // and every frame it kept sending was decoded, answered and logged (issue 16 point 7).
+      this.terminated = true;
+      this.log.warn({ rejected: this.rejectedInWindow, lastCode: error.code }, 'terminating session: too many rejected frames');
+      this.socket.terminate();
+      return;
     }
+    this.sendError(error);
   }
 
   private onClose(code: number, reason: string): void {

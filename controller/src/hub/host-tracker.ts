@@ -4,6 +4,7 @@ import type { ControllerRequest } from '../../../shared/src/protocol/messages.js
 import type { HostEventSink } from '../fleet/events.js';
 import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { nextHostState } from './host-state.js';
+import { type IdentityConflict, type IdentityConflictPolicy, IdentityConflicts, type SessionPeer } from './identity-conflict.js';
 
 /** Where the tracker commits transitions; a narrow port so the state logic is testable without SQLite. */
 export interface TrackerSink {
@@ -17,6 +18,8 @@ export interface TrackerSink {
 /** A connected agent session as the tracker sees it. */
 export interface SessionHandle {
   readonly sessionId: string;
+  /** The agent process and address behind the session, once known (hello); compared on replacement. */
+  readonly peer?: SessionPeer;
   /** Closes the session (e.g. replaced by a newer connection or the host was removed). */
   close(code: number, reason: string): void;
   /** Sends a request to the agent; settles with its validated, typed result or a coded error (deadline, peer gone). */
@@ -43,6 +46,16 @@ export interface HostTrackerOptions {
   now?: () => number;
   /** Default 3000: three missed 1 s heartbeats. */
   unreachableAfterMs?: number;
+  /** When two agents on one identity flag a host `conflict`; default IDENTITY_CONFLICT_DEFAULTS. */
+  identityConflicts?: IdentityConflictPolicy;
+}
+
+/** What {@link HostTracker.attach} did. */
+export interface AttachOutcome {
+  /** An older session of the host was still bound and was closed (4001). */
+  replaced: boolean;
+  /** Set when this replacement raised the host's identity-conflict flag (record it once). */
+  conflictStarted: IdentityConflict | null;
 }
 
 /**
@@ -56,10 +69,12 @@ export class HostTracker {
   private readonly now: () => number;
   private readonly unreachableAfterMs: number;
   private timer: NodeJS.Timeout | null = null;
+  private readonly conflicts: IdentityConflicts;
 
   constructor(private readonly options: HostTrackerOptions) {
     this.now = options.now ?? Date.now;
     this.unreachableAfterMs = options.unreachableAfterMs ?? 3000;
+    this.conflicts = new IdentityConflicts(options.identityConflicts);
   }
 
   /**
@@ -97,6 +112,7 @@ export class HostTracker {
     const host = this.hosts.get(hostId);
     if (host === undefined) return;
     this.hosts.delete(hostId);
+    this.conflicts.forget(hostId);
     host.session?.close(4003, 'host removed');
     this.options.events?.emit({ type: 'host.removed', host: { id: host.id, name: host.name } });
   }
@@ -113,16 +129,34 @@ export class HostTracker {
   /**
    * Binds a new session to its host. An older session of the same host is closed: the newest
    * connection wins, so an agent that reconnects before its old TCP connection died is not counted
-   * twice and no state is duplicated. Returns whether it replaced an older session.
+   * twice and no state is duplicated. A replacement of a session that was still heartbeating by
+   * another agent process or address is contested; enough of them flag the host (identity-conflict.ts).
    */
-  attach(hostId: string, session: SessionHandle): boolean {
+  attach(hostId: string, session: SessionHandle): AttachOutcome {
     const host = this.hosts.get(hostId);
-    if (host === undefined) return false;
+    if (host === undefined) return { replaced: false, conflictStarted: null };
     const previous = host.session;
     host.session = session;
-    if (previous === null || previous === session) return false;
+    if (previous === null || previous === session) return { replaced: false, conflictStarted: null };
     previous.close(4001, 'replaced by a newer connection');
-    return true;
+    const now = this.now();
+    // The host's last heartbeat came over `previous`, the session bound until now.
+    const alive = host.lastHeartbeatAt !== null && now - host.lastHeartbeatAt < this.unreachableAfterMs;
+    if (!IdentityConflicts.contested(previous.peer, session.peer, alive)) return { replaced: true, conflictStarted: null };
+    const peers = [previous.peer?.address ?? null, session.peer?.address ?? null];
+    const started = this.conflicts.noteContested(hostId, now, peers);
+    if (started !== null) this.options.log.warn({ host: host.name, addresses: started.addresses }, 'identity conflict: two live agents use one host certificate');
+    return { replaced: true, conflictStarted: started };
+  }
+
+  /** The host's identity-conflict flag, or null. */
+  conflictOf(hostId: string): IdentityConflict | null {
+    return this.conflicts.get(hostId, this.now());
+  }
+
+  /** Hosts flagged `conflict` now. */
+  conflictCount(): number {
+    return this.conflicts.count(this.now());
   }
 
   /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { agentFrameDecoder, controllerFrameDecoder, encodeFrame } from './codec.js';
 import type { Facts, Health } from './facts.js';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from './limits.js';
+import { MAX_JSON_DEPTH } from '../json-depth.js';
+import { MAX_FRAME_BYTES, MAX_FRAME_BYTES_BY_TYPE, PROTOCOL_VERSION } from './limits.js';
 import type { AgentMessage, ControllerMessage } from './messages.js';
 
 const facts: Facts = {
@@ -176,5 +177,24 @@ describe('frame codec', () => {
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
     const d = fromAgent.decode(deep);
     expect(d.ok).toBe(false);
+  });
+
+  it('refuses nesting past MAX_JSON_DEPTH before parsing, with its own code (issue 16 point 8)', () => {
+    const nest = (n: number) => `${'['.repeat(n)}1${']'.repeat(n)}`;
+    const deep = fromAgent.decode(`{"type":"event","kind":"x","message":"m","data":{"a":${nest(MAX_JSON_DEPTH)}}}`);
+    expect(deep.ok ? null : deep.error).toMatchObject({ code: 'BALLAST_ERR_FRAME_TOO_DEEP', path: '/' });
+    expect(deep.ok ? '' : deep.error.message).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
+    // At the limit it is decoded as before (the event's object + data + 61 arrays = 64 levels).
+    expect(fromAgent.decode(`{"type":"event","kind":"x","message":"m","data":{"a":${nest(MAX_JSON_DEPTH - 3)}}}`).ok).toBe(true);
+    // The controller's frames are bounded the same way on the agent.
+    const toAgent = fromController.decode(nest(100_000));
+    expect(toAgent.ok ? null : toAgent.error.code).toBe('BALLAST_ERR_FRAME_TOO_DEEP');
+  });
+
+  it('bounds event frames tighter than the frame limit (issue 16 point 6)', () => {
+    const frame = (bytes: number) => JSON.stringify({ type: 'event', kind: 'component.repaired', message: 'm', data: { pad: 'x'.repeat(bytes) } });
+    expect(fromAgent.decode(frame(10 * 1024)).ok).toBe(true);
+    const big = fromAgent.decode(frame(MAX_FRAME_BYTES_BY_TYPE.event ?? 0));
+    expect(big.ok ? null : big.error.code).toBe('BALLAST_ERR_FRAME_TOO_LARGE');
   });
 });

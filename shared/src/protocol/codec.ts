@@ -1,7 +1,8 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { ErrorBody } from '../errors.js';
-import { MAX_FRAME_BYTES } from './limits.js';
+import { depthProblem } from '../json-depth.js';
+import { MAX_FRAME_BYTES, MAX_FRAME_BYTES_BY_TYPE } from './limits.js';
 import {
   type AgentMessage,
   AgentMessageSchemas,
@@ -30,9 +31,13 @@ function compileDecoder<M>(schemas: Record<string, TSchema>, maxBytes: number): 
       if (size > maxBytes) {
         return fail('BALLAST_ERR_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds the limit of ${maxBytes} bytes`);
       }
+      const text = typeof data === 'string' ? data : data.toString('utf8');
+      // Before JSON.parse: the schema check after it recurses, and 100k levels overflowed the stack.
+      const tooDeep = depthProblem(text);
+      if (tooDeep !== null) return fail('BALLAST_ERR_FRAME_TOO_DEEP', `failed to decode frame: ${tooDeep}`, '/');
       let value: unknown;
       try {
-        value = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+        value = JSON.parse(text);
       } catch (err) {
         return fail('BALLAST_ERR_FRAME_MALFORMED', `frame is not valid JSON: ${(err as Error).message}`);
       }
@@ -44,6 +49,10 @@ function compileDecoder<M>(schemas: Record<string, TSchema>, maxBytes: number): 
       const check = checks.get(type);
       if (check === undefined) {
         return fail('BALLAST_ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(type.slice(0, 64))}`, '/type');
+      }
+      const typeMax = MAX_FRAME_BYTES_BY_TYPE[type];
+      if (typeMax !== undefined && size > typeMax) {
+        return fail('BALLAST_ERR_FRAME_TOO_LARGE', `"${type}" frame of ${size} bytes exceeds its limit of ${typeMax} bytes`);
       }
       if (!check.Check(value)) {
         const first = check.Errors(value).First();

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { AuditListResponseSchema, AuditQuerySchema, EventListResponseSchema, EventQuerySchema } from '../../../../shared/src/api.js';
+import { LIST_PAGE_MAX_BYTES } from '../../../../shared/src/paging.js';
+import type { ControllerMetrics } from '../../metrics.js';
 import type { Store } from '../../store/store.js';
+import { capCounted } from '../page-budget.js';
 import { auditOut, eventOut } from '../serialize.js';
 
 type EventQuery = Static<typeof EventQuerySchema>;
 
 /** Events (with long-poll for `--follow` / `--watch`) and the audit log. */
-export async function eventRoutes(app: FastifyInstance, deps: { store: Store }): Promise<void> {
+export async function eventRoutes(app: FastifyInstance, deps: { store: Store; metrics?: ControllerMetrics }): Promise<void> {
   app.get<{ Querystring: EventQuery }>(
     '/v1/events',
     { config: { auth: 'viewer' }, schema: { querystring: EventQuerySchema, response: { 200: EventListResponseSchema } } },
@@ -32,14 +35,17 @@ export async function eventRoutes(app: FastifyInstance, deps: { store: Store }):
         });
         items = query();
       }
-      const last = items.length > 0 ? (items[items.length - 1]?.id ?? 0) : (after ?? deps.store.events.lastId());
-      return { items, last };
+      // Forwards from `after`: keep the oldest and let the client page on; else the newest N.
+      const page = capCounted(deps.metrics, '/v1/events', items, LIST_PAGE_MAX_BYTES, after === undefined ? 'last' : 'first');
+      const kept = page.items;
+      const last = kept.length > 0 ? (kept[kept.length - 1]?.id ?? 0) : (after ?? deps.store.events.lastId());
+      return { ...page, last };
     },
   );
 
   app.get<{ Querystring: Static<typeof AuditQuerySchema> }>(
     '/v1/audit',
     { config: { auth: 'viewer' }, schema: { querystring: AuditQuerySchema, response: { 200: AuditListResponseSchema } } },
-    async (request) => ({ items: deps.store.audit.list(request.query.limit ?? 100).map(auditOut) }),
+    async (request) => capCounted(deps.metrics, '/v1/audit', deps.store.audit.list(request.query.limit ?? 100).map(auditOut), LIST_PAGE_MAX_BYTES),
   );
 }

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { HostDetailResponseSchema, HostListResponseSchema, HostSummarySchema } from '../../../../shared/src/api.js';
 import { BallastError } from '../../../../shared/src/errors.js';
+import { HOST_LIST_MAX_BYTES, LIST_PAGE_MAX_BYTES } from '../../../../shared/src/paging.js';
 import type { HostTracker } from '../../hub/host-tracker.js';
+import type { ControllerMetrics } from '../../metrics.js';
+import { capCounted } from '../page-budget.js';
 import type { Store } from '../../store/store.js';
 import { eventOut, hostSummary } from '../serialize.js';
 import { actorOf } from '../request.js';
@@ -12,7 +15,7 @@ const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63
 /** Host inventory: list, detail, removal (revokes the certificate) and an RPC round trip. */
 export async function hostRoutes(
   app: FastifyInstance,
-  deps: { store: Store; tracker: HostTracker; now: () => number },
+  deps: { store: Store; tracker: HostTracker; now: () => number; metrics?: ControllerMetrics },
 ): Promise<void> {
   const find = (name: string) => {
     const host = deps.store.hosts.getByName(name);
@@ -20,9 +23,9 @@ export async function hostRoutes(
     return host;
   };
 
-  app.get('/v1/hosts', { config: { auth: 'viewer' }, schema: { response: { 200: HostListResponseSchema } } }, async () => ({
-    items: deps.store.hosts.list().map((h) => hostSummary(h, deps.tracker)),
-  }));
+  app.get('/v1/hosts', { config: { auth: 'viewer' }, schema: { response: { 200: HostListResponseSchema } } }, async () =>
+    capCounted(deps.metrics, '/v1/hosts', deps.store.hosts.list().map((h) => hostSummary(h, deps.tracker)), HOST_LIST_MAX_BYTES),
+  );
 
   app.get<{ Params: { name: string } }>(
     '/v1/hosts/:name',
@@ -33,7 +36,8 @@ export async function hostRoutes(
         host: hostSummary(host, deps.tracker),
         facts: host.facts,
         health: host.health,
-        events: deps.store.events.list({ host: host.name, limit: 20 }).map(eventOut),
+        // Rows stored before event frames were bounded can be 1 MiB each: the budget applies here too.
+        events: capCounted(deps.metrics, '/v1/hosts/:name', deps.store.events.list({ host: host.name, limit: 20 }).map(eventOut), LIST_PAGE_MAX_BYTES, 'last').items,
       };
     },
   );

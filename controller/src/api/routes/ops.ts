@@ -7,7 +7,10 @@ import {
   OperationListResponseSchema,
   OperationWaitQuerySchema,
 } from '../../../../shared/src/ops-api.js';
+import { LIST_PAGE_MAX_BYTES } from '../../../../shared/src/paging.js';
+import type { ControllerMetrics } from '../../metrics.js';
 import type { OperationEngine } from '../../ops/engine.js';
+import { capCounted } from '../page-budget.js';
 import { actorOf, closeSignal } from '../request.js';
 
 type IdParams = Static<typeof OperationIdParamsSchema>;
@@ -17,13 +20,13 @@ type WaitQuery = Static<typeof OperationWaitQuerySchema>;
  * Operations (`ballastctl ops`, `op`): list, show (long-poll), resume, abort. Starting one is
  * kind-specific (e.g. `POST /v1/clusters`), through `OperationEngine.start`.
  */
-export async function opsRoutes(app: FastifyInstance, deps: { ops: OperationEngine }): Promise<void> {
+export async function opsRoutes(app: FastifyInstance, deps: { ops: OperationEngine; metrics?: ControllerMetrics }): Promise<void> {
   const { ops } = deps;
 
   app.get<{ Querystring: Static<typeof OperationListQuerySchema> }>(
     '/v1/ops',
     { config: { auth: 'viewer' }, schema: { querystring: OperationListQuerySchema, response: { 200: OperationListResponseSchema } } },
-    async (request) => ({ items: ops.list(request.query.limit ?? 50) }),
+    async (request) => capCounted(deps.metrics, '/v1/ops', ops.list(request.query.limit ?? 50), LIST_PAGE_MAX_BYTES),
   );
 
   app.get<{ Params: IdParams; Querystring: WaitQuery }>(

@@ -10,7 +10,10 @@ import {
   RunProgressSchema,
   RunWaitQuerySchema,
 } from '../../../../shared/src/runs-api.js';
+import { LIST_PAGE_MAX_BYTES } from '../../../../shared/src/paging.js';
+import type { ControllerMetrics } from '../../metrics.js';
 import type { RunOrchestrator } from '../../runs/orchestrator.js';
+import { capCounted } from '../page-budget.js';
 import { actorOf, closeSignal } from '../request.js';
 
 type IdParams = Static<typeof RunIdParamsSchema>;
@@ -28,7 +31,7 @@ async function waitIfAsked(runs: RunOrchestrator, request: FastifyRequest<{ Para
 }
 
 /** Role runs (`ballastctl apply`, `runs`, `run`): start, list, show (long-poll), progress, cancel. */
-export async function runRoutes(app: FastifyInstance, deps: { runs: RunOrchestrator }): Promise<void> {
+export async function runRoutes(app: FastifyInstance, deps: { runs: RunOrchestrator; metrics?: ControllerMetrics }): Promise<void> {
   const { runs } = deps;
 
   app.post<{ Body: RunCreateRequest }>(
@@ -47,7 +50,7 @@ export async function runRoutes(app: FastifyInstance, deps: { runs: RunOrchestra
   app.get<{ Querystring: Static<typeof RunListQuerySchema> }>(
     '/v1/runs',
     { config: { auth: 'viewer' }, schema: { querystring: RunListQuerySchema, response: { 200: RunListResponseSchema } } },
-    async (request) => ({ items: runs.list(request.query.limit ?? 50) }),
+    async (request) => capCounted(deps.metrics, '/v1/runs', runs.list(request.query.limit ?? 50), LIST_PAGE_MAX_BYTES),
   );
 
   app.get<{ Params: IdParams; Querystring: WaitQuery }>(
