@@ -66,6 +66,7 @@ export async function startHub(): Promise<HubUnderTest> {
     certValidityDays: 30,
     packagesDir: join(dir, 'packages'),
     joinRatePerSecond: 0,
+    artifactUpstreams: [],
     log: pino({ level: 'info' }, sink),
   });
   await ctl.services.start();
