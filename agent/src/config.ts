@@ -4,7 +4,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse, stringify } from 'yaml';
 import { BallastError } from '../../shared/src/errors.js';
-import { writeFileAtomic } from '../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../shared/src/atomic-file.js';
 
 /** Default agent data dir: config and credentials, like kubelet's /etc/kubernetes. */
 export const DEFAULT_AGENT_DATA_DIR = '/etc/ballast';

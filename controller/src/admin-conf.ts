@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { writeFileAtomic } from '../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../shared/src/atomic-file.js';
 
 /** The operator client context (like kubeadm's admin.conf) that ballastctl reads. */
 export interface AdminConf {

@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { lstat, readFile, rm } from 'node:fs/promises';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { BallastError } from '../../../shared/src/errors.js';
-import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.js';
 import { CONFIG_PATHS, type PathRule, REMOVABLE_PATHS } from '../../../shared/src/tasks/safety.js';
 import { attrDrift, ensureAttrs, formatMode, loadIdNames, parseMode, resolveOwnership, type WantedAttrs } from './attrs.js';
 import type { ModuleContext, ModuleOutcome } from './module.js';

@@ -7,7 +7,7 @@
  * when) is for people.
  */
 import { rm, stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.js';
 
 export const VIP_EXCLUDED_PATH = '/var/lib/ballast/vip-excluded';
 

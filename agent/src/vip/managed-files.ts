@@ -12,7 +12,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { messageOf } from '../../../shared/src/errors.js';
-import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.js';
 import type { ExecPort } from '../host/ports.js';
 import { createIpAddressPort } from './address.js';
 import type { VipConfig } from './config.js';

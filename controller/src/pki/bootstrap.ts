@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
-import { writeFileAtomic } from '../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.js';
 import { caPublicKeyHash, certificateInfo, x509 } from '../../../shared/src/pki.js';
 import { createCa, issueServerCert, type KeyPair } from './ca.js';
 

@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { artifactLabel } from '../../../../shared/src/artifacts-api.js';
 import { extractTar, hashFile, listTar, normalizeMember, sniffArchive, writeStreamToFile } from '../../../../shared/src/artifacts-archive.js';
 import { BallastError, isBallastError, messageOf } from '../../../../shared/src/errors.js';
-import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../../shared/src/atomic-file.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
 import { BINARY_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { formatMode, lstatOrNull, parseMode } from '../attrs.js';

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../../shared/src/atomic-file.js';
 import { hostPath, type ModuleContext } from '../module.js';
 
 export const PKI_DIR = '/etc/kubernetes/pki';

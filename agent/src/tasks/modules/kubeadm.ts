@@ -24,7 +24,7 @@ import { BallastError } from '../../../../shared/src/errors.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../../shared/src/atomic-file.js';
 import { redactYamlValues } from '../../../../shared/src/tasks/secrets.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
 import { tail } from '../../host/exec.js';

@@ -1,5 +1,5 @@
 import { BallastError } from '../../../../shared/src/errors.js';
-import { writeFileAtomic } from '../../../../shared/src/fs/atomic.js';
+import { writeFileAtomic } from '../../../../shared/src/atomic-file.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
 import { tail } from '../../host/exec.js';
 import { unifiedDiff } from '../managed-file.js';
