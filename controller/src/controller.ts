@@ -13,6 +13,7 @@ import { writeAdminConf } from './admin-conf.js';
 import type { ControllerSettings } from './config.js';
 import { buildApp } from './api/app.js';
 import { SourceRateLimiter } from './auth/rate-limit.js';
+import { DisconnectNotices } from './hub/disconnect-notices.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
 import { createMetrics } from './metrics.js';
@@ -47,6 +48,9 @@ export interface Controller {
 
 /** Newest events kept; older ones are pruned every 10 minutes. */
 const EVENTS_KEPT = 100_000;
+
+/** How long a `disconnected` event waits for the host to reconnect (agents retry from 0.5 s). */
+const DISCONNECT_GRACE_MS = 3000;
 
 /** How long a restarted controller waits for agents to reconnect before heartbeats count against them. */
 const RESTART_GRACE_MS = 5000;
@@ -116,6 +120,8 @@ export async function createController(opts: ControllerOptions): Promise<Control
       return { ok: true, host: { id: host.id, name: host.name } };
     },
   };
+  // A drop and a reconnect within the grace is one `connected` event (a healed partition).
+  const disconnects = new DisconnectNotices({ graceMs: DISCONNECT_GRACE_MS, now, sink: (e) => sessionStore.event(e) });
   const hub = new AgentHub({
     log: log.child({ component: 'hub' }),
     auth,
@@ -131,6 +137,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       helloTimeoutMs: 10_000,
       maxRejectedPer10s: 200,
       runs,
+      disconnects,
     },
   });
 
@@ -168,6 +175,8 @@ export async function createController(opts: ControllerOptions): Promise<Control
     [
       // Opened above (every part is built on it); closed last.
       defineService('store', { stop: () => store.close() }),
+      // Stops right before the store: the `disconnected` events still held back are written.
+      defineService('disconnect-notices', { stop: () => disconnects.flush() }),
       defineService('heartbeat-batcher', { start: () => batcher.start(opts.heartbeatFlushMs), stop: () => batcher.stop() }),
       defineService('http', {
         async start() {

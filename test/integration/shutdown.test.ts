@@ -60,6 +60,7 @@ describe('graceful shutdown: SIGTERM stops every service in reverse start order 
       'admin-conf',
       'http',
       'heartbeat-batcher',
+      'disconnect-notices',
       'store',
       'controller',
       'sd-notify',

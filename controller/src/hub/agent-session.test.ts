@@ -10,6 +10,7 @@ import { agentFrameDecoder, encodeFrame } from '../../../shared/src/protocol/cod
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
 import { createMetrics } from '../metrics.js';
 import { AgentSession, type SessionContext } from './agent-session.js';
+import { DisconnectNotices } from './disconnect-notices.js';
 import { HostTracker } from './host-tracker.js';
 
 /** A socket that delivers what it is given and closes like ws (the close event comes later). */
@@ -62,4 +63,44 @@ describe('AgentSession events', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(events.at(-1)).toEqual({ kind: 'disconnected', message: 'agent disconnected (code 1006)' });
   });
+
+  it('a connection that drops and comes straight back (a healed partition) is one event that says so', async () => {
+    const events: { kind: string; message: string }[] = [];
+    const tracker = new HostTracker({ sink: { transition: () => {} }, log: silentLogger() });
+    tracker.add({ id: 'h1', name: 'host1', enrolledAt: 0 });
+    let now = 1_000_000;
+    const event = (e: { kind: string; message: string }) => events.push({ kind: e.kind, message: e.message });
+    const ctx: SessionContext = {
+      store: { recordHeartbeat: () => {}, saveConnection: () => {}, saveFacts: () => {}, saveHealth: () => {}, event },
+      tracker,
+      metrics: createMetrics({ collectProcess: false }),
+      decoder: agentFrameDecoder(),
+      log: silentLogger(),
+      now: () => now,
+      heartbeatIntervalMs: 1000,
+      healthIntervalMs: 10_000,
+      helloTimeoutMs: 60_000,
+      maxRejectedPer10s: 10,
+      disconnects: new DisconnectNotices({ graceMs: 3000, now: () => now, sink: event }),
+    };
+    const host = { id: 'h1', name: 'host1', address: '198.18.0.11' };
+    const first = new FakeSocket();
+    new AgentSession(ctx, first as unknown as WebSocket, host);
+    first.hello('s-1');
+    // The agent's silence detection closes the old socket after the heal, then it reconnects.
+    first.close(1006, '');
+    await new Promise((resolve) => setImmediate(resolve));
+    now += 420;
+    const second = new FakeSocket();
+    new AgentSession(ctx, second as unknown as WebSocket, host);
+    second.hello('s-1');
+    expect(events).toEqual([
+      { kind: 'connected', message: 'agent 0.1.0 connected from 198.18.0.11' },
+      {
+        kind: 'connected',
+        message: 'agent 0.1.0 reconnected from 198.18.0.11 420 ms after its previous connection dropped (code 1006; a network partition healed, or the agent restarted)',
+      },
+    ]);
+  });
 });
+

@@ -12,6 +12,7 @@ import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { RequestTracker } from '../../../shared/src/protocol/rpc.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { EVENT_BUDGET_DEFAULTS, EventBudget, type EventBudgetOptions, WarnThrottle } from './event-budget.js';
+import { type DisconnectNotices, describeClose } from './disconnect-notices.js';
 import type { HostTracker, SessionHandle } from './host-tracker.js';
 import type { IdentityConflict, SessionPeer } from './identity-conflict.js';
 
@@ -52,6 +53,8 @@ export interface SessionContext {
   eventBudget?: EventBudgetOptions;
   /** Where run progress goes; absent: run events are logged and dropped. */
   runs?: RunEventPort;
+  /** Holds `disconnected` events back so a quick reconnect is one event; absent: written at once. */
+  disconnects?: DisconnectNotices;
 }
 
 /**
@@ -223,6 +226,7 @@ export class AgentSession implements SessionHandle {
     this.agentVersion = msg.agentVersion;
     this.peer = { agentSessionId: msg.sessionId, address: this.host.address };
     const { replaced, conflictStarted } = this.ctx.tracker.attach(this.host.id, this);
+    const dropped = this.ctx.disconnects?.reconnected(this.host.name) ?? null;
     this.ctx.store.saveConnection(this.host.id, {
       address: this.host.address,
       agentVersion: msg.agentVersion,
@@ -235,8 +239,15 @@ export class AgentSession implements SessionHandle {
       // One event for a heal: the replaced connection records no `disconnected` (see onClose).
       message: replaced
         ? `agent ${msg.agentVersion} reconnected from ${this.host.address ?? 'unknown address'}, replacing its previous connection, which had not closed (a network partition healed, or the agent restarted before the old connection timed out)`
-        : `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
-      data: { agentSession: msg.sessionId, address: this.host.address, ...(replaced ? { replaced: true } : {}) },
+        : dropped !== null
+          ? `agent ${msg.agentVersion} reconnected from ${this.host.address ?? 'unknown address'} ${dropped.downMs} ms after its previous connection dropped (${describeClose(dropped.code, dropped.reason)}; a network partition healed, or the agent restarted)`
+          : `agent ${msg.agentVersion} connected from ${this.host.address ?? 'unknown address'}`,
+      data: {
+        agentSession: msg.sessionId,
+        address: this.host.address,
+        ...(replaced ? { replaced: true } : {}),
+        ...(dropped !== null ? { reconnected: true, downMs: dropped.downMs, previousCode: dropped.code } : {}),
+      },
     });
     if (conflictStarted !== null) this.recordConflict(conflictStarted);
     this.log.info({ agentVersion: msg.agentVersion, address: this.host.address }, 'agent connected');
@@ -302,12 +313,11 @@ export class AgentSession implements SessionHandle {
       this.log.info({ code, reason }, 'replaced agent connection closed');
       return;
     }
-    this.ctx.store.event({
-      host: this.host.name,
-      kind: 'disconnected',
-      message: `agent disconnected (code ${code}${reason ? `: ${reason}` : ''})`,
-      data: { code },
-    });
+    if (this.ctx.disconnects !== undefined) {
+      this.ctx.disconnects.dropped(this.host.name, code, reason);
+    } else {
+      this.ctx.store.event({ host: this.host.name, kind: 'disconnected', message: `agent disconnected (${describeClose(code, reason)})`, data: { code } });
+    }
     this.log.info({ code, reason }, 'agent disconnected');
   }
 }
