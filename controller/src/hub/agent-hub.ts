@@ -78,9 +78,27 @@ export class AgentHub {
     });
   }
 
-  /** Closes every agent socket (controller shutdown): agents reconnect with backoff. */
-  closeAll(code: number, reason: string): void {
-    for (const ws of this.wss.clients) ws.close(code, reason);
+  /**
+   * Closes every agent socket (controller shutdown; agents reconnect with backoff) and resolves once
+   * all of them have closed, terminating those still open after `timeoutMs`.
+   */
+  closeAll(code: number, reason: string, timeoutMs = 2000): Promise<void> {
+    // Waits for every socket's close (the sessions record their disconnects in the store), so a
+    // shutdown never closes the store under a session that is still closing; a peer that does not
+    // answer the closing handshake in time is terminated.
+    const open = [...this.wss.clients];
+    const closed = Promise.all(open.map((ws) => (ws.readyState === ws.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => ws.once('close', () => resolve())))));
+    for (const ws of open) ws.close(code, reason);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    return Promise.race([closed, late])
+      .then(() => {
+        for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
+        return closed.then(() => undefined);
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   /** Open sockets, authenticated or still waiting for hello. */
