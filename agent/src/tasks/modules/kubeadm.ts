@@ -8,7 +8,10 @@
  *   plane, and counting that as done made a resumed operation skip the init that had failed.
  * - When those files exist without the marker, a previous run failed half-way: kubeadm's own
  *   preflight would refuse to run over them, so the module runs `kubeadm reset --force` first
- *   (keeping /etc/kubernetes/pki, see kubeadm-pki.ts) and then the action again.
+ *   (keeping /etc/kubernetes/pki, see kubeadm-pki.ts) and then the action again. Known hazard,
+ *   decided: a node initialised by a Ballast older than the markers (0.1.0 before 2026-12-07) has
+ *   the files and no marker, so a second `cluster create` over it would reset and re-run it; no
+ *   cluster of that age exists outside the lab, so there is no adoption path.
  * - reset is done when none of admin.conf, kubelet.conf, manifests/kube-apiserver.yaml and the
  *   markers exist; it removes the markers after kubeadm reset succeeded, so a later init runs.
  * A done action is reported ok and touches nothing, not even the config file: the config only
