@@ -6,10 +6,10 @@ import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
-import { agentFrameDecoder, encodeFrame } from '../../../shared/src/protocol/codec.js';
+import { encodeFrame } from '../../../shared/src/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
-import { createMetrics } from '../metrics.js';
-import { AgentSession, type SessionContext } from './agent-session.js';
+import { AgentSession } from './agent-session.js';
+import { testSessionContext } from './testing.js';
 import { DisconnectNotices } from './disconnect-notices.js';
 import { HostTracker } from './host-tracker.js';
 
@@ -34,18 +34,10 @@ describe('AgentSession events', () => {
     const events: { kind: string; message: string }[] = [];
     const tracker = new HostTracker({ sink: { transition: () => {} }, log: silentLogger() });
     tracker.add({ id: 'h1', name: 'host1', enrolledAt: 0 });
-    const ctx: SessionContext = {
-      store: { recordHeartbeat: () => {}, saveConnection: () => {}, saveFacts: () => {}, saveHealth: () => {}, event: (e) => events.push({ kind: e.kind, message: e.message }) },
-      tracker,
-      metrics: createMetrics({ collectProcess: false }),
-      decoder: agentFrameDecoder(),
-      log: silentLogger(),
-      now: Date.now,
-      heartbeatIntervalMs: 1000,
-      healthIntervalMs: 10_000,
+    const ctx = testSessionContext(tracker, {
+      store: { ...testSessionContext(tracker).store, event: (e) => events.push({ kind: e.kind, message: e.message }) },
       helloTimeoutMs: 60_000,
-      maxRejectedPer10s: 10,
-    };
+    });
     const host = { id: 'h1', name: 'host1', address: '198.18.0.11' };
     const first = new FakeSocket();
     new AgentSession(ctx, first as unknown as WebSocket, host);
@@ -70,19 +62,12 @@ describe('AgentSession events', () => {
     tracker.add({ id: 'h1', name: 'host1', enrolledAt: 0 });
     let now = 1_000_000;
     const event = (e: { kind: string; message: string }) => events.push({ kind: e.kind, message: e.message });
-    const ctx: SessionContext = {
-      store: { recordHeartbeat: () => {}, saveConnection: () => {}, saveFacts: () => {}, saveHealth: () => {}, event },
-      tracker,
-      metrics: createMetrics({ collectProcess: false }),
-      decoder: agentFrameDecoder(),
-      log: silentLogger(),
+    const ctx = testSessionContext(tracker, {
+      store: { ...testSessionContext(tracker).store, event },
       now: () => now,
-      heartbeatIntervalMs: 1000,
-      healthIntervalMs: 10_000,
       helloTimeoutMs: 60_000,
-      maxRejectedPer10s: 10,
       disconnects: new DisconnectNotices({ graceMs: 3000, now: () => now, sink: event }),
-    };
+    });
     const host = { id: 'h1', name: 'host1', address: '198.18.0.11' };
     const first = new FakeSocket();
     new AgentSession(ctx, first as unknown as WebSocket, host);

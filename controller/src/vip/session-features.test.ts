@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
 import { agentFrameDecoder, controllerFrameDecoder } from '../../../shared/src/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
-import { AgentSession, type SessionContext } from '../hub/agent-session.js';
+import { AgentSession } from '../hub/agent-session.js';
+import { testSessionContext } from '../hub/testing.js';
 import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
 
 class FakeSocket extends EventEmitter {
   readonly OPEN = 1;
@@ -29,18 +29,7 @@ class FakeSocket extends EventEmitter {
 function session(hello: Record<string, unknown>) {
   const tracker = new HostTracker({ log: silentLogger(), sink: { transition: () => {} } });
   tracker.add({ id: 'h_cp1', name: 'cp1', enrolledAt: 0 });
-  const ctx: SessionContext = {
-    store: { recordHeartbeat: () => {}, saveConnection: () => {}, saveFacts: () => {}, saveHealth: () => {}, event: () => {} },
-    tracker,
-    metrics: createMetrics({ collectProcess: false }),
-    decoder: agentFrameDecoder(),
-    log: silentLogger(),
-    now: Date.now,
-    heartbeatIntervalMs: 1000,
-    healthIntervalMs: 15_000,
-    helloTimeoutMs: 10_000,
-    maxRejectedPer10s: 10,
-  };
+  const ctx = testSessionContext(tracker);
   const socket = new FakeSocket();
   const s = new AgentSession(ctx, socket as unknown as WebSocket, { id: 'h_cp1', name: 'cp1', address: null });
   socket.emit('message', Buffer.from(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: '0.1.0', sessionId: 'a-1', ...hello })), false);
