@@ -142,20 +142,31 @@ export const healthFails: Scenario = {
   prepare: leaderAway,
   async run(ctx) {
     // The service behind the VIP is etcd itself: stopping it fails the holder's health check and
-    // takes that host's copy of the service away, so the VIP must move. Masked for the round
-    // (runtime only): otherwise the agent's component supervisor restarts etcd within seconds, the
-    // holder's check passes again and it may win the VIP back before anyone else — a test of the
-    // supervisor, not of the failover.
-    await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'mask', '--runtime', 'etcd']);
+    // takes that host's copy of the service away, so the VIP must move. Held down for the round:
+    // otherwise the agent's unit supervisor restarts etcd within a second or two, the old holder's
+    // check passes again, and being a healthy candidate it may delete its own stale key and win
+    // the VIP back before the others' 2 s hold timeout runs out — a test of the supervisor, not of
+    // the failover (it failed CI that way). A runtime mask does not hold it: the unit file lives in
+    // /etc/systemd/system, which outranks a mask in /run/systemd/system, so `systemctl restart`
+    // simply started it. A runtime drop-in whose condition never holds does: drop-ins of every
+    // directory are merged, and a unit whose condition fails stays inactive whoever starts it.
+    await ctx.vl.lab.exec(ctx.holder, ['mkdir', '-p', HOLD_DIR]);
+    await ctx.vl.lab.exec(ctx.holder, ['sh', '-c', `printf '[Unit]\\nConditionPathExists=/nonexistent/ballast-chaos-hold\\n' > ${HOLD_DROPIN}`]);
+    await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'daemon-reload']);
     try {
       await stopUnit(ctx.vl, ctx.holder, 'etcd');
       await waitMoved(ctx);
     } finally {
-      await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'unmask', '--runtime', 'etcd'], { allowFail: true });
+      await ctx.vl.lab.exec(ctx.holder, ['rm', '-f', HOLD_DROPIN], { allowFail: true });
+      await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'daemon-reload'], { allowFail: true });
       await ctx.vl.lab.exec(ctx.holder, ['systemctl', 'start', 'etcd'], { timeoutMs: 60_000 });
     }
   },
 };
+
+/** A runtime drop-in that keeps etcd from starting during the health-failure round (see there). */
+const HOLD_DIR = '/run/systemd/system/etcd.service.d';
+const HOLD_DROPIN = `${HOLD_DIR}/ballast-chaos-hold.conf`;
 
 export const killEtcdLeader: Scenario = {
   id: 'etcd-leader-kill',
