@@ -12,9 +12,6 @@ import { createGunzip } from 'node:zlib';
 import { BallastError, type ErrorCode } from './errors.js';
 import { Sha256Meter } from './hashing.js';
 
-// Callers import hashing of files from here beside the other artifact helpers; one implementation.
-export { hashFile } from './hashing.js';
-
 /** How an artifact file is packed: gzip'd tar, plain tar, or a single file (e.g. `runc.amd64`). */
 export type ArchiveKind = 'tar.gz' | 'tar' | 'file';
 

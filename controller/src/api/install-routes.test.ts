@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareVersions, installCommand, installRoutes, spkiPin } from './install-routes.js';
+import { compareVersions } from '../../../shared/src/version-compare.js';
+import { installCommand, installRoutes, spkiPin } from './install-routes.js';
 
 const haveOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
 let dir: string;

@@ -112,8 +112,6 @@ class PackageIndex {
   }
 }
 
-// The one version ordering (shared with the artifact mirror): 0.1.0 < 0.1.0+lab2 < 0.2.0 < 0.10.0.
-export { compareVersions };
 
 /** GET /install.sh, GET /v1/packages and GET /v1/packages/:file (all public), as a fastify plugin. */
 export async function installRoutes(app: FastifyInstance, opts: InstallRoutesOptions): Promise<void> {

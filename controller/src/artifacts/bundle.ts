@@ -6,7 +6,8 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type ArtifactSpec, artifactLabel, BUNDLE_MANIFEST } from '../../../shared/src/artifacts-api.js';
-import { extractTar, hashFile, listTar, normalizeMember, sniffArchive, tarStreamBytes, unpackBound, writeStreamToFile } from '../../../shared/src/artifacts-archive.js';
+import { extractTar, listTar, normalizeMember, sniffArchive, tarStreamBytes, unpackBound, writeStreamToFile } from '../../../shared/src/artifacts-archive.js';
+import { hashFile } from '../../../shared/src/hashing.js';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
 import { checkTrust, type ImportTrust, type TrustReport } from './trust.js';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { StoreHostDirectory } from '../fleet/directory.js';
 import { HostEventBus } from '../fleet/events.js';
-import { compareVersions, goArch, hostTargets, mirrorLookup } from './wiring.js';
+import { compareVersions } from '../../../shared/src/version-compare.js';
+import { goArch } from '../fleet/arch.js';
+import { hostTargets, mirrorLookup } from './wiring.js';
 
 const a = (name: string, version: string, arch = 'amd64') => ({ name, version, arch, sha256: 'f'.repeat(64), size: 1 });
 

@@ -11,10 +11,7 @@ import { RunOrchestrator } from './orchestrator.js';
 import type { RunTargetPort } from './ports.js';
 
 // Moved to the fleet (every host view converts its arch there); re-exported for existing importers.
-export { goArch } from '../fleet/arch.js';
 
-// The one version ordering (shared with the package mirror); re-exported for this module's callers.
-export { compareVersions };
 
 /** Something that lists the mirror's artifacts (the artifacts repo). */
 export interface ArtifactListing {
