@@ -9,7 +9,7 @@ import { silentLogger } from '../../../shared/src/log.js';
 import { encodeFrame } from '../../../shared/src/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/protocol/limits.js';
 import { AgentSession } from './agent-session.js';
-import { testSessionContext } from './testing.js';
+import { NULL_SESSION_STORE, testSessionContext } from './testing.js';
 import { DisconnectNotices } from './disconnect-notices.js';
 import { HostTracker } from './host-tracker.js';
 
@@ -35,7 +35,7 @@ describe('AgentSession events', () => {
     const tracker = new HostTracker({ sink: { transition: () => {} }, log: silentLogger() });
     tracker.add({ id: 'h1', name: 'host1', enrolledAt: 0 });
     const ctx = testSessionContext(tracker, {
-      store: { ...testSessionContext(tracker).store, event: (e) => events.push({ kind: e.kind, message: e.message }) },
+      store: { ...NULL_SESSION_STORE, event: (e) => events.push({ kind: e.kind, message: e.message }) },
       helloTimeoutMs: 60_000,
     });
     const host = { id: 'h1', name: 'host1', address: '198.18.0.11' };
@@ -63,7 +63,7 @@ describe('AgentSession events', () => {
     let now = 1_000_000;
     const event = (e: { kind: string; message: string }) => events.push({ kind: e.kind, message: e.message });
     const ctx = testSessionContext(tracker, {
-      store: { ...testSessionContext(tracker).store, event },
+      store: { ...NULL_SESSION_STORE, event },
       now: () => now,
       helloTimeoutMs: 60_000,
       disconnects: new DisconnectNotices({ graceMs: 3000, now: () => now, sink: event }),

@@ -8,10 +8,19 @@ import { createMetrics } from '../metrics.js';
 import type { SessionContext } from './agent-session.js';
 import type { HostTracker } from './host-tracker.js';
 
+/** A session store that drops everything. */
+export const NULL_SESSION_STORE: SessionContext['store'] = {
+  recordHeartbeat: () => {},
+  saveConnection: () => {},
+  saveFacts: () => {},
+  saveHealth: () => {},
+  event: () => {},
+};
+
 /** A session context over `tracker`: a store that drops everything, silent logs, 1 s heartbeats. */
 export function testSessionContext(tracker: HostTracker, overrides: Partial<SessionContext> = {}): SessionContext {
   return {
-    store: { recordHeartbeat: () => {}, saveConnection: () => {}, saveFacts: () => {}, saveHealth: () => {}, event: () => {} },
+    store: NULL_SESSION_STORE,
     tracker,
     metrics: createMetrics({ collectProcess: false }),
     decoder: agentFrameDecoder(),
