@@ -4,11 +4,12 @@
 # version outside the repo:
 #   /var/cache/ballast/kube/v<K8S>/bin/{kubeadm,kubectl,kubelet,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy}
 #   /var/cache/ballast/etcd/v<ETCD>/bin/{etcd,etcdctl,etcdutl}
+#   /var/cache/ballast/crictl/v<CRICTL>/bin/crictl
 # A binary already in the cache is not built again. The version ldflags are those of upstream's
 # hack/lib/version.sh, so `kubeadm version` and `kubelet --version` print the real version and
 # kubeadm's version checks pass (without them it is v0.0.0-master). etcd's version is a constant.
 #
-# Usage: scripts/upstream/build.sh [--only kube|etcd] [--cache DIR]
+# Usage: scripts/upstream/build.sh [--only kube|etcd|crictl] [--cache DIR]
 # Measured on the 2-core development machine (2026-12-07): a cold Kubernetes build is ~530 s user +
 # ~100 s system CPU (it ran 35 min wall at nice 19 beside other work), peak RSS ~2 GB; etcd ~60 s.
 set -euo pipefail
@@ -31,10 +32,11 @@ export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 pinned() { awk -v m="$1" '($1 == "require" && $2 == m) { print $3; exit } ($1 == m && $2 ~ /^v/) { print $2; exit }' "$2"; }
 kube_version=$(pinned k8s.io/kubernetes "$here/kube/go.mod")
 etcd_version=$(pinned go.etcd.io/etcd/server/v3 "$here/etcd/go.mod")
+crictl_version=$(pinned sigs.k8s.io/cri-tools "$here/crictl/go.mod")
 case "$kube_version$etcd_version" in *v*v*) ;; *) echo "build.sh: cannot read the pinned versions from go.mod (kube '$kube_version', etcd '$etcd_version')" >&2; exit 1 ;; esac
 
 build() { # $1 = module dir, $2 = output file, $3 = package, $4 = ldflags
-  if [ -x "$2" ]; then echo "build.sh: $(basename "$2") $( [ -n "$4" ] && echo "$kube_version" || echo "$etcd_version") is cached"; return; fi
+  if [ -x "$2" ]; then echo "build.sh: $2 is cached"; return; fi
   local started; started=$(date +%s)
   mkdir -p "$(dirname "$2")"
   (cd "$1" && go build -trimpath -ldflags "-s -w $4" -o "$2.tmp" "$3")
@@ -42,7 +44,7 @@ build() { # $1 = module dir, $2 = output file, $3 = package, $4 = ldflags
   echo "build.sh: built $(basename "$2") in $(( $(date +%s) - started )) s"
 }
 
-if [ "$only" != etcd ]; then
+if [ -z "$only" ] || [ "$only" = kube ]; then
   minor=${kube_version#v1.}; minor=${minor%%.*}
   ld=""
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -54,9 +56,13 @@ if [ "$only" != etcd ]; then
   done
   "$cache/kube/$kube_version/bin/kubeadm" version -o short
 fi
-if [ "$only" != kube ]; then
+if [ -z "$only" ] || [ "$only" = etcd ]; then
   build "$here/etcd" "$cache/etcd/$etcd_version/bin/etcd" go.etcd.io/etcd/server/v3 ""
   build "$here/etcd" "$cache/etcd/$etcd_version/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3 ""
   build "$here/etcd" "$cache/etcd/$etcd_version/bin/etcdutl" go.etcd.io/etcd/etcdutl/v3 ""
   "$cache/etcd/$etcd_version/bin/etcd" --version | head -n1
+fi
+if [ -z "$only" ] || [ "$only" = crictl ]; then
+  build "$here/crictl" "$cache/crictl/$crictl_version/bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl "-X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version"
+  "$cache/crictl/$crictl_version/bin/crictl" --version
 fi

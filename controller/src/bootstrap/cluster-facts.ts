@@ -88,6 +88,8 @@ export function kubeadmInput(spec: ClusterSpec, host: ClusterHost, pki: ClusterP
     clusterName: spec.name,
     vip: spec.vip.address,
     networking: { podSubnet: spec.network.podCidr, serviceSubnet: spec.network.serviceCidr, dnsDomain: spec.network.dnsDomain },
+    kubelet: { cgroupDriver: spec.node.cgroupDriver, allowCgroupV1: spec.node.allowCgroupV1 },
+    skipAddons: [...(spec.addons.coreDns ? [] : ['coredns' as const]), ...(spec.addons.kubeProxy ? [] : ['kube-proxy' as const])],
     etcdMembers: hostsWithRole(spec, 'etcd').map((h) => h.address),
     certSANs: [...new Set(controlPlane.flatMap((h) => [h.address, h.name]))],
     node: { name: host.name, address: host.address },

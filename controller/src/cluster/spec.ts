@@ -147,6 +147,32 @@ export const ClusterRolloutSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * How kubelet and containerd run on the hosts. The defaults are kubeadm's: the systemd cgroup
+ * driver and cgroup v2. Hosts still on cgroup v1, or whose runtime may not lower OOM scores (a
+ * container without CAP_SYS_RESOURCE, as the lab's systemd-nspawn hosts), opt out explicitly.
+ */
+export const ClusterNodeSchema = Type.Object(
+  {
+    /** kubelet's `cgroupDriver` and containerd's runc `SystemdCgroup`, always set together. */
+    cgroupDriver: Type.Union([Type.Literal('systemd'), Type.Literal('cgroupfs')], { default: 'systemd', hint: 'one of systemd, cgroupfs' }),
+    /**
+     * Kubernetes ≥ 1.35 refuses cgroup v1 hosts unless kubelet's `failCgroupV1` is false; true sets
+     * it so and ignores kubeadm's SystemVerification preflight (which refuses cgroup v1), nothing else.
+     */
+    allowCgroupV1: Type.Boolean({ default: false }),
+    /** containerd's `restrict_oom_score_adj`: never set a container's OOM score below containerd's own. */
+    restrictOomScoreAdj: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** kubeadm's add-ons. Off skips kubeadm's phase (addon/coredns, addon/kube-proxy), e.g. when a CNI replaces kube-proxy. */
+export const ClusterAddonsSchema = Type.Object(
+  { coreDns: Type.Boolean({ default: true }), kubeProxy: Type.Boolean({ default: true }) },
+  { additionalProperties: false, default: {} },
+);
+
 /** The whole document. */
 export const ClusterSpecSchema = Type.Object(
   {
@@ -156,6 +182,8 @@ export const ClusterSpecSchema = Type.Object(
     versions: ClusterVersionsSchema,
     vip: VipSchema,
     network: ClusterNetworkSchema,
+    node: ClusterNodeSchema,
+    addons: ClusterAddonsSchema,
     hosts: Type.Array(ClusterHostSchema, { minItems: 1, maxItems: MAX_CLUSTER_HOSTS }),
     rollout: ClusterRolloutSchema,
   },

@@ -39,6 +39,8 @@ export function sampleSpec(): ClusterSpec {
     versions: { ...DEFAULT_VERSIONS },
     vip: { address: '10.0.0.10', interface: 'eth0', port: 6443 },
     network: { podCidr: '10.244.0.0/16', serviceCidr: '10.96.0.0/12', dnsDomain: 'cluster.local', cniManifest: { inline: 'kind: List\n' } },
+    node: { cgroupDriver: 'systemd', allowCgroupV1: false, restrictOomScoreAdj: false },
+    addons: { coreDns: true, kubeProxy: true },
     hosts: [
       { name: 'cp-1', address: '10.0.0.11', roles: ['etcd', 'control-plane'] },
       { name: 'cp-2', address: '10.0.0.12', roles: ['etcd', 'control-plane'] },

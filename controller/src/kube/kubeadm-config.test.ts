@@ -205,6 +205,21 @@ describe('kubeadm config structure', () => {
     expect(at(worker, 'nodeRegistration.kubeletExtraArgs')).toEqual({ 'node-ip': '10.20.1.21' });
   });
 
+  it('cgroup v1 hosts: cgroupfs, failCgroupV1 false and only SystemVerification ignored; skipped add-ons become skipPhases', () => {
+    const input = { ...V131, kubelet: { cgroupDriver: 'cgroupfs' as const, allowCgroupV1: true }, skipAddons: ['coredns' as const, 'kube-proxy' as const] };
+    const [init, , kubelet] = parse(renderInitConfig(input));
+    expect(at(init, 'skipPhases')).toEqual(['addon/coredns', 'addon/kube-proxy']);
+    expect(at(init, 'nodeRegistration.ignorePreflightErrors')).toEqual(['SystemVerification']);
+    expect(kubelet).toEqual({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'cgroupfs', failCgroupV1: false });
+    const [worker] = parse(renderJoinConfig({ ...input, node: { name: 'w-1', address: '10.20.1.21' } }, { controlPlane: false }));
+    expect(at(worker, 'nodeRegistration.ignorePreflightErrors')).toEqual(['SystemVerification']);
+    expect(at(worker, 'skipPhases')).toBeUndefined();
+    // The defaults change nothing kubeadm would otherwise do.
+    const [plain] = parse(renderInitConfig({ ...V131, skipAddons: [] }));
+    expect(at(plain, 'skipPhases')).toBeUndefined();
+    expect(at(plain, 'nodeRegistration.ignorePreflightErrors')).toBeUndefined();
+  });
+
   it('brackets an IPv6 VIP and etcd member in host:port', () => {
     const text = renderInitConfig({ ...V131, vip: 'fd00::10', etcdMembers: ['fd00::11'], node: { name: 'cp-1', address: 'fd00::11' } });
     const [, cluster] = parse(text);

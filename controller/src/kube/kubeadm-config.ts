@@ -70,6 +70,15 @@ export const KubeadmConfigInputSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** kubelet's cgroup driver and whether it may run on cgroup v1 (cluster spec `node`). */
+    kubelet: Type.Optional(
+      Type.Object(
+        { cgroupDriver: Type.Union([Type.Literal('systemd'), Type.Literal('cgroupfs')]), allowCgroupV1: Type.Boolean() },
+        { additionalProperties: false },
+      ),
+    ),
+    /** kubeadm add-ons to skip at init (their phases: addon/coredns, addon/kube-proxy). */
+    skipAddons: Type.Optional(Type.Array(Type.Union([Type.Literal('coredns'), Type.Literal('kube-proxy')]), { maxItems: 2, uniqueItems: true })),
     /** The Kubernetes CA certificate (PEM); joins pin its public key. */
     caCertPem: Type.String({ pattern: '^-----BEGIN CERTIFICATE-----', maxLength: 64 * 1024 }),
   },
@@ -110,7 +119,7 @@ export function hostPort(host: string, port: number): string {
  */
 export function renderInitConfig(input: KubeadmConfigInput): string {
   const v = checkInput(input);
-  const init = {
+  const init: Record<string, unknown> = {
     apiVersion: v.api,
     kind: 'InitConfiguration',
     bootstrapTokens: [
@@ -143,8 +152,15 @@ export function renderInitConfig(input: KubeadmConfigInput): string {
     },
     apiServer: { certSANs: unique([input.vip, ...input.certSANs]) },
   };
-  // kubelet's defaults are the same from both kubeadm APIs; systemd is what the containerd role configures.
-  const kubelet = { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' };
+  const skip = (input.skipAddons ?? []).map((a) => `addon/${a}`);
+  if (skip.length > 0) init.skipPhases = skip;
+  // kubelet's defaults are the same from both kubeadm APIs; the cgroup driver is the one the containerd role configures.
+  const kubelet: Record<string, unknown> = {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    cgroupDriver: input.kubelet?.cgroupDriver ?? 'systemd',
+  };
+  if (input.kubelet?.allowCgroupV1 === true) kubelet.failCgroupV1 = false;
   return yamlDocuments([init, cluster, kubelet]);
 }
 
@@ -191,6 +207,8 @@ function nodeRegistration(v: Checked, options: { controlPlane: boolean }): Recor
   };
   // Unset on a control plane: kubeadm then adds node-role.kubernetes.io/control-plane:NoSchedule.
   if (!options.controlPlane) out.taints = [];
+  // The only preflight check ever ignored, and only when the cluster allows cgroup v1: it refuses v1 hosts.
+  if (v.input.kubelet?.allowCgroupV1 === true) out.ignorePreflightErrors = ['SystemVerification'];
   return out;
 }
 

@@ -55,6 +55,10 @@ const ContainerdVars = Type.Object(
     state: pathVar('/run/containerd'),
     socket: pathVar('/run/containerd/containerd.sock'),
     sandboxImage: Type.String({ pattern: '^[A-Za-z0-9./:_@-]{1,255}$', default: 'registry.k8s.io/pause:3.9' }),
+    /** runc's `SystemdCgroup`: must match kubelet's cgroup driver (cluster spec `node.cgroupDriver`). */
+    systemdCgroup: Type.Boolean({ default: true }),
+    /** CRI `restrict_oom_score_adj` (cluster spec `node.restrictOomScoreAdj`). */
+    restrictOomScoreAdj: Type.Boolean({ default: false }),
     /** containerd plugin ids to disable, e.g. `io.containerd.grpc.v1.cri` on hosts without Kubernetes. */
     disabledPlugins: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }), { default: [], maxItems: 32 }),
   },
@@ -64,7 +68,7 @@ const ContainerdVars = Type.Object(
 /** The handler every change that needs a restart notifies. */
 export const RESTART_CONTAINERD = 'restart containerd';
 
-/** containerd config v2 (containerd 1.6/1.7). SystemdCgroup is fixed: kubelet's default driver is systemd. */
+/** containerd config v2 (containerd 1.6/1.7). SystemdCgroup follows kubelet's cgroup driver (systemd unless the cluster says cgroupfs). */
 export const CONTAINERD_CONFIG_TEMPLATE = `version = 2
 root = "{{ root }}"
 state = "{{ state }}"
@@ -75,6 +79,7 @@ disabled_plugins = [{{ disabledPlugins }}]
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{{ sandboxImage }}"
+  restrict_oom_score_adj = {{ restrictOomScoreAdj }}
 
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
@@ -83,7 +88,7 @@ disabled_plugins = [{{ disabledPlugins }}]
       runtime_type = "io.containerd.runc.v2"
 
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = true
+        SystemdCgroup = {{ systemdCgroup }}
         BinaryName = "{{ runcPath }}"
 
   [plugins."io.containerd.grpc.v1.cri".cni]
@@ -160,6 +165,8 @@ export const containerdRole: RoleDefinition<typeof ContainerdVars> = {
             state: vars.state,
             socket: vars.socket,
             sandboxImage: vars.sandboxImage,
+            systemdCgroup: String(vars.systemdCgroup),
+            restrictOomScoreAdj: String(vars.restrictOomScoreAdj),
             runcPath: vars.runcPath,
             cniBinDir: vars.cni.binDir,
             cniConfDir: vars.cni.confDir,

@@ -79,16 +79,19 @@ describe('containerd', () => {
     expect(cni.install.map((i) => i.from)).toEqual(['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning']);
   });
 
-  it('writes config.toml with SystemdCgroup = true from a template, and notifies the restart handler', () => {
+  it('writes config.toml with SystemdCgroup from a template (true unless the cluster uses cgroupfs), and notifies the restart handler', () => {
     const role = mustRender('containerd', { disabledPlugins: ['io.containerd.grpc.v1.cri'], sandboxImage: 'pause:3.10' });
     const config = byName(role.tasks, 'Write containerd config.toml');
     const a = args<{ path: string; template: string; vars: Record<string, string> }>(config);
     expect(config.module).toBe('template');
     expect(a.path).toBe('/etc/containerd/config.toml');
-    expect(a.template).toContain('SystemdCgroup = true');
+    expect(a.template).toContain('SystemdCgroup = {{ systemdCgroup }}');
+    expect(a.template).toContain('restrict_oom_score_adj = {{ restrictOomScoreAdj }}');
     expect(a.template).toContain('sandbox_image = "{{ sandboxImage }}"');
-    expect(a.vars).toMatchObject({ sandboxImage: 'pause:3.10', disabledPlugins: '"io.containerd.grpc.v1.cri"', socket: '/run/containerd/containerd.sock', cniBinDir: '/opt/cni/bin' });
+    expect(a.vars).toMatchObject({ systemdCgroup: 'true', restrictOomScoreAdj: 'false', sandboxImage: 'pause:3.10', disabledPlugins: '"io.containerd.grpc.v1.cri"', socket: '/run/containerd/containerd.sock', cniBinDir: '/opt/cni/bin' });
     expect(config.notify).toEqual(['restart containerd']);
+    const v1 = args<{ vars: Record<string, string> }>(byName(mustRender('containerd', { systemdCgroup: false, restrictOomScoreAdj: true }).tasks, 'Write containerd config.toml'));
+    expect(v1.vars).toMatchObject({ systemdCgroup: 'false', restrictOomScoreAdj: 'true' });
     const unit = args<{ unit: string; content: string; enabled: boolean; state: string }>(byName(role.tasks, 'Install and start containerd.service'));
     expect(unit).toMatchObject({ unit: 'containerd.service', enabled: true, state: 'started' });
     expect(unit.content).toContain('ExecStart=/usr/local/bin/containerd --config /etc/containerd/config.toml');

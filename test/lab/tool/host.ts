@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RunOptions, type RunResult, run, StopWaiting, sleep, waitUntil } from './exec.js';
+import { createHostCgroups, removeHostCgroups } from './cgroups.js';
 import { childrenOf, commOf, isAlive, procRef, signal } from './proc.js';
 import type { HostState } from './state.js';
 
@@ -46,9 +47,17 @@ export async function boot(host: HostState, options: { distDir: string; logDir: 
   rmSync(`/run/systemd/nspawn/propagate/${host.name}`, { recursive: true, force: true });
   mkdirSync(options.logDir, { recursive: true });
   const logFd = openSync(join(options.logDir, `${host.name}.console.log`), 'a');
+  createHostCgroups(host.cgroups ?? []);
   const child = spawn(
-    'systemd-nspawn',
+    'sh',
     [
+      '-c',
+      // Joins the host's cgroup subtree, then becomes systemd-nspawn (cgroups.ts).
+      'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs"; shift; done; shift; exec "$@"',
+      'sh',
+      ...(host.cgroups ?? []),
+      '--',
+      'systemd-nspawn',
       '-D',
       host.root,
       '-b',
@@ -59,10 +68,16 @@ export async function boot(host: HostState, options: { distDir: string; logDir: 
       '-M',
       host.name,
       `--network-namespace-path=/run/netns/${host.netns}`,
-      '--capability=CAP_NET_ADMIN',
+      // What a real kubelet and containerd need inside (test/lab/KUBERNETES.md): every capability,
+      // the keyring and bpf system calls, /dev/kmsg. Lab hosts are not security boundaries.
+      '--capability=all',
+      '--system-call-filter=@keyring bpf',
+      '--bind=/dev/kmsg',
       `--bind-ro=${options.distDir}:/mnt/ballast`,
     ],
-    { detached: true, stdio: ['ignore', logFd, logFd] },
+    // A writable /proc/sys: kubelet refuses to start on a read-only one. The global tunables it
+    // would change are shielded inside the host (rootfs.ts, ballast-lab-kernel-shield.service).
+    { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' } },
   );
   closeSync(logFd);
   child.unref();
@@ -119,7 +134,22 @@ export async function poweroff(host: HostState, timeoutMs = 30_000): Promise<voi
   if (isAlive(host.nspawn)) throw new Error(`failed to power off ${host.name}: systemd-nspawn ${host.nspawn?.pid} still runs`);
   host.nspawn = null;
   host.init = null;
+  await removeCgroupsOf(host);
   rmSync(`/run/systemd/nspawn/propagate/${host.name}`, { recursive: true, force: true });
+}
+
+/** Removes the host's cgroup subtree once the processes of its pid namespace are gone (bounded wait). */
+async function removeCgroupsOf(host: HostState): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      removeHostCgroups(host.cgroups ?? []);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
 }
 
 /** True when the lab's dist dir holds the agent package to install. */

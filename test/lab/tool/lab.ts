@@ -12,7 +12,9 @@ import {
 } from './controller.js';
 import { type RunOptions, type RunResult, run, runStreaming, StopWaiting, sleep, waitUntil } from './exec.js';
 import { boot, ensureOverlay, hostRun, isMounted, poweroff, unmountOverlay } from './host.js';
-import { deleteNetns, ensurePlugged, ensureSwitch, setPortUp } from './net.js';
+import { hostCgroupDirs, removeHostCgroups } from './cgroups.js';
+import { deleteNetns, ensureDefaultRoute, ensureGateway, ensurePlugged, ensureRoute, ensureSwitch, setPortUp } from './net.js';
+import { podSubnet } from './pod-net.js';
 import { isAlive, signal } from './proc.js';
 import { ensureRootfs } from './rootfs.js';
 import { type HostState, type LabState, labDir, readState, stateFile, writeState } from './state.js';
@@ -157,6 +159,11 @@ export class Lab {
     await ensurePlugged({ switchNetns: s.switchNetns, netns: s.controllerNetns, port: 'ctl-p', address: s.controllerAddress });
     await ensurePlugged({ switchNetns: s.switchNetns, netns: s.clientNetns, port: 'client-p', address: s.clientAddress });
     for (const h of s.hosts) await ensurePlugged({ switchNetns: s.switchNetns, netns: h.netns, port: h.switchPort, address: h.address });
+    await ensureGateway(s.switchNetns);
+    for (const h of s.hosts) {
+      await ensureDefaultRoute(h.netns);
+      for (const peer of s.hosts) if (peer !== h) await ensureRoute(h.netns, podSubnet(peer), peer.address);
+    }
   }
 
   private async controllerRuntime(kind?: 'package' | 'repo'): Promise<ControllerRuntime> {
@@ -222,6 +229,7 @@ export class Lab {
   private async powerOnHost(host: HostState): Promise<void> {
     await ensureOverlay(host, this.state.baseRootfs);
     host.mounted = true;
+    host.cgroups = hostCgroupDirs(host.name);
     this.save();
     try {
       await boot(host, { distDir: this.state.distDir, logDir: join(this.state.dir, 'logs') });
@@ -421,7 +429,10 @@ async function teardownOnce(state: LabState, log: (msg: string) => void): Promis
   await Promise.all(
     state.hosts.map((h) =>
       attempt(`power off ${h.name}`, async () => {
-        if (!isAlive(h.nspawn)) return;
+        if (!isAlive(h.nspawn)) {
+          removeHostCgroups(h.cgroups ?? []);
+          return;
+        }
         const t0 = Date.now();
         await poweroff(h);
         log(`powered off ${h.name} in ${Date.now() - t0} ms`);

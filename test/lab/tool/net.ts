@@ -39,6 +39,29 @@ export async function ensurePlugged(options: { switchNetns: string; netns: strin
   await run(['ip', 'netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
 }
 
+/**
+ * The switch's own address, the hosts' default gateway. Nothing routes beyond it (the switch
+ * namespace has no uplink): it exists because kubelet and kube-apiserver pick a host's node address
+ * from the interface of its default route.
+ */
+export const GATEWAY = '198.18.0.1';
+
+export async function ensureGateway(switchNetns: string): Promise<void> {
+  const addrs = await run(['ip', '-n', switchNetns, '-o', 'addr', 'show', 'dev', 'br0']);
+  if (!addrs.stdout.includes(` ${GATEWAY}/24 `)) await run(['ip', '-n', switchNetns, 'addr', 'add', `${GATEWAY}/24`, 'dev', 'br0']);
+}
+
+/** A default route via {@link GATEWAY} in `netns` (idempotent). */
+export async function ensureDefaultRoute(netns: string): Promise<void> {
+  await run(['ip', '-n', netns, 'route', 'replace', 'default', 'via', GATEWAY, 'dev', 'eth0']);
+}
+
+/** A route in `netns` to `cidr` via `address` (another host: its pod subnet). */
+export async function ensureRoute(netns: string, cidr: string, address: string): Promise<void> {
+  assertLabAddress(address);
+  await run(['ip', '-n', netns, 'route', 'replace', cidr, 'via', address, 'dev', 'eth0']);
+}
+
 /** Link down on the host's switch port: carrier stays up inside the host, packets stop. */
 export async function setPortUp(switchNetns: string, port: string, up: boolean): Promise<void> {
   await run(['ip', '-n', switchNetns, 'link', 'set', port, up ? 'up' : 'down']);

@@ -21,6 +21,8 @@ export const ROOTFS_PACKAGES = [
   'curl',
   'openssl',
   'keepalived',
+  // The bridge CNI plugin's ipMasq and kube-apiserver/kubelet rules need iptables (real Kubernetes).
+  'iptables',
 ];
 
 /**
@@ -43,6 +45,72 @@ function ensureMasked(root: string): void {
   for (const unit of MASKED_UNITS) {
     const link = join(root, 'etc/systemd/system', unit);
     if (!existsSync(link)) symlinkSync('/dev/null', link);
+  }
+  ensureKubeUnits(root);
+}
+
+/** The global kernel tunables kubelet insists on, and the values it wants (kubelet's container manager). */
+const SHIELDED_TUNABLES: Record<string, string> = { 'vm/overcommit_memory': '1', 'kernel/panic': '10', 'kernel/panic_on_oops': '1' };
+
+/**
+ * What a real kubelet and containerd need in a lab host (test/lab/KUBERNETES.md, "One host", step
+ * 3), as units every lab host starts at boot, before containerd and kubelet:
+ * - nspawn mounts the v1 cgroup controllers read-only; `remount,bind,rw` makes them writable (a
+ *   plain `remount,rw` is refused as busy);
+ * - kubelet needs `/` shared (mount propagation for volumes);
+ * - with a writable /proc/sys, kubelet would set vm.overcommit_memory, kernel.panic and
+ *   kernel.panic_on_oops for the whole machine: read-only files holding the values it wants are
+ *   bound over them, inside the host's mount namespace only, so it reads them and writes nothing.
+ */
+const KUBE_UNITS: Record<string, string> = {
+  'ballast-lab-cgroup-rw.service': `[Unit]
+Description=Lab: remount the cgroup v1 controllers read-write (systemd-nspawn mounts them read-only)
+DefaultDependencies=no
+Before=containerd.service kubelet.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'for d in /sys/fs/cgroup/*/; do mount -o remount,bind,rw "$d"; done'
+[Install]
+WantedBy=multi-user.target
+`,
+  'ballast-lab-rshared.service': `[Unit]
+Description=Lab: make / a shared mount for kubelet's mount propagation
+DefaultDependencies=no
+Before=containerd.service kubelet.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/mount --make-rshared /
+[Install]
+WantedBy=multi-user.target
+`,
+  'ballast-lab-kernel-shield.service': `[Unit]
+Description=Lab: show kubelet the global kernel tunables it wants from read-only files, so it never changes the machine's
+DefaultDependencies=no
+Before=kubelet.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+${Object.keys(SHIELDED_TUNABLES)
+  .map((t) => `ExecStart=/bin/mount --bind -o ro /etc/ballast-lab/kernel/${t.split('/')[1]} /proc/sys/${t}`)
+  .join('\n')}
+[Install]
+WantedBy=multi-user.target
+`,
+};
+
+/** Writes {@link KUBE_UNITS} and their files into the rootfs at `root` and enables them (idempotent). */
+function ensureKubeUnits(root: string): void {
+  const values = join(root, 'etc/ballast-lab/kernel');
+  mkdirSync(values, { recursive: true });
+  for (const [tunable, value] of Object.entries(SHIELDED_TUNABLES)) writeFileSync(join(values, tunable.split('/')[1] ?? tunable), `${value}\n`);
+  const wants = join(root, 'etc/systemd/system/multi-user.target.wants');
+  mkdirSync(wants, { recursive: true });
+  for (const [unit, text] of Object.entries(KUBE_UNITS)) {
+    writeFileSync(join(root, 'etc/systemd/system', unit), text);
+    const link = join(wants, unit);
+    if (!existsSync(link)) symlinkSync(`/etc/systemd/system/${unit}`, link);
   }
 }
 

@@ -17,6 +17,8 @@ export interface HostState {
   /** The container's systemd (PID 1 inside), the target of nsenter. */
   init: ProcRef | null;
   partitioned: boolean;
+  /** The host's cgroup subtree (cgroups.ts), recorded before it is made; absent in older states. */
+  cgroups?: string[];
 }
 
 /**

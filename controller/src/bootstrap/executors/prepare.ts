@@ -79,7 +79,7 @@ export function pkiExecutor(deps: BootstrapDeps): StepExecutor {
 function hostRoleVars(spec: ClusterSpec, role: string): Record<string, unknown> {
   switch (role) {
     case 'containerd':
-      return { version: spec.versions.containerd };
+      return { version: spec.versions.containerd, systemdCgroup: spec.node.cgroupDriver === 'systemd', restrictOomScoreAdj: spec.node.restrictOomScoreAdj };
     case 'kube-node':
       return { version: spec.versions.kubernetes };
     default:

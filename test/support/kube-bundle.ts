@@ -1,0 +1,165 @@
+/**
+ * The real-Kubernetes lab bundle (issue 11): what `scripts/lab bundle` writes and the real-cluster
+ * lab tests import — in exactly the layout `ballastctl artifacts import` takes, so lab hosts install
+ * Kubernetes the way a user's hosts install upstream's downloads.
+ *
+ * - kubelet, kubeadm, kubectl (raw executables, as dl.k8s.io serves them), crictl
+ *   (crictl-vX-linux-amd64.tar.gz) and etcd (etcd-vX-linux-amd64/{etcd,etcdctl,etcdutl}) built from
+ *   source by scripts/upstream/build.sh into /var/cache/ballast/{kube,crictl,etcd}/vX/bin;
+ * - containerd, containerd-shim-runc-v2, ctr, runc and the CNI plugins from Debian bookworm
+ *   (the Debian test bundle, test/support/bundle.ts, plus containernetworking-plugins).
+ *
+ * Every artifact carries semver build metadata, `+ballast.lab`: a source build is not upstream's
+ * release binary, so it must never be mistaken for the catalogue's pinned build of the same version
+ * (the trust rule refuses a pinned name and version with another sha256). Kubernetes sees the
+ * version without the metadata (kubeadm's `kubernetesVersion` is v1.36.3).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
+import { debianTestBundle, sha256, testCacheDir, upstreamVersion } from './bundle.js';
+
+const run = promisify(execFile);
+
+/** The build metadata of every source-built (or repacked) lab artifact. */
+export const LAB_BUILD = 'ballast.lab';
+/** Where scripts/upstream/build.sh caches its output. */
+export const UPSTREAM_CACHE = process.env.BALLAST_UPSTREAM_CACHE ?? '/var/cache/ballast';
+const LAYOUT_VERSION = 1;
+const CNI_PACKAGE = 'containernetworking-plugins';
+
+/** The newest `vX.Y.Z` directory under `<cache>/<what>` that has every one of `bins`. */
+export function cachedBuild(what: 'kube' | 'etcd' | 'crictl', bins: readonly string[], cache = UPSTREAM_CACHE): { version: string; dir: string } | null {
+  const root = join(cache, what);
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root)
+    .filter((v) => /^v\d+\.\d+\.\d+$/.test(v) && bins.every((b) => existsSync(join(root, v, 'bin', b))))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const version = versions.at(-1);
+  return version === undefined ? null : { version: version.slice(1), dir: join(root, version, 'bin') };
+}
+
+export const KUBE_BINS = ['kubelet', 'kubeadm', 'kubectl'] as const;
+export const ETCD_BINS = ['etcd', 'etcdctl', 'etcdutl'] as const;
+
+/** Why the real-Kubernetes lab cannot run here, or null: the source builds it needs are cached. */
+export function kubeBuildsMissing(cache = UPSTREAM_CACHE): string | null {
+  const missing = [
+    cachedBuild('kube', KUBE_BINS, cache) === null ? `kube (${KUBE_BINS.join(', ')})` : null,
+    cachedBuild('etcd', ETCD_BINS, cache) === null ? 'etcd' : null,
+    cachedBuild('crictl', ['crictl'], cache) === null ? 'crictl' : null,
+  ].filter((m) => m !== null);
+  return missing.length === 0 ? null : `no source build of ${missing.join(', ')} in ${cache} (run: bash scripts/upstream/build.sh)`;
+}
+
+export interface KubeLabBundle {
+  path: string;
+  manifest: ArtifactSpec[];
+  /** The versions a cluster.yaml names to use this bundle. */
+  versions: { kubernetes: string; etcd: string; containerd: string };
+}
+
+/** Builds (or reuses from the cache) the real-Kubernetes lab bundle. */
+export async function kubeLabBundle(opts: { cacheDir?: string; log?: (line: string) => void } = {}): Promise<KubeLabBundle> {
+  const why = kubeBuildsMissing();
+  if (why !== null) throw new Error(`failed to build the Kubernetes lab bundle: ${why}`);
+  const kube = cachedBuild('kube', KUBE_BINS)!;
+  const etcd = cachedBuild('etcd', ETCD_BINS)!;
+  const crictl = cachedBuild('crictl', ['crictl'])!;
+  const debian = await debianTestBundle({ log: opts.log, ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }) });
+  const cni = await aptInfo(CNI_PACKAGE);
+  const inputs = { kube, etcd, crictl, debian: debian.packages, cni: cni.version, layout: LAYOUT_VERSION };
+  const key = sha256(JSON.stringify(inputs)).slice(0, 16);
+  const cacheDir = opts.cacheDir ?? testCacheDir();
+  const final = join(cacheDir, `kube-bundle-${key}`);
+  const lab = (v: string) => `${v}+${LAB_BUILD}`;
+  const containerd = debian.manifest.find((m) => m.name === 'containerd')?.version ?? '';
+  const versions = { kubernetes: lab(kube.version), etcd: lab(etcd.version), containerd };
+  if (!existsSync(join(final, 'manifest.json'))) {
+    opts.log?.(`building the Kubernetes lab bundle in ${final} (kube ${kube.version}, etcd ${etcd.version}, crictl ${crictl.version} from ${UPSTREAM_CACHE})`);
+    await mkdir(cacheDir, { recursive: true });
+    const work = await mkdtemp(join(cacheDir, '.kube-bundle-'));
+    try {
+      await build({ work, debianTar: debian.path, debianManifest: debian.manifest, kube, etcd, crictl, cniFilename: cni.filename, lab });
+      if (!existsSync(join(final, 'manifest.json'))) await rename(join(work, 'out'), final);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  const manifest = JSON.parse(await readFile(join(final, 'manifest.json'), 'utf8')) as ArtifactSpec[];
+  return { path: join(final, 'bundle.tar'), manifest, versions };
+}
+
+async function aptInfo(pkg: string): Promise<{ version: string; filename: string }> {
+  const { stdout } = await run('apt-cache', ['show', '--no-all-versions', pkg]);
+  const version = /^Version: (.+)$/m.exec(stdout)?.[1];
+  const filename = /^Filename: (.+)$/m.exec(stdout)?.[1];
+  if (version === undefined || filename === undefined) throw new Error(`apt-cache show ${pkg}: no Version/Filename (run apt-get update?)`);
+  return { version, filename };
+}
+
+interface Build {
+  work: string;
+  debianTar: string;
+  debianManifest: ArtifactSpec[];
+  kube: { version: string; dir: string };
+  etcd: { version: string; dir: string };
+  crictl: { version: string; dir: string };
+  cniFilename: string;
+  lab: (v: string) => string;
+}
+
+async function build(b: Build): Promise<void> {
+  const stage = join(b.work, 'stage');
+  const out = join(b.work, 'out');
+  const scratch = join(b.work, 'scratch');
+  for (const d of [stage, out, scratch]) await mkdir(d, { recursive: true });
+  const manifest: ArtifactSpec[] = [];
+  const add = async (name: string, version: string, file: string, url: string) =>
+    manifest.push({ name, version, os: 'linux', arch: 'amd64', sha256: sha256(await readFile(join(stage, file))), url, file });
+  const src = (what: string, v: string, file: string) => `https://ballast.invalid/source-build/${what}/v${v}/${file}`;
+
+  // containerd and runc from the Debian bundle, unchanged.
+  await run('tar', ['-xf', b.debianTar, '-C', stage]);
+  for (const m of b.debianManifest.filter((m) => m.name === 'containerd' || m.name === 'runc')) manifest.push(m);
+  // kubelet, kubeadm, kubectl: single executables.
+  for (const name of KUBE_BINS) {
+    await copyFile(join(b.kube.dir, name), join(stage, name));
+    await chmod(join(stage, name), 0o755);
+    await add(name, b.lab(b.kube.version), name, src('kubernetes', b.kube.version, name));
+  }
+  // crictl-vX-linux-amd64.tar.gz with a single `crictl`.
+  const crictlTar = `crictl-v${b.crictl.version}-linux-amd64.tar.gz`;
+  await run('tar', ['-czf', join(stage, crictlTar), '-C', b.crictl.dir, '--owner=0', '--group=0', 'crictl']);
+  await add('crictl', b.lab(b.crictl.version), crictlTar, src('cri-tools', b.crictl.version, crictlTar));
+  // etcd-vX-linux-amd64/{etcd,etcdctl,etcdutl}, as etcd's release tarball (replaces Debian's 3.4).
+  const etcdDir = `etcd-v${b.etcd.version}-linux-amd64`;
+  await mkdir(join(scratch, etcdDir));
+  for (const bin of ETCD_BINS) await copyFile(join(b.etcd.dir, bin), join(scratch, etcdDir, bin));
+  const etcdTar = `${etcdDir}.tar.gz`;
+  await run('tar', ['-czf', join(stage, etcdTar), '-C', scratch, '--owner=0', '--group=0', etcdDir]);
+  await add('etcd', b.lab(b.etcd.version), etcdTar, src('etcd', b.etcd.version, etcdTar));
+  // cni-plugins-linux-amd64-vX.tgz with the plugins at the top, from Debian's package.
+  await run('apt-get', ['download', CNI_PACKAGE], { cwd: scratch, maxBuffer: 16 * 1024 * 1024 });
+  const deb = readdirSync(scratch).find((f) => f.startsWith(`${CNI_PACKAGE}_`) && f.endsWith('.deb'));
+  if (deb === undefined) throw new Error(`apt-get download ${CNI_PACKAGE} left no .deb in ${scratch}`);
+  await run('dpkg-deb', ['-x', join(scratch, deb), join(scratch, 'cni-root')]);
+  const cniVersion = upstreamVersion(/_([^_]+)_amd64\.deb$/.exec(deb)?.[1] ?? '');
+  const cniTar = `cni-plugins-linux-amd64-v${cniVersion}.tgz`;
+  const plugins = readdirSync(join(scratch, 'cni-root/usr/lib/cni')).sort();
+  await run('tar', ['-czf', join(stage, cniTar), '-C', join(scratch, 'cni-root/usr/lib/cni'), '--owner=0', '--group=0', ...plugins]);
+  await add('cni-plugins', `${cniVersion}+debian`, cniTar, `http://deb.debian.org/debian/${b.cniFilename}`);
+
+  const files = manifest.map((m) => m.file);
+  const header = [
+    "# Ballast's real-Kubernetes lab bundle (test/support/kube-bundle.ts): Kubernetes, crictl and etcd built from",
+    '# source (scripts/upstream/build.sh, versions +ballast.lab), containerd, runc and the CNI plugins from Debian bookworm.',
+  ].join('\n');
+  await writeFile(join(stage, 'manifest.yaml'), `${header}\n${stringify(manifest)}`);
+  await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', ...files]);
+  await writeFile(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+}
