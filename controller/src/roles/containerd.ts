@@ -54,7 +54,7 @@ const ContainerdVars = Type.Object(
     root: pathVar('/var/lib/containerd'),
     state: pathVar('/run/containerd'),
     socket: pathVar('/run/containerd/containerd.sock'),
-    sandboxImage: Type.String({ pattern: '^[A-Za-z0-9./:_@-]{1,255}$', default: 'registry.k8s.io/pause:3.9' }),
+    sandboxImage: Type.String({ pattern: '^[A-Za-z0-9./:_@-]{1,255}$', default: 'registry.k8s.io/pause:3.10.2' }),
     /** runc's `SystemdCgroup`: must match kubelet's cgroup driver (cluster spec `node.cgroupDriver`). */
     systemdCgroup: Type.Boolean({ default: true }),
     /** CRI `restrict_oom_score_adj` (cluster spec `node.restrictOomScoreAdj`). */
