@@ -75,9 +75,15 @@ describe.skipIf(skip !== null)(`kubeadm config validate (real kubeadm v${CATALOG
     expect(out, config).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
   });
 
-  it('a version with build metadata reaches kubeadm as the release', () => {
+  it('a version with build metadata reaches kubeadm as the release, so the image tags are the release’s', async () => {
     const shape = KUBEADM_SHAPES.find((s) => s.name === 'init, version with build metadata');
-    expect(clusterVersion(shape?.render(CATALOGUE_KUBE_VERSION) ?? '')).toBe(`v${CATALOGUE_KUBE_VERSION}`);
+    const config = shape?.render(CATALOGUE_KUBE_VERSION) ?? '';
+    expect(clusterVersion(config)).toBe(`v${CATALOGUE_KUBE_VERSION}`);
+    const file = join(dir, 'images.yaml');
+    writeFileSync(file, config);
+    const { stdout } = await run(KUBEADM, ['config', 'images', 'list', '--config', file], { timeout: 15_000 });
+    // kubeadm would turn `+` into `_` (kube-apiserver:v1.36.3_ballast.standin) had it been told the build.
+    expect(stdout.split('\n')).toContain(`registry.k8s.io/kube-apiserver:v${CATALOGUE_KUBE_VERSION}`);
   });
 
   it.each(KUBEADM_V1BETA3_SHAPES.filter((s) => !s.init).map((s) => [s.name, s] as const))('%s: ok, with kubeadm’s deprecation warning', async (_name, shape) => {
