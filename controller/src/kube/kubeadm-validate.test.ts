@@ -3,8 +3,14 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { silentLogger } from '../../../shared/src/log.js';
+import { pkiInputs } from '../bootstrap/cluster-facts.js';
+import { controlPlaneVars, workerVars } from '../bootstrap/executors/kube.js';
+import { sampleSpec } from '../cluster/testing.js';
+import { ClusterPki, type ClusterPkiBundle } from '../pki/cluster-pki.js';
+import { openStore, type Store } from '../store/store.js';
 import { CATALOGUE_KUBE_VERSION, KUBEADM_SHAPES, KUBEADM_V1BETA3_SHAPES } from './testing.js';
 
 /**
@@ -112,5 +118,34 @@ describe.skipIf(skip !== null)(`kubeadm config validate (real kubeadm v${CATALOG
     const out = await validate(config.replace(from, to));
     expect(out.code).not.toBe(0);
     expect(out.stderr).toContain(message);
+  });
+});
+
+/**
+ * The same proof through the bootstrap's own path: a sample cluster (3 stacked control planes, 2
+ * workers) pinning the catalogue's Kubernetes as a stand-in build, a real cluster PKI issued into a
+ * real SQLite store, and the configs the kube executors send to `cp-1` (init), `cp-2`
+ * (join --control-plane) and `w-1` (join).
+ */
+describe.skipIf(skip !== null)('kubeadm config validate on the configs the bootstrap sends', () => {
+  const spec = sampleSpec();
+  spec.versions.kubernetes = `${CATALOGUE_KUBE_VERSION}+ballast.standin`;
+  let pki: ClusterPkiBundle;
+  let store: Store;
+  beforeAll(async () => {
+    store = openStore({ path: join(dir, 'pki.db') });
+    pki = await new ClusterPki({ repo: store.clusterPki, log: silentLogger() }).ensure(spec.name, pkiInputs(spec));
+  });
+  afterAll(() => store.close());
+
+  it.each([
+    ['cp-1', 'init'],
+    ['cp-2', 'join'],
+    ['w-1', 'worker'],
+  ] as const)('%s (%s): ok, no warning', async (host, action) => {
+    const vars = action === 'worker' ? workerVars(spec, pki, host) : controlPlaneVars(spec, pki, host, action);
+    const config = (vars.kubeadm as { config: string }).config;
+    expect(await validate(config), config).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+    if (action === 'init') expect(clusterVersion(config)).toBe(`v${CATALOGUE_KUBE_VERSION}`);
   });
 });
