@@ -283,6 +283,16 @@ describe('validateCluster', () => {
         { path: '/versions/kubernetes', message: 'kubelet 1.36.3 for amd64 is not in the mirror: add it with `ballastctl artifacts fetch` (or upload it)' },
       ],
     },
+    'a Kubernetes older than any kubeadm config API Ballast renders, with build metadata or not': {
+      spec: (s) => (s.versions.kubernetes = '1.21.14+custom.1'),
+      problems: [
+        { path: '/versions/kubernetes', message: 'failed to pick a kubeadm config API: Kubernetes 1.21.14+custom.1 is not supported (want 1.22 or newer)' },
+        ...['kubeadm', 'kubelet', 'kubectl'].map((n) => ({
+          path: '/versions/kubernetes',
+          message: `${n} 1.21.14+custom.1 for amd64 is not in the mirror: add it with \`ballastctl artifacts fetch\` (or upload it)`,
+        })),
+      ],
+    },
     'a version the mirror lacks (v prefix ignored)': {
       spec: (s) => (s.versions.kubernetes = 'v1.31.0'),
       problems: ['kubeadm', 'kubelet', 'kubectl'].map((n) => ({
