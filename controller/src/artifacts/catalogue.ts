@@ -19,9 +19,9 @@
  * - etcd 3.5.33: the 3.5 line, which kubeadm 1.36 accepts as external etcd (its minimum is 3.5.24)
  *   and which the lab builds too; kubespray would pick 3.6.
  * - containerd 1.7.22, runc 1.1.13, cni-plugins 1.4.0: unchanged from the previous catalogue
- *   (kubespray v2.26.0). containerd 1.7 satisfies Kubernetes 1.36 (kubeadm only warns that 1.37
- *   needs ≥ 1.7), and moving to containerd 2.x changes its config format, which the containerd
- *   role renders — a separate change.
+ *   (kubespray v2.26.0). containerd 1.7 satisfies Kubernetes 1.36 (kubeadm 1.36 warns only about
+ *   containerd older than 1.7, which 1.37 will require), and moving to containerd 2.x changes its
+ *   config format, which the containerd role renders — a separate change.
  *
  * Versions here drop the leading "v" so that names read the same across components; the URLs keep
  * it. A version with build metadata (`1.36.3+ballast.standin`) is never in this catalogue: it names
