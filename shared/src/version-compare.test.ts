@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions } from './version-compare.js';
+import { compareReleases, compareVersions, releaseVersion } from './version-compare.js';
 
 describe('compareVersions', () => {
   it('orders release parts numerically and ignores a leading v', () => {
@@ -19,5 +19,23 @@ describe('compareVersions', () => {
   it('is antisymmetric', () => {
     const versions = ['1.0.0', 'v1.0.0-rc.1', '1.0.0+b1', '1.0.1', '1.0'];
     for (const a of versions) for (const b of versions) expect(compareVersions(a, b) + compareVersions(b, a)).toBe(0);
+  });
+});
+
+describe('releaseVersion and compareReleases', () => {
+  it('drops build metadata only, keeping a leading v and a pre-release', () => {
+    expect(releaseVersion('1.36.3+ballast.standin')).toBe('1.36.3');
+    expect(releaseVersion('v1.36.3+ballast.standin')).toBe('v1.36.3');
+    expect(releaseVersion('1.36.3-rc.1+b.2')).toBe('1.36.3-rc.1');
+    expect(releaseVersion('v3.5.33')).toBe('v3.5.33');
+    expect(releaseVersion('1.36.0-alpha.1')).toBe('1.36.0-alpha.1');
+  });
+
+  it('ignores build metadata for precedence (SemVer), unlike compareVersions', () => {
+    expect(compareReleases('1.36.3+ballast.standin', 'v1.36.3')).toBe(0);
+    expect(compareVersions('1.36.3+ballast.standin', 'v1.36.3')).toBe(1);
+    expect(compareReleases('1.36.3+a', '1.36.3+b')).toBe(0);
+    expect(compareReleases('1.35.9+ballast.standin', '1.36.0')).toBe(-1);
+    expect(compareReleases('1.36.0-rc.1+x', '1.36.0')).toBe(-1);
   });
 });

@@ -2,6 +2,12 @@
  * The one ordering of version strings in Ballast: artifact versions in the mirror (`v3.5.12`,
  * `1.30.0-rc.1`) and agent package versions served by /install.sh (`0.1.0+lab2`). "Newest" must
  * mean the same thing in both places, so both use {@link compareVersions}.
+ *
+ * Build metadata names a build, not a release. A cluster may pin `kubernetes: 1.36.3+ballast.standin`:
+ * the artifact lookup uses that whole version, so a differently built binary is a different artifact
+ * and never collides with the catalogue's pin of upstream's 1.36.3, while everything Kubernetes sees
+ * (kubeadm's `kubernetesVersion`, image tags, version checks) uses {@link releaseVersion}, `1.36.3`,
+ * and compares with {@link compareReleases}, which follows SemVer precedence.
  */
 
 interface ParsedVersion {
@@ -56,4 +62,23 @@ export function compareVersions(a: string, b: string): number {
   if (x.build === undefined) return -1;
   if (y.build === undefined) return 1;
   return comparePart(x.build, y.build);
+}
+
+/**
+ * The version without its build metadata (`v1.36.3+ballast.standin` → `v1.36.3`,
+ * `1.36.3-rc.1+b2` → `1.36.3-rc.1`): the release a build is of, as Kubernetes and its tools name it.
+ * A leading `v` is kept as given.
+ */
+export function releaseVersion(version: string): string {
+  const at = version.indexOf('+');
+  return at < 0 ? version : version.slice(0, at);
+}
+
+/**
+ * SemVer precedence: {@link compareVersions} with build metadata ignored, so `1.36.3+ballast.standin`
+ * equals `1.36.3`. For checks about what a release supports (a kubeadm API, a minimum version),
+ * never for picking the newest artifact in a mirror.
+ */
+export function compareReleases(a: string, b: string): number {
+  return compareVersions(releaseVersion(a), releaseVersion(b));
 }

@@ -9,7 +9,7 @@ import { renderInitConfig, renderJoinConfig, type KubeadmConfigInput } from '../
 import { createCa, issueClientCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse } from '../../shared/src/artifacts-api.js';
 import type { RunDocument } from '../../shared/src/runs-api.js';
-import { type DebianTestBundle, debianTestBundle, KUBE_STANDIN_VERSION } from '../support/bundle.js';
+import { CRICTL_STANDIN_VERSION, type DebianTestBundle, debianTestBundle, KUBE_STANDIN_VERSION } from '../support/bundle.js';
 import { createFakeApiServerPki, type FakeApiServerPki, type FakeApiServerProcess, REPO_ROOT, standinEnv, startFakeApiServerProcess } from '../support/fake-apiserver-process.js';
 import { parseStandinLog, STANDIN_ENV, STANDIN_LOG, type StandinLogEntry } from '../support/standin/log.js';
 import { explain, hostOf, writeVarsFile } from './support-roles.js';
@@ -196,10 +196,10 @@ console.log(JSON.stringify({ readyz, nodes }));
     );
     const standins = res.items.filter((i) => bundle.standins.includes(i.artifact.name));
     expect(standins.map((i) => `${i.artifact.name} ${i.artifact.version} ${i.artifact.file}`).sort()).toEqual([
-      'crictl 1.30.0 crictl-v1.30.0-linux-amd64.tar.gz',
-      'kubeadm 1.30.4 kubeadm',
-      'kubectl 1.30.4 kubectl',
-      'kubelet 1.30.4 kubelet',
+      `crictl ${CRICTL_STANDIN_VERSION} crictl-v${CRICTL_STANDIN_VERSION}-linux-amd64.tar.gz`,
+      `kubeadm ${KUBE_STANDIN_VERSION} kubeadm`,
+      `kubectl ${KUBE_STANDIN_VERSION} kubectl`,
+      `kubelet ${KUBE_STANDIN_VERSION} kubelet`,
     ]);
     for (const i of standins) expect(i.artifact.url).toMatch(/^https:\/\/ballast\.invalid\/standin\//);
   });
@@ -217,9 +217,9 @@ console.log(JSON.stringify({ readyz, nodes }));
       expect(sum, `${path} is the raw artifact, byte for byte`).toBe(want[path!.split('/').pop()!]);
     }
     expect((await lab.exec('host1', ['stat', '-c', '%a', '/usr/bin/kubelet', '/usr/bin/crictl'])).stdout.trim().split('\n')).toEqual(['755', '755']);
-    expect((await lab.exec('host1', ['kubeadm', 'version', '-o', 'short'])).stdout.trim()).toBe('v1.30.4-standin');
-    expect((await lab.exec('host1', ['kubectl', 'version'])).stdout).toContain('Client Version: v1.30.4-standin');
-    expect((await lab.exec('host1', ['crictl', '--version'])).stdout.trim()).toBe('crictl version v1.30.0-standin');
+    expect((await lab.exec('host1', ['kubeadm', 'version', '-o', 'short'])).stdout.trim()).toBe(`v${KUBE_STANDIN_VERSION}`);
+    expect((await lab.exec('host1', ['kubectl', 'version'])).stdout).toContain(`Client Version: v${KUBE_STANDIN_VERSION}`);
+    expect((await lab.exec('host1', ['crictl', '--version'])).stdout.trim()).toBe(`crictl version v${CRICTL_STANDIN_VERSION}`);
     for (const host of ['host1', 'host2']) {
       expect((await lab.exec(host, ['systemctl', 'is-enabled', 'kubelet'])).stdout.trim()).toBe('enabled');
       expect((await lab.exec(host, ['systemctl', 'is-active', 'kubelet'], { allowFail: true })).stdout.trim()).toBe('inactive');

@@ -15,7 +15,8 @@ import { makeTempRoot, rejection, snapshotTree, testContext } from '../../agent/
 import { stageBundle } from '../../controller/src/artifacts/bundle.js';
 import { openDatabase } from '../../controller/src/store/db.js';
 import type { Catalogue } from '../../shared/src/artifacts-api.js';
-import { sha256, writeBundle } from '../support/bundle.js';
+import { releaseVersion } from '../../shared/src/version-compare.js';
+import { KUBE_STANDIN_VERSION, sha256, writeBundle } from '../support/bundle.js';
 import { writeBomb } from './bomb.js';
 
 let dir: string;
@@ -64,10 +65,15 @@ describe('issue 16 point 2: imported artifacts are trusted by construction', () 
     const unknown = join(dir, 'unknown.tar');
     await writeBundle({ out: unknown, entries: [{ name: 'backdoor', version: '1', file: 'b', content: Buffer.from('x') }] });
     expect(await rejection((await stage(unknown, { admin: false, pins })).result)).toMatchObject({ code: 'BALLAST_ERR_ARTIFACT_UNTRUSTED' });
-    // The built-in catalogue is the default: an operator cannot import the lab's stand-in "kubectl 1.30.4" either.
-    const standin = join(dir, 'standin.tar');
-    await writeBundle({ out: standin, entries: [{ name: 'kubectl', version: '1.30.4', file: 'kubectl', content: Buffer.from('#!/bin/sh\n') }] });
-    expect(await rejection((await stage(standin, { admin: false })).result)).toMatchObject({ code: 'BALLAST_ERR_ARTIFACT_UNTRUSTED' });
+    // The built-in catalogue is the default: an operator can import the lab's stand-in kubectl neither
+    // as the catalogue's release (pinned to upstream's sha256) nor as the stand-in build it is published as.
+    for (const version of [releaseVersion(KUBE_STANDIN_VERSION), KUBE_STANDIN_VERSION]) {
+      const standin = join(dir, `standin-${version}.tar`);
+      await writeBundle({ out: standin, entries: [{ name: 'kubectl', version, file: 'kubectl', content: Buffer.from('#!/bin/sh\n') }] });
+      const refused = await rejection((await stage(standin, { admin: false })).result);
+      expect(refused).toMatchObject({ code: 'BALLAST_ERR_ARTIFACT_UNTRUSTED' });
+      expect((refused as Error).message).toContain(version.includes('+') ? 'not in the built-in catalogue' : 'the built-in catalogue pins sha256');
+    }
   });
 
   it('an admin may import an unpinned artifact, and an override of a pin is reported', async () => {

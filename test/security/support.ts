@@ -18,7 +18,7 @@ import {
   UNIT_PATHS,
 } from '../../shared/src/tasks/safety.js';
 
-const KUBEADM_INPUT: KubeadmConfigInput = kubeadmTestInput('1.30.4');
+const KUBEADM_INPUT: KubeadmConfigInput = kubeadmTestInput('1.36.3');
 
 const TLS = TEST_TLS;
 

@@ -7,13 +7,14 @@
  *   (`apt-get download` + `dpkg-deb -x`, nothing is installed on this machine), repacked in the
  *   upstream release layouts, with their real sha256s. It is cached, keyed by the package versions,
  *   so only the first run pays for the download and the gzip.
- * - With `kubeStandins: true` it also carries kubelet, kubeadm and kubectl 1.30.4 (raw files named
- *   like upstream's downloads) and crictl 1.30.0 (crictl-v1.30.0-linux-amd64.tar.gz with `crictl`
- *   inside, as upstream packs it): Ballast's recording stand-ins from test/support/standin, because
- *   the real binaries cannot run on the machines these tests run on. Their manifest URLs point at
+ * - With `kubeStandins: true` it also carries kubelet, kubeadm and kubectl 1.36.3+ballast.standin
+ *   (raw files named like upstream's downloads) and crictl 1.36.0+ballast.standin
+ *   (crictl-vX-linux-amd64.tar.gz with `crictl` inside, as upstream packs it): Ballast's recording
+ *   stand-ins from test/support/standin, because the real binaries cannot run on the machines these
+ *   tests run on. Their manifest URLs point at
  *   https://ballast.invalid/standin/… (a reserved name that never resolves) and the manifest's
  *   header says so. This variant is cached separately, keyed by the Debian bundle's key and the
- *   stand-ins' sha256s, and built from the cached Debian bundle (no download).
+ *   stand-ins' sha256s and versions, and built from the cached Debian bundle (no download).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -93,12 +94,17 @@ export interface DebianTestBundle {
   standins: string[];
 }
 
-/** The Kubernetes version the kubelet, kubeadm and kubectl stand-ins are published as. */
-export const KUBE_STANDIN_VERSION = '1.30.4';
-/** The crictl version its stand-in is published as. */
-export const CRICTL_STANDIN_VERSION = '1.30.0';
-/** The CNI plugins version their stand-ins are published as. */
-export const CNI_STANDIN_VERSION = '1.4.0';
+/**
+ * The Kubernetes version the kubelet, kubeadm and kubectl stand-ins are published as: the
+ * catalogue's release with build metadata, so they are another build than the catalogue's pin
+ * (which the trust rule would refuse them as) and clusters name them explicitly, while kubeadm is
+ * told the release (shared/src/version-compare.ts).
+ */
+export const KUBE_STANDIN_VERSION = '1.36.3+ballast.standin';
+/** The crictl version its stand-in is published as (the catalogue's crictl, as a stand-in build). */
+export const CRICTL_STANDIN_VERSION = '1.36.0+ballast.standin';
+/** The CNI plugins version their stand-ins are published as (the catalogue's, as a stand-in build). */
+export const CNI_STANDIN_VERSION = '1.4.0+ballast.standin';
 /** A CNI plugin stand-in: answers every call with a CNI error result (nothing in the lab creates pods). */
 const CNI_STANDIN_SCRIPT = `#!/bin/sh
 # Ballast lab stand-in for the CNI plugin PLUGIN (the lab runs no pods).
@@ -182,7 +188,8 @@ async function withKubeStandins(o: {
 }): Promise<DebianTestBundle> {
   const scripts = Object.fromEntries(await Promise.all(STANDIN_NAMES.map(async (n) => [n, await readFile(join(STANDIN_DIR, n))] as const)));
   const hashes = Object.fromEntries(STANDIN_NAMES.map((n) => [n, sha256(scripts[n]!)]));
-  const key = sha256(JSON.stringify({ base: o.key, standins: hashes, layout: STANDIN_LAYOUT_VERSION })).slice(0, 16);
+  const versions = [KUBE_STANDIN_VERSION, CRICTL_STANDIN_VERSION, CNI_STANDIN_VERSION];
+  const key = sha256(JSON.stringify({ base: o.key, standins: hashes, versions, layout: STANDIN_LAYOUT_VERSION })).slice(0, 16);
   const final = join(o.cacheDir, `test-bundle-${key}`);
   if (!existsSync(join(final, 'manifest.json'))) {
     o.log?.(`adding the Kubernetes stand-ins to the Debian test bundle in ${final}`);

@@ -6,7 +6,7 @@
  *   node dist/test/support/fake-apiserver-main.js --listen 198.18.0.2:16443 \
  *     --tls-cert-file serving.crt --tls-private-key-file serving.key --client-ca-file ca.crt \
  *     [--bootstrap-token abcdef.0123456789abcdef]... [--cluster-info-server https://VIP:6443] \
- *     [--state-file state.json] [--git-version v1.30.4]
+ *     [--state-file state.json] [--git-version v1.36.3]
  *
  * The flag names are kube-apiserver's where it has one. Client certificates signed by the client CA
  * may do everything; bootstrap tokens may register and heartbeat Nodes (fake-apiserver-auth.ts).

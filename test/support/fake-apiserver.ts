@@ -200,7 +200,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
         return send(500, `${lines.join('\n')}\n${path.slice(1)} check failed\n`);
       }
       if (path === '/version') {
-        const gitVersion = options.gitVersion ?? 'v1.31.2';
+        const gitVersion = options.gitVersion ?? 'v1.36.3';
         const [major, minor] = gitVersion.slice(1).split('.');
         return send(200, { major, minor, gitVersion, gitCommit: '0'.repeat(40), gitTreeState: 'clean', buildDate: '2024-10-22T20:28:14Z', goVersion: 'go1.22.8', compiler: 'gc', platform: 'linux/amd64' });
       }

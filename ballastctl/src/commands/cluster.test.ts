@@ -34,7 +34,7 @@ describe('ballastctl cluster validate', () => {
     const r = await run('cluster', 'validate', '-f', 'cluster.yaml');
     expect(r).toMatchObject({ code: 0, err: '' });
     expect(r.out).toContain('note: /hosts: not checked offline: enrolment, health, facts and clocks (cluster create checks them)\n');
-    expect(r.out).toMatch(/cluster\.yaml: valid: cluster "prod", 3 etcd, 3 control-plane, 2 worker host\(s\); Kubernetes v1\.30\.4\n$/);
+    expect(r.out).toMatch(/cluster\.yaml: valid: cluster "prod", 3 etcd, 3 control-plane, 2 worker host\(s\); Kubernetes v1\.36\.3\n$/);
   });
 
   it('prints every problem with its path and exits 2', async () => {
@@ -68,9 +68,9 @@ describe('ballastctl cluster validate', () => {
   });
 
   it('reads a kubespray inventory with the flags for what it lacks', async () => {
-    const r = await run('cluster', 'validate', '--inventory', 'inventory.ini', '--name', 'lab', '--vip', '10.1.0.10', '--vip-interface', 'eth0', '--kubernetes-version', '1.30.4');
+    const r = await run('cluster', 'validate', '--inventory', 'inventory.ini', '--name', 'lab', '--vip', '10.1.0.10', '--vip-interface', 'eth0', '--kubernetes-version', '1.36.3');
     expect(r).toMatchObject({ code: 0, err: '' });
-    expect(r.out).toContain('inventory.ini: valid: cluster "lab", 1 etcd, 1 control-plane, 1 worker host(s); Kubernetes 1.30.4');
+    expect(r.out).toContain('inventory.ini: valid: cluster "lab", 1 etcd, 1 control-plane, 1 worker host(s); Kubernetes 1.36.3');
     const missing = await run('cluster', 'validate', '--inventory', 'inventory.ini');
     expect(missing.code).toBe(2);
     expect(missing.out).toContain('/vip/address: is required: an IPv4 or IPv6 address\n');

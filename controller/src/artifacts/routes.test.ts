@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256, writeBundle } from '../../../test/support/bundle.js';
+import { artifactFilePath } from '../../../shared/src/artifacts-api.js';
 import { testApp } from '../api/testing.js';
 import type { Store } from '../store/store.js';
 import { type TempStore, tempStore } from '../store/testing.js';
@@ -115,6 +116,23 @@ describe('artifact routes (app.inject)', () => {
     expect(missing.statusCode).toBe(404);
     const evil = await app.inject({ method: 'GET', url: '/v1/artifacts/files/runc/../amd64', headers: { authorization: `Bearer ${viewer}` } });
     expect(evil.statusCode).not.toBe(200);
+  });
+
+  it('keeps a build of a release (build metadata) apart from the release, and serves each by its encoded path', async () => {
+    const release = Buffer.from('kubectl as released');
+    const build = Buffer.from('kubectl, another build');
+    const entries = [
+      { name: 'kubectl', version: '1.20.0', file: 'r/kubectl', content: release },
+      { name: 'kubectl', version: '1.20.0+ballast.standin', file: 'b/kubectl', content: build },
+    ];
+    await writeBundle({ out: join(dir, 'b.tar'), entries });
+    expect((await upload(join(dir, 'b.tar'))).statusCode).toBe(200);
+    for (const e of entries) {
+      const url = artifactFilePath({ name: e.name, version: e.version, arch: 'amd64' });
+      const r = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${viewer}` } });
+      expect([url, r.statusCode, r.headers['x-ballast-sha256']]).toEqual([url, 200, sha256(e.content)]);
+    }
+    expect(artifactFilePath({ name: 'kubectl', version: '1.20.0+ballast.standin', arch: 'amd64' })).toContain('1.20.0%2Bballast.standin');
   });
 
   it('fetches a request catalogue (admin only); a hash mismatch is a 422 and imports nothing', async () => {

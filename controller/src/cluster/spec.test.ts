@@ -24,10 +24,22 @@ describe('parseClusterYaml', () => {
   it('defaults omitted sections: versions from the built-in catalogue, rollout 20%', () => {
     const text = CLUSTER_YAML.replace(/versions:\n( {2}.*\n)+/, '').replace(/network:\n( {2}.*\n)+/, '').replace(/rollout:\n( {2}.*\n)+/, '');
     const r = parseClusterYaml(text);
-    expect(r.ok && r.spec.versions).toEqual({ kubernetes: '1.30.4', etcd: '3.5.12', containerd: '1.7.22' });
-    expect(DEFAULT_VERSIONS.kubernetes).toBe('1.30.4');
+    expect(r.ok && r.spec.versions).toEqual({ kubernetes: '1.36.3', etcd: '3.5.33', containerd: '1.7.22' });
+    expect(DEFAULT_VERSIONS.kubernetes).toBe('1.36.3');
     expect(r.ok && r.spec.rollout).toEqual({ workerBatch: '20%', maxFailures: 0 });
     expect(r.ok && r.spec.network.cniManifest).toBeUndefined();
+  });
+
+  it('keeps a version with a pre-release and build metadata whole (the mirror lookup needs it)', () => {
+    for (const v of ['1.36.3+ballast.standin', 'v1.36.0-rc.1+ballast.2', '1.36.3-alpha.0']) {
+      const r = parseClusterYaml(CLUSTER_YAML.replace('kubernetes: v1.36.3', `kubernetes: ${v}`));
+      expect(r.ok && r.spec.versions.kubernetes).toBe(v);
+    }
+    for (const v of ['1.36.3+', '1.36.3+a+b', '1.36.3-']) {
+      expect(problemsOf(CLUSTER_YAML.replace('kubernetes: v1.36.3', `kubernetes: "${v}"`))).toEqual([
+        { path: '/versions/kubernetes', message: 'must be a version such as 1.36.3 or 1.36.3+build.1' },
+      ]);
+    }
   });
 
   it('fills VIP health defaults only when health is given', () => {
@@ -55,7 +67,7 @@ describe('parseClusterYaml', () => {
       { path: '/extra', message: 'unknown key' },
       { path: '/apiVersion', message: 'must be ballast.dev/v1alpha1' },
       { path: '/name', message: 'must be a DNS label (a-z, 0-9 and "-", at most 63 characters)' },
-      { path: '/versions/kubernetes', message: 'must be a version such as 1.30.4' },
+      { path: '/versions/kubernetes', message: 'must be a version such as 1.36.3 or 1.36.3+build.1' },
       { path: '/vip/interface', message: 'is required: an interface name such as eth0 (at most 15 characters)' },
       { path: '/vip/extra', message: 'unknown key' },
       { path: '/vip/address', message: 'must be an IPv4 or IPv6 address' },

@@ -50,7 +50,8 @@ export const DEFAULT_VERSIONS = {
 const Str = (pattern: string, hint: string, extra: Record<string, unknown> = {}) => Type.String({ pattern, hint, ...extra });
 const Address = Str('^[0-9A-Fa-f.:]{2,45}$', 'an IPv4 or IPv6 address', { maxLength: 45 });
 const CidrText = (def: string) => Str('^[0-9A-Fa-f.:]{2,45}/[0-9]{1,3}$', 'a CIDR such as 10.244.0.0/16', { default: def });
-const Version = (def: string) => Str('^v?[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]{1,40})?$', 'a version such as 1.30.4', { default: def });
+const Version = (def: string) =>
+  Str('^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]{1,40})?(\\+[0-9A-Za-z.-]{1,40})?$', 'a version such as 1.36.3 or 1.36.3+build.1', { default: def });
 const Role = Type.Union(
   CLUSTER_ROLES.map((r) => Type.Literal(r)),
   { hint: 'one of etcd, control-plane, worker' },
@@ -121,6 +122,13 @@ export const ClusterNetworkSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * The pinned versions. A version may carry SemVer build metadata (`1.36.3+ballast.standin`): the
+ * mirror lookup uses the whole version, so a build of 1.36.3 other than upstream's is another
+ * artifact and can never be taken for the catalogue's pinned 1.36.3, while Kubernetes is told the
+ * release (`v1.36.3` in kubeadm's `kubernetesVersion`, image tags, version checks): see
+ * `releaseVersion` in shared/src/version-compare.ts.
+ */
 export const ClusterVersionsSchema = Type.Object(
   {
     kubernetes: Version(DEFAULT_VERSIONS.kubernetes),

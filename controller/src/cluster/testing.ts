@@ -12,8 +12,8 @@ export const CLUSTER_YAML = `apiVersion: ballast.dev/v1alpha1
 kind: Cluster
 name: prod
 versions:
-  kubernetes: v1.30.4
-  etcd: 3.5.12
+  kubernetes: v1.36.3
+  etcd: 3.5.33
   containerd: 1.7.22
 vip:
   address: 10.0.0.10

@@ -278,9 +278,19 @@ describe('validateCluster', () => {
     'artifacts missing from the mirror': {
       env: (e) => (e.mirror = e.mirror.filter((a) => a.name !== 'kubelet' && a.name !== 'runc' && a.name !== 'etcd')),
       problems: [
-        { path: '/versions/etcd', message: 'etcd 3.5.12 for amd64 is not in the mirror: add it with `ballastctl artifacts fetch` (or upload it)' },
+        { path: '/versions/etcd', message: 'etcd 3.5.33 for amd64 is not in the mirror: add it with `ballastctl artifacts fetch` (or upload it)' },
         { path: '/versions', message: 'no runc for amd64 in the mirror: add it with `ballastctl artifacts fetch` (or upload it)' },
-        { path: '/versions/kubernetes', message: 'kubelet 1.30.4 for amd64 is not in the mirror: add it with `ballastctl artifacts fetch` (or upload it)' },
+        { path: '/versions/kubernetes', message: 'kubelet 1.36.3 for amd64 is not in the mirror: add it with `ballastctl artifacts fetch` (or upload it)' },
+      ],
+    },
+    'a Kubernetes older than any kubeadm config API Ballast renders, with build metadata or not': {
+      spec: (s) => (s.versions.kubernetes = '1.21.14+custom.1'),
+      problems: [
+        { path: '/versions/kubernetes', message: 'failed to pick a kubeadm config API: Kubernetes 1.21.14+custom.1 is not supported (want 1.22 or newer)' },
+        ...['kubeadm', 'kubelet', 'kubectl'].map((n) => ({
+          path: '/versions/kubernetes',
+          message: `${n} 1.21.14+custom.1 for amd64 is not in the mirror: add it with \`ballastctl artifacts fetch\` (or upload it)`,
+        })),
       ],
     },
     'a version the mirror lacks (v prefix ignored)': {
@@ -290,9 +300,16 @@ describe('validateCluster', () => {
         message: `${n} 1.31.0 for amd64 is not in the mirror: add it with \`ballastctl artifacts fetch\` (or upload it)`,
       })),
     },
+    'a version with build metadata is looked up whole: the catalogue build of the release does not count': {
+      spec: (s) => (s.versions.kubernetes = `${s.versions.kubernetes}+ballast.standin`),
+      problems: ['kubeadm', 'kubelet', 'kubectl'].map((n) => ({
+        path: '/versions/kubernetes',
+        message: `${n} 1.36.3+ballast.standin for amd64 is not in the mirror: add it with \`ballastctl artifacts fetch\` (or upload it)`,
+      })),
+    },
     'an arm64 worker needs arm64 node artifacts, not etcd': {
       env: (e) => e.statuses.set('w-2', { ...status(e, 'w-2'), arch: 'arm64' }),
-      problems: ['containerd 1.7.22', 'no runc', 'no cni-plugins', 'kubeadm 1.30.4', 'kubelet 1.30.4', 'kubectl 1.30.4'].map((what) => ({
+      problems: ['containerd 1.7.22', 'no runc', 'no cni-plugins', 'kubeadm 1.36.3', 'kubelet 1.36.3', 'kubectl 1.36.3'].map((what) => ({
         path: what.startsWith('no ') ? '/versions' : what.startsWith('kube') ? '/versions/kubernetes' : '/versions/containerd',
         message: `${what} for arm64 ${what.startsWith('no ') ? '' : 'is not '}in the mirror: add it with \`ballastctl artifacts fetch\` (or upload it)`,
       })),
@@ -350,13 +367,13 @@ describe('validateCluster', () => {
     const mirror = fakeMirror(completeMirror());
     validateCluster(spec, { hosts: { find: (n) => healthyStatuses(spec).get(n) ?? null }, artifacts: mirror, prefixLength: () => 24 });
     expect(mirror.queries).toEqual([
-      'etcd@3.5.12/amd64',
+      'etcd@3.5.33/amd64',
       'containerd@1.7.22/amd64',
       'runc@*/amd64',
       'cni-plugins@*/amd64',
-      'kubeadm@1.30.4/amd64',
-      'kubelet@1.30.4/amd64',
-      'kubectl@1.30.4/amd64',
+      'kubeadm@1.36.3/amd64',
+      'kubelet@1.36.3/amd64',
+      'kubectl@1.36.3/amd64',
     ]);
   });
 

@@ -6,6 +6,8 @@
  */
 import type { HostState } from '../../../shared/src/api.js';
 import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
+import { messageOf } from '../../../shared/src/errors.js';
+import { kubeadmApiVersion } from '../kube/kubeadm-config.js';
 import type { ArtifactLookup } from '../roles/types.js';
 import { type Cidr, contains, familyBits, formatCidr, formatIp, type IpAddress, lastOf, networkOf, overlaps, parseCidr, parseIp } from './net.js';
 import type { ClusterProblem, ClusterSpec } from './spec.js';
@@ -79,6 +81,7 @@ export function validateCluster(spec: ClusterSpec, ports: ClusterValidationPorts
   const out: ClusterValidation = { problems: [], notes: [] };
   const hosts = checkHostEntries(spec, out);
   checkTopology(spec, out);
+  checkKubernetesVersion(spec, out);
   const subnets = hostSubnets(hosts, ports, out);
   checkVip(spec, hosts, subnets, out);
   checkNetwork(spec, hosts, subnets, out);
@@ -87,6 +90,18 @@ export function validateCluster(spec: ClusterSpec, ports: ClusterValidationPorts
   }
   checkHostsAgainstController(spec, ports, options, out);
   return out;
+}
+
+/**
+ * A Kubernetes version Ballast can render kubeadm configs for (1.22 or newer; build metadata plays
+ * no part), found now rather than when the bootstrap reaches its first control plane.
+ */
+function checkKubernetesVersion(spec: ClusterSpec, out: ClusterValidation): void {
+  try {
+    kubeadmApiVersion(spec.versions.kubernetes);
+  } catch (err) {
+    out.problems.push({ path: '/versions/kubernetes', message: messageOf(err) });
+  }
 }
 
 /** Names and addresses: valid and distinct. Returns the hosts whose address parsed. */

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { isBallastError } from '../../../shared/src/errors.js';
@@ -13,44 +12,33 @@ import {
   renderInitConfig,
   renderJoinConfig,
 } from './kubeadm-config.js';
+import { GOLDEN_CA_PEM, GOLDEN_DIR, goldenInput, KUBEADM_SHAPES, KUBEADM_V1BETA3_SHAPES } from './testing.js';
 
 /**
  * Golden files: test/golden/kubeadm/*.yaml, compared byte for byte. `UPDATE_GOLDEN=1 npx vitest run
  * controller/src/kube/kubeadm-config.test.ts` rewrites them; review the diff before committing.
- * ca.crt there is a fixed CA certificate (no key) so the pinned hash is stable.
+ * They are a diff aid; the proof that kubeadm accepts each shape is kubeadm-validate.test.ts, which
+ * runs the real `kubeadm config validate`.
  */
-const GOLDEN = fileURLToPath(new URL('../../../test/golden/kubeadm/', import.meta.url));
-const CA_PEM = readFileSync(`${GOLDEN}ca.crt`, 'utf8');
-
-const BASE: KubeadmConfigInput = {
-  kubernetesVersion: '1.30.4',
-  clusterName: 'prod-east',
-  vip: '10.20.0.10',
-  networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
-  etcdMembers: ['10.20.0.11', '10.20.0.12', '10.20.0.13'],
-  certSANs: ['10.20.0.11', '10.20.0.12', '10.20.0.13', 'cp-1', 'cp-2', 'cp-3', 'k8s.prod-east.example'],
-  node: { name: 'cp-1', address: '10.20.0.11' },
-  bootstrapToken: { token: 'abcdef.0123456789abcdef', ttl: '2h0m0s' },
-  caCertPem: CA_PEM,
-};
-const V131 = { ...BASE, kubernetesVersion: 'v1.31.2' };
+const CA_PEM = GOLDEN_CA_PEM;
+/** The catalogue's Kubernetes (v1beta4). */
+const BASE: KubeadmConfigInput = goldenInput('1.36.3');
+/** A cluster pinning an older Kubernetes (v1beta3). */
+const V130: KubeadmConfigInput = goldenInput('1.30.4');
 
 function golden(name: string, actual: string): void {
-  const path = `${GOLDEN}${name}`;
+  const path = `${GOLDEN_DIR}${name}`;
   if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, actual);
   expect(actual, `${name} differs; UPDATE_GOLDEN=1 rewrites it`).toBe(readFileSync(path, 'utf8'));
 }
 
-const CASES: [string, () => string][] = [
-  ['init-v1beta3.yaml', () => renderInitConfig(BASE)],
-  ['init-v1beta4.yaml', () => renderInitConfig(V131)],
-  ['join-control-plane-v1beta4.yaml', () => renderJoinConfig({ ...V131, node: { name: 'cp-2', address: '10.20.0.12' } }, { controlPlane: true })],
-  ['join-worker-v1beta3.yaml', () => renderJoinConfig({ ...BASE, node: { name: 'worker-1', address: '10.20.1.21' } }, { controlPlane: false })],
-  ['join-worker-v1beta4.yaml', () => renderJoinConfig({ ...V131, node: { name: 'worker-1', address: '10.20.1.21' } }, { controlPlane: false })],
-];
+const SHAPES = [...KUBEADM_SHAPES, ...KUBEADM_V1BETA3_SHAPES];
+const CASES: [string, () => string][] = SHAPES.map((s) => [s.golden ?? s.name, () => s.render(s.goldenVersion)]);
 
 describe('kubeadm config golden files', () => {
-  it.each(CASES)('%s', (name, render) => golden(name, render()));
+  it.each(SHAPES.filter((s) => s.golden !== null).map((s) => [s.golden ?? '', () => s.render(s.goldenVersion)] as const))('%s', (name, render) =>
+    golden(name, render()),
+  );
 });
 
 /*
@@ -160,7 +148,7 @@ describe('kubeadm config structure', () => {
   });
 
   it('init: the required fields, external etcd with the apiserver client pair, the VIP as endpoint', () => {
-    for (const [input, api] of [[BASE, KUBEADM_V1BETA3], [V131, KUBEADM_V1BETA4]] as const) {
+    for (const [input, api] of [[V130, KUBEADM_V1BETA3], [BASE, KUBEADM_V1BETA4]] as const) {
       const [init, cluster, kubelet] = parse(renderInitConfig(input));
       expect(init).toMatchObject({ apiVersion: api, kind: 'InitConfiguration' });
       expect(at(init, 'localAPIEndpoint')).toEqual({ advertiseAddress: '10.20.0.11', bindPort: 6443 });
@@ -194,11 +182,11 @@ describe('kubeadm config structure', () => {
   });
 
   it('join: token discovery through the VIP pinned to the CA key; control planes add their endpoint, workers no taints', () => {
-    const [cp] = parse(renderJoinConfig({ ...V131, node: { name: 'cp-2', address: '10.20.0.12' } }, { controlPlane: true }));
+    const [cp] = parse(renderJoinConfig({ ...BASE, node: { name: 'cp-2', address: '10.20.0.12' } }, { controlPlane: true }));
     expect(at(cp, 'discovery.bootstrapToken')).toEqual({ apiServerEndpoint: '10.20.0.10:6443', token: 'abcdef.0123456789abcdef', caCertHashes: [caCertHash(CA_PEM)] });
     expect(at(cp, 'controlPlane')).toEqual({ localAPIEndpoint: { advertiseAddress: '10.20.0.12', bindPort: 6443 } });
     expect(at(cp, 'nodeRegistration.taints')).toBeUndefined();
-    const [worker] = parse(renderJoinConfig({ ...BASE, node: { name: 'w-1', address: '10.20.1.21' } }, { controlPlane: false }));
+    const [worker] = parse(renderJoinConfig({ ...V130, node: { name: 'w-1', address: '10.20.1.21' } }, { controlPlane: false }));
     expect(worker?.apiVersion).toBe(KUBEADM_V1BETA3);
     expect(at(worker, 'controlPlane')).toBeUndefined();
     expect(at(worker, 'nodeRegistration.taints')).toEqual([]);
@@ -221,10 +209,18 @@ describe('kubeadm config structure', () => {
   });
 
   it('brackets an IPv6 VIP and etcd member in host:port', () => {
-    const text = renderInitConfig({ ...V131, vip: 'fd00::10', etcdMembers: ['fd00::11'], node: { name: 'cp-1', address: 'fd00::11' } });
+    const text = renderInitConfig({ ...BASE, vip: 'fd00::10', etcdMembers: ['fd00::11'], node: { name: 'cp-1', address: 'fd00::11' } });
     const [, cluster] = parse(text);
     expect(at(cluster, 'controlPlaneEndpoint')).toBe('[fd00::10]:6443');
     expect(at(cluster, 'etcd.external.endpoints')).toEqual(['https://[fd00::11]:2379']);
+  });
+
+  it('tells kubeadm the release: build metadata is dropped, a pre-release kept', () => {
+    const version = (v: string) => at(parse(renderInitConfig({ ...BASE, kubernetesVersion: v }))[1], 'kubernetesVersion');
+    expect(version('1.36.3+ballast.standin')).toBe('v1.36.3');
+    expect(version('v1.36.3+ballast.standin')).toBe('v1.36.3');
+    expect(version('1.36.0-rc.1+b.2')).toBe('v1.36.0-rc.1');
+    expect(renderInitConfig({ ...BASE, kubernetesVersion: '1.36.3+ballast.standin' })).toBe(renderInitConfig(BASE));
   });
 });
 
@@ -234,6 +230,8 @@ describe('kubeadmApiVersion and caCertHash', () => {
     expect(kubeadmApiVersion('1.22.0')).toBe(KUBEADM_V1BETA3);
     expect(kubeadmApiVersion('1.31.0')).toBe(KUBEADM_V1BETA4);
     expect(kubeadmApiVersion('v1.33.1-rc.0')).toBe(KUBEADM_V1BETA4);
+    expect(kubeadmApiVersion('1.36.3+ballast.standin')).toBe(KUBEADM_V1BETA4);
+    expect(kubeadmApiVersion('1.30.4+ballast.standin')).toBe(KUBEADM_V1BETA3);
     expect(() => kubeadmApiVersion('1.21.14')).toThrow(/not supported/);
   });
 

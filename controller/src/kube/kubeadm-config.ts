@@ -5,7 +5,13 @@
  * Field names follow kubeadm's Go types (cmd/kubeadm/app/apis/kubeadm/v1beta3 and v1beta4):
  * - v1beta3 for Kubernetes < 1.31, v1beta4 from 1.31 (the first kubeadm that reads it). The two
  *   differ here only in `extraArgs`-style fields: v1beta3 has `map[string]string`, v1beta4 a list
- *   of `{name, value}` (which allows duplicates).
+ *   of `{name, value}` (which allows duplicates). kubeadm 1.36 (the catalogue's) still reads
+ *   v1beta3 but calls it deprecated, and deploys only control planes of 1.35 or newer, so the
+ *   v1beta3 output is for clusters that pin an older Kubernetes with its own kubeadm.
+ * - `kubernetesVersion` is the release without build metadata (`1.36.3+ballast.standin` renders
+ *   as `v1.36.3`): the metadata names the build of the binaries in the mirror, while kubeadm derives
+ *   the control-plane image tags from this field (it would turn `+` into `_` and look for
+ *   `kube-apiserver:v1.36.3_ballast.standin`).
  * - External etcd: the controller runs etcd itself (the `etcd` role), so kubeadm gets endpoints and
  *   the apiserver's etcd client pair; it never starts a local etcd.
  * - The controller's CAs are written into /etc/kubernetes/pki before kubeadm runs (the
@@ -24,6 +30,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { BallastError } from '../../../shared/src/errors.js';
 import { caPublicKeyHash } from '../../../shared/src/pki.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
+import { releaseVersion } from '../../../shared/src/version-compare.js';
 
 export const KUBEADM_V1BETA3 = 'kubeadm.k8s.io/v1beta3';
 export const KUBEADM_V1BETA4 = 'kubeadm.k8s.io/v1beta4';
@@ -49,8 +56,8 @@ const Dns = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0
 /** The input schema; {@link KubeadmConfigInput} is its static type. */
 export const KubeadmConfigInputSchema = Type.Object(
   {
-    /** `1.30.4` or `v1.30.4`; picks the kubeadm config API. */
-    kubernetesVersion: Type.String({ pattern: '^v?[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}([-+][0-9A-Za-z.-]{1,64})?$' }),
+    /** `1.36.3`, `v1.36.3` or `1.36.3+build`; picks the kubeadm config API. Build metadata is dropped. */
+    kubernetesVersion: Type.String({ pattern: '^v?[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}(-[0-9A-Za-z.-]{1,64})?(\\+[0-9A-Za-z.-]{1,64})?$' }),
     clusterName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
     /** The control-plane VIP (IP or DNS name); the control-plane endpoint is `<vip>:6443`. */
     vip: Address,
@@ -87,9 +94,13 @@ export const KubeadmConfigInputSchema = Type.Object(
 /** What every kubeadm config render needs; one value per (cluster, host). */
 export type KubeadmConfigInput = Static<typeof KubeadmConfigInputSchema>;
 
-/** v1beta4 from Kubernetes 1.31; v1beta3 from 1.22 (older kubeadm cannot read either). */
+/**
+ * v1beta4 from Kubernetes 1.31; v1beta3 from 1.22 (older kubeadm cannot read either). Decided by
+ * the release's minor, so `1.31.0-rc.1` (a kubeadm that reads v1beta4) gets v1beta4 and build
+ * metadata plays no part.
+ */
 export function kubeadmApiVersion(kubernetesVersion: string): KubeadmApiVersion {
-  const m = /^v?([0-9]+)\.([0-9]+)\./.exec(kubernetesVersion);
+  const m = /^v?([0-9]+)\.([0-9]+)\./.exec(releaseVersion(kubernetesVersion));
   const major = Number(m?.[1]);
   const minor = Number(m?.[2]);
   if (m === null || major !== 1 || minor < 22) {
@@ -191,7 +202,7 @@ export function renderJoinConfig(input: KubeadmConfigInput, options: { controlPl
 interface Checked {
   input: KubeadmConfigInput;
   api: KubeadmApiVersion;
-  /** With a leading `v`, as kubeadm prints it. */
+  /** With a leading `v`, as kubeadm prints it, and without build metadata. */
   version: string;
   endpoint: string;
   caHash: string;
@@ -243,7 +254,8 @@ function checkInput(input: KubeadmConfigInput): Checked {
   if (problems.length > 0) {
     throw new BallastError('BALLAST_ERR_VALIDATION', `failed to render kubeadm config: ${problems.join('; ')}`, { path: problems[0]?.split(':')[0] ?? '/' });
   }
-  const version = input.kubernetesVersion.startsWith('v') ? input.kubernetesVersion : `v${input.kubernetesVersion}`;
+  const release = releaseVersion(input.kubernetesVersion);
+  const version = release.startsWith('v') ? release : `v${release}`;
   return { input, api, version, endpoint: hostPort(input.vip, API_SERVER_PORT), caHash };
 }
 

@@ -31,10 +31,10 @@ describe('etcd', () => {
       'Register component etcd',
     ]);
     expect(find(role.tasks, 'Install etcd and etcdctl').args).toMatchObject({
-      version: '3.5.12',
+      version: '3.5.33',
       install: [
-        { from: 'etcd-v3.5.12-linux-amd64/etcd', to: '/usr/local/bin/etcd', mode: '0755' },
-        { from: 'etcd-v3.5.12-linux-amd64/etcdctl', to: '/usr/local/bin/etcdctl', mode: '0755' },
+        { from: 'etcd-v3.5.33-linux-amd64/etcd', to: '/usr/local/bin/etcd', mode: '0755' },
+        { from: 'etcd-v3.5.33-linux-amd64/etcdctl', to: '/usr/local/bin/etcdctl', mode: '0755' },
       ],
     });
     expect(find(role.tasks, 'Create data directory /var/lib/etcd').args).toMatchObject({ path: '/var/lib/etcd', mode: '0700' });

@@ -130,7 +130,7 @@ describe('kube-node', () => {
   it('installs kubelet/kubeadm/kubectl of one version, the unit with the kubeadm drop-in, crictl and its config', () => {
     const role = mustRender('kube-node');
     for (const bin of ['kubelet', 'kubeadm', 'kubectl']) {
-      expect(args(byName(role.tasks, `Install ${bin}`))).toMatchObject({ name: bin, version: '1.30.4', install: [{ from: bin, to: `/usr/bin/${bin}`, mode: '0755' }] });
+      expect(args(byName(role.tasks, `Install ${bin}`))).toMatchObject({ name: bin, version: '1.36.3', install: [{ from: bin, to: `/usr/bin/${bin}`, mode: '0755' }] });
     }
     const unit = args<{ content: string; dropIns: Record<string, string>; enabled: boolean; state?: string }>(byName(role.tasks, 'Install kubelet.service with the kubeadm drop-in'));
     expect(unit.enabled).toBe(true);
@@ -141,11 +141,21 @@ describe('kube-node', () => {
     expect(component).toMatchObject({ name: 'kubelet', probe: { kind: 'kubelet', url: 'http://127.0.0.1:10248/healthz' }, requiresPath: '/var/lib/kubelet/config.yaml' });
   });
 
+  it('a version with build metadata is another artifact than the release: looked up whole, never the release instead', () => {
+    const both = fakeMirror(['1.36.3', '1.36.3+ballast.standin'].flatMap((v) => ['kubelet', 'kubeadm', 'kubectl'].map((n) => art(n, v))));
+    const role = mustRender('kube-node', { version: '1.36.3+ballast.standin', crictl: { enabled: false } }, both);
+    for (const bin of ['kubelet', 'kubeadm', 'kubectl']) expect(args(byName(role.tasks, `Install ${bin}`))).toMatchObject({ name: bin, version: '1.36.3+ballast.standin' });
+    const releaseOnly = fakeMirror(['kubelet', 'kubeadm', 'kubectl'].map((n) => art(n, '1.36.3')));
+    const r = renderRole('kube-node', { host: HOST, artifacts: releaseOnly, vars: { version: '1.36.3+ballast.standin', crictl: { enabled: false } } });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.map((p) => p.path)).toEqual(['/artifacts/kubelet', '/artifacts/kubeadm', '/artifacts/kubectl']);
+  });
+
   it('needs kubeadm and kubectl at the version kubelet resolved to', () => {
-    const mirror = fakeMirror([art('kubelet', '1.31.0'), art('kubeadm', '1.30.4'), art('kubectl', '1.31.0')]);
+    const mirror = fakeMirror([art('kubelet', '1.37.0'), art('kubeadm', '1.36.3'), art('kubectl', '1.37.0')]);
     const r = renderRole('kube-node', { host: HOST, artifacts: mirror, vars: { crictl: { enabled: false } } });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.problems).toEqual([{ path: '/artifacts/kubeadm', message: expect.stringContaining('"kubeadm" 1.31.0') }]);
+    if (!r.ok) expect(r.problems).toEqual([{ path: '/artifacts/kubeadm', message: expect.stringContaining('"kubeadm" 1.37.0') }]);
   });
 });
 

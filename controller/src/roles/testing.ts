@@ -21,17 +21,17 @@ export function art(name: string, version: string, arch = 'amd64'): ArtifactReco
   return { name, version, arch, sha256: `${name.length.toString(16).padStart(2, '0')}${'ab'.repeat(31)}` };
 }
 
-/** The mirror the kubespray catalogue would give (amd64), plus an older containerd. */
+/** The mirror the built-in catalogue gives (amd64), plus an older containerd. */
 export const FULL_MIRROR = fakeMirror([
   art('containerd', '1.6.20'),
   art('containerd', '1.7.22'),
   art('runc', '1.1.13'),
   art('cni-plugins', '1.4.0'),
-  art('crictl', '1.30.0'),
-  art('etcd', '3.5.12'),
-  art('kubelet', '1.30.4'),
-  art('kubeadm', '1.30.4'),
-  art('kubectl', '1.30.4'),
+  art('crictl', '1.36.0'),
+  art('etcd', '3.5.33'),
+  art('kubelet', '1.36.3'),
+  art('kubeadm', '1.36.3'),
+  art('kubectl', '1.36.3'),
 ]);
 
 /** A host as the orchestrator would describe it. */

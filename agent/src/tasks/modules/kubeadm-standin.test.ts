@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { KUBE_STANDIN_VERSION } from '../../../../test/support/bundle.js';
 import { createExec } from '../../host/exec.js';
 import type { ExecPort } from '../../host/ports.js';
 import { createModuleRegistry } from '../registry.js';
@@ -38,7 +39,7 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('kubeadm stand-in', () => {
   it('prints its version', async () => {
-    expect(await kubeadm('version', '-o', 'short')).toEqual({ code: 0, stdout: 'v1.30.4-standin\n', stderr: '' });
+    expect(await kubeadm('version', '-o', 'short')).toEqual({ code: 0, stdout: `v${KUBE_STANDIN_VERSION}\n`, stderr: '' });
   });
 
   it('records every call with time, argv and the config sha256', async () => {
