@@ -15,7 +15,7 @@
  * version without the metadata (kubeadm's `kubernetesVersion` is v1.36.3).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,15 +32,24 @@ export const UPSTREAM_CACHE = process.env.BALLAST_UPSTREAM_CACHE ?? '/var/cache/
 const LAYOUT_VERSION = 1;
 const CNI_PACKAGE = 'containernetworking-plugins';
 
-/** The newest `vX.Y.Z` directory under `<cache>/<what>` that has every one of `bins`. */
-export function cachedBuild(what: 'kube' | 'etcd' | 'crictl', bins: readonly string[], cache = UPSTREAM_CACHE): { version: string; dir: string } | null {
-  const root = join(cache, what);
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root)
-    .filter((v) => /^v\d+\.\d+\.\d+$/.test(v) && bins.every((b) => existsSync(join(root, v, 'bin', b))))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  const version = versions.at(-1);
-  return version === undefined ? null : { version: version.slice(1), dir: join(root, version, 'bin') };
+/** The repo's scripts/upstream (also when this runs from dist/). */
+const UPSTREAM_DIR = join(import.meta.dirname.replace(/\/dist\/test\/support$/, '/test/support'), '../../scripts/upstream');
+const MODULES = { kube: ['kube', 'k8s.io/kubernetes'], etcd: ['etcd', 'go.etcd.io/etcd/server/v3'], crictl: ['crictl', 'sigs.k8s.io/cri-tools'] } as const;
+
+/** The version scripts/upstream/<what>/go.mod pins (what build.sh builds), without the `v`. */
+export function pinnedVersion(what: keyof typeof MODULES): string {
+  const [dir, module] = MODULES[what];
+  const text = readFileSync(join(UPSTREAM_DIR, dir, 'go.mod'), 'utf8');
+  const m = new RegExp(`^\\s*(?:require\\s+)?${module.replaceAll('.', '\\.')}\\s+v(\\d+\\.\\d+\\.\\d+)\\s*$`, 'm').exec(text);
+  if (!m?.[1]) throw new Error(`failed to read the pinned ${module} version from ${join(UPSTREAM_DIR, dir, 'go.mod')}`);
+  return m[1];
+}
+
+/** The cached build of the pinned version of `what` when it has every one of `bins`, else null. */
+export function cachedBuild(what: keyof typeof MODULES, bins: readonly string[], cache = UPSTREAM_CACHE): { version: string; dir: string } | null {
+  const version = pinnedVersion(what);
+  const dir = join(cache, what, `v${version}`, 'bin');
+  return bins.every((b) => existsSync(join(dir, b))) ? { version, dir } : null;
 }
 
 export const KUBE_BINS = ['kubelet', 'kubeadm', 'kubectl'] as const;

@@ -194,7 +194,7 @@ describe('kubeadm config structure', () => {
   });
 
   it('cgroup v1 hosts: cgroupfs, failCgroupV1 false and only SystemVerification ignored; skipped add-ons become skipPhases', () => {
-    const input = { ...V131, kubelet: { cgroupDriver: 'cgroupfs' as const, allowCgroupV1: true }, skipAddons: ['coredns' as const, 'kube-proxy' as const] };
+    const input = { ...BASE, kubelet: { cgroupDriver: 'cgroupfs' as const, allowCgroupV1: true }, skipAddons: ['coredns' as const, 'kube-proxy' as const] };
     const [init, , kubelet] = parse(renderInitConfig(input));
     expect(at(init, 'skipPhases')).toEqual(['addon/coredns', 'addon/kube-proxy']);
     expect(at(init, 'nodeRegistration.ignorePreflightErrors')).toEqual(['SystemVerification']);
@@ -203,7 +203,7 @@ describe('kubeadm config structure', () => {
     expect(at(worker, 'nodeRegistration.ignorePreflightErrors')).toEqual(['SystemVerification']);
     expect(at(worker, 'skipPhases')).toBeUndefined();
     // The defaults change nothing kubeadm would otherwise do.
-    const [plain] = parse(renderInitConfig({ ...V131, skipAddons: [] }));
+    const [plain] = parse(renderInitConfig({ ...BASE, skipAddons: [] }));
     expect(at(plain, 'skipPhases')).toBeUndefined();
     expect(at(plain, 'nodeRegistration.ignorePreflightErrors')).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderRole, redactRoleVars } from './index.js';
-import { FULL_MIRROR, HOST, mustRender, pem, TEST_TLS } from './testing.js';
+import { art, FULL_MIRROR, fakeMirror, HOST, mustRender, pem, TEST_TLS } from './testing.js';
 import type { RoleTask } from './types.js';
 
 const TLS = TEST_TLS;
@@ -38,6 +38,12 @@ describe('etcd', () => {
       ],
     });
     expect(find(role.tasks, 'Create data directory /var/lib/etcd').args).toMatchObject({ path: '/var/lib/etcd', mode: '0700' });
+    // A build of a release (build metadata) unpacks from the release's directory, as etcd packs it.
+    const lab = mustRender('etcd', { tls: TLS, version: '3.5.33+ballast.lab' }, fakeMirror([art('etcd', '3.5.33+ballast.lab')]));
+    expect(find(lab.tasks, 'Install etcd and etcdctl').args).toMatchObject({
+      version: '3.5.33+ballast.lab',
+      install: [expect.objectContaining({ from: 'etcd-v3.5.33-linux-amd64/etcd' }), expect.objectContaining({ from: 'etcd-v3.5.33-linux-amd64/etcdctl' })],
+    });
     const key = find(role.tasks, 'Write /etc/etcd/pki/server.key');
     expect(key.args).toMatchObject({ mode: '0600', content: TLS.serverKey });
     expect(key.sensitive).toBe(true);

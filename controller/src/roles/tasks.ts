@@ -3,6 +3,7 @@
  * that passes a wrong argument does not compile, and the orchestrator still validates the whole
  * RunSpec against the schema before sending.
  */
+import { releaseVersion } from '../../../shared/src/version-compare.js';
 import { type ComponentSpec, componentFilePath } from '../../../shared/src/components.js';
 import type { ModuleArgs, ModuleName } from '../../../shared/src/tasks/modules.js';
 import type { ArtifactRecord, RoleTask } from './types.js';
@@ -50,9 +51,14 @@ export function componentTask(spec: ComponentSpec): RoleTask {
   );
 }
 
-/** Strips a leading `v` so `v3.5.12` and `3.5.12` name the same release. */
+/**
+ * The release a version names, as upstream's archive layouts spell it: no leading `v` (`v3.5.12`
+ * and `3.5.12` are one release) and no build metadata (`3.5.33+ballast.lab` is a build of 3.5.33,
+ * packed as etcd-v3.5.33-linux-amd64/).
+ */
 export function bareVersion(version: string): string {
-  return version.startsWith('v') ? version.slice(1) : version;
+  const release = releaseVersion(version);
+  return release.startsWith('v') ? release.slice(1) : release;
 }
 
 /** The parent directory of an absolute path (`/etc/containerd/config.toml` → `/etc/containerd`). */
