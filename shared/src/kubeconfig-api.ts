@@ -12,6 +12,7 @@
  * POST, not GET: every call issues (and audits) a new credential; nothing is read back.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { BallastError } from './errors.js';
 
 /** Shortest certificate lifetime: shorter is unusable once clock skew between hosts is counted. */
 export const KUBECONFIG_MIN_TTL_SECONDS = 5 * 60;
@@ -21,6 +22,12 @@ export const KUBECONFIG_MAX_TTL_SECONDS = 7 * 86_400;
 export const KUBECONFIG_DEFAULT_TTL_SECONDS = 86_400;
 /** Bound on `server`: a URL, not a document. */
 export const KUBECONFIG_MAX_SERVER_LENGTH = 2048;
+
+/**
+ * Text in the first line of every kubeconfig the controller renders: ballastctl replaces an
+ * existing `--out` file only if it carries it (STYLE.md §3, managed markers), or with `--force`.
+ */
+export const KUBECONFIG_MARKER = 'issued by ballast-controller';
 
 export const KubeconfigRequestSchema = Type.Object(
   {
@@ -54,3 +61,26 @@ export const KubeconfigResponseSchema = Type.Object({
   kubeconfig: Type.String({ maxLength: 64 * 1024 }),
 });
 export type KubeconfigResponse = Static<typeof KubeconfigResponseSchema>;
+
+/**
+ * Checks an API server URL given by the operator (`--server`): https, a host, no user info,
+ * query or fragment (client-go would ignore or misuse them). Returns it without a trailing `/`.
+ * BALLAST_ERR_VALIDATION with path `/server` otherwise.
+ */
+export function checkApiServerUrl(text: string): string {
+  const refuse = (why: string): never => {
+    throw new BallastError('BALLAST_ERR_VALIDATION', `invalid API server URL ${JSON.stringify(text)}: ${why}`, { path: '/server' });
+  };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return refuse('not a URL (want e.g. https://api.example.com:6443)');
+  }
+  if (url.protocol !== 'https:') refuse(`must use https, not ${url.protocol.replace(/:$/, '')}`);
+  if (url.hostname === '') refuse('no host');
+  if (url.username !== '' || url.password !== '') refuse('no user name or password allowed');
+  if (url.search !== '' || url.hash !== '') refuse('no query or fragment allowed');
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.protocol}//${url.host}${path}`;
+}

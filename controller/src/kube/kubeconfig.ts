@@ -6,7 +6,7 @@
  */
 import { stringify } from 'yaml';
 import { BallastError } from '../../../shared/src/errors.js';
-import type { KubeconfigResponse } from '../../../shared/src/kubeconfig-api.js';
+import { KUBECONFIG_MARKER, type KubeconfigResponse } from '../../../shared/src/kubeconfig-api.js';
 import { certificateInfo } from '../../../shared/src/pki.js';
 import { compareVersions } from '../../../shared/src/version-compare.js';
 import { issueClientCert, type KeyPair } from '../pki/ca.js';
@@ -33,29 +33,6 @@ export const ADMIN_GROUP_SINCE = '1.29.0';
 /** The certificate's CN, i.e. the Kubernetes user name: the operator account, prefixed. */
 export function kubeconfigUser(account: string): string {
   return `ballast:${account}`;
-}
-
-/**
- * Checks an API server URL given by the operator (`--server`): https, a host, no user info,
- * query or fragment (client-go would ignore or misuse them). Returns it without a trailing `/`.
- * BALLAST_ERR_VALIDATION with path `/server` otherwise.
- */
-export function checkApiServerUrl(text: string): string {
-  const refuse = (why: string): never => {
-    throw new BallastError('BALLAST_ERR_VALIDATION', `failed to issue kubeconfig: server ${JSON.stringify(text)} ${why}`, { path: '/server' });
-  };
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return refuse('is not a URL (want e.g. https://api.example.com:6443)');
-  }
-  if (url.protocol !== 'https:') refuse(`must use https, not ${url.protocol.replace(/:$/, '')}`);
-  if (url.hostname === '') refuse('has no host');
-  if (url.username !== '' || url.password !== '') refuse('must not contain a user name or password');
-  if (url.search !== '' || url.hash !== '') refuse('must not contain a query or fragment');
-  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-  return `${url.protocol}//${url.host}${path}`;
 }
 
 /** What {@link renderKubeconfig} writes. */
@@ -88,7 +65,7 @@ export function renderKubeconfig(parts: KubeconfigParts): string {
     preferences: {},
   };
   const header = [
-    `# Kubeconfig for cluster ${parts.cluster}, issued by ballast-controller to ${parts.user} (group ${KUBECONFIG_ADMIN_GROUP}).`,
+    `# Kubeconfig for cluster ${parts.cluster}, ${KUBECONFIG_MARKER} to ${parts.user} (group ${KUBECONFIG_ADMIN_GROUP}).`,
     `# A cluster-admin credential until ${parts.notAfter.toISOString()}: keep it 0600, never commit it.`,
   ];
   return `${header.join('\n')}\n${stringify(doc, { lineWidth: 0 })}`;
