@@ -21,6 +21,7 @@ import { registerRuns } from './commands/runs.js';
 import { registerToken } from './commands/token.js';
 import { registerVip } from './commands/vip.js';
 import { CliContext, type CliIo } from './context.js';
+import { applyShadowedValues, takeShadowedOptions } from './shadowed-options.js';
 import { AbortedError, CtlError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeOf, oneLine, usageError } from './errors.js';
 import { ctlVersion } from './version.js';
 
@@ -119,7 +120,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const program = buildProgram(ctx);
     checkCommandPath(program, argv);
-    await program.parseAsync([...argv], { from: 'user' });
+    const { argv: rest, values } = takeShadowedOptions(program, argv);
+    program.hook('preAction', (_root, action) => applyShadowedValues(action, values));
+    await program.parseAsync(rest, { from: 'user' });
     return 0;
   } catch (err) {
     return report(ctx, err);

@@ -74,7 +74,11 @@ export class CliContext {
   /** Loads the config once per invocation (throws a config error, exit 2). */
   config(cmd: Command): ResolvedConfig {
     if (this.resolved === undefined) {
-      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      // The root's own options, not optsWithGlobals: a command's option of the same name
+      // (`cluster kubeconfig --server`, the API server) must never be read as the controller URL.
+      let root = cmd;
+      while (root.parent !== null) root = root.parent;
+      const globals = root.opts<GlobalOptions>();
       this.resolved = loadConfig(
         { flag: globals.config, env: this.io.env, homedir: this.io.homedir ?? osHomedir(), cwd: this.io.cwd ?? process.cwd() },
         globals.server,

@@ -13,6 +13,7 @@
  *   GET  /v1/clusters                                      → ClusterList    — viewer
  *   GET  /v1/clusters/:name/status                         → ClusterStatus  — viewer; asks etcd
  *        and the Kubernetes API with short deadlines; what does not answer is reported, not fatal.
+ *   POST /v1/clusters/:name/kubeconfig — admin; see kubeconfig-api.ts.
  */
 import { type Static, Type } from '@sinclair/typebox';
 

@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   BALLAST_ERR_VIP_NO_HOLDER: { status: 409, exit: EXIT_FAILURE, message: 'no reachable host holds the VIP' },
   BALLAST_ERR_VIP_TARGET_UNFIT: { status: 409, exit: EXIT_FAILURE, message: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)' },
   BALLAST_ERR_VIP_MOVE_TIMEOUT: { status: 504, exit: EXIT_FAILURE, message: 'the VIP was handed over but the target did not report holding it in time' },
+  BALLAST_ERR_CLUSTER_PKI_MISSING: { status: 409, exit: EXIT_FAILURE, message: 'the cluster has no PKI yet: cluster create has not issued it' },
   BALLAST_ERR_RATE_LIMITED: { status: 429, exit: EXIT_FAILURE, message: 'too many attempts from one source; try again later' },
   // Program start-up and shutdown faults: logged by main.ts, never an API answer.
   BALLAST_ERR_SERVICE_START: { status: 500, exit: EXIT_FAILURE, message: 'a long-running part of the program failed to start or to become ready' },

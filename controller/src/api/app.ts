@@ -19,6 +19,7 @@ import { certRoutes } from './routes/certs.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { eventRoutes } from './routes/events.js';
 import { hostRoutes } from './routes/hosts.js';
+import { kubeconfigRoutes } from './routes/kubeconfig.js';
 import { operatorRoutes } from './routes/operators.js';
 import { opsRoutes } from './routes/ops.js';
 import { publicRoutes } from './routes/public.js';
@@ -132,6 +133,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs, metrics: deps.metrics });
   if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops, metrics: deps.metrics });
   if (deps.ops !== undefined && deps.bootstrap !== undefined) void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap });
+  // Clusters exist only where operations run; the kubeconfig reads the stored PKI, not the bootstrap.
+  if (deps.ops !== undefined) void app.register(kubeconfigRoutes, { ops: deps.ops, store: deps.store, log, now: deps.now });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
   return app;
 }

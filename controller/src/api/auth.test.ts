@@ -58,6 +58,8 @@ describe('auth declarations (every route group enabled)', () => {
     expect(open.sort()).toEqual(PUBLIC);
     const download = routes.find((r) => r.method === 'GET' && r.url === '/v1/artifacts/files/:name/:version/:arch');
     expect(download?.auth).toEqual(['host', 'viewer']);
+    // A cluster-admin credential: admins only (README, threat model).
+    expect(routes.find((r) => r.method === 'POST' && r.url === '/v1/clusters/:name/kubeconfig')?.auth).toBe('admin');
   });
 
   it('answers 401 to an unauthenticated request on every non-public route', async () => {

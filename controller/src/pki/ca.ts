@@ -28,12 +28,26 @@ interface CaSigner {
   keyId: string;
 }
 
-function validity(validityDays: number): { notBefore: Date; notAfter: Date } {
+/** When a certificate is valid: from a little in the past (clock skew) until `notAfter`. */
+interface ValidityPeriod {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+function validity(validityDays: number): ValidityPeriod {
   if (!Number.isInteger(validityDays) || validityDays <= 0) {
     throw new BallastError('BALLAST_ERR_CONFIG', `failed to issue certificate: validityDays ${validityDays} is not a positive integer`);
   }
+  return validityMsFromNow(validityDays * DAY_MS);
+}
+
+/** A period of exactly `validityMs` from now (short-lived credentials are counted in ms, not days). */
+function validityMsFromNow(validityMs: number): ValidityPeriod {
+  if (!Number.isInteger(validityMs) || validityMs <= 0) {
+    throw new BallastError('BALLAST_ERR_CONFIG', `failed to issue certificate: validityMs ${validityMs} is not a positive integer`);
+  }
   const now = Date.now();
-  return { notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + validityDays * DAY_MS) };
+  return { notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + validityMs) };
 }
 
 /**
@@ -105,14 +119,14 @@ async function issueLeaf(opts: {
   publicKey: X509.PublicKey | webcrypto.CryptoKey;
   commonName: string;
   organization?: string;
-  validityDays: number;
+  period: ValidityPeriod;
   usages: readonly LeafUsage[];
   extraExtensions?: X509.Extension[];
 }): Promise<X509.X509Certificate> {
   if (opts.usages.length === 0) {
     throw new BallastError('BALLAST_ERR_INTERNAL', `failed to issue certificate ${opts.commonName}: no extended key usage given`);
   }
-  const { notBefore, notAfter } = validity(opts.validityDays);
+  const { notBefore, notAfter } = opts.period;
   return x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: subjectOf(opts.commonName, opts.organization),
@@ -164,6 +178,8 @@ export interface LeafCertOptions {
   ipAddresses?: readonly string[];
   /** Default 365 days (kubeadm's leaf lifetime). */
   validityDays?: number;
+  /** Exact lifetime in ms, for short-lived credentials (an operator's kubeconfig); wins over validityDays. */
+  validityMs?: number;
 }
 
 /**
@@ -181,7 +197,7 @@ export async function issueLeafCert(opts: LeafCertOptions): Promise<KeyPair & { 
     publicKey: keys.publicKey,
     commonName: opts.commonName,
     ...(opts.organization === undefined ? {} : { organization: opts.organization }),
-    validityDays: opts.validityDays ?? 365,
+    period: opts.validityMs === undefined ? validity(opts.validityDays ?? 365) : validityMsFromNow(opts.validityMs),
     usages: opts.usages,
     ...(san === undefined ? {} : { extraExtensions: [san] }),
   });
@@ -309,7 +325,7 @@ export async function signCsr(opts: {
     signer,
     publicKey: csr.publicKey,
     commonName: opts.commonName,
-    validityDays: opts.validityDays ?? 365,
+    period: validity(opts.validityDays ?? 365),
     usages: ['clientAuth'],
   });
   const certPem = pemOf(cert);
@@ -317,12 +333,18 @@ export async function signCsr(opts: {
   return { certPem, serial: info.serial, notAfter: info.notAfter };
 }
 
-/** Issues a client certificate with a fresh key, for tests and fuzzers that need a valid host identity. */
+/**
+ * Issues a client certificate with a fresh ECDSA P-256 key made here: for credentials the
+ * controller hands to their user whole (an operator's kubeconfig), and for tests and fuzzers that
+ * need a valid host identity. `organization` becomes the subject O (a Kubernetes group).
+ */
 export async function issueClientCert(opts: {
   ca: KeyPair;
   commonName: string;
+  organization?: string;
   validityDays?: number;
-}): Promise<KeyPair & { serial: string }> {
-  const { certPem, keyPem, serial } = await issueLeafCert({ ...opts, usages: ['clientAuth'] });
-  return { certPem, keyPem, serial };
+  validityMs?: number;
+}): Promise<KeyPair & { serial: string; notAfter: Date }> {
+  const { certPem, keyPem, serial, notAfter } = await issueLeafCert({ ...opts, usages: ['clientAuth'] });
+  return { certPem, keyPem, serial, notAfter };
 }
