@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 
@@ -100,6 +100,14 @@ WantedBy=multi-user.target
 `,
 };
 
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** Writes {@link KUBE_UNITS} and their files into the rootfs at `root` and enables them (idempotent). */
 function ensureKubeUnits(root: string): void {
   const values = join(root, 'etc/ballast-lab/kernel');
@@ -110,7 +118,8 @@ function ensureKubeUnits(root: string): void {
   for (const [unit, text] of Object.entries(KUBE_UNITS)) {
     writeFileSync(join(root, 'etc/systemd/system', unit), text);
     const link = join(wants, unit);
-    if (!existsSync(link)) symlinkSync(`/etc/systemd/system/${unit}`, link);
+    // lstat, not exists: the link's absolute target resolves on this machine, not in the rootfs.
+    if (!isLink(link)) symlinkSync(`/etc/systemd/system/${unit}`, link);
   }
 }
 
