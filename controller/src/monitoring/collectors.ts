@@ -134,7 +134,7 @@ export function registerCollectors(options: CollectorOptions): void {
 
   const expiry = new Gauge({
     name: 'ballast_certificate_expiry_timestamp_seconds',
-    help: 'When a certificate, CA or token Ballast issued expires (Unix seconds): cluster PKI, agent and controller certificates',
+    help: 'When a certificate or CA Ballast issued expires (Unix seconds): cluster PKI, agent and controller certificates',
     labelNames: ['cluster', 'host', 'cert', 'kind'],
     registers,
     collect() {

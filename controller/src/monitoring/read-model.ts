@@ -33,13 +33,17 @@ export interface OperationCountRow {
   n: number;
 }
 
-/** One expiring item Ballast issued: a cluster PKI item or an agent's client certificate. */
+/**
+ * One expiring certificate Ballast issued: a cluster PKI CA or leaf, or an agent's client
+ * certificate. The kubeadm bootstrap token is left out: it lives 24 h by design and is replaced
+ * by the next ensure, so its expiry is no alert.
+ */
 export interface ExpiryRow {
   /** null for an agent certificate (the collector adds the host's cluster). */
   cluster: string | null;
   /** The PKI item's name (`etcd-server:etcd-1`), or the host's name for an agent certificate. */
   name: string;
-  kind: 'ca' | 'cert' | 'token' | 'agent';
+  kind: 'ca' | 'cert' | 'agent';
   notAfter: number;
 }
 
@@ -76,7 +80,7 @@ export class MonitoringReadModel {
       'SELECT kind, state, COUNT(*) AS n FROM operations WHERE check_mode = 0 GROUP BY kind, state',
     );
     this.#pki = db.prepare<[], { cluster: string; name: string; kind: string; not_after: number }>(
-      `SELECT cluster, name, kind, not_after FROM cluster_pki WHERE not_after IS NOT NULL AND kind IN ('ca', 'cert', 'token')`,
+      `SELECT cluster, name, kind, not_after FROM cluster_pki WHERE not_after IS NOT NULL AND kind IN ('ca', 'cert')`,
     );
     this.#agents = db.prepare<[], { name: string; cert_not_after: number }>(
       'SELECT name, cert_not_after FROM hosts WHERE removed_at IS NULL',
@@ -101,7 +105,7 @@ export class MonitoringReadModel {
     const pki: ExpiryRow[] = this.#pki.all().map((r) => ({
       cluster: r.cluster,
       name: r.name,
-      kind: r.kind === 'ca' ? 'ca' : r.kind === 'token' ? 'token' : 'cert',
+      kind: r.kind === 'ca' ? 'ca' : 'cert',
       notAfter: r.not_after,
     }));
     const agents: ExpiryRow[] = this.#agents.all().map((r) => ({ cluster: null, name: r.name, kind: 'agent', notAfter: r.cert_not_after }));
