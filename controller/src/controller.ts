@@ -109,6 +109,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       { name: 'controller-server', kind: 'cert', pem: pki.server.certPem },
     ],
     now,
+    onError: (err, metric) => log.error({ err, metric, component: 'monitoring' }, 'failed to collect a metric; it is left out of this scrape'),
   });
 
   const batcher = new HeartbeatBatcher({

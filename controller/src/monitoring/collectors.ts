@@ -37,6 +37,11 @@ export interface CollectorOptions {
   hosts: () => Iterable<LiveHost>;
   ownCertificates: readonly OwnCertificate[];
   now: () => number;
+  /**
+   * A gauge whose source failed (e.g. the store is busy or damaged): it is left empty for this
+   * scrape and the error reported here, so one broken query never fails the whole /metrics.
+   */
+  onError: (err: unknown, metric: string) => void;
 }
 
 const STATES: readonly HostState[] = ['pending', 'healthy', 'degraded', 'unreachable'];
@@ -50,106 +55,111 @@ export function splitPkiName(name: string): { cert: string; host: string } {
   return at < 0 ? { cert: name, host: '' } : { cert: name.slice(0, at), host: name.slice(at + 1) };
 }
 
+/** A gauge refilled from scratch at every scrape by `fill`; a throwing `fill` leaves it empty (see onError). */
+function scrapeGauge<L extends string>(
+  options: Pick<CollectorOptions, 'registry' | 'onError'>,
+  config: { name: string; help: string; labelNames: readonly L[] },
+  fill: (gauge: Gauge<L>) => void,
+): Gauge<L> {
+  const gauge: Gauge<L> = new Gauge<L>({
+    ...config,
+    registers: [options.registry],
+    collect() {
+      gauge.reset();
+      try {
+        fill(gauge);
+      } catch (err) {
+        gauge.reset();
+        options.onError(err, config.name);
+      }
+    },
+  });
+  return gauge;
+}
+
 /** Registers the gauges; they read through `options` at every scrape. */
 export function registerCollectors(options: CollectorOptions): void {
-  const { registry, queries, membership, now } = options;
-  const registers = [registry];
+  const { queries, membership, now } = options;
   const own = options.ownCertificates.map((c) => ({ ...c, notAfter: Date.parse(new X509Certificate(c.pem).validTo) }));
 
-  const clusterInfo = new Gauge({
-    name: 'ballast_host_cluster_info',
-    help: 'Always 1: the cluster whose spec lists the host (for joins in dashboards)',
-    labelNames: ['cluster', 'host'],
-    registers,
-    collect() {
-      clusterInfo.reset();
-      for (const m of membership.rows()) clusterInfo.set({ cluster: m.cluster, host: m.host }, 1);
+  scrapeGauge(
+    options,
+    { name: 'ballast_host_cluster_info', help: 'Always 1: the cluster whose spec lists the host (for joins in dashboards)', labelNames: ['cluster', 'host'] },
+    (g) => {
+      for (const m of membership.rows()) g.set({ cluster: m.cluster, host: m.host }, 1);
     },
-  });
-
-  const hostState = new Gauge({
-    name: 'ballast_host_state',
-    help: "1 for the host's current state (pending, healthy, degraded, unreachable), 0 for the others",
-    labelNames: ['cluster', 'host', 'state'],
-    registers,
-    collect() {
-      hostState.reset();
+  );
+  scrapeGauge(
+    options,
+    {
+      name: 'ballast_host_state',
+      help: "1 for the host's current state (pending, healthy, degraded, unreachable), 0 for the others",
+      labelNames: ['cluster', 'host', 'state'],
+    },
+    (g) => {
       for (const h of options.hosts()) {
         const cluster = membership.clusterOf(h.name);
-        for (const state of STATES) hostState.set({ cluster, host: h.name, state }, h.state === state ? 1 : 0);
+        for (const state of STATES) g.set({ cluster, host: h.name, state }, h.state === state ? 1 : 0);
       }
     },
-  });
-
-  const heartbeatAge = new Gauge({
-    name: 'ballast_host_heartbeat_age_seconds',
-    help: 'Seconds since the host last sent a heartbeat (hosts that ever sent one)',
-    labelNames: ['cluster', 'host'],
-    registers,
-    collect() {
-      heartbeatAge.reset();
+  );
+  scrapeGauge(
+    options,
+    { name: 'ballast_host_heartbeat_age_seconds', help: 'Seconds since the host last sent a heartbeat (hosts that ever sent one)', labelNames: ['cluster', 'host'] },
+    (g) => {
       const t = now();
       for (const h of options.hosts()) {
-        if (h.lastHeartbeatAt !== null) heartbeatAge.set({ cluster: membership.clusterOf(h.name), host: h.name }, Math.max(0, t - h.lastHeartbeatAt) / 1000);
+        if (h.lastHeartbeatAt !== null) g.set({ cluster: membership.clusterOf(h.name), host: h.name }, Math.max(0, t - h.lastHeartbeatAt) / 1000);
       }
     },
-  });
-
-  const checkFailing = new Gauge({
-    name: 'ballast_host_check_failing',
-    help: "1 for every check failing in the host's latest health snapshot (component:etcd, vip, disk-space:/ …)",
-    labelNames: ['cluster', 'host', 'check'],
-    registers,
-    collect() {
-      checkFailing.reset();
+  );
+  scrapeGauge(
+    options,
+    {
+      name: 'ballast_host_check_failing',
+      help: "1 for every check failing in the host's latest health snapshot (component:etcd, vip, disk-space:/ …)",
+      labelNames: ['cluster', 'host', 'check'],
+    },
+    (g) => {
       for (const h of options.hosts()) {
-        for (const check of h.failingChecks) checkFailing.set({ cluster: membership.clusterOf(h.name), host: h.name, check }, 1);
+        for (const check of h.failingChecks) g.set({ cluster: membership.clusterOf(h.name), host: h.name, check }, 1);
       }
     },
+  );
+  registerEtcdGauges(options);
+  scrapeGauge(options, { name: 'ballast_operations', help: 'Operations (not check mode) by kind and state', labelNames: ['kind', 'state'] }, (g) => {
+    for (const r of queries.operationCounts()) g.set({ kind: r.kind, state: r.state }, r.n);
   });
-
-  registerEtcdGauges(options, registers);
-
-  const opCounts = new Gauge({
-    name: 'ballast_operations',
-    help: 'Operations (not check mode) by kind and state',
-    labelNames: ['kind', 'state'],
-    registers,
-    collect() {
-      opCounts.reset();
-      for (const r of queries.operationCounts()) opCounts.set({ kind: r.kind, state: r.state }, r.n);
+  scrapeGauge(
+    options,
+    {
+      name: 'ballast_operation_latest',
+      help: 'Always 1: the newest operation of each cluster and kind, with its state (a later success clears a failure)',
+      labelNames: ['cluster', 'kind', 'operation', 'state'],
     },
-  });
-
-  const opLatest = new Gauge({
-    name: 'ballast_operation_latest',
-    help: 'Always 1: the newest operation of each cluster and kind, with its state (a later success clears a failure)',
-    labelNames: ['cluster', 'kind', 'operation', 'state'],
-    registers,
-    collect() {
-      opLatest.reset();
-      for (const r of queries.latestOperations()) opLatest.set({ cluster: r.cluster ?? '', kind: r.kind, operation: r.id, state: r.state }, 1);
+    (g) => {
+      for (const r of queries.latestOperations()) g.set({ cluster: r.cluster ?? '', kind: r.kind, operation: r.id, state: r.state }, 1);
     },
-  });
-
-  const expiry = new Gauge({
-    name: 'ballast_certificate_expiry_timestamp_seconds',
-    help: 'When a certificate or CA Ballast issued expires (Unix seconds): cluster PKI, agent and controller certificates',
-    labelNames: ['cluster', 'host', 'cert', 'kind'],
-    registers,
-    collect() {
-      expiry.reset();
+  );
+  scrapeGauge(
+    options,
+    {
+      name: 'ballast_certificate_expiry_timestamp_seconds',
+      help: 'When a certificate or CA Ballast issued expires (Unix seconds): cluster PKI, agent and controller certificates',
+      labelNames: ['cluster', 'host', 'cert', 'kind'],
+    },
+    (g) => {
       for (const r of queries.expiries()) {
         const at = r.notAfter / 1000;
-        if (r.kind === 'agent') expiry.set({ cluster: membership.clusterOf(r.name), host: r.name, cert: 'agent-client', kind: 'cert' }, at);
+        if (r.kind === 'agent') g.set({ cluster: membership.clusterOf(r.name), host: r.name, cert: 'agent-client', kind: 'cert' }, at);
         else {
           const { cert, host } = splitPkiName(r.name);
-          expiry.set({ cluster: r.cluster ?? '', host, cert, kind: r.kind }, at);
+          g.set({ cluster: r.cluster ?? '', host, cert, kind: r.kind }, at);
         }
       }
-      for (const c of own) expiry.set({ cluster: '', host: '', cert: c.name, kind: c.kind }, c.notAfter / 1000);
+      for (const c of own) g.set({ cluster: '', host: '', cert: c.name, kind: c.kind }, c.notAfter / 1000);
     },
-  });
+  );
 }
 
 /**
@@ -158,7 +168,7 @@ export function registerCollectors(options: CollectorOptions): void {
  * is Ballast's view, available without scraping etcd; etcd's own metrics (scraped from the
  * members) back the etcd* alerts that need the leader, the DB size or fsync latency.
  */
-function registerEtcdGauges(options: CollectorOptions, registers: Registry[]): void {
+function registerEtcdGauges(options: CollectorOptions): void {
   const { membership } = options;
   const healthyOf = () => {
     const live = new Map<string, LiveHost>();
@@ -168,36 +178,31 @@ function registerEtcdGauges(options: CollectorOptions, registers: Registry[]): v
       return h !== undefined && (h.state === 'healthy' || h.state === 'degraded') && !h.failingChecks.includes(ETCD_CHECK);
     };
   };
-  const expected = new Gauge({
-    name: 'ballast_etcd_members',
-    help: "etcd members the cluster's spec lists (hosts with the etcd role)",
-    labelNames: ['cluster'],
-    registers,
-    collect() {
-      expected.reset();
-      for (const m of membership.rows()) if (m.etcd) expected.inc({ cluster: m.cluster });
-    },
+  scrapeGauge(options, { name: 'ballast_etcd_members', help: "etcd members the cluster's spec lists (hosts with the etcd role)", labelNames: ['cluster'] }, (g) => {
+    for (const m of membership.rows()) if (m.etcd) g.inc({ cluster: m.cluster });
   });
-  const healthy = new Gauge({
-    name: 'ballast_etcd_members_healthy',
-    help: 'etcd members whose host heartbeats and whose agent does not report the etcd component failing',
-    labelNames: ['cluster'],
-    registers,
-    collect() {
-      healthy.reset();
+  scrapeGauge(
+    options,
+    {
+      name: 'ballast_etcd_members_healthy',
+      help: 'etcd members whose host heartbeats and whose agent does not report the etcd component failing',
+      labelNames: ['cluster'],
+    },
+    (g) => {
       const ok = healthyOf();
-      for (const m of membership.rows()) if (m.etcd) healthy.inc({ cluster: m.cluster }, ok(m.host) ? 1 : 0);
+      for (const m of membership.rows()) if (m.etcd) g.inc({ cluster: m.cluster }, ok(m.host) ? 1 : 0);
     },
-  });
-  const member = new Gauge({
-    name: 'ballast_etcd_member_healthy',
-    help: '1 while the etcd member on this host is healthy as its agent reports it (see ballast_etcd_members_healthy), else 0',
-    labelNames: ['cluster', 'host'],
-    registers,
-    collect() {
-      member.reset();
+  );
+  scrapeGauge(
+    options,
+    {
+      name: 'ballast_etcd_member_healthy',
+      help: '1 while the etcd member on this host is healthy as its agent reports it (see ballast_etcd_members_healthy), else 0',
+      labelNames: ['cluster', 'host'],
+    },
+    (g) => {
       const ok = healthyOf();
-      for (const m of membership.rows()) if (m.etcd) member.set({ cluster: m.cluster, host: m.host }, ok(m.host) ? 1 : 0);
+      for (const m of membership.rows()) if (m.etcd) g.set({ cluster: m.cluster, host: m.host }, ok(m.host) ? 1 : 0);
     },
-  });
+  );
 }

@@ -25,10 +25,12 @@ function live(name: string, state: LiveHost['state'], lastHeartbeatAt: number | 
 describe('monitoring metrics (real SQLite store)', () => {
   let tmp: TempStore | null = null;
   let monitoring: Monitoring | null = null;
+  const errors: string[] = [];
   afterEach(async () => {
     monitoring?.close();
     await tmp?.cleanup();
     tmp = null;
+    errors.length = 0;
   });
 
   async function setup(hosts: LiveHost[]) {
@@ -62,6 +64,7 @@ describe('monitoring metrics (real SQLite store)', () => {
       hosts: () => hosts.values(),
       ownCertificates: [{ name: 'controller-ca', kind: 'ca', pem: ca.certPem }],
       now: () => NOW,
+      onError: (err, metric) => errors.push(`${metric}: ${err instanceof Error ? err.message : String(err)}`),
     });
     return { store, registry };
   }
@@ -127,5 +130,14 @@ describe('monitoring metrics (real SQLite store)', () => {
     const text = await registry.metrics();
     expect(samples(text, 'ballast_component_repairs_total')).toEqual({ '{cluster="prod",host="cp2",component="etcd"}': 2 });
     expect(samples(text, 'ballast_component_failures_total')).toEqual({ '{cluster="",host="lone",component="kubelet"}': 1 });
+  });
+
+  it('leaves a gauge whose store read fails out of the scrape, reports why, and serves the rest', async () => {
+    const { store, registry } = await setup([live('cp1', 'healthy', NOW)]);
+    store.db.exec('DROP TABLE cluster_pki');
+    const text = await registry.metrics();
+    expect(samples(text, 'ballast_certificate_expiry_timestamp_seconds')).toEqual({});
+    expect(samples(text, 'ballast_host_state')['{cluster="prod",host="cp1",state="healthy"}']).toBe(1);
+    expect(errors).toEqual([expect.stringMatching(/^ballast_certificate_expiry_timestamp_seconds: .*cluster_pki/)]);
   });
 });

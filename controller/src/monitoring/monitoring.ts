@@ -23,6 +23,8 @@ export interface MonitoringOptions {
   events: MonitoringEventsPort;
   hosts: () => Iterable<LiveHost>;
   ownCertificates: readonly OwnCertificate[];
+  /** Where a failed gauge's error goes (the gauge is left empty for that scrape). */
+  onError: (err: unknown, metric: string) => void;
   now?: () => number;
 }
 
@@ -39,7 +41,15 @@ export function installMonitoring(options: MonitoringOptions): Monitoring {
   const now = options.now ?? Date.now;
   const queries = new MonitoringReadModel(options.db);
   const membership = new Membership({ source: queries, now });
-  registerCollectors({ registry: options.registry, queries, membership, hosts: options.hosts, ownCertificates: options.ownCertificates, now });
+  registerCollectors({
+    registry: options.registry,
+    queries,
+    membership,
+    hosts: options.hosts,
+    ownCertificates: options.ownCertificates,
+    now,
+    onError: options.onError,
+  });
 
   const registers = [options.registry];
   const labelNames = ['cluster', 'host', 'component'] as const;
@@ -60,7 +70,14 @@ export function installMonitoring(options: MonitoringOptions): Monitoring {
     if (counter === null || e.host === null) return;
     const component = e.data.component;
     if (typeof component !== 'string' || !COMPONENT.test(component)) return;
-    counter.inc({ cluster: membership.clusterOf(e.host), host: e.host, component });
+    // The membership query can fail like any store read; the event still counts, without its cluster.
+    let cluster = '';
+    try {
+      cluster = membership.clusterOf(e.host);
+    } catch (err) {
+      options.onError(err, 'ballast_component_repairs_total');
+    }
+    counter.inc({ cluster, host: e.host, component });
   });
   return { close: unsubscribe };
 }

@@ -56,25 +56,27 @@ export class MonitoringReadModel {
   readonly #agents;
 
   constructor(db: Database) {
+    // One pass over the operations (a window, not a subquery per row): the newest create per cluster.
     this.#members = db.prepare<[], { cluster: string; host: string; etcd: number }>(
-      `SELECT o.cluster AS cluster, json_extract(h.value, '$.name') AS host,
+      `WITH newest AS (
+         SELECT cluster, input_json,
+                ROW_NUMBER() OVER (PARTITION BY cluster ORDER BY created_at DESC, rowid DESC) AS n
+           FROM operations
+          WHERE kind = 'cluster.create' AND check_mode = 0 AND cluster IS NOT NULL)
+       SELECT o.cluster AS cluster, json_extract(h.value, '$.name') AS host,
               EXISTS (SELECT 1 FROM json_each(h.value, '$.roles') r WHERE r.value = 'etcd') AS etcd
-         FROM operations o, json_each(o.input_json, '$.spec.hosts') h
-        WHERE o.kind = 'cluster.create' AND o.check_mode = 0 AND o.cluster IS NOT NULL
-          AND o.rowid = (SELECT p.rowid FROM operations p
-                          WHERE p.cluster = o.cluster AND p.kind = 'cluster.create' AND p.check_mode = 0
-                          ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1)
+         FROM newest o, json_each(o.input_json, '$.spec.hosts') h
+        WHERE o.n = 1
           AND NOT EXISTS (SELECT 1 FROM cluster_lifecycle l WHERE l.cluster = o.cluster AND l.lifecycle = 'reset')
         ORDER BY o.cluster, host`,
     );
     // One row per (cluster, kind): the newest by creation (rowid breaks ties of one millisecond).
     this.#latest = db.prepare<[], { cluster: string | null; kind: string; id: string; state: string; updated_at: number }>(
-      `SELECT o.cluster, o.kind, o.id, o.state, o.updated_at
-         FROM operations o
-        WHERE o.check_mode = 0
-          AND o.rowid = (SELECT p.rowid FROM operations p
-                          WHERE p.kind = o.kind AND p.check_mode = 0 AND p.cluster IS o.cluster
-                          ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1)`,
+      `SELECT cluster, kind, id, state, updated_at FROM (
+         SELECT cluster, kind, id, state, updated_at,
+                ROW_NUMBER() OVER (PARTITION BY cluster, kind ORDER BY created_at DESC, rowid DESC) AS n
+           FROM operations WHERE check_mode = 0)
+        WHERE n = 1`,
     );
     this.#counts = db.prepare<[], OperationCountRow>(
       'SELECT kind, state, COUNT(*) AS n FROM operations WHERE check_mode = 0 GROUP BY kind, state',
