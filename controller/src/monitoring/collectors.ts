@@ -8,7 +8,6 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { Gauge, type Registry } from 'prom-client';
-import type { HostState } from '../../../shared/src/api.js';
 import type { LiveHost } from '../hub/host-tracker.js';
 import type { Membership } from './membership.js';
 import type { ExpiryRow, LatestOperationRow, OperationCountRow } from './read-model.js';
@@ -44,8 +43,6 @@ export interface CollectorOptions {
   onError: (err: unknown, metric: string) => void;
 }
 
-const STATES: readonly HostState[] = ['pending', 'healthy', 'degraded', 'unreachable'];
-
 /** The supervised-component check whose failure means a host's etcd member is down (agent/src/components). */
 export const ETCD_CHECK = 'component:etcd';
 
@@ -55,26 +52,56 @@ export function splitPkiName(name: string): { cert: string; host: string } {
   return at < 0 ? { cert: name, host: '' } : { cert: name.slice(0, at), host: name.slice(at + 1) };
 }
 
-/** A gauge refilled from scratch at every scrape by `fill`; a throwing `fill` leaves it empty (see onError). */
+/** One sample of a scrape-time gauge. */
+interface Row<L extends string> {
+  labels: Partial<Record<L, string | number>>;
+  value: number;
+}
+
+/**
+ * A gauge whose samples are computed at every scrape by `rows`, handed to prom-client as they are:
+ * no per-sample `set` (prom-client hashes the labels of each one, ~16 µs: 0.65 s for the 40,000
+ * host-state samples of 10,000 hosts, on the event loop the heartbeats share). A throwing `rows`
+ * leaves the gauge empty for that scrape and goes to onError.
+ */
+class ScrapeGauge<L extends string> extends Gauge<L> {
+  readonly #rows: () => Row<L>[];
+  readonly #onError: (err: unknown) => void;
+
+  constructor(config: { name: string; help: string; labelNames: readonly L[]; registry: Registry }, rows: () => Row<L>[], onError: (err: unknown) => void) {
+    super({ name: config.name, help: config.help, labelNames: config.labelNames, registers: [config.registry] });
+    this.#rows = rows;
+    this.#onError = onError;
+  }
+
+  override async get() {
+    const base = await super.get(); // name, help and type as prom-client spells them; its own values are empty
+    try {
+      return { ...base, values: this.#rows() };
+    } catch (err) {
+      this.#onError(err);
+      return base;
+    }
+  }
+}
+
 function scrapeGauge<L extends string>(
   options: Pick<CollectorOptions, 'registry' | 'onError'>,
   config: { name: string; help: string; labelNames: readonly L[] },
-  fill: (gauge: Gauge<L>) => void,
-): Gauge<L> {
-  const gauge: Gauge<L> = new Gauge<L>({
-    ...config,
-    registers: [options.registry],
-    collect() {
-      gauge.reset();
-      try {
-        fill(gauge);
-      } catch (err) {
-        gauge.reset();
-        options.onError(err, config.name);
-      }
-    },
-  });
-  return gauge;
+  rows: () => Row<L>[],
+): void {
+  new ScrapeGauge<L>({ ...config, registry: options.registry }, rows, (err) => options.onError(err, config.name));
+}
+
+/** Counts per key as rows (`inc` without prom-client's per-call hashing). */
+function counted<L extends string>(keys: Iterable<{ labels: Partial<Record<L, string>>; key: string; by: number }>): Row<L>[] {
+  const out = new Map<string, Row<L>>();
+  for (const k of keys) {
+    const row = out.get(k.key);
+    if (row === undefined) out.set(k.key, { labels: k.labels, value: k.by });
+    else row.value += k.by;
+  }
+  return [...out.values()];
 }
 
 /** Registers the gauges; they read through `options` at every scrape. */
@@ -85,32 +112,32 @@ export function registerCollectors(options: CollectorOptions): void {
   scrapeGauge(
     options,
     { name: 'ballast_host_cluster_info', help: 'Always 1: the cluster whose spec lists the host (for joins in dashboards)', labelNames: ['cluster', 'host'] },
-    (g) => {
-      for (const m of membership.rows()) g.set({ cluster: m.cluster, host: m.host }, 1);
-    },
+    () => membership.rows().map((m) => ({ labels: { cluster: m.cluster, host: m.host }, value: 1 })),
   );
   scrapeGauge(
     options,
     {
       name: 'ballast_host_state',
-      help: "1 for the host's current state (pending, healthy, degraded, unreachable), 0 for the others",
+      help: "Always 1, labelled with the host's current state (pending, healthy, degraded, unreachable)",
       labelNames: ['cluster', 'host', 'state'],
     },
-    (g) => {
-      for (const h of options.hosts()) {
-        const cluster = membership.clusterOf(h.name);
-        for (const state of STATES) g.set({ cluster, host: h.name, state }, h.state === state ? 1 : 0);
-      }
+    // One series per host, not one per state: 10,000 hosts cost 10,000 samples a scrape, not 40,000.
+    () => {
+      const rows: Row<'cluster' | 'host' | 'state'>[] = [];
+      for (const h of options.hosts()) rows.push({ labels: { cluster: membership.clusterOf(h.name), host: h.name, state: h.state }, value: 1 });
+      return rows;
     },
   );
   scrapeGauge(
     options,
     { name: 'ballast_host_heartbeat_age_seconds', help: 'Seconds since the host last sent a heartbeat (hosts that ever sent one)', labelNames: ['cluster', 'host'] },
-    (g) => {
+    () => {
       const t = now();
+      const rows: Row<'cluster' | 'host'>[] = [];
       for (const h of options.hosts()) {
-        if (h.lastHeartbeatAt !== null) g.set({ cluster: membership.clusterOf(h.name), host: h.name }, Math.max(0, t - h.lastHeartbeatAt) / 1000);
+        if (h.lastHeartbeatAt !== null) rows.push({ labels: { cluster: membership.clusterOf(h.name), host: h.name }, value: Math.max(0, t - h.lastHeartbeatAt) / 1000 });
       }
+      return rows;
     },
   );
   scrapeGauge(
@@ -120,16 +147,18 @@ export function registerCollectors(options: CollectorOptions): void {
       help: "1 for every check failing in the host's latest health snapshot (component:etcd, vip, disk-space:/ …)",
       labelNames: ['cluster', 'host', 'check'],
     },
-    (g) => {
+    () => {
+      const rows: Row<'cluster' | 'host' | 'check'>[] = [];
       for (const h of options.hosts()) {
-        for (const check of h.failingChecks) g.set({ cluster: membership.clusterOf(h.name), host: h.name, check }, 1);
+        for (const check of new Set(h.failingChecks)) rows.push({ labels: { cluster: membership.clusterOf(h.name), host: h.name, check }, value: 1 });
       }
+      return rows;
     },
   );
   registerEtcdGauges(options);
-  scrapeGauge(options, { name: 'ballast_operations', help: 'Operations (not check mode) by kind and state', labelNames: ['kind', 'state'] }, (g) => {
-    for (const r of queries.operationCounts()) g.set({ kind: r.kind, state: r.state }, r.n);
-  });
+  scrapeGauge(options, { name: 'ballast_operations', help: 'Operations (not check mode) by kind and state', labelNames: ['kind', 'state'] }, () =>
+    queries.operationCounts().map((r) => ({ labels: { kind: r.kind, state: r.state }, value: r.n })),
+  );
   scrapeGauge(
     options,
     {
@@ -137,9 +166,7 @@ export function registerCollectors(options: CollectorOptions): void {
       help: 'Always 1: the newest operation of each cluster and kind, with its state (a later success clears a failure)',
       labelNames: ['cluster', 'kind', 'operation', 'state'],
     },
-    (g) => {
-      for (const r of queries.latestOperations()) g.set({ cluster: r.cluster ?? '', kind: r.kind, operation: r.id, state: r.state }, 1);
-    },
+    () => queries.latestOperations().map((r) => ({ labels: { cluster: r.cluster ?? '', kind: r.kind, operation: r.id, state: r.state }, value: 1 })),
   );
   scrapeGauge(
     options,
@@ -148,16 +175,15 @@ export function registerCollectors(options: CollectorOptions): void {
       help: 'When a certificate or CA Ballast issued expires (Unix seconds): cluster PKI, agent and controller certificates',
       labelNames: ['cluster', 'host', 'cert', 'kind'],
     },
-    (g) => {
-      for (const r of queries.expiries()) {
-        const at = r.notAfter / 1000;
-        if (r.kind === 'agent') g.set({ cluster: membership.clusterOf(r.name), host: r.name, cert: 'agent-client', kind: 'cert' }, at);
-        else {
-          const { cert, host } = splitPkiName(r.name);
-          g.set({ cluster: r.cluster ?? '', host, cert, kind: r.kind }, at);
-        }
-      }
-      for (const c of own) g.set({ cluster: '', host: '', cert: c.name, kind: c.kind }, c.notAfter / 1000);
+    () => {
+      const rows: Row<'cluster' | 'host' | 'cert' | 'kind'>[] = queries.expiries().map((r) => {
+        const value = r.notAfter / 1000;
+        if (r.kind === 'agent') return { labels: { cluster: membership.clusterOf(r.name), host: r.name, cert: 'agent-client', kind: 'cert' }, value };
+        const { cert, host } = splitPkiName(r.name);
+        return { labels: { cluster: r.cluster ?? '', host, cert, kind: r.kind }, value };
+      });
+      for (const c of own) rows.push({ labels: { cluster: '', host: '', cert: c.name, kind: c.kind }, value: c.notAfter / 1000 });
+      return rows;
     },
   );
 }
@@ -178,9 +204,9 @@ function registerEtcdGauges(options: CollectorOptions): void {
       return h !== undefined && (h.state === 'healthy' || h.state === 'degraded') && !h.failingChecks.includes(ETCD_CHECK);
     };
   };
-  scrapeGauge(options, { name: 'ballast_etcd_members', help: "etcd members the cluster's spec lists (hosts with the etcd role)", labelNames: ['cluster'] }, (g) => {
-    for (const m of membership.rows()) if (m.etcd) g.inc({ cluster: m.cluster });
-  });
+  scrapeGauge(options, { name: 'ballast_etcd_members', help: "etcd members the cluster's spec lists (hosts with the etcd role)", labelNames: ['cluster'] }, () =>
+    counted(membership.rows().flatMap((m) => (m.etcd ? [{ labels: { cluster: m.cluster }, key: m.cluster, by: 1 }] : []))),
+  );
   scrapeGauge(
     options,
     {
@@ -188,9 +214,9 @@ function registerEtcdGauges(options: CollectorOptions): void {
       help: 'etcd members whose host heartbeats and whose agent does not report the etcd component failing',
       labelNames: ['cluster'],
     },
-    (g) => {
+    () => {
       const ok = healthyOf();
-      for (const m of membership.rows()) if (m.etcd) g.inc({ cluster: m.cluster }, ok(m.host) ? 1 : 0);
+      return counted(membership.rows().flatMap((m) => (m.etcd ? [{ labels: { cluster: m.cluster }, key: m.cluster, by: ok(m.host) ? 1 : 0 }] : [])));
     },
   );
   scrapeGauge(
@@ -200,9 +226,9 @@ function registerEtcdGauges(options: CollectorOptions): void {
       help: '1 while the etcd member on this host is healthy as its agent reports it (see ballast_etcd_members_healthy), else 0',
       labelNames: ['cluster', 'host'],
     },
-    (g) => {
+    () => {
       const ok = healthyOf();
-      for (const m of membership.rows()) if (m.etcd) g.set({ cluster: m.cluster, host: m.host }, ok(m.host) ? 1 : 0);
+      return membership.rows().flatMap((m) => (m.etcd ? [{ labels: { cluster: m.cluster, host: m.host }, value: ok(m.host) ? 1 : 0 }] : []));
     },
   );
 }
