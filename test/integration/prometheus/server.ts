@@ -72,16 +72,21 @@ export class TestPrometheus {
     child.stderr?.on('data', keep);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const prom = new TestPrometheus(`http://127.0.0.1:${port}`, child, exited, () => out);
-    await waitFor(
-      'prometheus /-/ready',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${out}`);
-        const r = await fetch(`${prom.url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-        return r.status === 200 ? true : undefined;
-      },
-      30_000,
-      200,
-    );
+    try {
+      await waitFor(
+        'prometheus /-/ready',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${out}`);
+          const r = await fetch(`${prom.url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+          return r.status === 200 ? true : undefined;
+        },
+        30_000,
+        200,
+      );
+    } catch (err) {
+      await prom.stop(); // never left running when the caller gets no handle to stop it
+      throw err;
+    }
     return prom;
   }
 
