@@ -5,9 +5,10 @@ set -eu
 
 # systemd: systemd-analyze and systemd-notify (unit and sd_notify tests); systemd-container:
 # systemd-nspawn; debootstrap: the hosts' rootfs; dpkg-dev: dpkg-deb and friends; python3, make, g++:
-# compiling better-sqlite3 against the bundled Node headers; openssl: the install.sh tests.
+# compiling better-sqlite3 against the bundled Node headers; openssl: the install.sh tests;
+# prometheus: promtool and the server for the shipped alert rules and dashboard tests.
 PKGS="systemd systemd-container debootstrap iproute2 iputils-ping iputils-arping dpkg-dev \
-ca-certificates openssl python3 make g++ procps util-linux"
+ca-certificates openssl python3 make g++ procps util-linux prometheus"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-lab-deps: must run as root (apt-get install)" >&2
@@ -33,3 +34,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086 # word splitting of the package list is intended
 apt-get install -y -qq --no-install-recommends $missing
+
+# Debian's prometheus package enables and starts its service where systemd is PID 1. The tests run
+# their own Prometheus on a loopback port; a packaged one would hold :9090 and scrape nothing.
+case " $missing " in
+  *" prometheus "*)
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus.service
+    fi
+    ;;
+esac

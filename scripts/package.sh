@@ -57,7 +57,7 @@ for f in dist/agent/src/main.js dist/controller/src/main.js dist/ballastctl/src/
 done
 
 inputs_hash() {
-  (cd "$repo" && find dist/agent dist/controller dist/ballastctl dist/shared systemd scripts/deb scripts/package.sh package.json \
+  (cd "$repo" && find dist/agent dist/controller dist/ballastctl dist/shared controller/prometheus systemd scripts/deb scripts/package.sh package.json \
     package-lock.json -type f ! -name '*.deb' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
   echo "$agent_node_major $controller_node_major $version"
 }
@@ -205,7 +205,8 @@ build_deb "$agent_tree" ballast-agent
 # ---- ballast-controller ----------------------------------------------------------------------------
 ctl_tree="$work/controller"
 C="$ctl_tree/opt/ballast/controller"
-mkdir -p "$ctl_tree/DEBIAN" "$C/bin" "$C/packages" "$ctl_tree/usr/bin" "$ctl_tree/lib/systemd/system" "$ctl_tree/etc/default"
+mkdir -p "$ctl_tree/DEBIAN" "$C/bin" "$C/packages" "$ctl_tree/usr/bin" "$ctl_tree/lib/systemd/system" "$ctl_tree/etc/default" \
+  "$ctl_tree/usr/share/ballast/prometheus"
 copy_runtime "$C" "$ctl_nodedir"
 copy_app "$C/lib" controller ballastctl shared
 install_prod_modules "$work/ctl-mods" controller
@@ -220,6 +221,10 @@ ln -s ../../opt/ballast/controller/bin/ballastctl "$ctl_tree/usr/bin/ballastctl"
 cp "$out/ballast-agent_${version}_${arch}.deb" "$C/packages/"
 install -m 0644 "$repo/systemd/ballast-controller.service" "$ctl_tree/lib/systemd/system/"
 install -m 0644 "$repo/scripts/deb/controller/default" "$ctl_tree/etc/default/ballast-controller"
+# The alert rules and the Grafana dashboard (README "Monitoring"): data for Prometheus and Grafana
+# to load, not config Ballast reads, so under /usr/share and replaced on upgrade (not conffiles).
+install -m 0644 "$repo/controller/prometheus/ballast-rules.yaml" "$repo/controller/prometheus/ballast-dashboard.json" \
+  "$ctl_tree/usr/share/ballast/prometheus/"
 for s in postinst prerm postrm conffiles; do install -m 0644 "$repo/scripts/deb/controller/$s" "$ctl_tree/DEBIAN/$s"; done
 size=$(write_md5sums_and_size "$ctl_tree")
 cat >"$ctl_tree/DEBIAN/control" <<EOF

@@ -17,6 +17,7 @@ import { DisconnectNotices } from './hub/disconnect-notices.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
 import { createMetrics } from './metrics.js';
+import { installMonitoring } from './monitoring/monitoring.js';
 import { ensurePki } from './pki/bootstrap.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
@@ -97,6 +98,19 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
   const vip = new VipService({ hosts: directory, events: store.events, metrics, log });
   vip.seed(store.hosts.list());
+  // The alerting metrics (controller/prometheus/ballast-rules.yaml): read at scrape time, plus agent component events.
+  const monitoring = installMonitoring({
+    registry: metrics.registry,
+    db: store.db,
+    events: store.events,
+    hosts: () => tracker.all(),
+    ownCertificates: [
+      { name: 'controller-ca', kind: 'ca', pem: pki.ca.certPem },
+      { name: 'controller-server', kind: 'cert', pem: pki.server.certPem },
+    ],
+    now,
+    onError: (err, metric) => log.error({ err, metric, component: 'monitoring' }, 'failed to collect a metric; it is left out of this scrape'),
+  });
 
   const batcher = new HeartbeatBatcher({
     db: store.db,
@@ -197,6 +211,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       // In-flight runs end as interrupted, not failed, when the sessions close.
       defineService('runs', { stop: () => runs.close() }),
       defineService('vip', { start: () => vip.start(), stop: () => vip.close() }),
+      defineService('monitoring', { stop: () => monitoring.close() }),
       defineService('host-tracker', { start: () => tracker.start(250), stop: () => tracker.stop() }),
       defineService('housekeeping', {
         start() {

@@ -32,6 +32,10 @@ export interface ControllerMetrics {
   vipTransitions: Counter<'vip'>;
   /** The agents' own lease renewal round trips (p50/p99 over their last renewals). */
   vipRenewRtt: Gauge<'vip' | 'host' | 'quantile'>;
+  /** Reachable hosts whose own report says they hold the VIP (the alert wants exactly 1; refreshed by the VIP poll). */
+  vipHolders: Gauge<'vip'>;
+  /** The holder's term (fencing token: the holder key's etcd create_revision); a change is a new holding. */
+  vipTerm: Gauge<'vip'>;
 }
 
 /** Creates the metrics. `collectProcess` adds prom-client's default process metrics (CPU, RSS …). */
@@ -112,5 +116,12 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
       labelNames: ['vip', 'host', 'quantile'],
       registers,
     }),
+    vipHolders: new Gauge({
+      name: 'ballast_vip_holders',
+      help: 'Reachable hosts that report holding the VIP themselves (1 is right; 0 or 2+ is an outage or split brain)',
+      labelNames: ['vip'],
+      registers,
+    }),
+    vipTerm: new Gauge({ name: 'ballast_vip_term', help: "The VIP holder's term (etcd create_revision of its holder key)", labelNames: ['vip'], registers }),
   };
 }

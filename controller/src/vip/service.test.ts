@@ -47,16 +47,20 @@ describe('VipService (fake agents)', () => {
     expect(agent('cp1').received[0]).toMatchObject({ type: 'req.vip', action: 'status', timeoutMs: 1500 });
     expect(await gauge(metrics.vipHolder)).toEqual({ 'api/cp1': 1, 'api/cp2': 0, 'api/cp3': 0 });
     expect(await gauge(metrics.vipRenewRtt)).toEqual({ 'api/cp1/0.5': 0.0025, 'api/cp1/0.99': 0.0095, 'api/cp2/0.99': 0.004 });
+    expect(await gauge(metrics.vipHolders)).toEqual({ 'api/undefined': 1 });
+    expect(await gauge(metrics.vipTerm)).toEqual({ 'api/undefined': cluster.term });
   });
 
   it('keeps the last report of a host that stops answering, marked unreachable; shows the observed holder when the holder is silent', async () => {
-    const { vip, agent } = setup();
+    const { vip, agent, metrics } = setup();
     await vip.status();
     agent('cp1').mode = 'hang';
     const v = (await vip.status()).items[0]!;
     expect(v).toMatchObject({ holder: 'cp1', holderSource: 'observed', leaseLeftMs: null });
     expect(v.candidates[0]).toMatchObject({ host: 'cp1', reachable: false, state: 'holder', error: { code: 'BALLAST_ERR_DEADLINE_EXCEEDED' } });
     expect(v.candidates[0]?.observedAt).not.toBeNull();
+    // The silent holder's stale self-report is not counted: no reachable host holds the VIP.
+    expect((await metrics.vipHolders.get()).values.map((x) => x.value)).toEqual([0]);
   });
 
   it('refuses an unfit target with the reason, and records each refusal as an event', async () => {

@@ -37,7 +37,7 @@ export interface VipEventsPort {
 export interface VipServiceOptions {
   hosts: VipHostsPort;
   events: VipEventsPort;
-  metrics: Pick<ControllerMetrics, 'vipHolder' | 'vipTransitions' | 'vipRenewRtt'>;
+  metrics: Pick<ControllerMetrics, 'vipHolder' | 'vipTransitions' | 'vipRenewRtt' | 'vipHolders' | 'vipTerm'>;
   log: Logger;
   now?: () => number;
   /** Deadline of a status request (default 1500 ms: status never waits on etcd). */
@@ -327,11 +327,16 @@ export class VipService {
   }
 
   private updateMetrics(items: readonly VipView[]): void {
-    const { vipHolder, vipRenewRtt } = this.opts.metrics;
+    const { vipHolder, vipRenewRtt, vipHolders, vipTerm } = this.opts.metrics;
     // Reset first so hosts that left an election do not keep a stale series.
     vipHolder.reset();
     vipRenewRtt.reset();
+    vipHolders.reset();
+    vipTerm.reset();
     for (const v of items) {
+      // Self-reports of reachable hosts only: a stale report of an unreachable former holder is not a holder.
+      vipHolders.set({ vip: v.name }, v.candidates.filter((c) => c.reachable && c.state === 'holder').length);
+      if (v.term !== null) vipTerm.set({ vip: v.name }, Number(v.term));
       for (const c of v.candidates) {
         vipHolder.set({ vip: v.name, host: c.host }, v.holder === c.host ? 1 : 0);
         if (c.renewRttP50Ms !== null) vipRenewRtt.set({ vip: v.name, host: c.host, quantile: '0.5' }, c.renewRttP50Ms / 1000);
