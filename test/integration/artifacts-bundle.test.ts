@@ -1,0 +1,154 @@
+/**
+ * `ballastctl artifacts bundle` end to end with real parts: the compiled ballastctl, an https file
+ * server on 127.0.0.1 with a CA this test made (trusted through NODE_EXTRA_CA_CERTS, as a user
+ * behind a corporate CA would), Debian's real `docker-registry` with images pushed into it, once
+ * directly over loopback http (--insecure-registry) and once behind an https gate that demands the
+ * anonymous bearer-token flow — then the bundle imported into a real controller by its admin.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseManifest } from '../../controller/src/artifacts/manifest.js';
+import { startTestUpstream, type TestUpstream } from '../../controller/src/artifacts/testing.js';
+import { createCa, issueServerCert } from '../../controller/src/pki/ca.js';
+import type { ArtifactImportResponse, ArtifactListResponse } from '../../shared/src/artifacts-api.js';
+import { type PushedImage, pushTestImage, registryMissing, startRegistry, startTokenGate, type TestRegistry, type TokenGate } from '../support/registry.js';
+import { freePort, requireBuild, runProc, stopAll, TestController, tempDir } from './harness.js';
+
+const run = promisify(execFile);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const missing = registryMissing();
+if (missing !== null) console.warn(`artifacts bundle image tests skipped: ${missing}`);
+
+const KUBEADM = Buffer.from(`#!/bin/sh\necho kubeadm\n${'#'.repeat(100_000)}\n`);
+const CRICTL = Buffer.alloc(150_000, 3);
+
+describe.skipIf(missing !== null)('artifacts bundle: real https server, real registry, real controller', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let files: TestUpstream;
+  let registry: TestRegistry;
+  let gate: TokenGate;
+  let ctl: TestController;
+  let caFile = '';
+  let plain: PushedImage;
+  let indexed: PushedImage;
+
+  beforeAll(async () => {
+    requireBuild();
+    dir = await tempDir('bundle');
+    files = await startTestUpstream((req: IncomingMessage, res: ServerResponse) => {
+      const body = req.url === '/dl/kubeadm' ? KUBEADM : req.url === '/dl/crictl-v1.36.0-linux-amd64.tar.gz' ? CRICTL : undefined;
+      if (body === undefined) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    caFile = join(dir.path, 'ca.pem');
+    await mkdir(join(dir.path, 'registry'));
+    registry = await startRegistry(join(dir.path, 'registry'), await freePort());
+    plain = await pushTestImage(registry.host, 'test/hello', 'v1.0.0');
+    indexed = await pushTestImage(registry.host, 'library/multi', '2.1', { index: true });
+    // The gate's certificate comes from a second CA, so that both CAs must be trusted at once.
+    const gateCa = await createCa({ commonName: 'bundle test gate CA' });
+    const gateLeaf = await issueServerCert({ ca: gateCa, commonName: '127.0.0.1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    gate = await startTokenGate(registry.host, { key: gateLeaf.keyPem, cert: gateLeaf.certPem });
+    await writeFile(caFile, `${files.ca}\n${gateCa.certPem}`);
+    ctl = new TestController(join(dir.path, 'controller'));
+    await ctl.start();
+  });
+
+  afterAll(async () => {
+    await stopAll();
+    await registry?.stop();
+    await gate?.close();
+    await files?.close();
+    await dir?.cleanup();
+  });
+
+  const bundle = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runProc('ballastctl', ['artifacts', 'bundle', '--cache-dir', join(dir.path, 'cache'), ...args], { NODE_EXTRA_CA_CERTS: caFile, ...env });
+
+  it('bundles catalogue files and images (plain loopback registry and a token-gated https one) and the controller imports it', async () => {
+    const catalogue = join(dir.path, 'catalogue.yaml');
+    const base = `https://127.0.0.1:${files.port}`;
+    await writeFile(
+      catalogue,
+      stringify([
+        { name: 'kubeadm', version: '1.36.3', os: 'linux', arch: 'amd64', url: `${base}/dl/kubeadm`, sha256: sha(KUBEADM) },
+        { name: 'crictl', version: '1.36.0', os: 'linux', arch: 'amd64', url: `${base}/dl/crictl-v1.36.0-linux-amd64.tar.gz`, sha256: sha(CRICTL) },
+        { name: 'crictl', version: '1.36.0', os: 'linux', arch: 'arm64', url: `${base}/dl/crictl-v1.36.0-linux-arm64.tar.gz`, sha256: sha(CRICTL) },
+      ]),
+    );
+    const out = join(dir.path, 'bundle.tar');
+    const r = await bundle([
+      '--out', out, '--catalogue', catalogue, '--insecure-registry', registry.host,
+      '--images', `${registry.host}/test/hello:v1.0.0,${gate.host}/library/multi:2.1`,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('2 files and 2 images');
+    expect(r.stderr).toContain('kubeadm 1.36.3 (amd64): ');
+    expect(r.stderr).toMatch(/test\/hello:v1\.0\.0 layer 2\/2 sha256:[0-9a-f]{12}…: [\d.]+K?i?B in/);
+    // The anonymous token flow ran: a challenge, a token, then authorised pulls.
+    expect(gate.challenged).toBeGreaterThanOrEqual(1);
+    expect(gate.issued.length).toBe(1);
+
+    const { stdout: listing } = await run('tar', ['-tf', out]);
+    const members = listing.trim().split('\n');
+    expect(members[0]).toBe('manifest.yaml');
+    const { stdout: text } = await run('tar', ['-xOf', out, 'manifest.yaml']);
+    const manifest = parseManifest(text);
+    expect(manifest.map((m) => [m.name, m.version, m.arch, m.file])).toEqual([
+      ['kubeadm', '1.36.3', 'amd64', 'files/kubeadm'],
+      ['crictl', '1.36.0', 'amd64', 'files/crictl-v1.36.0-linux-amd64.tar.gz'],
+      ['image-hello', 'v1.0.0', 'amd64', 'images/image-hello_v1.0.0.tar'],
+      ['image-multi', '2.1', 'amd64', 'images/image-multi_2.1.tar'],
+    ]);
+    const hello = manifest.find((m) => m.name === 'image-hello')!;
+    expect(hello.image).toEqual({ ref: `${registry.host}/test/hello:v1.0.0`, id: plain.configDigest });
+    expect(hello.url).toBe(`http://${registry.host}/v2/test/hello/manifests/${plain.manifestDigest}`);
+    const multi = manifest.find((m) => m.name === 'image-multi')!;
+    // The index was resolved to linux/amd64, not the arm64 image listed first.
+    expect(multi.image).toEqual({ ref: `${gate.host}/library/multi:2.1`, id: indexed.configDigest });
+
+    // Each image is a docker-archive: manifest.json with Config, RepoTags and Layers, every blob inside.
+    await mkdir(join(dir.path, 'x'));
+    await run('tar', ['-xf', out, '-C', join(dir.path, 'x'), hello.file]);
+    const archive = join(dir.path, 'x', hello.file);
+    expect(sha(await readFile(archive))).toBe(hello.sha256);
+    const { stdout: dm } = await run('tar', ['-xOf', archive, 'manifest.json']);
+    const hex = (d: string) => d.slice('sha256:'.length);
+    expect(JSON.parse(dm)).toEqual([
+      { Config: `blobs/sha256/${hex(plain.configDigest)}`, RepoTags: [`${registry.host}/test/hello:v1.0.0`], Layers: plain.layerDigests.map((d) => `blobs/sha256/${hex(d)}`) },
+    ]);
+    for (const d of [plain.configDigest, ...plain.layerDigests]) {
+      const { stdout: blob } = await run('tar', ['-xOf', archive, `blobs/sha256/${hex(d)}`], { encoding: 'buffer' });
+      expect(sha(blob)).toBe(hex(d));
+    }
+
+    const imported = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', out]);
+    expect([imported.added, imported.unchanged]).toEqual([4, 0]);
+    const list = await ctl.ctlJson<ArtifactListResponse>(['artifacts', 'list']);
+    expect(list.items.map((a) => [a.name, a.version, a.sha256]).sort()).toEqual(manifest.map((m) => [m.name, m.version, m.sha256]).sort());
+  });
+
+  it('refuses plain http to a registry not named with --insecure-registry, and a tag that is not there; nothing is written', async () => {
+    const out = join(dir.path, 'refused.tar');
+    const catalogue = join(dir.path, 'one.yaml');
+    await writeFile(catalogue, stringify([{ name: 'kubeadm', version: '1.36.3', os: 'linux', arch: 'amd64', url: `https://127.0.0.1:${files.port}/dl/kubeadm`, sha256: sha(KUBEADM) }]));
+    const http = await bundle(['--out', out, '--catalogue', catalogue, '--images', `${registry.host}/test/hello:v1.0.0`]);
+    expect(http.code).toBe(1);
+    // Without the flag the registry is spoken to over https, which a plain-http server cannot answer.
+    expect(http.stderr).toContain(`BALLAST_ERR_CONNECT: failed to fetch manifest of image ${registry.host}/test/hello:v1.0.0 from https://${registry.host}/v2/test/hello/manifests/v1.0.0`);
+    const absent = await bundle(['--out', out, '--catalogue', catalogue, '--insecure-registry', registry.host, '--images', `${registry.host}/test/hello:v9`]);
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toContain(`BALLAST_ERR_REGISTRY: failed to pull image ${registry.host}/test/hello:v9: GET http://${registry.host}/v2/test/hello/manifests/v9 answered HTTP 404`);
+    const noArch = await bundle(['--out', out, '--catalogue', catalogue, '--arch', 's390x', '--insecure-registry', registry.host, '--images', `${registry.host}/library/multi:2.1`]);
+    expect(noArch.code).toBe(1);
+    expect(noArch.stderr).toContain('has no linux/s390x image (the index offers linux/arm64, linux/amd64)');
+    expect(existsSync(out)).toBe(false);
+  });
+});
