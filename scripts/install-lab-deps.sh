@@ -5,9 +5,10 @@ set -eu
 
 # systemd: systemd-analyze and systemd-notify (unit and sd_notify tests); systemd-container:
 # systemd-nspawn; debootstrap: the hosts' rootfs; dpkg-dev: dpkg-deb and friends; python3, make, g++:
-# compiling better-sqlite3 against the bundled Node headers; openssl: the install.sh tests.
+# compiling better-sqlite3 against the bundled Node headers; openssl: the install.sh tests;
+# docker-registry: a real OCI registry for the `artifacts bundle` image tests.
 PKGS="systemd systemd-container debootstrap iproute2 iputils-ping iputils-arping dpkg-dev \
-ca-certificates openssl python3 make g++ procps util-linux"
+ca-certificates openssl python3 make g++ procps util-linux docker-registry"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-lab-deps: must run as root (apt-get install)" >&2
