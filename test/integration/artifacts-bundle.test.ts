@@ -18,6 +18,7 @@ import { parseManifest } from '../../controller/src/artifacts/manifest.js';
 import { startTestUpstream, type TestUpstream } from '../../controller/src/artifacts/testing.js';
 import { createCa, issueServerCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse, ArtifactListResponse } from '../../shared/src/artifacts-api.js';
+import { containerdUnavailable, startContainerd } from '../support/containerd.js';
 import { type PushedImage, pushTestImage, registryMissing, startRegistry, startTokenGate, type TestRegistry, type TokenGate } from '../support/registry.js';
 import { freePort, requireBuild, runProc, stopAll, TestController, tempDir } from './harness.js';
 
@@ -25,6 +26,8 @@ const run = promisify(execFile);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const missing = registryMissing();
 if (missing !== null) console.warn(`artifacts bundle image tests skipped: ${missing}`);
+const containerdMissing = containerdUnavailable();
+if (containerdMissing !== null) console.warn(`artifacts bundle: the containerd import check is skipped: ${containerdMissing}`);
 
 const KUBEADM = Buffer.from(`#!/bin/sh\necho kubeadm\n${'#'.repeat(100_000)}\n`);
 const CRICTL = Buffer.alloc(150_000, 3);
@@ -38,6 +41,8 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
   let caFile = '';
   let plain: PushedImage;
   let indexed: PushedImage;
+  /** The docker-archive of test/hello extracted from the bundle by the first test. */
+  let helloArchive = '';
 
   beforeAll(async () => {
     requireBuild();
@@ -129,10 +134,29 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
       expect(sha(blob)).toBe(hex(d));
     }
 
+    helloArchive = archive;
     const imported = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', out]);
     expect([imported.added, imported.unchanged]).toEqual([4, 0]);
     const list = await ctl.ctlJson<ArtifactListResponse>(['artifacts', 'list']);
     expect(list.items.map((a) => [a.name, a.version, a.sha256]).sort()).toEqual(manifest.map((m) => [m.name, m.version, m.sha256]).sort());
+  });
+
+  it.skipIf(containerdMissing !== null)('the image archive imports into a real containerd (ctr -n k8s.io images import) under the ID the manifest names', async () => {
+    expect(helloArchive).not.toBe('');
+    const ctr = await startContainerd(join(dir.path, 'containerd'));
+    try {
+      const { stdout } = await run('ctr', ['-a', ctr.socket, '-n', 'k8s.io', 'images', 'import', helloArchive]);
+      expect(stdout).toContain(`unpacking ${registry.host}/test/hello:v1.0.0`);
+      const { stdout: ls } = await run('ctr', ['-a', ctr.socket, '-n', 'k8s.io', 'images', 'ls', '-q']);
+      expect(ls.trim().split('\n')).toEqual([`${registry.host}/test/hello:v1.0.0`]);
+      // The image's config (its ID) is the blob the manifest entry names.
+      const { stdout: content } = await run('ctr', ['-a', ctr.socket, '-n', 'k8s.io', 'content', 'ls', '-q']);
+      expect(content.trim().split('\n')).toContain(plain.configDigest);
+      const { stdout: check } = await run('ctr', ['-a', ctr.socket, '-n', 'k8s.io', 'images', 'check']);
+      expect(check).toMatch(/complete \(3\/3\)/);
+    } finally {
+      await ctr.stop();
+    }
   });
 
   it('refuses plain http to a registry not named with --insecure-registry, and a tag that is not there; nothing is written', async () => {

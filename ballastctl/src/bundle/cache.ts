@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { hashFile } from '../../../shared/src/hashing.js';
 
 /** The default cache: `$XDG_CACHE_HOME/ballast/downloads`, else `~/.cache/ballast/downloads`. */
@@ -18,7 +18,12 @@ export function defaultCacheDir(env: Record<string, string | undefined>, homedir
 
 /** See the module comment. */
 export class DownloadCache {
-  constructor(readonly dir: string) {}
+  readonly dir: string;
+
+  /** `dir` is made absolute: the bundle writer links to cached files from elsewhere. */
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
 
   /** The path of the verified file with this sha256, or null when it is not (intact) in the cache. */
   async get(sha256: string, signal?: AbortSignal): Promise<{ path: string; size: number } | null> {

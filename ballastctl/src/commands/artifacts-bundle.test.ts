@@ -58,7 +58,7 @@ async function bundle(args: string[], opts: { catalogue?: unknown; signal?: Abor
   const cat = join(dir, "catalogue.yaml");
   await writeFile(cat, stringify(opts.catalogue ?? catalogue()));
   const r = { code: -1, out: '', err: '' };
-  r.code = await runCli(['artifacts', 'bundle', '--catalogue', cat, '--cache-dir', join(dir, 'cache'), '--ca-file', caFile, ...args], {
+  r.code = await runCli(['artifacts', 'bundle', '--catalogue', cat, '--cache-dir', 'cache', '--ca-file', caFile, ...args], {
     stdout: { write: (s: string) => (r.out += s) },
     stderr: { write: (s: string) => (r.err += s) },
     env: {},

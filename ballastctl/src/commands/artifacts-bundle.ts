@@ -99,7 +99,8 @@ async function runBundle(ctx: CliContext, flags: BundleFlags): Promise<BundleRes
   const images = imageList(flags, artifacts, source);
   if (artifacts.length === 0 && images.length === 0) throw usageError(`${source} has no entries for arch ${flags.arch} and no images were asked for: the bundle would be empty`);
   const extraCa = flags.caFile === undefined ? undefined : await readCa(flags.caFile);
-  const cacheDir = flags.cacheDir ?? defaultCacheDir(ctx.io.env, ctx.io.homedir ?? process.env.HOME ?? '/root');
+  const cwd = ctx.io.cwd ?? process.cwd();
+  const cacheDir = resolve(cwd, flags.cacheDir ?? defaultCacheDir(ctx.io.env, ctx.io.homedir ?? process.env.HOME ?? '/root'));
   ctx.note(`building ${out}: ${artifacts.length} file${artifacts.length === 1 ? '' : 's'} from ${source} and ${images.length} image${images.length === 1 ? '' : 's'} for ${flags.arch} (cache ${cacheDir})`);
   try {
     const manifest = await buildBundle({
