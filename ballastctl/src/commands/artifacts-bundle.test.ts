@@ -204,6 +204,12 @@ describe('artifacts bundle: catalogue files over https', () => {
     const noKubeadm = await bundle(['--out', 'out/b.tar', '--kubernetes-images'], { catalogue: [catalogue()[1]] });
     expect(noKubeadm.code).toBe(2);
     expect(noKubeadm.err).toContain('has no kubeadm entry');
+    const oldKube = await bundle(['--out', 'out/b.tar', '--kubernetes-images'], { catalogue: [{ ...catalogue()[0], version: '1.29.0' }] });
+    expect(oldKube.code).toBe(2);
+    expect(oldKube.err).toContain('Kubernetes 1.29.0 is not a minor ballastctl knows the images of (1.36)');
+    const noDir = await bundle(['--out', 'missing/b.tar']);
+    expect(noDir.code).toBe(2);
+    expect(noDir.err).toContain('the directory');
     expect(hits).toEqual([]);
     expect(existsSync(join(dir, 'out', 'b.tar'))).toBe(false);
   });

@@ -5,7 +5,7 @@
  * tarball `artifacts import` takes. The work is in ../bundle/; this file is flags and output.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ArtifactSpec, DEFAULT_MAX_BUNDLE_BYTES } from '../../../shared/src/artifacts-api.js';
 import { isBallastError } from '../../../shared/src/errors.js';
@@ -87,6 +87,7 @@ function timeoutMs(text: string): number {
 
 async function runBundle(ctx: CliContext, flags: BundleFlags): Promise<BundleResult> {
   const out = resolve(ctx.io.cwd ?? process.cwd(), flags.out);
+  await checkOut(out);
   const catalogue = flags.catalogue === undefined ? DEFAULT_CATALOGUE : await readCatalogue(flags.catalogue);
   const source = flags.catalogue ?? 'the built-in catalogue';
   const artifacts = catalogueToSpecs(catalogue, source).filter((s) => s.arch === flags.arch);
@@ -154,6 +155,14 @@ function imageList(flags: BundleFlags, artifacts: readonly ArtifactSpec[], sourc
     parsed.push(ref);
   }
   return parsed;
+}
+
+/** The output's directory must exist and the output, if it exists, must be a file (it is replaced). */
+async function checkOut(out: string): Promise<void> {
+  const dir = dirname(out);
+  const kind = async (p: string) => stat(p).then((st) => (st.isDirectory() ? 'dir' : 'other'), (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 'missing' : 'other'));
+  if ((await kind(dir)) !== 'dir') throw usageError(`--out ${out}: the directory ${dir} does not exist`);
+  if ((await kind(out)) === 'dir') throw usageError(`--out ${out} is a directory; name the bundle file`);
 }
 
 async function readCa(path: string): Promise<string> {
