@@ -4,9 +4,13 @@
  * run leaves no bundle (and no half of one) under the output name. The tarball is plain (not
  * gzip'd: binaries and image layers are compressed already) with `manifest.yaml` as its first
  * member, the shape `artifacts import` and `artifacts sign` take.
+ *
+ * A run killed outright (SIGKILL, power loss) cannot clean up: its hidden `.<name>.*` temp entries
+ * next to the output are removed by the next run for the same output ({@link removeLeftovers}).
+ * Two runs writing the same output at once are not supported.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { type ArtifactSpec, BUNDLE_MANIFEST } from '../../../shared/src/artifacts-api.js';
@@ -68,4 +72,13 @@ export async function writeBundleFile(opts: WriteBundleOptions): Promise<void> {
     await rm(tmp, { force: true });
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/** Removes what an earlier run for `out` that was killed left next to it (never `out` itself). */
+export async function removeLeftovers(out: string): Promise<string[]> {
+  const dir = dirname(out);
+  const prefix = `.${basename(out)}.`;
+  const stale = (await readdir(dir)).filter((n) => n.startsWith(prefix) && (/^(stage|images)-/.test(n.slice(prefix.length)) || n.endsWith('.tmp')));
+  for (const n of stale) await rm(join(dir, n), { recursive: true, force: true });
+  return stale;
 }

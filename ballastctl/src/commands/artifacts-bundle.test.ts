@@ -157,7 +157,11 @@ describe('artifacts bundle: catalogue files over https', () => {
 
     special.clear();
     hits.length = 0;
+    // What a SIGKILLed run would have left (it cannot clean up): removed by the next run.
+    await mkdir(join(dir, 'out', '.bundle.tar.stage-abc123'));
+    await writeFile(join(dir, 'out', '.bundle.tar.0a1b2c.tmp'), 'half');
     const again = await bundle(['--out', 'out/bundle.tar']);
+    expect(again.err).toContain('removed .bundle.tar.0a1b2c.tmp, left behind by an earlier run that was killed');
     expect(again.code, again.err).toBe(0);
     expect(hits).toEqual(['/dl/etcd-v3.5.99-linux-amd64.tar.gz']);
     expect(await leftovers()).toEqual(['bundle.tar']);

@@ -17,6 +17,7 @@ import { DownloadCache, defaultCacheDir } from '../bundle/cache.js';
 import { bundleFetchPolicy, checkInsecureRegistry } from '../bundle/fetch-policy.js';
 import { type ImageRef, parseImageRef } from '../bundle/image-ref.js';
 import { progressReporter } from '../bundle/progress.js';
+import { removeLeftovers } from '../bundle/writer.js';
 import type { CliContext } from '../context.js';
 import { AbortedError, usageError } from '../errors.js';
 import { type Cell, formatBytes, formatTable } from '../format.js';
@@ -102,6 +103,7 @@ async function runBundle(ctx: CliContext, flags: BundleFlags): Promise<BundleRes
   const extraCa = flags.caFile === undefined ? undefined : await readCa(flags.caFile);
   const cwd = ctx.io.cwd ?? process.cwd();
   const cacheDir = resolve(cwd, flags.cacheDir ?? defaultCacheDir(ctx.io.env, ctx.io.homedir ?? process.env.HOME ?? '/root'));
+  for (const n of await removeLeftovers(out)) ctx.note(`removed ${n}, left behind by an earlier run that was killed`);
   ctx.note(`building ${out}: ${artifacts.length} file${artifacts.length === 1 ? '' : 's'} from ${source} and ${images.length} image${images.length === 1 ? '' : 's'} for ${flags.arch} (cache ${cacheDir})`);
   try {
     const manifest = await buildBundle({
