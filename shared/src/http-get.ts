@@ -41,6 +41,12 @@ export interface HttpGetOptions {
   what: string;
   /** Extra request headers; `authorization` is sent only to the first URL's origin, never after a redirect elsewhere. */
   headers?: Record<string, string>;
+  /**
+   * The Authorization header for one hop, asked again after every redirect (a registry's token is
+   * for the host that issued the challenge: registry.k8s.io redirects to its backends, which
+   * challenge, and their storage, which must not see the token).
+   */
+  authorization?: (url: URL) => string | undefined;
 }
 
 /** An answer after redirects: the status, headers, final URL and the body (to be consumed or destroyed). */
@@ -67,6 +73,8 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGe
     // A registry's token must not travel to the CDN it redirects blobs to (S3 refuses it anyway).
     const headers = { ...opts.headers };
     if (target.origin !== origin) delete headers.authorization;
+    const auth = opts.authorization?.(target);
+    if (auth !== undefined) headers.authorization = auth;
     const res = await get(target, { policy: opts.policy, signal: opts.signal, prefix, headers });
     const status = res.statusCode ?? 0;
     if (!REDIRECT_STATUSES.has(status)) return { status, statusText: res.statusMessage ?? '', headers: res.headers, url: target.href, body: res };

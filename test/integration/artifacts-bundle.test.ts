@@ -2,8 +2,8 @@
  * `ballastctl artifacts bundle` end to end with real parts: the compiled ballastctl, an https file
  * server on 127.0.0.1 with a CA this test made (trusted through NODE_EXTRA_CA_CERTS, as a user
  * behind a corporate CA would), Debian's real `docker-registry` with images pushed into it, once
- * directly over loopback http (--insecure-registry) and once behind an https gate that demands the
- * anonymous bearer-token flow — then the bundle imported into a real controller by its admin.
+ * directly over loopback http (--insecure-registry) and once behind an https redirector and a gate
+ * that demands the anonymous bearer-token flow (registry.k8s.io's shape) — then the bundle imported into a real controller by its admin.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,7 +19,16 @@ import { startTestUpstream, type TestUpstream } from '../../controller/src/artif
 import { createCa, issueServerCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse, ArtifactListResponse, ArtifactSpec } from '../../shared/src/artifacts-api.js';
 import { containerdUnavailable, startContainerd } from '../support/containerd.js';
-import { type PushedImage, pushTestImage, registryMissing, startRegistry, startTokenGate, type TestRegistry, type TokenGate } from '../support/registry.js';
+import {
+  type PushedImage,
+  pushTestImage,
+  registryMissing,
+  startRedirector,
+  startRegistry,
+  startTokenGate,
+  type TestRegistry,
+  type TokenGate,
+} from '../support/registry.js';
 import { freePort, requireBuild, runProc, stopAll, TestController, tempDir } from './harness.js';
 
 const run = promisify(execFile);
@@ -37,6 +46,7 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
   let files: TestUpstream;
   let registry: TestRegistry;
   let gate: TokenGate;
+  let redirector: Awaited<ReturnType<typeof startRedirector>>;
   let ctl: TestController;
   let caFile = '';
   let plain: PushedImage;
@@ -63,6 +73,7 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     const gateCa = await createCa({ commonName: 'bundle test gate CA' });
     const gateLeaf = await issueServerCert({ ca: gateCa, commonName: '127.0.0.1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
     gate = await startTokenGate(registry.host, { key: gateLeaf.keyPem, cert: gateLeaf.certPem });
+    redirector = await startRedirector(gate.host, { key: gateLeaf.keyPem, cert: gateLeaf.certPem });
     await writeFile(caFile, `${files.ca}\n${gateCa.certPem}`);
     ctl = new TestController(join(dir.path, 'controller'));
     await ctl.start();
@@ -72,6 +83,7 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     await stopAll();
     await registry?.stop();
     await gate?.close();
+    await redirector?.close();
     await files?.close();
     await dir?.cleanup();
   });
@@ -93,14 +105,16 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     const out = join(dir.path, 'bundle.tar');
     const r = await bundle([
       '--out', out, '--catalogue', catalogue, '--insecure-registry', registry.host,
-      '--images', `${registry.host}/test/hello:v1.0.0,${gate.host}/library/multi:2.1`,
+      '--images', `${registry.host}/test/hello:v1.0.0,${redirector.host}/library/multi:2.1`,
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('2 files and 2 images');
     expect(r.stderr).toContain('kubeadm 1.36.3 (amd64): ');
     expect(r.stderr).toMatch(/test\/hello:v1\.0\.0 layer 2\/2 sha256:[0-9a-f]{12}…: [\d.]+K?i?B in/);
-    // The anonymous token flow ran: a challenge, a token, then authorised pulls.
-    expect(gate.challenged).toBeGreaterThanOrEqual(1);
+    // registry.k8s.io's flow: the name redirects to a backend, the backend challenges, one anonymous
+    // token for the backend, and every later request is redirected and carries it there.
+    expect(redirector.redirected).toBeGreaterThanOrEqual(4);
+    expect(gate.challenged).toBe(1);
     expect(gate.issued.length).toBe(1);
 
     const { stdout: listing } = await run('tar', ['-tf', out]);
@@ -119,7 +133,7 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     expect(hello.url).toBe(`http://${registry.host}/v2/test/hello/manifests/${plain.manifestDigest}`);
     const multi = manifest.find((m) => m.name === 'image-multi')!;
     // The index was resolved to linux/amd64, not the arm64 image listed first.
-    expect(multi.image).toEqual({ ref: `${gate.host}/library/multi:2.1`, id: indexed.configDigest });
+    expect(multi.image).toEqual({ ref: `${redirector.host}/library/multi:2.1`, id: indexed.configDigest });
 
     // Each image is a docker-archive: manifest.json with Config, RepoTags and Layers, every blob inside.
     await mkdir(join(dir.path, 'x'));

@@ -235,3 +235,20 @@ export async function startTokenGate(upstream: string, tls: { key: string; cert:
     });
   return gate;
 }
+
+/** An https front that answers every request with a 307 to the same path on `target` (registry.k8s.io redirects to its backends this way). */
+export async function startRedirector(target: string, tls: { key: string; cert: string }): Promise<{ host: string; redirected: number; close(): Promise<void> }> {
+  const state: { host: string; redirected: number; close(): Promise<void> } = { host: '', redirected: 0, close: async () => undefined };
+  const server = createHttpsServer(tls, (req: IncomingMessage, res: ServerResponse) => {
+    state.redirected += 1;
+    res.writeHead(307, { location: `https://${target}${req.url ?? '/'}` }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return state;
+}

@@ -41,7 +41,10 @@ const checkManifest = TypeCompiler.Compile(ManifestSchema);
 const checkToken = TypeCompiler.Compile(TokenSchema);
 
 /** How the client reaches the network: a policy-checked GET (the CLI's fetcher). */
-export type RegistryGet = (url: string, opts: { signal: AbortSignal; what: string; headers: Record<string, string> }) => Promise<HttpGetResponse>;
+export type RegistryGet = (
+  url: string,
+  opts: { signal: AbortSignal; what: string; headers: Record<string, string>; authorization?: (url: URL) => string | undefined },
+) => Promise<HttpGetResponse>;
 
 /** Options of {@link RegistryClient}. */
 export interface RegistryClientOptions {
@@ -154,28 +157,43 @@ export class RegistryClient {
     return this.#opts.signal === undefined ? timeout : AbortSignal.any([this.#opts.signal, timeout]);
   }
 
-  /** A GET with the repository's token; a 401 with a Bearer challenge fetches one (anonymously) and retries once. */
+  /**
+   * A GET with the tokens this run holds; a 401 with a Bearer challenge fetches one (anonymously)
+   * for the origin that challenged — after a redirect that is the registry's backend, not the
+   * name in the reference — and retries once.
+   */
   async #open(ref: ImageRef, url: string, o: { signal: AbortSignal; what: string; accept: string }): Promise<HttpGetResponse> {
-    const key = `${ref.registry}/${ref.repository}`;
-    const headers = (): Record<string, string> => {
-      const token = this.#tokens.get(key);
-      return { accept: o.accept, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) };
-    };
-    const first = await this.#get(url, { signal: o.signal, what: o.what, headers: headers() });
-    if (first.status !== 401 || this.#tokens.has(key)) return first;
+    const key = (origin: string) => `${origin} ${ref.repository}`;
+    const request = () =>
+      this.#get(url, {
+        signal: o.signal,
+        what: o.what,
+        headers: { accept: o.accept },
+        authorization: (target) => {
+          const token = this.#tokens.get(key(target.origin));
+          return token === undefined ? undefined : `Bearer ${token}`;
+        },
+      });
+    const first = await request();
+    if (first.status !== 401) return first;
     first.body.destroy();
+    const challenged = key(new URL(first.url).origin);
+    if (this.#tokens.has(challenged)) throw this.#refused(ref, `${first.url} refused the anonymous token (HTTP 401); pulling needs credentials, which ballastctl does not support`);
     const challenge = String(first.headers['www-authenticate'] ?? '');
-    this.#tokens.set(key, await this.#token(ref, challenge, o.signal));
-    const second = await this.#get(url, { signal: o.signal, what: o.what, headers: headers() });
+    this.#tokens.set(challenged, await this.#token(ref, challenge, o.signal));
+    const second = await request();
     if (second.status === 401) {
       second.body.destroy();
-      throw this.#refused(ref, `${url} refused the anonymous token (HTTP 401); pulling needs credentials, which ballastctl does not support`);
+      throw this.#refused(ref, `${second.url} refused the anonymous token (HTTP 401); pulling needs credentials, which ballastctl does not support`);
     }
     return second;
   }
 
   /** The fetcher, with socket errors (ECONNREFUSED, aborts …) turned into BALLAST_ERR_CONNECT naming the URL. */
-  async #get(url: string, o: { signal: AbortSignal; what: string; headers: Record<string, string> }): Promise<HttpGetResponse> {
+  async #get(
+    url: string,
+    o: { signal: AbortSignal; what: string; headers: Record<string, string>; authorization?: (url: URL) => string | undefined },
+  ): Promise<HttpGetResponse> {
     try {
       return await this.#opts.get(url, o);
     } catch (err) {
