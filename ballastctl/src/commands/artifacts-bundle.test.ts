@@ -205,6 +205,9 @@ describe('artifacts bundle: catalogue files over https', () => {
     const badRef = await bundle(['--out', 'out/b.tar', '--images', 'Registry.Example/UPPER:tag']);
     expect(badRef.code).toBe(2);
     expect(badRef.err).toContain('--images: failed to read image reference');
+    const clash = await bundle(['--out', 'out/b.tar', '--images', 'a.io/x/pause:1,b.io/y/pause:1']);
+    expect(clash.code).toBe(2);
+    expect(clash.err).toContain('a.io/x/pause:1 and b.io/y/pause:1 would both be image-pause 1 in the bundle');
     const noKubeadm = await bundle(['--out', 'out/b.tar', '--kubernetes-images'], { catalogue: [catalogue()[1]] });
     expect(noKubeadm.code).toBe(2);
     expect(noKubeadm.err).toContain('has no kubeadm entry');

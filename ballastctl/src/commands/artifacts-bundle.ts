@@ -15,7 +15,7 @@ import { catalogueToSpecs } from '../../../controller/src/artifacts/manifest.js'
 import { buildBundle } from '../bundle/build.js';
 import { DownloadCache, defaultCacheDir } from '../bundle/cache.js';
 import { bundleFetchPolicy, checkInsecureRegistry } from '../bundle/fetch-policy.js';
-import { type ImageRef, parseImageRef } from '../bundle/image-ref.js';
+import { type ImageRef, imageEntryName, parseImageRef } from '../bundle/image-ref.js';
 import { progressReporter } from '../bundle/progress.js';
 import { removeLeftovers } from '../bundle/writer.js';
 import type { CliContext } from '../context.js';
@@ -154,6 +154,10 @@ function imageList(flags: BundleFlags, artifacts: readonly ArtifactSpec[], sourc
     }
     if (seen.has(ref.canonical)) continue;
     seen.add(ref.canonical);
+    const clash = parsed.find((p) => imageEntryName(p) === imageEntryName(ref) && p.tag === ref.tag);
+    if (clash !== undefined) {
+      throw usageError(`--images: ${clash.canonical} and ${ref.canonical} would both be ${imageEntryName(ref)} ${ref.tag} in the bundle (entries are named after the last repository segment); bundle them separately`);
+    }
     parsed.push(ref);
   }
   return parsed;
