@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,10 +29,18 @@ import {
   type TestRegistry,
   type TokenGate,
 } from '../support/registry.js';
-import { freePort, requireBuild, runProc, stopAll, TestController, tempDir } from './harness.js';
+import { freePort, requireBuild, runProc, startProc, stopAll, TestController, tempDir } from './harness.js';
 
 const run = promisify(execFile);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 const missing = registryMissing();
 if (missing !== null) console.warn(`artifacts bundle image tests skipped: ${missing}`);
 const containerdMissing = containerdUnavailable();
@@ -60,6 +68,12 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     requireBuild();
     dir = await tempDir('bundle');
     files = await startTestUpstream((req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === '/dl/stall') {
+        // Half the body, then nothing: the download hangs until the user presses Ctrl-C.
+        res.writeHead(200, { 'content-length': CRICTL.length });
+        res.write(CRICTL.subarray(0, 10_000), () => stalled.resolve());
+        return;
+      }
       const body = req.url === '/dl/kubeadm' ? KUBEADM : req.url === '/dl/crictl-v1.36.0-linux-amd64.tar.gz' ? CRICTL : undefined;
       if (body === undefined) res.writeHead(404).end();
       else res.writeHead(200, { 'content-length': body.length }).end(body);
@@ -86,6 +100,24 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     await redirector?.close();
     await files?.close();
     await dir?.cleanup();
+  });
+
+  /** Resolved when the stalling route has sent its first half. */
+  let stalled = deferred();
+
+  it('Ctrl-C (SIGINT to the real process) mid-download exits 130 and leaves no bundle next to --out', async () => {
+    stalled = deferred();
+    const catalogue = join(dir.path, 'stall.yaml');
+    await writeFile(catalogue, stringify([{ name: 'crictl', version: '9.9.9', os: 'linux', arch: 'amd64', url: `https://127.0.0.1:${files.port}/dl/stall`, sha256: sha(CRICTL) }]));
+    await mkdir(join(dir.path, 'sigint'));
+    const out = join(dir.path, 'sigint', 'bundle.tar');
+    const proc = startProc('ballastctl', ['artifacts', 'bundle', '--cache-dir', join(dir.path, 'cache'), '--out', out, '--catalogue', catalogue], { NODE_EXTRA_CA_CERTS: caFile });
+    await stalled.promise;
+    proc.child.kill('SIGINT');
+    expect(await proc.exited).toBe(130);
+    expect(proc.output()).toContain(`interrupted: no bundle was written to ${out}`);
+    expect(await readdir(join(dir.path, 'sigint'))).toEqual([]);
+    expect(await readdir(join(dir.path, 'cache', 'tmp'))).toEqual([]);
   });
 
   const bundle = (args: string[], env: NodeJS.ProcessEnv = {}) =>
