@@ -36,6 +36,17 @@ export interface ArtifactRef {
   arch: string;
 }
 
+/** `image` of an {@link ArtifactSpecSchema} entry. */
+const ImageInfo = Type.Object(
+  {
+    /** e.g. `registry.k8s.io/kube-apiserver:v1.36.3`. */
+    ref: Type.String({ pattern: '^[a-z0-9][A-Za-z0-9._:/@-]*$', maxLength: 512 }),
+    /** `sha256:<hex>` of the image config, what `docker images` and `ctr images ls` show as its ID. */
+    id: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+
 /** One entry of a bundle's `manifest.yaml`: which file of the bundle is which artifact. */
 export const ArtifactSpecSchema = Type.Object(
   {
@@ -54,10 +65,16 @@ export const ArtifactSpecSchema = Type.Object(
      * their sum (a decompression bomb stops there) and each file must have exactly this size.
      */
     size: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
+    /**
+     * Set when the file is a container image (a docker-archive tarball, name `image-<last repository
+     * segment>`, version = tag): the reference it was pulled as and its image ID (config digest).
+     */
+    image: Type.Optional(ImageInfo),
   },
   { additionalProperties: false },
 );
 export type ArtifactSpec = Static<typeof ArtifactSpecSchema>;
+
 
 /** `manifest.yaml`: a YAML list of artifact specs. */
 export const BundleManifestSchema = Type.Array(ArtifactSpecSchema, { minItems: 1, maxItems: 1000 });

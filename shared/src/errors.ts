@@ -93,6 +93,7 @@ export const ERROR_CODES = {
   BALLAST_ERR_ARCHIVE_TOO_LARGE: { status: 413, exit: EXIT_FAILURE, message: 'an archive unpacks to more bytes than its manifest declares or the absolute cap allows' },
   BALLAST_ERR_UPSTREAM_NOT_ALLOWED: { status: 403, exit: EXIT_FAILURE, message: 'an artifact URL or redirect is not https or names a host that is not a configured upstream' },
   BALLAST_ERR_UPSTREAM_ADDRESS: { status: 403, exit: EXIT_FAILURE, message: 'an upstream host resolves to a loopback, private, link-local or other non-public address' },
+  BALLAST_ERR_REGISTRY: { status: 502, exit: EXIT_FAILURE, message: 'a container registry refused a pull or answered with something that is not a usable image' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

@@ -1,10 +1,11 @@
 /**
- * `ballastctl artifacts import|list|fetch`: the controller's artifact mirror. `import` streams a
+ * `ballastctl artifacts import|list|fetch`: the controller's artifact mirror (`bundle`, which needs no
+ * controller, is artifacts-bundle.ts). `import` streams a
  * bundle tarball (it may be gigabytes) straight from disk to the controller, with progress on
  * stderr; the controller verifies every file before any of it is imported.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename } from 'node:path';
@@ -18,14 +19,14 @@ import {
   type ArtifactInfo,
   ArtifactListResponseSchema,
 } from '../../../shared/src/artifacts-api.js';
-import { isBallastError } from '../../../shared/src/errors.js';
-import { parseCatalogue } from '../../../controller/src/artifacts/manifest.js';
 import type { CliContext } from '../context.js';
 import { AbortedError, apiError, CtlError, EXIT_FAILURE, usageError } from '../errors.js';
 import { type Cell, formatBytes, formatTable, relative } from '../format.js';
 import { networkError } from '../net-errors.js';
 import { formatDocument, outputOption } from '../output.js';
 import { ctlVersion } from '../version.js';
+import { registerBundle } from './artifacts-bundle.js';
+import { readCatalogue } from './catalogue-file.js';
 import { withExamples } from './common.js';
 
 /** Uploads at least this large show progress. */
@@ -58,7 +59,7 @@ export function importResultText(res: ArtifactImportResponse, color = false): st
 /** Registers the `artifacts` group. */
 export function registerArtifacts(program: Command, ctx: CliContext): void {
   const group = program.command('artifacts').description('the offline artifact mirror agents install binaries from');
-  withExamples(group, ['ballastctl artifacts import bundle.tar.gz', 'ballastctl artifacts list', 'ballastctl artifacts fetch']);
+  withExamples(group, ['ballastctl artifacts bundle --out bundle.tar --kubernetes-images', 'ballastctl artifacts import bundle.tar', 'ballastctl artifacts list', 'ballastctl artifacts fetch']);
 
   const importCmd = group
     .command('import')
@@ -98,21 +99,8 @@ export function registerArtifacts(program: Command, ctx: CliContext): void {
       ctx.out(opts.output === 'json' ? formatDocument('json', res) : importResultText(res, ctx.color));
     });
   withExamples(fetchCmd, ['ballastctl artifacts fetch', 'ballastctl artifacts fetch --catalogue versions-1.30.yaml -o json']);
-}
 
-async function readCatalogue(path: string) {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw usageError(`cannot read catalogue ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  try {
-    return parseCatalogue(text, path);
-  } catch (err) {
-    if (isBallastError(err)) throw usageError(err.message);
-    throw err;
-  }
+  registerBundle(group, ctx);
 }
 
 /** Streams `file` to POST /v1/artifacts/import and returns the validated answer. */

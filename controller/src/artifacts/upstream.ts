@@ -7,21 +7,17 @@
  *
  * Redirects: real upstreams redirect to their CDNs (GitHub release downloads to
  * `objects.githubusercontent.com` / `release-assets.githubusercontent.com`, `dl.k8s.io` to
- * `cdn.dl.k8s.io`), so up to {@link MAX_REDIRECTS} are followed, each checked by the same rules;
- * the CDN hosts are therefore on the default upstream list.
+ * `cdn.dl.k8s.io`), so up to MAX_REDIRECTS (shared/src/http-get.ts, which follows them) are followed,
+ * each checked by the same rules; the CDN hosts are therefore on the default upstream list.
  */
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import type { IncomingMessage } from 'node:http';
-import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { BallastError } from '../../../shared/src/errors.js';
+import { type HttpGetResponse, httpGet } from '../../../shared/src/http-get.js';
 import { PACKAGE_VERSION } from '../../../shared/src/version.js';
 import { addressProblem } from './address-policy.js';
 import { DEFAULT_CATALOGUE } from './catalogue.js';
-
-/** Redirects followed at most, each re-checked. */
-export const MAX_REDIRECTS = 3;
 
 /** Where the upstreams of the built-in catalogue redirect their downloads to. */
 const CDN_HOSTS = ['objects.githubusercontent.com', 'release-assets.githubusercontent.com', 'cdn.dl.k8s.io'];
@@ -52,38 +48,26 @@ export interface UpstreamTestSeams {
 }
 
 /** An upstream's answer after redirects: the status and the body stream (to be consumed or destroyed). */
-export interface UpstreamResponse {
-  status: number;
-  statusText: string;
-  body: IncomingMessage;
-}
-
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+export type UpstreamResponse = HttpGetResponse;
 
 /**
- * GETs `url` under `policy`, following up to {@link MAX_REDIRECTS} redirects. Throws
+ * GETs `url` under `policy`, following up to MAX_REDIRECTS redirects. Throws
  * BALLAST_ERR_UPSTREAM_NOT_ALLOWED (not https, host not listed) or BALLAST_ERR_UPSTREAM_ADDRESS (a
  * resolved address is not public) before connecting, and BALLAST_ERR_CONNECT for too many
  * redirects; socket errors are thrown as they come. `what` names the download in messages.
  */
-export async function openUpstream(url: string, opts: { policy: UpstreamPolicy; signal: AbortSignal; what: string }): Promise<UpstreamResponse> {
-  let current = url;
-  for (let hop = 0; ; hop++) {
-    const prefix = `failed to fetch ${opts.what} from ${hop === 0 ? url : `${url} (redirected to ${current})`}`;
-    const target = checkUpstreamUrl(current, opts.policy, prefix);
-    const res = await get(target, { ...opts, prefix });
-    const status = res.statusCode ?? 0;
-    if (!REDIRECT_STATUSES.has(status)) return { status, statusText: res.statusMessage ?? '', body: res };
-    res.destroy(); // the redirect's own body is never wanted
-    const location = res.headers.location;
-    if (location === undefined || location === '') {
-      throw new BallastError('BALLAST_ERR_CONNECT', `failed to fetch ${opts.what} from ${url}: HTTP ${status} without a Location header`);
-    }
-    if (hop >= MAX_REDIRECTS) {
-      throw new BallastError('BALLAST_ERR_CONNECT', `failed to fetch ${opts.what} from ${url}: more than ${MAX_REDIRECTS} redirects`);
-    }
-    current = new URL(location, target).href;
-  }
+export function openUpstream(url: string, opts: { policy: UpstreamPolicy; signal: AbortSignal; what: string }): Promise<UpstreamResponse> {
+  const ca = opts.policy.testing?.ca;
+  return httpGet(url, {
+    signal: opts.signal,
+    what: opts.what,
+    policy: {
+      checkUrl: (u, prefix) => checkUpstreamUrl(u, opts.policy, prefix),
+      lookup: (prefix) => guardedLookup(opts.policy, prefix),
+      userAgent: `ballast-controller/${PACKAGE_VERSION}`,
+      ...(ca === undefined ? {} : { ca }),
+    },
+  });
 }
 
 /**
@@ -114,24 +98,6 @@ export function checkUpstreamUrl(url: string, policy: UpstreamPolicy, prefix: st
 /** Lower case, no trailing dot, no IPv6 brackets: `GitHub.com.` and `github.com` are one host. */
 function normalizeHost(host: string): string {
   return host.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
-}
-
-function get(url: URL, opts: { policy: UpstreamPolicy; signal: AbortSignal; prefix: string }): Promise<IncomingMessage> {
-  const ca = opts.policy.testing?.ca;
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'GET',
-      // A fresh socket per request: a pooled one would skip the lookup and its check.
-      agent: false,
-      lookup: guardedLookup(opts.policy, opts.prefix),
-      signal: opts.signal,
-      headers: { accept: '*/*', 'user-agent': `ballast-controller/${PACKAGE_VERSION}` },
-      ...(ca === undefined ? {} : { ca }),
-    });
-    req.on('response', resolve);
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
