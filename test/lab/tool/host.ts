@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type RunOptions, type RunResult, run, StopWaiting, sleep, waitUntil } from './exec.js';
 import { createHostCgroups, removeHostCgroups } from './cgroups.js';
 import { childrenOf, commOf, isAlive, procRef, signal } from './proc.js';
@@ -28,6 +28,15 @@ export async function ensureOverlay(host: HostState, base: string): Promise<void
   writeFileSync(join(host.root, 'etc/hostname'), `${host.name}\n`);
 }
 
+/**
+ * /etc/hosts naming every lab host, as a bare-metal fleet's DNS or hosts file would: kubeadm's
+ * preflight looks its own host name up, and the lab has no DNS server (lookups time out).
+ */
+export function writeEtcHosts(host: HostState, peers: readonly { name: string; address: string }[]): void {
+  const lines = ['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback', ...peers.map((p) => `${p.address} ${p.name}`)];
+  writeFileSync(join(host.root, 'etc/hosts'), `${lines.join('\n')}\n`);
+}
+
 export async function unmountOverlay(host: HostState): Promise<void> {
   for (let attempt = 0; attempt < 10 && isMounted(host.root); attempt++) {
     const r = await run(['umount', host.root], { allowFail: true });
@@ -48,6 +57,7 @@ export async function boot(host: HostState, options: { distDir: string; logDir: 
   mkdirSync(options.logDir, { recursive: true });
   const logFd = openSync(join(options.logDir, `${host.name}.console.log`), 'a');
   createHostCgroups(host.cgroups ?? []);
+  mkdirSync(containerdDir(host), { recursive: true, mode: 0o711 });
   const child = spawn(
     'sh',
     [
@@ -73,6 +83,9 @@ export async function boot(host: HostState, options: { distDir: string; logDir: 
       '--capability=all',
       '--system-call-filter=@keyring bpf',
       '--bind=/dev/kmsg',
+      // containerd's overlayfs snapshots cannot live on the host's overlay root (overlay on overlay):
+      // its state is on the machine's disk, one dir per host, bound in.
+      `--bind=${containerdDir(host)}:/var/lib/containerd`,
       `--bind-ro=${options.distDir}:/mnt/ballast`,
     ],
     // A writable /proc/sys: kubelet refuses to start on a read-only one. The global tunables it
@@ -102,6 +115,11 @@ export async function boot(host: HostState, options: { distDir: string; logDir: 
     },
     { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 100 },
   );
+}
+
+/** The host's containerd state dir on the machine's disk, beside its overlay dirs. */
+export function containerdDir(host: HostState): string {
+  return join(dirname(host.root), 'containerd');
 }
 
 /** Runs argv inside the host (all its namespaces) as root. */

@@ -11,7 +11,7 @@ import {
   stopController,
 } from './controller.js';
 import { type RunOptions, type RunResult, run, runStreaming, StopWaiting, sleep, waitUntil } from './exec.js';
-import { boot, ensureOverlay, hostRun, isMounted, poweroff, unmountOverlay } from './host.js';
+import { boot, ensureOverlay, writeEtcHosts, hostRun, isMounted, poweroff, unmountOverlay } from './host.js';
 import { hostCgroupDirs, removeHostCgroups } from './cgroups.js';
 import { deleteNetns, ensureDefaultRoute, ensureGateway, ensurePlugged, ensureRoute, ensureSwitch, setPortUp } from './net.js';
 import { podSubnet } from './pod-net.js';
@@ -228,6 +228,7 @@ export class Lab {
 
   private async powerOnHost(host: HostState): Promise<void> {
     await ensureOverlay(host, this.state.baseRootfs);
+    writeEtcHosts(host, this.state.hosts);
     host.mounted = true;
     host.cgroups = hostCgroupDirs(host.name);
     this.save();
