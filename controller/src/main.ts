@@ -32,6 +32,12 @@ const program = new Command('ballast-controller')
     [],
   )
   .option(
+    '--artifact-trust-key <file>',
+    'an ed25519 public key (PEM, raw, base64 or hex) whose signed bundles an admin may import when the built-in catalogue does not pin them (repeatable; default: none)',
+    collect,
+    [],
+  )
+  .option(
     '--packages-dir <dir>',
     'agent .deb files that /install.sh serves to fresh hosts (a source checkout: dist/ after `npm run package`)',
     process.env.BALLAST_PACKAGES_DIR ?? defaultPackagesDir(),

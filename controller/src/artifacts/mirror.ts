@@ -93,7 +93,9 @@ export class ArtifactMirror {
       // Secure by default: without a say-so, the importer is not an admin.
       const trust = options.trust ?? { admin: false };
       const { staged, trust: report } = await stageBundle({ source, workDir, maxBytes: this.maxBundleBytes, signal: options.signal, trust });
-      if (report.overriddenPins.length > 0) this.#opts.log.warn({ overridden: report.overriddenPins }, 'admin imported builds other than the catalogue pins');
+      if (report.signedBy !== null) {
+        this.#opts.log.info({ unpinned: report.unpinned, keyId: report.signedBy.id, keyFile: report.signedBy.source }, 'imported artifacts the catalogue does not pin, signed by a trusted key');
+      }
       return this.#commit(staged, []);
     });
   }
