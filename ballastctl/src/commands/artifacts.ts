@@ -1,5 +1,5 @@
 /**
- * `ballastctl artifacts import|list|fetch`: the controller's artifact mirror. `import` streams a
+ * `ballastctl artifacts import|list|fetch` (and `keygen|sign`, artifacts-signing.ts): the controller's artifact mirror. `import` streams a
  * bundle tarball (it may be gigabytes) straight from disk to the controller, with progress on
  * stderr; the controller verifies every file before any of it is imported.
  */
@@ -26,6 +26,7 @@ import { type Cell, formatBytes, formatTable, relative } from '../format.js';
 import { networkError } from '../net-errors.js';
 import { formatDocument, outputOption } from '../output.js';
 import { ctlVersion } from '../version.js';
+import { registerArtifactSigning } from './artifacts-signing.js';
 import { withExamples } from './common.js';
 
 /** Uploads at least this large show progress. */
@@ -58,7 +59,13 @@ export function importResultText(res: ArtifactImportResponse, color = false): st
 /** Registers the `artifacts` group. */
 export function registerArtifacts(program: Command, ctx: CliContext): void {
   const group = program.command('artifacts').description('the offline artifact mirror agents install binaries from');
-  withExamples(group, ['ballastctl artifacts import bundle.tar.gz', 'ballastctl artifacts list', 'ballastctl artifacts fetch']);
+  withExamples(group, [
+    'ballastctl artifacts import bundle.tar.gz',
+    'ballastctl artifacts list',
+    'ballastctl artifacts fetch',
+    'ballastctl artifacts keygen --out ./release',
+    'ballastctl artifacts sign bundle.tar.gz --key ./release.key',
+  ]);
 
   const importCmd = group
     .command('import')
@@ -98,6 +105,7 @@ export function registerArtifacts(program: Command, ctx: CliContext): void {
       ctx.out(opts.output === 'json' ? formatDocument('json', res) : importResultText(res, ctx.color));
     });
   withExamples(fetchCmd, ['ballastctl artifacts fetch', 'ballastctl artifacts fetch --catalogue versions-1.30.yaml -o json']);
+  registerArtifactSigning(group, ctx);
 }
 
 async function readCatalogue(path: string) {
