@@ -19,7 +19,7 @@ import { BallastError } from '../../../shared/src/errors.js';
 import type { ArtifactRecord, ArtifactRepo } from './artifact-repo.js';
 import { type StagedArtifact, stageBundle } from './bundle.js';
 import { DEFAULT_CATALOGUE } from './catalogue.js';
-import type { ImportTrust } from './trust.js';
+import { checkPins, type ImportTrust } from './trust.js';
 import { downloadVerified } from './download.js';
 import { checkCatalogueEntries } from './manifest.js';
 import { DEFAULT_UPSTREAM_HOSTS, type UpstreamPolicy } from './upstream.js';
@@ -41,6 +41,8 @@ export interface ArtifactMirrorOptions {
   catalogue?: Catalogue;
   /** Where `fetch` may download from (default: {@link DEFAULT_UPSTREAM_HOSTS}, public addresses only). */
   upstream?: UpstreamPolicy;
+  /** The pins `fetch` holds a catalogue to (default: the built-in catalogue; tests of the download path pass []). */
+  pins?: Catalogue;
 }
 
 /** What an import or fetch did to one artifact. */
@@ -106,6 +108,8 @@ export class ArtifactMirror {
    */
   async fetch(catalogue: Catalogue | undefined, options: { signal?: AbortSignal } = {}): Promise<MirrorChange[]> {
     const specs = checkCatalogueEntries(catalogue ?? this.#opts.catalogue ?? DEFAULT_CATALOGUE);
+    // A catalogue version is its pinned build, also when an admin's own catalogue names it (trust.ts).
+    checkPins(specs, this.#opts.pins ?? DEFAULT_CATALOGUE);
     const present: ArtifactRecord[] = [];
     const needed: ArtifactSpec[] = [];
     for (const spec of specs) {

@@ -137,7 +137,7 @@ describe('artifact routes (app.inject)', () => {
 
   it('fetches a request catalogue (admin only); a hash mismatch is a 422 and imports nothing', async () => {
     served.set('/runc.amd64', RUNC);
-    const entry = { name: 'runc', version: '1.1.13', os: 'linux', arch: 'amd64', url: `${up.base}/runc.amd64`, sha256: sha256(RUNC) };
+    const entry = { name: 'runc', version: '1.1.13+test', os: 'linux', arch: 'amd64', url: `${up.base}/runc.amd64`, sha256: sha256(RUNC) };
     const fetchCall = (catalogue: unknown[], token = admin) =>
       app.inject({ method: 'POST', url: '/v1/artifacts/fetch', headers: { authorization: `Bearer ${token}` }, payload: { catalogue } });
     const byOperator = await fetchCall([entry], operator);

@@ -42,8 +42,29 @@ export interface TrustReport {
   signedBy: TrustKey | null;
 }
 
-function samePlatform(p: { name: string; version: string; os: string; arch: string }, e: ArtifactSpec): boolean {
+function samePlatform(p: { name: string; version: string; os: string; arch: string }, e: { name: string; version: string; os: string; arch: string }): boolean {
   return p.name === e.name && p.version === e.version && p.arch === e.arch && p.os === e.os;
+}
+
+function repinMessage(what: string, repinned: readonly string[]): BallastError {
+  return new BallastError(
+    'BALLAST_ERR_ARTIFACT_UNTRUSTED',
+    `failed to ${what}: ${repinned.join('; ')}; a catalogue version is always its pinned build, whoever imports it and whatever signs it ` +
+      '(publish another build under another version, e.g. 1.30.4+mybuild); nothing was imported',
+  );
+}
+
+/**
+ * The pin rule alone, for `artifacts fetch` with an admin's own catalogue: an entry naming a
+ * built-in catalogue version must carry its pinned sha256 (checked before any download).
+ */
+export function checkPins(entries: readonly { name: string; version: string; os: string; arch: string; sha256: string }[], pins: Catalogue = DEFAULT_CATALOGUE): void {
+  const repinned: string[] = [];
+  for (const e of entries) {
+    const pin = pins.find((p) => samePlatform(p, e));
+    if (pin !== undefined && pin.sha256 !== e.sha256) repinned.push(`${artifactLabel(e)} (the built-in catalogue pins sha256 ${pin.sha256}, the catalogue given says ${e.sha256})`);
+  }
+  if (repinned.length > 0) throw repinMessage('fetch artifacts', repinned);
 }
 
 /**
@@ -61,13 +82,7 @@ export function checkTrust(manifest: readonly ArtifactSpec[], signed: SignedMani
     if (pin === undefined) unpinned.push(artifactLabel(e));
     else if (pin.sha256 !== e.sha256) repinned.push(`${artifactLabel(e)} (the built-in catalogue pins sha256 ${pin.sha256}, the manifest says ${e.sha256})`);
   }
-  if (repinned.length > 0) {
-    throw new BallastError(
-      'BALLAST_ERR_ARTIFACT_UNTRUSTED',
-      `failed to import bundle: ${repinned.join('; ')}; a catalogue version is always its pinned build, whoever imports it and whatever signs it ` +
-        '(publish another build under another version, e.g. 1.30.4+mybuild); nothing was imported',
-    );
-  }
+  if (repinned.length > 0) throw repinMessage('import bundle', repinned);
   if (unpinned.length === 0) return { unpinned, signedBy: null };
   const which = `${unpinned.join(', ')} ${unpinned.length === 1 ? 'is' : 'are'} not in the built-in catalogue`;
   if (!trust.admin) {
