@@ -14,6 +14,10 @@
  *   https://ballast.invalid/standin/… (a reserved name that never resolves) and the manifest's
  *   header says so. This variant is cached separately, keyed by the Debian bundle's key and the
  *   stand-ins' sha256s, and built from the cached Debian bundle (no download).
+ * - Every bundle built here carries `manifest.yaml.sig`, signed with the TEST-ONLY key pair in
+ *   testdata/ (published: never trust it outside tests). The controllers the integration and lab
+ *   tests start trust its public key (`--artifact-trust-key`), so an admin can import these bundles;
+ *   `writeBundle({ sign: false })` makes an unsigned one.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
