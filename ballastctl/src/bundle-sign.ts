@@ -61,7 +61,12 @@ export async function signBundle(opts: { bundle: string; keyFile: string; out: s
   }
   if (kind === 'file') throw refuse(bundle, 'it is neither a tar nor a tar.gz archive');
   // Next to the output: the final rename stays on one filesystem, so it is atomic.
-  const work = await mkdtemp(join(dirname(out), `.${basename(out)}.sign-`));
+  let work: string;
+  try {
+    work = await mkdtemp(join(dirname(out), `.${basename(out)}.sign-`));
+  } catch (err) {
+    throw usageError(`cannot write next to ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
   try {
     const tarOpts = { what: `bundle ${bundle}`, signal };
     const members = new Map<string, string>();

@@ -69,7 +69,10 @@ export function registerArtifacts(program: Command, ctx: CliContext): void {
 
   const importCmd = group
     .command('import')
-    .description('upload an offline bundle (tar or tar.gz with manifest.yaml); every file is verified before anything is imported')
+    .description(
+      'upload an offline bundle (tar or tar.gz with manifest.yaml); every file is verified before anything is imported. ' +
+        "The built-in catalogue's pinned builds: any operator. Anything else: an admin, and the bundle signed (\"artifacts sign\") by a key the controller trusts",
+    )
     .argument('<bundle>', 'the bundle file')
     .addOption(outputOption(['text', 'json']))
     .action(async (file: string, opts: { output: 'text' | 'json' }, command: Command) => {
