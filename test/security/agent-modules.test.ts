@@ -90,6 +90,9 @@ describe('issue 16 attacks on the agent, replayed against a scratch root', () =>
     await expectRefused('file', { path: '/etc/systemd/system/evil.service', content: '[Service]\nExecStart=/tmp/evil\n' });
     await expectRefused('systemd', { unit: '../../cron.d/x.service', content: '[Service]\n' });
     await expectRefused('systemd', { unit: 'x.service', dropIns: { '../../../../etc/cron.d/x.conf': 'x' } });
+    // Nor an executable where it may write: a script in /opt/cni/bin runs as root at the next pod sandbox.
+    expect(await expectRefused('file', { path: '/opt/cni/bin/portmap', content: '#!/bin/sh\nid\n', mode: '0755' })).toBe('BALLAST_ERR_UNSAFE_VALUE');
+    expect(await expectRefused('template', { path: '/etc/kubernetes/x', template: 'x', vars: {}, mode: '4644' })).toBe('BALLAST_ERR_UNSAFE_VALUE');
   });
 
   it('2. the artifact module installs only known binaries, and never over a file it did not install', async () => {
