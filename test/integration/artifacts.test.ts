@@ -23,7 +23,16 @@ import { makeTempRoot, testContext } from '../../agent/src/tasks/testing.js';
 import { createCa, issueClientCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse, ArtifactListResponse } from '../../shared/src/artifacts-api.js';
 import { isBallastError } from '../../shared/src/errors.js';
-import { type DebianTestBundle, debianTestBundle, sha256, TEST_SIGNING_KEY, writeBundle } from '../support/bundle.js';
+import {
+  CNI_STANDIN_VERSION,
+  CRICTL_STANDIN_VERSION,
+  type DebianTestBundle,
+  debianTestBundle,
+  KUBE_STANDIN_VERSION,
+  sha256,
+  TEST_SIGNING_KEY,
+  writeBundle,
+} from '../support/bundle.js';
 import { TestController, createToken, joinAgent, requireBuild, stopAll, tempDir } from './harness.js';
 
 const run = promisify(execFile);
@@ -212,5 +221,14 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
 
     const op = await ctl.api<string>(`/v1/artifacts/files/runc/${spec('runc').version}/amd64`);
     expect(op.status).toBe(200);
+  });
+
+  it("the lab's bundle with the Kubernetes stand-ins is signed and versioned off the catalogue pins: an admin imports it", async () => {
+    const standins = await debianTestBundle({ kubeStandins: true });
+    const r = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', standins.path]);
+    const added = r.items.filter((i) => i.status === 'added').map((i) => `${i.artifact.name} ${i.artifact.version}`);
+    expect(added.sort()).toEqual(
+      [`cni-plugins ${CNI_STANDIN_VERSION}`, `crictl ${CRICTL_STANDIN_VERSION}`, ...['kubeadm', 'kubectl', 'kubelet'].map((n) => `${n} ${KUBE_STANDIN_VERSION}`)].sort(),
+    );
   });
 });

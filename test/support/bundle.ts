@@ -7,8 +7,8 @@
  *   (`apt-get download` + `dpkg-deb -x`, nothing is installed on this machine), repacked in the
  *   upstream release layouts, with their real sha256s. It is cached, keyed by the package versions,
  *   so only the first run pays for the download and the gzip.
- * - With `kubeStandins: true` it also carries kubelet, kubeadm and kubectl 1.30.4 (raw files named
- *   like upstream's downloads) and crictl 1.30.0 (crictl-v1.30.0-linux-amd64.tar.gz with `crictl`
+ * - With `kubeStandins: true` it also carries kubelet, kubeadm and kubectl 1.30.4+ballast.standin (raw files named
+ *   like upstream's downloads) and crictl 1.30.0+ballast.standin (crictl-v…-linux-amd64.tar.gz with `crictl`
  *   inside, as upstream packs it): Ballast's recording stand-ins from test/support/standin, because
  *   the real binaries cannot run on the machines these tests run on. Their manifest URLs point at
  *   https://ballast.invalid/standin/… (a reserved name that never resolves) and the manifest's
@@ -136,12 +136,16 @@ export interface DebianTestBundle {
   standins: string[];
 }
 
-/** The Kubernetes version the kubelet, kubeadm and kubectl stand-ins are published as. */
-export const KUBE_STANDIN_VERSION = '1.30.4';
-/** The crictl version its stand-in is published as. */
-export const CRICTL_STANDIN_VERSION = '1.30.0';
-/** The CNI plugins version their stand-ins are published as. */
-export const CNI_STANDIN_VERSION = '1.4.0';
+/**
+ * The Kubernetes version the kubelet, kubeadm and kubectl stand-ins are published as. Build metadata
+ * (`+ballast.standin`): the plain catalogue version is pinned to the upstream build's sha256, which a
+ * stand-in never has, so it is refused under that version (controller/src/artifacts/trust.ts).
+ */
+export const KUBE_STANDIN_VERSION = '1.30.4+ballast.standin';
+/** The crictl version its stand-in is published as (not the catalogue's 1.30.0, see above). */
+export const CRICTL_STANDIN_VERSION = '1.30.0+ballast.standin';
+/** The CNI plugins version their stand-ins are published as (not the catalogue's 1.4.0, see above). */
+export const CNI_STANDIN_VERSION = '1.4.0+ballast.standin';
 /** A CNI plugin stand-in: answers every call with a CNI error result (nothing in the lab creates pods). */
 const CNI_STANDIN_SCRIPT = `#!/bin/sh
 # Ballast lab stand-in for the CNI plugin PLUGIN (the lab runs no pods).
