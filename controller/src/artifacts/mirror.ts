@@ -19,7 +19,7 @@ import { BallastError } from '../../../shared/src/errors.js';
 import type { ArtifactRecord, ArtifactRepo } from './artifact-repo.js';
 import { type StagedArtifact, stageBundle } from './bundle.js';
 import { DEFAULT_CATALOGUE } from './catalogue.js';
-import { checkPins, type ImportTrust } from './trust.js';
+import { checkPins, type ImportTrust, type TrustReport } from './trust.js';
 import { downloadVerified } from './download.js';
 import { checkCatalogueEntries } from './manifest.js';
 import { DEFAULT_UPSTREAM_HOSTS, type UpstreamPolicy } from './upstream.js';
@@ -90,11 +90,15 @@ export class ArtifactMirror {
   }
 
   /** Imports a bundle tarball from `source` (see bundle.ts); nothing is imported unless all of it verifies. */
-  async importBundle(source: NodeJS.ReadableStream, options: { signal?: AbortSignal; trust?: ImportTrust } = {}): Promise<MirrorChange[]> {
+  async importBundle(
+    source: NodeJS.ReadableStream,
+    options: { signal?: AbortSignal; trust?: ImportTrust; onTrusted?: (report: TrustReport) => void } = {},
+  ): Promise<MirrorChange[]> {
     return this.#withWorkDir(async (workDir) => {
       // Secure by default: without a say-so, the importer is not an admin.
       const trust = options.trust ?? { admin: false };
       const { staged, trust: report } = await stageBundle({ source, workDir, maxBytes: this.maxBundleBytes, signal: options.signal, trust });
+      options.onTrusted?.(report);
       if (report.signedBy !== null) {
         this.#opts.log.info({ unpinned: report.unpinned, keyId: report.signedBy.id, keyFile: report.signedBy.source }, 'imported artifacts the catalogue does not pin, signed by a trusted key');
       }

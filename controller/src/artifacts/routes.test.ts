@@ -66,9 +66,10 @@ describe('artifact routes (app.inject)', () => {
     expect(list.json().items.map((a: { name: string; file: string }) => `${a.name}/${a.file}`)).toEqual(['runc/runc.amd64']);
     expect((await upload(join(dir, 'b.tar.gz'))).json()).toMatchObject({ added: 0, unchanged: 1 });
     const audit = store.audit.list(10).filter((a) => a.action === 'artifact.import');
+    const keyId = (await testTrustKeys())[0]!.id;
     expect(audit.map((a) => [a.outcome, a.detail])).toEqual([
-      ['ok', '0 added, 1 unchanged'],
-      ['ok', '1 added, 0 unchanged'],
+      ['ok', `0 added, 1 unchanged; signed by key ${keyId}`],
+      ['ok', `1 added, 0 unchanged; signed by key ${keyId}`],
       ['denied', 'HTTP 403'],
     ]);
   });

@@ -17,6 +17,7 @@ import { LimitExceededError } from '../../../../shared/src/artifacts-archive.js'
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ArtifactRecord } from '../../artifacts/artifact-repo.js';
 import { ArtifactMirror, type MirrorChange } from '../../artifacts/mirror.js';
+import type { TrustReport } from '../../artifacts/trust.js';
 import type { UpstreamPolicy } from '../../artifacts/upstream.js';
 import type { TrustKey } from '../../../../shared/src/artifacts-signature.js';
 import type { Store } from '../../store/store.js';
@@ -109,9 +110,13 @@ export async function artifactRoutes(scope: FastifyInstance, deps: ArtifactRoute
         }
         // Only an admin may import what the built-in catalogue does not pin, and only signed by a trusted key (issue 16).
         const trust = { admin: request.operator?.role === 'admin', keys: deps.trustKeys ?? [] };
-        const result = importResponse(await mirror.importBundle(body, { trust }));
+        let signedBy = '';
+        const onTrusted = (r: TrustReport) => {
+          if (r.signedBy !== null) signedBy = `; signed by key ${r.signedBy.id}`;
+        };
+        const result = importResponse(await mirror.importBundle(body, { trust, onTrusted }));
         request.audit.target = result.items.map((i) => artifactLabel(i.artifact)).join(', ').slice(0, 500);
-        request.audit.detail = `${result.added} added, ${result.unchanged} unchanged`;
+        request.audit.detail = `${result.added} added, ${result.unchanged} unchanged${signedBy}`;
         return result;
       });
     },
