@@ -33,7 +33,7 @@ import {
   TEST_SIGNING_KEY,
   writeBundle,
 } from '../support/bundle.js';
-import { TestController, createToken, joinAgent, requireBuild, stopAll, tempDir } from './harness.js';
+import { TestController, createToken, joinAgent, requireBuild, runProc, stopAll, tempDir } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -230,5 +230,15 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
     expect(added.sort()).toEqual(
       [`cni-plugins ${CNI_STANDIN_VERSION}`, `crictl ${CRICTL_STANDIN_VERSION}`, ...['kubeadm', 'kubectl', 'kubelet'].map((n) => `${n} ${KUBE_STANDIN_VERSION}`)].sort(),
     );
+  });
+
+  it('a controller given a bad --artifact-trust-key does not start: exit 2, naming every file and why', async () => {
+    const junk = join(dir.path, 'junk.pub');
+    await writeFile(junk, 'not a key');
+    const args = ['--data-dir', join(dir.path, 'bad-keys'), '--listen', '127.0.0.1:0'];
+    const r = await runProc('ballast-controller', [...args, '--artifact-trust-key', junk, '--artifact-trust-key', TEST_SIGNING_KEY]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--artifact-trust-key[0] ${junk}: is not an ed25519 public key`);
+    expect(r.stderr).toContain(`--artifact-trust-key[1] ${TEST_SIGNING_KEY}: is a private key`);
   });
 });
