@@ -31,7 +31,7 @@ export async function loadTrustKeys(paths: readonly string[], files: TrustKeyFil
     try {
       const st = await files.stat(path);
       if (!st.isFile()) {
-        problems.push(`${flag}: not a regular file`);
+        problems.push(`${flag}: not a regular file (symlinks are not followed: name the key file itself)`);
         continue;
       }
       if ((st.mode & 0o022) !== 0) {
