@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_UPSTREAM_HOSTS } from './artifacts/upstream.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, parseHostPort, validateControllerFlags } from './config.js';
@@ -29,6 +30,15 @@ describe('validateControllerFlags', () => {
       expect(r.problems.join('\n')).toMatch(/--listen:.*--heartbeat-interval:.*--health-interval:.*--cert-validity-days:.*--log-level:/s);
       expect(r.problems.find((p) => p.startsWith('--advertise-address[1]'))).toBeDefined();
     }
+  });
+
+  it('--artifact-trust-key: paths resolved to absolute ones (read at start, trust-keys.ts), empty ones refused; default none', () => {
+    const none = validateControllerFlags({ ...defaults });
+    expect(none.ok && none.settings.artifactTrustKeys).toEqual([]);
+    const some = validateControllerFlags({ ...defaults, artifactTrustKey: ['/etc/ballast/trust/release.pub', 'rel.pub'] });
+    expect(some.ok && some.settings.artifactTrustKeys).toEqual(['/etc/ballast/trust/release.pub', resolve('rel.pub')]);
+    const bad = validateControllerFlags({ ...defaults, artifactTrustKey: [' '] });
+    expect(bad.ok ? [] : bad.problems).toEqual(['--artifact-trust-key[0]: must name a public key file']);
   });
 
   it('--artifact-upstream: DNS names only; given names replace the default list', () => {

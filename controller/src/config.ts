@@ -18,6 +18,8 @@ export interface ControllerFlags {
   joinRate: string;
   /** `--artifact-upstream` (repeatable); empty = the default list. */
   artifactUpstream?: string[];
+  /** `--artifact-trust-key` (repeatable): public key files whose signatures admins may import unpinned artifacts with. */
+  artifactTrustKey?: string[];
 }
 
 /** Validated settings; ControllerOptions (controller.ts) is these minus logLevel plus a logger. */
@@ -38,6 +40,8 @@ export interface ControllerSettings {
   joinRatePerSecond: number;
   /** Hosts `artifacts fetch` may download from (and be redirected to). */
   artifactUpstreams: string[];
+  /** Absolute paths of the artifact signing public keys (read at start, trust-keys.ts); empty: none trusted. */
+  artifactTrustKeys: string[];
 }
 
 /** Defaults, documented in the README's configuration reference. */
@@ -94,6 +98,9 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
     // Names only: an IP literal would bypass DNS-based CDN moves and usually means an internal box.
     if (isIP(h.replace(/^\[(.*)\]$/, '$1')) !== 0 || !HOSTNAME.test(h)) problems.push(`--artifact-upstream[${i}]: "${h}" must be a DNS name such as dl.k8s.io`);
   }
+  for (const [i, k] of (flags.artifactTrustKey ?? []).entries()) {
+    if (k.trim() === '') problems.push(`--artifact-trust-key[${i}]: must name a public key file`);
+  }
   if (!LEVELS.includes(flags.logLevel)) problems.push(`--log-level: "${flags.logLevel}" must be one of ${LEVELS.join(', ')}`);
   if (flags.dataDir.trim() === '') problems.push('--data-dir: must not be empty');
   if (problems.length > 0 || listen === null) return { ok: false, problems };
@@ -114,6 +121,7 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
       joinRatePerSecond,
       // Given flags replace the default list, so an admin can also narrow it.
       artifactUpstreams: flags.artifactUpstream?.length ? flags.artifactUpstream.map((h) => h.toLowerCase()) : [...DEFAULT_UPSTREAM_HOSTS],
+      artifactTrustKeys: (flags.artifactTrustKey ?? []).map((k) => resolve(k)),
     },
   };
 }

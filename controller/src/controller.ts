@@ -19,6 +19,7 @@ import type { SessionStorePort } from './hub/agent-session.js';
 import { createMetrics } from './metrics.js';
 import { installMonitoring } from './monitoring/monitoring.js';
 import { ensurePki } from './pki/bootstrap.js';
+import { loadTrustKeys } from './artifacts/trust-keys.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
 import { recordTransitions } from './fleet/journal.js';
@@ -63,6 +64,9 @@ const RESTART_GRACE_MS = 5000;
 export async function createController(opts: ControllerOptions): Promise<Controller> {
   const log = opts.log;
   const now = Date.now;
+  // First: a bad key file is a configuration error, reported before anything is created.
+  const trustKeys = await loadTrustKeys(opts.artifactTrustKeys);
+  if (trustKeys.length > 0) log.info({ keys: trustKeys.map((k) => ({ id: k.id, file: k.source })) }, 'artifact signing keys trusted');
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const sanAddresses = [...opts.advertise];
   if (!isWildcard(opts.listenHost)) sanAddresses.push(opts.listenHost);
@@ -172,7 +176,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     packagesDir: opts.packagesDir,
     certValidityDays: opts.certValidityDays,
     joinLimiter: joinLimiter(opts.joinRatePerSecond, now),
-    artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), upstream: { hosts: opts.artifactUpstreams } },
+    artifacts: { mirrorDir: join(opts.dataDir, 'artifacts'), upstream: { hosts: opts.artifactUpstreams }, trustKeys },
     hostAuth: auth,
     runs,
     ops,

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../../shared/src/log.js';
-import { messageOf } from '../../shared/src/errors.js';
+import { isBallastError, messageOf } from '../../shared/src/errors.js';
 import { DEFAULT_UPSTREAM_HOSTS } from './artifacts/upstream.js';
 import { CONTROLLER_DEFAULTS, type ControllerFlags, validateControllerFlags } from './config.js';
 import { createController } from './controller.js';
@@ -28,6 +28,12 @@ const program = new Command('ballast-controller')
   .option(
     '--artifact-upstream <host>',
     `a host \`artifacts fetch\` may download from or be redirected to (repeatable; replaces the default list: ${DEFAULT_UPSTREAM_HOSTS.join(', ')})`,
+    collect,
+    [],
+  )
+  .option(
+    '--artifact-trust-key <file>',
+    'an ed25519 public key (PEM, raw, base64 or hex) whose signed bundles an admin may import when the built-in catalogue does not pin them (repeatable; default: none)',
     collect,
     [],
   )
@@ -72,7 +78,8 @@ async function main(): Promise<void> {
   } catch (err) {
     log.fatal({ err }, 'failed to start controller');
     process.stderr.write(`error: failed to start controller: ${messageOf(err)}\n`);
-    process.exit(1);
+    // A configuration problem found at start (an --artifact-trust-key file) exits like a bad flag.
+    process.exit(isBallastError(err) && err.code === 'BALLAST_ERR_CONFIG' ? 2 : 1);
   }
   exitOnSignals({ log, forceAfterMs: 10_000, stop: () => services.stop(), exit: (code) => process.exit(code) });
 }

@@ -153,7 +153,9 @@ export function artifactLabel(ref: ArtifactRef): string {
  * Routes:
  *   GET  /v1/artifacts                               → ArtifactList           — viewer
  *   POST /v1/artifacts/import   <bundle tar[.gz]>    → ArtifactImportResponse — operator (audited)
- *        body: the raw tarball, Content-Type application/octet-stream | application/gzip | application/x-tar
+ *        body: the raw tarball, Content-Type application/octet-stream | application/gzip | application/x-tar;
+ *        artifacts the built-in catalogue does not pin: admin only, with manifest.yaml.sig by a trusted key
+ *        (controller/src/artifacts/trust.ts, shared/src/artifacts-signature.ts)
  *   POST /v1/artifacts/fetch    ArtifactFetchRequest → ArtifactImportResponse — admin (audited); https to
  *        the controller's --artifact-upstream hosts only, public addresses only (controller/src/artifacts/upstream.ts)
  *   GET  /v1/artifacts/files/:name/:version/:arch    → the file (x-ballast-sha256, content-length)

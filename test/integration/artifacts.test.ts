@@ -23,8 +23,17 @@ import { makeTempRoot, testContext } from '../../agent/src/tasks/testing.js';
 import { createCa, issueClientCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse, ArtifactListResponse } from '../../shared/src/artifacts-api.js';
 import { isBallastError } from '../../shared/src/errors.js';
-import { type DebianTestBundle, debianTestBundle, sha256, writeBundle } from '../support/bundle.js';
-import { TestController, createToken, joinAgent, requireBuild, stopAll, tempDir } from './harness.js';
+import {
+  CNI_STANDIN_VERSION,
+  CRICTL_STANDIN_VERSION,
+  type DebianTestBundle,
+  debianTestBundle,
+  KUBE_STANDIN_VERSION,
+  sha256,
+  TEST_SIGNING_KEY,
+  writeBundle,
+} from '../support/bundle.js';
+import { TestController, createToken, joinAgent, requireBuild, runProc, stopAll, tempDir } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -86,13 +95,30 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
   it('refuses a corrupted bundle with the artifact, expected and actual hash, importing nothing', async () => {
     const out = join(dir.path, 'corrupt.tar.gz');
     const real = Buffer.from('kubectl pretend binary');
-    await writeBundle({ out, gzip: true, entries: [{ name: 'kubectl', version: '1.30.4', file: 'kubectl', content: real, sha256: sha256('other') }] });
+    // Signed with the test-only key the controller trusts, so the trust check passes and the hash check refuses.
+    await writeBundle({ out, gzip: true, entries: [{ name: 'kubectl', version: '1.30.4+test', file: 'kubectl', content: real, sha256: sha256('other') }] });
     const r = await ctl.ctl(['artifacts', 'import', out]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('BALLAST_ERR_CHECKSUM_MISMATCH');
-    expect(r.stderr).toContain(`kubectl 1.30.4 (amd64) file kubectl: expected sha256 ${sha256('other')}, got ${sha256(real)}`);
+    expect(r.stderr).toContain(`kubectl 1.30.4+test (amd64) file kubectl: expected sha256 ${sha256('other')}, got ${sha256(real)}`);
     const list = await ctl.ctlJson<ArtifactListResponse>(['artifacts', 'list']);
     expect(list.items.map((a) => a.name)).not.toContain('kubectl');
+  });
+
+  it('signed manifests: an unsigned bundle is refused by the real controller; `ballastctl artifacts sign` with a trusted key makes it importable', async () => {
+    const out = join(dir.path, 'tool.tar.gz');
+    await writeBundle({ out, gzip: true, sign: false, entries: [{ name: 'tool', version: '1.0.0', file: 'tool', content: Buffer.from('#!/bin/sh\n') }] });
+    const unsigned = await ctl.ctl(['artifacts', 'import', out]);
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.stderr).toContain('forbidden: failed to import bundle: tool 1.0.0 (amd64) is not in the built-in catalogue and the bundle has no manifest.yaml.sig');
+    // Another key than the one the controller was started with (--artifact-trust-key, harness.ts).
+    expect((await ctl.ctl(['artifacts', 'keygen', '--out', join(dir.path, 'other')])).code).toBe(0);
+    expect((await ctl.ctl(['artifacts', 'sign', out, '--key', join(dir.path, 'other.key')])).code).toBe(0);
+    expect((await ctl.ctl(['artifacts', 'import', out])).stderr).toContain('which this controller does not trust');
+    const signed = await ctl.ctl(['artifacts', 'sign', out, '--key', TEST_SIGNING_KEY]);
+    expect(signed.code, signed.stderr).toBe(0);
+    const r = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', out]);
+    expect(r.added).toBe(1);
   });
 
   it('fetch (issue 16 point 10): admin only, https only, configured upstreams only, never a loopback address; the upstream sees no connection', async () => {
@@ -103,15 +129,15 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as AddressInfo).port;
-    const entry = (url: string) => ({ name: 'crictl', version: '1.30.0', os: 'linux', arch: 'amd64', url, sha256: sha256('pinned') });
+    const entry = (url: string) => ({ name: 'crictl', version: '1.30.0+test', os: 'linux', arch: 'amd64', url, sha256: sha256('pinned') });
     const viaApi = (url: string) => ctl.api<{ code: string; message: string }>('/v1/artifacts/fetch', { method: 'POST', body: { catalogue: [entry(url)] } });
     try {
       // Through ballastctl: a 403 is shown as "forbidden: <message>", exit 1.
       const file = join(dir.path, 'catalogue.yaml');
-      await writeFile(file, `- {name: crictl, version: 1.30.0, os: linux, arch: amd64, url: 'http://127.0.0.1:${port}/crictl', sha256: ${sha256('pinned')}}\n`);
+      await writeFile(file, `- {name: crictl, version: 1.30.0+test, os: linux, arch: amd64, url: 'http://127.0.0.1:${port}/crictl', sha256: ${sha256('pinned')}}\n`);
       const plain = await ctl.ctl(['artifacts', 'fetch', '--catalogue', file]);
       expect(plain.code).toBe(1);
-      expect(plain.stderr).toContain(`forbidden: failed to fetch artifact crictl 1.30.0 (amd64) from http://127.0.0.1:${port}/crictl: only https is allowed, not http`);
+      expect(plain.stderr).toContain(`forbidden: failed to fetch artifact crictl 1.30.0+test (amd64) from http://127.0.0.1:${port}/crictl: only https is allowed, not http`);
 
       const unlisted = await viaApi(`https://127.0.0.1:${port}/crictl`);
       expect([unlisted.status, unlisted.body.code]).toEqual([403, 'BALLAST_ERR_UPSTREAM_NOT_ALLOWED']);
@@ -195,5 +221,24 @@ describe('artifact mirror: import, list, mTLS download, install', () => {
 
     const op = await ctl.api<string>(`/v1/artifacts/files/runc/${spec('runc').version}/amd64`);
     expect(op.status).toBe(200);
+  });
+
+  it("the lab's bundle with the Kubernetes stand-ins is signed and versioned off the catalogue pins: an admin imports it", async () => {
+    const standins = await debianTestBundle({ kubeStandins: true });
+    const r = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', standins.path]);
+    const added = r.items.filter((i) => i.status === 'added').map((i) => `${i.artifact.name} ${i.artifact.version}`);
+    expect(added.sort()).toEqual(
+      [`cni-plugins ${CNI_STANDIN_VERSION}`, `crictl ${CRICTL_STANDIN_VERSION}`, ...['kubeadm', 'kubectl', 'kubelet'].map((n) => `${n} ${KUBE_STANDIN_VERSION}`)].sort(),
+    );
+  });
+
+  it('a controller given a bad --artifact-trust-key does not start: exit 2, naming every file and why', async () => {
+    const junk = join(dir.path, 'junk.pub');
+    await writeFile(junk, 'not a key');
+    const args = ['--data-dir', join(dir.path, 'bad-keys'), '--listen', '127.0.0.1:0'];
+    const r = await runProc('ballast-controller', [...args, '--artifact-trust-key', junk, '--artifact-trust-key', TEST_SIGNING_KEY]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--artifact-trust-key[0] ${junk}: is not an ed25519 public key`);
+    expect(r.stderr).toContain(`--artifact-trust-key[1] ${TEST_SIGNING_KEY}: is a private key`);
   });
 });

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { parse } from 'yaml';
+import { TEST_TRUST_KEY } from '../support/bundle.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = (name: string) => join(ROOT, 'bin', name);
@@ -145,7 +146,9 @@ export class TestController {
 
   async start(extraArgs: string[] = []): Promise<void> {
     if (this.port === 0) this.port = await freePort();
-    this.proc = startProc('ballast-controller', ['--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, ...extraArgs]);
+    // Every test controller trusts the test-only signing key the test bundles are signed with (test/support/testdata).
+    const trust = ['--artifact-trust-key', TEST_TRUST_KEY];
+    this.proc = startProc('ballast-controller', ['--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, ...trust, ...extraArgs]);
     const proc = this.proc;
     await waitFor(
       'controller /readyz',

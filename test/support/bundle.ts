@@ -15,6 +15,10 @@
  *   https://ballast.invalid/standin/… (a reserved name that never resolves) and the manifest's
  *   header says so. This variant is cached separately, keyed by the Debian bundle's key and the
  *   stand-ins' sha256s and versions, and built from the cached Debian bundle (no download).
+ * - Every bundle built here carries `manifest.yaml.sig`, signed with the TEST-ONLY key pair in
+ *   testdata/ (published: never trust it outside tests). The controllers the integration and lab
+ *   tests start trust its public key (`--artifact-trust-key`), so an admin can import these bundles;
+ *   `writeBundle({ sign: false })` makes an unsigned one.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
+import { BUNDLE_SIGNATURE, keyId, parsePrivateKey, parsePublicKey, signManifest, type TrustKey } from '../../shared/src/artifacts-signature.js';
 import { DEFAULT_CNI_PLUGINS } from '../../controller/src/roles/containerd.js';
 
 const run = promisify(execFile);
@@ -47,9 +52,39 @@ export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** Where the test-only key pair is (in the source tree, also when this runs from dist/); see testdata/README.md. */
+const TESTDATA_DIR = join(import.meta.dirname.replace(/\/dist\/test\/support$/, '/test/support'), 'testdata');
+/**
+ * The TEST-ONLY signing key (published in this repository: anyone can sign with it). Every bundle
+ * the test support builds is signed with it unless a test says otherwise.
+ */
+export const TEST_SIGNING_KEY = join(TESTDATA_DIR, 'TEST-ONLY-artifact-signing.key');
+/** Its public key: what test controllers get as `--artifact-trust-key`. */
+export const TEST_TRUST_KEY = join(TESTDATA_DIR, 'TEST-ONLY-artifact-signing.pub');
+
+/** The test-only public key as the controller loads it, for in-process tests. */
+export async function testTrustKeys(): Promise<TrustKey[]> {
+  const parsed = parsePublicKey(await readFile(TEST_TRUST_KEY));
+  if ('problem' in parsed) throw new Error(`${TEST_TRUST_KEY} ${parsed.problem}`);
+  return [{ id: keyId(parsed.key), key: parsed.key, source: TEST_TRUST_KEY }];
+}
+
+/** The text of `manifest.yaml.sig` for `manifest`, signed with the private key file `keyFile`. */
+export async function testSignature(manifest: string | Buffer, keyFile = TEST_SIGNING_KEY): Promise<string> {
+  const parsed = parsePrivateKey(await readFile(keyFile));
+  if ('problem' in parsed) throw new Error(`${keyFile} ${parsed.problem}`);
+  return signManifest(Buffer.from(manifest), parsed.key);
+}
+
+/** Writes `<dir>/manifest.yaml.sig` for `<dir>/manifest.yaml`, signed with the private key file `keyFile`. */
+export async function writeSignature(dir: string, keyFile = TEST_SIGNING_KEY): Promise<void> {
+  await writeFile(join(dir, BUNDLE_SIGNATURE), await testSignature(await readFile(join(dir, 'manifest.yaml')), keyFile));
+}
+
 /**
  * Writes a bundle tarball at `out` (gzip'd when `gzip`) with a manifest.yaml describing `entries`,
- * plus `extra` files that the manifest does not mention. Returns the manifest.
+ * plus `extra` files that the manifest does not mention, and manifest.yaml.sig signed with the
+ * test-only key (`sign`: another key file, or false for an unsigned bundle). Returns the manifest.
  */
 export async function writeBundle(opts: {
   out: string;
@@ -58,6 +93,10 @@ export async function writeBundle(opts: {
   extra?: { path: string; content: Buffer }[];
   /** Replaces the generated manifest text (malformed-manifest tests). */
   manifestText?: string;
+  /** Private key file to sign with (default {@link TEST_SIGNING_KEY}); false: no signature. */
+  sign?: string | false;
+  /** Replaces the signature file's text (forged-signature tests). */
+  signatureText?: string;
 }): Promise<ArtifactSpec[]> {
   const dir = await mkdtemp(join(tmpdir(), 'ballast-bundle-'));
   try {
@@ -76,7 +115,11 @@ export async function writeBundle(opts: {
       await writeFile(join(dir, f.path), f.content);
     }
     await writeFile(join(dir, 'manifest.yaml'), opts.manifestText ?? stringify(manifest));
-    await run('tar', [opts.gzip === true ? '-czf' : '-cf', opts.out, '-C', dir, 'manifest.yaml', ...files.map((f) => f.path)]);
+    const head = ['manifest.yaml'];
+    if (opts.signatureText !== undefined) await writeFile(join(dir, BUNDLE_SIGNATURE), opts.signatureText);
+    else if (opts.sign !== false) await writeSignature(dir, opts.sign);
+    if (opts.signatureText !== undefined || opts.sign !== false) head.push(BUNDLE_SIGNATURE);
+    await run('tar', [opts.gzip === true ? '-czf' : '-cf', opts.out, '-C', dir, ...head, ...files.map((f) => f.path)]);
     return manifest;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -114,12 +157,12 @@ exit 1
 /** Where the stand-in scripts are (in the source tree, also when this runs from dist/). */
 const STANDIN_DIR = join(import.meta.dirname.replace(/\/dist\/test\/support$/, '/test/support'), 'standin');
 const STANDIN_NAMES = ['kubelet', 'kubeadm', 'kubectl', 'crictl'] as const;
-/** Bump when the stand-in layout below changes. */
-const STANDIN_LAYOUT_VERSION = 2;
+/** Bump when the stand-in layout below changes. 3: signed with the test-only key. */
+const STANDIN_LAYOUT_VERSION = 3;
 
 const PACKAGES = ['etcd-server', 'etcd-client', 'containerd', 'runc'] as const;
-/** Bump when the layout below changes, so stale caches are not reused. */
-const LAYOUT_VERSION = 1;
+/** Bump when the layout below changes, so stale caches are not reused. 2: signed with the test-only key. */
+const LAYOUT_VERSION = 2;
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
 /** The cache dir: $BALLAST_TEST_CACHE, else the lab's cache if writable, else a dir under tmp. */
@@ -238,7 +281,8 @@ async function withKubeStandins(o: {
         '# upstream binaries, which cannot run on the test machines; their urls are https://ballast.invalid/standin/….',
       ].join('\n');
       await writeFile(join(stage, 'manifest.yaml'), `${header}\n${stringify(manifest)}`);
-      await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', ...files]);
+      await writeSignature(stage);
+      await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', BUNDLE_SIGNATURE, ...files]);
       await writeFile(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
       if (!existsSync(join(final, 'manifest.json'))) await rename(out, final);
     } finally {
@@ -288,7 +332,8 @@ async function buildDebianBundle(work: string, info: Record<string, { version: s
   await add('containerd', ctrdV, ctrdTar, pool('containerd'));
   await add('runc', runcV, 'runc.amd64', pool('runc'));
   await writeFile(join(stage, 'manifest.yaml'), `# Debian bookworm binaries repacked in upstream layouts (ballast test bundle).\n${stringify(manifest)}`);
-  await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', etcdTar, ctrdTar, 'runc.amd64']);
+  await writeSignature(stage);
+  await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', BUNDLE_SIGNATURE, etcdTar, ctrdTar, 'runc.amd64']);
   await writeFile(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
 }
 

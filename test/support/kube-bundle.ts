@@ -9,6 +9,9 @@
  * - containerd, containerd-shim-runc-v2, ctr, runc and the CNI plugins from Debian bookworm
  *   (the Debian test bundle, test/support/bundle.ts, plus containernetworking-plugins).
  *
+ * The manifest is signed with the TEST-ONLY key pair in test/support/testdata, which the lab's
+ * controller trusts (`--artifact-trust-key`): none of these builds is the catalogue's pinned one.
+ *
  * Every artifact carries semver build metadata, `+ballast.lab`: a source build is not upstream's
  * release binary, so it must never be mistaken for the catalogue's pinned build of the same version
  * (the trust rule refuses a pinned name and version with another sha256). Kubernetes sees the
@@ -21,7 +24,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
-import { debianTestBundle, sha256, testCacheDir, upstreamVersion } from './bundle.js';
+import { BUNDLE_SIGNATURE } from '../../shared/src/artifacts-signature.js';
+import { debianTestBundle, sha256, testCacheDir, upstreamVersion, writeSignature } from './bundle.js';
 
 const run = promisify(execFile);
 
@@ -29,7 +33,7 @@ const run = promisify(execFile);
 export const LAB_BUILD = 'ballast.lab';
 /** Where scripts/upstream/build.sh caches its output. */
 export const UPSTREAM_CACHE = process.env.BALLAST_UPSTREAM_CACHE ?? '/var/cache/ballast';
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 const CNI_PACKAGE = 'containernetworking-plugins';
 
 /** The repo's scripts/upstream (also when this runs from dist/). */
@@ -169,6 +173,8 @@ async function build(b: Build): Promise<void> {
     '# source (scripts/upstream/build.sh, versions +ballast.lab), containerd, runc and the CNI plugins from Debian bookworm.',
   ].join('\n');
   await writeFile(join(stage, 'manifest.yaml'), `${header}\n${stringify(manifest)}`);
-  await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', ...files]);
+  // Signed with the TEST-ONLY key the lab's controller trusts (test/support/testdata).
+  await writeSignature(stage);
+  await run('tar', ['-cf', join(out, 'bundle.tar'), '-C', stage, '--owner=0', '--group=0', 'manifest.yaml', BUNDLE_SIGNATURE, ...files]);
   await writeFile(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
 }

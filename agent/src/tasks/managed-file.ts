@@ -87,6 +87,16 @@ export async function ensureManagedFile(ctx: ModuleContext, spec: ManagedFileSpe
     return { changed: false, contentChanged: false, message: `${spec.path} is up to date` };
   }
   const mode = wanted.mode ?? (current === null ? 0o644 : current.stat.mode & 0o7777);
+  // Task content is configuration, never a program (issue 16): no role writes an executable through
+  // here, and one in /opt/cni/bin, or a forced rewrite of an installed binary keeping its 0755, runs as root.
+  if ((mode & 0o7111) !== 0) {
+    throw new BallastError(
+      'BALLAST_ERR_UNSAFE_VALUE',
+      `failed to ${current === null ? 'create' : 'update'} ${spec.path}: mode ${formatMode(mode)} has an execute, setuid, setgid or sticky bit; ` +
+        'files written from task content are never executable (binaries come from artifacts)',
+      { path: spec.mode === undefined ? '/args/path' : '/args/mode' },
+    );
+  }
   const diff = ctx.diff ? fileDiff(spec.path, current?.text ?? null, content, mode, drift) : undefined;
   const what = current === null ? 'create' : 'update';
   const parts = [contentChanged && current !== null ? 'content' : '', ...drift.map((d) => d.split(' ')[0])].filter(Boolean);

@@ -44,7 +44,16 @@ async function resolvedHostPath(root: string, full: string): Promise<string | nu
     rest.unshift(at.slice(dirname(at).length + 1));
     at = dirname(at);
   }
-  const real = await realpath(at);
+  let real: string;
+  try {
+    real = await realpath(at);
+  } catch (err) {
+    // A dangling or looping symlink on the way (`→ /root/.ssh` where that does not exist yet): where it
+    // leads cannot be checked, so it is refused like an escape rather than failing uncoded.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
+    throw err;
+  }
   const rel = relative(realRoot, real);
   if (rel === '..' || rel.startsWith(`..${sep}`) || rel.startsWith(sep)) return null;
   const parts = [...(rel === '' ? [] : rel.split(sep)), ...rest];

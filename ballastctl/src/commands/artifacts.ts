@@ -1,6 +1,6 @@
 /**
- * `ballastctl artifacts import|list|fetch`: the controller's artifact mirror (`bundle`, which needs no
- * controller, is artifacts-bundle.ts). `import` streams a
+ * `ballastctl artifacts import|list|fetch` (and `keygen|sign`, artifacts-signing.ts): the controller's
+ * artifact mirror (`bundle`, which needs no controller, is artifacts-bundle.ts). `import` streams a
  * bundle tarball (it may be gigabytes) straight from disk to the controller, with progress on
  * stderr; the controller verifies every file before any of it is imported.
  */
@@ -27,6 +27,7 @@ import { formatDocument, outputOption } from '../output.js';
 import { ctlVersion } from '../version.js';
 import { registerBundle } from './artifacts-bundle.js';
 import { readCatalogue } from './catalogue-file.js';
+import { registerArtifactSigning } from './artifacts-signing.js';
 import { withExamples } from './common.js';
 
 /** Uploads at least this large show progress. */
@@ -59,11 +60,21 @@ export function importResultText(res: ArtifactImportResponse, color = false): st
 /** Registers the `artifacts` group. */
 export function registerArtifacts(program: Command, ctx: CliContext): void {
   const group = program.command('artifacts').description('the offline artifact mirror agents install binaries from');
-  withExamples(group, ['ballastctl artifacts bundle --out bundle.tar --kubernetes-images', 'ballastctl artifacts import bundle.tar', 'ballastctl artifacts list', 'ballastctl artifacts fetch']);
+  withExamples(group, [
+    'ballastctl artifacts bundle --out bundle.tar --kubernetes-images',
+    'ballastctl artifacts sign bundle.tar --key ./release.key',
+    'ballastctl artifacts import bundle.tar',
+    'ballastctl artifacts list',
+    'ballastctl artifacts fetch',
+    'ballastctl artifacts keygen --out ./release',
+  ]);
 
   const importCmd = group
     .command('import')
-    .description('upload an offline bundle (tar or tar.gz with manifest.yaml); every file is verified before anything is imported')
+    .description(
+      'upload an offline bundle (tar or tar.gz with manifest.yaml); every file is verified before anything is imported. ' +
+        "The built-in catalogue's pinned builds: any operator. Anything else: an admin, and the bundle signed (\"artifacts sign\") by a key the controller trusts",
+    )
     .argument('<bundle>', 'the bundle file')
     .addOption(outputOption(['text', 'json']))
     .action(async (file: string, opts: { output: 'text' | 'json' }, command: Command) => {
@@ -99,7 +110,7 @@ export function registerArtifacts(program: Command, ctx: CliContext): void {
       ctx.out(opts.output === 'json' ? formatDocument('json', res) : importResultText(res, ctx.color));
     });
   withExamples(fetchCmd, ['ballastctl artifacts fetch', 'ballastctl artifacts fetch --catalogue versions-1.30.yaml -o json']);
-
+  registerArtifactSigning(group, ctx);
   registerBundle(group, ctx);
 }
 

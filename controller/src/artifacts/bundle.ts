@@ -6,6 +6,7 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type ArtifactSpec, artifactLabel, BUNDLE_MANIFEST } from '../../../shared/src/artifacts-api.js';
+import { BUNDLE_SIGNATURE, MAX_SIGNATURE_BYTES } from '../../../shared/src/artifacts-signature.js';
 import { extractTar, listTar, normalizeMember, sniffArchive, tarStreamBytes, unpackBound, writeStreamToFile } from '../../../shared/src/artifacts-archive.js';
 import { hashFile } from '../../../shared/src/hashing.js';
 import { BallastError, isBallastError, messageOf } from '../../../shared/src/errors.js';
@@ -32,7 +33,7 @@ export interface StageBundleOptions {
   trust: ImportTrust;
 }
 
-/** A verified bundle, and the pins an admin overrode (for the audit log). */
+/** A verified bundle, and what vouched for its unpinned artifacts (for the log). */
 export interface StagedBundle {
   staged: StagedArtifact[];
   trust: TrustReport;
@@ -72,17 +73,23 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedBundl
   }
   const manifestMember = members.get(BUNDLE_MANIFEST);
   if (manifestMember === undefined) throw invalid(`it has no ${BUNDLE_MANIFEST} at its top level`);
+  const signatureMember = members.get(BUNDLE_SIGNATURE);
 
   const unpacked = join(workDir, 'unpacked');
   await mkdir(unpacked, { mode: 0o700 });
-  await extractTar(bundle, kind, unpacked, [manifestMember], tarOpts);
+  // The manifest and its signature only: nothing the manifest names is unpacked before trust is decided.
+  const head = signatureMember === undefined ? [manifestMember] : [manifestMember, signatureMember];
+  await extractTar(bundle, kind, unpacked, head, tarOpts);
   const manifestPath = join(unpacked, manifestMember);
   const info = await lstat(manifestPath);
   if (!info.isFile()) throw invalid(`${BUNDLE_MANIFEST} is not a regular file`);
   if (info.size > MAX_MANIFEST_BYTES) throw invalid(`${BUNDLE_MANIFEST} is larger than ${MAX_MANIFEST_BYTES} bytes`);
-  const manifest = parseManifest(await readFile(manifestPath, 'utf8'), `bundle ${BUNDLE_MANIFEST}`);
+  // The signature is over these exact bytes; the parser reads the same bytes as text.
+  const manifestBytes = await readFile(manifestPath);
+  const manifest = parseManifest(manifestBytes.toString('utf8'), `bundle ${BUNDLE_MANIFEST}`);
+  const signature = signatureMember === undefined ? null : await readSignature(join(unpacked, signatureMember));
   // Trust before anything else is unpacked: an untrusted bundle never touches the disk further.
-  const trust = checkTrust(manifest, opts.trust);
+  const trust = checkTrust(manifest, { bytes: manifestBytes, signature }, opts.trust);
 
   const missing = manifest.map((e, i) => ({ e, i })).filter(({ e }) => !members.has(e.file));
   if (missing.length > 0) {
@@ -113,4 +120,12 @@ export async function stageBundle(opts: StageBundleOptions): Promise<StagedBundl
     throw new BallastError('BALLAST_ERR_CHECKSUM_MISMATCH', `failed to import bundle: ${mismatches.join('; ')}; nothing was imported`);
   }
   return { staged, trust };
+}
+
+/** The text of the bundle's `manifest.yaml.sig`, refused when it is not a small regular file. */
+async function readSignature(path: string): Promise<string> {
+  const st = await lstat(path);
+  if (!st.isFile()) throw invalid(`${BUNDLE_SIGNATURE} is not a regular file`);
+  if (st.size > MAX_SIGNATURE_BYTES) throw invalid(`${BUNDLE_SIGNATURE} is larger than ${MAX_SIGNATURE_BYTES} bytes`);
+  return readFile(path, 'utf8');
 }

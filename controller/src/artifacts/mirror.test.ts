@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BallastError, isBallastError } from '../../../shared/src/errors.js';
 import { silentLogger } from '../../../shared/src/log.js';
-import { sha256, writeBundle } from '../../../test/support/bundle.js';
+import { sha256, testTrustKeys, writeBundle } from '../../../test/support/bundle.js';
 import { type Store, openStore } from '../store/store.js';
 import { ArtifactMirror } from './mirror.js';
 
@@ -28,7 +28,7 @@ describe('artifact mirror: bundle import', () => {
   let store: Store;
   let mirror: ArtifactMirror;
   const mirrorDir = () => join(dir, 'artifacts');
-  const importFile = (path: string) => mirror.importBundle(createReadStream(path), { trust: { admin: true } });
+  const importFile = async (path: string) => mirror.importBundle(createReadStream(path), { trust: { admin: true, keys: await testTrustKeys() } });
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ballast-mirror-'));
@@ -99,7 +99,7 @@ describe('artifact mirror: bundle import', () => {
     await writeBundle({
       out: join(dir, 'c.tar'),
       entries: [
-        { name: 'kubectl', version: '1.30.4', file: 'kubectl', content: Buffer.from('kubectl') },
+        { name: 'kubectl', version: '1.30.4+lab', file: 'kubectl', content: Buffer.from('kubectl') },
         { name: 'runc', version: '1.1.5', file: 'runc.amd64', content: Buffer.from('a different runc') },
       ],
     });

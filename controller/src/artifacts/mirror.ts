@@ -19,7 +19,7 @@ import { BallastError } from '../../../shared/src/errors.js';
 import type { ArtifactRecord, ArtifactRepo } from './artifact-repo.js';
 import { type StagedArtifact, stageBundle } from './bundle.js';
 import { DEFAULT_CATALOGUE } from './catalogue.js';
-import type { ImportTrust } from './trust.js';
+import { checkPins, type ImportTrust, type TrustReport } from './trust.js';
 import { downloadVerified } from './download.js';
 import { checkCatalogueEntries } from './manifest.js';
 import { DEFAULT_UPSTREAM_HOSTS, type UpstreamPolicy } from './upstream.js';
@@ -41,6 +41,8 @@ export interface ArtifactMirrorOptions {
   catalogue?: Catalogue;
   /** Where `fetch` may download from (default: {@link DEFAULT_UPSTREAM_HOSTS}, public addresses only). */
   upstream?: UpstreamPolicy;
+  /** The pins `fetch` holds a catalogue to (default: the built-in catalogue; tests of the download path pass []). */
+  pins?: Catalogue;
 }
 
 /** What an import or fetch did to one artifact. */
@@ -88,12 +90,18 @@ export class ArtifactMirror {
   }
 
   /** Imports a bundle tarball from `source` (see bundle.ts); nothing is imported unless all of it verifies. */
-  async importBundle(source: NodeJS.ReadableStream, options: { signal?: AbortSignal; trust?: ImportTrust } = {}): Promise<MirrorChange[]> {
+  async importBundle(
+    source: NodeJS.ReadableStream,
+    options: { signal?: AbortSignal; trust?: ImportTrust; onTrusted?: (report: TrustReport) => void } = {},
+  ): Promise<MirrorChange[]> {
     return this.#withWorkDir(async (workDir) => {
       // Secure by default: without a say-so, the importer is not an admin.
       const trust = options.trust ?? { admin: false };
       const { staged, trust: report } = await stageBundle({ source, workDir, maxBytes: this.maxBundleBytes, signal: options.signal, trust });
-      if (report.overriddenPins.length > 0) this.#opts.log.warn({ overridden: report.overriddenPins }, 'admin imported builds other than the catalogue pins');
+      options.onTrusted?.(report);
+      if (report.signedBy !== null) {
+        this.#opts.log.info({ unpinned: report.unpinned, keyId: report.signedBy.id, keyFile: report.signedBy.source }, 'imported artifacts the catalogue does not pin, signed by a trusted key');
+      }
       return this.#commit(staged, []);
     });
   }
@@ -104,6 +112,8 @@ export class ArtifactMirror {
    */
   async fetch(catalogue: Catalogue | undefined, options: { signal?: AbortSignal } = {}): Promise<MirrorChange[]> {
     const specs = checkCatalogueEntries(catalogue ?? this.#opts.catalogue ?? DEFAULT_CATALOGUE);
+    // A catalogue version is its pinned build, also when an admin's own catalogue names it (trust.ts).
+    checkPins(specs, this.#opts.pins ?? DEFAULT_CATALOGUE);
     const present: ArtifactRecord[] = [];
     const needed: ArtifactSpec[] = [];
     for (const spec of specs) {

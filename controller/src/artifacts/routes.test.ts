@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sha256, writeBundle } from '../../../test/support/bundle.js';
+import { sha256, testTrustKeys, writeBundle } from '../../../test/support/bundle.js';
 import { artifactFilePath } from '../../../shared/src/artifacts-api.js';
 import { testApp } from '../api/testing.js';
 import type { Store } from '../store/store.js';
@@ -41,6 +41,7 @@ describe('artifact routes (app.inject)', () => {
         mirrorDir: join(dir, 'artifacts'),
         maxBundleBytes: 64 * 1024,
         upstream: up.policy(),
+        trustKeys: await testTrustKeys(),
       },
     });
     admin = store.operators.ensureAdmin() ?? '';
@@ -56,7 +57,7 @@ describe('artifact routes (app.inject)', () => {
   const upload = async (path: string, token = admin, type = 'application/octet-stream') =>
     app.inject({ method: 'POST', url: '/v1/artifacts/import', headers: { authorization: `Bearer ${token}`, 'content-type': type }, payload: await readFile(path) });
 
-  it('imports a bundle (operator), lists it (viewer), audits the import', async () => {
+  it('imports a signed bundle (admin), lists it (viewer), audits the import', async () => {
     await writeBundle({ out: join(dir, 'b.tar.gz'), gzip: true, entries: [{ name: 'runc', version: '1.1.5', file: 'runc.amd64', content: RUNC }] });
     expect((await upload(join(dir, 'b.tar.gz'), viewer)).statusCode).toBe(403);
     const r = await upload(join(dir, 'b.tar.gz'), admin, 'application/gzip');
@@ -66,10 +67,28 @@ describe('artifact routes (app.inject)', () => {
     expect(list.json().items.map((a: { name: string; file: string }) => `${a.name}/${a.file}`)).toEqual(['runc/runc.amd64']);
     expect((await upload(join(dir, 'b.tar.gz'))).json()).toMatchObject({ added: 0, unchanged: 1 });
     const audit = store.audit.list(10).filter((a) => a.action === 'artifact.import');
+    const keyId = (await testTrustKeys())[0]!.id;
     expect(audit.map((a) => [a.outcome, a.detail])).toEqual([
-      ['ok', '0 added, 1 unchanged'],
-      ['ok', '1 added, 0 unchanged'],
+      ['ok', `0 added, 1 unchanged; signed by key ${keyId}`],
+      ['ok', `1 added, 0 unchanged; signed by key ${keyId}`],
       ['denied', 'HTTP 403'],
+    ]);
+  });
+
+  it('refuses unpinned artifacts from an operator (UNTRUSTED) and an unsigned bundle from an admin (SIGNATURE), 403, audited, nothing imported', async () => {
+    const entries = [{ name: 'runc', version: '1.1.5', file: 'runc.amd64', content: RUNC }];
+    await writeBundle({ out: join(dir, 'signed.tar'), entries });
+    await writeBundle({ out: join(dir, 'unsigned.tar'), entries, sign: false });
+    const byOperator = await upload(join(dir, 'signed.tar'), operator);
+    expect([byOperator.statusCode, byOperator.json().code]).toEqual([403, 'BALLAST_ERR_ARTIFACT_UNTRUSTED']);
+    expect(byOperator.json().message).toContain('runc 1.1.5 (amd64) is not in the built-in catalogue; only an admin may import');
+    const unsigned = await upload(join(dir, 'unsigned.tar'));
+    expect([unsigned.statusCode, unsigned.json().code]).toEqual([403, 'BALLAST_ERR_ARTIFACT_SIGNATURE']);
+    expect(unsigned.json().message).toContain('the bundle has no manifest.yaml.sig');
+    expect(store.artifacts.list()).toEqual([]);
+    expect(store.audit.list(2).map((a) => [a.outcome, a.detail?.startsWith('failed to import bundle: runc 1.1.5 (amd64) is not in the built-in catalogue')])).toEqual([
+      ['denied', true],
+      ['denied', true],
     ]);
   });
 
@@ -137,7 +156,7 @@ describe('artifact routes (app.inject)', () => {
 
   it('fetches a request catalogue (admin only); a hash mismatch is a 422 and imports nothing', async () => {
     served.set('/runc.amd64', RUNC);
-    const entry = { name: 'runc', version: '1.1.13', os: 'linux', arch: 'amd64', url: `${up.base}/runc.amd64`, sha256: sha256(RUNC) };
+    const entry = { name: 'runc', version: '1.1.13+test', os: 'linux', arch: 'amd64', url: `${up.base}/runc.amd64`, sha256: sha256(RUNC) };
     const fetchCall = (catalogue: unknown[], token = admin) =>
       app.inject({ method: 'POST', url: '/v1/artifacts/fetch', headers: { authorization: `Bearer ${token}` }, payload: { catalogue } });
     const byOperator = await fetchCall([entry], operator);

@@ -96,20 +96,37 @@ export const CONFIG_PATHS: readonly PathRule[] = [
   tree(CNI_BIN_DIR),
 ];
 
-/** Where the `systemd` module writes unit files and drop-ins. */
-export const UNIT_PATHS: readonly PathRule[] = [under('/etc/systemd/system')];
+/** Where units we install live: /etc overrides the vendor's /lib/systemd/system. */
+export const UNIT_DIR = '/etc/systemd/system';
+
+/**
+ * The units the roles install (containerd, etcd, kube-node) and `reset` removes: the only units the
+ * `systemd` module manages. Not every name under /etc/systemd/system: a new `ssh.service` there
+ * would override the distribution's, and stopping one is a lock-out.
+ */
+export const ROLE_UNITS = ['containerd.service', 'etcd.service', 'kubelet.service'] as const;
+
+/** Where the `systemd` module writes: exactly the role units and the drop-ins in their `.d` directories. */
+export const UNIT_PATHS: readonly PathRule[] = ROLE_UNITS.flatMap((u) => [file(`${UNIT_DIR}/${u}`), under(`${UNIT_DIR}/${u}.d`)]);
+
+/** The file the `os-prep` role persists its sysctls in (its default `sysctlFile`), which `reset` removes. */
+export const BALLAST_SYSCTL_FILE = '/etc/sysctl.d/99-ballast-kubernetes.conf';
+/** The one file the `kmod` module lists boot-time modules in. */
+export const MODULES_LOAD_FILE = '/etc/modules-load.d/ballast.conf';
 
 /**
  * What `file`/`directory` with `state: absent` may remove (the `reset` and `etcd-wipe` roles):
- * everything they may create, the units, binaries and kernel settings files roles installed, and
- * containerd's data.
+ * everything they may create, exactly the units (with their drop-in directories), binaries and
+ * kernel settings files the roles install, and containerd's data. Not the rest of /etc/sysctl.d
+ * (a distribution's hardening, e.g. kernel.yama.ptrace_scope) nor of /etc/systemd/system (reset
+ * removes with `force`, so anything listed here can be removed even without our header).
  */
 export const REMOVABLE_PATHS: readonly PathRule[] = [
   ...CONFIG_PATHS,
-  ...UNIT_PATHS,
+  ...ROLE_UNITS.flatMap((u) => [file(`${UNIT_DIR}/${u}`), tree(`${UNIT_DIR}/${u}.d`)]),
   ...BINARY_PATHS,
-  under('/etc/sysctl.d'),
-  under('/etc/modules-load.d'),
+  file(BALLAST_SYSCTL_FILE),
+  file(MODULES_LOAD_FILE),
   tree('/var/lib/containerd'),
 ];
 

@@ -58,6 +58,8 @@ export function startController(options: {
   logFile: string;
   /** Where the agent .deb is: the controller serves it to hosts through /install.sh. */
   packagesDir: string;
+  /** `--artifact-trust-key` files: the lab trusts the test-only key its bundles are signed with. */
+  trustKeys: readonly string[];
 }): ProcRef {
   const { runtime, netns, dataDir, address, port, logFile, packagesDir } = options;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -77,6 +79,7 @@ export function startController(options: {
       address,
       '--packages-dir',
       packagesDir,
+      ...options.trustKeys.flatMap((k) => ['--artifact-trust-key', k]),
     ],
     { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, BALLAST_LOG_LEVEL: process.env.BALLAST_LOG_LEVEL ?? 'info' } },
   );

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installCommand } from '../../../controller/src/api/install-routes.js';
+import { TEST_TRUST_KEY } from '../../support/bundle.js';
 import {
   type ControllerRuntime,
   findDeb,
@@ -194,6 +195,8 @@ export class Lab {
       port: this.state.controllerPort,
       logFile: join(this.state.dir, 'logs/controller.log'),
       packagesDir: this.state.distDir,
+      // The test bundles are signed with the test-only key (test/support/testdata/README.md).
+      trustKeys: [TEST_TRUST_KEY],
     });
     this.save();
     await waitUntil(

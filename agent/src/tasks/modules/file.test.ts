@@ -102,8 +102,18 @@ describe('file module', () => {
   });
 
   it('keeps a shebang on the first line', async () => {
-    await file({ path: '/etc/kubernetes/x.sh', content: '#!/bin/sh\necho hi\n', mode: '0755' });
+    await file({ path: '/etc/kubernetes/x.sh', content: '#!/bin/sh\necho hi\n', mode: '0644' });
     expect(await readFile(join(root, 'etc/kubernetes/x.sh'), 'utf8')).toBe(`#!/bin/sh\n${HEADER}echo hi\n`);
+  });
+
+  it('never writes an executable (execute, setuid, setgid or sticky bit), given or kept from the file it replaces', async () => {
+    for (const mode of ['0755', '0700', '0744', '4644', '2644', '1644']) {
+      await expectCode(file({ path: '/etc/kubernetes/x.sh', content: '#!/bin/sh\nid\n', mode }), 'BALLAST_ERR_UNSAFE_VALUE');
+    }
+    await mkdir(join(root, 'opt/cni/bin'), { recursive: true });
+    await writeFile(join(root, 'opt/cni/bin/bridge'), 'plugin', { mode: 0o755 });
+    await expectCode(file({ path: '/opt/cni/bin/bridge', content: '#!/bin/sh\nid\n', force: true }), 'BALLAST_ERR_UNSAFE_VALUE');
+    expect(await readFile(join(root, 'opt/cni/bin/bridge'), 'utf8')).toBe('plugin');
   });
 
   it('reports mode drift alone as a change with a mode line', async () => {

@@ -1,12 +1,9 @@
 import { BallastError } from '../../../../shared/src/errors.js';
-import { KMOD_ALLOW_LIST, kmodAllowed } from '../../../../shared/src/tasks/safety.js';
+import { KMOD_ALLOW_LIST, kmodAllowed, MODULES_LOAD_FILE } from '../../../../shared/src/tasks/safety.js';
 import { lstatOrNull, readFileOrNull } from '../attrs.js';
 import { tail } from '../../host/exec.js';
 import { ensureManagedLine } from '../managed-lines.js';
 import { hostPath, type Module, type ModuleContext } from '../module.js';
-
-/** One file for every module we load at boot (systemd-modules-load reads it). */
-export const MODULES_LOAD_FILE = '/etc/modules-load.d/ballast.conf';
 
 /**
  * What a module creates once it is in the kernel, for modules that may be built in without any

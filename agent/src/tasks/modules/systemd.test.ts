@@ -58,11 +58,43 @@ describe('systemd module', () => {
   });
 
   it('stops and disables', async () => {
-    systemd.enabled.add('x.service');
-    systemd.active.add('x.service');
-    const out = await run({ unit: 'x.service', enabled: false, state: 'stopped' });
-    expect(out.message).toBe('disabled x.service, stopped x.service');
-    expect(systemd.calls).toEqual(['disable x.service', 'stop x.service']);
+    systemd.enabled.add('containerd.service');
+    systemd.active.add('containerd.service');
+    const out = await run({ unit: 'containerd.service', enabled: false, state: 'stopped' });
+    expect(out.message).toBe('disabled containerd.service, stopped containerd.service');
+    expect(systemd.calls).toEqual(['disable containerd.service', 'stop containerd.service']);
+  });
+
+  it('manages only the units the roles install: ssh.service is refused, even just to stop it (BALLAST_ERR_UNSAFE_VALUE)', async () => {
+    systemd.active.add('ssh.service');
+    expect(await rejection(run({ unit: 'ssh.service', state: 'stopped' }))).toMatchObject({ code: 'BALLAST_ERR_UNSAFE_VALUE', path: '/args/unit' });
+    expect(await rejection(run({ unit: 'evil.service', content: UNIT }))).toMatchObject({ code: 'BALLAST_ERR_UNSAFE_VALUE' });
+    expect(systemd.calls).toEqual([]);
+  });
+
+  it('refuses unit content that runs anything but the roles’ binaries, before writing any file', async () => {
+    const before = await snapshotTree(root);
+    const refuse = async (content: string, code: string, text: string, dropIn = false) => {
+      const a = dropIn ? { unit: 'kubelet.service', content: UNIT, dropIns: { '10-x.conf': content } } : { unit: 'etcd.service', content };
+      const err = await rejection(run(a));
+      expect(err, content).toMatchObject({ code, path: dropIn ? '/args/dropIns/10-x.conf' : '/args/content' });
+      expect((err as Error).message).toContain(text);
+    };
+    await refuse('[Service]\nExecStart=/tmp/evil\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'line 2: ExecStart= runs "/tmp/evil", which is not a binary the roles install');
+    await refuse('[Service]\nExecStart=/usr/local/bin/etcd\nExecStopPost=-/bin/sh -c "id > /tmp/x"\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'ExecStopPost= runs "/bin/sh"');
+    await refuse('[Service]\nExecStart=\nExecStart=/usr/bin/bash\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'ExecStart= runs "/usr/bin/bash"', true);
+    await refuse('[Service]\nExecStartPre=etcd\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'runs "etcd"'); // relative: PATH lookup
+    await refuse('[Service]\nExecStart=/usr/local/bin/%n\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'runs "/usr/local/bin/%n"');
+    await refuse('[Service]\nExecStart=/usr/local/bin/etcd ; /tmp/evil\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'one command per line');
+    await refuse('[Service]\nExecStart=\\\n  /tmp/evil\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'runs "/tmp/evil"'); // a continuation line
+    await refuse('[Service]\nExecStartPre=/sbin/modprobe evil\n', 'BALLAST_ERR_COMMAND_NOT_ALLOWED', 'may only load allow-listed kernel modules');
+    await refuse('[Service]\nExecStart=/usr/local/bin/etcd\nBindPaths=/tmp/evil:/usr/local/bin/etcd\n', 'BALLAST_ERR_UNSAFE_VALUE', 'BindPaths= in [Service] is not in the allow-list');
+    await refuse('[Service]\nRootDirectory=/tmp/root\nExecStart=/usr/local/bin/etcd\n', 'BALLAST_ERR_UNSAFE_VALUE', 'RootDirectory=');
+    await refuse('[Service]\nEnvironment="LD_PRELOAD=/tmp/evil.so"\nExecStart=/usr/local/bin/etcd\n', 'BALLAST_ERR_UNSAFE_VALUE', 'sets "LD_PRELOAD"', true);
+    await refuse('[Service]\nEnvironmentFile=/tmp/env\n', 'BALLAST_ERR_UNSAFE_VALUE', 'reads "/tmp/env"');
+    await refuse('[Socket]\nListenStream=/run/x\n', 'BALLAST_ERR_UNSAFE_VALUE', 'section [Socket] is not allowed');
+    expect(await snapshotTree(root)).toEqual(before);
+    expect(systemd.calls).toEqual([]);
   });
 
   it('check mode asks systemd but changes nothing', async () => {
@@ -78,9 +110,9 @@ describe('systemd module', () => {
   });
 
   it('refuses to replace a unit file it did not write', async () => {
-    await run({ unit: 'a.service', content: UNIT });
-    await writeFile(join(root, 'etc/systemd/system/a.service'), UNIT);
-    expect(await rejection(run({ unit: 'a.service', content: `${UNIT}# more\n` }))).toMatchObject({ code: 'BALLAST_ERR_FILE_UNMANAGED' });
+    await run({ unit: 'etcd.service', content: UNIT });
+    await writeFile(join(root, 'etc/systemd/system/etcd.service'), UNIT);
+    expect(await rejection(run({ unit: 'etcd.service', content: `${UNIT}# more\n` }))).toMatchObject({ code: 'BALLAST_ERR_FILE_UNMANAGED' });
   });
 
   it('fails bad arguments with the field path and touches nothing', async () => {

@@ -1,5 +1,6 @@
 import { BallastError } from '../../../../shared/src/errors.js';
-import { UNIT_PATHS } from '../../../../shared/src/tasks/safety.js';
+import { ROLE_UNITS, UNIT_DIR, UNIT_PATHS } from '../../../../shared/src/tasks/safety.js';
+import { unitProblems } from '../../../../shared/src/tasks/unit-safety.js';
 import { ensureManagedFile } from '../managed-file.js';
 import type { Module } from '../module.js';
 
@@ -8,9 +9,6 @@ import type { Module } from '../module.js';
  * patternProperties, which let other keys through), so names are checked here before any path is built.
  */
 const DROP_IN_NAME = /^[A-Za-z0-9._-]+\.conf$/;
-
-/** Where units we install live: /etc overrides the vendor's /lib/systemd/system. */
-export const UNIT_DIR = '/etc/systemd/system';
 
 /**
  * `systemd`: unit file and drop-ins (managed files), `daemon-reload` only when one of their
@@ -22,6 +20,12 @@ export const systemdModule: Module<'systemd'> = {
   name: 'systemd',
   async run(args, ctx) {
     const { unit } = args;
+    // Only the units the roles install: stopping or overriding another (ssh.service) is not a task's business.
+    if (!(ROLE_UNITS as readonly string[]).includes(unit)) {
+      throw new BallastError('BALLAST_ERR_UNSAFE_VALUE', `failed to manage unit ${unit}: only the units the roles install (${ROLE_UNITS.join(', ')}) may be managed`, {
+        path: '/args/unit',
+      });
+    }
     const actions: string[] = [];
     // One phrase per action, present tense for check mode ("would enable x"), past tense otherwise.
     const did = (present: string, past: string) => actions.push(ctx.check ? present : past);
@@ -37,6 +41,8 @@ export const systemdModule: Module<'systemd'> = {
       }
       files.push({ path: `${UNIT_DIR}/${unit}.d/${name}`, content: args.dropIns?.[name] ?? '' });
     }
+    // Every file is checked before any is written: a unit is code that runs as root (unit-safety.ts).
+    for (const file of files) assertSafeUnit(file.path, file.content, file.path.endsWith('.conf') ? `/args/dropIns/${file.path.split('/').pop()}` : '/args/content');
     for (const file of files) {
       const outcome = await ensureManagedFile(ctx, { ...file, mode: '0644', allowed: UNIT_PATHS });
       if (!outcome.changed) continue;
@@ -77,3 +83,11 @@ export const systemdModule: Module<'systemd'> = {
     return { changed: true, message, diff: ctx.diff ? diffs.join('') : undefined };
   },
 };
+
+/** Refuses unit content that could run anything but the roles' binaries (first problem's code, every problem listed). */
+function assertSafeUnit(path: string, content: string, at: string): void {
+  const problems = unitProblems(content);
+  if (problems.length === 0) return;
+  const list = problems.slice(0, 5).map((p) => `line ${p.line}: ${p.message}`).join('; ');
+  throw new BallastError(problems[0]!.code, `failed to write unit ${path}: ${list}`, { path: at });
+}

@@ -17,7 +17,9 @@ import { LimitExceededError } from '../../../../shared/src/artifacts-archive.js'
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ArtifactRecord } from '../../artifacts/artifact-repo.js';
 import { ArtifactMirror, type MirrorChange } from '../../artifacts/mirror.js';
+import type { TrustReport } from '../../artifacts/trust.js';
 import type { UpstreamPolicy } from '../../artifacts/upstream.js';
+import type { TrustKey } from '../../../../shared/src/artifacts-signature.js';
 import type { Store } from '../../store/store.js';
 import type { Logger } from 'pino';
 
@@ -32,6 +34,8 @@ export interface ArtifactRoutesOptions {
   downloadTimeoutMs?: number;
   /** Where fetch may download from: the controller's `--artifact-upstream` hosts (default: the built-in list). */
   upstream?: UpstreamPolicy;
+  /** The controller's `--artifact-trust-key`s: an admin's bundle of unpinned artifacts must be signed by one (trust.ts). */
+  trustKeys?: readonly TrustKey[];
 }
 
 const BUNDLE_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-tar'];
@@ -104,10 +108,15 @@ export async function artifactRoutes(scope: FastifyInstance, deps: ArtifactRoute
         if (body === undefined || body === null || typeof body.pipe !== 'function') {
           throw new BallastError('BALLAST_ERR_VALIDATION', `failed to import bundle: send the tarball as the body with Content-Type ${BUNDLE_TYPES[0]}`);
         }
-        // Only an admin may import what the built-in catalogue does not pin (issue 16).
-        const result = importResponse(await mirror.importBundle(body, { trust: { admin: request.operator?.role === 'admin' } }));
+        // Only an admin may import what the built-in catalogue does not pin, and only signed by a trusted key (issue 16).
+        const trust = { admin: request.operator?.role === 'admin', keys: deps.trustKeys ?? [] };
+        let signedBy = '';
+        const onTrusted = (r: TrustReport) => {
+          if (r.signedBy !== null) signedBy = `; signed by key ${r.signedBy.id}`;
+        };
+        const result = importResponse(await mirror.importBundle(body, { trust, onTrusted }));
         request.audit.target = result.items.map((i) => artifactLabel(i.artifact)).join(', ').slice(0, 500);
-        request.audit.detail = `${result.added} added, ${result.unchanged} unchanged`;
+        request.audit.detail = `${result.added} added, ${result.unchanged} unchanged${signedBy}`;
         return result;
       });
     },
