@@ -1,0 +1,81 @@
+/**
+ * The images role: what each Kubernetes host imports from the mirror, and nothing when the mirror
+ * holds no images (clusters that pull from a registry keep working).
+ */
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { describe, expect, it } from 'vitest';
+import { TaskSchema } from '../../../shared/src/tasks/task.js';
+import { DEFAULT_SANDBOX_IMAGE } from './images.js';
+import { renderRole } from './index.js';
+import { art, fakeMirror, HOST, mustRender } from './testing.js';
+import type { ArtifactRecord } from './types.js';
+
+const checkTask = TypeCompiler.Compile(TaskSchema);
+const id = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+/** An image artifact as the lab's builder names it. */
+function img(short: string, tag: string, n: number, arch = 'amd64'): ArtifactRecord {
+  return { ...art(`image-${short}`, tag, arch), image: { ref: `registry.k8s.io/${short}:${tag}`, id: id(n) } };
+}
+const KUBE = [
+  img('kube-apiserver', 'v1.36.3', 1),
+  img('kube-controller-manager', 'v1.36.3', 2),
+  img('kube-scheduler', 'v1.36.3', 3),
+  img('kube-proxy', 'v1.36.3', 4),
+  img('pause', '3.10.2', 5),
+  // Another release in the mirror: never picked for 1.36.3.
+  img('kube-apiserver', 'v1.35.0', 6),
+  img('pause', '3.9', 7),
+  art('kubelet', '1.36.3'),
+];
+const refs = (role: { tasks: { args: unknown }[] }) => role.tasks.map((t) => (t.args as { ref: string }).ref);
+
+describe('images role', () => {
+  it('imports the control-plane images of the cluster version, kube-proxy and the sandbox pause on a control plane', () => {
+    const role = mustRender('images', { kubernetesVersion: '1.36.3', controlPlane: true }, fakeMirror(KUBE));
+    expect(refs(role)).toEqual([
+      'registry.k8s.io/pause:3.10.2',
+      'registry.k8s.io/kube-apiserver:v1.36.3',
+      'registry.k8s.io/kube-controller-manager:v1.36.3',
+      'registry.k8s.io/kube-scheduler:v1.36.3',
+      'registry.k8s.io/kube-proxy:v1.36.3',
+    ]);
+    const [pause] = role.tasks;
+    expect(pause).toMatchObject({
+      name: 'Import image registry.k8s.io/pause:3.10.2',
+      module: 'image',
+      args: { name: 'image-pause', version: '3.10.2', arch: 'amd64', sha256: KUBE[4]!.sha256, ref: 'registry.k8s.io/pause:3.10.2', id: id(5), address: '/run/containerd/containerd.sock', ctr: '/usr/local/bin/ctr' },
+    });
+    for (const t of role.tasks) expect(checkTask.Check(t), JSON.stringify([...checkTask.Errors(t)][0])).toBe(true);
+    expect(role.handlers).toEqual([]);
+  });
+
+  it('gives a worker the pause and kube-proxy only; without kube-proxy in the mirror, the pause only', () => {
+    expect(refs(mustRender('images', { kubernetesVersion: 'v1.36.3' }, fakeMirror(KUBE)))).toEqual(['registry.k8s.io/pause:3.10.2', 'registry.k8s.io/kube-proxy:v1.36.3']);
+    const noProxy = fakeMirror(KUBE.filter((a) => a.name !== 'image-kube-proxy'));
+    expect(refs(mustRender('images', { kubernetesVersion: '1.36.3' }, noProxy))).toEqual(['registry.k8s.io/pause:3.10.2']);
+  });
+
+  it('renders no task when the mirror holds no images for the host arch (kubelet pulls from the registry)', () => {
+    expect(mustRender('images', { kubernetesVersion: '1.36.3', controlPlane: true }, fakeMirror([art('kubelet', '1.36.3')])).tasks).toEqual([]);
+    const arm = fakeMirror(KUBE.map((a) => ({ ...a, arch: 'arm64' })));
+    expect(mustRender('images', { kubernetesVersion: '1.36.3', controlPlane: true }, arm).tasks).toEqual([]);
+  });
+
+  it('lists every image a host needs that a mirror with images lacks', () => {
+    const partial = fakeMirror(KUBE.filter((a) => a.name !== 'image-kube-scheduler' && a.version !== '3.10.2'));
+    const r = renderRole('images', { host: HOST, vars: { kubernetesVersion: '1.36.3', controlPlane: true }, artifacts: partial });
+    expect(r.ok).toBe(false);
+    expect(r.ok ? [] : r.problems.map((p) => p.path)).toEqual(['/vars/sandboxImage', '/artifacts/image-kube-scheduler']);
+    expect(r.ok ? '' : r.problems[1]!.message).toMatch(/not image-kube-scheduler 1\.36\.3; import it/);
+  });
+
+  it('uses the pause the containerd role configures, and takes references only from the mirror', () => {
+    expect(refs(mustRender('images', { sandboxImage: 'registry.k8s.io/pause:3.9' }, fakeMirror(KUBE)))[0]).toBe('registry.k8s.io/pause:3.9');
+    expect(mustRender('containerd').tasks.find((t) => t.module === 'template')?.args).toMatchObject({ vars: { sandboxImage: DEFAULT_SANDBOX_IMAGE } });
+    expect(DEFAULT_SANDBOX_IMAGE).toBe('registry.k8s.io/pause:3.10.2');
+    for (const vars of [{ ref: 'evil.example/x:1' }, { socket: '/var/run/docker.sock' }, { ctr: '/tmp/ctr' }]) {
+      const r = renderRole('images', { host: HOST, vars, artifacts: fakeMirror(KUBE) });
+      expect(r.ok, JSON.stringify(vars)).toBe(false);
+    }
+  });
+});
