@@ -49,6 +49,11 @@ describe('images role', () => {
     expect(role.handlers).toEqual([]);
   });
 
+  it('without a version, takes the newest kube-apiserver image in the mirror (by version, not by text)', () => {
+    const mirror = fakeMirror([...KUBE, img('kube-apiserver', 'v1.9.0', 8)]);
+    expect(refs(mustRender('images', { controlPlane: true }, mirror))[1]).toBe('registry.k8s.io/kube-apiserver:v1.36.3');
+  });
+
   it('gives a worker the pause and kube-proxy only; without kube-proxy in the mirror, the pause only', () => {
     expect(refs(mustRender('images', { kubernetesVersion: 'v1.36.3' }, fakeMirror(KUBE)))).toEqual(['registry.k8s.io/pause:3.10.2', 'registry.k8s.io/kube-proxy:v1.36.3']);
     const noProxy = fakeMirror(KUBE.filter((a) => a.name !== 'image-kube-proxy'));

@@ -18,6 +18,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { under } from '../../../shared/src/tasks/safety.js';
+import { compareVersions } from '../../../shared/src/version-compare.js';
 import { checkPathVar } from './safe-vars.js';
 import { bareVersion, task } from './tasks.js';
 import type { ArtifactRecord, RoleDefinition, RoleTask } from './types.js';
@@ -57,7 +58,7 @@ export const imagesRole: RoleDefinition<typeof ImagesVars> = {
     const all = images();
     if (all.length === 0) return { tasks: [], handlers: [] };
     const named = (name: string, tag?: string) =>
-      all.filter((a) => a.name === name && (tag === undefined || bareVersion(a.version) === bareVersion(tag))).sort((a, b) => (a.version < b.version ? 1 : -1))[0];
+      all.filter((a) => a.name === name && (tag === undefined || bareVersion(a.version) === bareVersion(tag))).sort((a, b) => compareVersions(bareVersion(b.version), bareVersion(a.version)))[0];
     const missing = (path: string, what: string) =>
       problem(path, `the mirror holds container images for ${host.arch} but not ${what}; import it (ballastctl artifacts import), or remove the images so that kubelet pulls from the registry`);
     const wanted: ArtifactRecord[] = [];
