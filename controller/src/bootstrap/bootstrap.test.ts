@@ -66,8 +66,10 @@ describe('bootstrapPlan', () => {
 
   it('gives the images role the cluster version, and the control-plane images to control planes only', () => {
     const s = spec();
-    expect(hostRoleVars(s, 'images', 'h1')).toEqual({ kubernetesVersion: s.versions.kubernetes, controlPlane: true });
-    expect(hostRoleVars(s, 'images', 'w1')).toEqual({ kubernetesVersion: s.versions.kubernetes, controlPlane: false });
+    expect(hostRoleVars(s, 'images', 'h1')).toEqual({ kubernetesVersion: s.versions.kubernetes, controlPlane: true, kubeProxy: true, coreDns: true });
+    expect(hostRoleVars(s, 'images', 'w1')).toEqual({ kubernetesVersion: s.versions.kubernetes, controlPlane: false, kubeProxy: true, coreDns: true });
+    const noAddons = spec({ addons: { kubeProxy: false, coreDns: false } });
+    expect(hostRoleVars(noAddons, 'images', 'w1')).toMatchObject({ kubeProxy: false, coreDns: false });
   });
 });
 

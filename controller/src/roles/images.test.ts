@@ -60,6 +60,16 @@ describe('images role', () => {
     expect(refs(mustRender('images', { kubernetesVersion: '1.36.3' }, noProxy))).toEqual(['registry.k8s.io/pause:3.10.2']);
   });
 
+  it('imports kube-proxy and CoreDNS only while their add-ons are on; CoreDNS at the newest version the mirror has', () => {
+    const mirror = fakeMirror([...KUBE, { ...art('image-coredns', 'v1.14.2'), image: { ref: 'registry.k8s.io/coredns/coredns:v1.14.2', id: id(9) } }, { ...art('image-coredns', 'v1.9.3'), image: { ref: 'registry.k8s.io/coredns/coredns:v1.9.3', id: id(8) } }]);
+    expect(refs(mustRender('images', { kubernetesVersion: '1.36.3' }, mirror))).toEqual(['registry.k8s.io/pause:3.10.2', 'registry.k8s.io/kube-proxy:v1.36.3', 'registry.k8s.io/coredns/coredns:v1.14.2']);
+    expect(refs(mustRender('images', { kubernetesVersion: '1.36.3', kubeProxy: false, coreDns: false }, mirror))).toEqual(['registry.k8s.io/pause:3.10.2']);
+  });
+
+  it('matches the cluster version without its build metadata (a lab build of 1.36.3 runs the v1.36.3 images)', () => {
+    expect(refs(mustRender('images', { kubernetesVersion: '1.36.3+ballast.lab', controlPlane: true }, fakeMirror(KUBE)))).toContain('registry.k8s.io/kube-apiserver:v1.36.3');
+  });
+
   it('renders no task when the mirror holds no images for the host arch (kubelet pulls from the registry)', () => {
     expect(mustRender('images', { kubernetesVersion: '1.36.3', controlPlane: true }, fakeMirror([art('kubelet', '1.36.3')])).tasks).toEqual([]);
     const arm = fakeMirror(KUBE.map((a) => ({ ...a, arch: 'arm64' })));

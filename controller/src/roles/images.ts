@@ -4,8 +4,9 @@
  * kubeadm, so kubeadm's preflight and kubelet find every image already present:
  *
  * - every host: the pause image containerd uses as its sandbox (`sandboxImage`, the same var and
- *   default as the containerd role), and kube-proxy when the mirror has it — kube-proxy is a
- *   DaemonSet, so workers run it too, not only control planes;
+ *   default as the containerd role); kube-proxy at the cluster's version when the mirror has it and
+ *   the add-on is on — a DaemonSet, so workers run it too, not only control planes; CoreDNS (the
+ *   newest `image-coredns`) when the mirror has it and the add-on is on — its pods go to any node;
  * - control planes: kube-apiserver, kube-controller-manager and kube-scheduler tagged with the
  *   cluster's Kubernetes version (with or without the leading `v`).
  *
@@ -36,6 +37,9 @@ const ImagesVars = Type.Object(
     kubernetesVersion: Type.Optional(Type.String({ pattern: '^v?[0-9A-Za-z._+-]{1,63}$' })),
     /** Import the control-plane images too. */
     controlPlane: Type.Boolean({ default: false }),
+    /** kubeadm's add-ons (cluster spec `addons`): their images are imported only when they run. */
+    kubeProxy: Type.Boolean({ default: true }),
+    coreDns: Type.Boolean({ default: true }),
     sandboxImage: SandboxImage,
     /** containerd's socket (the containerd role's `socket`). */
     socket: Type.String({ pattern: '^/[A-Za-z0-9._/@+-]*$', maxLength: 512, default: '/run/containerd/containerd.sock' }),
@@ -75,8 +79,11 @@ export const imagesRole: RoleDefinition<typeof ImagesVars> = {
     }
     // kube-proxy only if the mirror has it at the cluster's version: clusters may run without it.
     const version = vars.kubernetesVersion ?? named('image-kube-apiserver')?.version;
-    const proxy = version === undefined ? undefined : named('image-kube-proxy', version);
+    const proxy = version === undefined || !vars.kubeProxy ? undefined : named('image-kube-proxy', version);
     if (proxy !== undefined) wanted.push(proxy);
+    // CoreDNS has its own release line; kubeadm names one per Kubernetes minor, the mirror brings it.
+    const coreDns = vars.coreDns ? named('image-coredns') : undefined;
+    if (coreDns !== undefined) wanted.push(coreDns);
     const tasks: RoleTask[] = wanted.flatMap((a) =>
       a.image === undefined
         ? []

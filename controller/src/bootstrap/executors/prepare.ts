@@ -83,7 +83,12 @@ export function hostRoleVars(spec: ClusterSpec, role: string, host: string): Rec
     case 'kube-node':
       return { version: spec.versions.kubernetes };
     case 'images':
-      return { kubernetesVersion: spec.versions.kubernetes, controlPlane: hostOf(spec, host).roles.includes('control-plane') };
+      return {
+        kubernetesVersion: spec.versions.kubernetes,
+        controlPlane: hostOf(spec, host).roles.includes('control-plane'),
+        kubeProxy: spec.addons.kubeProxy,
+        coreDns: spec.addons.coreDns,
+      };
     default:
       return {};
   }
