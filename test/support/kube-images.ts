@@ -21,13 +21,14 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
 import { parseImageRef } from '../../shared/src/images.js';
+import { kubeadmImages } from '../../shared/src/kube-images.js';
 import { ustarHeader, ustarMemberBytes, ustarPadding, USTAR_END, type UstarEntry } from '../../shared/src/ustar.js';
 
 /** Where the image tars go inside a bundle. */
 export const IMAGES_DIR = 'images';
 /** The registry kubeadm names by default. */
 export const KUBE_REGISTRY = 'registry.k8s.io';
-/** The pause tag `kubeadm config images list` names for Kubernetes 1.36. */
+/** The pause tag `kubeadm config images list` names for Kubernetes 1.36 (shared/src/kube-images.ts has them all). */
 export const KUBE_1_36_PAUSE_TAG = '3.10.2';
 /** The control-plane components whose images kubeadm names (kube-proxy: only if its binary exists). */
 export const CONTROL_PLANE_IMAGES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
@@ -211,7 +212,7 @@ export interface KubeImagesOptions {
   outDir: string;
   /** The tag of the control-plane images, `v1.36.3`. */
   kubernetesVersion: string;
-  /** Default {@link KUBE_1_36_PAUSE_TAG}. */
+  /** Default: the one kubeadm names for this Kubernetes minor (shared/src/kube-images.ts). */
   pauseTag?: string;
   /** Default amd64. */
   arch?: string;
@@ -230,9 +231,14 @@ export async function buildKubeImages(opts: KubeImagesOptions): Promise<ImageArt
   const arch = opts.arch ?? 'amd64';
   const registry = opts.registry ?? KUBE_REGISTRY;
   const tag = opts.kubernetesVersion.startsWith('v') ? opts.kubernetesVersion : `v${opts.kubernetesVersion}`;
+  // The tags kubeadm names for this version: the pause's is pinned per minor, not the Kubernetes version.
+  const named = kubeadmImages(tag);
+  const kubeadmPause = named?.map(parseImageRef).find((r) => r?.shortName === 'pause')?.tag;
+  const pauseTag = opts.pauseTag ?? kubeadmPause;
+  if (pauseTag === undefined) throw new Error(`no pause tag known for Kubernetes ${tag} (shared/src/kube-images.ts); pass pauseTag`);
   const wanted: { name: string; tag: string; dest: string; user?: string }[] = CONTROL_PLANE_IMAGES.map((name) => ({ name, tag, dest: `/usr/local/bin/${name}` }));
   if (existsSync(join(opts.binDir, 'kube-proxy'))) wanted.push({ name: 'kube-proxy', tag, dest: '/usr/local/bin/kube-proxy' });
-  wanted.push({ name: 'pause', tag: opts.pauseTag ?? KUBE_1_36_PAUSE_TAG, dest: '/pause', user: '65535:65535' });
+  wanted.push({ name: 'pause', tag: pauseTag, dest: '/pause', user: '65535:65535' });
   const out: ImageArtifactSpec[] = [];
   for (const w of wanted) {
     const src = join(opts.binDir, w.name);

@@ -13,6 +13,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactSpecSchema } from '../../shared/src/artifacts-api.js';
 import { imageEntryProblem } from '../../shared/src/images.js';
+import { kubeadmImages } from '../../shared/src/kube-images.js';
 import { readUstarMember, readUstarMembers } from '../../shared/src/ustar.js';
 import { buildImageArchive, buildKubeImages } from '../support/kube-images.js';
 
@@ -110,6 +111,8 @@ describe('buildKubeImages', () => {
     await writeFile(join(bin, 'kube-proxy'), Buffer.from('proxy'));
     const second = await buildKubeImages({ binDir: bin, outDir: join(dir, 'bundle2'), kubernetesVersion: 'v1.36.3' });
     expect(second.map((e) => e.name)).toEqual(['image-kube-apiserver', 'image-kube-controller-manager', 'image-kube-scheduler', 'image-kube-proxy', 'image-pause']);
+    // Exactly the references kubeadm names (CoreDNS aside: no binary of ours).
+    expect(second.map((e) => e.image.ref)).toEqual(kubeadmImages('1.36.3')?.filter((r) => !r.includes('coredns')));
     // Rebuilt elsewhere, the same binaries give the same pins.
     const pins = (list: typeof first) => list.map((e) => `${e.name} ${e.sha256} ${e.image.id}`);
     expect(pins(second.filter((e) => e.name !== 'image-kube-proxy'))).toEqual(pins(first));

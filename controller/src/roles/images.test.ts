@@ -4,6 +4,7 @@
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { describe, expect, it } from 'vitest';
+import { kubeadmImages } from '../../../shared/src/kube-images.js';
 import { TaskSchema } from '../../../shared/src/tasks/task.js';
 import { DEFAULT_SANDBOX_IMAGE } from './images.js';
 import { renderRole } from './index.js';
@@ -88,6 +89,8 @@ describe('images role', () => {
     expect(refs(mustRender('images', { sandboxImage: 'registry.k8s.io/pause:3.9' }, fakeMirror(KUBE)))[0]).toBe('registry.k8s.io/pause:3.9');
     expect(mustRender('containerd').tasks.find((t) => t.module === 'template')?.args).toMatchObject({ vars: { sandboxImage: DEFAULT_SANDBOX_IMAGE } });
     expect(DEFAULT_SANDBOX_IMAGE).toBe('registry.k8s.io/pause:3.10.2');
+    // The pause kubeadm names for the catalogue's Kubernetes.
+    expect(kubeadmImages('1.36.3')).toContain(DEFAULT_SANDBOX_IMAGE);
     for (const vars of [{ ref: 'evil.example/x:1' }, { socket: '/var/run/docker.sock' }, { ctr: '/tmp/ctr' }]) {
       const r = renderRole('images', { host: HOST, vars, artifacts: fakeMirror(KUBE) });
       expect(r.ok, JSON.stringify(vars)).toBe(false);
