@@ -38,7 +38,7 @@ const run = promisify(execFile);
 export const LAB_BUILD = 'ballast.lab';
 /** Where scripts/upstream/build.sh caches its output. */
 export const UPSTREAM_CACHE = process.env.BALLAST_UPSTREAM_CACHE ?? '/var/cache/ballast';
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 const CNI_PACKAGE = 'containernetworking-plugins';
 
 /** The repo's scripts/upstream (also when this runs from dist/). */

@@ -90,6 +90,7 @@ describe('artifact routes (app.inject)', () => {
       ['denied', true],
       ['denied', true],
     ]);
+  });
 
   it('lists a container image with its reference and ID; an operator may not import one (not in the catalogue)', async () => {
     const image = { ref: 'registry.k8s.io/pause:3.10.2', id: `sha256:${'e'.repeat(64)}` };
