@@ -71,7 +71,7 @@ describe.skipIf(skipReason !== null)('images end to end: mirror → apply images
 
     ctl = new TestController(join(dir.path, 'controller'));
     await ctl.start();
-    // Images are not in the built-in catalogue: importing them takes an admin (the test's admin.conf).
+    // Images are not in the built-in catalogue: an admin (the test's admin.conf) imports a signed bundle (writeBundle signs with the test key).
     const imported = await ctl.ctl(['artifacts', 'import', bundle]);
     expect(imported.code, imported.stderr).toBe(0);
     const token = await createToken(ctl);
