@@ -26,6 +26,7 @@ import type { OperationDocument } from '../shared/src/ops-api.js';
 import { etcdClusterToken, initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
 import { etcdMemberTls } from '../controller/src/pki/cluster-pki-files.js';
 import { CONTAINERD_CONFIG_TEMPLATE, containerdUnit } from '../controller/src/roles/containerd.js';
+import { DEFAULT_SANDBOX_IMAGE } from '../controller/src/roles/images.js';
 import { etcdEnv, etcdUnit, urlHost } from '../controller/src/roles/etcd.js';
 import { type BootstrapLab, setupBootstrapLab } from '../test/lab/support-bootstrap.js';
 import { sleep } from '../test/lab/tool/exec.js';
@@ -108,7 +109,7 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
         state: '/run/containerd',
         disabledPlugins: '',
         socket: '/run/containerd/containerd.sock',
-        sandboxImage: 'registry.k8s.io/pause:3.9',
+        sandboxImage: DEFAULT_SANDBOX_IMAGE,
         runcPath: '/usr/local/sbin/runc',
         cniBinDir: '/opt/cni/bin',
         cniConfDir: '/etc/cni/net.d',

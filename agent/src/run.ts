@@ -16,6 +16,7 @@ import { ControllerSession, type EventSender } from './session.js';
 import { createTaskEngine } from './tasks/engine.js';
 import { createExec } from './host/exec.js';
 import { artifactModule } from './tasks/modules/artifact.js';
+import { imageModule } from './tasks/modules/image.js';
 import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules/command.js';
 import { createModuleRegistry } from './tasks/registry.js';
 import { createSystemctl } from './host/systemctl.js';
@@ -55,7 +56,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const exec = createExec();
   const systemd = createSystemctl({ exec });
   const artifacts = createArtifactSource({ server: creds.config.server, credentials: creds });
-  const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule]);
+  const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule, imageModule]);
   const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
   // The session, once built: the supervisor and the VIP manager report through it when connected.
   let eventSink: EventSender | null = null;

@@ -4,6 +4,7 @@
  * them, and `ballastctl artifacts … -o json` prints exactly these shapes.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { ImageInfoSchema } from './images.js';
 
 /**
  * The patterns of the `artifact` module's arguments (shared/src/tasks/modules.ts), except that a
@@ -36,17 +37,6 @@ export interface ArtifactRef {
   arch: string;
 }
 
-/** `image` of an {@link ArtifactSpecSchema} entry. */
-const ImageInfo = Type.Object(
-  {
-    /** e.g. `registry.k8s.io/kube-apiserver:v1.36.3`. */
-    ref: Type.String({ pattern: '^[a-z0-9][A-Za-z0-9._:/@-]*$', maxLength: 512 }),
-    /** `sha256:<hex>` of the image config, what `docker images` and `ctr images ls` show as its ID. */
-    id: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
-  },
-  { additionalProperties: false },
-);
-
 /** One entry of a bundle's `manifest.yaml`: which file of the bundle is which artifact. */
 export const ArtifactSpecSchema = Type.Object(
   {
@@ -66,15 +56,15 @@ export const ArtifactSpecSchema = Type.Object(
      */
     size: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
     /**
-     * Set when the file is a container image (a docker-archive tarball, name `image-<last repository
-     * segment>`, version = tag): the reference it was pulled as and its image ID (config digest).
+     * Set when `file` is a container image (a docker-archive tarball): the reference it is imported
+     * under and its image ID (shared/src/images.ts). The name must then be `image-<repository's last
+     * segment>` and the version the tag.
      */
-    image: Type.Optional(ImageInfo),
+    image: Type.Optional(ImageInfoSchema),
   },
   { additionalProperties: false },
 );
 export type ArtifactSpec = Static<typeof ArtifactSpecSchema>;
-
 
 /** `manifest.yaml`: a YAML list of artifact specs. */
 export const BundleManifestSchema = Type.Array(ArtifactSpecSchema, { minItems: 1, maxItems: 1000 });
@@ -111,6 +101,8 @@ export const ArtifactInfoSchema = Type.Object({
   /** File name in the mirror (and in the Content-Disposition of downloads). */
   file: Type.String(),
   importedAt: Iso,
+  /** Present for container images (see {@link ArtifactSpecSchema}). */
+  image: Type.Optional(Type.Object({ ref: Type.String(), id: Type.String() })),
 });
 export type ArtifactInfo = Static<typeof ArtifactInfoSchema>;
 

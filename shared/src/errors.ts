@@ -95,6 +95,8 @@ export const ERROR_CODES = {
   BALLAST_ERR_UPSTREAM_NOT_ALLOWED: { status: 403, exit: EXIT_FAILURE, message: 'an artifact URL or redirect is not https or names a host that is not a configured upstream' },
   BALLAST_ERR_UPSTREAM_ADDRESS: { status: 403, exit: EXIT_FAILURE, message: 'an upstream host resolves to a loopback, private, link-local or other non-public address' },
   BALLAST_ERR_REGISTRY: { status: 502, exit: EXIT_FAILURE, message: 'a container registry refused a pull or answered with something that is not a usable image' },
+  BALLAST_ERR_IMAGE_MISMATCH: { status: 422, exit: EXIT_FAILURE, message: "a container image archive is not the image its task names (tag, image ID, platform or layout differ)" },
+  BALLAST_ERR_CONTAINERD_UNAVAILABLE: { status: 503, exit: EXIT_FAILURE, message: 'containerd is not running or does not answer on its socket' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

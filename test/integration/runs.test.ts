@@ -335,4 +335,10 @@ describe('role runs: the real agent (ballast-agent run) in check mode', () => {
     const recap = list.items[0]?.recap;
     expect((recap?.ok ?? 0) + (recap?.changed ?? 0)).toBe(6);
   });
+
+  it('apply images with a mirror that holds no images runs no task on the real agent and succeeds', async () => {
+    const r = await ctl.ctl(['apply', 'images', '--hosts', 'real-1']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/PLAY RECAP\nreal-1 : ok=0 changed=0 failed=0 skipped=0\n/);
+  });
 });

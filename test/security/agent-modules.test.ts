@@ -14,6 +14,7 @@ import { makeTempRoot, rejection, snapshotTree, testContext } from '../../agent/
 import type { ArtifactSource, Module, ModuleContext } from '../../agent/src/tasks/module.js';
 import { artifactModule } from '../../agent/src/tasks/modules/artifact.js';
 import { createCommandModule } from '../../agent/src/tasks/modules/command.js';
+import { imageModule } from '../../agent/src/tasks/modules/image.js';
 import { isBallastError } from '../../shared/src/errors.js';
 import type { ModuleName } from '../../shared/src/tasks/modules.js';
 import { pathProblem } from '../../shared/src/tasks/safety.js';
@@ -22,6 +23,7 @@ import { HOSTILE_KMODS, HOSTILE_PATHS, HOSTILE_SYSCTLS } from './support.js';
 // The artifact module is added where an agent has a mirror (agent/src/run.ts); so here.
 const registry = createModuleRegistry([
   artifactModule as unknown as Module<ModuleName>,
+  imageModule as unknown as Module<ModuleName>,
   createCommandModule({ allow: ['/bin/true'] }) as unknown as Module<ModuleName>,
 ]);
 const REFUSALS = ['BALLAST_ERR_COMMAND_NOT_ALLOWED', 'BALLAST_ERR_UNSAFE_PATH', 'BALLAST_ERR_PATH_OUTSIDE_ROOT', 'BALLAST_ERR_VALIDATION', 'BALLAST_ERR_UNSAFE_VALUE', 'BALLAST_ERR_FILE_UNMANAGED'];
@@ -154,6 +156,19 @@ describe('issue 16 attacks on the agent, replayed against a scratch root', () =>
     expect((await registry.run('file', gone('/etc/sysctl.d/99-ballast-kubernetes.conf'), ctxWith())).changed).toBe(true);
     expect((await registry.run('directory', { path: '/etc/systemd/system/kubelet.service.d', state: 'absent' }, ctxWith())).changed).toBe(true);
     expect(await readFile(join(root, 'etc/sysctl.d/10-ptrace.conf'), 'utf8')).toBe('kernel.yama.ptrace_scope = 1\n');
+  });
+
+
+  it('2. the image module talks only to a socket under /run/containerd, through an allow-listed ctr; refusals leave the root unchanged', async () => {
+    const bytes = Buffer.from('not an image');
+    const args = { name: 'image-pause', version: '3.10.2', arch: 'amd64', sha256: sha256(bytes), ref: 'registry.k8s.io/pause:3.10.2', id: `sha256:${'a'.repeat(64)}` };
+    const ctx = ctxWith({ artifacts: source(bytes) });
+    for (const address of [...HOSTILE_PATHS, '/var/run/docker.sock', '/run/containerd', '/run/containerd/../docker.sock']) {
+      expect(await expectRefused('image', { ...args, address }, ctx), address).not.toBe('');
+    }
+    for (const bad of [{ ctr: '/tmp/ctr' }, { ref: 'pause' }, { ref: 'registry.k8s.io/pause@sha256:abc' }, { id: 'sha256:xyz' }, { name: 'etcd' }]) {
+      expect(await expectRefused('image', { ...args, ...bad }, ctx), JSON.stringify(bad)).toBe('BALLAST_ERR_VALIDATION');
+    }
   });
 
   it('3. sysctl kernel.core_pattern = |/bin/sh … and unknown kernel modules are refused (check mode too)', async () => {

@@ -45,6 +45,8 @@ export interface BundleEntry {
   file: string;
   content: Buffer;
   sha256?: string;
+  /** For container images (shared/src/images.ts). */
+  image?: { ref: string; id: string };
 }
 
 /** sha256 hex of a buffer. */
@@ -108,6 +110,7 @@ export async function writeBundle(opts: {
       sha256: e.sha256 ?? sha256(e.content),
       url: e.url ?? `https://example.invalid/${e.name}/${e.version}/${e.file.split('/').pop()}`,
       file: e.file,
+      ...(e.image === undefined ? {} : { image: e.image }),
     }));
     const files = [...opts.entries.map((e) => ({ path: e.file, content: e.content })), ...(opts.extra ?? [])];
     for (const f of files) {

@@ -7,7 +7,11 @@
  *   (crictl-vX-linux-amd64.tar.gz) and etcd (etcd-vX-linux-amd64/{etcd,etcdctl,etcdutl}) built from
  *   source by scripts/upstream/build.sh into /var/cache/ballast/{kube,crictl,etcd}/vX/bin;
  * - containerd, containerd-shim-runc-v2, ctr, runc and the CNI plugins from Debian bookworm
- *   (the Debian test bundle, test/support/bundle.ts, plus containernetworking-plugins).
+ *   (the Debian test bundle, test/support/bundle.ts, plus containernetworking-plugins);
+ * - the control-plane images (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy)
+ *   and Ballast's own pause as docker archives (test/support/kube-images.ts), with the tags kubeadm
+ *   names — their version is the tag (v1.36.3, 3.10.2), which an image entry must carry, so they
+ *   have no build metadata; being in no catalogue, they are trusted through the signature below.
  *
  * The manifest is signed with the TEST-ONLY key pair in test/support/testdata, which the lab's
  * controller trusts (`--artifact-trust-key`): none of these builds is the catalogue's pinned one.
@@ -26,6 +30,7 @@ import { stringify } from 'yaml';
 import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
 import { BUNDLE_SIGNATURE } from '../../shared/src/artifacts-signature.js';
 import { debianTestBundle, sha256, testCacheDir, upstreamVersion, writeSignature } from './bundle.js';
+import { buildKubeImages, CONTROL_PLANE_IMAGES } from './kube-images.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +38,7 @@ const run = promisify(execFile);
 export const LAB_BUILD = 'ballast.lab';
 /** Where scripts/upstream/build.sh caches its output. */
 export const UPSTREAM_CACHE = process.env.BALLAST_UPSTREAM_CACHE ?? '/var/cache/ballast';
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 const CNI_PACKAGE = 'containernetworking-plugins';
 
 /** The repo's scripts/upstream (also when this runs from dist/). */
@@ -57,12 +62,14 @@ export function cachedBuild(what: keyof typeof MODULES, bins: readonly string[],
 }
 
 export const KUBE_BINS = ['kubelet', 'kubeadm', 'kubectl'] as const;
+/** What the images are built from (scripts/upstream/build.sh puts pause beside the kube binaries). */
+export const IMAGE_BINS = [...CONTROL_PLANE_IMAGES, 'kube-proxy', 'pause'] as const;
 export const ETCD_BINS = ['etcd', 'etcdctl', 'etcdutl'] as const;
 
 /** Why the real-Kubernetes lab cannot run here, or null: the source builds it needs are cached. */
 export function kubeBuildsMissing(cache = UPSTREAM_CACHE): string | null {
   const missing = [
-    cachedBuild('kube', KUBE_BINS, cache) === null ? `kube (${KUBE_BINS.join(', ')})` : null,
+    cachedBuild('kube', [...KUBE_BINS, ...IMAGE_BINS], cache) === null ? `kube (${[...KUBE_BINS, ...IMAGE_BINS].join(', ')})` : null,
     cachedBuild('etcd', ETCD_BINS, cache) === null ? 'etcd' : null,
     cachedBuild('crictl', ['crictl'], cache) === null ? 'crictl' : null,
   ].filter((m) => m !== null);
@@ -166,11 +173,14 @@ async function build(b: Build): Promise<void> {
   const plugins = readdirSync(join(scratch, 'cni-root/usr/lib/cni')).sort();
   await run('tar', ['-czf', join(stage, cniTar), '-C', join(scratch, 'cni-root/usr/lib/cni'), '--owner=0', '--group=0', ...plugins]);
   await add('cni-plugins', `${cniVersion}+debian`, cniTar, `http://deb.debian.org/debian/${b.cniFilename}`);
+  // The images kubeadm names, from the same binaries (deterministic: the same cache gives the same pins).
+  manifest.push(...(await buildKubeImages({ binDir: b.kube.dir, outDir: stage, kubernetesVersion: b.kube.version })));
 
   const files = manifest.map((m) => m.file);
   const header = [
     "# Ballast's real-Kubernetes lab bundle (test/support/kube-bundle.ts): Kubernetes, crictl and etcd built from",
-    '# source (scripts/upstream/build.sh, versions +ballast.lab), containerd, runc and the CNI plugins from Debian bookworm.',
+    '# source (scripts/upstream/build.sh, versions +ballast.lab), containerd, runc and the CNI plugins from Debian bookworm,',
+    "# and the control-plane images and Ballast's pause packed from the same build (test/support/kube-images.ts).",
   ].join('\n');
   await writeFile(join(stage, 'manifest.yaml'), `${header}\n${stringify(manifest)}`);
   // Signed with the TEST-ONLY key the lab's controller trusts (test/support/testdata).

@@ -32,7 +32,7 @@ export interface ModuleRegistry {
 }
 
 /**
- * The modules every agent has. `artifact` is not among them: it needs the controller's mirror.
+ * The modules every agent has. `artifact` and `image` are not among them: they need the controller's mirror.
  * `etcd_member` here talks to etcd over HTTPS; tests replace it with
  * `createEtcdMemberModule({ connect: fake })` through `extra`.
  */

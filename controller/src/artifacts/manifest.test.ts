@@ -31,6 +31,20 @@ describe('bundle manifest validation', () => {
     expect(m[1]?.file).toBe('sub/runc.amd64');
   });
 
+  it('accepts container images whose name and version fit their reference, and refuses the others', () => {
+    const image = { ...good, name: 'image-pause', version: '3.10.2', file: 'images/pause_3.10.2.tar', image: { ref: 'registry.k8s.io/pause:3.10.2', id: `sha256:${'b'.repeat(64)}` } };
+    expect(parseManifest(stringify([image]))[0]?.image).toEqual(image.image);
+    expect(failure(() => parseManifest(stringify([{ ...image, name: 'image-kube-apiserver' }])))).toMatchObject({
+      code: 'BALLAST_ERR_VALIDATION',
+      path: '/0/image',
+      message: expect.stringContaining('must be named image-pause'),
+    });
+    expect(failure(() => parseManifest(stringify([{ ...image, version: '3.9' }]))).message).toContain('must be its tag 3.10.2');
+    for (const bad of [{ ref: 'pause:3.10.2', id: image.image.id }, { ref: image.image.ref, id: 'b'.repeat(64) }, { ref: `registry.k8s.io/pause@sha256:${'b'.repeat(64)}`, id: image.image.id }]) {
+      expect(failure(() => parseManifest(stringify([{ ...image, image: bad }]))).path).toMatch(/^\/0\/image\/(ref|id)$/);
+    }
+  });
+
   it('names the field of the first problem', () => {
     const f = failure(() => parseManifest(stringify([good, { ...good, name: 'x', sha256: 'ABC' }])));
     expect(f.code).toBe('BALLAST_ERR_VALIDATION');

@@ -14,6 +14,7 @@ import {
   CatalogueSchema,
 } from '../../../shared/src/artifacts-api.js';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
+import { imageEntryProblem } from '../../../shared/src/images.js';
 
 const checkManifest = TypeCompiler.Compile(BundleManifestSchema);
 const checkCatalogue = TypeCompiler.Compile(CatalogueSchema);
@@ -74,6 +75,8 @@ export function parseManifest(text: string, source = 'manifest.yaml'): BundleMan
       });
     }
     files.set(e.file, i);
+    const problem = e.image === undefined ? null : imageEntryProblem({ name: e.name, version: e.version, image: e.image });
+    if (problem !== null) throw new BallastError('BALLAST_ERR_VALIDATION', `failed to read ${source}: /${i}: ${problem}`, { path: `/${i}/image` });
   });
   return manifest;
 }

@@ -109,6 +109,25 @@ describe('artifact mirror: bundle import', () => {
     expect(await readFile(join(mirrorDir(), 'runc/1.1.5/amd64/runc.amd64'))).toEqual(RUNC);
   });
 
+  it('keeps a container image\'s reference and ID across a restart, and refuses the same tarball under another identity', async () => {
+    const pause = Buffer.from('a docker archive');
+    const image = { ref: 'registry.k8s.io/pause:3.10.2', id: `sha256:${'c'.repeat(64)}` };
+    const entry = { name: 'image-pause', version: '3.10.2', file: 'images/pause_3.10.2.tar', content: pause };
+    await writeBundle({ out: join(dir, 'i.tar'), entries: [{ ...entry, image }] });
+    expect((await importFile(join(dir, 'i.tar'))).map((c) => [c.status, c.record.image])).toEqual([['added', image]]);
+    store.close();
+    store = openStore({ path: join(dir, 'ballast.db') });
+    mirror = new ArtifactMirror({ dir: mirrorDir(), repo: store.artifacts, log: silentLogger(), maxBundleBytes: 1024 * 1024 });
+    expect(mirror.list().map((r) => [r.name, r.image])).toEqual([['image-pause', image]]);
+    expect((await importFile(join(dir, 'i.tar'))).map((c) => c.status)).toEqual(['unchanged']);
+    for (const other of [{ ...image, id: `sha256:${'d'.repeat(64)}` }, undefined]) {
+      await writeBundle({ out: join(dir, 'j.tar'), entries: [{ ...entry, ...(other === undefined ? {} : { image: other }) }] });
+      const err = await rejection(importFile(join(dir, 'j.tar')));
+      expect(err.code).toBe('BALLAST_ERR_ARTIFACT_CONFLICT');
+    }
+    expect(mirror.list().map((r) => r.image)).toEqual([image]);
+  });
+
   it('refuses malformed bundles with the reason', async () => {
     const notTar = await rejection(mirror.importBundle(Readable.from([Buffer.from('hello')])));
     expect(notTar.message).toContain('neither a tar nor a tar.gz');

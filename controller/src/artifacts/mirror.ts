@@ -214,13 +214,21 @@ function key(r: ArtifactRef): string {
   return `${r.name}\u0000${r.version}\u0000${r.arch}`;
 }
 
-/** A pinned artifact never changes content under the same name, version and arch. */
+/** A pinned artifact never changes content (or image identity) under the same name, version and arch. */
 function assertSameHash(existing: ArtifactRecord, spec: ArtifactSpec): void {
   if (existing.sha256 !== spec.sha256) {
     throw new BallastError(
       'BALLAST_ERR_ARTIFACT_CONFLICT',
       `failed to import artifact ${artifactLabel(spec)}: the mirror holds it with sha256 ${existing.sha256}, the new one has ${spec.sha256}; ` +
         'use a new version for different content; nothing was imported',
+    );
+  }
+  // The same tarball under another reference or ID would make the role import what it did not pick.
+  if (existing.image?.ref !== spec.image?.ref || existing.image?.id !== spec.image?.id) {
+    const show = (i: { ref: string; id: string } | undefined) => (i === undefined ? 'no image' : `image ${i.ref} (${i.id})`);
+    throw new BallastError(
+      'BALLAST_ERR_ARTIFACT_CONFLICT',
+      `failed to import artifact ${artifactLabel(spec)}: the mirror holds it as ${show(existing.image)}, the new one says ${show(spec.image)}; nothing was imported`,
     );
   }
 }

@@ -92,6 +92,16 @@ describe('artifact routes (app.inject)', () => {
     ]);
   });
 
+  it('lists a container image with its reference and ID; an operator may not import one (not in the catalogue)', async () => {
+    const image = { ref: 'registry.k8s.io/pause:3.10.2', id: `sha256:${'e'.repeat(64)}` };
+    await writeBundle({ out: join(dir, 'i.tar'), entries: [{ name: 'image-pause', version: '3.10.2', file: 'images/pause_3.10.2.tar', content: Buffer.from('tar'), image }] });
+    expect((await upload(join(dir, 'i.tar'), operator)).json()).toMatchObject({ code: 'BALLAST_ERR_ARTIFACT_UNTRUSTED' });
+    const r = await upload(join(dir, 'i.tar'));
+    expect(r.json()).toMatchObject({ added: 1, items: [{ artifact: { name: 'image-pause', image } }] });
+    const list = await app.inject({ method: 'GET', url: '/v1/artifacts', headers: { authorization: `Bearer ${viewer}` } });
+    expect(list.json().items).toMatchObject([{ name: 'image-pause', version: '3.10.2', file: 'pause_3.10.2.tar', image }]);
+  });
+
   it('answers a corrupted bundle with 422 BALLAST_ERR_CHECKSUM_MISMATCH and audits the failure', async () => {
     await writeBundle({ out: join(dir, 'c.tar'), entries: [{ name: 'runc', version: '1.1.5', file: 'runc.amd64', content: RUNC, sha256: 'b'.repeat(64) }] });
     const r = await upload(join(dir, 'c.tar'));

@@ -10,6 +10,7 @@ import { openStore, type Store } from '../store/store.js';
 import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
 import { bootstrapExecutors, CLUSTER_CREATE, clusterCreateKind } from './kind.js';
+import { hostRoleVars } from './executors/prepare.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
 import { CLUSTER_RESET, clusterResetKind, resetPlan } from './reset.js';
 import { clusterPkiPorts } from './wiring.js';
@@ -39,7 +40,7 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
 describe('bootstrapPlan', () => {
   it('orders phases safely: preflight, pki, hosts, etcd one member at a time with gates, VIP, control plane, workers', () => {
     expect(bootstrapPlan(spec()).map((s) => s.key)).toEqual([
-      'validate', 'preflight', 'pki', 'os-prep', 'containerd', 'kube-node', 'etcd-install',
+      'validate', 'preflight', 'pki', 'os-prep', 'containerd', 'kube-node', 'images', 'etcd-install',
       'etcd/start/h1', 'etcd/health/1', 'etcd/join/h2', 'etcd/health/2', 'etcd/join/h3', 'etcd/health/3',
       'vip/bootstrap', 'kube/init/h1', 'kube/readyz/1', 'vip/control-plane', 'kube/cni',
       'kube/join/h2', 'kube/readyz/2', 'kube/join/h3', 'kube/readyz/3',
@@ -60,6 +61,15 @@ describe('bootstrapPlan', () => {
     const plan = bootstrapPlan(external);
     expect(plan.find((p) => p.key === 'containerd')?.args).toEqual({ role: 'containerd', hosts: ['c1'] });
     expect(plan.find((p) => p.key === 'os-prep')?.args).toEqual({ role: 'os-prep', hosts: ['e1', 'c1'] });
+    expect(plan.find((p) => p.key === 'images')).toMatchObject({ args: { role: 'images', hosts: ['c1'] }, title: expect.stringContaining('none if the mirror holds no images') });
+  });
+
+  it('gives the images role the cluster version, and the control-plane images to control planes only', () => {
+    const s = spec();
+    expect(hostRoleVars(s, 'images', 'h1')).toEqual({ kubernetesVersion: s.versions.kubernetes, controlPlane: true, kubeProxy: true, coreDns: true });
+    expect(hostRoleVars(s, 'images', 'w1')).toEqual({ kubernetesVersion: s.versions.kubernetes, controlPlane: false, kubeProxy: true, coreDns: true });
+    const noAddons = spec({ addons: { kubeProxy: false, coreDns: false } });
+    expect(hostRoleVars(noAddons, 'images', 'w1')).toMatchObject({ kubeProxy: false, coreDns: false });
   });
 });
 

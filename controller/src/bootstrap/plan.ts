@@ -5,7 +5,8 @@
  * which is what lets a second `cluster create` converge to "all ok" and a resumed one skip what is done.
  *
  *   validate → preflight (all hosts at once, every problem listed) → pki
- *   → os-prep (all hosts) → containerd and kube-node (hosts that run a kubelet) → etcd installed,
+ *   → os-prep (all hosts) → containerd, kube-node and images (hosts that run a kubelet; images: the
+ *     container images the mirror holds, imported before kubeadm, none without) → etcd installed,
  *     not started, on every etcd host
  *   → etcd: the first member starts a new cluster; each further member joins one at a time
  *     (learner add → start with `existing` → promote once caught up), each gated on cluster health
@@ -77,6 +78,14 @@ export function bootstrapPlan(spec: ClusterSpec): StepSpec[] {
   if (kube.length > 0) {
     steps.push({ key: 'containerd', phase: 'hosts', title: `containerd on ${kube.length} hosts`, kind: STEP.hostRole, args: { role: 'containerd', hosts: kube } });
     steps.push({ key: 'kube-node', phase: 'hosts', title: `kubelet, kubeadm, kubectl on ${kube.length} hosts`, kind: STEP.hostRole, args: { role: 'kube-node', hosts: kube } });
+    // Before any kubeadm: with images in the mirror nothing is pulled; without, nothing is imported.
+    steps.push({
+      key: 'images',
+      phase: 'hosts',
+      title: `Container images from the mirror into containerd on ${kube.length} hosts (none if the mirror holds no images: kubelet pulls them from the registry)`,
+      kind: STEP.hostRole,
+      args: { role: 'images', hosts: kube },
+    });
   }
   if (firstEtcd !== undefined) {
     // Binaries, certificates and each member's final configuration on every etcd host at once, not

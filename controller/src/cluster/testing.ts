@@ -96,6 +96,10 @@ export function fakeMirror(records: ArtifactRecord[]): ArtifactLookup & { querie
       const v = version?.replace(/^v/, '');
       return records.find((r) => r.name === name && r.arch === arch && (v === undefined || r.version.replace(/^v/, '') === v)) ?? null;
     },
+    images(arch) {
+      queries.push(`images/${arch}`);
+      return records.filter((r) => r.image !== undefined && r.arch === arch);
+    },
   };
 }
 

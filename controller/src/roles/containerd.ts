@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { file, tree, under } from '../../../shared/src/tasks/safety.js';
+import { SandboxImage } from './images.js';
 import { checkPathVar } from './safe-vars.js';
 import { artifactTask, componentTask, directoryTask, parentDir, task } from './tasks.js';
 import type { RoleDefinition, RoleTask } from './types.js';
@@ -54,7 +55,8 @@ const ContainerdVars = Type.Object(
     root: pathVar('/var/lib/containerd'),
     state: pathVar('/run/containerd'),
     socket: pathVar('/run/containerd/containerd.sock'),
-    sandboxImage: Type.String({ pattern: '^[A-Za-z0-9./:_@-]{1,255}$', default: 'registry.k8s.io/pause:3.10.2' }),
+    /** The pause kubeadm names for the catalogue's Kubernetes (the images role imports the same one). */
+    sandboxImage: SandboxImage,
     /** runc's `SystemdCgroup`: must match kubelet's cgroup driver (cluster spec `node.cgroupDriver`). */
     systemdCgroup: Type.Boolean({ default: true }),
     /** CRI `restrict_oom_score_adj` (cluster spec `node.restrictOomScoreAdj`). */

@@ -7,6 +7,7 @@ import { containerdRole } from './containerd.js';
 import { etcdRole } from './etcd.js';
 import { etcdMemberRole } from './etcd-member.js';
 import { etcdWipeRole } from './etcd-wipe.js';
+import { imagesRole } from './images.js';
 import { kubeControlPlaneRole } from './kube-control-plane.js';
 import { kubeNodeRole } from './kube-node.js';
 import { kubeWorkerRole } from './kube-worker.js';
@@ -21,7 +22,7 @@ export type { ArtifactLookup, ArtifactRecord, RenderProblem, RenderResult, RoleH
 
 /** Every role, by name. */
 export const ROLES: ReadonlyMap<string, RoleDefinition> = new Map<string, RoleDefinition>(
-  [preflightRole, osPrepRole, containerdRole, etcdRole, etcdMemberRole, etcdWipeRole, kubeNodeRole, kubeControlPlaneRole, kubeWorkerRole, vipRole, resetRole].map((r) => [r.name, r as unknown as RoleDefinition]),
+  [preflightRole, osPrepRole, containerdRole, etcdRole, etcdMemberRole, etcdWipeRole, kubeNodeRole, imagesRole, kubeControlPlaneRole, kubeWorkerRole, vipRole, resetRole].map((r) => [r.name, r as unknown as RoleDefinition]),
 );
 
 /** What {@link renderRole} needs besides the role's name. */
@@ -55,7 +56,8 @@ export function renderRole(name: string, options: RenderOptions): RenderResult {
     problems.push({ path: `/artifacts/${artifactName}`, message: `the mirror has no ${what} for ${host.arch}; import or fetch it (ballastctl artifacts)` });
     return { name: artifactName, version: version ?? '0.0.0', arch: host.arch, sha256: MISSING_SHA };
   };
-  const rendered = role.render({ host, vars: checked.value, artifact, problem: (path, message, code) => problems.push(code === undefined ? { path, message } : { path, message, code }) });
+  const images = () => options.artifacts.images(host.arch);
+  const rendered = role.render({ host, vars: checked.value, artifact, images, problem: (path, message, code) => problems.push(code === undefined ? { path, message } : { path, message, code }) });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, role: rendered };
 }
 

@@ -13,6 +13,7 @@ export function fakeMirror(records: ArtifactRecord[]): ArtifactLookup {
     find: ({ name, version, arch }) =>
       records.filter((r) => r.name === name && r.arch === arch && (version === undefined || r.version === version)).sort((a, b) => b.version.localeCompare(a.version))[0] ??
       null,
+    images: (arch) => records.filter((r) => r.image !== undefined && r.arch === arch),
   };
 }
 

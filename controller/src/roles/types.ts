@@ -5,6 +5,7 @@
  */
 import type { Static, TObject } from '@sinclair/typebox';
 import type { ErrorCode } from '../../../shared/src/errors.js';
+import type { ImageInfo } from '../../../shared/src/images.js';
 import type { Task } from '../../../shared/src/tasks/task.js';
 
 /** An artifact as the mirror knows it: enough for an `artifact` task. */
@@ -13,6 +14,8 @@ export interface ArtifactRecord {
   version: string;
   arch: string;
   sha256: string;
+  /** Set for container images (shared/src/images.ts): the reference and image ID the mirror pins. */
+  image?: ImageInfo;
 }
 
 /**
@@ -21,6 +24,8 @@ export interface ArtifactRecord {
  */
 export interface ArtifactLookup {
   find(query: { name: string; version?: string; arch: string }): ArtifactRecord | null;
+  /** Every container image artifact (a record with `image`) for `arch`, by name and version. */
+  images(arch: string): ArtifactRecord[];
 }
 
 /** What a role knows about the host it renders for. */
@@ -65,6 +70,8 @@ export interface RoleContext<V> {
    * artifact is listed at once) and a placeholder is returned so rendering can go on.
    */
   artifact(name: string, version?: string): ArtifactRecord;
+  /** The container image artifacts the mirror holds for the host's arch (none: kubelet pulls from registries). */
+  images(): ArtifactRecord[];
   /** Records a problem the vars schema cannot express (a cross-field rule, a var outside its safe domain). */
   problem(path: string, message: string, code?: ErrorCode): void;
 }

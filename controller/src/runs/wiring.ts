@@ -28,9 +28,18 @@ export function mirrorLookup(mirror: ArtifactListing): ArtifactLookup {
         wanted === undefined
           ? candidates.sort((p, q) => compareVersions(q.version, p.version))[0]
           : candidates.find((a) => a.version.replace(/^v/, '') === wanted);
-      return found === undefined ? null : { name: found.name, version: found.version, arch: found.arch, sha256: found.sha256 };
+      return found === undefined ? null : record(found);
+    },
+    images(arch) {
+      return mirror.list().flatMap((a) => (a.image !== undefined && a.arch === arch ? [record(a)] : []));
     },
   };
+}
+
+/** The fields roles use, and nothing else of the mirror's row. */
+function record(a: ArtifactRecord): ArtifactRecord {
+  const { name, version, arch, sha256, image } = a;
+  return image === undefined ? { name, version, arch, sha256 } : { name, version, arch, sha256, image: { ref: image.ref, id: image.id } };
 }
 
 /** Run targets from the host directory. */

@@ -279,4 +279,14 @@ export const MIGRATIONS: readonly Migration[] = [
               AND (n.created_at > o.created_at OR (n.created_at = o.created_at AND n.id > o.id)));
     `,
   },
+  {
+    version: 7,
+    name: 'artifact_images',
+    sql: `
+      -- Container images in the mirror (issue 11): the reference a docker-archive artifact is
+      -- imported under and its image ID (the config digest); NULL for every other artifact.
+      ALTER TABLE artifacts ADD COLUMN image_ref TEXT;
+      ALTER TABLE artifacts ADD COLUMN image_id TEXT;
+    `,
+  },
 ];

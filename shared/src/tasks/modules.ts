@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { ImageIdSchema, ImageRefSchema } from '../images.js';
 
 const AbsPath = Type.String({ pattern: '^/[^\\0]*$', maxLength: 4096 });
 const Mode = Type.String({ pattern: '^0?[0-7]{3,4}$', description: 'octal file mode, e.g. "0644"' });
@@ -85,6 +86,27 @@ export const ModuleArgsSchemas = {
       sha256: Sha256,
       /** Files to install from the archive: source path inside it → absolute destination. */
       install: Type.Array(Type.Object({ from: Type.String({ maxLength: 1024 }), to: AbsPath, mode: Type.Optional(Mode) }), { minItems: 1, maxItems: 64 }),
+    },
+    { additionalProperties: false },
+  ),
+  /**
+   * A container image from the mirror (a docker-archive artifact, shared/src/images.ts) imported
+   * into containerd's `k8s.io` namespace, where kubelet looks: downloaded and sha256-verified like
+   * `artifact`, refused unless its tag is `ref` and its config digest `id`, and done when containerd
+   * already has `ref` with that ID.
+   */
+  image: Type.Object(
+    {
+      name: Type.String({ pattern: '^image-[a-z0-9][a-z0-9._-]{0,57}$' }),
+      version: Type.String({ pattern: '^[A-Za-z0-9._+-]{1,64}$' }),
+      arch: Type.String({ pattern: '^[a-z0-9_]{1,16}$' }),
+      sha256: Sha256,
+      ref: ImageRefSchema,
+      id: ImageIdSchema,
+      /** containerd's socket (default /run/containerd/containerd.sock); under /run/containerd only. */
+      address: Type.Optional(AbsPath),
+      /** The ctr binary the containerd role installed. */
+      ctr: Type.Optional(Type.Union([Type.Literal('/usr/local/bin/ctr'), Type.Literal('/usr/bin/ctr')])),
     },
     { additionalProperties: false },
   ),

@@ -96,6 +96,9 @@ export const CONFIG_PATHS: readonly PathRule[] = [
   tree(CNI_BIN_DIR),
 ];
 
+/** Where the `image` module may find containerd's socket (the containerd role's `socket` rule). */
+export const CONTAINERD_SOCKET_PATHS: readonly PathRule[] = [under('/run/containerd')];
+
 /** Where units we install live: /etc overrides the vendor's /lib/systemd/system. */
 export const UNIT_DIR = '/etc/systemd/system';
 

@@ -133,14 +133,29 @@ async function install(
   }
 }
 
-/** Streams the artifact into `dest` and fails closed (removing it) unless it hashes to `args.sha256`. */
-async function fetchVerified(args: Args, ctx: ModuleContext, dest: string, label: string): Promise<void> {
+/**
+ * Streams the artifact into `dest` and fails closed (removing it) unless it hashes to `args.sha256`.
+ * With `maxBytes`, a larger artifact is refused (BALLAST_ERR_TOO_LARGE) before or while it streams.
+ */
+export async function fetchVerified(
+  args: { name: string; version: string; arch: string; sha256: string },
+  ctx: ModuleContext,
+  dest: string,
+  label: string,
+  maxBytes?: number,
+): Promise<void> {
   if (ctx.artifacts === undefined) {
     throw new BallastError('BALLAST_ERR_UNSUPPORTED', `failed to fetch artifact ${label}: this agent has no artifact source (controller mirror)`);
   }
   try {
-    const { stream, size } = await ctx.artifacts.open(args);
-    const got = await writeStreamToFile(stream, dest, { signal: ctx.signal, what: `artifact ${label}`, ...(size === null ? {} : { maxBytes: size }) });
+    const { stream, size } = await ctx.artifacts.open({ name: args.name, version: args.version, arch: args.arch });
+    if (maxBytes !== undefined && size !== null && size > maxBytes) {
+      // Not read at all: let the connection go.
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      throw new BallastError('BALLAST_ERR_TOO_LARGE', `failed to fetch artifact ${label}: it is ${size} bytes, more than the ${maxBytes} accepted`);
+    }
+    const bound = Math.min(size ?? Number.POSITIVE_INFINITY, maxBytes ?? Number.POSITIVE_INFINITY);
+    const got = await writeStreamToFile(stream, dest, { signal: ctx.signal, what: `artifact ${label}`, ...(bound === Number.POSITIVE_INFINITY ? {} : { maxBytes: bound }) });
     if (size !== null && got.size !== size) {
       throw new BallastError('BALLAST_ERR_CONNECT', `failed to fetch artifact ${label}: the download ended after ${got.size} of ${size} bytes`);
     }

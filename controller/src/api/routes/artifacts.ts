@@ -48,7 +48,7 @@ const RefParams = Type.Object({
 
 /** An artifact record as the API shows it. */
 export function artifactInfo(r: ArtifactRecord): ArtifactInfo {
-  return { name: r.name, version: r.version, os: r.os, arch: r.arch, sha256: r.sha256, size: r.size, url: r.url, file: r.file, importedAt: new Date(r.importedAt).toISOString() };
+  return { name: r.name, version: r.version, os: r.os, arch: r.arch, sha256: r.sha256, size: r.size, url: r.url, file: r.file, importedAt: new Date(r.importedAt).toISOString(), ...(r.image === undefined ? {} : { image: r.image }) };
 }
 
 function importResponse(changes: readonly MirrorChange[]): ArtifactImportResponse {

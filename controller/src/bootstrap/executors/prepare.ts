@@ -1,7 +1,7 @@
 /**
  * The first phases of `cluster create`: validate the spec against the live fleet, preflight every
  * host at once, make sure the cluster PKI exists, and run host roles (os-prep, containerd,
- * kube-node) on all hosts in parallel. All idempotent: validation and preflight only read, the PKI
+ * kube-node, images) on all hosts in parallel. All idempotent: validation and preflight only read, the PKI
  * is ensured (reused when stored), roles converge.
  */
 import { Type } from '@sinclair/typebox';
@@ -75,13 +75,20 @@ export function pkiExecutor(deps: BootstrapDeps): StepExecutor {
   return { kind: STEP.pki, execute: run(false), check: run(true) };
 }
 
-/** Vars of a host role from the spec: versions pinned by the cluster. */
-function hostRoleVars(spec: ClusterSpec, role: string): Record<string, unknown> {
+/** Vars of a host role from the spec: versions pinned by the cluster, and what the host is. */
+export function hostRoleVars(spec: ClusterSpec, role: string, host: string): Record<string, unknown> {
   switch (role) {
     case 'containerd':
       return { version: spec.versions.containerd, systemdCgroup: spec.node.cgroupDriver === 'systemd', restrictOomScoreAdj: spec.node.restrictOomScoreAdj };
     case 'kube-node':
       return { version: spec.versions.kubernetes };
+    case 'images':
+      return {
+        kubernetesVersion: spec.versions.kubernetes,
+        controlPlane: hostOf(spec, host).roles.includes('control-plane'),
+        kubeProxy: spec.addons.kubeProxy,
+        coreDns: spec.addons.coreDns,
+      };
     default:
       return {};
   }
@@ -91,11 +98,10 @@ function hostRoleVars(spec: ClusterSpec, role: string): Record<string, unknown> 
 export function hostRoleExecutor(deps: BootstrapDeps): StepExecutor<{ role: string; hosts: string[] }> {
   const run = (check: boolean) => async (step: StepView<{ role: string; hosts: string[] }>, ctx: StepContext): Promise<StepOutcome> => {
     const spec = specOf(ctx.op);
-    const vars = hostRoleVars(spec, step.args.role);
     const outcomes = await runRole({
       runs: deps.runs,
       role: step.args.role,
-      hosts: step.args.hosts.map((host) => ({ host, vars })),
+      hosts: step.args.hosts.map((host) => ({ host, vars: hostRoleVars(spec, step.args.role, host) })),
       check,
       signal: ctx.signal,
       actor: ctx.op.id,
@@ -103,11 +109,16 @@ export function hostRoleExecutor(deps: BootstrapDeps): StepExecutor<{ role: stri
       progress: ctx.progress,
     });
     const changed = outcomes.some((o) => o.recap.changed > 0);
-    return { changed, message: `${step.args.role} on ${outcomes.length} hosts: ${recapText(outcomes)}`, data: { runs: outcomes.map((o) => o.runId) } };
+    const data = { runs: outcomes.map((o) => o.runId) };
+    const tasks = outcomes.reduce((n, o) => n + o.recap.ok + o.recap.changed + o.recap.failed + o.recap.skipped, 0);
+    if (step.args.role === 'images' && tasks === 0) {
+      return { changed: false, message: 'the mirror holds no container images for these hosts: kubeadm and kubelet pull them from the registry', data };
+    }
+    return { changed, message: `${step.args.role} on ${outcomes.length} hosts: ${recapText(outcomes)}`, data };
   };
   return {
     kind: STEP.hostRole,
-    args: Type.Object({ role: Type.Union([Type.Literal('os-prep'), Type.Literal('containerd'), Type.Literal('kube-node')]), hosts: Hosts }),
+    args: Type.Object({ role: Type.Union([Type.Literal('os-prep'), Type.Literal('containerd'), Type.Literal('kube-node'), Type.Literal('images')]), hosts: Hosts }),
     execute: run(false),
     check: run(true),
   };

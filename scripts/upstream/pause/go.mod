@@ -1,0 +1,3 @@
+module ballast.invalid/upstream/pause
+
+go 1.26.0
