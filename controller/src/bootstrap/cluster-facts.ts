@@ -91,7 +91,10 @@ export function kubeadmInput(spec: ClusterSpec, host: ClusterHost, pki: ClusterP
     kubelet: { cgroupDriver: spec.node.cgroupDriver, allowCgroupV1: spec.node.allowCgroupV1 },
     skipAddons: [...(spec.addons.coreDns ? [] : ['coredns' as const]), ...(spec.addons.kubeProxy ? [] : ['kube-proxy' as const])],
     etcdMembers: hostsWithRole(spec, 'etcd').map((h) => h.address),
-    certSANs: [...new Set(controlPlane.flatMap((h) => [h.address, h.name]))],
+    // 127.0.0.1 and localhost: the VIP's health check asks the local API server (https://127.0.0.1:6443/readyz)
+    // and verifies its certificate; kubeadm's own SANs name only the advertise address, the service IP
+    // and kubernetes.default… (found by the first real-Kubernetes lab run: the holder resigned at once).
+    certSANs: [...new Set([...controlPlane.flatMap((h) => [h.address, h.name]), '127.0.0.1', 'localhost'])],
     node: { name: host.name, address: host.address },
     bootstrapToken: { token: pki.bootstrapToken.token },
     caCertPem: pki.kubernetesCa.certPem,
