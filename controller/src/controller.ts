@@ -20,6 +20,8 @@ import { createMetrics } from './metrics.js';
 import { ensurePki } from './pki/bootstrap.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
+import { specSource } from './membership/specs.js';
+import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
 import { operationCatalogue } from './ops/catalogue.js';
 import { OperationEngine } from './ops/engine.js';
@@ -92,7 +94,8 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // Operations resume below, once listening: their executors may need connected agents.
   // `vip` is built below; the getter is only called by a reset, long after start-up.
   const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
-  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap }) });
+  const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now });
+  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }) });
 
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
   const vip = new VipService({ hosts: directory, events: store.events, metrics, log });
@@ -163,6 +166,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     runs,
     ops,
     bootstrap,
+    nodes: { membership, specs: specSource(ops, store.membership) },
     vip,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
