@@ -19,7 +19,7 @@ export const NODE_REMOVE = 'node.remove';
 export type MembershipKind = typeof NODE_REPLACE | typeof NODE_ADD | typeof NODE_REMOVE;
 
 /** The host taken out, as the cluster knew it, and whether its agent was connected when planned. */
-export const OldHostSchema = Type.Intersect([ClusterHostSchema, Type.Object({ online: Type.Boolean() })]);
+export const OldHostSchema = Type.Object({ ...ClusterHostSchema.properties, online: Type.Boolean() }, { additionalProperties: false });
 
 /** The input every membership operation stores (no secrets: specs and names). */
 export const MembershipInputSchema = Type.Object(
