@@ -18,7 +18,7 @@ export class ReplaceFleet extends FakeFleet {
   readonly offline = new Set<string>();
   /** Hosts removed from the fleet (revoked). */
   readonly revoked = new Set<string>();
-  /** Addresses of enrolled hosts outside any cluster. */
+  /** Enrolled hosts and the addresses their agents connect from (a host not listed is not enrolled). */
   readonly addresses = new Map<string, string>();
 
   override start(request: { role: string; hosts: string[]; check: boolean; diff: boolean; vars: Record<string, unknown> }): RunDocument {
@@ -50,8 +50,9 @@ export class ReplaceFleet extends FakeFleet {
   hostsPort() {
     return {
       find: (name: string): FleetHostView | null => {
-        if (this.revoked.has(name)) return null;
-        return { connected: !this.offline.has(name), address: this.addresses.get(name) ?? null };
+        const address = this.addresses.get(name);
+        if (this.revoked.has(name) || address === undefined) return null;
+        return { connected: !this.offline.has(name), address };
       },
       revoke: (name: string): boolean => {
         if (this.revoked.has(name)) return false;

@@ -123,6 +123,7 @@ export async function membershipFixture(fencing: FencingConfig = { hosts: {} }):
       await first.engine.idle(doc.id);
       const done = first.engine.get(doc.id);
       if (done.state !== 'succeeded') throw new Error(`cluster create ${done.state}: ${JSON.stringify(done.error)}`);
+      for (const h of labSpec().hosts) fleet.addresses.set(h.name, h.address);
       for (const n of ['h4', 'h5', 'w2']) fleet.addresses.set(n, `198.18.0.${n === 'w2' ? 22 : 10 + Number(n.slice(1))}`);
       return done;
     },
