@@ -106,7 +106,7 @@ describe('membership gates: quorum guard, lock, drain deadline, add and remove (
     const cp = await started('/v1/nodes/add', { host: 'h4', cluster: 'lab', roles: ['control-plane', 'etcd'] });
     expect(cp.state).toBe('succeeded');
     expect(voters(fx)).toEqual(['h1:voter', 'h2:voter', 'h3:voter', 'h4:voter']);
-    expect((fx.store.membership.spec('lab')?.spec as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['h1', 'h2', 'h3', 'w1', 'w2', 'h4']);
+    expect(((fx.store.membership.spec('lab')?.spec ?? { hosts: [] }) as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['h1', 'h2', 'h3', 'w1', 'w2', 'h4']);
   });
 
   it('validates requests with their schema and refuses unknown or wrong hosts before anything starts', async () => {

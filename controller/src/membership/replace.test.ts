@@ -51,7 +51,7 @@ describe('node replace (real engine, SQLite, PKI and HTTP routes; modelled hosts
     expect(fx.fleet.nodes.has('h2')).toBe(false);
     expect(fx.fleet.revoked.has('h2')).toBe(true);
     expect(fx.store.membership.lock('lab')).toBeNull();
-    expect((fx.store.membership.spec('lab')?.spec as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['h1', 'h3', 'w1', 'h4']);
+    expect(((fx.store.membership.spec('lab')?.spec ?? { hosts: [] }) as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['h1', 'h3', 'w1', 'h4']);
     // A second replace of h2 finds it in no cluster; the status reads the new spec.
     const again = await fx.call('POST', '/v1/nodes/replace', { old: 'h2', new: 'h5' });
     expect([again.statusCode, again.json<{ code: string }>().code]).toEqual([404, 'BALLAST_ERR_NOT_FOUND']);
