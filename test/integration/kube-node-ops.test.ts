@@ -42,7 +42,7 @@ describe('node operations against the fake kube-apiserver', () => {
   it('cordons once (a second cordon is unchanged) and lists pods by node with DaemonSet pods marked', async () => {
     expect(await ensureCordoned(ops, 'w-1')).toEqual({ changed: true, message: 'w-1 cordoned' });
     expect(await ensureCordoned(ops, 'w-1')).toEqual({ changed: false, message: 'w-1 is already cordoned' });
-    expect((fake.object('', 'nodes', '', 'w-1')?.spec as { unschedulable?: boolean }).unschedulable).toBe(true);
+    expect(((fake.object('', 'nodes', '', 'w-1')?.spec ?? {}) as { unschedulable?: boolean }).unschedulable).toBe(true);
     expect((await ops.podsOn('w-1')).map((p) => `${p.name}:${p.daemonSet}`).sort()).toEqual(['flannel-w1:true', 'pay-0:false', 'web-b:false']);
     expect(await ensureCordoned(ops, 'ghost')).toEqual({ changed: false, message: 'no Node ghost: nothing to cordon' });
   });
@@ -71,7 +71,7 @@ describe('node operations against the fake kube-apiserver', () => {
     await ops.patchNodeSpec('cp-1', { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] });
     expect((await ensureOutOfServiceTaint(ops, 'cp-1')).changed).toBe(true);
     expect((await ensureOutOfServiceTaint(ops, 'cp-1')).changed).toBe(false);
-    expect((fake.object('', 'nodes', '', 'cp-1')?.spec as { taints: { key: string }[] }).taints.map((t) => t.key)).toEqual([
+    expect(((fake.object('', 'nodes', '', 'cp-1')?.spec ?? { taints: [] }) as { taints: { key: string }[] }).taints.map((t) => t.key)).toEqual([
       'node-role.kubernetes.io/control-plane',
       'node.kubernetes.io/out-of-service',
     ]);
