@@ -40,7 +40,8 @@ const CommandSchema = Type.Object(
   {
     kind: Type.Literal('command'),
     argv: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { minItems: 1, maxItems: 50 }),
-    timeoutMs: Type.Integer({ minimum: 1000, maximum: 300_000, default: 60_000 }),
+    /** Default 60 s. */
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 300_000 })),
   },
   { additionalProperties: false },
 );
@@ -106,7 +107,7 @@ export function createFencePort(config: FencingConfig): FencePort {
         const ca = agent.caFile === undefined ? undefined : readFileSync(agent.caFile, 'utf8');
         return redfishForceOff({ host, system: agent.system, username: agent.username, password, ...(ca === undefined ? {} : { ca }), signal: o.signal, progress: o.progress });
       }
-      return runFenceCommand(host, agent.argv, agent.timeoutMs, o.signal);
+      return runFenceCommand(host, agent.argv, agent.timeoutMs ?? 60_000, o.signal);
     },
   };
 }
@@ -118,7 +119,9 @@ export async function runFenceCommand(host: string, argv: readonly string[], tim
   return new Promise((resolve, reject) => {
     execFile(file, args, { timeout: timeoutMs, signal, maxBuffer: 64 * 1024, env: { ...process.env, BALLAST_FENCE_HOST: host } }, (err, stdout, stderr) => {
       if (err === null) return resolve({ method: 'command', message: `${host} fenced by ${file}${stdout.trim() === '' ? '' : `: ${stdout.trim().slice(0, 200)}`}` });
-      const why = (err as { killed?: boolean }).killed === true ? `no answer within ${timeoutMs} ms` : `${messageOf(err)}${stderr.trim() === '' ? '' : `: ${stderr.trim().slice(0, 300)}`}`;
+      const e = err as { killed?: boolean; code?: unknown };
+      const exit = typeof e.code === 'number' ? `exit code ${e.code}` : messageOf(err);
+      const why = e.killed === true ? `no answer within ${timeoutMs} ms` : `${exit}${stderr.trim() === '' ? '' : `: ${stderr.trim().slice(0, 300)}`}`;
       reject(new BallastError('BALLAST_ERR_FENCE_FAILED', `failed to fence ${host} with ${file}: ${why}; the host may still be running, nothing was removed`, { cause: err }));
     });
   });
