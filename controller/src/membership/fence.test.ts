@@ -69,7 +69,7 @@ describe('fencing', () => {
   });
 
   it('command: exit 0 confirms with the host in BALLAST_FENCE_HOST; a failure or a timeout is FENCE_FAILED', async () => {
-    const ok = await runFenceCommand('w-2', [process.execPath, '-e', 'process.stdout.write(`off ${process.env.BALLAST_FENCE_HOST}`)'], 10_000, signal());
+    const ok = await runFenceCommand('w-2', [process.execPath, '-e', 'process.stdout.write("off " + process.env.BALLAST_FENCE_HOST)'], 10_000, signal());
     expect(ok).toEqual({ method: 'command', message: `w-2 fenced by ${process.execPath}: off w-2` });
     const bad = await runFenceCommand('w-2', [process.execPath, '-e', 'console.error("pdu busy"); process.exit(3)'], 10_000, signal()).catch((e: unknown) => e);
     expect((bad as Error).message).toMatch(/^failed to fence w-2 with .*: exit code 3: pdu busy; the host may still be running, nothing was removed$/);
