@@ -20,6 +20,7 @@ import { createMetrics } from './metrics.js';
 import { ensurePki } from './pki/bootstrap.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
+import { AutoReplacer } from './membership/auto-replacer.js';
 import { specSource } from './membership/specs.js';
 import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
@@ -96,6 +97,20 @@ export async function createController(opts: ControllerOptions): Promise<Control
   const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
   const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now });
   const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }) });
+  const specs = specSource(ops, store.membership);
+  // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked it unreachable.
+  const autoReplacer = new AutoReplacer({
+    specs,
+    membership,
+    ops,
+    downSince: (name) => {
+      const h = directory.get(name);
+      return h !== null && h.state === 'unreachable' ? h.stateSince : null;
+    },
+    events: store.events,
+    count: (outcome) => metrics.replacements.inc({ outcome }),
+    log: log.child({ component: 'auto-replace' }),
+  });
 
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
   const vip = new VipService({ hosts: directory, events: store.events, metrics, log });
@@ -166,7 +181,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     runs,
     ops,
     bootstrap,
-    nodes: { membership, specs: specSource(ops, store.membership) },
+    nodes: { membership, specs },
     vip,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
@@ -202,6 +217,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       defineService('runs', { stop: () => runs.close() }),
       defineService('vip', { start: () => vip.start(), stop: () => vip.close() }),
       defineService('host-tracker', { start: () => tracker.start(250), stop: () => tracker.stop() }),
+      defineService('auto-replace', { start: () => autoReplacer.start(5000), stop: () => autoReplacer.stop() }),
       defineService('housekeeping', {
         start() {
           pruneTimer = setInterval(() => {

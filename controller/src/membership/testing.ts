@@ -30,8 +30,9 @@ import { specSource } from './specs.js';
 import type { MembershipDeps } from './types.js';
 
 /** 3 stacked control planes (h1 the init node) and a worker. */
-export function labSpec(): ClusterSpec {
+export function labSpec(extra: Record<string, unknown> = {}): ClusterSpec {
   const checked = checkClusterDocument({
+    ...extra,
     apiVersion: 'ballast.dev/v1alpha1',
     kind: 'Cluster',
     name: 'lab',
@@ -54,6 +55,8 @@ export interface Instance {
   engine: OperationEngine;
   app: FastifyInstance;
   token: string;
+  /** The membership executors' deps of this instance (fence agents as configured). */
+  membership: MembershipDeps;
   /** POST/GET/DELETE through the app with the admin token. */
   call(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<{ statusCode: number; json<T>(): T }>;
 }
@@ -64,8 +67,8 @@ export interface MembershipFixture extends Instance {
   fleet: ReplaceFleet;
   kube: ModelKube;
   restart(): Promise<Instance>;
-  /** cluster create of {@link labSpec}, waited for. */
-  create(): Promise<OperationDocument>;
+  /** cluster create of {@link labSpec} (with `extra` fields), waited for. */
+  create(extra?: Record<string, unknown>): Promise<OperationDocument>;
   cleanup(): Promise<void>;
 }
 
@@ -107,7 +110,7 @@ export async function membershipFixture(fencing: FencingConfig = { hosts: {} }):
     const token = store.operators.ensureAdmin() ?? instances[0]?.token ?? '';
     const call: Instance['call'] = async (method, url, body) =>
       app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as object }) });
-    const instance = { store, engine, app, token, call };
+    const instance = { store, engine, app, token, membership, call };
     instances.push(instance);
     return instance;
   };
@@ -118,8 +121,8 @@ export async function membershipFixture(fencing: FencingConfig = { hosts: {} }):
     fleet,
     kube,
     restart: build,
-    async create() {
-      const doc = await first.engine.start(CLUSTER_CREATE, { spec: labSpec() }, { actor: 'alice', cluster: 'lab' });
+    async create(extra = {}) {
+      const doc = await first.engine.start(CLUSTER_CREATE, { spec: labSpec(extra) }, { actor: 'alice', cluster: 'lab' });
       await first.engine.idle(doc.id);
       const done = first.engine.get(doc.id);
       if (done.state !== 'succeeded') throw new Error(`cluster create ${done.state}: ${JSON.stringify(done.error)}`);
