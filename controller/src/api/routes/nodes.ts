@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ClusterNameParamsSchema } from '../../../../shared/src/clusters-api.js';
-import { BallastError } from '../../../../shared/src/errors.js';
+import { BallastError, isBallastError } from '../../../../shared/src/errors.js';
 import {
   MembershipLockResponseSchema,
   type NodeAddRequest,
@@ -11,7 +11,7 @@ import {
   type NodeReplaceRequest,
   NodeReplaceRequestSchema,
 } from '../../../../shared/src/nodes-api.js';
-import { isOperationFinished, OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
+import { isOperationFinished, OperationDocumentSchema, type OperationState } from '../../../../shared/src/ops-api.js';
 import { type MembershipRequest, type SpecSource, startMembershipChange } from '../../membership/start.js';
 import { type MembershipDeps, NODE_ADD, NODE_REMOVE, NODE_REPLACE } from '../../membership/types.js';
 import type { OperationEngine } from '../../ops/engine.js';
@@ -92,17 +92,17 @@ export async function nodeRoutes(app: FastifyInstance, deps: NodeRoutesDeps): Pr
       request.audit.target = name;
       const held = deps.membership.repo.lock(name);
       if (held === null) return { ...lockView(name, null), released: false };
-      let state = 'gone';
+      // An operation no longer in the store (pruned) cannot be resumed: its lock may go.
+      let state: OperationState | 'gone' = 'gone';
       try {
         state = deps.ops.find(held.operationId).state;
       } catch (err) {
-        if (!(err instanceof BallastError && err.code === 'BALLAST_ERR_NOT_FOUND')) throw err;
+        if (!isBallastError(err, 'BALLAST_ERR_NOT_FOUND')) throw err;
       }
-      const op = { state };
-      if (state !== 'gone' && !isOperationFinished(state as never)) {
-        throw new BallastError('BALLAST_ERR_MEMBERSHIP_LOCKED', `failed to unlock cluster ${name}: ${held.operationId} is ${op.state}; resume or abort it first (ballastctl op ${held.operationId})`);
+      if (state !== 'gone' && !isOperationFinished(state)) {
+        throw new BallastError('BALLAST_ERR_MEMBERSHIP_LOCKED', `failed to unlock cluster ${name}: ${held.operationId} is ${state}; resume or abort it first (ballastctl op ${held.operationId})`);
       }
-      request.audit.detail = `released ${held.operationId} (${held.kind}: ${held.detail}, ${op.state})`;
+      request.audit.detail = `released ${held.operationId} (${held.kind}: ${held.detail}, ${state})`;
       return { ...lockView(name, null), released: deps.membership.repo.release(name, held.operationId) };
     },
   );
