@@ -55,8 +55,8 @@ export function judgeChange(input: Pick<MembershipInput, 'old' | 'add'>, members
     );
   }
   const oldEtcd = input.old?.roles.includes('etcd') === true ? { name: input.old.name, online: input.old.online } : undefined;
-  if (oldEtcd !== undefined && !members.some((m) => m.name === oldEtcd.name)) oldEtcd.online = false; // already gone: a resumed change
   const addEtcd = input.add?.roles.includes('etcd') === true ? input.add.name : undefined;
+  // Only what is still to happen: OLD already gone or NEW already in (a change re-checked on resume) is not replayed.
   const present = new Set(members.map((m) => m.name));
   const events = membershipEvents({
     ...(oldEtcd !== undefined && present.has(oldEtcd.name) ? { old: oldEtcd } : {}),

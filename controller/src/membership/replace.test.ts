@@ -52,7 +52,13 @@ describe('node replace (real engine, SQLite, PKI and HTTP routes; modelled hosts
     expect(fx.fleet.revoked.has('h2')).toBe(true);
     expect(fx.store.membership.lock('lab')).toBeNull();
     expect(((fx.store.membership.spec('lab')?.spec ?? { hosts: [] }) as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['h1', 'h3', 'w1', 'h4']);
-    // A second replace of h2 finds it in no cluster; the status reads the new spec.
+    // cluster reset and status read the new spec: h4 is a host of the cluster, h2 is not.
+    const reset = await fx.call('POST', '/v1/clusters/lab/reset', { check: true });
+    const resetDoc = reset.json<OperationDocument>();
+    await fx.engine.idle(resetDoc.id);
+    expect(fx.engine.get(resetDoc.id).steps.find((s) => s.kind === 'host-reset')?.title).toBe('Reset 4 hosts');
+    expect(JSON.stringify(fx.engine.find(resetDoc.id).input)).toMatch(/"hosts":\["h1","h3","w1","h4"\]/);
+    // A second replace of h2 finds it in no cluster.
     const again = await fx.call('POST', '/v1/nodes/replace', { old: 'h2', new: 'h5' });
     expect([again.statusCode, again.json<{ code: string }>().code]).toEqual([404, 'BALLAST_ERR_NOT_FOUND']);
     expect(fx.store.audit.list(10).map((a) => `${a.action}:${a.outcome}`)).toContain('node.replace:ok');
