@@ -21,6 +21,7 @@ import { ensurePki } from './pki/bootstrap.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
 import { AutoReplacer } from './membership/auto-replacer.js';
+import { TAKEN_OUT_REASON } from './membership/executors-flow.js';
 import { specSource } from './membership/specs.js';
 import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
@@ -128,7 +129,12 @@ export async function createController(opts: ControllerOptions): Promise<Control
   const auth: HubAuthPort = {
     identify({ commonName, serial }) {
       const normalized = normalizeSerial(serial);
-      if (store.hosts.isCertRevoked(normalized)) {
+      const revoked = store.hosts.revocationReason(normalized);
+      if (revoked?.startsWith(TAKEN_OUT_REASON) === true) {
+        // Its agent stands down on this code: a replaced host that comes back keeps kubelet, etcd and the VIP down.
+        return { ok: false, status: 403, error: { code: 'BALLAST_ERR_HOST_TAKEN_OUT', message: `host "${commonName}" was ${revoked}: keep kubelet, etcd and the VIP down` } };
+      }
+      if (revoked !== null) {
         return { ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: `certificate ${normalized} of host "${commonName}" was revoked (host removed); join again with a new token` } };
       }
       const host = store.hosts.getByName(commonName);

@@ -86,6 +86,7 @@ export const ERROR_CODES = {
   BALLAST_ERR_MEMBERSHIP_LOCKED: { status: 409, exit: EXIT_FAILURE, message: "another membership change holds the cluster's membership lock" },
   BALLAST_ERR_DRAIN_TIMEOUT: { status: 504, exit: EXIT_FAILURE, message: 'a node could not be drained before its deadline (PodDisruptionBudgets refused evictions, or pods did not terminate)' },
   BALLAST_ERR_FENCE_FAILED: { status: 409, exit: EXIT_FAILURE, message: 'an unreachable host could not be confirmed powered off (fenced); nothing was removed' },
+  BALLAST_ERR_HOST_TAKEN_OUT: { status: 403, exit: EXIT_FAILURE, message: 'the host was taken out of its cluster (replaced or removed): it must keep kubelet, etcd and the VIP down' },
   BALLAST_ERR_HOST_UNREACHABLE: { status: 409, exit: EXIT_FAILURE, message: 'the host is not connected; removing it needs --force-offline (it is fenced first)' },
   BALLAST_ERR_RATE_LIMITED: { status: 429, exit: EXIT_FAILURE, message: 'too many attempts from one source; try again later' },
   // Program start-up and shutdown faults: logged by main.ts, never an API answer.

@@ -5,7 +5,7 @@ import { AUTO_ACTOR, AutoReplacer } from './auto-replacer.js';
 import { specSource } from './specs.js';
 import { type MembershipFixture, membershipFixture } from './testing.js';
 
-const POLICY = { autoReplace: { after: '1s', spares: ['h4', 'h5'], minHealthyPeriod: '1h' } };
+const POLICY = { autoReplace: { after: '3s', spares: ['h4', 'h5'], minHealthyPeriod: '1h' } };
 
 describe('automatic replacement (real engine and SQLite, modelled hosts)', () => {
   let fx: MembershipFixture;
@@ -31,9 +31,9 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
     const auto = replacer(downSince, counts);
     expect((await auto.tick()).get('lab')).toEqual({ kind: 'none', reason: 'every host is up' });
     fx.fleet.offline.add('h1');
-    downSince.set('h1', Date.now() - 200);
+    downSince.set('h1', Date.now()); // just down: not due for 3 s
     expect((await auto.tick()).get('lab')?.kind).toBe('wait');
-    downSince.set('h1', Date.now() - 1500);
+    downSince.set('h1', Date.now() - 5000);
     expect((await auto.tick()).get('lab')).toMatchObject({ kind: 'replace', old: 'h1', spare: 'h4' });
     const op = fx.engine.list(5).find((o) => o.kind === 'node.replace');
     expect(op).toBeDefined();
@@ -48,7 +48,7 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
     expect(counts).toEqual(['started']);
     const events = fx.store.events.list({ limit: 50 }).filter((e) => e.kind === 'autoreplace.decision').map((e) => e.message);
     expect(events[0]).toBe('cluster lab: none: every host is up');
-    expect(events.some((m) => /^cluster lab: replace: h1 down for \d+s \(≥ 1s\): replacing it with h4 \(op-[0-9a-f]{12}\)$/.test(m))).toBe(true);
+    expect(events.some((m) => /^cluster lab: replace: h1 down for \d+s \(≥ 3s\): replacing it with h4 \(op-[0-9a-f]{12}\)$/.test(m))).toBe(true);
   });
 
   it('holds when more than maxUnhealthy is down, counting it once, and never starts anything', async () => {

@@ -12,6 +12,12 @@ import type { MembershipDeps } from './types.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$' });
 
+/**
+ * How a revocation by a membership change begins: the hub then refuses the host's certificate with
+ * BALLAST_ERR_HOST_TAKEN_OUT, and its agent stands down (agent/src/stand-down.ts).
+ */
+export const TAKEN_OUT_REASON = 'taken out of its cluster by';
+
 /** Takes the cluster's membership lock for this operation (a no-op when it already holds it). */
 export function lockExecutor(deps: MembershipDeps): StepExecutor {
   const detailOf = (ctx: StepContext) => {
@@ -59,7 +65,7 @@ export function revokeExecutor(deps: MembershipDeps): StepExecutor<{ host: strin
     kind: MSTEP.revoke,
     args: Type.Object({ host: Name }),
     async execute(step, ctx) {
-      const removed = deps.hosts.revoke(step.args.host, `replaced or removed by ${ctx.op.id}`);
+      const removed = deps.hosts.revoke(step.args.host, `${TAKEN_OUT_REASON} ${ctx.op.id} (${ctx.op.kind})`);
       return { changed: removed, message: removed ? `${step.args.host} removed from the fleet; its certificate is revoked` : `${step.args.host} is no longer enrolled` };
     },
     async check(step) {

@@ -16,8 +16,9 @@ import type { FleetHostView } from './types.js';
 export class ReplaceFleet extends FakeFleet {
   /** Hosts whose agent is disconnected (and whose etcd does not answer). */
   readonly offline = new Set<string>();
-  /** Hosts removed from the fleet (revoked). */
+  /** Hosts removed from the fleet (revoked), and why. */
   readonly revoked = new Set<string>();
+  readonly revokeReasons = new Map<string, string>();
   /** Enrolled hosts and the addresses their agents connect from (a host not listed is not enrolled). */
   readonly addresses = new Map<string, string>();
 
@@ -54,9 +55,10 @@ export class ReplaceFleet extends FakeFleet {
         if (this.revoked.has(name) || address === undefined) return null;
         return { connected: !this.offline.has(name), address };
       },
-      revoke: (name: string): boolean => {
+      revoke: (name: string, reason: string): boolean => {
         if (this.revoked.has(name)) return false;
         this.revoked.add(name);
+        this.revokeReasons.set(name, reason);
         return true;
       },
     };

@@ -82,6 +82,8 @@ describe('node replace (real engine, SQLite, PKI and HTTP routes; modelled hosts
     expect(voters(fx)).toEqual(['h2:voter', 'h3:voter', 'h4:voter']);
     expect(fx.fleet.nodes.has('h1')).toBe(false);
     expect(fx.fleet.revoked.has('h1')).toBe(true);
+    // The reason the hub turns into BALLAST_ERR_HOST_TAKEN_OUT, on which a returning agent stands down (test/integration/taken-out.test.ts).
+    expect(fx.fleet.revokeReasons.get('h1')).toBe(`taken out of its cluster by ${done.id} (node.replace)`);
     expect(fx.fleet.changes('kube-control-plane').at(-1)).toBe('h4'); // NEW joins, never inits
   });
 
