@@ -21,6 +21,8 @@ import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules
 import { createModuleRegistry } from './tasks/registry.js';
 import { createSystemctl } from './host/systemctl.js';
 import { createVipManager } from './vip/manager.js';
+import { VIP_EXCLUDED_PATH, writeExcluded } from './vip/exclusion.js';
+import { isTakenOut, standDown } from './stand-down.js';
 
 /** Options of `ballast-agent run`. */
 export interface RunOptions {
@@ -60,13 +62,28 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
   // The session, once built: the supervisor and the VIP manager report through it when connected.
   let eventSink: EventSender | null = null;
+  // Set once the controller said this host was replaced or removed (stand-down.ts); survives restarts as a marker.
+  let takenOut = await isTakenOut(opts.dataDir);
+  const standDownNow = (reason: string) => {
+    takenOut = true;
+    return standDown(
+      {
+        dataDir: opts.dataDir,
+        systemd,
+        pauseSupervisor: () => undefined, // `paused` reads takenOut
+        excludeVip: (why) => writeExcluded(VIP_EXCLUDED_PATH, { host: creds.config.name, at: Date.now(), reason: why }),
+        log,
+      },
+      reason,
+    );
+  };
   const supervisor = createUnitSupervisor({
     source: supervisedUnitsFromDir({ root: '/', log }),
     systemd,
     events: { sendEvent: (kind, message, data) => eventSink?.sendEvent(kind, message, data) },
     log,
-    // A run may stop and restart units on purpose: do not fight it.
-    paused: () => engine.currentRunId !== null,
+    // A run may stop and restart units on purpose: do not fight it. A taken-out host restarts nothing.
+    paused: () => takenOut || engine.currentRunId !== null,
   });
   // The VIP election (idle until a VIP role writes /etc/ballast/vip.yaml); like the supervisor it
   // runs with or without the controller.
@@ -90,6 +107,9 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     runner: engine,
     vip,
     healthChanged,
+    onTakenOut: (message) => {
+      if (!takenOut) void standDownNow(message);
+    },
     onState: (state, detail) => {
       notifier.status(detail);
       if (!announced && (state === 'connected' || state === 'waiting')) {
@@ -120,5 +140,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   );
   log.info({ server: creds.config.server, hostId: creds.config.hostId, watchdogMs: notifier.watchdogIntervalMs }, 'agent starting');
   await services.start();
+  // Taken out before this start (the marker): converge again, with or without a controller.
+  if (takenOut) void standDownNow('taken out of the cluster earlier (marker in the data dir)');
   return services;
 }

@@ -43,6 +43,8 @@ export interface ControllerSessionOptions {
   runner?: RunPort;
   /** Answers `req.vip` (the VIP manager). Absent: not advertised in hello, refused with BALLAST_ERR_UNSUPPORTED. */
   vip?: VipPort;
+  /** The controller refused us with BALLAST_ERR_HOST_TAKEN_OUT (replaced or removed): stand down (stand-down.ts). */
+  onTakenOut?: (message: string) => void;
 }
 
 /** Lets other agent parts (components) put events in the controller's event log. */
@@ -162,6 +164,7 @@ export class ControllerSession implements EventSender {
         { status: res.statusCode, code: body.code, server: this.opts.creds.config.server },
         `controller refused the connection: ${body.message ?? `HTTP ${res.statusCode}`}`,
       );
+      if (body.code === 'BALLAST_ERR_HOST_TAKEN_OUT') this.opts.onTakenOut?.(body.message ?? 'taken out of the cluster');
       req.destroy();
     });
   }

@@ -15,6 +15,7 @@ import { registerEvents } from './commands/events.js';
 import { registerHost } from './commands/host.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerMisc } from './commands/misc.js';
+import { registerNode } from './commands/node.js';
 import { registerOperator } from './commands/operator.js';
 import { registerOps } from './commands/ops.js';
 import { registerRuns } from './commands/runs.js';
@@ -83,6 +84,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRuns(program, ctx);
   registerOps(program, ctx);
   registerCluster(program, ctx);
+  registerNode(program, ctx);
   registerCerts(program, ctx);
   registerVip(program, ctx);
   registerMisc(program, ctx);

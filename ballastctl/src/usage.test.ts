@@ -69,11 +69,12 @@ describe('usage errors: one stderr line, exit 2, nothing on stdout', () => {
     [['operator', 'revoke'], /^error: missing required argument 'name'/],
     [['whoami', '-o', 'table'], /argument 'table' is invalid/],
     // An unknown command is an error with or without --help (commander printed the parent's help, exit 0).
-    [['node', 'replace', '--help'], /^error: unknown command 'node' for 'ballastctl' \(see 'ballastctl --help'\)/],
-    [['node', 'replace'], /^error: unknown command 'node'/],
+    [['snapshot', 'create', '--help'], /^error: unknown command 'snapshot' for 'ballastctl' \(see 'ballastctl --help'\)/],
+    [['snapshot', 'create'], /^error: unknown command 'snapshot'/],
+    [['node', 'replace'], /^error: required option '--with <new>' not specified/],
     [['hots', '-h'], /^error: unknown command 'hots' for 'ballastctl' \(Did you mean host or hosts\?\)/],
     [['--server', 'https://x', 'cluster', 'creat', '--help'], /^error: unknown command 'creat' for 'ballastctl cluster' \(Did you mean create\?\)/],
-    [['help', 'node'], /^error: unknown command 'node' for 'ballastctl'/],
+    [['help', 'snapshot'], /^error: unknown command 'snapshot' for 'ballastctl'/],
   ])('%j', async (argv, message) => {
     const { code, out, err } = await run(...argv);
     expect(err).toMatch(message);

@@ -22,6 +22,10 @@ import { ensurePki } from './pki/bootstrap.js';
 import { loadTrustKeys } from './artifacts/trust-keys.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
+import { AutoReplacer } from './membership/auto-replacer.js';
+import { TAKEN_OUT_REASON } from './membership/executors-flow.js';
+import { specSource } from './membership/specs.js';
+import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
 import { operationCatalogue } from './ops/catalogue.js';
 import { OperationEngine } from './ops/engine.js';
@@ -97,7 +101,22 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // Operations resume below, once listening: their executors may need connected agents.
   // `vip` is built below; the getter is only called by a reset, long after start-up.
   const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
-  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap }) });
+  const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now });
+  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }) });
+  const specs = specSource(ops, store.membership);
+  // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked it unreachable.
+  const autoReplacer = new AutoReplacer({
+    specs,
+    membership,
+    ops,
+    downSince: (name) => {
+      const h = directory.get(name);
+      return h !== null && h.state === 'unreachable' ? h.stateSince : null;
+    },
+    events: store.events,
+    count: (outcome) => metrics.replacements.inc({ outcome }),
+    log: log.child({ component: 'auto-replace' }),
+  });
 
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
   const vip = new VipService({ hosts: directory, events: store.events, metrics, log });
@@ -128,7 +147,12 @@ export async function createController(opts: ControllerOptions): Promise<Control
   const auth: HubAuthPort = {
     identify({ commonName, serial }) {
       const normalized = normalizeSerial(serial);
-      if (store.hosts.isCertRevoked(normalized)) {
+      const revoked = store.hosts.revocationReason(normalized);
+      if (revoked?.startsWith(TAKEN_OUT_REASON) === true) {
+        // Its agent stands down on this code: a replaced host that comes back keeps kubelet, etcd and the VIP down.
+        return { ok: false, status: 403, error: { code: 'BALLAST_ERR_HOST_TAKEN_OUT', message: `host "${commonName}" was ${revoked}: keep kubelet, etcd and the VIP down` } };
+      }
+      if (revoked !== null) {
         return { ok: false, status: 403, error: { code: 'BALLAST_ERR_CERT_REVOKED', message: `certificate ${normalized} of host "${commonName}" was revoked (host removed); join again with a new token` } };
       }
       const host = store.hosts.getByName(commonName);
@@ -181,6 +205,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     runs,
     ops,
     bootstrap,
+    nodes: { membership, specs },
     vip,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
@@ -217,6 +242,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       defineService('vip', { start: () => vip.start(), stop: () => vip.close() }),
       defineService('monitoring', { stop: () => monitoring.close() }),
       defineService('host-tracker', { start: () => tracker.start(250), stop: () => tracker.stop() }),
+      defineService('auto-replace', { start: () => autoReplacer.start(5000), stop: () => autoReplacer.stop() }),
       defineService('housekeeping', {
         start() {
           pruneTimer = setInterval(() => {

@@ -30,6 +30,8 @@ export interface ControllerMetrics {
   vipHolder: Gauge<'vip' | 'host'>;
   /** Acquisitions, counted from the agents' `vip.acquired` events as they arrive. */
   vipTransitions: Counter<'vip'>;
+  /** Automatic node replacements: started, refused (by a gate), held (too much of a cluster down). */
+  replacements: Counter<'outcome'>;
   /** The agents' own lease renewal round trips (p50/p99 over their last renewals). */
   vipRenewRtt: Gauge<'vip' | 'host' | 'quantile'>;
   /** Reachable hosts whose own report says they hold the VIP (the alert wants exactly 1; refreshed by the VIP poll). */
@@ -110,6 +112,7 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
     }),
     vipHolder: new Gauge({ name: 'ballast_vip_holder', help: 'VIP holder: 1 on the holding host, 0 on the other candidates', labelNames: ['vip', 'host'], registers }),
     vipTransitions: new Counter({ name: 'ballast_vip_transitions_total', help: 'VIP acquisitions reported by agents (failovers and handovers)', labelNames: ['vip'], registers }),
+    replacements: new Counter({ name: 'ballast_replacements_total', help: 'Automatic node replacements by outcome (started, refused, held)', labelNames: ['outcome'], registers }),
     vipRenewRtt: new Gauge({
       name: 'ballast_vip_renew_rtt_seconds',
       help: "VIP lease renewal round trip as the agent measured it, quantile over its last renewals (0.5, 0.99)",

@@ -83,6 +83,12 @@ export const ERROR_CODES = {
   BALLAST_ERR_VIP_TARGET_UNFIT: { status: 409, exit: EXIT_FAILURE, message: 'the host cannot take the VIP (not connected, unhealthy, not a candidate or excluded)' },
   BALLAST_ERR_VIP_MOVE_TIMEOUT: { status: 504, exit: EXIT_FAILURE, message: 'the VIP was handed over but the target did not report holding it in time' },
   BALLAST_ERR_CLUSTER_PKI_MISSING: { status: 409, exit: EXIT_FAILURE, message: 'the cluster has no PKI yet: cluster create has not issued it' },
+  // Node replacement, add and remove (issue 12).
+  BALLAST_ERR_MEMBERSHIP_LOCKED: { status: 409, exit: EXIT_FAILURE, message: "another membership change holds the cluster's membership lock" },
+  BALLAST_ERR_DRAIN_TIMEOUT: { status: 504, exit: EXIT_FAILURE, message: 'a node could not be drained before its deadline (PodDisruptionBudgets refused evictions, or pods did not terminate)' },
+  BALLAST_ERR_FENCE_FAILED: { status: 409, exit: EXIT_FAILURE, message: 'an unreachable host could not be confirmed powered off (fenced); nothing was removed' },
+  BALLAST_ERR_HOST_TAKEN_OUT: { status: 403, exit: EXIT_FAILURE, message: 'the host was taken out of its cluster (replaced or removed): it must keep kubelet, etcd and the VIP down' },
+  BALLAST_ERR_HOST_UNREACHABLE: { status: 409, exit: EXIT_FAILURE, message: 'the host is not connected; removing it needs --force-offline (it is fenced first)' },
   BALLAST_ERR_RATE_LIMITED: { status: 429, exit: EXIT_FAILURE, message: 'too many attempts from one source; try again later' },
   // Program start-up and shutdown faults: logged by main.ts, never an API answer.
   BALLAST_ERR_SERVICE_START: { status: 500, exit: EXIT_FAILURE, message: 'a long-running part of the program failed to start or to become ready' },

@@ -47,6 +47,8 @@ export const ControllerEventKindSchema = Type.Union([
   Type.Literal('vip.move-failed'),
   Type.Literal('vip.excluded'),
   Type.Literal('vip.included'),
+  // Automatic node replacement (controller/src/membership/auto-replacer.ts): every decision that changed.
+  Type.Literal('autoreplace.decision'),
 ]);
 export type ControllerEventKind = Static<typeof ControllerEventKindSchema>;
 

@@ -52,6 +52,7 @@ describe('graceful shutdown: SIGTERM stops every service in reverse start order 
       'operations-resume',
       'readiness',
       'housekeeping',
+      'auto-replace',
       'host-tracker',
       'monitoring',
       'vip',

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { checkEviction } from './fake-apiserver-evictions.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -27,12 +28,14 @@ export const RESOURCES: Resource[] = [
   { group: '', version: 'v1', plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] },
   { group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false, shortNames: ['ns'], subresources: ['finalize', 'status'] },
   { group: '', version: 'v1', plural: 'nodes', singular: 'node', kind: 'Node', namespaced: false, shortNames: ['no'], subresources: ['proxy', 'status'] },
+  { group: '', version: 'v1', plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'], subresources: ['eviction', 'status'] },
+  { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', singular: 'poddisruptionbudget', kind: 'PodDisruptionBudget', namespaced: true, shortNames: ['pdb'] },
   { group: '', version: 'v1', plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], subresources: ['token'] },
   { group: 'apps', version: 'v1', plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'], subresources: ['status'] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false },
 ];
-export const GROUPS = ['apps', 'rbac.authorization.k8s.io'];
+export const GROUPS = ['apps', 'policy', 'rbac.authorization.k8s.io'];
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A failed request: the Status to answer with. */
@@ -217,6 +220,8 @@ export class FakeStore {
     const prefix = `${r.group}/${r.plural}/`;
     const all = [...this.objects.entries()]
       .filter(([k, o]) => k.startsWith(prefix) && (ns === undefined || meta(o).namespace === ns))
+      // The one field selector drains use: pods on a node.
+      .filter(([, o]) => !query.get('fieldSelector')?.startsWith('spec.nodeName=') || (isObj(o.spec) && o.spec.nodeName === query.get('fieldSelector')?.slice('spec.nodeName='.length)))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([, o]) => o);
     const start = Number(query.get('continue') ?? '0') || 0;
@@ -242,7 +247,21 @@ export class FakeStore {
       return [201, this.insert(r, scope, body, updater())];
     }
     const live = this.objects.get(this.keyOf(r, scope, name));
+    if (q.subresource === 'eviction' && r.kind === 'Pod' && method === 'POST') {
+      if (live === undefined) throw this.notFound(r, name);
+      const inNs = (plural: string, group = '') => [...this.objects.entries()].filter(([k]) => k.startsWith(`${group}/${plural}/${scope}/`)).map(([, o]) => o);
+      const status = checkEviction(live, inNs('pods'), inNs('poddisruptionbudgets', 'policy'));
+      this.objects.delete(this.keyOf(r, scope, name));
+      this.revision++;
+      return [201, status];
+    }
     if (q.subresource !== undefined) return this.status(q, live, updater());
+    if (method === 'DELETE') {
+      if (live === undefined) throw this.notFound(r, name);
+      this.objects.delete(this.keyOf(r, scope, name));
+      this.revision++;
+      return [200, live];
+    }
     if (method === 'GET') {
       if (live === undefined) throw this.notFound(r, name);
       return [200, live];

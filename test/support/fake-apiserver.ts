@@ -29,7 +29,9 @@
  *   replaced) and requires `fieldManager`. managedFields record each manager and operation but
  *   not the fields it owns, so a field dropped from a later apply is not removed. JSON patch
  *   answers 415.
- * - No watch, no DELETE, no admission, no schema validation beyond names and kinds.
+ * - No watch, no admission, no schema validation beyond names and kinds. DELETE removes at once
+ *   (no finalizers, no graceful termination). Pods, PodDisruptionBudgets and the Eviction
+ *   subresource: see fake-apiserver-evictions.ts; `fieldSelector=spec.nodeName=` is the only selector.
  * - cluster-info (when configured) exists from the start, with no JWS signatures: kubeadm init
  *   creates it in a real cluster, and the kubeadm stand-in checks only the CA pin.
  *

@@ -21,6 +21,7 @@ import { eventRoutes } from './routes/events.js';
 import { hostRoutes } from './routes/hosts.js';
 import { kubeconfigRoutes } from './routes/kubeconfig.js';
 import { operatorRoutes } from './routes/operators.js';
+import { type NodeRoutesDeps, nodeRoutes } from './routes/nodes.js';
 import { opsRoutes } from './routes/ops.js';
 import { publicRoutes } from './routes/public.js';
 import { runRoutes } from './routes/runs.js';
@@ -62,6 +63,8 @@ export interface AppDeps {
   vip?: VipService;
   /** The bootstrap's dependencies (routes/clusters.ts); absent = no /v1/clusters routes. */
   bootstrap?: BootstrapDeps;
+  /** Node replace, add and remove (routes/nodes.ts); absent = no /v1/nodes routes. */
+  nodes?: Omit<NodeRoutesDeps, 'ops'>;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -132,7 +135,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   if (deps.artifacts !== undefined) void app.register(artifactRoutes, { ...deps.artifacts, store: deps.store, log });
   if (deps.runs !== undefined) void app.register(runRoutes, { runs: deps.runs, metrics: deps.metrics });
   if (deps.ops !== undefined) void app.register(opsRoutes, { ops: deps.ops, metrics: deps.metrics });
-  if (deps.ops !== undefined && deps.bootstrap !== undefined) void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap });
+  if (deps.ops !== undefined && deps.bootstrap !== undefined) {
+    void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap, ...(deps.nodes === undefined ? {} : { specs: deps.nodes.specs }) });
+  }
+  if (deps.ops !== undefined && deps.nodes !== undefined) void app.register(nodeRoutes, { ops: deps.ops, ...deps.nodes });
   // Clusters exist only where operations run; the kubeconfig reads the stored PKI, not the bootstrap.
   if (deps.ops !== undefined) void app.register(kubeconfigRoutes, { ops: deps.ops, store: deps.store, log, now: deps.now });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });

@@ -8,6 +8,7 @@
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { probeMembers } from '../../../shared/src/etcd/health.js';
 import type { ClusterList, ClusterStatus } from '../../../shared/src/clusters-api.js';
+import type { ClusterSpec } from '../cluster/spec.js';
 import type { OperationEngine } from '../ops/engine.js';
 import type { OperationRecord } from '../ops/records.js';
 import { clientUrl, kubeApiOptions, pkiInputs, specOf } from './cluster-facts.js';
@@ -51,10 +52,11 @@ export function listClusters(ops: Pick<OperationEngine, 'list' | 'find'>, cluste
   };
 }
 
-export async function clusterStatus(name: string, ops: Pick<OperationEngine, 'list' | 'find' | 'get'>, deps: BootstrapDeps): Promise<ClusterStatus> {
+/** `current`: the cluster's spec after membership changes (membership/specs.ts); default its create's. */
+export async function clusterStatus(name: string, ops: Pick<OperationEngine, 'list' | 'find' | 'get'>, deps: BootstrapDeps, current?: ClusterSpec): Promise<ClusterStatus> {
   const op = newestCreates(ops).get(name);
   if (op === undefined) throw new BallastError('BALLAST_ERR_NOT_FOUND', `cluster "${name}" does not exist (no cluster create has run for it; see ballastctl ops)`);
-  const spec = specOf(op);
+  const spec = current ?? specOf(op);
   const doc = ops.get(op.id);
   const lastOp = lastOperations(ops).get(name) ?? { id: op.id, kind: op.kind, state: op.state };
   const status: ClusterStatus = {

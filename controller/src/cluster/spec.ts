@@ -181,6 +181,22 @@ export const ClusterAddonsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Automatic node replacement (issue 12; off unless present): a host unreachable for `after` is
+ * replaced by the first available spare, one change at a time, never while more than
+ * `maxUnhealthy` of the cluster is down (a partition, not dead hosts). controller/src/membership/auto-policy.ts.
+ */
+export const AutoReplaceSchema = Type.Object(
+  {
+    after: Str('^[0-9]+(ms|s|m|h)$', 'a duration such as 5m', { default: '5m' }),
+    spares: Type.Array(Str(HOST_NAME_PATTERN.source, 'a host name'), { minItems: 1, maxItems: 100, uniqueItems: true }),
+    maxConcurrent: Type.Integer({ minimum: 1, maximum: 1, default: 1, hint: '1: one membership change at a time' }),
+    minHealthyPeriod: Str('^[0-9]+(ms|s|m|h)$', 'a duration such as 1h', { default: '1h' }),
+    maxUnhealthy: Str('^(100|[1-9]?[0-9])%$', 'a percentage such as 40%', { default: '40%' }),
+  },
+  { additionalProperties: false },
+);
+
 /** The whole document. */
 export const ClusterSpecSchema = Type.Object(
   {
@@ -194,6 +210,7 @@ export const ClusterSpecSchema = Type.Object(
     addons: ClusterAddonsSchema,
     hosts: Type.Array(ClusterHostSchema, { minItems: 1, maxItems: MAX_CLUSTER_HOSTS }),
     rollout: ClusterRolloutSchema,
+    autoReplace: Type.Optional(AutoReplaceSchema),
   },
   { additionalProperties: false },
 );

@@ -201,6 +201,12 @@ export class HostRepo {
     return this.#isRevoked.get(serial) !== undefined;
   }
 
+  /** Why the certificate with this serial was revoked, or null when it was not. */
+  revocationReason(serial: string): string | null {
+    const row = this.#db.prepare<[string], { reason: string }>('SELECT reason FROM revoked_certs WHERE serial = ?').get(serial);
+    return row === undefined ? null : row.reason;
+  }
+
   #mustGet(id: string, options: GetHostOptions = {}): HostRecord {
     const host = this.getById(id, options);
     if (host === null) throw notFound(id);

@@ -289,4 +289,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE artifacts ADD COLUMN image_id TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'cluster_membership',
+    sql: `
+      -- One membership change (node replace, add, remove) at a time per cluster (issue 12): a lock
+      -- held by the operation from its first step to its last, kept across controller restarts and
+      -- across an abort (an aborted change may have left etcd half-changed: releasing it is an
+      -- explicit \`ballastctl node unlock\`). controller/src/store/membership.ts.
+      CREATE TABLE membership_locks (
+        cluster      TEXT PRIMARY KEY,
+        operation_id TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        detail       TEXT NOT NULL,
+        acquired_at  INTEGER NOT NULL
+      ) STRICT;
+      -- The cluster's spec after its newest membership change (the hosts and their roles); the
+      -- newest cluster create's spec until one happened.
+      CREATE TABLE cluster_specs (
+        cluster      TEXT PRIMARY KEY,
+        spec_json    TEXT NOT NULL,
+        operation_id TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

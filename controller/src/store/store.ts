@@ -9,6 +9,7 @@ import { AuditRepo } from './audit.js';
 import { ClusterPkiRepo } from './cluster-pki.js';
 import { ClusterLifecycleRepo } from './clusters.js';
 import { type Database, openDatabase } from './db.js';
+import { MembershipRepo } from './membership.js';
 import { EventRepo } from './events.js';
 import { HealthSampleRepo } from './health-samples.js';
 import { HostRepo } from './hosts.js';
@@ -34,6 +35,8 @@ export interface Store {
   readonly clusterPki: ClusterPkiRepo;
   /** Where each cluster stands (created, reset …), apart from its operations' outcomes. */
   readonly clusters: ClusterLifecycleRepo;
+  /** The membership lock (one node replace/add/remove at a time) and each cluster's current spec. */
+  readonly membership: MembershipRepo;
   /** Closes the connection (checkpointing the WAL); later calls do nothing. */
   close(): void;
 }
@@ -65,6 +68,7 @@ export function openStore(options: OpenStoreOptions): Store {
     operations: new OperationRepo(db, { now }),
     clusterPki: new ClusterPkiRepo(db, { now }),
     clusters: new ClusterLifecycleRepo(db, { now }),
+    membership: new MembershipRepo(db, { now }),
     close() {
       if (db.open) db.close();
     },

@@ -18,6 +18,7 @@ import { CLUSTER_RESET } from '../../bootstrap/reset.js';
 import { specOf } from '../../bootstrap/cluster-facts.js';
 import { clusterStatus, listClusters, newestCreates } from '../../bootstrap/status.js';
 import { type ClusterProblem, checkClusterDocument } from '../../cluster/spec.js';
+import type { SpecSource } from '../../membership/start.js';
 import type { OperationEngine } from '../../ops/engine.js';
 import { actorOf } from '../request.js';
 
@@ -35,7 +36,7 @@ function refuse(what: string, problems: readonly ClusterProblem[]): never {
  * fleet and mirror (enrolment, health, facts, artifacts); the operation re-checks the fleet as its
  * first step, because a resumed operation may run much later.
  */
-export async function clusterRoutes(app: FastifyInstance, deps: { ops: OperationEngine; bootstrap: BootstrapDeps }): Promise<void> {
+export async function clusterRoutes(app: FastifyInstance, deps: { ops: OperationEngine; bootstrap: BootstrapDeps; specs?: SpecSource }): Promise<void> {
   app.post<{ Body: ClusterCreateRequest }>(
     '/v1/clusters',
     {
@@ -70,7 +71,8 @@ export async function clusterRoutes(app: FastifyInstance, deps: { ops: Operation
       const { name } = request.params;
       const create = newestCreates(deps.ops).get(name);
       if (create === undefined) throw new BallastError('BALLAST_ERR_NOT_FOUND', `cluster "${name}" does not exist (no cluster create has run for it)`);
-      const spec = specOf(create);
+      // After a node replace, add or remove, the cluster's hosts are the ones it recorded.
+      const spec = deps.specs?.current(name) ?? specOf(create);
       const hosts = request.body.hosts ?? spec.hosts.map((h) => h.name);
       request.audit.target = name;
       request.audit.detail = `${hosts.join(',')}${request.body.check ? ' (check)' : ''}`;
@@ -86,6 +88,6 @@ export async function clusterRoutes(app: FastifyInstance, deps: { ops: Operation
   app.get<{ Params: Static<typeof ClusterNameParamsSchema> }>(
     '/v1/clusters/:name/status',
     { config: { auth: 'viewer' }, schema: { params: ClusterNameParamsSchema, response: { 200: ClusterStatusSchema } } },
-    async (request) => clusterStatus(request.params.name, deps.ops, deps.bootstrap),
+    async (request) => clusterStatus(request.params.name, deps.ops, deps.bootstrap, deps.specs?.current(request.params.name) ?? undefined),
   );
 }

@@ -1,0 +1,188 @@
+/**
+ * The Kubernetes calls node replacement needs beyond {@link KubeApi} — read, patch and delete a
+ * Node, list the pods on a node, evict a pod (policy/v1 Eviction, so PodDisruptionBudgets are
+ * honoured by the API server), read and replace a ConfigMap — as one small port
+ * ({@link KubeNodeOps}) with one implementation over HTTPS with the controller's admin
+ * certificate. The drain logic on top (membership/drain.ts) only sees the port, so it is tested
+ * against a modelled API with PDB refusals.
+ *
+ * Plain REST with the TLS material of a client-node KubeConfig, not client-node's typed APIs:
+ * these are six calls whose status codes decide what happens (429 from an eviction is a PDB
+ * saying "not now"), and the typed APIs hide the Status body for some codes.
+ */
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { compiledCheck } from '../../../shared/src/schema-check.js';
+import { type KubeApiOptions, KubeApiOptionsSchema } from './client.js';
+import { KubeApiError, statusOf, toKubeError } from './errors.js';
+
+/** A taint as the Node spec holds it. */
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/** What node replacement reads of a Node. */
+export interface NodeView {
+  name: string;
+  unschedulable: boolean;
+  taints: Taint[];
+}
+
+/** A pod on a node, with what decides whether a drain evicts it. */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  /** Owned by a DaemonSet: `kubectl drain --ignore-daemonsets` leaves these, and so do we. */
+  daemonSet: boolean;
+  /** A static pod's mirror (kubelet's own): cannot be evicted, goes with kubeadm reset. */
+  mirror: boolean;
+}
+
+/** The outcome of one eviction request. */
+export type EvictionResult = { kind: 'evicted' } | { kind: 'gone' } | { kind: 'blocked'; reason: string };
+
+/** The port; every call has its own deadline and throws KubeApiError. */
+export interface KubeNodeOps {
+  getNode(name: string): Promise<NodeView | null>;
+  /** JSON merge patch of the Node's spec (`unschedulable`, `taints`). */
+  patchNodeSpec(name: string, spec: { unschedulable?: boolean; taints?: Taint[] }): Promise<void>;
+  /** True when it deleted the Node, false when there was none. */
+  deleteNode(name: string): Promise<boolean>;
+  podsOn(node: string): Promise<PodRef[]>;
+  evict(pod: Pick<PodRef, 'namespace' | 'name'>): Promise<EvictionResult>;
+  getConfigMap(namespace: string, name: string): Promise<{ data: Record<string, string>; resourceVersion: string } | null>;
+  /** Replaces `data` (optimistic: fails with 409 Conflict when `resourceVersion` moved). */
+  putConfigMapData(namespace: string, name: string, data: Record<string, string>, resourceVersion: string): Promise<void>;
+}
+
+const CALL_TIMEOUT_MS = 15_000;
+const MAX_BODY = 8 * 1024 * 1024;
+
+/** Builds the port over HTTPS; throws BALLAST_ERR_VALIDATION for bad options. */
+export function createKubeNodeOps(options: KubeApiOptions): KubeNodeOps {
+  const errors = [...compiledCheck(KubeApiOptionsSchema).Errors(options)].map((e) => `${e.path}: ${e.message.toLowerCase()}`);
+  if (errors.length > 0) throw new KubeApiError('BALLAST_ERR_VALIDATION', `failed to configure the Kubernetes client: ${errors.join('; ')}`);
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'cluster', server: options.server, caData: b64(options.caPem), skipTLSVerify: false }],
+    users: [{ name: 'ballast-admin', certData: b64(options.certPem), keyData: b64(options.keyPem) }],
+    contexts: [{ name: 'ballast', cluster: 'cluster', user: 'ballast-admin' }],
+    currentContext: 'ballast',
+  });
+  const call = async (what: string, method: string, path: string, body?: unknown, contentType = 'application/json') => {
+    try {
+      const res = await rawJson(kc, `${options.server}${path}`, { method, body, contentType, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+      if (res.status >= 400) throw new ApiException(res.status, what, res.text, {});
+      return res;
+    } catch (err) {
+      throw toKubeError(err, what, CALL_TIMEOUT_MS);
+    }
+  };
+  const status = (err: unknown) => (err instanceof KubeApiError ? err.status : undefined);
+  const seg = encodeURIComponent;
+  return {
+    async getNode(name) {
+      try {
+        const { json } = await call(`read Node ${name}`, 'GET', `/api/v1/nodes/${seg(name)}`);
+        const spec = (json as { spec?: { unschedulable?: boolean; taints?: Taint[] } }).spec ?? {};
+        return { name, unschedulable: spec.unschedulable === true, taints: Array.isArray(spec.taints) ? spec.taints : [] };
+      } catch (err) {
+        if (status(err) === 404) return null;
+        throw err;
+      }
+    },
+    async patchNodeSpec(name, spec) {
+      await call(`patch Node ${name}`, 'PATCH', `/api/v1/nodes/${seg(name)}`, { spec }, 'application/merge-patch+json');
+    },
+    async deleteNode(name) {
+      try {
+        await call(`delete Node ${name}`, 'DELETE', `/api/v1/nodes/${seg(name)}`);
+        return true;
+      } catch (err) {
+        if (status(err) === 404) return false;
+        throw err;
+      }
+    },
+    async podsOn(node) {
+      const out: PodRef[] = [];
+      let next = '';
+      do {
+        const q = new URLSearchParams({ fieldSelector: `spec.nodeName=${node}`, limit: '500', ...(next === '' ? {} : { continue: next }) });
+        const { json } = await call(`list pods on ${node}`, 'GET', `/api/v1/pods?${q}`);
+        const page = json as { items?: { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string>; ownerReferences?: { kind?: string }[] } }[]; metadata?: { continue?: string } };
+        for (const p of page.items ?? []) {
+          const m = p.metadata ?? {};
+          out.push({
+            namespace: m.namespace ?? 'default',
+            name: m.name ?? '',
+            daemonSet: (m.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet'),
+            mirror: m.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+          });
+        }
+        next = page.metadata?.continue ?? '';
+      } while (next !== '');
+      return out;
+    },
+    async evict(pod) {
+      const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.name, namespace: pod.namespace } };
+      try {
+        await call(`evict pod ${pod.namespace}/${pod.name}`, 'POST', `/api/v1/namespaces/${seg(pod.namespace)}/pods/${seg(pod.name)}/eviction`, body);
+        return { kind: 'evicted' };
+      } catch (err) {
+        // 429: a PodDisruptionBudget forbids it now (the API server's answer; `kubectl drain` retries it too).
+        if (status(err) === 429) return { kind: 'blocked', reason: (err as Error).message };
+        if (status(err) === 404) return { kind: 'gone' };
+        throw err;
+      }
+    },
+    async getConfigMap(namespace, name) {
+      try {
+        const { json } = await call(`read ConfigMap ${namespace}/${name}`, 'GET', `/api/v1/namespaces/${seg(namespace)}/configmaps/${seg(name)}`);
+        const cm = json as { data?: Record<string, string>; metadata?: { resourceVersion?: string } };
+        return { data: cm.data ?? {}, resourceVersion: cm.metadata?.resourceVersion ?? '' };
+      } catch (err) {
+        if (status(err) === 404) return null;
+        throw err;
+      }
+    },
+    async putConfigMapData(namespace, name, data, resourceVersion) {
+      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, resourceVersion }, data };
+      await call(`update ConfigMap ${namespace}/${name}`, 'PUT', `/api/v1/namespaces/${seg(namespace)}/configmaps/${seg(name)}`, body);
+    },
+  };
+}
+
+/** One HTTPS request with the kubeconfig's TLS material; the body is JSON, the answer cut at 8 MiB. */
+async function rawJson(kc: KubeConfig, url: string, o: { method: string; body?: unknown; contentType: string; signal: AbortSignal }): Promise<{ status: number; text: string; json: unknown }> {
+  const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+  const opts: RequestOptions = { method: o.method, headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': o.contentType }) } };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ...opts, signal: o.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY) return req.destroy(new Error(`answer larger than ${MAX_BODY} bytes`));
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown = null;
+        try {
+          json = text === '' ? null : JSON.parse(text);
+        } catch {
+          json = statusOf(text);
+        }
+        resolve({ status: res.statusCode ?? 0, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}

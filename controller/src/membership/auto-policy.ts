@@ -1,0 +1,90 @@
+/**
+ * The automatic replacement policy as one pure decision (no I/O, unit-tested): given how long each
+ * cluster host has been down, the spares, whether a membership change is running and when the last
+ * automatic one finished, either replace one host by one spare, or say why not.
+ *
+ * Rules, in order (each refusal is an event, so an operator can see why nothing happened):
+ * 1. nothing down: nothing to do;
+ * 2. more than `maxUnhealthy` of the cluster down: **hold** — a network partition or a power event,
+ *    not dead hosts; replacing would make it worse (Cluster API's MachineHealthCheck maxUnhealthy);
+ * 3. a membership change running (the lock is held): wait (`maxConcurrent: 1`);
+ * 4. the last automatic replacement finished less than `minHealthyPeriod` ago: wait (a rate limit:
+ *    a flapping fleet is not drained of spares in minutes);
+ * 5. no host down for `after` yet: wait, naming the first and when it will be due;
+ * 6. no spare connected, healthy and outside every cluster: wait, saying so;
+ * 7. otherwise replace the host down longest with the first usable spare.
+ */
+import { formatDuration, parseDuration } from '../../../shared/src/duration.js';
+import type { ClusterSpec } from '../cluster/spec.js';
+
+/** The policy with durations in ms. */
+export interface AutoPolicy {
+  afterMs: number;
+  spares: string[];
+  maxConcurrent: number;
+  minHealthyPeriodMs: number;
+  maxUnhealthyPercent: number;
+}
+
+/** What the decision needs to know. */
+export interface AutoInput {
+  policy: AutoPolicy;
+  /** Every host of the cluster, with when it went down (null: up). */
+  hosts: { name: string; downSince: number | null }[];
+  spares: { name: string; usable: boolean; why?: string }[];
+  /** Membership changes in progress for this cluster. */
+  running: number;
+  /** When the last automatic replacement finished, or null. */
+  lastReplacementAt: number | null;
+  now: number;
+}
+
+/** The outcome. */
+export type AutoDecision = { kind: 'replace'; old: string; spare: string; reason: string } | { kind: 'hold'; reason: string } | { kind: 'wait'; reason: string } | { kind: 'none'; reason: string };
+
+/** The policy of a spec with durations parsed; null when the cluster has none. */
+export function autoPolicyOf(spec: ClusterSpec): AutoPolicy | null {
+  const a = spec.autoReplace;
+  if (a === undefined) return null;
+  return {
+    afterMs: parseDuration(a.after) ?? 300_000,
+    spares: [...a.spares],
+    maxConcurrent: a.maxConcurrent,
+    minHealthyPeriodMs: parseDuration(a.minHealthyPeriod) ?? 3_600_000,
+    maxUnhealthyPercent: Number.parseInt(a.maxUnhealthy, 10),
+  };
+}
+
+/** See the file comment. */
+export function decideAutoReplace(input: AutoInput): AutoDecision {
+  const { policy, now } = input;
+  const down = input.hosts.filter((h) => h.downSince !== null).sort((a, b) => (a.downSince ?? 0) - (b.downSince ?? 0));
+  if (down.length === 0) return { kind: 'none', reason: 'every host is up' };
+  const total = input.hosts.length;
+  const percent = (down.length * 100) / total;
+  if (percent > policy.maxUnhealthyPercent) {
+    return {
+      kind: 'hold',
+      reason: `${down.length} of ${total} hosts down (${Math.round(percent)}% > maxUnhealthy ${policy.maxUnhealthyPercent}%): a partition or a power event, not dead hosts; nothing is replaced automatically`,
+    };
+  }
+  if (input.running >= policy.maxConcurrent) return { kind: 'wait', reason: `a membership change is in progress (maxConcurrent ${policy.maxConcurrent})` };
+  if (input.lastReplacementAt !== null && now - input.lastReplacementAt < policy.minHealthyPeriodMs) {
+    const left = policy.minHealthyPeriodMs - (now - input.lastReplacementAt);
+    return { kind: 'wait', reason: `the last automatic replacement finished ${formatDuration(now - input.lastReplacementAt)} ago; the next may start in ${formatDuration(left)} (minHealthyPeriod)` };
+  }
+  const due = down.filter((h) => now - (h.downSince ?? now) >= policy.afterMs);
+  const first = down[0];
+  if (due.length === 0 || first === undefined) {
+    const since = now - (first?.downSince ?? now);
+    return { kind: 'wait', reason: `${first?.name} down for ${formatDuration(since)}; replaced after ${formatDuration(policy.afterMs)}` };
+  }
+  const old = due[0];
+  const spare = input.spares.find((s) => s.usable);
+  if (old === undefined) return { kind: 'none', reason: 'nothing due' };
+  if (spare === undefined) {
+    const why = input.spares.map((s) => `${s.name}: ${s.why ?? 'unusable'}`).join('; ');
+    return { kind: 'wait', reason: `${old.name} is due for replacement but no spare is usable${why === '' ? '' : ` (${why})`}` };
+  }
+  return { kind: 'replace', old: old.name, spare: spare.name, reason: `${old.name} down for ${formatDuration(now - (old.downSince ?? now))} (≥ ${formatDuration(policy.afterMs)}): replacing it with ${spare.name}` };
+}

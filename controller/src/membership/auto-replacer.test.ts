@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../shared/src/log.js';
+import { AUTO_ACTOR, AutoReplacer } from './auto-replacer.js';
+import { specSource } from './specs.js';
+import { type MembershipFixture, membershipFixture } from './testing.js';
+
+const POLICY = { autoReplace: { after: '3s', spares: ['h4', 'h5'], minHealthyPeriod: '1h' } };
+
+describe('automatic replacement (real engine and SQLite, modelled hosts)', () => {
+  let fx: MembershipFixture;
+  afterEach(async () => fx.cleanup());
+
+  const replacer = (downSince: Map<string, number>, counts: string[]) =>
+    new AutoReplacer({
+      specs: specSource(fx.engine, fx.store.membership),
+      membership: fx.membership,
+      ops: fx.engine,
+      downSince: (h) => downSince.get(h) ?? null,
+      events: fx.store.events,
+      count: (o) => counts.push(o),
+      log: silentLogger(),
+    });
+
+  it('replaces the dead init node with the first spare once it has been down `after`; then waits minHealthyPeriod', async () => {
+    const marker = join(process.env.TMPDIR ?? '/tmp', `ballast-auto-fence-${process.pid}-${Date.now()}`);
+    fx = await membershipFixture({ hosts: { h1: { kind: 'command', argv: [process.execPath, '-e', "require('fs').writeFileSync(process.argv[1], 'off')", marker], timeoutMs: 10_000 } } });
+    await fx.create(POLICY);
+    const downSince = new Map<string, number>();
+    const counts: string[] = [];
+    const auto = replacer(downSince, counts);
+    expect((await auto.tick()).get('lab')).toEqual({ kind: 'none', reason: 'every host is up' });
+    fx.fleet.offline.add('h1');
+    downSince.set('h1', Date.now()); // just down: not due for 3 s
+    expect((await auto.tick()).get('lab')?.kind).toBe('wait');
+    downSince.set('h1', Date.now() - 5000);
+    expect((await auto.tick()).get('lab')).toMatchObject({ kind: 'replace', old: 'h1', spare: 'h4' });
+    const op = fx.engine.list(5).find((o) => o.kind === 'node.replace');
+    expect(op).toBeDefined();
+    await fx.engine.idle(op?.id ?? '');
+    const done = fx.engine.get(op?.id ?? '');
+    expect([done.state, done.createdBy]).toEqual(['succeeded', AUTO_ACTOR]);
+    expect(fx.fleet.members.map((m) => m.name)).toEqual(['h2', 'h3', 'h4']);
+    // h2 dies next: the policy waits for minHealthyPeriod since the last automatic replacement.
+    fx.fleet.offline.add('h2');
+    downSince.set('h2', Date.now() - 5000);
+    expect((await auto.tick()).get('lab')?.reason).toMatch(/^the last automatic replacement finished \d+(ms|s) ago; the next may start in (59m|1h) \(minHealthyPeriod\)$/);
+    expect(counts).toEqual(['started']);
+    const events = fx.store.events.list({ limit: 50 }).filter((e) => e.kind === 'autoreplace.decision').map((e) => e.message);
+    expect(events[0]).toBe('cluster lab: none: every host is up');
+    expect(events.some((m) => /^cluster lab: replace: h1 down for \d+s \(≥ 3s\): replacing it with h4 \(op-[0-9a-f]{12}\)$/.test(m))).toBe(true);
+  });
+
+  it('holds when more than maxUnhealthy is down, counting it once, and never starts anything', async () => {
+    fx = await membershipFixture();
+    await fx.create(POLICY);
+    const downSince = new Map([['h1', 0], ['h2', 0]]);
+    const counts: string[] = [];
+    const auto = replacer(downSince, counts);
+    const d = (await auto.tick()).get('lab');
+    expect(d).toEqual({ kind: 'hold', reason: '2 of 4 hosts down (50% > maxUnhealthy 40%): a partition or a power event, not dead hosts; nothing is replaced automatically' });
+    await auto.tick();
+    expect(counts).toEqual(['held']);
+    expect(fx.engine.list(5).filter((o) => o.kind === 'node.replace')).toEqual([]);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * The automatic replacement loop: every tick, for each cluster whose spec has `autoReplace`, the
+ * policy (auto-policy.ts) decides from the live fleet, and a `replace` starts a `node.replace`
+ * operation by `auto-replace` — the same operation, gates, quorum guard and fencing as an
+ * operator's. Every decision that differs from the cluster's previous one is an event
+ * (`autoreplace.decision`), and `ballast_replacements_total{outcome}` counts started, refused and
+ * held replacements. Off unless a cluster's spec has the policy.
+ */
+import type { Logger } from 'pino';
+import { messageOf } from '../../../shared/src/errors.js';
+import type { NewEvent } from '../store/events.js';
+import type { OperationEngine } from '../ops/engine.js';
+import { type AutoDecision, autoPolicyOf, decideAutoReplace } from './auto-policy.js';
+import { type SpecSource, startMembershipChange } from './start.js';
+import { type MembershipDeps, NODE_REPLACE } from './types.js';
+
+/** The actor automatic replacements are started by. */
+export const AUTO_ACTOR = 'auto-replace';
+
+/** Options of {@link AutoReplacer}. */
+export interface AutoReplacerOptions {
+  specs: SpecSource;
+  membership: MembershipDeps;
+  ops: Pick<OperationEngine, 'start' | 'list' | 'find'>;
+  /** When each host went down (unreachable since), null when up or unknown. */
+  downSince(host: string): number | null;
+  events: { append(event: NewEvent): unknown };
+  /** ballast_replacements_total{outcome}. */
+  count?: (outcome: 'started' | 'refused' | 'held') => void;
+  log: Logger;
+  now?: () => number;
+}
+
+/** See the file comment. */
+export class AutoReplacer {
+  private readonly last = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+
+  constructor(private readonly o: AutoReplacerOptions) {}
+
+  /** Evaluates every cluster once; returns the decisions (for tests). */
+  async tick(): Promise<Map<string, AutoDecision>> {
+    const out = new Map<string, AutoDecision>();
+    const now = (this.o.now ?? Date.now)();
+    const specs = this.o.specs.clusters().flatMap((c) => {
+      const s = this.o.specs.current(c);
+      return s === null ? [] : [s];
+    });
+    const members = new Set(specs.flatMap((s) => s.hosts.map((h) => h.name)));
+    for (const spec of specs) {
+      const policy = autoPolicyOf(spec);
+      if (policy === null) continue;
+      const spares = policy.spares.map((name) => {
+        const h = this.o.membership.hosts.find(name);
+        if (members.has(name)) return { name, usable: false, why: 'already in a cluster' };
+        if (h === null) return { name, usable: false, why: 'not enrolled' };
+        if (!h.connected || this.o.downSince(name) !== null) return { name, usable: false, why: 'not connected' };
+        return { name, usable: true };
+      });
+      const decision = decideAutoReplace({
+        policy,
+        hosts: spec.hosts.map((h) => ({ name: h.name, downSince: this.o.downSince(h.name) })),
+        spares,
+        running: this.o.membership.repo.lock(spec.name) === null ? 0 : 1,
+        lastReplacementAt: this.lastAutoReplacement(spec.name),
+        now,
+      });
+      out.set(spec.name, decision);
+      if (decision.kind === 'hold') this.note(spec.name, decision, 'held');
+      else if (decision.kind !== 'replace') this.note(spec.name, decision);
+      else {
+        try {
+          const doc = await startMembershipChange(NODE_REPLACE, { old: decision.old, add: decision.spare, check: false, diff: false }, { ops: this.o.ops, deps: this.o.membership, specs: this.o.specs, actor: AUTO_ACTOR });
+          this.note(spec.name, { ...decision, reason: `${decision.reason} (${doc.id})` }, 'started');
+        } catch (err) {
+          this.note(spec.name, { kind: 'wait', reason: `replacing ${decision.old} with ${decision.spare} was refused: ${messageOf(err)}` }, 'refused');
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Ticks every `intervalMs` (one at a time). */
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      if (this.busy) return;
+      this.busy = true;
+      this.tick()
+        .catch((err: unknown) => this.o.log.error({ err }, 'automatic replacement tick failed'))
+        .finally(() => {
+          this.busy = false;
+        });
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** The end of the newest successful automatic replacement of `cluster`. */
+  private lastAutoReplacement(cluster: string): number | null {
+    for (const item of this.o.ops.list(200)) {
+      if (item.kind !== NODE_REPLACE || item.cluster !== cluster || item.state !== 'succeeded') continue;
+      const op = this.o.ops.find(item.id);
+      if (op.createdBy === AUTO_ACTOR) return op.endedAt ?? op.updatedAt;
+    }
+    return null;
+  }
+
+  /** An event when the decision changed; the counter every time it applies. */
+  private note(cluster: string, d: AutoDecision, outcome?: 'started' | 'refused' | 'held'): void {
+    if (outcome !== undefined && (outcome !== 'held' || this.last.get(cluster) !== d.reason)) this.o.count?.(outcome);
+    if (this.last.get(cluster) === d.reason) return;
+    this.last.set(cluster, d.reason);
+    this.o.log.info({ cluster, decision: d.kind, reason: d.reason }, 'automatic replacement decision');
+    this.o.events.append({ host: d.kind === 'replace' ? d.old : null, kind: 'autoreplace.decision', message: `cluster ${cluster}: ${d.kind}: ${d.reason}`, data: { cluster, decision: d.kind } });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Taking OLD out, each step converging so a re-execution after a controller crash is harmless:
+ * drain (reachable), the reset role (reachable; the VIP released first), fence (unreachable: the
+ * operation pauses until it is confirmed), the out-of-service taint, the etcd member removed by ID
+ * through a healthy peer's agent (its module finds the member by peer URL and removes that ID,
+ * behind the agent's own quorum guard), and the Node deleted with kubeadm's state cleaned.
+ */
+import { Type } from '@sinclair/typebox';
+import { BallastError } from '../../../shared/src/errors.js';
+import { clientUrl, hostOf, kubeApiOptions, peerUrl, pkiInputs, wantsDiff } from '../bootstrap/cluster-facts.js';
+import { recapText, runRole } from '../bootstrap/role-runner.js';
+import { includeAgain, releaseVip } from '../bootstrap/vip-release.js';
+import type { KubeNodeOps } from '../kube/node-ops.js';
+import type { StepContext, StepExecutor, StepOutcome, StepView } from '../ops/types.js';
+import { drainNode, ensureApiEndpointForgotten, ensureCordoned, ensureNodeDeleted, ensureOutOfServiceTaint } from './drain.js';
+import { membershipInputOf } from './input.js';
+import { MSTEP } from './plan.js';
+import type { MembershipDeps } from './types.js';
+
+const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$' });
+const NodeArgs = Type.Object({ node: Name });
+const HostArgs = Type.Object({ host: Name });
+
+async function kubeOf(deps: MembershipDeps, ctx: StepContext): Promise<KubeNodeOps> {
+  const input = membershipInputOf(ctx.op);
+  const pki = await deps.bootstrap.readPki(input.spec.name, pkiInputs(input.spec));
+  return deps.kubeNodes(kubeApiOptions(input.spec, pki));
+}
+
+/** Cordon, then evict every pod (PDBs honoured) until none is left or the deadline passes. */
+export function drainExecutor(deps: MembershipDeps): StepExecutor<{ node: string }> {
+  return {
+    kind: MSTEP.drain,
+    args: NodeArgs,
+    async execute(step, ctx) {
+      const api = await kubeOf(deps, ctx);
+      const cordon = await ensureCordoned(api, step.args.node);
+      const drain = await drainNode(api, step.args.node, { timeoutMs: deps.drainTimeoutMs ?? 600_000, intervalMs: deps.drainIntervalMs ?? 5000, signal: ctx.signal, progress: ctx.progress });
+      return { changed: cordon.changed || drain.changed, message: `${cordon.message}; ${drain.message}` };
+    },
+    async check(step, ctx) {
+      const api = await kubeOf(deps, ctx);
+      const pods = (await api.podsOn(step.args.node)).filter((p) => !p.daemonSet && !p.mirror);
+      return { changed: true, message: `would cordon ${step.args.node} and evict ${pods.length} pods (${pods.slice(0, 5).map((p) => `${p.namespace}/${p.name}`).join(', ') || 'none'}), honouring PodDisruptionBudgets` };
+    },
+  };
+}
+
+/** The VIP released from OLD (it moves first if OLD holds it), then the reset role on OLD. */
+export function stopOldExecutor(deps: MembershipDeps): StepExecutor<{ host: string }> {
+  const run = (check: boolean) => async (step: StepView<{ host: string }>, ctx: StepContext): Promise<StepOutcome> => {
+    const { host } = step.args;
+    const vip = deps.bootstrap.vip?.();
+    const released = !check && vip !== undefined ? await releaseVip(vip, [host], ctx.op.id, deps.bootstrap.log) : null;
+    const outcomes = await runRole({ runs: deps.bootstrap.runs, role: 'reset', hosts: [{ host, vars: {} }], check, signal: ctx.signal, actor: ctx.op.id, diff: wantsDiff(ctx.op), progress: ctx.progress });
+    // A reset host may be enrolled again as someone's NEW: it must not stay excluded from VIP elections.
+    if (released !== null && vip !== undefined) await includeAgain(vip, released.excluded, ctx.op.id, deps.bootstrap.log);
+    const vipNote = released === null || released.lines.length === 0 ? '' : `; ${released.lines.join(', ')} first`;
+    return { changed: outcomes.some((o) => o.recap.changed > 0), message: `${check ? 'would reset' : 'reset'} ${host} (kubeadm reset; etcd, kubelet, containerd stopped and removed): ${recapText(outcomes)}${vipNote}`, data: { runs: outcomes.map((o) => o.runId) } };
+  };
+  return { kind: MSTEP.stopOld, args: HostArgs, execute: run(false), check: run(true) };
+}
+
+/** Confirms an unreachable OLD is powered off; nothing after this step runs before it is. */
+export function fenceExecutor(deps: MembershipDeps): StepExecutor<{ host: string }> {
+  return {
+    kind: MSTEP.fence,
+    args: HostArgs,
+    async execute(step, ctx) {
+      const input = membershipInputOf(ctx.op);
+      const out = await deps.fence.fence(step.args.host, { signal: ctx.signal, confirmed: input.confirmPoweredOff === true, progress: ctx.progress });
+      return { changed: out.method !== 'operator', message: out.message, data: { method: out.method } };
+    },
+    async check(step, ctx) {
+      const input = membershipInputOf(ctx.op);
+      const agent = deps.fence.describe(step.args.host);
+      if (agent !== null) return { changed: true, message: `would fence ${step.args.host} (${agent}) and wait until it is confirmed off` };
+      if (input.confirmPoweredOff === true) return { changed: false, message: `no fence agent for ${step.args.host}: the operator confirmed it is powered off` };
+      throw new BallastError('BALLAST_ERR_FENCE_FAILED', `would stop here: no fence agent is configured for ${step.args.host} and nobody confirmed it is powered off (--confirm-powered-off)`);
+    },
+  };
+}
+
+/** `node.kubernetes.io/out-of-service` on a fenced node. */
+export function taintExecutor(deps: MembershipDeps): StepExecutor<{ node: string }> {
+  return {
+    kind: MSTEP.taint,
+    args: NodeArgs,
+    async execute(step, ctx) {
+      return ensureOutOfServiceTaint(await kubeOf(deps, ctx), step.args.node);
+    },
+    async check(step) {
+      return { changed: true, message: `would taint ${step.args.node} node.kubernetes.io/out-of-service=nodeshutdown:NoExecute` };
+    },
+  };
+}
+
+/** Removes OLD's member through the first connected healthy peer (by peer URL → its ID, on the agent). */
+export function etcdRemoveExecutor(deps: MembershipDeps): StepExecutor<{ member: string }> {
+  const run = (check: boolean) => async (step: StepView<{ member: string }>, ctx: StepContext): Promise<StepOutcome> => {
+    const input = membershipInputOf(ctx.op);
+    const old = hostOf(input.before, step.args.member);
+    const peers = input.through.filter((m) => m !== old.name && deps.hosts.find(m)?.connected === true);
+    const [via] = peers;
+    if (via === undefined) throw new BallastError('BALLAST_ERR_HOST_NOT_CONNECTED', `failed to remove etcd member ${old.name}: none of its peers (${input.through.join(', ')}) has a connected agent`);
+    const outcomes = await runRole({
+      runs: deps.bootstrap.runs,
+      role: 'etcd-member',
+      hosts: [{ host: via, vars: { action: 'remove', member: old.name, peerUrls: [peerUrl(old)], endpoints: peers.map((m) => clientUrl(hostOf(input.before, m))) } }],
+      check,
+      signal: ctx.signal,
+      actor: ctx.op.id,
+      diff: wantsDiff(ctx.op),
+      progress: ctx.progress,
+    });
+    return { changed: outcomes.some((o) => o.recap.changed > 0), message: `etcd member ${old.name} ${check ? 'would be removed' : 'removed'} through ${via}: ${recapText(outcomes)}` };
+  };
+  return { kind: MSTEP.etcdRemove, args: Type.Object({ member: Name }), execute: run(false), check: run(true) };
+}
+
+/** Deletes OLD's Node and forgets it in kubeadm's ClusterStatus. */
+export function nodeDeleteExecutor(deps: MembershipDeps): StepExecutor<{ node: string }> {
+  return {
+    kind: MSTEP.nodeDelete,
+    args: NodeArgs,
+    async execute(step, ctx) {
+      const api = await kubeOf(deps, ctx);
+      const node = await ensureNodeDeleted(api, step.args.node);
+      const kubeadm = await ensureApiEndpointForgotten(api, step.args.node);
+      return { changed: node.changed || kubeadm.changed, message: `${node.message}; ${kubeadm.message}` };
+    },
+    async check(step, ctx) {
+      const live = await (await kubeOf(deps, ctx)).getNode(step.args.node);
+      return { changed: live !== null, message: live === null ? `no Node ${step.args.node}` : `would delete Node ${step.args.node} and clean kubeadm's state` };
+    },
+  };
+}

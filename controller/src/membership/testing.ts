@@ -1,0 +1,142 @@
+/**
+ * The fixture of the membership tests: a real SQLite file, the real operations engine with the
+ * production catalogue (bootstrap and membership kinds), the real HTTP app (`app.inject`: routes,
+ * auth, schemas, audit), the real PKI, modelled hosts ({@link ReplaceFleet}) and a modelled
+ * Kubernetes API ({@link ModelKube}). `restart()` builds a second engine over the same file and
+ * the same hosts while the first is abandoned mid-step: the controller after a SIGKILL.
+ */
+import 'reflect-metadata';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { silentLogger } from '../../../shared/src/log.js';
+import type { OperationDocument } from '../../../shared/src/ops-api.js';
+import { caPublicKeyHash } from '../../../shared/src/pki.js';
+import { buildApp } from '../api/app.js';
+import type { BootstrapDeps } from '../bootstrap/deps.js';
+import { CLUSTER_CREATE } from '../bootstrap/kind.js';
+import { clusterPkiPorts } from '../bootstrap/wiring.js';
+import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
+import { HostTracker } from '../hub/host-tracker.js';
+import { createMetrics } from '../metrics.js';
+import { OperationEngine } from '../ops/engine.js';
+import { operationCatalogue } from '../ops/catalogue.js';
+import { createCa } from '../pki/ca.js';
+import { openStore, type Store } from '../store/store.js';
+import { createFencePort, type FencingConfig } from './fence.js';
+import { ModelKube, ReplaceFleet } from './fakes.js';
+import { specSource } from './specs.js';
+import type { MembershipDeps } from './types.js';
+
+/** 3 stacked control planes (h1 the init node) and a worker. */
+export function labSpec(extra: Record<string, unknown> = {}): ClusterSpec {
+  const checked = checkClusterDocument({
+    ...extra,
+    apiVersion: 'ballast.dev/v1alpha1',
+    kind: 'Cluster',
+    name: 'lab',
+    vip: { address: '198.18.0.250', interface: 'eth0' },
+    network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n' } },
+    hosts: [
+      { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
+      { name: 'h2', address: '198.18.0.12', roles: ['etcd', 'control-plane'] },
+      { name: 'h3', address: '198.18.0.13', roles: ['etcd', 'control-plane'] },
+      { name: 'w1', address: '198.18.0.21', roles: ['worker'] },
+    ],
+  });
+  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
+  return checked.spec;
+}
+
+/** One controller process over the fixture's file. */
+export interface Instance {
+  store: Store;
+  engine: OperationEngine;
+  app: FastifyInstance;
+  token: string;
+  /** The membership executors' deps of this instance (fence agents as configured). */
+  membership: MembershipDeps;
+  /** POST/GET/DELETE through the app with the admin token. */
+  call(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<{ statusCode: number; json<T>(): T }>;
+}
+
+/** The fixture. */
+export interface MembershipFixture extends Instance {
+  dir: string;
+  fleet: ReplaceFleet;
+  kube: ModelKube;
+  restart(): Promise<Instance>;
+  /** cluster create of {@link labSpec} (with `extra` fields), waited for. */
+  create(extra?: Record<string, unknown>): Promise<OperationDocument>;
+  cleanup(): Promise<void>;
+}
+
+/** Builds the fixture; `fencing` configures fence agents per host. */
+export async function membershipFixture(fencing: FencingConfig = { hosts: {} }): Promise<MembershipFixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'ballast-membership-'));
+  const fleet = new ReplaceFleet();
+  const kube = new ModelKube(fleet);
+  const ca = await createCa({ commonName: 'test-ca' });
+  const instances: Instance[] = [];
+  const build = async (): Promise<Instance> => {
+    const store = openStore({ path: join(dir, 'ballast.db') });
+    const log = silentLogger();
+    const bootstrap: BootstrapDeps = {
+      runs: fleet,
+      ...clusterPkiPorts(store.clusterPki, log),
+      clusters: store.clusters,
+      validate: () => ({ problems: [], notes: [] }),
+      etcd: () => fleet.etcdClient(),
+      kube: () => fleet.kubeApi(),
+      log,
+      gateIntervalMs: 5,
+    };
+    const membership: MembershipDeps = { bootstrap, repo: store.membership, hosts: fleet.hostsPort(), kubeNodes: () => kube, fence: createFencePort(fencing), drainIntervalMs: 5, drainTimeoutMs: 300 };
+    const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }), settleTimeoutMs: 200 });
+    const app = buildApp({
+      store,
+      tracker: new HostTracker({ log, sink: { transition: () => {} } }),
+      metrics: createMetrics({ collectProcess: false }),
+      log,
+      ca,
+      caHash: caPublicKeyHash(ca.certPem),
+      serverUrl: () => 'https://198.18.0.1:9443',
+      now: Date.now,
+      ops: engine,
+      bootstrap,
+      nodes: { membership, specs: specSource(engine, store.membership) },
+    });
+    const token = store.operators.ensureAdmin() ?? instances[0]?.token ?? '';
+    const call: Instance['call'] = async (method, url, body) =>
+      app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as object }) });
+    const instance = { store, engine, app, token, membership, call };
+    instances.push(instance);
+    return instance;
+  };
+  const first = await build();
+  return {
+    ...first,
+    dir,
+    fleet,
+    kube,
+    restart: build,
+    async create(extra = {}) {
+      const doc = await first.engine.start(CLUSTER_CREATE, { spec: labSpec(extra) }, { actor: 'alice', cluster: 'lab' });
+      await first.engine.idle(doc.id);
+      const done = first.engine.get(doc.id);
+      if (done.state !== 'succeeded') throw new Error(`cluster create ${done.state}: ${JSON.stringify(done.error)}`);
+      for (const h of labSpec().hosts) fleet.addresses.set(h.name, h.address);
+      for (const n of ['h4', 'h5', 'w2']) fleet.addresses.set(n, `198.18.0.${n === 'w2' ? 22 : 10 + Number(n.slice(1))}`);
+      return done;
+    },
+    async cleanup() {
+      for (const i of instances) {
+        await i.app.close();
+        await i.engine.close();
+        i.store.close();
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

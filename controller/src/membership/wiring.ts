@@ -1,0 +1,48 @@
+/**
+ * The production {@link MembershipDeps}: the fleet directory for reachability, the store and the
+ * tracker for revoking a replaced host (as `host remove` does), the real Kubernetes node client,
+ * and the fence agents of `<data dir>/fencing.yaml`.
+ */
+import { join } from 'node:path';
+import type { BootstrapDeps } from '../bootstrap/deps.js';
+import type { HostDirectory } from '../fleet/directory.js';
+import type { HostTracker } from '../hub/host-tracker.js';
+import { createKubeNodeOps } from '../kube/node-ops.js';
+import type { Store } from '../store/store.js';
+import { createFencePort, loadFencingConfig } from './fence.js';
+import type { MembershipDeps } from './types.js';
+
+/** What {@link createMembershipDeps} needs. */
+export interface MembershipWiring {
+  store: Pick<Store, 'hosts' | 'events' | 'membership'>;
+  directory: Pick<HostDirectory, 'get'>;
+  tracker: Pick<HostTracker, 'remove'>;
+  bootstrap: BootstrapDeps;
+  dataDir: string;
+  now: () => number;
+}
+
+/** Reads fencing.yaml (BALLAST_ERR_CONFIG when invalid: the controller refuses to start) and builds the deps. */
+export function createMembershipDeps(w: MembershipWiring): MembershipDeps {
+  const fencing = loadFencingConfig(join(w.dataDir, 'fencing.yaml'));
+  return {
+    bootstrap: w.bootstrap,
+    repo: w.store.membership,
+    hosts: {
+      find(name) {
+        const h = w.directory.get(name);
+        return h === null ? null : { connected: h.connected, address: h.address };
+      },
+      revoke(name, reason) {
+        const host = w.store.hosts.getByName(name);
+        if (host === null) return false;
+        w.store.hosts.remove(host.id, w.now(), reason);
+        w.tracker.remove(host.id);
+        w.store.events.append({ host: name, kind: 'removed', message: `host removed (${reason}); certificate ${host.certSerial} revoked`, data: { certSerial: host.certSerial } });
+        return true;
+      },
+    },
+    kubeNodes: (opts) => createKubeNodeOps(opts),
+    fence: createFencePort(fencing),
+  };
+}
