@@ -144,10 +144,10 @@ describe('issue 16 point 2: imported artifacts are trusted by construction', () 
 
   it('admin, catalogue name+version with another sha256, signed by a configured key: UNTRUSTED, no override', async () => {
     const bundle = join(dir, 'repin.tar');
-    // The built-in catalogue, not a test pin: kubectl 1.30.4 (amd64) is pinned there.
-    await writeBundle({ out: bundle, entries: [{ name: 'kubectl', version: '1.30.4', file: 'kubectl', content: Buffer.from('#!/bin/sh\n') }, ...TOOL] });
+    // The built-in catalogue, not a test pin: kubectl 1.36.3 (amd64) is pinned there.
+    await writeBundle({ out: bundle, entries: [{ name: 'kubectl', version: '1.36.3', file: 'kubectl', content: Buffer.from('#!/bin/sh\n') }, ...TOOL] });
     const message = await refused(bundle, { admin: true, keys }, 'BALLAST_ERR_ARTIFACT_UNTRUSTED');
-    expect(message).toContain('kubectl 1.30.4 (amd64) (the built-in catalogue pins sha256');
+    expect(message).toContain('kubectl 1.36.3 (amd64) (the built-in catalogue pins sha256');
     expect(message).toContain('whoever imports it and whatever signs it');
   });
 
