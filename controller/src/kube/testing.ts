@@ -80,6 +80,9 @@ export interface KubeadmShape {
  * no VIP-less shape: a Cluster document requires `vip`, which is always the control-plane endpoint.
  * Rendered for any Kubernetes ≥ 1.31 these are v1beta4; see {@link KUBEADM_V1BETA3_SHAPES}.
  */
+/** What the lab's cluster.yaml asks for (`node` and `addons`): systemd-nspawn hosts on cgroup v1. */
+const CGROUP_V1 = { kubelet: { cgroupDriver: 'cgroupfs' as const, allowCgroupV1: true }, skipAddons: ['coredns' as const, 'kube-proxy' as const] };
+
 export const KUBEADM_SHAPES: readonly KubeadmShape[] = [
   { name: 'init', golden: 'init-v1beta4.yaml', goldenVersion: '1.36.3', render: (v) => renderInitConfig(goldenInput(v)) },
   {
@@ -112,6 +115,18 @@ export const KUBEADM_SHAPES: readonly KubeadmShape[] = [
     golden: 'join-worker-v1beta4.yaml',
     goldenVersion: '1.36.3',
     render: (v) => renderJoinConfig({ ...goldenInput(v), node: WORKER }, { controlPlane: false }),
+  },
+  {
+    name: 'init, cgroup v1 hosts (cgroupfs, failCgroupV1 false, SystemVerification ignored, add-ons skipped)',
+    golden: null,
+    goldenVersion: '1.36.3',
+    render: (v) => renderInitConfig({ ...goldenInput(v), ...CGROUP_V1 }),
+  },
+  {
+    name: 'join worker, cgroup v1 hosts',
+    golden: null,
+    goldenVersion: '1.36.3',
+    render: (v) => renderJoinConfig({ ...goldenInput(v), ...CGROUP_V1, node: WORKER }, { controlPlane: false }),
   },
   {
     name: 'join worker, DNS-name VIP',

@@ -8,13 +8,17 @@
  *   partition HOST | heal HOST                               switch port down / up
  *   poweroff HOST | poweron HOST                             clean container shutdown / boot
  *   down                                                     tear everything down (idempotent)
+ *   bundle                                                   build the real-Kubernetes lab bundle (cli-kube.ts)
+ *   cluster [--control-planes N]                             real Kubernetes on the lab (cli-kube.ts)
  */
+import { kubeCommand } from './cli-kube.js';
 import { Lab, downFromState } from './lab.js';
 import { ensurePackages } from './packages.js';
 import { labDir } from './state.js';
 
 const log = (msg: string) => process.stderr.write(`lab: ${msg}\n`);
-const USAGE = 'usage: lab up [--hosts N] [--no-join] [--controller package|repo] | status | exec HOST CMD... | ctl ARGS... | partition HOST | heal HOST | poweroff HOST | poweron HOST | down';
+const USAGE =
+  'usage: lab up [--hosts N] [--no-join] [--controller package|repo] | status | exec HOST CMD... | ctl ARGS... | partition HOST | heal HOST | poweroff HOST | poweron HOST | down | bundle | cluster [--control-planes N]';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -30,6 +34,9 @@ async function main(argv: string[]): Promise<number> {
       if (!had) log('no lab to tear down');
       return 0;
     }
+    case 'bundle':
+    case 'cluster':
+      return kubeCommand(command, rest, log);
     case 'status':
       process.stdout.write(`${await Lab.attach(labDir(), log).status()}\n`);
       return 0;
