@@ -1,4 +1,5 @@
-import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createModuleRegistry } from '../registry.js';
@@ -44,6 +45,23 @@ describe('directory module', () => {
     expect((await dir({ path: '/opt/cni/bin/x', state: 'absent' })).changed).toBe(false);
     for (const path of ['/opt', '/./opt', '/./.', '/opt/cni/bin/x/..']) {
       expect(await rejection(dir({ path, state: 'absent' }))).toMatchObject({ code: expect.stringMatching(/^BALLAST_ERR_(UNSAFE_PATH|PATH_OUTSIDE_ROOT)$/) });
+    }
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a mount point is emptied, never removed: the mount stays (root: mounts a tmpfs)', async () => {
+    const point = join(root, 'var/lib/containerd');
+    await mkdir(point, { recursive: true });
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'ballast-test', point]);
+    expect(mount.status, String(mount.stderr)).toBe(0);
+    try {
+      await mkdir(join(point, 'io.containerd.content.v1.content/blobs'), { recursive: true });
+      await writeFile(join(point, 'meta.db'), 'x');
+      expect((await dir({ path: '/var/lib/containerd', state: 'absent' }, true)).message).toBe('would empty directory /var/lib/containerd (a mount point: the directory stays)');
+      expect(await dir({ path: '/var/lib/containerd', state: 'absent' })).toMatchObject({ changed: true, message: 'emptied directory /var/lib/containerd (a mount point: the directory stays)' });
+      expect(await readdir(point)).toEqual([]);
+      expect(await dir({ path: '/var/lib/containerd', state: 'absent' })).toEqual({ changed: false, message: 'directory /var/lib/containerd is a mount point and empty' });
+    } finally {
+      spawnSync('umount', [point]);
     }
   });
 

@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BallastError } from '../../../../shared/src/errors.js';
 import { CONFIG_PATHS, REMOVABLE_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { attrDrift, ensureAttrs, loadIdNames, lstatOrNull, parseMode, resolveOwnership, type WantedAttrs } from '../attrs.js';
@@ -51,8 +52,30 @@ async function ensureDirectoryAbsent(ctx: ModuleContext, path: string, full: str
       path: '/args/path',
     });
   }
+  if (await isMountPoint(full)) {
+    // A directory with a filesystem mounted on it (a dedicated disk for /var/lib/containerd, say)
+    // cannot be removed (EBUSY) and must not be unmounted behind the admin's back: "absent" means
+    // its contents are gone, the mount point stays.
+    const entries = await readdir(full);
+    if (entries.length === 0) return { changed: false, message: `directory ${path} is a mount point and empty` };
+    const diff = ctx.diff ? `mount point ${path}: ${entries.length} entries → empty\n` : undefined;
+    if (ctx.check) return { changed: true, message: `would empty directory ${path} (a mount point: the directory stays)`, diff };
+    for (const entry of entries) await rm(join(full, entry), { recursive: true, force: true });
+    return { changed: true, message: `emptied directory ${path} (a mount point: the directory stays)`, diff };
+  }
   const diff = ctx.diff ? `directory present → absent\n` : undefined;
   if (ctx.check) return { changed: true, message: `would remove directory ${path}`, diff };
   await rm(full, { recursive: true, force: true });
   return { changed: true, message: `removed directory ${path}`, diff };
+}
+
+/** Whether something is mounted on `full` (this process's mount namespace: the host's). */
+async function isMountPoint(full: string): Promise<boolean> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  // Field 5 is the mount point, with spaces and the like octal-escaped (\040).
+  const decode = (p: string) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+  return text.split('\n').some((line) => {
+    const point = line.split(' ')[4];
+    return point !== undefined && decode(point) === full;
+  });
 }
