@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../shared/src/clusters-api.js';
 import type { OperationDocument } from '../../shared/src/ops-api.js';
-import { prng } from '../support/prng.js';
 import { parseStandinLog, STANDIN_LOG } from '../support/standin/log.js';
 import { type BootstrapLab, setupBootstrapLab, VIP } from './support-bootstrap.js';
+import { createWithControllerKills, explainOp } from './support-ops.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
-import { sleep, waitUntil } from './tool/exec.js';
+import { sleep } from './tool/exec.js';
 import type { Lab } from './tool/lab.js';
 
 // Issue 5's lab tests: `ballastctl cluster create` on 5 real systemd hosts (3 etcd + control plane,
@@ -37,21 +37,7 @@ describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL,
     for (const h of HOSTS) out.push(...(await existing(h, INSTALLED)).map((p) => `${h}:${p}`));
     return out;
   }
-  /** Waits until the operation is no longer pending/running (bounded), tolerating a restarting controller. */
-  async function settle(id: string, timeoutMs: number): Promise<OperationDocument> {
-    return waitUntil(
-      `operation ${id} to settle`,
-      async () => {
-        const r = await lab.ctl(['op', id, '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
-        if (r.code !== 0 && r.stdout.trim() === '') return undefined;
-        const doc = JSON.parse(r.stdout) as OperationDocument;
-        return doc.state === 'running' || doc.state === 'pending' ? undefined : doc;
-      },
-      { timeoutMs, intervalMs: 500 },
-    );
-  }
-  const explain = (doc: OperationDocument) =>
-    `${doc.id} ${doc.state}: ${doc.error === null ? '' : `${doc.error.code} at ${doc.error.stepKey} on ${doc.error.host ?? '-'}: ${doc.error.message}`}`;
+  const explain = explainOp;
 
   beforeAll(async () => {
     env = await setupBootstrapLab({ hosts: HOSTS.length, controlPlane: CONTROL.length, log, figure: (name, ms) => figure(name, secs(ms)) });
@@ -103,40 +89,8 @@ describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL,
   });
 
   it('3. cluster create survives 5 controller SIGKILLs at random points and reaches the end state: 3 voters, containerd everywhere, kube phases in order', async () => {
-    const seed = Number(process.env.BALLAST_KILL_SEED ?? Date.now() % 1_000_000);
-    console.log(`SEED ${seed} (rerun with BALLAST_KILL_SEED=${seed})`);
-    const random = prng(seed); // mulberry32: the kill points are reproducible from the printed seed
     const t0 = Date.now();
-    const started = await lab.ctlJson<OperationDocument>(['cluster', 'create', '-f', clusterFile, '--yes', '--no-follow', '-o', 'json']);
-    const total = started.progress.total;
-    // Five distinct points after validation, chosen at random, none among the last six steps: those
-    // (the last join gate and the worker batches) take well under a second each, so a poll that spawns
-    // ballastctl could see the operation already finished and miss the kill (CI once counted 4 of 5).
-    const points = new Set<number>();
-    while (points.size < 5) points.add(2 + Math.floor(random() * (total - 8)));
-    const kills = [...points].sort((a, b) => a - b);
-    console.log(`kill points (steps done): ${kills.join(', ')} of ${total}`);
-    const killed: string[] = [];
-    for (const at of kills) {
-      const doc = await waitUntil(
-        `operation to pass step ${at}`,
-        async () => {
-          const r = await lab.ctl(['op', started.id, '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
-          if (r.code !== 0 && r.stdout.trim() === '') return undefined;
-          const d = JSON.parse(r.stdout) as OperationDocument;
-          if (d.state === 'paused' || d.state === 'failed') throw new Error(explain(d));
-          return d.progress.done >= at || d.state === 'succeeded' ? d : undefined;
-        },
-        { timeoutMs: 600_000, intervalMs: 100 },
-      );
-      if (doc.state === 'succeeded') break;
-      await lab.killController();
-      killed.push(`${doc.current?.key ?? '?'} (${doc.progress.done} done)`);
-      await sleep(Math.floor(random() * 1500));
-      await lab.startController();
-    }
-    console.log(`SIGKILLed the controller during: ${killed.join(', ')}`);
-    const done = await settle(started.id, 900_000);
+    const { done, killed } = await createWithControllerKills(lab, clusterFile, { kills: 5, timeoutMs: 900_000 });
     expect(done.state, explain(done)).toBe('succeeded');
     figure('cluster create with 5 controller SIGKILLs (5 hosts)', secs(Date.now() - t0));
     expect(killed.length).toBe(5);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationDocument } from '../../shared/src/ops-api.js';
-import { prng } from '../support/prng.js';
+import { createWithControllerKills, explainOp } from './support-ops.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { hostRssBytes, type KubeLab, kubeSkipReason, probeVip, setupKubeLab } from './support-kube.js';
 import { sleep, waitUntil } from './tool/exec.js';
@@ -28,8 +28,7 @@ describe.skipIf(skipReason !== null)('lab: real Kubernetes 1.36 — cluster crea
   let lab: Lab;
   let kubeconfig: string;
 
-  const explain = (doc: OperationDocument) =>
-    `${doc.id} ${doc.state}: ${doc.error === null ? '' : `${doc.error.code} at ${doc.error.stepKey} on ${doc.error.host ?? '-'}: ${doc.error.message}`}`;
+  const explain = explainOp;
   const kc = async (args: string[]) => {
     const r = await kubectl(lab, kubeconfig, args, { allowFail: true, timeoutMs: 30_000 });
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
@@ -58,44 +57,8 @@ describe.skipIf(skipReason !== null)('lab: real Kubernetes 1.36 — cluster crea
   }, 300_000);
 
   it('1. cluster create runs the real kubeadm and survives 2 controller SIGKILLs: 5 Ready nodes through the VIP', async () => {
-    const seed = Number(process.env.BALLAST_KILL_SEED ?? Date.now() % 1_000_000);
-    console.log(`SEED ${seed} (rerun with BALLAST_KILL_SEED=${seed})`);
-    const random = prng(seed);
     const t0 = Date.now();
-    const started = await lab.ctlJson<OperationDocument>(['cluster', 'create', '-f', env.clusterFile, '--yes', '--no-follow', '-o', 'json']);
-    const total = started.progress.total;
-    const points = new Set<number>();
-    while (points.size < 2) points.add(3 + Math.floor(random() * (total - 8)));
-    const killed: string[] = [];
-    for (const at of [...points].sort((a, b) => a - b)) {
-      const doc = await waitUntil(
-        `operation to pass step ${at}`,
-        async () => {
-          const r = await lab.ctl(['op', started.id, '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
-          if (r.code !== 0 && r.stdout.trim() === '') return undefined;
-          const d = JSON.parse(r.stdout) as OperationDocument;
-          if (d.state === 'paused' || d.state === 'failed') throw new Error(explain(d));
-          return d.progress.done >= at || d.state === 'succeeded' ? d : undefined;
-        },
-        { timeoutMs: 600_000, intervalMs: 200 },
-      );
-      if (doc.state === 'succeeded') break;
-      await lab.killController();
-      killed.push(`${doc.current?.key ?? '?'} (${doc.progress.done} done)`);
-      await sleep(Math.floor(random() * 1500));
-      await lab.startController();
-    }
-    console.log(`SIGKILLed the controller during: ${killed.join(', ')}`);
-    const done = await waitUntil(
-      'the operation to settle',
-      async () => {
-        const r = await lab.ctl(['op', started.id, '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
-        if (r.code !== 0 && r.stdout.trim() === '') return undefined;
-        const d = JSON.parse(r.stdout) as OperationDocument;
-        return d.state === 'running' || d.state === 'pending' ? undefined : d;
-      },
-      { timeoutMs: 900_000, intervalMs: 500 },
-    );
+    const { done, killed } = await createWithControllerKills(lab, env.clusterFile, { kills: 2, timeoutMs: 900_000 });
     expect(done.state, explain(done)).toBe('succeeded');
     figure(`real cluster create, 3 control planes + 2 workers, ${killed.length} controller SIGKILLs`, secs(Date.now() - t0));
     for (const phase of ['hosts', 'etcd', 'control-plane', 'workers']) {

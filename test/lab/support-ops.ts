@@ -1,0 +1,76 @@
+/**
+ * `cluster create` under fire, shared by the stand-in bootstrap lab and the real-Kubernetes lab:
+ * the operation started without following it, the controller SIGKILLed at `kills` random points
+ * (reproducible from the printed seed) and restarted, then waited for until it settles.
+ */
+import type { OperationDocument } from '../../shared/src/ops-api.js';
+import { prng } from '../support/prng.js';
+import { sleep, waitUntil } from './tool/exec.js';
+import type { Lab } from './tool/lab.js';
+
+/** One line on an operation's end: state, and where and why it stopped. */
+export const explainOp = (doc: OperationDocument): string =>
+  `${doc.id} ${doc.state}: ${doc.error === null ? '' : `${doc.error.code} at ${doc.error.stepKey} on ${doc.error.host ?? '-'}: ${doc.error.message}`}`;
+
+/** The operation's document (undefined while ballastctl cannot answer: a restarting controller). */
+async function opDoc(lab: Lab, id: string): Promise<OperationDocument | undefined> {
+  const r = await lab.ctl(['op', id, '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
+  if (r.code !== 0 && r.stdout.trim() === '') return undefined;
+  return JSON.parse(r.stdout) as OperationDocument;
+}
+
+/** Waits until the operation is no longer pending/running (bounded), tolerating a restarting controller. */
+export function settleOp(lab: Lab, id: string, timeoutMs: number): Promise<OperationDocument> {
+  return waitUntil(
+    `operation ${id} to settle`,
+    async () => {
+      const doc = await opDoc(lab, id);
+      return doc === undefined || doc.state === 'running' || doc.state === 'pending' ? undefined : doc;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+export interface KilledCreate {
+  done: OperationDocument;
+  /** Where each kill landed: `step-key (N done)`. */
+  killed: string[];
+}
+
+/**
+ * Starts `cluster create -f clusterFile` and SIGKILLs the controller `kills` times at distinct
+ * random points after validation, none among the last six steps (they take well under a second
+ * each: a poll that spawns ballastctl could see the operation finished and miss the kill — CI
+ * once counted 4 of 5).
+ */
+export async function createWithControllerKills(lab: Lab, clusterFile: string, opts: { kills: number; timeoutMs: number }): Promise<KilledCreate> {
+  const seed = Number(process.env.BALLAST_KILL_SEED ?? Date.now() % 1_000_000);
+  console.log(`SEED ${seed} (rerun with BALLAST_KILL_SEED=${seed})`);
+  const random = prng(seed); // mulberry32: the kill points are reproducible from the printed seed
+  const started = await lab.ctlJson<OperationDocument>(['cluster', 'create', '-f', clusterFile, '--yes', '--no-follow', '-o', 'json']);
+  const total = started.progress.total;
+  const points = new Set<number>();
+  while (points.size < opts.kills) points.add(2 + Math.floor(random() * (total - 8)));
+  const kills = [...points].sort((a, b) => a - b);
+  console.log(`kill points (steps done): ${kills.join(', ')} of ${total}`);
+  const killed: string[] = [];
+  for (const at of kills) {
+    const doc = await waitUntil(
+      `operation to pass step ${at}`,
+      async () => {
+        const d = await opDoc(lab, started.id);
+        if (d === undefined) return undefined;
+        if (d.state === 'paused' || d.state === 'failed') throw new Error(explainOp(d));
+        return d.progress.done >= at || d.state === 'succeeded' ? d : undefined;
+      },
+      { timeoutMs: opts.timeoutMs, intervalMs: 100 },
+    );
+    if (doc.state === 'succeeded') break;
+    await lab.killController();
+    killed.push(`${doc.current?.key ?? '?'} (${doc.progress.done} done)`);
+    await sleep(Math.floor(random() * 1500));
+    await lab.startController();
+  }
+  console.log(`SIGKILLed the controller during: ${killed.join(', ')}`);
+  return { done: await settleOp(lab, started.id, opts.timeoutMs), killed };
+}
