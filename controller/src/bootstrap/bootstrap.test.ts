@@ -7,13 +7,12 @@ import { silentLogger } from '../../../shared/src/log.js';
 import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
 import { OperationEngine } from '../ops/engine.js';
 import { openStore, type Store } from '../store/store.js';
-import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
-import { bootstrapExecutors, CLUSTER_CREATE, clusterCreateKind } from './kind.js';
+import { CLUSTER_CREATE } from './kind.js';
 import { hostRoleVars } from './executors/prepare.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
-import { CLUSTER_RESET, clusterResetKind, resetPlan } from './reset.js';
-import { clusterPkiPorts } from './wiring.js';
+import { CLUSTER_RESET, resetPlan } from './reset.js';
+import { bootstrapRegistry, fleetBootstrapDeps } from './testing.js';
 
 function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
   const doc = {
@@ -91,23 +90,8 @@ async function fixture(): Promise<Fixture> {
   const build = () => {
     const store = openStore({ path: join(dir, 'ballast.db') });
     const log = silentLogger();
-    const deps: BootstrapDeps = {
-      runs: fleet,
-      ...clusterPkiPorts(store.clusterPki, log),
-      clusters: store.clusters,
-      validate: () => ({ problems: [], notes: [] }),
-      etcd: () => fleet.etcdClient(),
-      kube: () => fleet.kubeApi(),
-      log,
-      gateIntervalMs: 5,
-    };
-    const engine = new OperationEngine({
-      repo: store.operations,
-      events: store.events,
-      log,
-      registry: { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never },
-      settleTimeoutMs: 200,
-    });
+    const deps = fleetBootstrapDeps({ store, fleet, log });
+    const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: bootstrapRegistry(deps), settleTimeoutMs: 200 });
     stores.push(store);
     engines.push(engine);
     return { store, engine };

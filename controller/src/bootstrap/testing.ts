@@ -5,11 +5,12 @@
  * `cluster create` through the API. No test-framework imports.
  */
 import type { FastifyInstance } from 'fastify';
-import { silentLogger } from '../../../shared/src/log.js';
+import { type Logger, silentLogger } from '../../../shared/src/log.js';
 import type { OperationDocument } from '../../../shared/src/ops-api.js';
 import { testApp } from '../api/testing.js';
 import { validateCluster } from '../cluster/validate.js';
 import { OperationEngine } from '../ops/engine.js';
+import type { OperationRegistry } from '../ops/types.js';
 import type { Store } from '../store/store.js';
 import { type TempStore, tempStore } from '../store/testing.js';
 import type { BootstrapDeps } from './deps.js';
@@ -18,18 +19,63 @@ import { bootstrapExecutors, clusterCreateKind } from './kind.js';
 import { clusterResetKind } from './reset.js';
 import { clusterPkiPorts } from './wiring.js';
 
-/** A small valid cluster: one stacked etcd + control-plane host and one worker. */
-export const TEST_CLUSTER_SPEC = {
+/**
+ * A small valid cluster document: one stacked etcd + control-plane host and one worker, the VIP on
+ * the default API server port. Not `as const`: tests spread it into variants (bad names, more hosts).
+ */
+export const SMALL_CLUSTER_DOC = {
   apiVersion: 'ballast.dev/v1alpha1',
   kind: 'Cluster',
   name: 'lab',
-  vip: { address: '198.18.0.250', interface: 'eth0', port: 8443 },
+  vip: { address: '198.18.0.250', interface: 'eth0' },
   network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n' } },
   hosts: [
     { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
     { name: 'w1', address: '198.18.0.14', roles: ['worker'] },
   ],
+};
+
+/** {@link SMALL_CLUSTER_DOC} with the VIP on port 8443, so kubeconfig tests see a non-default port. */
+export const TEST_CLUSTER_SPEC = {
+  ...SMALL_CLUSTER_DOC,
+  vip: { ...SMALL_CLUSTER_DOC.vip, port: 8443 },
 } as const;
+
+/** What {@link fleetBootstrapDeps} builds the bootstrap deps from. */
+export interface FleetBootstrapOptions {
+  /** The store whose cluster PKI and cluster lifecycle repos the deps use. */
+  store: Store;
+  /** The modelled hosts: runs, etcd and Kubernetes API clients. */
+  fleet: FakeFleet;
+  log: Logger;
+  /** The cluster validator; default: accepts every spec (no problems, no notes). */
+  validate?: BootstrapDeps['validate'];
+  /** The etcd client factory; default: the fleet's modelled etcd. */
+  etcd?: BootstrapDeps['etcd'];
+}
+
+/**
+ * The bootstrap deps of a controller whose hosts are modelled by `fleet`: the real cluster PKI over
+ * `store`, health gates polled every 5 ms. One definition for every bootstrap and membership fixture.
+ */
+export function fleetBootstrapDeps(opts: FleetBootstrapOptions): BootstrapDeps {
+  const { store, fleet, log } = opts;
+  return {
+    runs: fleet,
+    ...clusterPkiPorts(store.clusterPki, log),
+    clusters: store.clusters,
+    validate: opts.validate ?? (() => ({ problems: [], notes: [] })),
+    etcd: opts.etcd ?? (() => fleet.etcdClient()),
+    kube: () => fleet.kubeApi(),
+    log,
+    gateIntervalMs: 5,
+  };
+}
+
+/** The operation registry of cluster create and cluster reset over `deps`. */
+export function bootstrapRegistry(deps: BootstrapDeps): OperationRegistry {
+  return { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never };
+}
 
 /** The API of a controller with clusters, and one operator token per role. */
 export interface ClusterApp {
@@ -50,23 +96,9 @@ export async function clusterApp(prefix: string): Promise<ClusterApp> {
   const { store } = temp;
   const log = silentLogger();
   const fleet = new FakeFleet();
-  const deps: BootstrapDeps = {
-    runs: fleet,
-    ...clusterPkiPorts(store.clusterPki, log),
-    clusters: store.clusters,
-    // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
-    validate: (spec) => validateCluster(spec),
-    etcd: () => fleet.etcdClient(),
-    kube: () => fleet.kubeApi(),
-    log,
-    gateIntervalMs: 5,
-  };
-  const engine = new OperationEngine({
-    repo: store.operations,
-    events: store.events,
-    log,
-    registry: { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never },
-  });
+  // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
+  const deps = fleetBootstrapDeps({ store, fleet, log, validate: (spec) => validateCluster(spec) });
+  const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: bootstrapRegistry(deps) });
   const app = await testApp({ store, ops: engine, bootstrap: deps });
   const tokens = {
     admin: store.operators.ensureAdmin() ?? '',

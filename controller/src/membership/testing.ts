@@ -12,14 +12,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { OperationDocument } from '../../../shared/src/ops-api.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
-import { buildApp } from '../api/app.js';
-import type { BootstrapDeps } from '../bootstrap/deps.js';
+import { testApp } from '../api/testing.js';
 import { CLUSTER_CREATE } from '../bootstrap/kind.js';
-import { clusterPkiPorts } from '../bootstrap/wiring.js';
+import { fleetBootstrapDeps } from '../bootstrap/testing.js';
 import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
 import { OperationEngine } from '../ops/engine.js';
 import { operationCatalogue } from '../ops/catalogue.js';
 import { createCa } from '../pki/ca.js';
@@ -82,27 +78,14 @@ export async function membershipFixture(fencing: FencingConfig = { hosts: {} }):
   const build = async (): Promise<Instance> => {
     const store = openStore({ path: join(dir, 'ballast.db') });
     const log = silentLogger();
-    const bootstrap: BootstrapDeps = {
-      runs: fleet,
-      ...clusterPkiPorts(store.clusterPki, log),
-      clusters: store.clusters,
-      validate: () => ({ problems: [], notes: [] }),
-      etcd: () => fleet.etcdClient(),
-      kube: () => fleet.kubeApi(),
-      log,
-      gateIntervalMs: 5,
-    };
+    const bootstrap = fleetBootstrapDeps({ store, fleet, log });
     const membership: MembershipDeps = { bootstrap, repo: store.membership, hosts: fleet.hostsPort(), kubeNodes: () => kube, fence: createFencePort(fencing), drainIntervalMs: 5, drainTimeoutMs: 300 };
     const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }), settleTimeoutMs: 200 });
-    const app = buildApp({
+    const app = await testApp({
       store,
-      tracker: new HostTracker({ log, sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log,
       ca,
-      caHash: caPublicKeyHash(ca.certPem),
+      log,
       serverUrl: () => 'https://198.18.0.1:9443',
-      now: Date.now,
       ops: engine,
       bootstrap,
       nodes: { membership, specs: specSource(engine, store.membership) },
