@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
-import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
+import type { ClusterSpec } from '../cluster/spec.js';
 import { OperationEngine } from '../ops/engine.js';
 import { openStore, type Store } from '../store/store.js';
 import { FakeFleet } from './fakes.js';
@@ -12,28 +12,16 @@ import { CLUSTER_CREATE } from './kind.js';
 import { hostRoleVars } from './executors/prepare.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
 import { CLUSTER_RESET, resetPlan } from './reset.js';
-import { bootstrapRegistry, fleetBootstrapDeps } from './testing.js';
+import { bootstrapRegistry, checkedSpec, fleetBootstrapDeps, LAB_CLUSTER_DOC, LAB_CONTROL_PLANES } from './testing.js';
 
+/** 3 stacked control planes, 2 workers, one worker per batch; `overrides` replace any field. */
 function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
-  const doc = {
-    apiVersion: 'ballast.dev/v1alpha1',
-    kind: 'Cluster',
-    name: 'lab',
-    vip: { address: '198.18.0.250', interface: 'eth0' },
-    network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n' } },
-    hosts: [
-      { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
-      { name: 'h2', address: '198.18.0.12', roles: ['etcd', 'control-plane'] },
-      { name: 'h3', address: '198.18.0.13', roles: ['etcd', 'control-plane'] },
-      { name: 'w1', address: '198.18.0.14', roles: ['worker'] },
-      { name: 'w2', address: '198.18.0.15', roles: ['worker'] },
-    ],
+  return checkedSpec({
+    ...LAB_CLUSTER_DOC,
+    hosts: [...LAB_CONTROL_PLANES, { name: 'w1', address: '198.18.0.14', roles: ['worker'] }, { name: 'w2', address: '198.18.0.15', roles: ['worker'] }],
     rollout: { workerBatch: 1 },
     ...overrides,
-  };
-  const checked = checkClusterDocument(doc);
-  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
-  return checked.spec;
+  });
 }
 
 describe('bootstrapPlan', () => {

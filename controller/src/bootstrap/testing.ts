@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Logger, silentLogger } from '../../../shared/src/log.js';
 import type { OperationDocument } from '../../../shared/src/ops-api.js';
 import { testApp } from '../api/testing.js';
+import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
 import { validateCluster } from '../cluster/validate.js';
 import { OperationEngine } from '../ops/engine.js';
 import type { OperationRegistry } from '../ops/types.js';
@@ -19,15 +20,39 @@ import { bootstrapExecutors, clusterCreateKind } from './kind.js';
 import { clusterResetKind } from './reset.js';
 import { clusterPkiPorts } from './wiring.js';
 
+/** Three stacked etcd + control-plane hosts, h1 (the init node) to h3 at 198.18.0.11–13. */
+export const LAB_CONTROL_PLANES = [
+  { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
+  { name: 'h2', address: '198.18.0.12', roles: ['etcd', 'control-plane'] },
+  { name: 'h3', address: '198.18.0.13', roles: ['etcd', 'control-plane'] },
+];
+
+/**
+ * A cluster document named `lab` with {@link LAB_CONTROL_PLANES} and no workers: the VIP
+ * 198.18.0.250 on eth0 (default port) and an inline CNI manifest (one Namespace).
+ */
+export const LAB_CLUSTER_DOC = {
+  apiVersion: 'ballast.dev/v1alpha1',
+  kind: 'Cluster',
+  name: 'lab',
+  vip: { address: '198.18.0.250', interface: 'eth0' },
+  network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n' } },
+  hosts: LAB_CONTROL_PLANES,
+};
+
+/** `doc` checked as a cluster document, defaults filled in; throws listing the problems. */
+export function checkedSpec(doc: Record<string, unknown>): ClusterSpec {
+  const checked = checkClusterDocument(doc);
+  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
+  return checked.spec;
+}
+
 /**
  * A small valid cluster document: one stacked etcd + control-plane host and one worker, the VIP on
  * the default API server port. Not `as const`: tests spread it into variants (bad names, more hosts).
  */
 export const SMALL_CLUSTER_DOC = {
-  apiVersion: 'ballast.dev/v1alpha1',
-  kind: 'Cluster',
-  name: 'lab',
-  vip: { address: '198.18.0.250', interface: 'eth0' },
+  ...LAB_CLUSTER_DOC,
   network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n' } },
   hosts: [
     { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
