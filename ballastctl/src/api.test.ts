@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,12 @@ import type { EventKind } from '../../shared/src/events.js';
 import type { BallastEvent, HostDetailResponse, HostSummary } from '../../shared/src/api.js';
 import { runCli } from './cli.js';
 import { parseConfig } from './config.js';
+import { UNUSED_CA_PEM, writeCtlConfig } from './testing.js';
 
 // A stand-in controller on 127.0.0.1 that serves schema-valid data for the routes under test.
 const ADMIN = 'blst_admin';
 const VIEWER = 'blst_viewer';
-const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
+const CA = UNUSED_CA_PEM;
 
 const host = (name: string, state: HostSummary['state']): HostSummary => ({
   name,
@@ -143,10 +144,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => fake?.close());
 
 function writeConfig(server: string, token: string): string {
-  const path = join(dir, `${token}.conf`);
-  const ca = CA.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');
-  writeFileSync(path, `apiVersion: ballast.dev/v1alpha1\nkind: Config\nserver: ${server}\ncaCert: |\n${ca}\ntoken: ${token}\nuser: t\n`, { mode: 0o600 });
-  return path;
+  return writeCtlConfig(join(dir, `${token}.conf`), { server, token, ca: CA });
 }
 
 async function ctl(argv: string[], options: { token?: string; signal?: AbortSignal; server?: string } = {}) {

@@ -10,43 +10,41 @@
  * production: its download goes to /var/lib/ballast/artifacts and is removed (so are the directories
  * this test created for it). The containerd is stopped by its PID and its directories removed.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDocument } from '../../shared/src/runs-api.js';
 import { writeBundle } from '../support/bundle.js';
-import { buildImageArchive, KUBE_1_36_PAUSE_TAG } from '../support/kube-images.js';
+import { type TestContainerd, containerdUnavailable, startContainerd } from '../support/containerd.js';
+import { buildImageArchive, KUBE_1_36_PAUSE_TAG, PAUSE_BIN, PAUSE_REF, pauseBinMissing } from '../support/kube-images.js';
 import { createToken, joinAgent, requireBuild, runAgent, stopAll, TestController, tempDir, waitFor } from './harness.js';
 
 const run = promisify(execFile);
-const PAUSE_BIN = process.env.BALLAST_PAUSE_BIN ?? '/var/cache/ballast/kube/v1.36.3/bin/pause';
-const REF = `registry.k8s.io/pause:${KUBE_1_36_PAUSE_TAG}`;
+const REF = PAUSE_REF;
 const WORK_DIR = '/var/lib/ballast/artifacts';
 /** The first directory of WORK_DIR's chain that did not exist before the test: removed after it. */
 const CREATED = ['/var/lib/ballast', WORK_DIR];
 
-function why(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root (containerd, and the agent imports as root)';
-  for (const bin of ['/usr/bin/containerd', '/usr/bin/ctr']) if (!existsSync(bin)) return `${bin} is not installed`;
-  if (!existsSync(PAUSE_BIN)) return `${PAUSE_BIN} is absent (build it: scripts/upstream/build.sh --only pause)`;
-  return null;
-}
-const skipReason = why();
+/** Why this file cannot run here (no root, no containerd, no pause binary), or null. */
+const skipReason = containerdUnavailable() ?? pauseBinMissing();
 if (skipReason !== null) console.log(`skipping image end-to-end test: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('images end to end: mirror → apply images → real agent → real containerd', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let ctl: TestController;
-  let containerd: ChildProcess | undefined;
+  let containerd: TestContainerd | undefined;
   const socketDir = `/run/containerd/ballast-e2e-${process.pid}`;
   const socket = `${socketDir}/containerd.sock`;
   let createdDir: string | undefined;
   let runDirExisted = true;
   let id: string;
-  const ctr = (...a: string[]) => run('/usr/bin/ctr', ['--address', socket, '--namespace', 'k8s.io', ...a]);
+  const ctr = (...a: string[]) => {
+    if (containerd === undefined) throw new Error('containerd is not running');
+    return containerd.ctr(...a);
+  };
 
   beforeAll(async () => {
     requireBuild();
@@ -54,15 +52,7 @@ describe.skipIf(skipReason !== null)('images end to end: mirror → apply images
     runDirExisted = existsSync('/run/containerd');
     dir = await tempDir('image-e2e');
     // containerd with everything of its own: data in the temp dir, the socket in a fresh directory.
-    await mkdir(socketDir, { recursive: true, mode: 0o711 });
-    const config = join(dir.path, 'containerd.toml');
-    await writeFile(
-      config,
-      `version = 2\nroot = "${dir.path}/containerd-root"\nstate = "${dir.path}/containerd-state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n` +
-        `[grpc]\n  address = "${socket}"\n[ttrpc]\n  address = "${socket}.ttrpc"\n[metrics]\n  address = ""\n`,
-    );
-    containerd = spawn('/usr/bin/containerd', ['--config', config], { stdio: 'ignore' });
-    await waitFor('containerd answers', async () => ((await ctr('version').then(() => true, () => false)) ? true : undefined), 30_000, 200);
+    containerd = await startContainerd({ dir: join(dir.path, 'containerd'), socket });
 
     const built = await buildImageArchive({ ref: REF, arch: 'amd64', files: [{ src: PAUSE_BIN, dest: '/pause', mode: 0o755 }], entrypoint: ['/pause'], user: '65535:65535', out: join(dir.path, 'pause.tar') });
     id = built.id;
@@ -88,14 +78,7 @@ describe.skipIf(skipReason !== null)('images end to end: mirror → apply images
 
   afterAll(async () => {
     await stopAll();
-    const child = containerd;
-    if (child?.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      process.kill(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await containerd?.stop();
     await rm(socketDir, { recursive: true, force: true });
     if (!runDirExisted) await rm('/run/containerd', { recursive: true, force: true });
     if (createdDir !== undefined) await rm(createdDir, { recursive: true, force: true });

@@ -7,12 +7,9 @@
  * Root only (containerd needs it); skipped with the reason printed otherwise. The containerd this
  * file starts is stopped by its PID and its directories removed.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExec } from '../../agent/src/host/exec.js';
 import type { ArtifactRef, ArtifactSource } from '../../agent/src/tasks/module.js';
@@ -20,19 +17,12 @@ import { createImageModule } from '../../agent/src/tasks/modules/image.js';
 import { createModuleRegistry } from '../../agent/src/tasks/registry.js';
 import { makeTempRoot, rejection, testContext } from '../../agent/src/tasks/testing.js';
 import { sha256 } from '../support/bundle.js';
-import { buildImageArchive, KUBE_1_36_PAUSE_TAG } from '../support/kube-images.js';
+import { type TestContainerd, containerdUnavailable, startContainerd } from '../support/containerd.js';
+import { buildImageArchive, KUBE_1_36_PAUSE_TAG, PAUSE_BIN, PAUSE_REF, pauseBinMissing } from '../support/kube-images.js';
 
-const run = promisify(execFile);
-const PAUSE_BIN = process.env.BALLAST_PAUSE_BIN ?? '/var/cache/ballast/kube/v1.36.3/bin/pause';
-const REF = `registry.k8s.io/pause:${KUBE_1_36_PAUSE_TAG}`;
-
-function why(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root (containerd)';
-  for (const bin of ['/usr/bin/containerd', '/usr/bin/ctr']) if (!existsSync(bin)) return `${bin} is not installed`;
-  if (!existsSync(PAUSE_BIN)) return `${PAUSE_BIN} is absent (build it: scripts/upstream/build.sh --only pause)`;
-  return null;
-}
-const skipReason = why();
+const REF = PAUSE_REF;
+/** Why this file cannot run here (no root, no containerd, no pause binary), or null. */
+const skipReason = containerdUnavailable() ?? pauseBinMissing();
 if (skipReason !== null) console.log(`skipping image-import integration test: ${skipReason}`);
 
 /** Serves whatever bytes the test sets, like the controller's mirror. */
@@ -45,37 +35,20 @@ class Source implements ArtifactSource {
 
 describe.skipIf(skipReason !== null)('image module on a real containerd', () => {
   let root: string;
-  let containerd: ChildProcess | undefined;
-  let socket: string;
+  let containerd: TestContainerd | undefined;
   let archive: Buffer;
   let id: string;
   let source: Source;
   const registry = createModuleRegistry([createImageModule()]);
   const args = (over: Record<string, unknown> = {}) => ({ name: 'image-pause', version: KUBE_1_36_PAUSE_TAG, arch: 'amd64', sha256: sha256(archive), ref: REF, id, ctr: '/usr/bin/ctr', ...over });
   const ctx = () => testContext(root, { exec: createExec(), artifacts: source });
-  const ctr = (...a: string[]) => run('/usr/bin/ctr', ['--address', socket, '--namespace', 'k8s.io', ...a]);
+  const ctr = (...a: string[]) => {
+    if (containerd === undefined) throw new Error('containerd is not running');
+    return containerd.ctr(...a);
+  };
 
   beforeAll(async () => {
     root = await makeTempRoot('ballast-image-it-');
-    socket = join(root, 'run/containerd/containerd.sock');
-    await mkdir(join(root, 'etc/containerd'), { recursive: true });
-    const config = join(root, 'etc/containerd/config.toml');
-    await writeFile(
-      config,
-      [
-        'version = 2',
-        `root = "${root}/var/lib/containerd"`,
-        `state = "${root}/run/containerd"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        `  address = "${socket}"`,
-        '[ttrpc]',
-        `  address = "${socket}.ttrpc"`,
-        '[metrics]',
-        '  address = ""',
-        '',
-      ].join('\n'),
-    );
     const built = await buildImageArchive({
       ref: REF,
       arch: 'amd64',
@@ -87,32 +60,17 @@ describe.skipIf(skipReason !== null)('image module on a real containerd', () => 
     archive = await readFile(join(root, 'fixtures/pause.tar'));
     id = built.id;
     source = new Source(archive);
-    containerd = spawn('/usr/bin/containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    containerd.stderr?.on('data', (d: Buffer) => {
-      log = (log + d.toString()).slice(-4000);
+    // containerd as on a host under the scratch root: the image module finds its default socket there.
+    containerd = await startContainerd({
+      dir: join(root, 'etc/containerd'),
+      root: join(root, 'var/lib/containerd'),
+      state: join(root, 'run/containerd'),
+      socket: join(root, 'run/containerd/containerd.sock'),
     });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        await ctr('version');
-        break;
-      } catch (err) {
-        if (Date.now() > deadline || containerd.exitCode !== null) throw new Error(`containerd did not come up: ${String(err)}\n${log}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
   }, 60_000);
 
   afterAll(async () => {
-    const child = containerd;
-    if (child?.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      process.kill(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await containerd?.stop();
     if (root !== undefined) await rm(root, { recursive: true, force: true });
   }, 30_000);
 
@@ -159,10 +117,8 @@ describe.skipIf(skipReason !== null)('image module on a real containerd', () => 
   });
 
   it('fails with BALLAST_ERR_CONTAINERD_UNAVAILABLE once containerd is stopped', async () => {
-    const child = containerd!;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(child.pid!, 'SIGTERM');
-    await exited;
+    if (containerd === undefined) throw new Error('containerd is not running');
+    await containerd.stop();
     expect(await rejection(registry.run('image', args(), ctx()))).toMatchObject({ code: 'BALLAST_ERR_CONTAINERD_UNAVAILABLE' });
   });
 });

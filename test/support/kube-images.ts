@@ -30,6 +30,15 @@ export const IMAGES_DIR = 'images';
 export const KUBE_REGISTRY = 'registry.k8s.io';
 /** The pause tag `kubeadm config images list` names for Kubernetes 1.36 (shared/src/kube-images.ts has them all). */
 export const KUBE_1_36_PAUSE_TAG = '3.10.2';
+/** Ballast's own pause binary for Kubernetes 1.36 (scripts/upstream/build.sh --only pause); BALLAST_PAUSE_BIN overrides. */
+export const PAUSE_BIN = process.env.BALLAST_PAUSE_BIN ?? '/var/cache/ballast/kube/v1.36.3/bin/pause';
+/** The reference of the pause image of Kubernetes 1.36. */
+export const PAUSE_REF = `${KUBE_REGISTRY}/pause:${KUBE_1_36_PAUSE_TAG}`;
+
+/** Why {@link PAUSE_BIN} cannot be packed here (it is absent, with how to build it), or null. */
+export function pauseBinMissing(): string | null {
+  return existsSync(PAUSE_BIN) ? null : `${PAUSE_BIN} is absent (build it: scripts/upstream/build.sh --only pause)`;
+}
 /** The control-plane components whose images kubeadm names (kube-proxy: only if its binary exists). */
 export const CONTROL_PLANE_IMAGES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 /** Provenance URL prefix of source-built images: a reserved name that never resolves. */

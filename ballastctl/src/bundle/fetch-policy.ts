@@ -11,7 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { BallastError } from '../../../shared/src/errors.js';
+import { parseFetchUrl, urlRefused } from '../../../shared/src/fetch-url.js';
 import type { HttpGetPolicy } from '../../../shared/src/http-get.js';
 
 /** Options of {@link bundleFetchPolicy}. */
@@ -44,17 +44,10 @@ export function bundleFetchPolicy(opts: BundleFetchOptions): HttpGetPolicy {
     userAgent: opts.userAgent,
     ...(opts.extraCa === undefined ? {} : { ca: [...rootCertificates, opts.extraCa] }),
     checkUrl(url, prefix) {
-      const refuse = (why: string) => new BallastError('BALLAST_ERR_UPSTREAM_NOT_ALLOWED', `${prefix}: ${why}`);
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw refuse(`"${url}" is not a URL`);
-      }
-      if (parsed.username !== '' || parsed.password !== '') throw refuse('credentials in the URL are not allowed');
+      const parsed = parseFetchUrl(url, prefix);
       if (parsed.protocol === 'https:') return parsed;
       if (parsed.protocol === 'http:' && opts.insecureRegistries.has(parsed.host) && isLoopback(parsed.hostname.replace(/^\[(.*)\]$/, '$1'))) return parsed;
-      throw refuse(`only https is allowed, not ${parsed.protocol.replace(/:$/, '')} (plain http only to a loopback registry named with --insecure-registry)`);
+      throw urlRefused(prefix, `only https is allowed, not ${parsed.protocol.replace(/:$/, '')} (plain http only to a loopback registry named with --insecure-registry)`);
     },
   };
 }

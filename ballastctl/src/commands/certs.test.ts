@@ -1,16 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { CertInfo } from '../../../shared/src/certs-api.js';
-import { runCli } from '../cli.js';
+import { type CtlResult, runCtl } from '../testing.js';
 import { certTable } from './certs.js';
 
 // A stand-in controller on 127.0.0.1 serving GET /v1/certs, as ctl/api.test.ts does for the other routes.
 const TOKEN = 'blst_viewer';
-const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 
 const item = (over: Partial<CertInfo>): CertInfo => ({
   cluster: 'prod',
@@ -71,19 +70,7 @@ afterEach(async () => {
   fake = undefined;
 });
 
-async function ctl(argv: string[], server: string): Promise<{ code: number; out: string; err: string }> {
-  const config = join(dir, 'config');
-  const ca = CA.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');
-  writeFileSync(config, `apiVersion: ballast.dev/v1alpha1\nkind: Config\nserver: ${server}\ncaCert: |\n${ca}\ntoken: ${TOKEN}\nuser: t\n`, { mode: 0o600 });
-  const result = { code: -1, out: '', err: '' };
-  result.code = await runCli(argv, {
-    stdout: { write: (s: string) => (result.out += s) },
-    stderr: { write: (s: string) => (result.err += s) },
-    env: { BALLAST_CONFIG: config },
-    homedir: dir,
-  });
-  return result;
-}
+const ctl = (argv: string[], server: string): Promise<CtlResult> => runCtl(argv, { dir, server, token: TOKEN });
 
 describe('ballastctl certs', () => {
   it('prints a table sorted by name with SANs, expiry dates and days left', async () => {

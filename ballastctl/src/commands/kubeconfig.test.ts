@@ -10,14 +10,13 @@ import { parse } from 'yaml';
 import type { KubeconfigResponse } from '../../../shared/src/kubeconfig-api.js';
 import { type ClusterApp, clusterApp } from '../../../controller/src/bootstrap/testing.js';
 import { PKI_NAMES } from '../../../controller/src/pki/cluster-pki-items.js';
-import { runCli } from '../cli.js';
+import { type CtlResult, runCtl } from '../testing.js';
 
 // The real controller API (real SQLite, engine and cluster PKI; modelled hosts) on a loopback port,
 // and ballastctl run in-process against it.
 const KUBECTL = '/var/cache/ballast/kube/v1.36.3/bin/kubectl';
 const HAVE_KUBECTL = existsSync(KUBECTL);
 if (!HAVE_KUBECTL) console.warn(`skipping the kubectl check: no kubectl binary at ${KUBECTL}`);
-const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 
 let c: ClusterApp;
 let url: string;
@@ -35,20 +34,8 @@ afterAll(async () => {
 });
 
 /** Runs ballastctl with a config naming `server` (default: the controller) and `token` (default: admin). */
-async function ctl(argv: string[], opts: { token?: string; server?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-  const config = join(dir, 'config');
-  const ca = CA.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');
-  writeFileSync(config, `apiVersion: ballast.dev/v1alpha1\nkind: Config\nserver: ${opts.server ?? url}\ncaCert: |\n${ca}\ntoken: ${opts.token ?? c.tokens.admin}\nuser: t\n`, { mode: 0o600 });
-  const result = { code: -1, out: '', err: '' };
-  result.code = await runCli(argv, {
-    stdout: { write: (s: string) => (result.out += s) },
-    stderr: { write: (s: string) => (result.err += s) },
-    env: { BALLAST_CONFIG: config },
-    homedir: dir,
-    cwd: dir,
-  });
-  return result;
-}
+const ctl = (argv: string[], opts: { token?: string; server?: string } = {}): Promise<CtlResult> =>
+  runCtl(argv, { dir, cwd: dir, server: opts.server ?? url, token: opts.token ?? c.tokens.admin });
 
 interface Kubeconfig {
   clusters: { name: string; cluster: { server: string; 'certificate-authority-data': string } }[];

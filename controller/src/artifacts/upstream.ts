@@ -14,6 +14,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { BallastError } from '../../../shared/src/errors.js';
+import { parseFetchUrl, urlRefused } from '../../../shared/src/fetch-url.js';
 import { type HttpGetResponse, httpGet } from '../../../shared/src/http-get.js';
 import { PACKAGE_VERSION } from '../../../shared/src/version.js';
 import { addressProblem } from './address-policy.js';
@@ -75,18 +76,11 @@ export function openUpstream(url: string, opts: { policy: UpstreamPolicy; signal
  * (node skips `lookup` for literals). `prefix` is the message's "failed to …" part.
  */
 export function checkUpstreamUrl(url: string, policy: UpstreamPolicy, prefix: string): URL {
-  const refuse = (why: string) => new BallastError('BALLAST_ERR_UPSTREAM_NOT_ALLOWED', `${prefix}: ${why}`);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw refuse(`"${url}" is not a URL`);
-  }
-  if (parsed.protocol !== 'https:') throw refuse(`only https is allowed, not ${parsed.protocol.replace(/:$/, '')}`);
-  if (parsed.username !== '' || parsed.password !== '') throw refuse('credentials in the URL are not allowed');
+  const parsed = parseFetchUrl(url, prefix);
+  if (parsed.protocol !== 'https:') throw urlRefused(prefix, `only https is allowed, not ${parsed.protocol.replace(/:$/, '')}`);
   const host = normalizeHost(parsed.hostname);
   if (!policy.hosts.some((h) => normalizeHost(h) === host)) {
-    throw refuse(`${host} is not a configured upstream (--artifact-upstream: ${policy.hosts.join(', ') || 'none'})`);
+    throw urlRefused(prefix, `${host} is not a configured upstream (--artifact-upstream: ${policy.hosts.join(', ') || 'none'})`);
   }
   if (isIP(host) !== 0) {
     const problem = (policy.testing?.addressProblem ?? addressProblem)(host);

@@ -7,32 +7,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClusterList, ClusterStatus } from '../../../shared/src/clusters-api.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { OperationDocument } from '../../../shared/src/ops-api.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
-import { buildApp } from '../api/app.js';
+import { testApp } from '../api/testing.js';
 import { validateCluster } from '../cluster/validate.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
 import { OperationEngine } from '../ops/engine.js';
-import { createCa } from '../pki/ca.js';
 import { openStore, type Store } from '../store/store.js';
-import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
-import { bootstrapExecutors, clusterCreateKind } from './kind.js';
-import { clusterResetKind } from './reset.js';
 import { resetRecapText } from '../../../ballastctl/src/commands/cluster-ops.js';
-import { clusterPkiPorts } from './wiring.js';
+import { bootstrapRegistry, fleetBootstrapDeps, SMALL_CLUSTER_DOC } from './testing.js';
 
-const SPEC = {
-  apiVersion: 'ballast.dev/v1alpha1',
-  kind: 'Cluster',
-  name: 'lab',
-  vip: { address: '198.18.0.250', interface: 'eth0' },
-  network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n' } },
-  hosts: [
-    { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
-    { name: 'w1', address: '198.18.0.14', roles: ['worker'] },
-  ],
-};
+const SPEC = SMALL_CLUSTER_DOC;
 
 describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)', () => {
   let dir: string;
@@ -50,39 +33,19 @@ describe('clusters API (app.inject, real SQLite, real validator, modelled hosts)
     fleet = new FakeFleet();
     etcdCas = [];
     const log = silentLogger();
-    const deps: BootstrapDeps = {
-      runs: fleet,
-      ...clusterPkiPorts(store.clusterPki, log),
-      clusters: store.clusters,
-      // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
+    // The real validator, offline: no fleet or mirror port, so only the document's own rules apply.
+    const deps = fleetBootstrapDeps({
+      store,
+      fleet,
+      log,
       validate: (spec) => validateCluster(spec),
       etcd: (opts) => {
         etcdCas.push(opts.tls?.ca);
         return fleet.etcdClient();
       },
-      kube: () => fleet.kubeApi(),
-      log,
-      gateIntervalMs: 5,
-    };
-    engine = new OperationEngine({
-      repo: store.operations,
-      events: store.events,
-      log,
-      registry: { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never },
     });
-    const ca = await createCa({ commonName: 'test-ca' });
-    app = buildApp({
-      store,
-      tracker: new HostTracker({ log, sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log,
-      ca,
-      caHash: caPublicKeyHash(ca.certPem),
-      serverUrl: () => 'https://198.18.0.1:9443',
-      now: Date.now,
-      ops: engine,
-      bootstrap: deps,
-    });
+    engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: bootstrapRegistry(deps) });
+    app = await testApp({ store, log, serverUrl: () => 'https://198.18.0.1:9443', ops: engine, bootstrap: deps });
     admin = store.operators.ensureAdmin() ?? '';
   });
   afterEach(async () => {

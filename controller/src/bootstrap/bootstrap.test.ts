@@ -4,37 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
-import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
+import type { ClusterSpec } from '../cluster/spec.js';
 import { OperationEngine } from '../ops/engine.js';
 import { openStore, type Store } from '../store/store.js';
-import type { BootstrapDeps } from './deps.js';
 import { FakeFleet } from './fakes.js';
-import { bootstrapExecutors, CLUSTER_CREATE, clusterCreateKind } from './kind.js';
+import { CLUSTER_CREATE } from './kind.js';
 import { hostRoleVars } from './executors/prepare.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
-import { CLUSTER_RESET, clusterResetKind, resetPlan } from './reset.js';
-import { clusterPkiPorts } from './wiring.js';
+import { CLUSTER_RESET, resetPlan } from './reset.js';
+import { bootstrapRegistry, checkedSpec, fleetBootstrapDeps, LAB_CLUSTER_DOC, LAB_CONTROL_PLANES } from './testing.js';
 
+/** 3 stacked control planes, 2 workers, one worker per batch; `overrides` replace any field. */
 function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
-  const doc = {
-    apiVersion: 'ballast.dev/v1alpha1',
-    kind: 'Cluster',
-    name: 'lab',
-    vip: { address: '198.18.0.250', interface: 'eth0' },
-    network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n' } },
-    hosts: [
-      { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
-      { name: 'h2', address: '198.18.0.12', roles: ['etcd', 'control-plane'] },
-      { name: 'h3', address: '198.18.0.13', roles: ['etcd', 'control-plane'] },
-      { name: 'w1', address: '198.18.0.14', roles: ['worker'] },
-      { name: 'w2', address: '198.18.0.15', roles: ['worker'] },
-    ],
+  return checkedSpec({
+    ...LAB_CLUSTER_DOC,
+    hosts: [...LAB_CONTROL_PLANES, { name: 'w1', address: '198.18.0.14', roles: ['worker'] }, { name: 'w2', address: '198.18.0.15', roles: ['worker'] }],
     rollout: { workerBatch: 1 },
     ...overrides,
-  };
-  const checked = checkClusterDocument(doc);
-  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
-  return checked.spec;
+  });
 }
 
 describe('bootstrapPlan', () => {
@@ -91,23 +78,8 @@ async function fixture(): Promise<Fixture> {
   const build = () => {
     const store = openStore({ path: join(dir, 'ballast.db') });
     const log = silentLogger();
-    const deps: BootstrapDeps = {
-      runs: fleet,
-      ...clusterPkiPorts(store.clusterPki, log),
-      clusters: store.clusters,
-      validate: () => ({ problems: [], notes: [] }),
-      etcd: () => fleet.etcdClient(),
-      kube: () => fleet.kubeApi(),
-      log,
-      gateIntervalMs: 5,
-    };
-    const engine = new OperationEngine({
-      repo: store.operations,
-      events: store.events,
-      log,
-      registry: { kinds: [clusterCreateKind as never, clusterResetKind as never], executors: bootstrapExecutors(deps) as never },
-      settleTimeoutMs: 200,
-    });
+    const deps = fleetBootstrapDeps({ store, fleet, log });
+    const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: bootstrapRegistry(deps), settleTimeoutMs: 200 });
     stores.push(store);
     engines.push(engine);
     return { store, engine };

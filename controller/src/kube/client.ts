@@ -84,8 +84,12 @@ const MAX_READYZ_BODY = 64 * 1024;
 const NODE_PAGE = 500;
 const ROLE_LABEL = 'node-role.kubernetes.io/';
 
-/** Builds the client; throws BALLAST_ERR_VALIDATION listing every bad option. */
-export function createKubeApi(options: KubeApiOptions): KubeApi {
+/**
+ * The in-memory client-node KubeConfig of `options` (the server, its CA, the admin client
+ * certificate; TLS always verified), after checking them: throws BALLAST_ERR_VALIDATION listing
+ * every bad option, with the first one's path. Shared by {@link createKubeApi} and node-ops.ts.
+ */
+export function kubeConfigOf(options: KubeApiOptions): KubeConfig {
   const errors = [...compiledCheck(KubeApiOptionsSchema).Errors(options)].map((e) => `${e.path}: ${e.message.toLowerCase()}`);
   if (errors.length > 0) throw new KubeApiError('BALLAST_ERR_VALIDATION', `failed to configure the Kubernetes client: ${errors.join('; ')}`, { path: errors[0]?.split(':')[0] ?? '/' });
   const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -96,6 +100,12 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
     contexts: [{ name: 'ballast', cluster: 'cluster', user: 'ballast-admin' }],
     currentContext: 'ballast',
   });
+  return kc;
+}
+
+/** Builds the client; throws BALLAST_ERR_VALIDATION listing every bad option. */
+export function createKubeApi(options: KubeApiOptions): KubeApi {
+  const kc = kubeConfigOf(options);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeoutMs };
   const fieldManager = options.fieldManager ?? 'ballast';
 

@@ -11,9 +11,8 @@
  * saying "not now"), and the typed APIs hide the Status body for some codes.
  */
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { compiledCheck } from '../../../shared/src/schema-check.js';
-import { type KubeApiOptions, KubeApiOptionsSchema } from './client.js';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { type KubeApiOptions, kubeConfigOf } from './client.js';
 import { KubeApiError, statusOf, toKubeError } from './errors.js';
 
 /** A taint as the Node spec holds it. */
@@ -62,16 +61,7 @@ const MAX_BODY = 8 * 1024 * 1024;
 
 /** Builds the port over HTTPS; throws BALLAST_ERR_VALIDATION for bad options. */
 export function createKubeNodeOps(options: KubeApiOptions): KubeNodeOps {
-  const errors = [...compiledCheck(KubeApiOptionsSchema).Errors(options)].map((e) => `${e.path}: ${e.message.toLowerCase()}`);
-  if (errors.length > 0) throw new KubeApiError('BALLAST_ERR_VALIDATION', `failed to configure the Kubernetes client: ${errors.join('; ')}`);
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'cluster', server: options.server, caData: b64(options.caPem), skipTLSVerify: false }],
-    users: [{ name: 'ballast-admin', certData: b64(options.certPem), keyData: b64(options.keyPem) }],
-    contexts: [{ name: 'ballast', cluster: 'cluster', user: 'ballast-admin' }],
-    currentContext: 'ballast',
-  });
+  const kc = kubeConfigOf(options);
   const call = async (what: string, method: string, path: string, body?: unknown, contentType = 'application/json') => {
     try {
       const res = await rawJson(kc, `${options.server}${path}`, { method, body, contentType, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });

@@ -12,14 +12,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { OperationDocument } from '../../../shared/src/ops-api.js';
-import { caPublicKeyHash } from '../../../shared/src/pki.js';
-import { buildApp } from '../api/app.js';
-import type { BootstrapDeps } from '../bootstrap/deps.js';
+import { testApp } from '../api/testing.js';
 import { CLUSTER_CREATE } from '../bootstrap/kind.js';
-import { clusterPkiPorts } from '../bootstrap/wiring.js';
-import { type ClusterSpec, checkClusterDocument } from '../cluster/spec.js';
-import { HostTracker } from '../hub/host-tracker.js';
-import { createMetrics } from '../metrics.js';
+import { checkedSpec, fleetBootstrapDeps, LAB_CLUSTER_DOC, LAB_CONTROL_PLANES } from '../bootstrap/testing.js';
+import type { ClusterSpec } from '../cluster/spec.js';
 import { OperationEngine } from '../ops/engine.js';
 import { operationCatalogue } from '../ops/catalogue.js';
 import { createCa } from '../pki/ca.js';
@@ -29,24 +25,9 @@ import { ModelKube, ReplaceFleet } from './fakes.js';
 import { specSource } from './specs.js';
 import type { MembershipDeps } from './types.js';
 
-/** 3 stacked control planes (h1 the init node) and a worker. */
+/** 3 stacked control planes (h1 the init node) and a worker; `extra` adds fields, never replaces these. */
 export function labSpec(extra: Record<string, unknown> = {}): ClusterSpec {
-  const checked = checkClusterDocument({
-    ...extra,
-    apiVersion: 'ballast.dev/v1alpha1',
-    kind: 'Cluster',
-    name: 'lab',
-    vip: { address: '198.18.0.250', interface: 'eth0' },
-    network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n' } },
-    hosts: [
-      { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
-      { name: 'h2', address: '198.18.0.12', roles: ['etcd', 'control-plane'] },
-      { name: 'h3', address: '198.18.0.13', roles: ['etcd', 'control-plane'] },
-      { name: 'w1', address: '198.18.0.21', roles: ['worker'] },
-    ],
-  });
-  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
-  return checked.spec;
+  return checkedSpec({ ...extra, ...LAB_CLUSTER_DOC, hosts: [...LAB_CONTROL_PLANES, { name: 'w1', address: '198.18.0.21', roles: ['worker'] }] });
 }
 
 /** One controller process over the fixture's file. */
@@ -82,27 +63,14 @@ export async function membershipFixture(fencing: FencingConfig = { hosts: {} }):
   const build = async (): Promise<Instance> => {
     const store = openStore({ path: join(dir, 'ballast.db') });
     const log = silentLogger();
-    const bootstrap: BootstrapDeps = {
-      runs: fleet,
-      ...clusterPkiPorts(store.clusterPki, log),
-      clusters: store.clusters,
-      validate: () => ({ problems: [], notes: [] }),
-      etcd: () => fleet.etcdClient(),
-      kube: () => fleet.kubeApi(),
-      log,
-      gateIntervalMs: 5,
-    };
+    const bootstrap = fleetBootstrapDeps({ store, fleet, log });
     const membership: MembershipDeps = { bootstrap, repo: store.membership, hosts: fleet.hostsPort(), kubeNodes: () => kube, fence: createFencePort(fencing), drainIntervalMs: 5, drainTimeoutMs: 300 };
     const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }), settleTimeoutMs: 200 });
-    const app = buildApp({
+    const app = await testApp({
       store,
-      tracker: new HostTracker({ log, sink: { transition: () => {} } }),
-      metrics: createMetrics({ collectProcess: false }),
-      log,
       ca,
-      caHash: caPublicKeyHash(ca.certPem),
+      log,
       serverUrl: () => 'https://198.18.0.1:9443',
-      now: Date.now,
       ops: engine,
       bootstrap,
       nodes: { membership, specs: specSource(engine, store.membership) },

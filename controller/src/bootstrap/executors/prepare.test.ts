@@ -10,19 +10,10 @@ import type { OperationRecord } from '../../ops/records.js';
 import type { StepContext, StepView } from '../../ops/types.js';
 import type { BootstrapDeps } from '../deps.js';
 import type { RunStarter } from '../role-runner.js';
+import { SMALL_CLUSTER_DOC } from '../testing.js';
 import { hostRoleExecutor } from './prepare.js';
 
-const SPEC = {
-  apiVersion: 'ballast.dev/v1alpha1',
-  kind: 'Cluster',
-  name: 'lab',
-  vip: { address: '198.18.0.250', interface: 'eth0' },
-  network: { cniManifest: { inline: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n' } },
-  hosts: [
-    { name: 'h1', address: '198.18.0.11', roles: ['etcd', 'control-plane'] },
-    { name: 'w1', address: '198.18.0.14', roles: ['worker'] },
-  ],
-};
+const SPEC = SMALL_CLUSTER_DOC;
 
 /** Runs that end at once with `recap` on every host, remembering the vars each host got. */
 function runs(recap: Recap): RunStarter & { vars: Record<string, Record<string, unknown>> } {
