@@ -18,6 +18,7 @@ import { parseManifest } from '../../controller/src/artifacts/manifest.js';
 import { startTestUpstream, type TestUpstream } from '../../controller/src/artifacts/testing.js';
 import { createCa, issueServerCert } from '../../controller/src/pki/ca.js';
 import type { ArtifactImportResponse, ArtifactListResponse, ArtifactSpec } from '../../shared/src/artifacts-api.js';
+import { TEST_SIGNING_KEY } from '../support/bundle.js';
 import { containerdUnavailable, startContainerd } from '../support/containerd.js';
 import {
   type PushedImage,
@@ -129,9 +130,10 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     await writeFile(
       catalogue,
       stringify([
-        { name: 'kubeadm', version: '1.36.3', os: 'linux', arch: 'amd64', url: `${base}/dl/kubeadm`, sha256: sha(KUBEADM) },
-        { name: 'crictl', version: '1.36.0', os: 'linux', arch: 'amd64', url: `${base}/dl/crictl-v1.36.0-linux-amd64.tar.gz`, sha256: sha(CRICTL) },
-        { name: 'crictl', version: '1.36.0', os: 'linux', arch: 'arm64', url: `${base}/dl/crictl-v1.36.0-linux-arm64.tar.gz`, sha256: sha(CRICTL) },
+        // Test builds (+test): the built-in catalogue pins 1.36.3 / 1.36.0 to upstream's sha256s.
+        { name: 'kubeadm', version: '1.36.3+test', os: 'linux', arch: 'amd64', url: `${base}/dl/kubeadm`, sha256: sha(KUBEADM) },
+        { name: 'crictl', version: '1.36.0+test', os: 'linux', arch: 'amd64', url: `${base}/dl/crictl-v1.36.0-linux-amd64.tar.gz`, sha256: sha(CRICTL) },
+        { name: 'crictl', version: '1.36.0+test', os: 'linux', arch: 'arm64', url: `${base}/dl/crictl-v1.36.0-linux-arm64.tar.gz`, sha256: sha(CRICTL) },
       ]),
     );
     const out = join(dir.path, 'bundle.tar');
@@ -141,7 +143,7 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('2 files and 2 images');
-    expect(r.stderr).toContain('kubeadm 1.36.3 (amd64): ');
+    expect(r.stderr).toContain('kubeadm 1.36.3+test (amd64): ');
     expect(r.stderr).toMatch(/test\/hello:v1\.0\.0 layer 2\/2 sha256:[0-9a-f]{12}…: [\d.]+K?i?B in/);
     // registry.k8s.io's flow: the name redirects to a backend, the backend challenges, one anonymous
     // token for the backend, and every later request is redirected and carries it there.
@@ -155,8 +157,8 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
     const { stdout: text } = await run('tar', ['-xOf', out, 'manifest.yaml']);
     const manifest = parseManifest(text);
     expect(manifest.map((m) => [m.name, m.version, m.arch, m.file])).toEqual([
-      ['kubeadm', '1.36.3', 'amd64', 'files/kubeadm'],
-      ['crictl', '1.36.0', 'amd64', 'files/crictl-v1.36.0-linux-amd64.tar.gz'],
+      ['kubeadm', '1.36.3+test', 'amd64', 'files/kubeadm'],
+      ['crictl', '1.36.0+test', 'amd64', 'files/crictl-v1.36.0-linux-amd64.tar.gz'],
       ['image-hello', 'v1.0.0', 'amd64', 'images/image-hello_v1.0.0.tar'],
       ['image-multi', '2.1', 'amd64', 'images/image-multi_2.1.tar'],
     ]);
@@ -187,10 +189,14 @@ describe.skipIf(missing !== null)('artifacts bundle: real https server, real reg
   });
 
   it("the controller imports the bundle as its admin's (every file verified again on its side)", async () => {
-    // Images and the test catalogue's files are not pinned by the built-in catalogue: an admin's import.
+    // Images and the test catalogue's files are not pinned by the built-in catalogue: an admin's
+    // import of a bundle signed by a key the controller trusts (the test-only one).
     expect(bundled).toBeDefined();
     const { path: out, manifest } = bundled!;
-    const imported = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', out]);
+    const signed = join(dir.path, 'signed.tar');
+    const sign = await ctl.ctl(['artifacts', 'sign', out, '--key', TEST_SIGNING_KEY, '--out', signed]);
+    expect(sign.code, sign.stderr).toBe(0);
+    const imported = await ctl.ctlJson<ArtifactImportResponse>(['artifacts', 'import', signed]);
     expect([imported.added, imported.unchanged]).toEqual([4, 0]);
     const list = await ctl.ctlJson<ArtifactListResponse>(['artifacts', 'list']);
     expect(list.items.map((a) => [a.name, a.version, a.sha256]).sort()).toEqual(manifest.map((m) => [m.name, m.version, m.sha256]).sort());
