@@ -136,7 +136,12 @@ describe('kubeadm config structure', () => {
   it.each(CASES)('%s uses only fields kubeadm knows, per kind and apiVersion', (_name, render) => {
     for (const doc of parse(render())) {
       if (doc.apiVersion === 'kubelet.config.k8s.io/v1beta1') {
-        expect(doc).toEqual({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
+        // Only the cgroup driver, and failCgroupV1 false where the cluster allows cgroup v1 hosts.
+        expect(doc).toEqual(
+          doc.failCgroupV1 === undefined
+            ? { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' }
+            : { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'cgroupfs', failCgroupV1: false },
+        );
         continue;
       }
       expect([KUBEADM_V1BETA3, KUBEADM_V1BETA4]).toContain(doc.apiVersion);
