@@ -3,7 +3,7 @@
  *
  * - An artifact whose name, version, os and arch are in the built-in catalogue must be the
  *   catalogue's pinned build (same sha256): always, for anyone, signed or not. There is no override:
- *   another build of a pinned version is published under another version (`1.30.4+mybuild`).
+ *   another build of a pinned version is published under another version (`1.36.3+mybuild`).
  * - Anything else is imported only by an admin AND only when the bundle's `manifest.yaml` is signed
  *   (ed25519, shared/src/artifacts-signature.ts) by a key the controller was started with
  *   (`--artifact-trust-key`, files an admin places on the controller; no API adds keys). The manifest
@@ -50,7 +50,7 @@ function repinMessage(what: string, repinned: readonly string[]): BallastError {
   return new BallastError(
     'BALLAST_ERR_ARTIFACT_UNTRUSTED',
     `failed to ${what}: ${repinned.join('; ')}; a catalogue version is always its pinned build, whoever imports it and whatever signs it ` +
-      '(publish another build under another version, e.g. 1.30.4+mybuild); nothing was imported',
+      '(publish another build under another version, e.g. 1.36.3+mybuild); nothing was imported',
   );
 }
 
