@@ -12,7 +12,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { downFromState } from '../test/lab/tool/lab.js';
+import { downFromState } from '../test/lab/tool/teardown.js';
 import { labDir } from '../test/lab/tool/state.js';
 import { benchTable, runVipBench } from '../test/lab/vip/bench.js';
 import { VipLab } from '../test/lab/vip/setup.js';

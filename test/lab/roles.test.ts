@@ -10,7 +10,8 @@ import { type DebianTestBundle, debianTestBundle } from '../support/bundle.js';
 import { type EtcdTls, etcdTls, explain, hostOf, writeVarsFile } from './support-roles.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { waitUntil } from './tool/exec.js';
-import { downFromState, Lab } from './tool/lab.js';
+import { Lab } from './tool/lab.js';
+import { downFromState } from './tool/teardown.js';
 import { ensurePackages } from './tool/packages.js';
 import { labDir } from './tool/state.js';
 

@@ -22,7 +22,8 @@ import { silentLogger } from '../../shared/src/log.js';
 import { type DebianTestBundle, debianTestBundle, KUBE_STANDIN_VERSION } from '../support/bundle.js';
 import { type FakeApiServerProcess, standinEnv, startFakeApiServerProcess } from '../support/fake-apiserver-process.js';
 import { STANDIN_ENV } from '../support/standin/log.js';
-import { downFromState, Lab } from './tool/lab.js';
+import { Lab } from './tool/lab.js';
+import { downFromState } from './tool/teardown.js';
 import { ensurePackages } from './tool/packages.js';
 import { labDir } from './tool/state.js';
 

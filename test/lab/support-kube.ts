@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { kubeBuildsMissing } from '../support/kube-bundle.js';
 import { run, sleep } from './tool/exec.js';
 import { type KubeClusterSetup, KUBE_VIP, prepareKubeCluster } from './tool/kube-cluster.js';
-import { downFromState, Lab } from './tool/lab.js';
+import { Lab } from './tool/lab.js';
+import { downFromState } from './tool/teardown.js';
 import { ensurePackages } from './tool/packages.js';
 import { labDir } from './tool/state.js';
 

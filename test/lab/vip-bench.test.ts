@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downFromState } from './tool/lab.js';
+import { downFromState } from './tool/teardown.js';
 import { labDir } from './tool/state.js';
 import { benchTable, runVipBench, type VipBenchReport } from './vip/bench.js';
 import { VipLab } from './vip/setup.js';

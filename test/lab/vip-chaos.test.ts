@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downFromState } from './tool/lab.js';
+import { downFromState } from './tool/teardown.js';
 import { labDir } from './tool/state.js';
 import { summarise } from './vip/analysis.js';
 import { CHAOS_SCENARIOS, describeRound, type RoundResult, runRound } from './vip/scenarios.js';

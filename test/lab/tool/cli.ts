@@ -12,9 +12,11 @@
  *   cluster [--control-planes N]                             real Kubernetes on the lab (cli-kube.ts)
  */
 import { kubeCommand } from './cli-kube.js';
-import { Lab, downFromState } from './lab.js';
+import { Lab } from './lab.js';
+import { downFromState } from './teardown.js';
 import { ensurePackages } from './packages.js';
 import { labDir } from './state.js';
+import { labStatus } from './status.js';
 
 const log = (msg: string) => process.stderr.write(`lab: ${msg}\n`);
 const USAGE =
@@ -38,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     case 'cluster':
       return kubeCommand(command, rest, log);
     case 'status':
-      process.stdout.write(`${await Lab.attach(labDir(), log).status()}\n`);
+      process.stdout.write(`${await labStatus(Lab.attach(labDir(), log))}\n`);
       return 0;
     case 'exec': {
       const [host, ...cmd] = rest;

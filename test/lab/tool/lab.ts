@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installCommand } from '../../../controller/src/api/install-routes.js';
 import { TEST_TRUST_KEY } from '../../support/bundle.js';
@@ -12,9 +12,10 @@ import {
   stopController,
 } from './controller.js';
 import { type RunOptions, type RunResult, run, runStreaming, StopWaiting, sleep, waitUntil } from './exec.js';
-import { boot, ensureOverlay, writeEtcHosts, hostRun, isMounted, poweroff, unmountOverlay } from './host.js';
-import { hostCgroupDirs, removeHostCgroups } from './cgroups.js';
-import { deleteNetns, ensureDefaultRoute, ensureGateway, ensurePlugged, ensureRoute, ensureSwitch, setPortUp } from './net.js';
+import { boot, ensureOverlay, hostRun, poweroff, writeEtcHosts } from './host.js';
+import { hostCgroupDirs } from './cgroups.js';
+import { teardown } from './teardown.js';
+import { ensureDefaultRoute, ensureGateway, ensurePlugged, ensureRoute, ensureSwitch, setPortUp } from './net.js';
 import { podSubnet } from './pod-net.js';
 import { isAlive, signal } from './proc.js';
 import { ensureRootfs } from './rootfs.js';
@@ -375,126 +376,8 @@ export class Lab {
     await this.powerOnHost(this.host(name));
   }
 
-  /** A human summary: the lab's resources and the controller's view of its hosts. */
-  async status(): Promise<string> {
-    const s = this.state;
-    const lines = [
-      `lab ${s.dir} (since ${s.createdAt})`,
-      `controller ${this.serverUrl} pid ${s.controller?.pid ?? '-'} ${isAlive(s.controller) ? 'running' : 'STOPPED'}; admin.conf ${this.adminConf}`,
-    ];
-    for (const h of s.hosts) {
-      let system = 'off';
-      let agent = '-';
-      if (isAlive(h.init)) {
-        system = (await hostRun(h, ['systemctl', 'is-system-running'], { allowFail: true, timeoutMs: 5000 })).stdout.trim();
-        agent = (await hostRun(h, ['systemctl', 'is-active', 'ballast-agent'], { allowFail: true, timeoutMs: 5000 })).stdout.trim();
-      }
-      lines.push(
-        `${h.name.padEnd(8)} ${h.address.padEnd(13)} nspawn ${String(h.nspawn?.pid ?? '-').padEnd(8)} system ${system.padEnd(9)} agent ${agent.padEnd(9)}${h.partitioned ? ' PARTITIONED' : ''}`,
-      );
-    }
-    if (isAlive(s.controller)) {
-      const r = await this.ctl(['hosts'], { allowFail: true });
-      lines.push('', r.code === 0 ? r.stdout.trimEnd() : `ballastctl hosts failed: ${r.stderr.trim()}`);
-    }
-    return lines.join('\n');
-  }
-
   /** Tears everything down; safe to call twice, from any process, after any failure. */
   async down(): Promise<void> {
     await teardown(this.state, this.log);
   }
-}
-
-/**
- * Teardowns in progress in this process, by lab dir: a Ctrl-C handler and a failing `up` may both
- * start one; the second joins the first instead of racing it.
- */
-const teardowns = new Map<string, Promise<void>>();
-
-/** Removes every resource named in `state`, in reverse order of creation, then the state itself. */
-export function teardown(state: LabState, log: (msg: string) => void = () => {}): Promise<void> {
-  const running = teardowns.get(state.dir);
-  if (running) return running;
-  const done = teardownOnce(state, log).finally(() => teardowns.delete(state.dir));
-  teardowns.set(state.dir, done);
-  return done;
-}
-
-async function teardownOnce(state: LabState, log: (msg: string) => void): Promise<void> {
-  const problems: string[] = [];
-  const attempt = async (what: string, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
-  await Promise.all(
-    state.hosts.map((h) =>
-      attempt(`power off ${h.name}`, async () => {
-        if (!isAlive(h.nspawn)) {
-          removeHostCgroups(h.cgroups ?? []);
-          return;
-        }
-        const t0 = Date.now();
-        await poweroff(h);
-        log(`powered off ${h.name} in ${Date.now() - t0} ms`);
-      }),
-    ),
-  );
-  await attempt('stop the controller', async () => {
-    if (!isAlive(state.controller)) return;
-    const t0 = Date.now();
-    await stopController(state.controller);
-    log(`stopped the controller in ${Date.now() - t0} ms`);
-  });
-  state.controller = null;
-  for (const h of state.hosts) {
-    await attempt(`unmount ${h.root}`, async () => {
-      const t0 = Date.now();
-      if (isMounted(h.root)) await unmountOverlay(h);
-      if (Date.now() - t0 > 1000) log(`unmounting ${h.name} took ${Date.now() - t0} ms`);
-      h.mounted = false;
-    });
-  }
-  const tNet = Date.now();
-  for (const ns of [...state.namespaces].reverse()) await attempt(`delete netns ${ns}`, () => deleteNetns(ns));
-  if (Date.now() - tNet > 1000) log(`deleting namespaces took ${Date.now() - tNet} ms`);
-  if (problems.length > 0) {
-    writeState(state);
-    throw new Error(`failed to tear the lab down completely (state kept in ${stateFile(state.dir)}):\n  ${problems.join('\n  ')}`);
-  }
-  // Mounts are gone (checked above), so removing the directory cannot reach into the base rootfs.
-  if (state.hosts.some((h) => isMounted(h.root))) throw new Error('failed to tear the lab down: an overlay is still mounted');
-  // The logs outlive the lab (for a failed run's post-mortem): moved beside it, replacing older ones.
-  const logs = join(state.dir, 'logs');
-  if (existsSync(logs)) {
-    rmSync(`${state.dir}.last-logs`, { recursive: true, force: true });
-    renameSync(logs, `${state.dir}.last-logs`);
-  }
-  // Bounded retries: a command the lab was running when interrupted (e.g. dpkg-deb -x) may still be
-  // writing into the directory for a moment.
-  await removeDir(state.dir);
-  log(`lab down (logs kept in ${state.dir}.last-logs)`);
-}
-
-async function removeDir(dir: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      return;
-    } catch (err) {
-      if (attempt >= 10) throw err;
-      await sleep(300);
-    }
-  }
-}
-
-/** `down` for a lab made by another process (or one that crashed): reads the state file. */
-export async function downFromState(dir = labDir(), log: (msg: string) => void = () => {}): Promise<boolean> {
-  const state = readState(dir);
-  if (!state) return false;
-  await teardown(state, log);
-  return true;
 }
