@@ -74,7 +74,7 @@ if [ -z "$only" ] || [ "$only" = etcd ]; then
   build "$here/etcd" "$cache/etcd/$etcd_version/bin/etcd" go.etcd.io/etcd/server/v3 ""
   build "$here/etcd" "$cache/etcd/$etcd_version/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3 ""
   build "$here/etcd" "$cache/etcd/$etcd_version/bin/etcdutl" go.etcd.io/etcd/etcdutl/v3 ""
-  "$cache/etcd/$etcd_version/bin/etcd" --version | head -n1
+  "$cache/etcd/$etcd_version/bin/etcd" --version | sed -n 1p  # sed reads to the end: head would close the pipe and, under pipefail, fail the build with SIGPIPE (exit 141)
 fi
 if [ -z "$only" ] || [ "$only" = crictl ]; then
   build "$here/crictl" "$cache/crictl/$crictl_version/bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl "-X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version"
