@@ -187,7 +187,8 @@ export function upstreamVersion(debianVersion: string): string {
   return noEpoch.split(/[-~+]/)[0] ?? noEpoch;
 }
 
-async function packageInfo(pkg: string): Promise<{ version: string; filename: string }> {
+/** A Debian package's candidate version and pool path (`apt-cache show`). */
+export async function packageInfo(pkg: string): Promise<{ version: string; filename: string }> {
   const { stdout } = await run('apt-cache', ['show', '--no-all-versions', pkg]);
   const version = /^Version: (.+)$/m.exec(stdout)?.[1];
   const filename = /^Filename: (.+)$/m.exec(stdout)?.[1];

@@ -29,7 +29,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { ArtifactSpec } from '../../shared/src/artifacts-api.js';
 import { BUNDLE_SIGNATURE } from '../../shared/src/artifacts-signature.js';
-import { debianTestBundle, sha256, testCacheDir, upstreamVersion, writeSignature } from './bundle.js';
+import { debianTestBundle, packageInfo, sha256, testCacheDir, upstreamVersion, writeSignature } from './bundle.js';
 import { buildKubeImages, CONTROL_PLANE_IMAGES } from './kube-images.js';
 
 const run = promisify(execFile);
@@ -91,7 +91,7 @@ export async function kubeLabBundle(opts: { cacheDir?: string; log?: (line: stri
   const etcd = cachedBuild('etcd', ETCD_BINS)!;
   const crictl = cachedBuild('crictl', ['crictl'])!;
   const debian = await debianTestBundle({ log: opts.log, ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }) });
-  const cni = await aptInfo(CNI_PACKAGE);
+  const cni = await packageInfo(CNI_PACKAGE);
   const inputs = { kube, etcd, crictl, debian: debian.packages, cni: cni.version, layout: LAYOUT_VERSION };
   const key = sha256(JSON.stringify(inputs)).slice(0, 16);
   const cacheDir = opts.cacheDir ?? testCacheDir();
@@ -112,14 +112,6 @@ export async function kubeLabBundle(opts: { cacheDir?: string; log?: (line: stri
   }
   const manifest = JSON.parse(await readFile(join(final, 'manifest.json'), 'utf8')) as ArtifactSpec[];
   return { path: join(final, 'bundle.tar'), manifest, versions };
-}
-
-async function aptInfo(pkg: string): Promise<{ version: string; filename: string }> {
-  const { stdout } = await run('apt-cache', ['show', '--no-all-versions', pkg]);
-  const version = /^Version: (.+)$/m.exec(stdout)?.[1];
-  const filename = /^Filename: (.+)$/m.exec(stdout)?.[1];
-  if (version === undefined || filename === undefined) throw new Error(`apt-cache show ${pkg}: no Version/Filename (run apt-get update?)`);
-  return { version, filename };
 }
 
 interface Build {
