@@ -68,6 +68,52 @@ describe('runRole', () => {
     expect(progress[0]).toMatch(/^node-1: waiting for the host to be free \(.*has no agent connected\)$/);
   });
 
+  it('starts again when the agent refused the run as busy before any task ran (a run the old controller started)', async () => {
+    const busy = finishedRun('run-1', 'node-1');
+    const refused: RunDocument = {
+      ...busy,
+      status: 'failed',
+      hosts: busy.hosts.map((h) => ({ ...h, status: 'failed' as const, error: { code: 'BALLAST_ERR_RUN_BUSY', message: 'failed to start run run-1: run run-0 is in progress on this host' } })),
+    };
+    const docs = new Map<string, RunDocument>();
+    let starts = 0;
+    const runs: RunStarter = {
+      start: (request) => {
+        starts += 1;
+        const doc = starts === 1 ? refused : finishedRun(`run-${starts}`, request.hosts[0] ?? '?');
+        docs.set(doc.id, doc);
+        return doc;
+      },
+      get: (id) => docs.get(id) ?? finishedRun(id, 'node-1'),
+      waitForChange: async () => {},
+      cancel: async (id) => finishedRun(id, 'node-1'),
+    };
+    const progress: string[] = [];
+    const outcomes = await runRole({ runs, role: 'os-prep', hosts: [{ host: 'node-1', vars: {} }], check: false, signal: new AbortController().signal, actor: 'op-1', retryMs: 1, progress: (m) => progress.push(m) });
+    expect(starts).toBe(2);
+    expect(outcomes[0]?.runId).toBe('run-2');
+    expect(progress).toEqual(['node-1: waiting for the host to be free (failed to start run run-1: run run-0 is in progress on this host)']);
+  });
+
+  it('does not start again when a task of the run failed, whatever its code', async () => {
+    const base = finishedRun('run-1', 'node-1');
+    const at = base.createdAt;
+    const failed: RunDocument = {
+      ...base,
+      status: 'failed',
+      hosts: base.hosts.map((h) => ({
+        ...h,
+        status: 'failed' as const,
+        error: { code: 'BALLAST_ERR_RUN_BUSY', message: 'busy' },
+        results: [{ seq: 1, host: 'node-1', phase: 'task' as const, index: 0, name: 'install', module: 'file', status: 'failed' as const, durationMs: 1, diff: '', message: 'busy', error: { code: 'BALLAST_ERR_RUN_BUSY', message: 'busy' }, notified: [], at }],
+      })),
+    };
+    let starts = 0;
+    const runs: RunStarter = { start: () => ((starts += 1), failed), get: () => failed, waitForChange: async () => {}, cancel: async () => failed };
+    await expect(runRole({ runs, role: 'os-prep', hosts: [{ host: 'node-1', vars: {} }], check: false, signal: new AbortController().signal, actor: 'op-1', retryMs: 1 })).rejects.toMatchObject({ code: 'BALLAST_ERR_RUN_BUSY' });
+    expect(starts).toBe(1);
+  });
+
   it('does not retry other refusals, even when their text reads like a busy host', async () => {
     const runs = refusingStarter([refusal('BALLAST_ERR_VALIDATION', 'host "node-1" is busy with run-0 (and /vars/x: unknown variable)')]);
     const run = runRole({ runs, role: 'os-prep', hosts: [{ host: 'node-1', vars: {} }], check: false, signal: new AbortController().signal, actor: 'op-1', retryMs: 1 });

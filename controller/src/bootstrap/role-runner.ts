@@ -73,30 +73,57 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs `role` on one host until it ends; retries a start on a busy host. Cancels the run if `signal` aborts. */
-async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutcome> {
-  const retryMs = opts.retryMs ?? 1000;
-  let doc: RunDocument | null = null;
-  while (doc === null) {
+/** Starts `role` on one host, retrying while the controller refuses the start as busy or disconnected. */
+async function startOnHost(opts: RunRoleOptions, h: HostRun, retryMs: number): Promise<RunDocument> {
+  for (;;) {
     try {
-      doc = opts.runs.start({ role: opts.role, hosts: [h.host], check: opts.check, diff: opts.diff ?? opts.check, vars: h.vars }, opts.actor);
+      return opts.runs.start({ role: opts.role, hosts: [h.host], check: opts.check, diff: opts.diff ?? opts.check, vars: h.vars }, opts.actor);
     } catch (err) {
       if (!isBallastError(err, ...RETRIABLE)) throw err;
       opts.progress?.(`${h.host}: waiting for the host to be free (${messageOf(err)})`);
       await sleep(retryMs, opts.signal);
     }
   }
-  const id = doc.id;
+}
+
+/** Waits for a run to end; cancels it if `signal` aborts. */
+async function waitForEnd(opts: RunRoleOptions, started: RunDocument): Promise<RunDocument> {
+  let doc = started;
   try {
     while (doc.status === 'running') {
       if (opts.signal.aborted) throw opts.signal.reason;
-      await opts.runs.waitForChange(id, doc.seq, 5000, opts.signal);
-      doc = opts.runs.get(id);
+      await opts.runs.waitForChange(doc.id, doc.seq, 5000, opts.signal);
+      doc = opts.runs.get(doc.id);
     }
   } catch (err) {
-    await opts.runs.cancel(id, opts.actor).catch(() => undefined);
+    await opts.runs.cancel(doc.id, opts.actor).catch(() => undefined);
     throw err;
   }
+  return doc;
+}
+
+/**
+ * True when the agent refused the run before running any task because it was still busy (or went
+ * away): after a controller restart the agent may still be finishing, or cancelling, the run the
+ * old controller started — `kubeadm join` can take a minute to stop. Retried like a busy start.
+ */
+function refusedAsBusy(doc: RunDocument): boolean {
+  const host = doc.hosts[0];
+  if (doc.status === 'succeeded' || host === undefined || host.results.length > 0) return false;
+  const code = host.error?.code;
+  return isErrorCode(code) && RETRIABLE.includes(code);
+}
+
+/** Runs `role` on one host until it ends; retries while the host is busy. Cancels the run if `signal` aborts. */
+async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutcome> {
+  const retryMs = opts.retryMs ?? 1000;
+  let doc = await waitForEnd(opts, await startOnHost(opts, h, retryMs));
+  while (refusedAsBusy(doc)) {
+    opts.progress?.(`${h.host}: waiting for the host to be free (${doc.hosts[0]?.error?.message ?? doc.status})`);
+    await sleep(retryMs, opts.signal);
+    doc = await waitForEnd(opts, await startOnHost(opts, h, retryMs));
+  }
+  const id = doc.id;
   const host = doc.hosts[0];
   if (host === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', `run ${id} has no host`);
   if (doc.status !== 'succeeded') {
