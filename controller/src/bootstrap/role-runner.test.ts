@@ -109,7 +109,12 @@ describe('runRole', () => {
       })),
     };
     let starts = 0;
-    const runs: RunStarter = { start: () => ((starts += 1), failed), get: () => failed, waitForChange: async () => {}, cancel: async () => failed };
+    const runs: RunStarter = {
+      start: () => {
+        starts += 1;
+        return failed;
+      },
+      get: () => failed, waitForChange: async () => {}, cancel: async () => failed };
     await expect(runRole({ runs, role: 'os-prep', hosts: [{ host: 'node-1', vars: {} }], check: false, signal: new AbortController().signal, actor: 'op-1', retryMs: 1 })).rejects.toMatchObject({ code: 'BALLAST_ERR_RUN_BUSY' });
     expect(starts).toBe(1);
   });
