@@ -190,7 +190,7 @@ console.log(JSON.stringify({ readyz, nodes }));
   }
 
   it('1. imports the bundle: the Debian binaries plus the four stand-ins, marked as such', async () => {
-    const res = await lab.ctlJson<ArtifactImportResponse>(['artifacts', 'import', bundle.path, '-o', 'json']);
+    const res = await lab.ctlJson<ArtifactImportResponse>(['artifacts', 'import', bundle.path, '-o', 'json'], { timeoutMs: 300_000 });
     expect(res.items.map((i) => [i.artifact.name, i.artifact.version, i.artifact.sha256, i.status]).sort()).toEqual(
       bundle.manifest.map((m) => [m.name, m.version, m.sha256, 'added']).sort(),
     );

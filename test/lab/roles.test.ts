@@ -130,7 +130,7 @@ describe.skipIf(skipReason !== null)('lab: containerd and etcd roles on real sys
 
   it('1. imports the Debian test bundle into the controller mirror', async () => {
     const t0 = Date.now();
-    const res = await lab.ctlJson<ArtifactImportResponse>(['artifacts', 'import', bundle.path, '-o', 'json']);
+    const res = await lab.ctlJson<ArtifactImportResponse>(['artifacts', 'import', bundle.path, '-o', 'json'], { timeoutMs: 300_000 });
     figure('artifacts import (Debian test bundle)', `${secs(Date.now() - t0)} for ${res.items.length} artifacts`);
     expect(res.items.map((i) => [i.artifact.name, i.artifact.version, i.artifact.sha256, i.status]).sort()).toEqual(
       bundle.manifest.map((m) => [m.name, m.version, m.sha256, 'added']).sort(),

@@ -70,7 +70,7 @@ export async function setupBootstrapLab(opts: { hosts: number; controlPlane: num
     const t1 = Date.now();
     lab = await Lab.up({ hosts: hosts.length, log });
     opts.figure?.(`lab up (${hosts.length} hosts booted, agent installed, joined, healthy)`, Date.now() - t1);
-    await lab.ctlJson(['artifacts', 'import', bundle.path, '-o', 'json']);
+    await lab.ctlJson(['artifacts', 'import', bundle.path, '-o', 'json'], { timeoutMs: 300_000 });
     const version = (name: string) => bundle.manifest.find((m) => m.name === name)?.version ?? '';
     writeFileSync(join(work, 'cni.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n  labels:\n    app: flannel\n');
     const currentLab = lab;

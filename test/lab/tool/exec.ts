@@ -7,6 +7,8 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** Set when run() killed the command at its deadline. */
+  timedOutMs?: number;
 }
 
 /** Options of run(). */
@@ -28,7 +30,7 @@ export class CommandError extends Error {
     readonly argv: string[],
     readonly result: RunResult,
   ) {
-    const why = result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
+    const why = result.timedOutMs !== undefined ? `timed out after ${result.timedOutMs} ms (killed)` : result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
     const tail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
     super(`failed to run ${argv.join(' ')}: ${why}${tail ? `\n${tail}` : ''}`);
     this.name = 'CommandError';
@@ -55,14 +57,19 @@ export function run(argv: string[], options: RunOptions = {}): Promise<RunResult
       if (stderr.length < MAX_CAPTURE) stderr += d.toString();
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const limitMs = options.timeoutMs ?? 60_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limitMs);
     child.once('error', (err) => {
       clearTimeout(timer);
       reject(new Error(`failed to run ${argv.join(' ')}: ${err.message}`, { cause: err }));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      const result: RunResult = { code, signal, stdout, stderr, durationMs: Date.now() - started };
+      const result: RunResult = { code, signal, stdout, stderr, durationMs: Date.now() - started, ...(timedOut ? { timedOutMs: limitMs } : {}) };
       if (code !== 0 && !options.allowFail) reject(new CommandError(argv, result));
       else resolve(result);
     });
