@@ -118,9 +118,10 @@ function refusedAsBusy(doc: RunDocument): boolean {
 async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutcome> {
   const retryMs = opts.retryMs ?? 1000;
   let doc = await waitForEnd(opts, await startOnHost(opts, h, retryMs));
-  while (refusedAsBusy(doc)) {
+  // Each refused start is a stored (failed) run: back off to 8× the pause so a long wait leaves few.
+  for (let attempt = 0; refusedAsBusy(doc); attempt++) {
     opts.progress?.(`${h.host}: waiting for the host to be free (${doc.hosts[0]?.error?.message ?? doc.status})`);
-    await sleep(retryMs, opts.signal);
+    await sleep(retryMs * Math.min(8, 2 ** attempt), opts.signal);
     doc = await waitForEnd(opts, await startOnHost(opts, h, retryMs));
   }
   const id = doc.id;
