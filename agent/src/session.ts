@@ -264,14 +264,26 @@ export class ControllerSession implements EventSender {
     );
   }
 
+  /**
+   * Answers on the connection the request came on, or not at all: after a reconnect (a controller
+   * restart) the request's ids mean nothing to the new controller, which learns how a run ended
+   * from its events and its own records instead.
+   */
   private async answer(req: ControllerRequest): Promise<void> {
+    const origin = this.ws;
+    let reply: AgentMessage;
     try {
       const result = await this.handle(req);
-      this.sendMessage({ type: 'res', id: req.id, ok: true, result });
+      reply = { type: 'res', id: req.id, ok: true, result };
     } catch (err) {
       const code = err instanceof BallastError ? err.code : 'BALLAST_ERR_INTERNAL';
-      this.sendMessage({ type: 'res', id: req.id, ok: false, error: { code, message: `failed to answer ${req.type}: ${messageOf(err)}` } });
+      reply = { type: 'res', id: req.id, ok: false, error: { code, message: `failed to answer ${req.type}: ${messageOf(err)}` } };
     }
+    if (this.ws !== origin) {
+      this.log.info({ request: req.id, type: req.type }, 'dropped an answer: the connection its request came on is gone');
+      return;
+    }
+    this.sendMessage(reply);
   }
 
   /** Answers typed against the controller's reply table, which checks them on arrival (responses.ts). */

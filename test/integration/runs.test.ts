@@ -16,7 +16,7 @@ import { loadAgentCredentials } from '../../agent/src/config.js';
 import { healthChanged } from '../../agent/src/health.js';
 import { ControllerSession } from '../../agent/src/session.js';
 import type { RunPort } from '../../agent/src/tasks/engine.js';
-import { silentLogger } from '../../shared/src/log.js';
+import { pino } from 'pino';
 import type { Facts, Health } from '../../shared/src/protocol/facts.js';
 import type { ControllerRequest, RunEvent, RunSummary } from '../../shared/src/protocol/messages.js';
 import type { RunDocument, RunListResponse } from '../../shared/src/runs-api.js';
@@ -119,12 +119,14 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
   const runner = new ScriptedRunner();
   let session: ControllerSession | null = null;
   const children: ChildProcess[] = [];
+  /** The fake agent's log lines (its session is the real agent's). */
+  const agentLog: string[] = [];
 
   const connect = async (): Promise<void> => {
     const creds = await loadAgentCredentials(agentDir);
     session = new ControllerSession({
       creds,
-      log: silentLogger(),
+      log: pino({ level: 'info' }, { write: (line: string) => agentLog.push(line) }),
       agentVersion: '0.0.0-fake',
       backoff: createBackoff({ baseMs: 100, capMs: 300 }),
       clock: createClockOffsetEstimator(),
@@ -286,6 +288,9 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     // The agent kept running the lost run; once it reconnects the controller tells it to cancel it.
     runner.script = {};
     await waitFor('orphaned run cancelled on reconnect', async () => (runner.cancels.includes(started.id) ? true : undefined));
+    // Its answer belongs to the old connection: never sent on the new one, where its request id
+    // could name one of the new controller's requests (a clean-clone CI saw exactly that).
+    await waitFor('the lost run answer dropped', async () => (agentLog.some((l) => l.includes('dropped an answer') && l.includes('req.run')) ? true : undefined));
     await waitFor('agent reconnected', async () => ((await ctl.api<{ host: { connected: boolean } }>('/v1/hosts/fake-1')).body.host?.connected ? true : undefined));
     const again = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
     expect(again.status).toBe('succeeded');

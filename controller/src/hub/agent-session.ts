@@ -65,7 +65,11 @@ export interface SessionContext {
 export class AgentSession implements SessionHandle {
   readonly sessionId = randomUUID();
   private ready = false;
-  private readonly requests = new RequestTracker('c');
+  /**
+   * Request ids unique across connections and controller restarts (`c-<session>-N`): an agent that
+   * finished a request of an earlier connection must never have its answer taken for one of ours.
+   */
+  private readonly requests = new RequestTracker(`c-${this.sessionId.slice(0, 8)}`);
   private readonly log: Logger;
   private rejectedWindowStart = 0;
   private rejectedInWindow = 0;
