@@ -89,7 +89,7 @@ export const kubeadmModule: Module<'kubeadm'> = {
     }
     // Files without the marker: an earlier run failed half-way (see the file comment).
     const halfDone = await existing(ctx, LEFTOVERS);
-    const resetArgv = [binary, 'reset', '--force'];
+    const resetArgv = [binary, 'reset', '--force', ...resetFlags({})];
     const resetWhy =
       halfDone.length === 0 ? '' : `a previous ${args.action} did not succeed: ${halfDone.map(basename).join(', ')} ${halfDone.length === 1 ? 'exists' : 'exist'} without ${basename(marker)}`;
 
@@ -138,7 +138,7 @@ async function reset(args: Args, ctx: ModuleContext, binary: string): Promise<Mo
     if (!ctx.check) await removeMarkers(ctx);
     return { changed: true, message, diff: ctx.diff ? present.map((p) => `- ${p}\n`).join('') : undefined };
   }
-  const argv = [binary, 'reset', '--force', ...flags(args)];
+  const argv = [binary, 'reset', '--force', ...resetFlags(args)];
   const shown = argv.join(' ');
   const diff = ctx.diff ? present.map((p) => `- ${p}\n`).join('') : undefined;
   if (ctx.check) return { changed: true, message: `would run ${shown} (${present.join(', ')} ${present.length === 1 ? 'exists' : 'exist'})`, diff };
@@ -152,7 +152,23 @@ async function removeMarkers(ctx: ModuleContext): Promise<void> {
   for (const marker of MARKERS) await rm(hostPath(ctx, marker), { force: true });
 }
 
-function flags(args: Args): string[] {
+/**
+ * kubeadm reset's phase that removes a *stacked* etcd member: Ballast runs etcd itself (external
+ * etcd, its own membership steps behind the quorum guard), and kubeadm 1.36, finding neither a
+ * local etcd in the config nor an etcd static pod, falls back to the default data directory
+ * `/var/lib/etcd` and empties it — the live data of the member Ballast runs on the same host (seen
+ * in the real-Kubernetes lab: a join interrupted by a controller SIGKILL was reset, and the host's
+ * etcd died 25 s later with its WAL gone). Always skipped.
+ */
+export const RESET_SKIPPED_PHASES = ['remove-etcd-member'] as const;
+
+/** reset's flags: the task's, with {@link RESET_SKIPPED_PHASES} always among the skipped phases. */
+function resetFlags(args: Pick<Args, 'skipPhases' | 'ignorePreflightErrors'>): string[] {
+  const skipPhases = [...new Set([...RESET_SKIPPED_PHASES, ...(args.skipPhases ?? [])])];
+  return flags({ ...args, skipPhases });
+}
+
+function flags(args: Pick<Args, 'skipPhases' | 'ignorePreflightErrors'>): string[] {
   const out: string[] = [];
   if (args.skipPhases !== undefined && args.skipPhases.length > 0) out.push(`--skip-phases=${args.skipPhases.join(',')}`);
   if (args.ignorePreflightErrors !== undefined && args.ignorePreflightErrors.length > 0) {
