@@ -6,6 +6,7 @@
 import { useState } from 'preact/hooks';
 import type { ClusterList, ClusterStatus } from '../../../../shared/src/clusters-api.js';
 import type { VipStatusResponse, VipView } from '../../../../shared/src/vip-api.js';
+import { ApiError } from '../api.js';
 import { ActionButton, Badge, ErrorLine, Section } from '../components.js';
 import { useSession } from '../context.js';
 import { usePoll } from '../live.js';
@@ -15,7 +16,15 @@ const EVERY_MS = 3000;
 export function Cluster() {
   const { api } = useSession();
   const clusters = usePoll((signal) => api.get<ClusterList>('/v1/clusters', signal), EVERY_MS);
-  const vips = usePoll((signal) => api.get<VipStatusResponse>('/v1/vip', signal), EVERY_MS);
+  // A controller built without the VIP service has no /v1/vip: no VIP panel rather than an error.
+  const vips = usePoll(
+    (signal) =>
+      api.get<VipStatusResponse>('/v1/vip', signal).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) return { items: [], observedAt: '' };
+        throw err;
+      }),
+    EVERY_MS,
+  );
   const [chosen, setChosen] = useState<string | null>(null);
   const names = (clusters.data?.items ?? []).map((c) => c.name);
   const name = chosen !== null && names.includes(chosen) ? chosen : (names[0] ?? null);
