@@ -114,7 +114,7 @@ function ClusterDetail(props: { name: string }) {
       </table>
       {s !== null && (
         <p>
-          VIP {s.vipAddress}: holder <strong>{s.vip.holder ?? 'none'}</strong>
+          VIP {s.vipAddress}, holder as recorded in etcd: <strong>{s.vip.holder ?? 'none'}</strong>
           {s.vip.term !== null && ` (term ${s.vip.term})`}
           {s.vip.error !== null && <span class="error"> {s.vip.error}</span>}
         </p>

@@ -9,6 +9,8 @@ import { useSession } from '../context.js';
 import { clock, duration } from '../format.js';
 import { useLongPoll } from '../live.js';
 
+const CLUSTER_LANE = 'cluster';
+
 /** The longest park per request (the route allows 60 s; shorter survives idle proxies). */
 const WAIT_MS = 25_000;
 
@@ -59,19 +61,29 @@ export function Operation(props: { id: string }) {
   );
 }
 
-/** A lane per host (cluster-wide steps in their own), each step a bar over the operation's time span. */
+/**
+ * A lane per host for the steps that act on one host (etcd joins, kubeadm init/join, the VIP
+ * bootstrap); steps over several hosts at once or over the cluster (roles on every host, gates,
+ * PKI) share the `cluster` lane. Each step is a bar over the operation's time span.
+ */
 function Timeline(props: { op: OperationDocument }) {
   const { op } = props;
   const start = Date.parse(op.createdAt);
   const end = Math.max(op.endedAt === null ? Date.now() : Date.parse(op.endedAt), start + 1000);
   const lanes = new Map<string, OperationStep[]>();
   for (const s of op.steps) {
-    const lane = s.host ?? 'cluster';
+    const lane = s.host ?? CLUSTER_LANE;
     lanes.set(lane, [...(lanes.get(lane) ?? []), s]);
   }
   const pos = (iso: string | null, fallback: number) => ((iso === null ? fallback : Date.parse(iso)) - start) / (end - start);
   return (
     <div class="timeline" data-testid="timeline">
+      <div class="lane axis">
+        <span class="lane-name" />
+        <span>{clock(op.createdAt)}</span>
+        <span>{duration(end - start)}</span>
+        <span>{op.endedAt === null ? 'now' : clock(op.endedAt)}</span>
+      </div>
       {[...lanes].map(([lane, steps]) => (
         <div class="lane" key={lane} data-lane={lane}>
           <span class="lane-name">{lane}</span>
