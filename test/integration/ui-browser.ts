@@ -28,6 +28,15 @@ export function newContext(browser: Browser): Promise<BrowserContext> {
   return browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1360, height: 860 } });
 }
 
+/** Collects what the browser reports as CSP violations on `page` (console errors naming the policy). */
+export function cspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) seen.push(m.text());
+  });
+  return seen;
+}
+
 /** Opens `${base}/ui`, logs in with `token` and waits for the shell to show who is logged in. */
 export async function login(page: Page, base: string, token: string): Promise<string> {
   await page.goto(`${base}/ui`);

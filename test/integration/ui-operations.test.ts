@@ -25,7 +25,7 @@ import { OperationEngine } from '../../controller/src/ops/engine.js';
 import { VipService } from '../../controller/src/vip/service.js';
 import { fakeVipFleet, vipHealth } from '../../controller/src/vip/testing.js';
 import { type TempStore, tempStore } from '../../controller/src/store/testing.js';
-import { browserSkipReason, launchBrowser, login, mark, marked, newContext, open, postFromPage, screenshot } from './ui-browser.js';
+import { browserSkipReason, cspViolations, launchBrowser, login, mark, marked, newContext, open, postFromPage, screenshot } from './ui-browser.js';
 
 const skip = browserSkipReason();
 if (skip !== null) console.log(`skipping the web UI operations browser test: ${skip}`);
@@ -41,6 +41,7 @@ describe.skipIf(skip !== null)('web UI: operations timeline, cluster and certifi
   let page: Page;
   let tokens: { admin: string; operator: string; viewer: string };
   let op: OperationDocument;
+  let violations: string[];
 
   beforeAll(async () => {
     temp = await tempStore('ballast-ui-ops-');
@@ -70,6 +71,7 @@ describe.skipIf(skip !== null)('web UI: operations timeline, cluster and certifi
     expect(op.error?.stepKey).toBe('kube/join/h3');
     browser = await launchBrowser();
     page = await (await newContext(browser)).newPage();
+    violations = cspViolations(page);
   });
 
   afterAll(async () => {
@@ -170,5 +172,9 @@ describe.skipIf(skip !== null)('web UI: operations timeline, cluster and certifi
     await expect.poll(() => page.locator('[data-testid=cluster-pki] tr[data-cert="lab/etcd-ca"] td.days').textContent()).toMatch(/^\d+ d$/);
     await page.locator('[data-testid=issued] tr[data-cert="controller-ca"]').waitFor();
     await screenshot(page, 'certs-cluster');
+  });
+
+  it('ran every page under the CSP without a violation (no inline script or style needed)', () => {
+    expect(violations).toEqual([]);
   });
 });
