@@ -240,7 +240,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
           const address = app.server.address();
           port = typeof address === 'object' && address !== null ? address.port : opts.listenPort;
           url = `https://${isIP(advertised) === 6 ? `[${advertised}]` : advertised}:${port}`;
-          log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
+          log.info({ url, ui: `${url}/ui`, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
         },
         stop: () => app.close(),
       }),
