@@ -8,6 +8,7 @@ import {
   type IssuedCert,
   IssuedCertListResponseSchema,
 } from '../../../../shared/src/certs-api.js';
+import { normalizeSerial } from '../../../../shared/src/pki.js';
 import type { ClusterPkiRecord } from '../../store/cluster-pki.js';
 import type { Store } from '../../store/store.js';
 
@@ -63,5 +64,5 @@ export async function certRoutes(
 /** Serial and expiry of a PEM certificate. */
 function pemFacts(pem: string): { serial: string; notAfter: string } {
   const cert = new X509Certificate(pem);
-  return { serial: cert.serialNumber, notAfter: new Date(cert.validTo).toISOString() };
+  return { serial: normalizeSerial(cert.serialNumber), notAfter: new Date(cert.validTo).toISOString() };
 }
