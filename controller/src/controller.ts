@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { normalizeSerial } from '../../shared/src/pki.js';
@@ -36,7 +37,18 @@ import { type Store, openStore } from './store/store.js';
 import { VipService } from './vip/service.js';
 
 /** Controller settings after flag parsing and validation (config.ts), plus the process logger. */
-export type ControllerOptions = Omit<ControllerSettings, 'logLevel'> & { log: Logger };
+export type ControllerOptions = Omit<ControllerSettings, 'logLevel'> & {
+  log: Logger;
+  /** The built web UI; default {@link BUILT_UI_DIR}. */
+  uiDir?: string;
+};
+
+/**
+ * Where `npm run build` puts the web UI (controller/ui/vite.config.ts): `dist/controller/ui`, beside
+ * the compiled controller, so the package (scripts/package.sh copies dist/controller) ships it.
+ * From the TypeScript sources (tests running in-process) the same built directory is used.
+ */
+export const BUILT_UI_DIR = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../dist/controller/ui' : '../ui', import.meta.url));
 
 /** A controller built on its data dir, not started yet: its long-running parts as one service. */
 export interface Controller {
@@ -207,6 +219,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     bootstrap,
     nodes: { membership, specs },
     vip,
+    uiDir: opts.uiDir ?? BUILT_UI_DIR,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   let port = opts.listenPort;
@@ -227,7 +240,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
           const address = app.server.address();
           port = typeof address === 'object' && address !== null ? address.port : opts.listenPort;
           url = `https://${isIP(advertised) === 6 ? `[${advertised}]` : advertised}:${port}`;
-          log.info({ url, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
+          log.info({ url, ui: `${url}/ui`, listen: `${opts.listenHost}:${port}`, caHash: pki.caHash, dataDir: opts.dataDir }, 'controller listening');
         },
         stop: () => app.close(),
       }),

@@ -187,6 +187,7 @@ export const AuditQuerySchema = Type.Object({
 /**
  * Routes (all JSON; operator routes need `Authorization: Bearer <operator token>`):
  *   GET    /healthz, /readyz, /metrics                       — no auth
+ *   GET    /ui, /ui/, /ui/assets/:file     (the web UI)      — no auth (static files, no data)
  *   GET    /v1/join/ca                     → CaResponse      — no auth (agent pins it by hash)
  *   POST   /v1/join        JoinRequest     → JoinResponse    — join token in body
  *   GET    /v1/whoami                      → WhoAmIResponse  — viewer

@@ -47,3 +47,20 @@ export type CertListResponse = Static<typeof CertListResponseSchema>;
  * Routes:
  *   GET /v1/certs?cluster=NAME → CertListResponse — viewer
  */
+
+/**
+ * A certificate the controller itself issued or serves with (`GET /v1/certs/issued`): each host's
+ * agent client certificate, the controller's CA and its serving certificate. No key, no PEM.
+ */
+export const IssuedCertSchema = Type.Object({
+  owner: Type.Union([Type.Literal('host'), Type.Literal('controller')]),
+  /** The host name, or `controller-ca` / `controller-server`. */
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('ca'), Type.Literal('cert')]),
+  serial: Type.Union([Type.String(), Type.Null()]),
+  notAfter: Type.String({ maxLength: 40 }),
+  daysLeft: Type.Integer(),
+});
+export type IssuedCert = Static<typeof IssuedCertSchema>;
+export const IssuedCertListResponseSchema = Type.Object({ items: Type.Array(IssuedCertSchema) });
+export type IssuedCertListResponse = Static<typeof IssuedCertListResponseSchema>;

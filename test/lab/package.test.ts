@@ -61,6 +61,15 @@ describe.skipIf(!haveTools)('packages', () => {
     }
   });
 
+  it('the controller package ships the built web UI: index.html and every asset it loads', () => {
+    // Where controller.ts's BUILT_UI_DIR points from the packaged dist/controller/src/controller.js.
+    const ui = join(x.controller, 'opt/ballast/controller/lib/dist/controller/ui');
+    const html = readFileSync(join(ui, 'index.html'), 'utf8');
+    const assets = [...html.matchAll(/(?:src|href)="\/ui\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const a of assets) expect(existsSync(join(ui, a)), a).toBe(true);
+  });
+
   it('the controller loads its better-sqlite3 addon under the bundled Node runtime', () => {
     const base = join(x.controller, 'opt/ballast/controller');
     const probe = `

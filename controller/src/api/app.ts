@@ -26,6 +26,7 @@ import { opsRoutes } from './routes/ops.js';
 import { publicRoutes } from './routes/public.js';
 import { runRoutes } from './routes/runs.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { uiRoutes } from './ui-routes.js';
 import { vipRoutes } from './routes/vip.js';
 import type { VipService } from '../vip/service.js';
 
@@ -65,6 +66,8 @@ export interface AppDeps {
   bootstrap?: BootstrapDeps;
   /** Node replace, add and remove (routes/nodes.ts); absent = no /v1/nodes routes. */
   nodes?: Omit<NodeRoutesDeps, 'ops'>;
+  /** The built web UI served at /ui (ui-routes.ts); absent = no /ui routes. */
+  uiDir?: string;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -142,5 +145,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Clusters exist only where operations run; the kubeconfig reads the stored PKI, not the bootstrap.
   if (deps.ops !== undefined) void app.register(kubeconfigRoutes, { ops: deps.ops, store: deps.store, log, now: deps.now });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
+  if (deps.uiDir !== undefined) void app.register(uiRoutes, { dir: deps.uiDir });
   return app;
 }

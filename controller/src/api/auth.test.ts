@@ -10,13 +10,17 @@ import type { VipService } from '../vip/service.js';
 import { authDeclarationProblem, type DeclaredRoute, declaredRoutes, type RouteAuth } from './auth.js';
 import { testApp } from './testing.js';
 
-// The routes that need no credentials: probes, metrics, CA discovery, the token-proved join and the
-// package mirror the one-line install fetches from. Anything else showing up public is a finding.
+// The routes that need no credentials: probes, metrics, CA discovery, the token-proved join, the
+// package mirror the one-line install fetches from and the web UI's static files (no data: the page
+// reads everything through the API with a token). Anything else showing up public is a finding.
 const PUBLIC = [
   'GET /healthz',
   'GET /install.sh',
   'GET /metrics',
   'GET /readyz',
+  'GET /ui',
+  'GET /ui/',
+  'GET /ui/assets/:file',
   'GET /v1/join/ca',
   'GET /v1/packages',
   'GET /v1/packages/:file',
@@ -41,6 +45,7 @@ describe('auth declarations (every route group enabled)', () => {
       ops: {} as OperationEngine,
       bootstrap: {} as BootstrapDeps,
       vip: {} as VipService,
+      uiDir: join(temp.dir, 'ui'),
     });
     await app.ready();
     routes = declaredRoutes(app);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CertListResponse } from '../../../../shared/src/certs-api.js';
+import type { CertListResponse, IssuedCertListResponse } from '../../../../shared/src/certs-api.js';
 import { silentLogger } from '../../../../shared/src/log.js';
 import { ClusterPki } from '../../pki/cluster-pki.js';
 import type { Store } from '../../store/store.js';
@@ -90,5 +90,20 @@ describe('GET /v1/certs (app.inject, real SQLite file)', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'BALLAST_ERR_VALIDATION', path: 'querystring/cluster' });
     expect((await get('/v1/certs?bogus=1', viewer)).statusCode).toBe(400);
+  });
+
+  it('lists what the controller issued: its CA and each host certificate with days left, for viewers', async () => {
+    const now = Date.now();
+    store.hosts.create({ id: 'h-1', name: 'node-1', certSerial: 'ab12', certNotAfter: now + 20 * DAY + 1000, enrolledAt: now });
+    expect((await get('/v1/certs/issued')).statusCode).toBe(401);
+    const r = await get('/v1/certs/issued', viewer);
+    expect(r.statusCode).toBe(200);
+    const items = r.json<IssuedCertListResponse>().items;
+    expect(items.find((c) => c.name === 'node-1')).toEqual({ owner: 'host', name: 'node-1', kind: 'cert', serial: 'ab12', notAfter: new Date(now + 20 * DAY + 1000).toISOString(), daysLeft: 20 });
+    const ca = items.find((c) => c.name === 'controller-ca');
+    // Serials as the store keeps host serials (lower-case hex), so one search finds either.
+    expect(ca).toMatchObject({ owner: 'controller', kind: 'ca', serial: expect.stringMatching(/^[0-9a-f]+$/), notAfter: expect.stringMatching(/^\d{4}-/) });
+    expect(ca?.daysLeft).toBeGreaterThan(300);
+    expect(r.body).not.toContain('CERTIFICATE');
   });
 });
