@@ -6,11 +6,12 @@ set -eu
 # systemd: systemd-analyze and systemd-notify (unit and sd_notify tests); systemd-container:
 # systemd-nspawn; debootstrap: the hosts' rootfs; dpkg-dev: dpkg-deb and friends; python3, make, g++:
 # compiling better-sqlite3 against the bundled Node headers; openssl: the install.sh tests;
+# chromium: the web UI browser tests (playwright-core drives it);
 # prometheus: promtool and the server for the shipped alert rules and dashboard tests;
 # docker-registry: a real OCI registry for the `artifacts bundle` image tests; containerd: a real
 # containerd (started privately by tests) to import image archives into.
 PKGS="systemd systemd-container debootstrap iproute2 iputils-ping iputils-arping dpkg-dev \
-ca-certificates openssl python3 make g++ procps util-linux prometheus docker-registry containerd"
+ca-certificates openssl python3 make g++ procps util-linux prometheus docker-registry containerd chromium"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-lab-deps: must run as root (apt-get install)" >&2
