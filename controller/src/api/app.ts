@@ -27,6 +27,7 @@ import { publicRoutes } from './routes/public.js';
 import { runRoutes } from './routes/runs.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { vipRoutes } from './routes/vip.js';
+import { type EtcdRoutesDeps, etcdRoutes } from './routes/etcd.js';
 import type { VipService } from '../vip/service.js';
 
 /** Everything the HTTP API needs; built by the composition root (controller.ts) or by tests. */
@@ -65,6 +66,8 @@ export interface AppDeps {
   bootstrap?: BootstrapDeps;
   /** Node replace, add and remove (routes/nodes.ts); absent = no /v1/nodes routes. */
   nodes?: Omit<NodeRoutesDeps, 'ops'>;
+  /** etcd snapshots, drills and care (routes/etcd.ts); absent = no /v1/etcd routes. */
+  etcd?: EtcdRoutesDeps;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -142,5 +145,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Clusters exist only where operations run; the kubeconfig reads the stored PKI, not the bootstrap.
   if (deps.ops !== undefined) void app.register(kubeconfigRoutes, { ops: deps.ops, store: deps.store, log, now: deps.now });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
+  if (deps.etcd !== undefined) void app.register(etcdRoutes, deps.etcd);
   return app;
 }
