@@ -17,6 +17,8 @@ export const ETCD_ENV_PATH = '/etc/etcd/etcd.env';
 const PKI_PREFIX = '/etc/etcd/';
 /** etcdctl as the etcd role installs it (binDir: /usr/local/bin or /usr/bin). */
 const ETCDCTL_PATHS = ['/usr/local/bin/etcdctl', '/usr/bin/etcdctl'];
+/** etcdutl, preferred for `snapshot status` (etcdctl's was removed in etcd 3.6) when present. */
+const ETCDUTL_PATHS = ['/usr/local/bin/etcdutl', '/usr/bin/etcdutl'];
 const MAX_ENV_BYTES = 64 * 1024;
 
 /** What the agent needs to talk to its own member. Paths are host paths (under the agent's root). */
@@ -29,6 +31,8 @@ export interface MemberConfig {
   keyFile: string;
   /** etcdctl on this host, or null when the role did not install it. */
   etcdctl: string | null;
+  /** etcdutl on this host, or null. */
+  etcdutl: string | null;
 }
 
 function parseEnv(text: string): Map<string, string> {
@@ -75,13 +79,12 @@ export async function loadMemberConfig(root: string): Promise<MemberConfig> {
   const pkiDir = posix.dirname(posix.normalize(env.get('ETCD_CERT_FILE') ?? '/etc/etcd/pki/server.crt'));
   const client = join(root, pkiDir, 'healthcheck-client');
   const useClient = (await exists(`${client}.crt`)) && (await exists(`${client}.key`));
-  let etcdctl: string | null = null;
-  for (const p of ETCDCTL_PATHS) {
-    if (await exists(join(root, p))) {
-      etcdctl = join(root, p);
-      break;
-    }
-  }
+  const first = async (paths: readonly string[]): Promise<string | null> => {
+    for (const p of paths) if (await exists(join(root, p))) return join(root, p);
+    return null;
+  };
+  const etcdctl = await first(ETCDCTL_PATHS);
+  const etcdutl = await first(ETCDUTL_PATHS);
   return {
     name,
     endpoint: endpoint.trim(),
@@ -89,5 +92,6 @@ export async function loadMemberConfig(root: string): Promise<MemberConfig> {
     certFile: useClient ? `${client}.crt` : pkiPath(root, env.get('ETCD_CERT_FILE'), 'ETCD_CERT_FILE'),
     keyFile: useClient ? `${client}.key` : pkiPath(root, env.get('ETCD_KEY_FILE'), 'ETCD_KEY_FILE'),
     etcdctl,
+    etcdutl,
   };
 }
