@@ -112,9 +112,10 @@ export function createEtcdMaintenance(opts: EtcdMaintenanceOptions): EtcdMainten
         const saveMs = performance.now() - t0;
         const size = (await stat(file)).size;
         if (size > req.maxBytes) throw new BallastError('BALLAST_ERR_TOO_LARGE', `failed to upload the etcd snapshot: it is ${size} bytes, more than the ${req.maxBytes} accepted`);
-        const parsed: unknown = JSON.parse((await run(cfg.etcdutl ?? cfg.etcdctl, ['snapshot', 'status', file, '-w', 'json'], 120_000)).trim().split('\n').pop() ?? '');
+        // The status read and the upload both only read the file: side by side, not one after the other.
+        const [statusOut, sha256] = await Promise.all([run(cfg.etcdutl ?? cfg.etcdctl, ['snapshot', 'status', file, '-w', 'json'], 120_000), upload(opts, req.uploadId, file, size)]);
+        const parsed: unknown = JSON.parse(statusOut.trim().split('\n').pop() ?? '');
         if (!compiledCheck(SnapshotStatusSchema).Check(parsed)) throw new BallastError('BALLAST_ERR_COMMAND_FAILED', 'failed to read the snapshot status: unexpected etcdctl output');
-        const sha256 = await upload(opts, req.uploadId, file, size);
         return { member: cfg.name, sha256, size, revision: String(parsed.revision), totalKeys: parsed.totalKey, hash: String(parsed.hash), saveMs };
       } finally {
         await rm(dir, { recursive: true, force: true });

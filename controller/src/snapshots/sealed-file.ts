@@ -25,6 +25,8 @@ const TAG_BYTES = 16;
 const HEADER_BYTES = MAGIC.length + IV_BYTES;
 /** The bundle JSON is PKI and a spec: a few hundred KiB at most. */
 export const MAX_BUNDLE_JSON_BYTES = 8 * 1024 * 1024;
+/** Read size: 1 MiB chunks cut per-chunk overhead (cipher, hash, stream) on GB-sized databases. */
+const CHUNK = 1024 * 1024;
 
 /** What sealing wrote. */
 export interface SealedInfo {
@@ -61,7 +63,7 @@ export async function sealSnapshot(opts: { key: Buffer; bundleJson: string; dbPa
   async function* plaintext(): AsyncGenerator<Buffer> {
     yield len;
     yield bundle;
-    for await (const chunk of createReadStream(opts.dbPath)) yield chunk as Buffer;
+    for await (const chunk of createReadStream(opts.dbPath, { highWaterMark: CHUNK })) yield chunk as Buffer;
   }
   async function* sealed(): AsyncGenerator<Buffer> {
     yield header;
@@ -85,7 +87,7 @@ export async function sealSnapshot(opts: { key: Buffer; bundleJson: string; dbPa
 /** sha256 of a whole file, streamed. */
 export async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -125,7 +127,7 @@ export async function openSealedSnapshot(opts: { key: Buffer; sealedPath: string
         head = Buffer.concat([head, rest]);
         if (bundleLen < 0 && head.length >= 4) {
           bundleLen = head.readUInt32BE(0);
-          if (bundleLen > MAX_BUNDLE_JSON_BYTES) return done(invalid(`its bundle claims ${bundleLen} bytes`));
+          if (bundleLen > MAX_BUNDLE_JSON_BYTES) return done(invalid(`decryption failed (wrong key, or the file was changed): its bundle length reads ${bundleLen} bytes`));
         }
         if (bundleLen < 0 || head.length < 4 + bundleLen) return done();
         bundleJson = head.subarray(4, 4 + bundleLen).toString('utf8');
@@ -136,7 +138,7 @@ export async function openSealedSnapshot(opts: { key: Buffer; sealedPath: string
       done(null, out === null ? undefined : rest);
     },
   });
-  const body = createReadStream(opts.sealedPath, { start: HEADER_BYTES, end: size - TAG_BYTES - 1 });
+  const body = createReadStream(opts.sealedPath, { start: HEADER_BYTES, end: size - TAG_BYTES - 1, highWaterMark: CHUNK });
   try {
     if (out === null) {
       await pipeline(body, decipher, split, async (source: AsyncIterable<unknown>) => {

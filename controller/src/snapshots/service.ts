@@ -139,27 +139,30 @@ export class SnapshotService {
       if (got.sha256 !== res.sha256 || got.size !== res.size) {
         throw new BallastError('BALLAST_ERR_CHECKSUM_MISMATCH', `the upload (sha256 ${got.sha256}, ${got.size} bytes) is not what the agent took (${res.sha256}, ${res.size} bytes)`);
       }
-      // Cross-check the agent's numbers with our own etcdutl when we have it.
+      // Cross-check the agent's numbers with our own etcdutl when we have it, while sealing (both
+      // only read the upload); a mismatch deletes what was just sealed.
       const etcdutl = await findTool(this.#o.binDirs, 'etcdutl');
-      if (etcdutl !== null) {
-        const st = await snapshotStatus(etcdutl, got.path);
-        if (st.revision !== res.revision || st.totalKeys !== res.totalKeys || st.hash !== res.hash) {
-          throw new BallastError('BALLAST_ERR_SNAPSHOT_INVALID', `etcdutl reads revision ${st.revision}, ${st.totalKeys} keys, hash ${st.hash}; the agent reported ${res.revision}, ${res.totalKeys}, ${res.hash}`);
-        }
+      const [st, record] = await Promise.all([
+        etcdutl === null ? Promise.resolve(null) : snapshotStatus(etcdutl, got.path),
+        this.#o.vault.store({
+          cluster,
+          trigger,
+          host: host.name,
+          member: res.member,
+          dbPath: got.path,
+          sha256: res.sha256,
+          size: res.size,
+          revision: res.revision,
+          totalKeys: res.totalKeys,
+          etcdHash: res.hash,
+          durationMs: performance.now() - t0,
+        }),
+      ]);
+      if (st !== null && (st.revision !== res.revision || st.totalKeys !== res.totalKeys || st.hash !== res.hash)) {
+        await this.#o.vault.delete(record.id);
+        throw new BallastError('BALLAST_ERR_SNAPSHOT_INVALID', `etcdutl reads revision ${st.revision}, ${st.totalKeys} keys, hash ${st.hash}; the agent reported ${res.revision}, ${res.totalKeys}, ${res.hash}`);
       }
-      return await this.#o.vault.store({
-        cluster,
-        trigger,
-        host: host.name,
-        member: res.member,
-        dbPath: got.path,
-        sha256: res.sha256,
-        size: res.size,
-        revision: res.revision,
-        totalKeys: res.totalKeys,
-        etcdHash: res.hash,
-        durationMs: performance.now() - t0,
-      });
+      return record;
     } finally {
       this.#o.uploads.close(uploadId);
       await rm(work, { recursive: true, force: true });
