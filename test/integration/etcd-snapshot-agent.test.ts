@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../ballastctl/src/cli.js';
 import { createEtcdMaintenance, answerEtcdRequest } from '../../agent/src/etcd/maintenance.js';
 import { testApp } from '../../controller/src/api/testing.js';
 import type { ClusterSpec } from '../../controller/src/cluster/spec.js';
@@ -51,6 +52,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
   let s3: S3Target;
   let registry: ReturnType<typeof createMetrics>['registry'];
   let tokens: { viewer: string; operator: string };
+  let cliConfig: string;
   const hosts = { get: (_n: string) => null as HostView | null, session: (_id: string) => null as SessionHandle | null };
 
   function start(bin: string, args: string[]): ChildProcess {
@@ -132,6 +134,9 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     hosts.get = (n) => (n === 'h1' ? ({ id: 'h1', name: 'h1', connected: true, state: 'healthy' } as HostView) : null);
     hosts.session = (id) => (id === 'h1' ? session : null);
     tokens = { viewer: ts.store.operators.create({ name: 'v', role: 'viewer' }).token, operator: ts.store.operators.create({ name: 'o', role: 'operator' }).token };
+    cliConfig = join(dir.path, 'ballastctl.conf');
+    const indented = ca.certPem.trim().split('\n').map((l) => `  ${l}`).join('\n');
+    await writeFile(cliConfig, `apiVersion: ballast.dev/v1alpha1\nkind: Config\nserver: ${url}\ncaCert: |\n${indented}\ntoken: ${tokens.operator}\nuser: o\n`, { mode: 0o600 });
     await waitFor('etcd under TLS', async () => (await maintenance.status().catch(() => undefined)) ?? undefined, 30_000, 200);
     const { execFile } = await import('node:child_process');
     for (let i = 0; i < 20; i++) {
@@ -204,4 +209,27 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     // Without --all, a small healthy database needs nothing.
     expect((await defragCluster(service, hosts, { cluster: 'lab', all: false })).members).toEqual([]);
   }, 60_000);
+
+  it('ballastctl etcd: snapshot list -o json, verify, drill and status against the real API', async () => {
+    const cli = async (...argv: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(argv, { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, env: { BALLAST_CONFIG: cliConfig }, homedir: dir.path, cwd: dir.path });
+      return { code, out: out.join(''), err: err.join('') };
+    };
+    const list = await cli('etcd', 'snapshot', 'list', '--cluster', 'lab', '-o', 'json');
+    expect(list.code, list.err).toBe(0);
+    const id = (JSON.parse(list.out) as { items: { id: string }[] }).items[0]?.id ?? '';
+    const verify = await cli('etcd', 'snapshot', 'verify', id);
+    expect(verify, verify.err).toMatchObject({ code: 0 });
+    expect(verify.out).toContain(`snapshot ${id} verified`);
+    const drill = await cli('etcd', 'drill', 'lab');
+    expect(drill.code, drill.err + drill.out).toBe(0);
+    expect(drill.out).toContain('PASSED');
+    const status = await cli('etcd', 'status', 'lab');
+    expect(status.out).toMatch(/h1\s+h1\s+leader/);
+    const missing = await cli('etcd', 'snapshot', 'show', '20990101T000000Z-000000');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('no such snapshot');
+  }, 120_000);
 });

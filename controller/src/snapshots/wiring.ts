@@ -81,7 +81,8 @@ export async function createSnapshotParts(opts: SnapshotPartsOptions): Promise<S
   });
   service.loadMetrics(opts.specs.clusters());
   const scheduler = new SnapshotScheduler({
-    clusters: () => opts.specs.clusters(),
+    // Created clusters only: a reset cluster has no etcd left to snapshot.
+    clusters: () => opts.specs.clusters().filter((c) => opts.store.clusters.get(c)?.lifecycle === 'created'),
     policy: (c) => policies.policy(c),
     work: { take: (c) => service.take(c, 'schedule'), drill: (c) => service.drill(c) },
     log,
