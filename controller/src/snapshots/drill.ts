@@ -70,12 +70,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillRecord> {
   try {
     const etcdutl = await requireTool(opts.binDirs, 'etcdutl');
     const etcdBin = await requireTool(opts.binDirs, 'etcd');
-    let opened: OpenedSnapshot | null = null;
+    const opened: { snap?: OpenedSnapshot } = {};
     await step('verify', async () => {
-      opened = await opts.vault.open(record.id, work);
+      opened.snap = await opts.vault.open(record.id, work);
       return `sha256 ${record.sha256} (${record.size} bytes) matches`;
     });
-    const snap = opened as unknown as OpenedSnapshot;
+    const snap = opened.snap;
+    if (snap === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', 'the verify step opened nothing');
     await step('status', async () => {
       const st = await snapshotStatus(etcdutl, snap.dbPath);
       const diffs: string[] = [];
