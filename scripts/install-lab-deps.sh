@@ -9,9 +9,10 @@ set -eu
 # chromium: the web UI browser tests (playwright-core drives it);
 # prometheus: promtool and the server for the shipped alert rules and dashboard tests;
 # docker-registry: a real OCI registry for the `artifacts bundle` image tests; containerd: a real
-# containerd (started privately by tests) to import image archives into.
+# containerd (started privately by tests) to import image archives into; python3-venv: a private
+# virtualenv for moto's S3 server (the etcd snapshot S3 tests, below).
 PKGS="systemd systemd-container debootstrap iproute2 iputils-ping iputils-arping dpkg-dev \
-ca-certificates openssl python3 make g++ procps util-linux prometheus docker-registry containerd chromium"
+ca-certificates openssl python3 python3-venv make g++ procps util-linux prometheus docker-registry containerd chromium"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-lab-deps: must run as root (apt-get install)" >&2
@@ -26,8 +27,20 @@ for p in $PKGS; do
   fi
 done
 
+# moto's S3-compatible server for the snapshot off-host copy tests (test/integration/
+# etcd-snapshot-agent.test.ts), from PyPI into its own virtualenv (Debian's Python refuses pip
+# installs into the system), linked as /usr/local/bin/moto_server. Skipped when one is on PATH.
+install_moto() {
+  if command -v moto_server >/dev/null 2>&1; then return 0; fi
+  echo "install-lab-deps: installing moto[server] into /opt/ballast-test/moto"
+  python3 -m venv /opt/ballast-test/moto
+  /opt/ballast-test/moto/bin/pip install -q 'moto[server]'
+  ln -sf /opt/ballast-test/moto/bin/moto_server /usr/local/bin/moto_server
+}
+
 if [ -z "$missing" ]; then
-  echo "install-lab-deps: all present"
+  echo "install-lab-deps: all packages present"
+  install_moto
   exit 0
 fi
 
@@ -47,3 +60,5 @@ case " $missing " in
     fi
     ;;
 esac
+
+install_moto

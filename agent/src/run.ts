@@ -21,6 +21,7 @@ import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules
 import { createModuleRegistry } from './tasks/registry.js';
 import { createSystemctl } from './host/systemctl.js';
 import { createVipManager } from './vip/manager.js';
+import { createEtcdMaintenance } from './etcd/maintenance.js';
 import { VIP_EXCLUDED_PATH, writeExcluded } from './vip/exclusion.js';
 import { isTakenOut, standDown } from './stand-down.js';
 
@@ -106,6 +107,8 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks(), ...vip.checks()], clockOffsetMs: () => clock.offsetMs() }),
     runner: engine,
     vip,
+    // Snapshot, status and defrag of this host's etcd member, if it has one (refused otherwise).
+    etcd: createEtcdMaintenance({ root: '/', creds }),
     healthChanged,
     onTakenOut: (message) => {
       if (!takenOut) void standDownNow(message);

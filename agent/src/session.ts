@@ -19,6 +19,8 @@ import type { AgentCredentials } from './config.js';
 import type { ResponseOf } from '../../shared/src/protocol/responses.js';
 import { answerVipRequest, type VipPort } from './vip/requests.js';
 import { VIP_FEATURE } from '../../shared/src/protocol/vip.js';
+import { ETCD_FEATURE } from '../../shared/src/protocol/etcd.js';
+import { answerEtcdRequest, type EtcdMaintenancePort } from './etcd/maintenance.js';
 
 /** Where the session is; reported to systemd (STATUS=) and the log. */
 export type SessionState = 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -43,6 +45,8 @@ export interface ControllerSessionOptions {
   runner?: RunPort;
   /** Answers `req.vip` (the VIP manager). Absent: not advertised in hello, refused with BALLAST_ERR_UNSUPPORTED. */
   vip?: VipPort;
+  /** Answers `req.etcd` (snapshot, status, defrag of the local member). Absent: not advertised, refused. */
+  etcd?: EtcdMaintenancePort;
   /** The controller refused us with BALLAST_ERR_HOST_TAKEN_OUT (replaced or removed): stand down (stand-down.ts). */
   onTakenOut?: (message: string) => void;
 }
@@ -125,7 +129,7 @@ export class ControllerSession implements EventSender {
     ws.on('open', () => {
       this.lastReceivedAt = Date.now();
       // Features name the request families added after protocol v1 that this agent answers.
-      const features = this.opts.vip === undefined ? [] : [VIP_FEATURE];
+      const features = [...(this.opts.vip === undefined ? [] : [VIP_FEATURE]), ...(this.opts.etcd === undefined ? [] : [ETCD_FEATURE])];
       this.sendMessage({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: this.opts.agentVersion, sessionId: this.sessionId, features });
     });
     ws.on('message', (data, isBinary) => {
@@ -183,6 +187,7 @@ export class ControllerSession implements EventSender {
       case 'req.run':
       case 'req.cancel':
       case 'req.vip':
+      case 'req.etcd':
         void this.answer(msg);
         return;
       case 'res':
@@ -304,6 +309,9 @@ export class ControllerSession implements EventSender {
       case 'req.vip':
         if (this.opts.vip === undefined) throw new BallastError('BALLAST_ERR_UNSUPPORTED', 'this agent has no VIP manager enabled');
         return answerVipRequest(req, this.opts.vip);
+      case 'req.etcd':
+        if (this.opts.etcd === undefined) throw new BallastError('BALLAST_ERR_UNSUPPORTED', 'this agent has no etcd maintenance enabled');
+        return answerEtcdRequest(req, this.opts.etcd);
     }
   }
 

@@ -11,6 +11,7 @@ import { registerArtifacts } from './commands/artifacts.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCerts } from './commands/certs.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerEtcd } from './commands/etcd.js';
 import { registerEvents } from './commands/events.js';
 import { registerHost } from './commands/host.js';
 import { registerHosts } from './commands/hosts.js';
@@ -87,6 +88,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerNode(program, ctx);
   registerCerts(program, ctx);
   registerVip(program, ctx);
+  registerEtcd(program, ctx);
   registerMisc(program, ctx);
   return program;
 }

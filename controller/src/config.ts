@@ -20,6 +20,12 @@ export interface ControllerFlags {
   artifactUpstream?: string[];
   /** `--artifact-trust-key` (repeatable): public key files whose signatures admins may import unpinned artifacts with. */
   artifactTrustKey?: string[];
+  /** `--snapshot-key FILE`: the snapshot encryption key (generated on first use when absent). */
+  snapshotKey?: string;
+  /** `--snapshot-s3 FILE`: the S3 target's JSON configuration; absent = no off-host copy. */
+  snapshotS3?: string;
+  /** `--drill-bin-dir DIR` (repeatable): where etcd, etcdutl and kube-apiserver are for drills. */
+  drillBinDir?: string[];
 }
 
 /** Validated settings; ControllerOptions (controller.ts) is these minus logLevel plus a logger. */
@@ -42,6 +48,12 @@ export interface ControllerSettings {
   artifactUpstreams: string[];
   /** Absolute paths of the artifact signing public keys (read at start, trust-keys.ts); empty: none trusted. */
   artifactTrustKeys: string[];
+  /** Absolute path of the snapshot key (snapshots/key-file.ts); default /etc/ballast/snapshot.key. */
+  snapshotKeyPath?: string;
+  /** Absolute path of the S3 target file; absent = snapshots stay on this host only. */
+  snapshotS3Path?: string;
+  /** Absolute directories searched for etcd, etcdutl and kube-apiserver (restore drills). */
+  drillBinDirs?: string[];
 }
 
 /** Defaults, documented in the README's configuration reference. */
@@ -101,6 +113,12 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
   for (const [i, k] of (flags.artifactTrustKey ?? []).entries()) {
     if (k.trim() === '') problems.push(`--artifact-trust-key[${i}]: must name a public key file`);
   }
+  for (const [flag, v] of [['snapshot-key', flags.snapshotKey], ['snapshot-s3', flags.snapshotS3]] as const) {
+    if (v !== undefined && v.trim() === '') problems.push(`--${flag}: must name a file`);
+  }
+  for (const [i, d] of (flags.drillBinDir ?? []).entries()) {
+    if (d.trim() === '') problems.push(`--drill-bin-dir[${i}]: must name a directory`);
+  }
   if (!LEVELS.includes(flags.logLevel)) problems.push(`--log-level: "${flags.logLevel}" must be one of ${LEVELS.join(', ')}`);
   if (flags.dataDir.trim() === '') problems.push('--data-dir: must not be empty');
   if (problems.length > 0 || listen === null) return { ok: false, problems };
@@ -122,6 +140,9 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
       // Given flags replace the default list, so an admin can also narrow it.
       artifactUpstreams: flags.artifactUpstream?.length ? flags.artifactUpstream.map((h) => h.toLowerCase()) : [...DEFAULT_UPSTREAM_HOSTS],
       artifactTrustKeys: (flags.artifactTrustKey ?? []).map((k) => resolve(k)),
+      ...(flags.snapshotKey === undefined ? {} : { snapshotKeyPath: resolve(flags.snapshotKey) }),
+      ...(flags.snapshotS3 === undefined ? {} : { snapshotS3Path: resolve(flags.snapshotS3) }),
+      drillBinDirs: (flags.drillBinDir ?? []).map((d) => resolve(d)),
     },
   };
 }

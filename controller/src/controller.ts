@@ -35,6 +35,7 @@ import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
 import { BOOTSTRAP_ADMIN } from './store/operators.js';
 import { type Store, openStore } from './store/store.js';
 import { VipService } from './vip/service.js';
+import { createSnapshotParts } from './snapshots/wiring.js';
 
 /** Controller settings after flag parsing and validation (config.ts), plus the process logger. */
 export type ControllerOptions = Omit<ControllerSettings, 'logLevel'> & {
@@ -195,6 +196,19 @@ export async function createController(opts: ControllerOptions): Promise<Control
     },
   });
 
+  // etcd snapshots, drills and care (issue 13): the scheduler is a service below.
+  const snapshots = await createSnapshotParts({
+    store,
+    hosts: directory,
+    specs,
+    registry: metrics.registry,
+    log,
+    dataDir: opts.dataDir,
+    ...(opts.snapshotKeyPath === undefined ? {} : { keyPath: opts.snapshotKeyPath }),
+    ...(opts.snapshotS3Path === undefined ? {} : { s3Path: opts.snapshotS3Path }),
+    binDirs: opts.drillBinDirs ?? [],
+  });
+
   const advertised = opts.advertise[0] ?? (isWildcard(opts.listenHost) ? '127.0.0.1' : opts.listenHost);
   let ready = false;
   let url = '';
@@ -220,6 +234,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     nodes: { membership, specs },
     vip,
     uiDir: opts.uiDir ?? BUILT_UI_DIR,
+    etcd: snapshots.routes,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   let port = opts.listenPort;
@@ -255,6 +270,14 @@ export async function createController(opts: ControllerOptions): Promise<Control
       defineService('vip', { start: () => vip.start(), stop: () => vip.close() }),
       defineService('monitoring', { stop: () => monitoring.close() }),
       defineService('host-tracker', { start: () => tracker.start(250), stop: () => tracker.stop() }),
+      // Scheduled snapshots and drills need connected agents and the store; stops before both.
+      defineService('snapshot-scheduler', {
+        start: () => snapshots.scheduler.start(),
+        stop: async () => {
+          await snapshots.scheduler.stop();
+          snapshots.close();
+        },
+      }),
       defineService('auto-replace', { start: () => autoReplacer.start(5000), stop: () => autoReplacer.stop() }),
       defineService('housekeeping', {
         start() {

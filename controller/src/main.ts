@@ -37,6 +37,9 @@ const program = new Command('ballast-controller')
     collect,
     [],
   )
+  .option('--snapshot-key <file>', 'etcd snapshot encryption key (64 hex digits; generated 0600 on first use; keep a copy off this host)', process.env.BALLAST_SNAPSHOT_KEY)
+  .option('--snapshot-s3 <file>', 'JSON file naming an S3-compatible bucket for off-host snapshot copies (endpoint, region, bucket, prefix, credentialsFile)', process.env.BALLAST_SNAPSHOT_S3)
+  .option('--drill-bin-dir <dir>', 'a directory holding etcd, etcdutl and kube-apiserver for restore drills (repeatable, searched in order)', collect, [])
   .option(
     '--packages-dir <dir>',
     'agent .deb files that /install.sh serves to fresh hosts (a source checkout: dist/ after `npm run package`)',

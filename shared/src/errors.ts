@@ -103,6 +103,13 @@ export const ERROR_CODES = {
   BALLAST_ERR_REGISTRY: { status: 502, exit: EXIT_FAILURE, message: 'a container registry refused a pull or answered with something that is not a usable image' },
   BALLAST_ERR_IMAGE_MISMATCH: { status: 422, exit: EXIT_FAILURE, message: "a container image archive is not the image its task names (tag, image ID, platform or layout differ)" },
   BALLAST_ERR_CONTAINERD_UNAVAILABLE: { status: 503, exit: EXIT_FAILURE, message: 'containerd is not running or does not answer on its socket' },
+  // etcd snapshots, restore drills and etcd care (issue 13).
+  BALLAST_ERR_SNAPSHOT_INVALID: { status: 422, exit: EXIT_FAILURE, message: 'an etcd snapshot failed verification (its encryption tag, sha256 or etcd hash does not match): it is never offered for restore' },
+  BALLAST_ERR_SNAPSHOT_KEY: { status: 503, exit: EXIT_FAILURE, message: "the controller's snapshot key file is missing, unreadable or not a 32-byte key" },
+  BALLAST_ERR_SNAPSHOT_BUSY: { status: 409, exit: EXIT_FAILURE, message: 'another snapshot, drill or defragmentation of this cluster is in progress' },
+  BALLAST_ERR_DRILL_FAILED: { status: 422, exit: EXIT_FAILURE, message: 'a restore drill failed: the snapshot could not be restored and read back' },
+  BALLAST_ERR_TOOL_MISSING: { status: 409, exit: EXIT_FAILURE, message: 'an etcd or Kubernetes binary the controller needs is not in its configured directory' },
+  BALLAST_ERR_S3: { status: 502, exit: EXIT_FAILURE, message: 'the S3-compatible snapshot target refused a request or could not be reached' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

@@ -49,6 +49,13 @@ export const ControllerEventKindSchema = Type.Union([
   Type.Literal('vip.included'),
   // Automatic node replacement (controller/src/membership/auto-replacer.ts): every decision that changed.
   Type.Literal('autoreplace.decision'),
+  // etcd snapshots, restore drills and defragmentation (issue 13): controller/src/snapshots/.
+  Type.Literal('etcd.snapshot'),
+  Type.Literal('etcd.snapshot-failed'),
+  Type.Literal('etcd.snapshot-deleted'),
+  Type.Literal('etcd.drill'),
+  Type.Literal('etcd.drill-failed'),
+  Type.Literal('etcd.defrag'),
 ]);
 export type ControllerEventKind = Static<typeof ControllerEventKindSchema>;
 

@@ -28,6 +28,7 @@ import { runRoutes } from './routes/runs.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { uiRoutes } from './ui-routes.js';
 import { vipRoutes } from './routes/vip.js';
+import { type EtcdRoutesDeps, etcdRoutes } from './routes/etcd.js';
 import type { VipService } from '../vip/service.js';
 
 /** Everything the HTTP API needs; built by the composition root (controller.ts) or by tests. */
@@ -68,6 +69,8 @@ export interface AppDeps {
   nodes?: Omit<NodeRoutesDeps, 'ops'>;
   /** The built web UI served at /ui (ui-routes.ts); absent = no /ui routes. */
   uiDir?: string;
+  /** etcd snapshots, drills and care (routes/etcd.ts); absent = no /v1/etcd routes. */
+  etcd?: EtcdRoutesDeps;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -146,5 +149,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   if (deps.ops !== undefined) void app.register(kubeconfigRoutes, { ops: deps.ops, store: deps.store, log, now: deps.now });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });
   if (deps.uiDir !== undefined) void app.register(uiRoutes, { dir: deps.uiDir });
+  if (deps.etcd !== undefined) void app.register(etcdRoutes, deps.etcd);
   return app;
 }

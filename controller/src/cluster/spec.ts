@@ -15,6 +15,7 @@ import { messageOf } from '../../../shared/src/errors.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
 import { didYouMean } from '../../../shared/src/suggest.js';
 import { DEFAULT_CATALOGUE } from '../artifacts/catalogue.js';
+import { SnapshotPolicySchema } from './snapshot-spec.js';
 
 export const CLUSTER_API_VERSION = 'ballast.dev/v1alpha1';
 export const CLUSTER_KIND = 'Cluster';
@@ -211,6 +212,8 @@ export const ClusterSpecSchema = Type.Object(
     hosts: Type.Array(ClusterHostSchema, { minItems: 1, maxItems: MAX_CLUSTER_HOSTS }),
     rollout: ClusterRolloutSchema,
     autoReplace: Type.Optional(AutoReplaceSchema),
+    /** etcd snapshots, retention and restore drills (issue 13): snapshot-spec.ts. */
+    snapshots: Type.Optional(SnapshotPolicySchema),
   },
   { additionalProperties: false },
 );

@@ -314,4 +314,54 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 9,
+    name: 'etcd_snapshots',
+    sql: `
+      -- etcd snapshots (issue 13), controller/src/store/snapshots.ts. \`sha256\`/\`size\` are the etcd
+      -- database file's as the member's agent took it; \`sealed_*\` the encrypted bundle on disk
+      -- (relative to <data dir>/snapshots). A snapshot whose last verification failed
+      -- (\`verify_error\` set) is never offered for restore.
+      CREATE TABLE etcd_snapshots (
+        id              TEXT PRIMARY KEY,
+        cluster         TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        trigger         TEXT NOT NULL CHECK (trigger IN ('manual', 'schedule')),
+        host            TEXT NOT NULL,
+        member          TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        revision        TEXT NOT NULL,
+        total_keys      INTEGER NOT NULL,
+        etcd_hash       TEXT NOT NULL,
+        duration_ms     INTEGER NOT NULL,
+        encrypted       INTEGER NOT NULL,
+        file            TEXT NOT NULL,
+        sealed_sha256   TEXT NOT NULL,
+        sealed_size     INTEGER NOT NULL,
+        s3_key          TEXT,
+        s3_copied_at    INTEGER,
+        verified_at     INTEGER,
+        verify_error    TEXT
+      ) STRICT;
+      CREATE INDEX etcd_snapshots_cluster ON etcd_snapshots (cluster, created_at);
+      CREATE TABLE etcd_drills (
+        id           TEXT PRIMARY KEY,
+        cluster      TEXT NOT NULL,
+        snapshot_id  TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        duration_ms  INTEGER NOT NULL,
+        outcome      TEXT NOT NULL CHECK (outcome IN ('passed', 'failed')),
+        steps_json   TEXT NOT NULL,
+        error        TEXT
+      ) STRICT;
+      CREATE INDEX etcd_drills_cluster ON etcd_drills (cluster, started_at);
+      -- A cluster's snapshot policy set with ballastctl; overrides its cluster.yaml's \`snapshots\`.
+      CREATE TABLE snapshot_policies (
+        cluster     TEXT PRIMARY KEY,
+        policy_json TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -14,6 +14,7 @@ import { EventRepo } from './events.js';
 import { HealthSampleRepo } from './health-samples.js';
 import { HostRepo } from './hosts.js';
 import { OperatorRepo } from './operators.js';
+import { SnapshotRepo } from './snapshots.js';
 import { TokenRepo } from './tokens.js';
 
 /** Everything the controller persists. */
@@ -37,6 +38,8 @@ export interface Store {
   readonly clusters: ClusterLifecycleRepo;
   /** The membership lock (one node replace/add/remove at a time) and each cluster's current spec. */
   readonly membership: MembershipRepo;
+  /** etcd snapshots' index, restore drills and snapshot policies (issue 13). */
+  readonly snapshots: SnapshotRepo;
   /** Closes the connection (checkpointing the WAL); later calls do nothing. */
   close(): void;
 }
@@ -69,6 +72,7 @@ export function openStore(options: OpenStoreOptions): Store {
     clusterPki: new ClusterPkiRepo(db, { now }),
     clusters: new ClusterLifecycleRepo(db, { now }),
     membership: new MembershipRepo(db, { now }),
+    snapshots: new SnapshotRepo(db, { now }),
     close() {
       if (db.open) db.close();
     },

@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TaskResultSchema } from '../tasks/results.js';
 import { WireRunSpecSchema } from '../tasks/task.js';
 import { FactsSchema, HealthSchema } from './facts.js';
+import { EtcdRequestSchema } from './etcd.js';
 import { VipRequestSchema } from './vip.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -127,6 +128,7 @@ export const ControllerMessageSchemas = {
   'req.run': RunRequestSchema,
   'req.cancel': CancelRequestSchema,
   'req.vip': VipRequestSchema,
+  'req.etcd': EtcdRequestSchema,
   res: ResponseSchema,
   error: ErrorMessageSchema,
 } as const satisfies Record<string, TSchema>;
@@ -143,7 +145,7 @@ export type ControllerRequest = Extract<ControllerMessage, { timeoutMs: number }
  * The hello feature a request type needs, for request types added after protocol v1. The
  * controller refuses to send such a request to an agent whose hello did not list the feature.
  */
-export const REQUEST_FEATURES: Partial<Record<ControllerRequest['type'], string>> = { 'req.vip': 'vip' };
+export const REQUEST_FEATURES: Partial<Record<ControllerRequest['type'], string>> = { 'req.vip': 'vip', 'req.etcd': 'etcd' };
 export type Hello = Static<typeof HelloSchema>;
 export type Heartbeat = Static<typeof HeartbeatSchema>;
 export type Welcome = Static<typeof WelcomeSchema>;

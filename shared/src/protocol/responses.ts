@@ -17,6 +17,7 @@ import { BallastError } from '../errors.js';
 import { compiledCheck } from '../schema-check.js';
 import { FactsSchema, HealthSchema } from './facts.js';
 import { type ControllerRequest, RunSummarySchema } from './messages.js';
+import { EtcdResultSchemas } from './etcd.js';
 import { VipResultSchemas } from './vip.js';
 
 /** The `result` of `req.ping`: the agent's wall clock (ms since epoch) when it answered. */
@@ -48,6 +49,7 @@ export const RESPONSE_SCHEMAS = {
   'req.run': RunSummarySchema,
   'req.cancel': CancelResultSchema,
   'req.vip': { byAction: VipResultSchemas },
+  'req.etcd': { byAction: EtcdResultSchemas },
 } as const satisfies { readonly [K in RequestType]: EntryFor<K> };
 
 type Table = typeof RESPONSE_SCHEMAS;

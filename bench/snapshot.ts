@@ -1,0 +1,173 @@
+/**
+ * Snapshot and restore benchmark (issue 13: "Ballast ≤ 1.5× the floor"). A real etcd 3.5.33 under
+ * mutual TLS filled with ~`--mb` MB; then, `--runs` times each, median reported:
+ * - floor: `etcdctl snapshot save` (the member's certificates) and `etcdutl snapshot restore`;
+ * - Ballast: the snapshot service through the agent's etcd module (etcdctl save, status, mTLS
+ *   upload to the controller's HTTPS route, sha256 on both ends, etcdutl cross-check, AES-256-GCM
+ *   seal, record) and the restore path `cluster recover` uses (open = decrypt + verify, then the
+ *   same `etcdutl snapshot restore`).
+ * Only the websocket hop is an in-process call (a few bytes). JSON on stdout.
+ *
+ *   npm run build && node dist/bench/snapshot.js [--mb 100] [--runs 3] [--etcd-bin-dir DIR]
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { answerEtcdRequest, createEtcdMaintenance } from '../agent/src/etcd/maintenance.js';
+import { createEtcdClient } from '../shared/src/etcd/client.js';
+import { buildApp } from '../controller/src/api/app.js';
+import type { ClusterSpec } from '../controller/src/cluster/spec.js';
+import type { HostView } from '../controller/src/fleet/directory.js';
+import { HostTracker, type SessionHandle } from '../controller/src/hub/host-tracker.js';
+import { createMetrics } from '../controller/src/metrics.js';
+import { createCa, issueClientCert, issueLeafCert } from '../controller/src/pki/ca.js';
+import { createSnapshotMetrics } from '../controller/src/snapshots/metrics.js';
+import { policySource } from '../controller/src/snapshots/policy.js';
+import { SnapshotService } from '../controller/src/snapshots/service.js';
+import { UploadSlots } from '../controller/src/snapshots/uploads.js';
+import { SnapshotVault } from '../controller/src/snapshots/vault.js';
+import { openStore } from '../controller/src/store/store.js';
+import { silentLogger } from '../shared/src/log.js';
+import { caPublicKeyHash } from '../shared/src/pki.js';
+import { parseResponse } from '../shared/src/protocol/responses.js';
+
+const { values } = parseArgs({ options: { mb: { type: 'string', default: '100' }, runs: { type: 'string', default: '3' }, 'etcd-bin-dir': { type: 'string', default: '/var/cache/ballast/etcd/v3.5.33/bin' } } });
+const BIN = values['etcd-bin-dir'];
+const run = promisify(execFile);
+
+function port(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ballast-bench-snapshot-'));
+  let etcd: ChildProcess | null = null;
+  const store = openStore({ path: join(dir, 'ballast.db') });
+  try {
+    const etcdCa = await createCa({ commonName: 'bench-etcd-ca' });
+    const server = await issueLeafCert({ ca: etcdCa, commonName: 'h1', usages: ['serverAuth', 'clientAuth'], dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const client = await issueClientCert({ ca: etcdCa, commonName: 'bench' });
+    const root = join(dir, 'root');
+    const pki = join(root, 'etc/etcd/pki');
+    await mkdir(pki, { recursive: true });
+    const files = { 'ca.crt': etcdCa.certPem, 'server.crt': server.certPem, 'server.key': server.keyPem, 'healthcheck-client.crt': client.certPem, 'healthcheck-client.key': client.keyPem };
+    for (const [f, c] of Object.entries(files)) await writeFile(join(pki, f), c, { mode: 0o600 });
+    await mkdir(join(root, 'usr/local/bin'), { recursive: true });
+    for (const b of ['etcdctl', 'etcdutl']) await symlink(join(BIN, b), join(root, 'usr/local/bin', b));
+    const [cp, pp] = [await port(), await port()];
+    const url = `https://127.0.0.1:${cp}`;
+    await writeFile(join(root, 'etc/etcd/etcd.env'), `ETCD_NAME=h1\nETCD_LISTEN_CLIENT_URLS=${url}\nETCD_TRUSTED_CA_FILE=/etc/etcd/pki/ca.crt\nETCD_CERT_FILE=/etc/etcd/pki/server.crt\nETCD_KEY_FILE=/etc/etcd/pki/server.key\n`);
+    etcd = spawn(join(BIN, 'etcd'), [
+      '--name=h1', `--data-dir=${join(dir, 'etcd')}`, `--listen-client-urls=${url}`, `--advertise-client-urls=${url}`, `--listen-peer-urls=http://127.0.0.1:${pp}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${pp}`, `--initial-cluster=h1=http://127.0.0.1:${pp}`, '--client-cert-auth', `--trusted-ca-file=${join(pki, 'ca.crt')}`,
+      `--cert-file=${join(pki, 'server.crt')}`, `--key-file=${join(pki, 'server.key')}`, '--quota-backend-bytes=8589934592', `--listen-metrics-urls=http://127.0.0.1:${await port()}`,
+    ], { stdio: 'ignore' });
+    const kv = createEtcdClient({ endpoints: [url], tls: { ca: etcdCa.certPem, cert: client.certPem, key: client.keyPem }, timeoutMs: 10_000 });
+    for (let i = 0; ; i++) {
+      if (await kv.post('/v3/maintenance/status', {}, { idempotent: true }).then(() => true, () => false)) break;
+      if (i > 100) throw new Error('etcd did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Fill: 100 KiB values, 8 writes in flight.
+    const value = randomBytes(100 * 1024).toString('base64');
+    const count = Math.ceil((Number(values.mb) * 1024 * 1024) / (100 * 1024));
+    for (let i = 0; i < count; i += 8) {
+      await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, j) => kv.post('/v3/kv/put', { key: Buffer.from(`/bench/${i + j}`).toString('base64'), value })));
+    }
+    await kv.post('/v3/kv/put', { key: Buffer.from('/registry/namespaces/kube-system').toString('base64'), value: Buffer.from('x').toString('base64') });
+
+    // The controller side over real HTTPS with mTLS.
+    const ca = await createCa({ commonName: 'bench-controller-ca' });
+    const serving = await issueLeafCert({ ca, commonName: 'controller', usages: ['serverAuth'], dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const agentCert = await issueClientCert({ ca, commonName: 'h1' });
+    const metrics = createMetrics({ collectProcess: false });
+    const key = randomBytes(32);
+    const vault = new SnapshotVault({ dir: join(dir, 'snapshots'), repo: store.snapshots, key: async () => key, bundleInputs: () => ({ pki: [], spec: null }) });
+    const uploads = new UploadSlots();
+    const spec = { name: 'bench', hosts: [{ name: 'h1', address: '127.0.0.1', roles: ['etcd'] }] } as unknown as ClusterSpec;
+    const hosts = { get: (_n: string): HostView | null => null, session: (_id: string): SessionHandle | null => null };
+    const policies = policySource(store.snapshots, () => spec);
+    const service = new SnapshotService({
+      vault, repo: store.snapshots, uploads, hosts, spec: () => spec, policy: (c) => policies.policy(c), events: store.events,
+      metrics: createSnapshotMetrics(metrics.registry), s3: null, binDirs: [BIN], log: silentLogger(),
+    });
+    const app = buildApp({
+      store, tracker: new HostTracker({ log: silentLogger(), sink: { transition: () => {} } }), metrics, log: silentLogger(), ca, caHash: caPublicKeyHash(ca.certPem),
+      serverUrl: () => '', now: Date.now, https: { key: serving.keyPem, cert: serving.certPem, ca: ca.certPem },
+      hostAuth: { identify: () => ({ ok: true, host: { id: 'h1', name: 'h1' } }) }, etcd: { service, vault, repo: store.snapshots, uploads, hosts, policies },
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    const maintenance = createEtcdMaintenance({ root, creds: { caPem: ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem, config: { server: `https://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}` } } });
+    const session: SessionHandle = {
+      sessionId: 'bench',
+      close: () => {},
+      async request(make) {
+        const req = make(randomBytes(4).toString('hex'));
+        if (req.type !== 'req.etcd') throw new Error(req.type);
+        return parseResponse(req, await answerEtcdRequest(req, maintenance));
+      },
+    };
+    hosts.get = () => ({ id: 'h1', name: 'h1', connected: true, state: 'healthy' }) as HostView;
+    hosts.session = () => session;
+
+    const floorSave: number[] = [];
+    const floorRestore: number[] = [];
+    const ballastSave: number[] = [];
+    const ballastRestore: number[] = [];
+    let size = 0;
+    const tls = ['--endpoints', url, '--cacert', join(pki, 'ca.crt'), '--cert', join(pki, 'healthcheck-client.crt'), '--key', join(pki, 'healthcheck-client.key')];
+    for (let r = 0; r < Number(values.runs); r++) {
+      const db = join(dir, `floor-${r}.db`);
+      floorSave.push(await timed(() => run(join(BIN, 'etcdctl'), [...tls, 'snapshot', 'save', db])));
+      floorRestore.push(await timed(() => run(join(BIN, 'etcdutl'), ['snapshot', 'restore', db, '--data-dir', join(dir, `floor-restore-${r}`)])));
+      await rm(db);
+      await rm(join(dir, `floor-restore-${r}`), { recursive: true });
+      let id = '';
+      ballastSave.push(await timed(async () => {
+        const rec = await service.take('bench', 'manual');
+        id = rec.id;
+        size = rec.size;
+      }));
+      const into = join(dir, `open-${r}`);
+      await mkdir(into, { mode: 0o700 });
+      ballastRestore.push(await timed(async () => {
+        const opened = await vault.open(id, into);
+        await run(join(BIN, 'etcdutl'), ['snapshot', 'restore', opened.dbPath, '--data-dir', join(into, 'data'), '--bump-revision', '1000000000', '--mark-compacted']);
+      }));
+      await rm(into, { recursive: true });
+    }
+    await app.close();
+    const out = {
+      dbBytes: size,
+      runs: Number(values.runs),
+      floor: { saveMs: Math.round(median(floorSave)), restoreMs: Math.round(median(floorRestore)) },
+      ballast: { saveMs: Math.round(median(ballastSave)), restoreMs: Math.round(median(ballastRestore)) },
+      ratio: { save: +(median(ballastSave) / median(floorSave)).toFixed(2), restore: +(median(ballastRestore) / median(floorRestore)).toFixed(2) },
+      samplesMs: { floorSave: floorSave.map(Math.round), floorRestore: floorRestore.map(Math.round), ballastSave: ballastSave.map(Math.round), ballastRestore: ballastRestore.map(Math.round) },
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } finally {
+    etcd?.kill('SIGKILL');
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
