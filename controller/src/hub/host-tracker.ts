@@ -70,6 +70,8 @@ export class HostTracker {
   private readonly unreachableAfterMs: number;
   private timer: NodeJS.Timeout | null = null;
   private readonly conflicts: IdentityConflicts;
+  /** The restart grace {@link load} asked for, applied once by {@link start}. */
+  private graceMs: number | null = null;
 
   constructor(private readonly options: HostTrackerOptions) {
     this.now = options.now ?? Date.now;
@@ -80,17 +82,16 @@ export class HostTracker {
   /**
    * Loads hosts from the store at start. A restarted controller gives every host `graceMs` to
    * reconnect before its old heartbeat counts against it, so a controller restart alone does not
-   * turn the whole fleet unreachable.
+   * turn the whole fleet unreachable. The grace is counted from {@link start} (the controller is
+   * listening by then), not from here: agents cannot reconnect while the rest of the controller
+   * starts, and on a busy machine that took seconds of a 5 s grace.
    */
   load(
     hosts: Array<{ id: string; name: string; state: HostState; stateSince: number; lastHeartbeatAt: number | null }>,
     graceMs: number,
   ): void {
-    const floor = this.now() + graceMs - this.unreachableAfterMs;
-    for (const h of hosts) {
-      const last = h.lastHeartbeatAt === null ? null : Math.max(h.lastHeartbeatAt, floor);
-      this.hosts.set(h.id, { ...h, lastHeartbeatAt: last, failingChecks: [], session: null });
-    }
+    for (const h of hosts) this.hosts.set(h.id, { ...h, failingChecks: [], session: null });
+    this.graceMs = graceMs;
   }
 
   /** Adds a freshly enrolled host (state pending), once its row is committed. */
@@ -195,9 +196,17 @@ export class HostTracker {
     for (const host of this.hosts.values()) this.evaluateHost(host, now, 'heartbeat deadline');
   }
 
-  /** Starts the periodic evaluation. 250 ms keeps detection within deadline + 0.25 s. */
+  /**
+   * Starts the periodic evaluation. 250 ms keeps detection within deadline + 0.25 s. The first
+   * start applies the restart grace: no loaded host's deadline ends before now + grace.
+   */
   start(tickMs = 250): void {
     this.stop();
+    if (this.graceMs !== null) {
+      const floor = this.now() + this.graceMs - this.unreachableAfterMs;
+      for (const h of this.hosts.values()) if (h.lastHeartbeatAt !== null && h.lastHeartbeatAt < floor) h.lastHeartbeatAt = floor;
+      this.graceMs = null;
+    }
     this.timer = setInterval(() => this.evaluateAll(), tickMs);
     this.timer.unref();
   }
