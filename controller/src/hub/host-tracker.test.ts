@@ -82,6 +82,32 @@ describe('HostTracker', () => {
     }
   });
 
+  it('does not blame connected hosts for a stall of its own event loop, but still marks closed ones', () => {
+    const { tracker, changes, advance, at } = setup();
+    tracker.add({ id: 'a', name: 'a', enrolledAt: at() });
+    tracker.add({ id: 'b', name: 'b', enrolledAt: at() });
+    tracker.attach('a', session('sa'));
+    const sb = session('sb');
+    tracker.attach('b', sb);
+    tracker.heartbeat('a', at());
+    tracker.heartbeat('b', at());
+    expect(tracker.noteTick(250)).toBe(true);
+    tracker.detach('b', sb);
+    advance(5000); // one tick 4.75 s late: the loop was stalled
+    expect(tracker.noteTick(250)).toBe(false);
+    expect(tracker.stalls).toBe(1);
+    tracker.evaluateAll();
+    const unreachable = () => changes.filter((c) => c.to === 'unreachable').map((c) => c.name);
+    expect(unreachable()).toEqual(['b']); // closed: no pass
+    advance(2999);
+    expect(tracker.noteTick(2999)).toBe(true);
+    tracker.evaluateAll();
+    expect(tracker.get('a')?.state).toBe('healthy');
+    advance(2); // the pass is over and still nothing was read from a: its silence counts again
+    tracker.evaluateAll();
+    expect(unreachable()).toEqual(['b', 'a']);
+  });
+
   it('reports counts, connected sessions and the oldest heartbeat age', () => {
     const { tracker, advance, at } = setup();
     tracker.add({ id: 'a', name: 'a', enrolledAt: at() });

@@ -37,6 +37,9 @@ export interface LiveHost {
   session: SessionHandle | null;
 }
 
+/** A tracker tick this much later than due means the event loop stalled (see HostTracker.noteTick). */
+export const STALL_MS = 1000;
+
 /** Options for {@link HostTracker}. */
 export interface HostTrackerOptions {
   sink: TrackerSink;
@@ -70,6 +73,11 @@ export class HostTracker {
   private readonly unreachableAfterMs: number;
   private timer: NodeJS.Timeout | null = null;
   private readonly conflicts: IdentityConflicts;
+  /** Until then, connected hosts are not marked unreachable: the controller itself stalled (noteTick). */
+  private stallPassUntil = Number.NEGATIVE_INFINITY;
+  private lastTickAt: number | null = null;
+  /** Stalls seen (ticks late by more than STALL_MS), for logs and tests. */
+  stalls = 0;
   /** The restart grace {@link load} asked for, applied once by {@link start}. */
   private graceMs: number | null = null;
 
@@ -207,8 +215,29 @@ export class HostTracker {
       for (const h of this.hosts.values()) if (h.lastHeartbeatAt !== null && h.lastHeartbeatAt < floor) h.lastHeartbeatAt = floor;
       this.graceMs = null;
     }
-    this.timer = setInterval(() => this.evaluateAll(), tickMs);
+    this.lastTickAt = null;
+    this.timer = setInterval(() => {
+      if (this.noteTick(tickMs)) this.evaluateAll();
+    }, tickMs);
     this.timer.unref();
+  }
+
+  /**
+   * Detects a stall of the controller's own event loop (a tick more than {@link STALL_MS} late: CPU
+   * starvation, a reconnect storm's TLS handshakes, a long GC). Heartbeats that arrived meanwhile
+   * are still unread in their sockets, so connected hosts get a pass of one `unreachableAfterMs`
+   * from now before silence counts against them again, and this tick evaluates nothing. Returns
+   * whether to evaluate. A host whose socket closed is not covered: its close was read.
+   */
+  noteTick(tickMs: number): boolean {
+    const now = this.now();
+    const last = this.lastTickAt;
+    this.lastTickAt = now;
+    if (last === null || now - last - tickMs <= STALL_MS) return true;
+    this.stalls += 1;
+    this.stallPassUntil = now + this.unreachableAfterMs;
+    this.options.log.warn({ lateMs: now - last - tickMs, passMs: this.unreachableAfterMs }, 'controller event loop stalled: connected hosts are not marked unreachable until their queued heartbeats are read');
+    return false;
   }
 
   stop(): void {
@@ -250,6 +279,9 @@ export class HostTracker {
       unreachableAfterMs: this.unreachableAfterMs,
     });
     if (next === host.state) return;
+    // After a stall of our own event loop, a connected host's heartbeats may be sitting unread in
+    // its socket: not its silence, ours (see noteTick).
+    if (next === 'unreachable' && host.session !== null && now < this.stallPassUntil) return;
     const from = host.state;
     host.state = next;
     host.stateSince = now;
