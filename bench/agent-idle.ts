@@ -6,6 +6,8 @@
  *
  *   npm run build && node dist/bench/agent-idle.js [--window 60] [--settle 5]
  *     [--agent-node-flags="--lite-mode --max-semi-space-size=1"]  (node/V8 flags for the agent only; note the =)
+ *     [--runtime packaged|current|auto|PATH]  (default packaged: the .deb's node with the unit's flags, lib/agent-runtime.ts)
+ *     [--agent-script FILE]  (another build of bin/ballast-agent, e.g. a bundle, for comparisons)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';

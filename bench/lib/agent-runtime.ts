@@ -65,8 +65,12 @@ export function cachedPackagedNode(): string | null {
   return newest === undefined ? null : join(cache, newest, 'package', 'bin', 'node');
 }
 
-/** `packaged` (default), `current`, or a path to a node binary (with the packaged flags and unit environment). */
+/**
+ * `packaged` (default), `current`, `auto` (packaged when the build cache has it, else current), or
+ * a path to a node binary (with the unit's flags and environment).
+ */
 export function resolveAgentRuntime(spec: string): AgentRuntime {
+  if (spec === 'auto') return resolveAgentRuntime(cachedPackagedNode() === null ? 'current' : 'packaged');
   if (spec === 'current') return { kind: 'current', node: process.execPath, version: process.version, flags: [], env: {} };
   const node = spec === 'packaged' ? cachedPackagedNode() : spec;
   if (node === null) {
