@@ -138,6 +138,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
   const batcher = new HeartbeatBatcher({
     db: store.db,
     onError: (err, source) => log.error({ err, source, component: 'heartbeats' }, 'heartbeat batch failed'),
+    onFlushed: (stats) => metrics.heartbeatBatchRows.observe(stats.rows),
   });
   const orphans = batcher.dropOrphans();
   if (orphans > 0) log.info({ orphans }, 'dropped last-seen rows of deleted hosts');

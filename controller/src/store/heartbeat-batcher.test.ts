@@ -27,8 +27,9 @@ function setup(hostCount: number) {
     store.hosts.create({ id: `h${i}`, name: `node-${i}`, certSerial: `s${i}`, certNotAfter: 1e13, enrolledAt: 0 });
   }
   const errors: Array<{ err: unknown; source: HeartbeatErrorSource }> = [];
-  const batcher = new HeartbeatBatcher({ db: store.db, now: () => 777, onError: (err, source) => errors.push({ err, source }) });
-  return { store, batcher, errors, path };
+  const flushed: number[] = [];
+  const batcher = new HeartbeatBatcher({ db: store.db, now: () => 777, onError: (err, source) => errors.push({ err, source }), onFlushed: (s) => flushed.push(s.rows) });
+  return { store, batcher, errors, path, flushed };
 }
 
 /** Makes every heartbeat write fail with `message` (both halves of the upsert). */
@@ -63,7 +64,7 @@ function reader(path: string): Database {
 
 describe('HeartbeatBatcher', () => {
   it('writes the newest heartbeat of M hosts from N heartbeats in one transaction per flush', () => {
-    const { store, batcher } = setup(5);
+    const { store, batcher, flushed } = setup(5);
     const transaction = vi.spyOn(store.db, 'transaction');
     const stored: Array<{ host: string; seq: number; at: number }> = [];
     for (let seq = 1; seq <= 4; seq++) {
@@ -75,6 +76,7 @@ describe('HeartbeatBatcher', () => {
     batcher.flush();
     expect(transaction).toHaveBeenCalledTimes(1);
     expect(batcher.lastFlush.rows).toBe(5);
+    expect(flushed).toEqual([5]);
     expect(batcher.pendingCount).toBe(0);
     // Every callback, superseded ones included, with the injected commit time.
     expect(stored).toHaveLength(20);

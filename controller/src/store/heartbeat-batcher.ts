@@ -30,6 +30,8 @@ export interface HeartbeatBatcherOptions {
    * and exceptions from callbacks (which must not stop the others). Wire it to the logger.
    */
   onError: (err: unknown, source: HeartbeatErrorSource) => void;
+  /** Told the size and duration of every committed batch (the `ballast_heartbeat_batch_rows` metric). */
+  onFlushed?: (stats: FlushStats) => void;
 }
 
 /** Size and duration of the last successful flush, for metrics. */
@@ -50,6 +52,7 @@ export class HeartbeatBatcher {
   readonly #db: Database;
   readonly #now: () => number;
   readonly #onError: HeartbeatBatcherOptions['onError'];
+  readonly #onFlushed: HeartbeatBatcherOptions['onFlushed'];
   readonly #update;
   #pending = new Map<string, Pending>();
   #timer: NodeJS.Timeout | undefined;
@@ -59,6 +62,7 @@ export class HeartbeatBatcher {
     this.#db = options.db;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError;
+    this.#onFlushed = options.onFlushed;
     // A host removed since its heartbeat arrived keeps a harmless last-seen row (removed hosts are
     // never read for liveness); a host row deleted meanwhile leaves an orphan, dropped at start.
     this.#update = options.db.prepare<[string, number, number]>(
@@ -118,6 +122,7 @@ export class HeartbeatBatcher {
       throw err;
     }
     this.#lastFlush = { rows: batch.size, durationMs: performance.now() - started };
+    this.#onFlushed?.(this.#lastFlush);
     const storedAt = this.#now();
     for (const p of batch.values()) {
       for (const callback of p.callbacks) {
