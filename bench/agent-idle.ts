@@ -6,6 +6,8 @@
  *
  *   npm run build && node dist/bench/agent-idle.js [--window 60] [--settle 5]
  *     [--agent-node-flags="--lite-mode --max-semi-space-size=1"]  (node/V8 flags for the agent only; note the =)
+ *     [--runtime packaged|current|auto|PATH]  (default packaged: the .deb's node with the unit's flags, lib/agent-runtime.ts)
+ *     [--agent-script FILE]  (another build of bin/ballast-agent, e.g. a bundle, for comparisons)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { type BenchController, startController } from './lib/controller.js';
 import { stringField } from './lib/http.js';
 import { BIN, type Child, isGone, killAllChildren, sleep, spawnNode, stopChild } from './lib/proc.js';
+import { resolveAgentRuntime } from './lib/agent-runtime.js';
 import { MachineSampler, ProcessSampler } from './lib/sampler.js';
 
 const TARGET_RSS_MB = 60;
@@ -26,12 +29,16 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '5' },
     'max-seconds': { type: 'string', default: '300' },
     'agent-node-flags': { type: 'string', default: '' },
+    runtime: { type: 'string', default: 'packaged' },
+    'agent-script': { type: 'string' },
   },
 });
 const windowSeconds = Number(values.window);
 const settleSeconds = Number(values.settle);
 const maxSeconds = Number(values['max-seconds']);
-const agentNodeFlags = values['agent-node-flags'].split(/\s+/).filter((f) => f !== '');
+const extraNodeFlags = values['agent-node-flags'].split(/\s+/).filter((f) => f !== '');
+const runtime = resolveAgentRuntime(values.runtime);
+const agentNodeFlags = [...runtime.flags, ...extraNodeFlags];
 if (![windowSeconds, settleSeconds, maxSeconds].every((n) => Number.isFinite(n) && n >= 0) || windowSeconds < 1) {
   process.stderr.write('error: --window, --settle and --max-seconds take seconds (window ≥ 1)\n');
   process.exit(2);
@@ -71,7 +78,7 @@ async function main(): Promise<void> {
     if (joinCode !== '0') throw new Error(`ballast-agent join exited ${joinCode}:\n${join_.tail()}`);
 
     const startedAt = Date.now();
-    agent = spawnNode(BIN('ballast-agent'), ['run', '--data-dir', agentDir, '--log-level', 'warn'], { name: 'agent', nodeArgs: agentNodeFlags });
+    agent = spawnNode(values['agent-script'] ?? BIN('ballast-agent'), ['run', '--data-dir', agentDir, '--log-level', 'warn'], { name: 'agent', node: runtime.node, nodeArgs: agentNodeFlags, env: runtime.env });
     let state: string | null = null;
     while (state !== 'healthy') {
       if (isGone(agent)) throw new Error(`agent exited:\n${agent.tail()}`);
@@ -84,7 +91,7 @@ async function main(): Promise<void> {
     await sleep(settleSeconds * 1000);
 
     // A bare idle node process alongside, for scale: what the runtime costs before any agent code.
-    const bare = spawnNode('-e', ['setInterval(() => {}, 1000)'], { name: 'bare-node' });
+    const bare = spawnNode('-e', ['setInterval(() => {}, 1000)'], { name: 'bare-node', node: runtime.node });
     await sleep(1000);
     const bareSampler = new ProcessSampler(bare.pid, 1000);
     const machine = new MachineSampler();
@@ -102,6 +109,7 @@ async function main(): Promise<void> {
     const childCpuPercent = Math.round((10_000 * w.childCpuSeconds) / w.seconds) / 100;
     const doc = {
       benchmark: 'agent-idle',
+      runtime: { kind: runtime.kind, node: runtime.node, version: runtime.version, env: runtime.env },
       agentNodeFlags,
       windowSeconds: w.seconds,
       rssMbMedian: w.rssMbMedian,

@@ -5,9 +5,7 @@ import { createLogger } from '../../shared/src/log.js';
 import { exitOnSignals } from '../../shared/src/lifecycle/signals.js';
 import { PACKAGE_VERSION } from '../../shared/src/version.js';
 import { DEFAULT_AGENT_DATA_DIR } from './config.js';
-import { joinController } from './join.js';
-import { type RunningAgent, runAgent } from './run.js';
-import { agentUnitInstalled, enableAgentService } from './agent-unit.js';
+import type { RunningAgent } from './run.js';
 
 const percent = (value: string): number => {
   const n = Number(value);
@@ -34,6 +32,8 @@ program
   .addHelpText('after', '\nExample:\n  ballast-agent join --server https://198.18.0.2:9443 --token abcdef.0123456789abcdef --ca-hash sha256:…')
   .action(async (o: { server: string; token: string; caHash: string; name: string; dataDir: string; force: boolean; start: boolean }) => {
     const log = createLogger({ name: 'ballast-agent' });
+    // Imported per command: the daemon (`run`) must not hold join's modules in memory for its whole life.
+    const [{ joinController }, { agentUnitInstalled, enableAgentService }] = await Promise.all([import('./join.js'), import('./agent-unit.js')]);
     const config = await joinController({ ...o, log });
     process.stdout.write(`joined ${config.server} as "${config.name}" (host id ${config.hostId}); credentials in ${o.dataDir}\n`);
     if (o.start && agentUnitInstalled()) {
@@ -54,6 +54,7 @@ program
   .option('--log-level <level>', 'log level', process.env.BALLAST_LOG_LEVEL ?? 'info')
   .action(async (o: { dataDir: string; diskCheckPath: string; minFreeDiskPercent: number; minAvailableMemoryPercent: number; logLevel: string }) => {
     const log = createLogger({ name: 'ballast-agent', level: o.logLevel });
+    const { runAgent } = await import('./run.js');
     const agent: RunningAgent = await runAgent({ ...o, log });
     exitOnSignals({ log, stop: () => agent.stop(), forceAfterMs: 5000, exit: (code) => process.exit(code) });
   });

@@ -13,12 +13,8 @@ import { collectFacts } from './facts.js';
 import { collectHealth, diskSpaceCheck, healthChanged, memoryCheck } from './health.js';
 import { createNotifier } from '../../shared/src/sdnotify.js';
 import { ControllerSession, type EventSender } from './session.js';
-import { createTaskEngine } from './tasks/engine.js';
 import { createExec } from './host/exec.js';
-import { artifactModule } from './tasks/modules/artifact.js';
-import { imageModule } from './tasks/modules/image.js';
-import { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST } from './tasks/modules/command.js';
-import { createModuleRegistry } from './tasks/registry.js';
+import { createLazyTaskEngine } from './tasks/lazy-engine.js';
 import { createSystemctl } from './host/systemctl.js';
 import { createVipManager } from './vip/manager.js';
 import { createEtcdMaintenance } from './etcd/maintenance.js';
@@ -59,8 +55,19 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const exec = createExec();
   const systemd = createSystemctl({ exec });
   const artifacts = createArtifactSource({ server: creds.config.server, credentials: creds });
-  const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule, imageModule]);
-  const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
+  // Loaded on the first run: an idle agent does not pay for the engine and its modules (lazy-engine.ts).
+  const engine = createLazyTaskEngine(async () => {
+    const [{ createTaskEngine }, { createModuleRegistry }, { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST }, { artifactModule }, { imageModule }] = await Promise.all([
+      import('./tasks/engine.js'),
+      import('./tasks/registry.js'),
+      import('./tasks/modules/command.js'),
+      import('./tasks/modules/artifact.js'),
+      import('./tasks/modules/image.js'),
+    ]);
+    const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule, imageModule]);
+    log.info('task engine loaded');
+    return createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
+  });
   // The session, once built: the supervisor and the VIP manager report through it when connected.
   let eventSink: EventSender | null = null;
   // Set once the controller said this host was replaced or removed (stand-down.ts); survives restarts as a marker.

@@ -26,6 +26,8 @@ export interface StartControllerOptions {
   heartbeatFlush?: string;
   logLevel?: string;
   nodeArgs?: string[];
+  /** Listen on this port (a restart keeps its agents' URL); default a free one. */
+  port?: number;
   /** Give up waiting for /readyz after this long. */
   readyTimeoutMs?: number;
   name?: string;
@@ -33,7 +35,7 @@ export interface StartControllerOptions {
 
 /** See the file comment. */
 export async function startController(opts: StartControllerOptions): Promise<BenchController> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const child = spawnNode(
     BIN('ballast-controller'),
     [

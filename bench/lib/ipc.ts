@@ -16,6 +16,8 @@ export interface WorkerConfig {
   localAddress: string;
   /** New connections per second this worker starts (stagger). */
   connectRate: number;
+  /** Reconnects per second at most once connected (a storm after a controller restart). */
+  reconnectRate: number;
   /** Handshakes in flight at most. */
   maxInflight: number;
   connectTimeoutMs: number;

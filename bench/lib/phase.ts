@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ProfileSummary, summariseProfile } from './cpuprofile.js';
-import { startController } from './controller.js';
+import { type BenchController, startController } from './controller.js';
 import { LogHistogram, type LatencySummary } from './histogram.js';
 import type { IdentityCache } from './identities.js';
 import { InspectorClient } from './inspector.js';
@@ -13,6 +13,8 @@ import { addCounts } from './ipc.js';
 import { BENCH_JS, type Child, isGone, sleep, spawnNode, stopChild } from './proc.js';
 import { diffHistogram, histogramQuantile, parseHistogram, parseValue } from './prom.js';
 import { MachineSampler, type MachineWindow, type ProcessWindow, ProcessSampler, waitForQuiet } from './sampler.js';
+import { type SoakResult, soakResult, storeSnapshot } from './soak.js';
+import { runStorm, type StormResult, type StormSettings } from './storm.js';
 import { WorkerPool } from './workers.js';
 
 /** Settings shared by both phases of one N. */
@@ -23,6 +25,12 @@ export interface PhaseSettings {
   warmupSeconds: number;
   /** Total new connections per second (stagger). */
   connectRate: number;
+  /** Total reconnects per second at most after the connect phase (the storm). */
+  reconnectRate: number;
+  /** Restart the controller after the window and measure the reconnect storm (storm.ts); null: no. */
+  storm: StormSettings | null;
+  /** Soak: sample RSS and the store's size over the window (soak.ts). */
+  soak: boolean;
   /** Handshakes in flight per worker. */
   maxInflight: number;
   connectDeadlineSeconds: number;
@@ -92,12 +100,19 @@ export interface PhaseResult {
   controller?: ControllerOwnFigures;
   /** Things that went wrong but did not stop the measurement. */
   problems?: string[];
+  /** The reconnect storm after the window (controller only, with --storm). */
+  storm?: StormResult;
+  /** RSS growth and the store's size over the window (controller only, with --soak). */
+  soak?: SoakResult;
   /** Window-only CPU profile, and the heap split of RSS at the end (before and after a full GC). */
   profile?: { file: string; summary: ProfileSummary; memoryMb: { beforeGc: Record<string, number>; afterGc: Record<string, number> } | null };
 }
 
 interface Target {
-  child: Child;
+  readonly child: Child;
+  /** Stops the controller with `signal` and starts it again on the same port and data dir. */
+  restart: ((signal: StormSettings['signal']) => Promise<BenchController>) | null;
+  controller: BenchController | null;
   wssUrl: string;
   caPem: string;
   scrape: (() => Promise<string>) | null;
@@ -108,14 +123,27 @@ interface Target {
 async function startTarget(kind: PhaseResult['target'], s: PhaseSettings): Promise<Target> {
   const caPem = await readFile(join(s.dataDir, 'ca.crt'), 'utf8');
   if (kind === 'controller') {
-    const c = await startController({
+    let c = await startController({
       dataDir: s.dataDir,
       heartbeatFlush: s.heartbeatFlush,
       nodeArgs: s.profileDir === null ? [] : ['--inspect=127.0.0.1:0'],
     });
     const inspector = s.profileDir === null ? null : await InspectorClient.attach(c.child);
     return {
-      child: c.child,
+      get child() {
+        return c.child;
+      },
+      get controller() {
+        return c;
+      },
+      async restart(signal) {
+        inspector?.close();
+        c.api.close();
+        c.child.proc.kill(signal);
+        await stopChild(c.child, 30_000);
+        c = await startController({ dataDir: s.dataDir, heartbeatFlush: s.heartbeatFlush, port: c.port, name: 'controller-restarted' });
+        return c;
+      },
       wssUrl: `wss://127.0.0.1:${c.port}/v1/agent/ws`,
       caPem,
       scrape: async () => (await c.api.call('GET', '/metrics')).text,
@@ -142,7 +170,16 @@ async function startTarget(kind: PhaseResult['target'], s: PhaseSettings): Promi
       }
     });
   });
-  return { child, wssUrl: `wss://127.0.0.1:${port}/v1/agent/ws`, caPem, scrape: null, inspector: null, stop: () => stopChild(child, 10_000).then(() => undefined) };
+  return {
+    child,
+    restart: null,
+    controller: null,
+    wssUrl: `wss://127.0.0.1:${port}/v1/agent/ws`,
+    caPem,
+    scrape: null,
+    inspector: null,
+    stop: () => stopChild(child, 10_000).then(() => undefined),
+  };
 }
 
 /** Runs one phase against `kind`; always tears down its processes. */
@@ -163,6 +200,7 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
       caPem: target.caPem,
       identitiesPath: s.identities.identitiesPath,
       maxInflight: s.maxInflight,
+      reconnectRate: s.reconnectRate / s.workers,
       connectTimeoutMs: 15_000,
       maxConnectAttempts: 3,
       heartbeatIntervalMs: 1000,
@@ -210,6 +248,7 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
     const machineSampler = new MachineSampler();
     const sampler = new ProcessSampler(target.child.pid);
     const workerSamplers = pool.children.map((c) => new ProcessSampler(c.pid));
+    const soakStart = s.soak && kind === 'controller' ? storeSnapshot(s.dataDir) : null;
     pool.measureStart();
     process.stderr.write(`${label}: measuring for ${s.windowSeconds} s\n`);
     const windowEnd = Math.min(s.deadline, Date.now() + s.windowSeconds * 1000);
@@ -217,6 +256,8 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
       alive();
       await sleep(Math.min(1000, windowEnd - Date.now()));
     }
+    const soakEnd = soakStart === null ? null : storeSnapshot(s.dataDir);
+    const rssSeries = [...sampler.rssSeries];
     const proc = sampler.stop();
     const workerWindows = workerSamplers.map((w) => w.stop());
     const machine = machineSampler.stop();
@@ -271,6 +312,12 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
       machine: { ...machine, quietBeforeStart, otherPercent: Math.max(0, Math.round((machine.busyPercent - machine.irqPercent - proc.cpuPercent - loadGeneratorCpu) * 10) / 10) },
     };
     if (metricsEnd !== null) result.controller = controllerFigures(metricsStart, metricsEnd);
+    if (soakStart !== null && soakEnd !== null) result.soak = soakResult(rssSeries, soakStart, soakEnd);
+    if (s.storm !== null && target.restart !== null && target.controller !== null) {
+      process.stderr.write(`${label}: reconnect storm: ${s.storm.signal} and restart the controller\n`);
+      result.storm = await runStorm({ controller: target.controller, restart: target.restart, agents: connected, settings: s.storm, deadline: s.deadline });
+      process.stderr.write(`${label}: storm: all healthy after ${result.storm.allHealthySeconds ?? 'never (deadline)'} s, unreachable events ${result.storm.unreachableEvents}, event rows ${result.storm.eventRows}\n`);
+    }
     if (problems.length > 0) result.problems = problems;
     if (profile !== undefined && s.profileDir !== null) {
       const file = join(s.profileDir, `controller-n${s.agents}-${Date.now()}.cpuprofile`);

@@ -47,6 +47,8 @@ export interface SpawnNodeOptions {
   name: string;
   /** Node flags before the script (e.g. --inspect). */
   nodeArgs?: string[];
+  /** The node binary; default this process's (e.g. the packaged agent's runtime, bench/agent-idle.ts). */
+  node?: string;
   /** Open an IPC channel (process.send) to the child. */
   ipc?: boolean;
   env?: NodeJS.ProcessEnv;
@@ -64,7 +66,7 @@ export function spawnNode(script: string, args: string[], opts: SpawnNodeOptions
   const nofile = opts.nofile ?? hardFdLimit();
   const proc = spawn(
     '/bin/sh',
-    ['-c', 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(nofile), process.execPath, ...(opts.nodeArgs ?? []), script, ...args],
+    ['-c', 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(nofile), opts.node ?? process.execPath, ...(opts.nodeArgs ?? []), script, ...args],
     { stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc === true ? (['ipc'] as const) : [])], env: { ...process.env, ...opts.env } },
   );
   let tail = '';

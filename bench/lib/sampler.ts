@@ -53,6 +53,11 @@ export class ProcessSampler {
   private readonly cpu0;
   private readonly io0;
   private readonly rss: number[] = [];
+
+  /** The RSS samples so far (MB, one per `everyMs`). */
+  get rssSeries(): readonly number[] {
+    return this.rss;
+  }
   private readonly timer: NodeJS.Timeout;
 
   constructor(

@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { type Backoff, createBackoff } from '../../agent/src/backoff.js';
 import { LogHistogram } from './histogram.js';
 import type { Identity } from './identities.js';
 import type { ConnectSummary, WindowStats, WorkerConfig } from './ipc.js';
@@ -16,9 +17,11 @@ import { simFacts, simHealth } from './payloads.js';
 const MAX_BUFFERED_BYTES = 256 * 1024;
 const WHEEL_TICK_MS = 10;
 /** Reconnects per agent after the connect phase (a dropped socket comes back, but not forever). */
-const MAX_RECONNECTS = 5;
+/** Bound on reconnects per agent over a whole run (a storm costs one or a few). */
+const MAX_RECONNECTS = 100;
 
 interface SimAgent {
+  backoff: Backoff;
   index: number;
   identity: Identity;
   ws: WebSocket | null;
@@ -81,6 +84,9 @@ export class SimFleet {
       beats: 0,
       seq: 0,
       lastError: '',
+      // The real agent's reconnect delays (decorrelated jitter, 0.5 s … 30 s), so a controller
+      // restart produces the storm real agents make.
+      backoff: createBackoff(),
     }));
   }
 
@@ -169,7 +175,9 @@ export class SimFleet {
     this.connectTimer = setInterval(() => {
       const now = performance.now();
       // At most a tenth of a second's worth at once: the point is to avoid a handshake burst.
-      allowance = Math.min(allowance + (this.config.connectRate * (now - last)) / 1000, Math.max(1, this.config.connectRate / 10));
+      // Reconnects after the connect phase are paced by their backoff, at up to reconnectRate.
+      const rate = this.onConnectPhaseDone === null && this.connected > 0 ? this.config.reconnectRate : this.config.connectRate;
+      allowance = Math.min(allowance + (rate * (now - last)) / 1000, Math.max(1, rate / 10));
       last = now;
       let scanned = 0;
       while (allowance >= 1 && this.inflight < this.config.maxInflight && scanned < this.queue.length) {
@@ -239,6 +247,7 @@ export class SimFleet {
     if (ws === null || agent.welcomed) return;
     this.inflight -= 1;
     agent.welcomed = true;
+    agent.backoff.reset();
     const now = performance.now();
     if (!agent.everWelcomed) {
       agent.everWelcomed = true;
@@ -263,7 +272,7 @@ export class SimFleet {
       if (agent.reconnects < MAX_RECONNECTS) {
         agent.reconnects += 1;
         this.stats.reconnects += 1;
-        this.queue.push({ agent, notBefore: performance.now() + 1000 + Math.random() * 4000 });
+        this.queue.push({ agent, notBefore: performance.now() + agent.backoff.next() });
       }
       return;
     }
@@ -275,7 +284,7 @@ export class SimFleet {
       count(this.stats.errorsByReason, `reconnect_${agent.lastError}`);
       if (agent.reconnects < MAX_RECONNECTS) {
         agent.reconnects += 1;
-        this.queue.push({ agent, notBefore: performance.now() + 2000 + Math.random() * 4000 });
+        this.queue.push({ agent, notBefore: performance.now() + agent.backoff.next() });
       }
     } else if (agent.attempts < this.config.maxConnectAttempts) {
       this.queue.push({ agent, notBefore: performance.now() + 500 + Math.random() * 1500 });

@@ -12,6 +12,7 @@ export interface ControllerFlags {
   healthInterval: string;
   unreachableAfter?: string;
   heartbeatFlush: string;
+  restartGrace: string;
   certValidityDays: string;
   logLevel: string;
   packagesDir: string;
@@ -38,6 +39,8 @@ export interface ControllerSettings {
   healthIntervalMs: number;
   unreachableAfterMs: number;
   heartbeatFlushMs: number;
+  /** After a start, how long every host has to reconnect before its stored last heartbeat counts against it. */
+  restartGraceMs: number;
   certValidityDays: number;
   logLevel: string;
   /** Agent .deb files served to fresh hosts by /install.sh. */
@@ -63,6 +66,11 @@ export const CONTROLLER_DEFAULTS = {
   heartbeatInterval: '1s',
   healthInterval: '15s',
   heartbeatFlush: '50ms',
+  // The agents' reconnect backoff is capped at 30 s (agent/src/backoff.ts): an agent that failed a
+  // few times while the controller was down may wait that long, plus the time the controller needs
+  // to handshake a whole fleet (~10 s for 10,000 agents here). Shorter, and a restart under load
+  // marks live hosts unreachable (README "Host states").
+  restartGrace: '45s',
   certValidityDays: '365',
   joinRate: '10',
   logLevel: 'info',
@@ -91,6 +99,7 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
   const heartbeatIntervalMs = duration('heartbeat-interval', flags.heartbeatInterval, 100, 60_000);
   const healthIntervalMs = duration('health-interval', flags.healthInterval, 1000, 600_000);
   const heartbeatFlushMs = duration('heartbeat-flush', flags.heartbeatFlush, 5, 5000);
+  const restartGraceMs = duration('restart-grace', flags.restartGrace, 0, 600_000);
   const unreachableAfterMs =
     flags.unreachableAfter === undefined
       ? heartbeatIntervalMs * 3
@@ -133,6 +142,7 @@ export function validateControllerFlags(flags: ControllerFlags): { ok: true; set
       healthIntervalMs,
       unreachableAfterMs,
       heartbeatFlushMs,
+      restartGraceMs,
       certValidityDays,
       logLevel: flags.logLevel,
       packagesDir: resolve(flags.packagesDir),

@@ -14,6 +14,7 @@ import { writeAdminConf } from './admin-conf.js';
 import type { ControllerSettings } from './config.js';
 import { buildApp } from './api/app.js';
 import { SourceRateLimiter } from './auth/rate-limit.js';
+import { CONNECTION_STORM_DEFAULTS, ConnectionStorm } from './hub/connection-storm.js';
 import { DisconnectNotices } from './hub/disconnect-notices.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
@@ -71,9 +72,6 @@ const EVENTS_KEPT = 100_000;
 /** How long a `disconnected` event waits for the host to reconnect (agents retry from 0.5 s). */
 const DISCONNECT_GRACE_MS = 3000;
 
-/** How long a restarted controller waits for agents to reconnect before heartbeats count against them. */
-const RESTART_GRACE_MS = 5000;
-
 /**
  * Composition root: converges the data dir (PKI, store), wires tracker, hub and API, and lists the
  * long-running parts as services; starting them listens and writes admin.conf.
@@ -101,14 +99,16 @@ export async function createController(opts: ControllerOptions): Promise<Control
   });
   const metrics = createMetrics();
   // Host events are told after their commit; subscribers (metrics and event log here, the VIP service) never run inside a store write.
-  const { tracker, directory, reports } = createFleet({
+  const { tracker, directory, reports, memo } = createFleet({
     store,
     log,
     unreachableAfterMs: opts.unreachableAfterMs,
     onListenerError: (err, event) => log.error({ err, event: event.type, host: event.host.name }, 'host event subscriber failed'),
   });
   recordTransitions(directory, { metrics, journal: store.events });
-  tracker.load(store.hosts.list(), RESTART_GRACE_MS);
+  const stored = store.hosts.list();
+  tracker.load(stored, opts.restartGraceMs);
+  memo.seed(stored, now());
   // Marks runs a previous process left in flight as interrupted before any agent can report on them.
   const runs = createRunOrchestrator({ store, hosts: directory, artifacts: store.artifacts, log });
   // Operations resume below, once listening: their executors may need connected agents.
@@ -151,11 +151,16 @@ export async function createController(opts: ControllerOptions): Promise<Control
   const batcher = new HeartbeatBatcher({
     db: store.db,
     onError: (err, source) => log.error({ err, source, component: 'heartbeats' }, 'heartbeat batch failed'),
+    onFlushed: (stats) => metrics.heartbeatBatchRows.observe(stats.rows),
   });
+  const orphans = batcher.dropOrphans();
+  if (orphans > 0) log.info({ orphans }, 'dropped last-seen rows of deleted hosts');
+  // A reconnect storm (a restart under thousands of agents) logs a bounded number of rows.
+  const storm = new ConnectionStorm({ ...CONNECTION_STORM_DEFAULTS, now, sink: (e) => store.events.append(e) });
   const sessionStore: SessionStorePort = {
     recordHeartbeat: (hostId, seq, receivedAt, onStored) => batcher.record(hostId, seq, receivedAt, onStored),
     ...reports,
-    event: (e) => store.events.append(e),
+    event: (e) => storm.event(e),
   };
   const auth: HubAuthPort = {
     identify({ commonName, serial }) {
@@ -246,6 +251,8 @@ export async function createController(opts: ControllerOptions): Promise<Control
     [
       // Opened above (every part is built on it); closed last.
       defineService('store', { stop: () => store.close() }),
+      // Stops right before the store, after the notices below: their last rows may be summarised.
+      defineService('connection-storm', { stop: () => storm.flush() }),
       // Stops right before the store: the `disconnected` events still held back are written.
       defineService('disconnect-notices', { stop: () => disconnects.flush() }),
       defineService('heartbeat-batcher', { start: () => batcher.start(opts.heartbeatFlushMs), stop: () => batcher.stop() }),

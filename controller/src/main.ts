@@ -23,6 +23,7 @@ const program = new Command('ballast-controller')
   .option('--health-interval <duration>', 'longest time between agent health snapshots', CONTROLLER_DEFAULTS.healthInterval)
   .option('--unreachable-after <duration>', 'silence after which a host is unreachable (default: 3 heartbeat intervals)')
   .option('--heartbeat-flush <duration>', 'heartbeat batch commit interval', CONTROLLER_DEFAULTS.heartbeatFlush)
+  .option('--restart-grace <duration>', 'after a start, time every host has to reconnect before it can be marked unreachable', CONTROLLER_DEFAULTS.restartGrace)
   .option('--cert-validity-days <days>', 'lifetime of issued host certificates', CONTROLLER_DEFAULTS.certValidityDays)
   .option('--join-rate <per-second>', 'join attempts per second per source address, burst 5x (0 = unlimited)', CONTROLLER_DEFAULTS.joinRate)
   .option(

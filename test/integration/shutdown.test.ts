@@ -63,6 +63,7 @@ describe('graceful shutdown: SIGTERM stops every service in reverse start order 
       'http',
       'heartbeat-batcher',
       'disconnect-notices',
+      'connection-storm',
       'store',
       'controller',
       'sd-notify',

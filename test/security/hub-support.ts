@@ -63,6 +63,7 @@ export async function startHub(): Promise<HubUnderTest> {
     healthIntervalMs: 15_000,
     unreachableAfterMs: 3000,
     heartbeatFlushMs: 50,
+    restartGraceMs: 5000,
     certValidityDays: 30,
     packagesDir: join(dir, 'packages'),
     joinRatePerSecond: 0,

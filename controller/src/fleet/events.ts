@@ -45,7 +45,10 @@ export type HostEvent =
       readonly at: number;
       readonly reason: string;
     }
-  /** A health snapshot and its history row are stored. */
+  /**
+   * A health snapshot arrived; stored with its history row when its checks changed or the stored
+   * one is older than a minute (report-memo.ts), so a subscriber sees every snapshot.
+   */
   | { readonly type: 'host.health'; readonly host: HostRef; readonly health: Health; readonly at: number }
   /** Removed (its certificate revoked); its session, if any, is being closed. */
   | { readonly type: 'host.removed'; readonly host: HostRef };

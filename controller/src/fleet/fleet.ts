@@ -8,6 +8,7 @@ import { HostTracker } from '../hub/host-tracker.js';
 import type { Store } from '../store/store.js';
 import { type HostDirectory, StoreHostDirectory } from './directory.js';
 import { type HostEvent, HostEventBus } from './events.js';
+import { HEALTH_REFRESH_MS, ReportMemo } from './report-memo.js';
 import { createHostReports, type HostReports } from './reports.js';
 
 /** Options of {@link createFleet}. */
@@ -19,6 +20,8 @@ export interface FleetOptions {
   now?: () => number;
   /** Receives what a host-event subscriber threw (see HostEventBusOptions). */
   onListenerError?: (err: unknown, event: HostEvent) => void;
+  /** Unchanged health is stored at most this often; default {@link HEALTH_REFRESH_MS}. */
+  healthRefreshMs?: number;
 }
 
 /** The parts {@link createFleet} builds. */
@@ -28,6 +31,8 @@ export interface Fleet {
   readonly directory: HostDirectory;
   /** The host writes of the sessions' store port. */
   readonly reports: HostReports;
+  /** What the reports know is stored; seed it with the stored hosts at start. */
+  readonly memo: ReportMemo;
 }
 
 /** Builds the fleet over the store; the tracker is not started or loaded (the composition root does both). */
@@ -41,9 +46,12 @@ export function createFleet(opts: FleetOptions): Fleet {
     // The commit only; metrics and the event log subscribe to host.state-changed (journal.ts).
     sink: { transition: (change) => opts.store.hosts.setState(change.hostId, change.to, change.at) },
   });
+  const memo = new ReportMemo({ healthRefreshMs: opts.healthRefreshMs ?? HEALTH_REFRESH_MS });
+  events.on('host.removed', (e) => memo.forget(e.host.id));
   return {
     tracker,
     directory: new StoreHostDirectory({ inventory: opts.store.hosts, live: tracker, events }),
-    reports: createHostReports({ store: opts.store, live: tracker, events }),
+    reports: createHostReports({ store: opts.store, live: tracker, events, memo }),
+    memo,
   };
 }

@@ -63,14 +63,49 @@ describe('HostTracker', () => {
     expect(tracker.connectedCount()).toBe(1);
   });
 
-  it('gives loaded hosts a grace period after a controller restart', () => {
+  it('gives loaded hosts a grace period after a controller restart, counted from start (listening), not load', () => {
     const { tracker, changes, advance, at } = setup();
     tracker.load([{ id: 'h1', name: 'n', state: 'healthy', stateSince: 0, lastHeartbeatAt: at() - 60_000 }], 5000);
+    advance(4000); // the rest of the controller starting on a busy machine
+    tracker.start(60_000);
+    try {
+      tracker.evaluateAll();
+      expect(tracker.get('h1')?.state).toBe('healthy');
+      advance(4999);
+      tracker.evaluateAll();
+      expect(tracker.get('h1')?.state).toBe('healthy');
+      advance(2);
+      tracker.evaluateAll();
+      expect(changes).toEqual([{ name: 'n', from: 'healthy', to: 'unreachable' }]);
+    } finally {
+      tracker.stop();
+    }
+  });
+
+  it('does not blame connected hosts for a stall of its own event loop, but still marks closed ones', () => {
+    const { tracker, changes, advance, at } = setup();
+    tracker.add({ id: 'a', name: 'a', enrolledAt: at() });
+    tracker.add({ id: 'b', name: 'b', enrolledAt: at() });
+    tracker.attach('a', session('sa'));
+    const sb = session('sb');
+    tracker.attach('b', sb);
+    tracker.heartbeat('a', at());
+    tracker.heartbeat('b', at());
+    expect(tracker.noteTick(250)).toBe(true);
+    tracker.detach('b', sb);
+    advance(5000); // one tick 4.75 s late: the loop was stalled
+    expect(tracker.noteTick(250)).toBe(false);
+    expect(tracker.stalls).toBe(1);
     tracker.evaluateAll();
-    expect(tracker.get('h1')?.state).toBe('healthy');
-    advance(5001);
+    const unreachable = () => changes.filter((c) => c.to === 'unreachable').map((c) => c.name);
+    expect(unreachable()).toEqual(['b']); // closed: no pass
+    advance(2999);
+    expect(tracker.noteTick(2999)).toBe(true);
     tracker.evaluateAll();
-    expect(changes).toEqual([{ name: 'n', from: 'healthy', to: 'unreachable' }]);
+    expect(tracker.get('a')?.state).toBe('healthy');
+    advance(2); // the pass is over and still nothing was read from a: its silence counts again
+    tracker.evaluateAll();
+    expect(unreachable()).toEqual(['b', 'a']);
   });
 
   it('reports counts, connected sessions and the oldest heartbeat age', () => {

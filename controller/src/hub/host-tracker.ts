@@ -37,6 +37,9 @@ export interface LiveHost {
   session: SessionHandle | null;
 }
 
+/** A tracker tick this much later than due means the event loop stalled (see HostTracker.noteTick). */
+export const STALL_MS = 1000;
+
 /** Options for {@link HostTracker}. */
 export interface HostTrackerOptions {
   sink: TrackerSink;
@@ -70,6 +73,13 @@ export class HostTracker {
   private readonly unreachableAfterMs: number;
   private timer: NodeJS.Timeout | null = null;
   private readonly conflicts: IdentityConflicts;
+  /** Until then, connected hosts are not marked unreachable: the controller itself stalled (noteTick). */
+  private stallPassUntil = Number.NEGATIVE_INFINITY;
+  private lastTickAt: number | null = null;
+  /** Stalls seen (ticks late by more than STALL_MS), for logs and tests. */
+  stalls = 0;
+  /** The restart grace {@link load} asked for, applied once by {@link start}. */
+  private graceMs: number | null = null;
 
   constructor(private readonly options: HostTrackerOptions) {
     this.now = options.now ?? Date.now;
@@ -80,17 +90,16 @@ export class HostTracker {
   /**
    * Loads hosts from the store at start. A restarted controller gives every host `graceMs` to
    * reconnect before its old heartbeat counts against it, so a controller restart alone does not
-   * turn the whole fleet unreachable.
+   * turn the whole fleet unreachable. The grace is counted from {@link start} (the controller is
+   * listening by then), not from here: agents cannot reconnect while the rest of the controller
+   * starts, and on a busy machine that took seconds of a 5 s grace.
    */
   load(
     hosts: Array<{ id: string; name: string; state: HostState; stateSince: number; lastHeartbeatAt: number | null }>,
     graceMs: number,
   ): void {
-    const floor = this.now() + graceMs - this.unreachableAfterMs;
-    for (const h of hosts) {
-      const last = h.lastHeartbeatAt === null ? null : Math.max(h.lastHeartbeatAt, floor);
-      this.hosts.set(h.id, { ...h, lastHeartbeatAt: last, failingChecks: [], session: null });
-    }
+    for (const h of hosts) this.hosts.set(h.id, { ...h, failingChecks: [], session: null });
+    this.graceMs = graceMs;
   }
 
   /** Adds a freshly enrolled host (state pending), once its row is committed. */
@@ -195,11 +204,40 @@ export class HostTracker {
     for (const host of this.hosts.values()) this.evaluateHost(host, now, 'heartbeat deadline');
   }
 
-  /** Starts the periodic evaluation. 250 ms keeps detection within deadline + 0.25 s. */
+  /**
+   * Starts the periodic evaluation. 250 ms keeps detection within deadline + 0.25 s. The first
+   * start applies the restart grace: no loaded host's deadline ends before now + grace.
+   */
   start(tickMs = 250): void {
     this.stop();
-    this.timer = setInterval(() => this.evaluateAll(), tickMs);
+    if (this.graceMs !== null) {
+      const floor = this.now() + this.graceMs - this.unreachableAfterMs;
+      for (const h of this.hosts.values()) if (h.lastHeartbeatAt !== null && h.lastHeartbeatAt < floor) h.lastHeartbeatAt = floor;
+      this.graceMs = null;
+    }
+    this.lastTickAt = null;
+    this.timer = setInterval(() => {
+      if (this.noteTick(tickMs)) this.evaluateAll();
+    }, tickMs);
     this.timer.unref();
+  }
+
+  /**
+   * Detects a stall of the controller's own event loop (a tick more than {@link STALL_MS} late: CPU
+   * starvation, a reconnect storm's TLS handshakes, a long GC). Heartbeats that arrived meanwhile
+   * are still unread in their sockets, so connected hosts get a pass of one `unreachableAfterMs`
+   * from now before silence counts against them again, and this tick evaluates nothing. Returns
+   * whether to evaluate. A host whose socket closed is not covered: its close was read.
+   */
+  noteTick(tickMs: number): boolean {
+    const now = this.now();
+    const last = this.lastTickAt;
+    this.lastTickAt = now;
+    if (last === null || now - last - tickMs <= STALL_MS) return true;
+    this.stalls += 1;
+    this.stallPassUntil = now + this.unreachableAfterMs;
+    this.options.log.warn({ lateMs: now - last - tickMs, passMs: this.unreachableAfterMs }, 'controller event loop stalled: connected hosts are not marked unreachable until their queued heartbeats are read');
+    return false;
   }
 
   stop(): void {
@@ -241,6 +279,9 @@ export class HostTracker {
       unreachableAfterMs: this.unreachableAfterMs,
     });
     if (next === host.state) return;
+    // After a stall of our own event loop, a connected host's heartbeats may be sitting unread in
+    // its socket: not its silence, ours (see noteTick).
+    if (next === 'unreachable' && host.session !== null && now < this.stallPassUntil) return;
     const from = host.state;
     host.state = next;
     host.stateSince = now;

@@ -1,7 +1,15 @@
 /**
- * Heartbeats arrive every few seconds from every host; writing each one would make SQLite commit
- * thousands of times a minute. The batcher keeps only the newest heartbeat per host and writes
- * them all in one transaction per interval, then tells each sender its heartbeat is durable.
+ * Heartbeats arrive every second from every host; writing each one would make SQLite commit
+ * thousands of times a second. The batcher keeps only the newest heartbeat per host and writes
+ * them all in one transaction per interval (`--heartbeat-flush`, 50 ms), then tells each sender its
+ * heartbeat is durable (the `hb-ack`).
+ *
+ * They go to the narrow `host_heartbeats` table (migration 10), not the `hosts` row: a host row
+ * carries multi-KB facts and health JSON, and rewriting it per heartbeat was 42% of the
+ * controller's CPU at 5,000 agents (README "Performance"). The live deadline is kept in memory by
+ * the host tracker; this table is what survives a crash: at most one flush interval of last-seen
+ * times is lost, and a restarted controller gives every host a grace period before that old time
+ * counts against it (host-tracker.ts `load`).
  */
 import { performance } from 'node:perf_hooks';
 import type { Database } from './db.js';
@@ -22,6 +30,8 @@ export interface HeartbeatBatcherOptions {
    * and exceptions from callbacks (which must not stop the others). Wire it to the logger.
    */
   onError: (err: unknown, source: HeartbeatErrorSource) => void;
+  /** Told the size and duration of every committed batch (the `ballast_heartbeat_batch_rows` metric). */
+  onFlushed?: (stats: FlushStats) => void;
 }
 
 /** Size and duration of the last successful flush, for metrics. */
@@ -37,11 +47,12 @@ interface Pending {
   callbacks: HeartbeatStored[];
 }
 
-/** Batches `hosts.last_heartbeat_at` / `last_seq` writes; see the file comment. */
+/** Batches `host_heartbeats` writes; see the file comment. */
 export class HeartbeatBatcher {
   readonly #db: Database;
   readonly #now: () => number;
   readonly #onError: HeartbeatBatcherOptions['onError'];
+  readonly #onFlushed: HeartbeatBatcherOptions['onFlushed'];
   readonly #update;
   #pending = new Map<string, Pending>();
   #timer: NodeJS.Timeout | undefined;
@@ -51,10 +62,20 @@ export class HeartbeatBatcher {
     this.#db = options.db;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError;
-    // A host removed since its heartbeat arrived simply matches no row.
-    this.#update = options.db.prepare<[number, number, string]>(
-      'UPDATE hosts SET last_heartbeat_at = ?, last_seq = ? WHERE id = ? AND removed_at IS NULL',
+    this.#onFlushed = options.onFlushed;
+    // A host removed since its heartbeat arrived keeps a harmless last-seen row (removed hosts are
+    // never read for liveness); a host row deleted meanwhile leaves an orphan, dropped at start.
+    this.#update = options.db.prepare<[string, number, number]>(
+      'INSERT INTO host_heartbeats (host_id, at, seq) VALUES (?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET at = excluded.at, seq = excluded.seq',
     );
+  }
+
+  /**
+   * Deletes last-seen rows whose host row is gone (a heartbeat batched while its host was deleted
+   * on re-enrolment); returns how many. Called once at start, before the first flush.
+   */
+  dropOrphans(): number {
+    return this.#db.prepare('DELETE FROM host_heartbeats WHERE host_id NOT IN (SELECT id FROM hosts)').run().changes;
   }
 
   /** Hosts with a heartbeat waiting to be written. */
@@ -94,13 +115,14 @@ export class HeartbeatBatcher {
     const started = performance.now(); // monotonic: a wall-clock step must not skew the metric
     try {
       this.#db.transaction(() => {
-        for (const [hostId, p] of batch) this.#update.run(p.receivedAt, p.seq, hostId);
+        for (const [hostId, p] of batch) this.#update.run(hostId, p.receivedAt, p.seq);
       })();
     } catch (err) {
       this.#requeue(batch);
       throw err;
     }
     this.#lastFlush = { rows: batch.size, durationMs: performance.now() - started };
+    this.#onFlushed?.(this.#lastFlush);
     const storedAt = this.#now();
     for (const p of batch.values()) {
       for (const callback of p.callbacks) {

@@ -59,6 +59,7 @@ interface HostRow {
   enrolled_at: number;
   cert_serial: string;
   cert_not_after: number;
+  /** From host_heartbeats (LEFT JOIN): null until the first heartbeat was stored. */
   last_heartbeat_at: number | null;
   last_seq: number | null;
   address: string | null;
@@ -87,9 +88,11 @@ export class HostRepo {
 
   constructor(db: Database) {
     this.#db = db;
-    this.#byName = db.prepare<[string], HostRow>('SELECT * FROM hosts WHERE name = ?');
-    this.#byId = db.prepare<[string], HostRow>('SELECT * FROM hosts WHERE id = ?');
-    this.#list = db.prepare<[], HostRow>('SELECT * FROM hosts WHERE removed_at IS NULL ORDER BY name');
+    // The heartbeat lives in its own narrow table (migration 10); reads join it back in.
+    const select = 'SELECT h.*, hb.at AS last_heartbeat_at, hb.seq AS last_seq FROM hosts h LEFT JOIN host_heartbeats hb ON hb.host_id = h.id';
+    this.#byName = db.prepare<[string], HostRow>(`${select} WHERE h.name = ?`);
+    this.#byId = db.prepare<[string], HostRow>(`${select} WHERE h.id = ?`);
+    this.#list = db.prepare<[], HostRow>(`${select} WHERE h.removed_at IS NULL ORDER BY h.name`);
     this.#insert = db.prepare<[NewHost]>(
       `INSERT INTO hosts (id, name, state, state_since, enrolled_at, cert_serial, cert_not_after)
        VALUES (@id, @name, 'pending', @enrolledAt, @enrolledAt, @certSerial, @certNotAfter)`,

@@ -23,8 +23,20 @@ export interface FrameDecoder<M> {
  * heartbeat costs one small compiled check rather than a walk through the whole union.
  */
 function compileDecoder<M>(schemas: Record<string, TSchema>, maxBytes: number): FrameDecoder<M> {
+  // Compiled on a type's first frame, not up front: an idle agent receives a handful of types
+  // (welcome, hb-ack, req.ping …) and compiling all of them (req.run with every task module's
+  // schema …) cost it ~3 MB of resident memory for checks it never ran (issue 15).
   const checks = new Map<string, TypeCheck<TSchema>>();
-  for (const [type, schema] of Object.entries(schemas)) checks.set(type, TypeCompiler.Compile(schema));
+  const checkOf = (type: string): TypeCheck<TSchema> | undefined => {
+    let check = checks.get(type);
+    if (check !== undefined) return check;
+    if (!Object.hasOwn(schemas, type)) return undefined;
+    const schema = schemas[type];
+    if (schema === undefined) return undefined;
+    check = TypeCompiler.Compile(schema);
+    checks.set(type, check);
+    return check;
+  };
   return {
     decode(data) {
       const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
@@ -46,7 +58,7 @@ function compileDecoder<M>(schemas: Record<string, TSchema>, maxBytes: number): 
       }
       const type = (value as { type?: unknown }).type;
       if (typeof type !== 'string') return fail('BALLAST_ERR_FRAME_INVALID', 'frame has no string "type"', '/type');
-      const check = checks.get(type);
+      const check = checkOf(type);
       if (check === undefined) {
         return fail('BALLAST_ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(type.slice(0, 64))}`, '/type');
       }
