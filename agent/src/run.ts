@@ -59,7 +59,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const systemd = createSystemctl({ exec });
   const artifacts = createArtifactSource({ server: creds.config.server, credentials: creds });
   const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule, imageModule]);
-  const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
+  const engine = createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts, snapshots: artifacts } });
   // The session, once built: the supervisor and the VIP manager report through it when connected.
   let eventSink: EventSender | null = null;
   // Set once the controller said this host was replaced or removed (stand-down.ts); survives restarts as a marker.

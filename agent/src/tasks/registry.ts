@@ -6,6 +6,7 @@ import type { Module, ModuleContext, ModuleOutcome } from './module.js';
 import { commandModule } from './modules/command.js';
 import { directoryModule } from './modules/directory.js';
 import { etcdMemberModule } from './modules/etcd-member.js';
+import { etcdRestoreModule } from './modules/etcd-restore.js';
 import { fileModule } from './modules/file.js';
 import { kmodModule } from './modules/kmod.js';
 import { kubeadmModule } from './modules/kubeadm.js';
@@ -46,6 +47,7 @@ export const BUILTIN_MODULES: readonly Module<ModuleName>[] = [
   swapModule,
   commandModule,
   etcdMemberModule,
+  etcdRestoreModule,
   kubeadmModule,
   preflightModule,
 ];
