@@ -11,6 +11,7 @@ import { fileModule } from './modules/file.js';
 import { kmodModule } from './modules/kmod.js';
 import { kubeadmModule } from './modules/kubeadm.js';
 import { preflightModule } from './modules/preflight.js';
+import { staticPodModule } from './modules/static-pod.js';
 import { swapModule } from './modules/swap.js';
 import { sysctlModule } from './modules/sysctl.js';
 import { systemdModule } from './modules/systemd.js';
@@ -50,6 +51,7 @@ export const BUILTIN_MODULES: readonly Module<ModuleName>[] = [
   etcdRestoreModule,
   kubeadmModule,
   preflightModule,
+  staticPodModule,
 ];
 
 /**

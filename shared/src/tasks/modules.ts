@@ -144,6 +144,21 @@ export const ModuleArgsSchemas = {
     { additionalProperties: false },
   ),
   /**
+   * A kubeadm static pod moved out of the kubelet's manifest directory (`parked`: the kubelet stops
+   * the pod) or back (`active`), by rename within /etc/kubernetes. Only the control-plane
+   * components; the disaster recovery parks the API servers while etcd is restored.
+   */
+  static_pod: Type.Object(
+    {
+      name: Type.Union([Type.Literal('kube-apiserver'), Type.Literal('kube-controller-manager'), Type.Literal('kube-scheduler')]),
+      state: Type.Union([Type.Literal('parked'), Type.Literal('active')]),
+      /** After parking, wait until nothing listens on this local port any more (the API server's 6443). */
+      waitPortClosed: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  /**
    * Disaster recovery of one etcd member (controller/src/recovery): `restore` downloads the
    * cluster's snapshot from the controller (sha256 verified before use), runs `etcdutl snapshot
    * restore --bump-revision --mark-compacted` into a new directory beside the data dir and swaps it
