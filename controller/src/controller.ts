@@ -28,6 +28,7 @@ import { specSource } from './membership/specs.js';
 import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
 import { operationCatalogue } from './ops/catalogue.js';
+import { noSnapshotStore } from './recovery/source.js';
 import { OperationEngine } from './ops/engine.js';
 import { createRunOrchestrator } from './runs/wiring.js';
 import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
@@ -102,7 +103,9 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // `vip` is built below; the getter is only called by a reset, long after start-up.
   const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
   const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now });
-  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }) });
+  // The snapshot store (issue 13's snapshots) provides the SnapshotSource; until it is wired, --from-snapshot is refused.
+  const recovery = { bootstrap, repo: store.membership, snapshots: noSnapshotStore };
+  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership, recovery }) });
   const specs = specSource(ops, store.membership);
   // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked it unreachable.
   const autoReplacer = new AutoReplacer({
@@ -206,6 +209,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     ops,
     bootstrap,
     nodes: { membership, specs },
+    recovery: { recovery, specs },
     vip,
   });
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));

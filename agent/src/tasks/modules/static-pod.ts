@@ -15,7 +15,6 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BallastError } from '../../../../shared/src/errors.js';
-import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
 import { tree } from '../../../../shared/src/tasks/safety.js';
 import { lstatOrNull } from '../attrs.js';
 import type { Module, ModuleContext, ModuleOutcome } from '../module.js';
