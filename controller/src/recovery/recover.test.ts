@@ -76,7 +76,7 @@ describe('cluster recover (real engine, SQLite, PKI, HTTP routes and hashing; mo
       expect(String(v.initialClusterToken)).toMatch(/^ballast-lab-r[0-9a-z]+$/);
     }
     expect(new Set(restores.map((v) => v.initialClusterToken)).size).toBe(1);
-    expect((restores[1]?.endpoints as string[])[0]).toBe('https://198.18.0.12:2379');
+    expect(restores[1]?.endpoints).toEqual(['https://198.18.0.12:2379', 'https://198.18.0.11:2379', 'https://198.18.0.13:2379']);
     expect(voters(fx)).toEqual(['h1:voter', 'h2:voter', 'h3:voter']);
     expect(fx.fleet.members.map((m) => m.id).filter((id) => idsBefore.includes(id))).toEqual([]);
     expect([...fx.fleet.apiServers].sort()).toEqual(['h1', 'h2', 'h3']);
