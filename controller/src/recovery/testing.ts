@@ -34,6 +34,8 @@ export interface RecoverInstance {
   store: Store;
   engine: OperationEngine;
   app: FastifyInstance;
+  /** The admin token (for ballastctl against the listening app). */
+  token: string;
   call(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ statusCode: number; json<T>(): T }>;
 }
 
@@ -77,7 +79,7 @@ export async function recoverFixture(): Promise<RecoverFixture> {
     token = store.operators.ensureAdmin() ?? token;
     const call: RecoverInstance['call'] = async (method, url, body) =>
       app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as object }) });
-    const instance = { store, engine, app, call };
+    const instance = { store, engine, app, token, call };
     instances.push(instance);
     return instance;
   };
