@@ -12,16 +12,14 @@ import { stat } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ClusterNameParamsSchema } from '../../../../shared/src/clusters-api.js';
-import { BallastError } from '../../../../shared/src/errors.js';
-import { isOperationFinished, OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
+import { OperationDocumentSchema } from '../../../../shared/src/ops-api.js';
 import { type ClusterRecoverRequest, ClusterRecoverRequestSchema } from '../../../../shared/src/recover-api.js';
-import { hostsWithRole } from '../../bootstrap/plan.js';
 import type { SpecSource } from '../../membership/start.js';
 import type { OperationEngine } from '../../ops/engine.js';
 import { verifiedSnapshot } from '../../recovery/executors.js';
-import { recoverInputOf } from '../../recovery/input.js';
+import { authorizeSnapshotDownload } from '../../recovery/download.js';
 import { startRecovery } from '../../recovery/start.js';
-import { CLUSTER_RECOVER, type RecoveryDeps } from '../../recovery/types.js';
+import type { RecoveryDeps } from '../../recovery/types.js';
 import { actorOf } from '../request.js';
 
 /** What the recovery routes need. */
@@ -59,15 +57,8 @@ export async function recoverRoutes(app: FastifyInstance, deps: RecoverRoutesDep
     { config: { auth: 'host' }, schema: { params: SnapshotParams } },
     async (request, reply) => {
       const { cluster, id } = request.params;
-      const host = request.agentHost?.name ?? '';
-      const refused = new BallastError('BALLAST_ERR_FORBIDDEN', `failed to serve snapshot ${id}: no running recovery of cluster ${cluster} restores it onto ${host}`);
-      const lock = deps.recovery.repo.lock(cluster);
-      if (lock === null || lock.kind !== CLUSTER_RECOVER) throw refused;
-      const op = deps.ops.find(lock.operationId);
-      if (op.check || isOperationFinished(op.state)) throw refused;
-      const input = recoverInputOf(op);
-      if (input.snapshot?.id !== id || !hostsWithRole(input.spec, 'etcd').some((h) => h.name === host)) throw refused;
-      const opened = await verifiedSnapshot(deps.recovery, cluster, id, input.snapshot.sha256);
+      const sha256 = authorizeSnapshotDownload({ repo: deps.recovery.repo, ops: deps.ops }, { cluster, id, host: request.agentHost?.name ?? '' });
+      const opened = await verifiedSnapshot(deps.recovery, cluster, id, sha256);
       const size = (await stat(opened.dbPath)).size;
       return reply.header('content-type', 'application/octet-stream').header('content-length', String(size)).send(createReadStream(opened.dbPath));
     },
