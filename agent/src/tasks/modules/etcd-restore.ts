@@ -25,7 +25,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { writeStreamToFile } from '../../../../shared/src/artifacts-archive.js';
 import { writeFileAtomic } from '../../../../shared/src/atomic-file.js';
-import { BallastError, messageOf } from '../../../../shared/src/errors.js';
+import { BallastError, isBallastError, messageOf } from '../../../../shared/src/errors.js';
 import { hashFile } from '../../../../shared/src/hashing.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
 import { file, type PathRule, tree } from '../../../../shared/src/tasks/safety.js';
@@ -92,7 +92,16 @@ export function createEtcdRestoreModule(opts: EtcdRestoreModuleOptions = {}): Mo
       if (args.action === 'set-aside' && (await lstatOrNull(layout.host.kept)) !== null && (await lstatOrNull(layout.host.dataDir)) === null) {
         return { changed: false, message: `${layout.dataDir} already set aside as ${layout.kept}` };
       }
-      const guard = await assertNotServing(args, c, connect);
+      let guard: GuardReport;
+      try {
+        guard = await assertNotServing(args, c, connect);
+      } catch (err) {
+        // In a check run the steps before this one (stopping etcd) did not happen: report, do not fail.
+        if (ctx.check && isBallastError(err, 'BALLAST_ERR_ETCD_STILL_SERVING', 'BALLAST_ERR_CONFIG')) {
+          return { changed: args.action !== 'assert-no-quorum', skipped: true, message: `would ${args.action} once etcd is stopped; refused as things stand now: ${messageOf(err)}` };
+        }
+        throw err;
+      }
       const probed = guardText(guard);
       if (args.action === 'assert-no-quorum') return { changed: false, message: `the old cluster has no quorum: ${probed}` };
       if (args.action === 'set-aside') return setAside(layout, c, probed);
