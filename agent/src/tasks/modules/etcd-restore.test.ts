@@ -4,7 +4,7 @@
  * etcd run in test/integration/etcd-restore.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -80,7 +80,6 @@ describe('etcd_restore', () => {
   });
 
   it('killed between the two renames (old moved away, new not in place): finishes, the old data still kept', async () => {
-    const { rename } = await import('node:fs/promises');
     await rename(join(root, 'var/lib/etcd'), join(root, 'var/lib/etcd.pre-restore-op-1'));
     await mkdir(join(root, 'var/lib/etcd.restore-op-1/member'), { recursive: true }); // a half-written staging dir
     expect((await registry.run('etcd_restore', ARGS, ctx())).changed).toBe(true);
@@ -91,7 +90,6 @@ describe('etcd_restore', () => {
 
   it('killed after the swap, before the marker: restores again, keeping both the old data and its own first restore', async () => {
     await registry.run('etcd_restore', ARGS, ctx());
-    const { rm } = await import('node:fs/promises');
     await rm(join(root, 'var/lib/etcd.ballast-restore.json'));
     expect((await registry.run('etcd_restore', ARGS, ctx())).changed).toBe(true);
     expect(await lib()).toEqual(['etcd', 'etcd.ballast-restore.json', 'etcd.pre-restore-op-1', 'etcd.pre-restore-op-1.1']);
