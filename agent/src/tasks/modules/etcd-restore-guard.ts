@@ -14,14 +14,12 @@
  *
  * Every endpoint is probed at once with a short deadline, so dead members cost one timeout.
  */
-import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
-import { BallastError, messageOf } from '../../../../shared/src/errors.js';
+import { BallastError } from '../../../../shared/src/errors.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
-import type { EtcdConnector, EtcdTlsMaterial } from '../../etcd/client.js';
-import { lstatOrNull } from '../attrs.js';
-import { hostPath, type ModuleContext } from '../module.js';
-import { ETCD_PKI_DIR } from './etcd-member.js';
+import type { EtcdConnector } from '../../etcd/client.js';
+import type { ModuleContext } from '../module.js';
+import { loadEtcdTls } from './etcd-member.js';
 
 /** The unit the etcd role installs (controller/src/roles/etcd.ts). */
 export const ETCD_UNIT = 'etcd.service';
@@ -42,7 +40,7 @@ export async function assertNotServing(args: Args, ctx: ModuleContext, connect: 
   if (await ctx.systemd.isActive(ETCD_UNIT)) {
     throw new BallastError('BALLAST_ERR_ETCD_STILL_SERVING', `failed to ${args.action} etcd member: ${ETCD_UNIT} is active on this host; stop it first (the recovery's stop step does)`);
   }
-  const tls = await loadTls(args, ctx);
+  const tls = await loadEtcdTls(args, ctx, 'etcd_restore');
   const client = connect({ endpoints: args.endpoints, tls, timeoutMs: GUARD_PROBE_TIMEOUT_MS, log: ctx.log });
   const [local = '', ...peers] = args.endpoints;
   if (await listening(local, ctx.signal)) {
@@ -79,31 +77,4 @@ function listening(url: string, signal: AbortSignal): Promise<boolean> {
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
-}
-
-/** CA and client pair as PEM: the task's files, else the etcd role's (health-check client when present). */
-async function loadTls(args: Args, ctx: ModuleContext): Promise<EtcdTlsMaterial> {
-  if ((args.certFile === undefined) !== (args.keyFile === undefined)) {
-    throw new BallastError('BALLAST_ERR_VALIDATION', 'failed to validate arguments of module etcd_restore: certFile and keyFile go together', {
-      path: args.certFile === undefined ? '/args/certFile' : '/args/keyFile',
-    });
-  }
-  let certFile = args.certFile;
-  let keyFile = args.keyFile;
-  if (certFile === undefined || keyFile === undefined) {
-    const client = (await lstatOrNull(hostPath(ctx, `${ETCD_PKI_DIR}/healthcheck-client.crt`))) !== null ? 'healthcheck-client' : 'server';
-    certFile = `${ETCD_PKI_DIR}/${client}.crt`;
-    keyFile = `${ETCD_PKI_DIR}/${client}.key`;
-  }
-  const read = async (path: string, field: string) => {
-    // Resolved outside the try: a hostile path is refused as such, not reported as a missing file.
-    const full = hostPath(ctx, path);
-    try {
-      return await readFile(full, 'utf8');
-    } catch (err) {
-      throw new BallastError('BALLAST_ERR_CONFIG', `failed to read etcd TLS file ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`, { cause: err, path: `/args/${field}` });
-    }
-  };
-  const [ca, cert, key] = await Promise.all([read(args.caFile ?? `${ETCD_PKI_DIR}/ca.crt`, 'caFile'), read(certFile, 'certFile'), read(keyFile, 'keyFile')]);
-  return { ca, cert, key };
 }
