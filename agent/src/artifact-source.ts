@@ -7,7 +7,7 @@ import https, { type Agent, request } from 'node:https';
 import { artifactFilePath, artifactLabel } from '../../shared/src/artifacts-api.js';
 import { BallastError, type ErrorCode } from '../../shared/src/errors.js';
 import type { AgentCredentials } from './config.js';
-import type { ArtifactRef, ArtifactSource } from './tasks/module.js';
+import type { ArtifactSource, SnapshotRef, SnapshotSource } from './tasks/module.js';
 
 /** Options of {@link createArtifactSource}. */
 export interface ArtifactSourceOptions {
@@ -19,7 +19,7 @@ export interface ArtifactSourceOptions {
 }
 
 /** An artifact source that owns a connection pool; `close()` releases it. */
-export interface ClosableArtifactSource extends ArtifactSource {
+export interface ClosableArtifactSource extends ArtifactSource, SnapshotSource {
   close(): void;
 }
 
@@ -39,15 +39,23 @@ export function createArtifactSource(opts: ArtifactSourceOptions): ClosableArtif
     minVersion: 'TLSv1.2',
   });
   return {
-    open: (ref) => open(base, agent, idle, ref),
+    open: (ref) => open(base, agent, idle, artifactFilePath(ref), `artifact ${artifactLabel(ref)}`),
+    // Same transport and rules for etcd snapshots (disaster recovery): the controller serves a
+    // snapshot only to a host of that cluster while a recovery of it runs; the caller verifies it.
+    openSnapshot: (ref) => open(base, agent, idle, snapshotFilePath(ref), `etcd snapshot ${ref.id} of cluster ${ref.cluster}`),
     close: () => agent.destroy(),
   };
 }
 
-function open(base: URL, agent: Agent, idleMs: number, ref: ArtifactRef): ReturnType<ArtifactSource['open']> {
+/** The controller's download path of a snapshot for a recovering agent. */
+export function snapshotFilePath(ref: SnapshotRef): string {
+  return `/v1/agent/etcd-snapshots/${encodeURIComponent(ref.cluster)}/${encodeURIComponent(ref.id)}`;
+}
+
+function open(base: URL, agent: Agent, idleMs: number, path: string, label: string): ReturnType<ArtifactSource['open']> {
   const url = new URL(base.href);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}${artifactFilePath(ref)}`;
-  const what = `artifact ${artifactLabel(ref)} from ${url.origin}`;
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  const what = `${label} from ${url.origin}`;
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', agent, headers: { accept: 'application/octet-stream' } }, (res) => {
       const status = res.statusCode ?? 0;

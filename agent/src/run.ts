@@ -66,7 +66,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     ]);
     const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule, imageModule]);
     log.info('task engine loaded');
-    return createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts } });
+    return createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts, snapshots: artifacts } });
   });
   // The session, once built: the supervisor and the VIP manager report through it when connected.
   let eventSink: EventSender | null = null;

@@ -1,3 +1,4 @@
+import { BallastError } from '../../shared/src/errors.js';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -30,6 +31,7 @@ import { specSource } from './membership/specs.js';
 import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
 import { operationCatalogue } from './ops/catalogue.js';
+import { clearRestoreCache, recoverySnapshotSource } from './recovery/snapshot-adapter.js';
 import { OperationEngine } from './ops/engine.js';
 import { createRunOrchestrator } from './runs/wiring.js';
 import { HeartbeatBatcher } from './store/heartbeat-batcher.js';
@@ -115,7 +117,15 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // `vip` is built below; the getter is only called by a reset, long after start-up.
   const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
   const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now });
-  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership }) });
+  // Recovery reads verified snapshots from the snapshot store built below (createSnapshotParts).
+  let snapshotStore: Awaited<ReturnType<typeof createSnapshotParts>>['source'] | undefined;
+  await clearRestoreCache(opts.dataDir);
+  const restoreSource = recoverySnapshotSource(opts.dataDir, () => {
+    if (snapshotStore === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', 'the snapshot store is not ready yet');
+    return snapshotStore;
+  });
+  const recovery = { bootstrap, repo: store.membership, snapshots: restoreSource };
+  const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership, recovery }) });
   const specs = specSource(ops, store.membership);
   // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked it unreachable.
   const autoReplacer = new AutoReplacer({
@@ -213,6 +223,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     ...(opts.snapshotS3Path === undefined ? {} : { s3Path: opts.snapshotS3Path }),
     binDirs: opts.drillBinDirs ?? [],
   });
+  snapshotStore = snapshots.source;
 
   const advertised = opts.advertise[0] ?? (isWildcard(opts.listenHost) ? '127.0.0.1' : opts.listenHost);
   let ready = false;
@@ -237,6 +248,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     ops,
     bootstrap,
     nodes: { membership, specs },
+    recovery: { recovery, specs },
     vip,
     uiDir: opts.uiDir ?? BUILT_UI_DIR,
     etcd: snapshots.routes,

@@ -90,6 +90,10 @@ export const ERROR_CODES = {
   BALLAST_ERR_HOST_TAKEN_OUT: { status: 403, exit: EXIT_FAILURE, message: 'the host was taken out of its cluster (replaced or removed): it must keep kubelet, etcd and the VIP down' },
   BALLAST_ERR_HOST_UNREACHABLE: { status: 409, exit: EXIT_FAILURE, message: 'the host is not connected; removing it needs --force-offline (it is fenced first)' },
   BALLAST_ERR_RATE_LIMITED: { status: 429, exit: EXIT_FAILURE, message: 'too many attempts from one source; try again later' },
+  // Disaster recovery: cluster recover (issue 13).
+  BALLAST_ERR_ETCD_STILL_SERVING: { status: 409, exit: EXIT_FAILURE, message: 'the old etcd cluster still serves with quorum, or the local member still runs: a restore would fork it' },
+  BALLAST_ERR_RESTORE_FAILED: { status: 502, exit: EXIT_FAILURE, message: 'etcdutl snapshot restore failed on a host' },
+  BALLAST_ERR_SNAPSHOT_UNUSABLE: { status: 409, exit: EXIT_FAILURE, message: 'the snapshot cannot be restored: unknown, failed its checksum, or from another cluster' },
   // Program start-up and shutdown faults: logged by main.ts, never an API answer.
   BALLAST_ERR_SERVICE_START: { status: 500, exit: EXIT_FAILURE, message: 'a long-running part of the program failed to start or to become ready' },
   BALLAST_ERR_SERVICE_STOP: { status: 500, exit: EXIT_FAILURE, message: 'one or more long-running parts of the program failed to stop' },

@@ -194,6 +194,8 @@ const PATH_TASKS: { module: ModuleName; args: (p: string) => Record<string, unkn
   { module: 'preflight', args: (p) => ({ freePorts: [{ port: 1, unlessExists: p }] }), readOnly: true },
   { module: 'etcd_member', args: (caFile) => ({ action: 'add', name: 'n', peerUrls: ['https://10.0.0.1:2380'], caFile }), readOnly: true },
   { module: 'kubeadm', args: (configPath) => ({ action: 'init', config: 'x', configPath }), readOnly: true },
+  { module: 'etcd_restore', args: (dataDir) => ({ action: 'set-aside', restoreId: 'op-1', endpoints: ['https://127.0.0.1:1'], dataDir }) },
+  { module: 'etcd_restore', args: (caFile) => ({ action: 'assert-no-quorum', restoreId: 'op-1', endpoints: ['https://127.0.0.1:1'], caFile }), readOnly: true },
 ];
 
 /** Non-canonical forms: refused by every module, read-only ones included. */

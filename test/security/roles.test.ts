@@ -60,6 +60,8 @@ describe('issue 16 attacks on role vars are refused on the controller', () => {
     );
     expect(refused('kube-node', { binDir: '/usr/sbin' })).toEqual([expect.objectContaining({ path: '/vars/binDir', code: 'BALLAST_ERR_UNSAFE_PATH' })]);
     expect(refused('etcd-member', { configDir: '/root/.ssh' })).toEqual([expect.objectContaining({ path: '/vars/configDir', code: 'BALLAST_ERR_UNSAFE_PATH' })]);
+    expect(refused('etcd-restore', { dataDir: '/var/lib/etcd/../../etc' })).toEqual([expect.objectContaining({ path: '/vars/dataDir', code: 'BALLAST_ERR_UNSAFE_PATH' })]);
+    expect(refused('etcd-restore', { binDir: '/tmp' })).toEqual([expect.objectContaining({ path: '/vars/binDir', code: 'BALLAST_ERR_UNSAFE_PATH' })]);
   });
 
   it('3. os-prep kernel.core_pattern = |/bin/sh … (root code execution on the next crash): BALLAST_ERR_UNSAFE_VALUE naming the sysctl', () => {

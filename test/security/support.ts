@@ -32,6 +32,17 @@ export const BASE_VARS: Readonly<Record<string, Record<string, unknown>>> = {
   etcd: { tls: TLS },
   'etcd-member': { action: 'add', member: 'node-2', peerUrls: ['https://198.18.0.3:2380'] },
   'etcd-wipe': {},
+  'static-pods': { state: 'parked' },
+  'etcd-stop': {},
+  'etcd-restore': {
+    action: 'restore',
+    restoreId: 'op-1',
+    name: 'node-1',
+    initialCluster: 'node-1=https://198.18.0.2:2380',
+    peerUrls: ['https://198.18.0.2:2380'],
+    snapshot: { cluster: 'lab', id: 'snap-1', sha256: 'a'.repeat(64), size: 10 },
+    endpoints: ['https://198.18.0.2:2379'],
+  },
   'kube-node': {},
   'kube-control-plane': {
     pki: REQUIRED_CONTROL_PLANE_PKI.map((name) => ({

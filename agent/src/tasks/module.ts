@@ -18,6 +18,20 @@ export interface ArtifactSource {
   open(ref: ArtifactRef): Promise<{ stream: NodeJS.ReadableStream; size: number | null }>;
 }
 
+/** Identifies one etcd snapshot in the controller's snapshot store. */
+export interface SnapshotRef {
+  cluster: string;
+  id: string;
+}
+
+/**
+ * Where `etcd_restore` downloads a snapshot from (the controller, over mTLS, the same transport as
+ * artifacts). The caller verifies the sha256 before using a byte of it.
+ */
+export interface SnapshotSource {
+  openSnapshot(ref: SnapshotRef): Promise<{ stream: NodeJS.ReadableStream; size: number | null }>;
+}
+
 /** Everything a module may touch. Modules reach the host only through these, so tests fake them all. */
 export interface ModuleContext {
   /** '/' in production; tests pass a temp dir. Every absolute path is resolved under it with {@link hostPath}. */
@@ -32,6 +46,8 @@ export interface ModuleContext {
   exec: ExecPort;
   systemd: SystemdPort;
   artifacts?: ArtifactSource;
+  /** Snapshots for `etcd_restore`; absent on agents without a controller connection. */
+  snapshots?: SnapshotSource;
 }
 
 /** What a module did (or, in check mode, would do). */

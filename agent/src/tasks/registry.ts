@@ -6,10 +6,12 @@ import type { Module, ModuleContext, ModuleOutcome } from './module.js';
 import { commandModule } from './modules/command.js';
 import { directoryModule } from './modules/directory.js';
 import { etcdMemberModule } from './modules/etcd-member.js';
+import { etcdRestoreModule } from './modules/etcd-restore.js';
 import { fileModule } from './modules/file.js';
 import { kmodModule } from './modules/kmod.js';
 import { kubeadmModule } from './modules/kubeadm.js';
 import { preflightModule } from './modules/preflight.js';
+import { staticPodModule } from './modules/static-pod.js';
 import { swapModule } from './modules/swap.js';
 import { sysctlModule } from './modules/sysctl.js';
 import { systemdModule } from './modules/systemd.js';
@@ -46,8 +48,10 @@ export const BUILTIN_MODULES: readonly Module<ModuleName>[] = [
   swapModule,
   commandModule,
   etcdMemberModule,
+  etcdRestoreModule,
   kubeadmModule,
   preflightModule,
+  staticPodModule,
 ];
 
 /**

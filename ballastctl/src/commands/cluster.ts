@@ -17,6 +17,7 @@ import { CtlError, EXIT_USAGE, usageError } from '../errors.js';
 import { type OutputFormat, outputOption, toJson } from '../output.js';
 import { intInRange } from '../parse.js';
 import { registerClusterOps } from './cluster-ops.js';
+import { registerClusterRecover } from './cluster-recover.js';
 import { registerClusterKubeconfig } from './kubeconfig.js';
 import { withExamples } from './common.js';
 
@@ -81,6 +82,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     'ballastctl cluster validate -f cluster.yaml -o json | jq .problems',
   ]);
   registerClusterOps(cluster, ctx);
+  registerClusterRecover(cluster, ctx);
   registerClusterKubeconfig(cluster, ctx);
 }
 

@@ -22,6 +22,7 @@ import { hostRoutes } from './routes/hosts.js';
 import { kubeconfigRoutes } from './routes/kubeconfig.js';
 import { operatorRoutes } from './routes/operators.js';
 import { type NodeRoutesDeps, nodeRoutes } from './routes/nodes.js';
+import { type RecoverRoutesDeps, recoverRoutes } from './routes/recover.js';
 import { opsRoutes } from './routes/ops.js';
 import { publicRoutes } from './routes/public.js';
 import { runRoutes } from './routes/runs.js';
@@ -71,6 +72,8 @@ export interface AppDeps {
   uiDir?: string;
   /** etcd snapshots, drills and care (routes/etcd.ts); absent = no /v1/etcd routes. */
   etcd?: EtcdRoutesDeps;
+  /** cluster recover and the recovering agents' snapshot download (routes/recover.ts); absent = no such routes. */
+  recovery?: Omit<RecoverRoutesDeps, 'ops'>;
 }
 
 /** Largest accepted request body: a CSR and a token fit in a few KB. */
@@ -145,6 +148,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void app.register(clusterRoutes, { ops: deps.ops, bootstrap: deps.bootstrap, ...(deps.nodes === undefined ? {} : { specs: deps.nodes.specs }) });
   }
   if (deps.ops !== undefined && deps.nodes !== undefined) void app.register(nodeRoutes, { ops: deps.ops, ...deps.nodes });
+  if (deps.ops !== undefined && deps.recovery !== undefined) void app.register(recoverRoutes, { ops: deps.ops, ...deps.recovery });
   // Clusters exist only where operations run; the kubeconfig reads the stored PKI, not the bootstrap.
   if (deps.ops !== undefined) void app.register(kubeconfigRoutes, { ops: deps.ops, store: deps.store, log, now: deps.now });
   if (deps.vip !== undefined) void app.register(vipRoutes, { vip: deps.vip });

@@ -163,6 +163,16 @@ describe('every role', () => {
   const vars: Record<string, Record<string, unknown>> = {
     etcd: { tls: ETCD_TLS },
     'etcd-member': { action: 'add', member: 'node-2', peerUrls: ['https://198.18.0.12:2380'] },
+    'static-pods': { state: 'parked' },
+    'etcd-restore': {
+      action: 'restore',
+      restoreId: 'op-1',
+      name: 'node-1',
+      initialCluster: 'node-1=https://198.18.0.11:2380',
+      peerUrls: ['https://198.18.0.11:2380'],
+      snapshot: { cluster: 'lab', id: 'snap-1', sha256: 'a'.repeat(64), size: 10 },
+      endpoints: ['https://198.18.0.11:2379'],
+    },
     vip: {
       name: 'lab',
       address: '198.18.0.250',

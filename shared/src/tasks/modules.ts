@@ -144,6 +144,68 @@ export const ModuleArgsSchemas = {
     { additionalProperties: false },
   ),
   /**
+   * A kubeadm static pod moved out of the kubelet's manifest directory (`parked`: the kubelet stops
+   * the pod) or back (`active`), by rename within /etc/kubernetes. Only the control-plane
+   * components; the disaster recovery parks the API servers while etcd is restored.
+   */
+  static_pod: Type.Object(
+    {
+      name: Type.Union([Type.Literal('kube-apiserver'), Type.Literal('kube-controller-manager'), Type.Literal('kube-scheduler')]),
+      state: Type.Union([Type.Literal('parked'), Type.Literal('active')]),
+      /** After parking, wait until nothing listens on this local port any more (the API server's 6443). */
+      waitPortClosed: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  /**
+   * Disaster recovery of one etcd member (controller/src/recovery): `restore` downloads the
+   * cluster's snapshot from the controller (sha256 verified before use), runs `etcdutl snapshot
+   * restore --bump-revision --mark-compacted` into a new directory beside the data dir and swaps it
+   * in atomically, keeping the old directory renamed; `set-aside` only renames the data dir away
+   * (a member that rejoins as a learner); `assert-no-quorum` changes nothing and fails while the
+   * old cluster still serves with quorum. Every action refuses while the local etcd runs or any
+   * endpoint answers with a leader. The agent builds etcdutl's argv itself from these fields.
+   */
+  etcd_restore: Type.Object(
+    {
+      action: Type.Union([Type.Literal('restore'), Type.Literal('set-aside'), Type.Literal('assert-no-quorum')]),
+      /** The recovery operation's id: names the kept directory and makes a repeated task a no-op. */
+      restoreId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' }),
+      /** Member name (`--name`); restore only. */
+      name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' })),
+      /** `name=https://addr:2380,…`, every member of the new cluster; restore only. */
+      initialCluster: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+=https://[^,\\s]+(,[A-Za-z0-9._-]+=https://[^,\\s]+)*$', maxLength: 4096 })),
+      /** This member's peer URLs (`--initial-advertise-peer-urls`); restore only. */
+      peerUrls: Type.Optional(Type.Array(Type.String({ pattern: '^https://[^\\s,/]+$', maxLength: 300 }), { minItems: 1, maxItems: 4 })),
+      initialClusterToken: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' })),
+      /** The snapshot to restore, as the controller's snapshot store knows it; restore only. */
+      snapshot: Type.Optional(
+        Type.Object(
+          {
+            cluster: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
+            id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }),
+            sha256: Sha256,
+            /** Bytes; the download is refused past it. */
+            size: Type.Integer({ minimum: 1, maximum: 64 * 1024 ** 3 }),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      /** `--bump-revision`: added to the snapshot's revision so watchers never see it go back. */
+      bumpRevision: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e15 })),
+      /** The member's data dir (default /var/lib/etcd); the kept and staging dirs are its siblings. */
+      dataDir: Type.Optional(AbsPath),
+      /** Client URLs probed before anything is touched: the local member first, then the old peers. */
+      endpoints: Type.Array(Type.String({ pattern: '^https://[^\\s,/]+$', maxLength: 300 }), { minItems: 1, maxItems: 9 }),
+      caFile: Type.Optional(AbsPath),
+      certFile: Type.Optional(AbsPath),
+      keyFile: Type.Optional(AbsPath),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  /**
    * `kubeadm init|join|reset` with a config file (written 0600), guarded so it runs at most once:
    * init is done when /etc/kubernetes/admin.conf exists, join when /etc/kubernetes/kubelet.conf
    * exists, reset when neither exists nor the static pod manifests.

@@ -61,7 +61,7 @@ export function describeRules(rules: readonly PathRule[]): string {
 export const BINARY_DIRS = ['/usr/local/bin', '/usr/local/sbin', '/usr/bin'] as const;
 
 /** Every binary a role installs from an artifact, outside the CNI plugin directory. */
-export const BINARY_NAMES = ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'etcd', 'etcdctl', 'kubelet', 'kubeadm', 'kubectl', 'crictl'] as const;
+export const BINARY_NAMES = ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'etcd', 'etcdctl', 'etcdutl', 'kubelet', 'kubeadm', 'kubectl', 'crictl'] as const;
 
 /** Where the CNI plugins go: their names come from upstream's release, so the whole directory is ours. */
 export const CNI_BIN_DIR = '/opt/cni/bin';

@@ -68,7 +68,7 @@ export function createEtcdMemberModule(opts: EtcdMemberModuleOptions = {}): Modu
       let client: EtcdClient;
       let members: EtcdMember[];
       try {
-        const tls = await loadTls(args, ctx);
+        const tls = await loadEtcdTls(args, ctx, 'etcd_member');
         client = connect({ endpoints, tls, timeoutMs: opts.callTimeoutMs, log });
         members = await client.memberList({ signal });
       } catch (err) {
@@ -261,11 +261,15 @@ function describe(m: EtcdMember): string {
 /**
  * CA, client certificate and key as PEM. Defaults: the role's CA, and its health-check client
  * pair when present (a client-only certificate is the least privilege that works), else the
- * server pair, which the role issues for both usages.
+ * server pair, which the role issues for both usages. Shared with `etcd_restore`.
  */
-async function loadTls(args: Args, ctx: ModuleContext): Promise<{ ca: string; cert: string; key: string }> {
+export async function loadEtcdTls(
+  args: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined },
+  ctx: ModuleContext,
+  module: 'etcd_member' | 'etcd_restore',
+): Promise<{ ca: string; cert: string; key: string }> {
   if ((args.certFile === undefined) !== (args.keyFile === undefined)) {
-    throw new BallastError('BALLAST_ERR_VALIDATION', 'failed to validate arguments of module etcd_member: certFile and keyFile go together', {
+    throw new BallastError('BALLAST_ERR_VALIDATION', `failed to validate arguments of module ${module}: certFile and keyFile go together`, {
       path: args.certFile === undefined ? '/args/certFile' : '/args/keyFile',
     });
   }
@@ -277,6 +281,7 @@ async function loadTls(args: Args, ctx: ModuleContext): Promise<{ ca: string; ce
     keyFile = `${ETCD_PKI_DIR}/${client}.key`;
   }
   const read = async (path: string, field: string) => {
+    // Resolved outside the try: a hostile path is refused as such, not reported as a missing file.
     const full = hostPath(ctx, path);
     try {
       return await readFile(full, 'utf8');

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { renderRole } from './index.js';
+import { FULL_MIRROR, HOST, mustRender } from './testing.js';
+
+const RESTORE = {
+  action: 'restore',
+  version: '3.5.33',
+  restoreId: 'op-1',
+  name: 'node-1',
+  initialCluster: 'node-1=https://198.18.0.11:2380,node-2=https://198.18.0.12:2380',
+  peerUrls: ['https://198.18.0.11:2380'],
+  initialClusterToken: 'ballast-lab-r1',
+  snapshot: { cluster: 'lab', id: 'snap-1', sha256: 'a'.repeat(64), size: 10 },
+  bumpRevision: 1_000_000_000,
+  endpoints: ['https://198.18.0.11:2379', 'https://198.18.0.12:2379'],
+};
+
+describe('recovery roles', () => {
+  it('etcd-restore: etcdutl from the etcd artifact, then one etcd_restore task with the fields as data', () => {
+    const role = mustRender('etcd-restore', RESTORE);
+    expect(role.tasks.map((t) => t.module)).toEqual(['artifact', 'etcd_restore']);
+    expect(role.tasks[0]?.args).toMatchObject({ name: 'etcd', install: [{ from: expect.stringMatching(/^etcd-v[0-9.]+-linux-amd64\/etcdutl$/), to: '/usr/local/bin/etcdutl', mode: '0755' }] });
+    const { version: _v, ...rest } = RESTORE;
+    expect(role.tasks[1]).toMatchObject({ name: 'Restore etcd member node-1 from snapshot snap-1', args: { ...rest, dataDir: '/var/lib/etcd' } });
+  });
+
+  it('set-aside and the quorum check need no snapshot and install nothing', () => {
+    const role = mustRender('etcd-restore', { action: 'set-aside', restoreId: 'op-1', endpoints: ['https://198.18.0.11:2379'] });
+    expect(role.tasks.map((t) => `${t.module}:${t.name}`)).toEqual(['etcd_restore:Set /var/lib/etcd aside (kept)']);
+  });
+
+  it('refuses a restore without its fields and a data dir outside /var/lib/etcd', () => {
+    const missing = renderRole('etcd-restore', { host: HOST, artifacts: FULL_MIRROR, vars: { action: 'restore', restoreId: 'op-1', endpoints: ['https://198.18.0.11:2379'] } });
+    expect(missing.ok ? [] : missing.problems.map((p) => p.path)).toEqual(['/vars/name', '/vars/initialCluster', '/vars/peerUrls', '/vars/snapshot']);
+    const unsafe = renderRole('etcd-restore', { host: HOST, artifacts: FULL_MIRROR, vars: { ...RESTORE, dataDir: '/etc' } });
+    expect(unsafe.ok ? [] : unsafe.problems).toEqual([expect.objectContaining({ path: '/vars/dataDir', code: 'BALLAST_ERR_UNSAFE_PATH' })]);
+  });
+
+  it('static-pods parks the API server and waits for 6443 to close; etcd-stop keeps the data', () => {
+    expect(mustRender('static-pods', { state: 'parked' }).tasks[0]?.args).toEqual({ name: 'kube-apiserver', state: 'parked', waitPortClosed: 6443, timeoutMs: 120_000 });
+    expect(mustRender('static-pods', { state: 'active' }).tasks[0]?.args).toEqual({ name: 'kube-apiserver', state: 'active' });
+    expect(mustRender('etcd-stop').tasks.map((t) => t.module)).toEqual(['file', 'systemd']);
+  });
+});
