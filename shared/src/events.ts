@@ -49,6 +49,8 @@ export const ControllerEventKindSchema = Type.Union([
   Type.Literal('vip.included'),
   // Automatic node replacement (controller/src/membership/auto-replacer.ts): every decision that changed.
   Type.Literal('autoreplace.decision'),
+  // A taken-out host's kubelet registered its Node again at boot; the controller deleted it (membership/returned-host.ts).
+  Type.Literal('node.stale-deleted'),
 ]);
 export type ControllerEventKind = Static<typeof ControllerEventKindSchema>;
 

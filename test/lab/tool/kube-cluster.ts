@@ -30,7 +30,8 @@ export async function prepareKubeCluster(
 ): Promise<KubeClusterSetup> {
   const bundle = await kubeLabBundle({ log: opts.log });
   const t0 = Date.now();
-  await lab.ctlJson(['artifacts', 'import', bundle.path, '-o', 'json']);
+  // ~620 MiB through the controller's API: 20 s (ctl's default) is not enough on a loaded machine (seen: 50% after 20 s).
+  await lab.ctlJson(['artifacts', 'import', bundle.path, '-o', 'json'], { timeoutMs: 600_000 });
   opts.log(`imported the Kubernetes lab bundle (${bundle.manifest.length} artifacts) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const hosts = lab.state.hosts.map((h) => h.name);
   const controlPlane = hosts.slice(0, opts.controlPlane);

@@ -327,8 +327,8 @@ export class Lab {
     return runStreaming(['nsenter', `--net=/run/netns/${this.state.clientNetns}`, runtime.node, runtime.ctlMain, '--config', this.adminConf, ...args]);
   }
 
-  async ctlJson<T>(args: string[]): Promise<T> {
-    const r = await this.ctl(args);
+  async ctlJson<T>(args: string[], options: RunOptions = {}): Promise<T> {
+    const r = await this.ctl(args, options);
     return JSON.parse(r.stdout) as T;
   }
 
