@@ -66,6 +66,11 @@ describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1
     );
     return Date.now();
   }
+  /** The --etcd-servers of `host`'s kube-apiserver static pod, as host names. */
+  const etcdServersOf = async (host: string) => {
+    const m = /--etcd-servers=(\S+)/.exec((await lab.exec(host, ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml'])).stdout)?.[1] ?? '';
+    return m.split(',').map((u) => lab.state.hosts.find((h) => u === `https://${h.address}:2379`)?.name ?? u);
+  };
   const ops = async () => (await lab.ctlJson<{ items: OperationListItem[] }>(['ops', '-o', 'json'])).items;
   const stepEnd = (doc: OperationDocument, key: string) => {
     const s = doc.steps.find((x) => x.key === key);
@@ -193,6 +198,8 @@ spec:
     // The real kubeadm join --control-plane ran on host5: its static pods are there and its API server answers.
     expect((await lab.exec('host5', ['curl', '-sk', '--max-time', '3', 'https://127.0.0.1:6443/readyz'])).stdout.trim()).toBe('ok');
     expect((await lab.exec('host5', ['ls', '/etc/kubernetes/manifests'])).stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
+    // kubeadm join rendered its --etcd-servers from the cluster's ClusterConfiguration: the members after the change.
+    expect(await etcdServersOf('host5')).toEqual(['host1', 'host3', 'host5']);
     // host2 was reset and left the fleet.
     expect((await lab.exec('host2', ['sh', '-c', 'pgrep -l "kube-apiserver|kubelet|etcd" || true'])).stdout.trim()).toBe('');
     expect((await lab.hosts()).map((h) => h.name)).not.toContain('host2');
@@ -241,6 +248,7 @@ spec:
     console.log(`$ kubectl get nodes -o wide (through the VIP ${KUBE_VIP})\n${await kc(['get', 'nodes', '-o', 'wide'])}`);
     await expectVoters(cps);
     expect((await kc(['get', '--raw', '/readyz'])).trim()).toBe('ok');
+    expect(await etcdServersOf('host6')).toEqual(['host3', 'host5', 'host6']);
   });
 
   it('4. host1 powered on again stays out: no kubelet, etcd or VIP on it, no Node host1, no stale member', async () => {
