@@ -19,7 +19,7 @@ import { createSystemctl } from './host/systemctl.js';
 import { createVipManager } from './vip/manager.js';
 import { createEtcdMaintenance } from './etcd/maintenance.js';
 import { VIP_EXCLUDED_PATH, writeExcluded } from './vip/exclusion.js';
-import { isTakenOut, standDown } from './stand-down.js';
+import { isTakenOut, removePodsWithCrictl, standDown } from './stand-down.js';
 
 /** Options of `ballast-agent run`. */
 export interface RunOptions {
@@ -80,6 +80,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
         systemd,
         pauseSupervisor: () => undefined, // `paused` reads takenOut
         excludeVip: (why) => writeExcluded(VIP_EXCLUDED_PATH, { host: creds.config.name, at: Date.now(), reason: why }),
+        removePods: () => removePodsWithCrictl(exec),
         log,
       },
       reason,

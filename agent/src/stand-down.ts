@@ -7,7 +7,11 @@
  *      before and without any controller;
  *   2. pauses its component supervisor for good (it would restart what is stopped next);
  *   3. writes the VIP exclusion marker (the manager stops campaigning and a holder lets go);
- *   4. stops and disables kubelet and etcd, so a reboot does not start them either.
+ *   4. stops and disables kubelet, then removes every pod the container runtime still runs —
+ *      kubelet leaves its containers running when it stops, and a returning control plane's static
+ *      pods (kube-apiserver, controller-manager, scheduler) started at boot would keep serving the
+ *      cluster through the surviving etcd members (seen in the real-Kubernetes lab) —
+ *   5. stops and disables etcd, so a reboot does not start it either.
  * Every step converges (safe to repeat at every start); a failing step is logged and the rest
  * still run. The host stays enrolled nowhere: re-enrolling it (a new join) and removing the marker
  * is how it is reused.
@@ -16,13 +20,33 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../shared/src/atomic-file.js';
-import { messageOf } from '../../shared/src/errors.js';
-import type { SystemdPort } from './host/ports.js';
+import { BallastError, messageOf } from '../../shared/src/errors.js';
+import type { ExecPort, ExecResult, SystemdPort } from './host/ports.js';
 
 /** The marker's file name in the agent's data dir. */
 export const TAKEN_OUT_MARKER = 'taken-out';
-/** The units a taken-out host must not run. */
+/** The units a taken-out host must not run (kubelet first: the pods go once it cannot restart them). */
 export const STAND_DOWN_UNITS = ['kubelet.service', 'etcd.service'] as const;
+
+/** `crictl rmp --all --force`: stops and removes every pod sandbox and its containers. */
+export const REMOVE_PODS_ARGV = ['crictl', 'rmp', '--all', '--force'] as const;
+
+/**
+ * The real {@link StandDownPorts.removePods}: crictl (installed with kubelet by the kube-node role,
+ * configured for containerd's socket in /etc/crictl.yaml). No crictl: no kubelet ever ran here.
+ */
+export async function removePodsWithCrictl(exec: ExecPort): Promise<string> {
+  let r: ExecResult;
+  try {
+    r = await exec([...REMOVE_PODS_ARGV], { timeoutMs: 60_000 });
+  } catch (err) {
+    if (err instanceof BallastError && err.code === 'BALLAST_ERR_COMMAND_FAILED') return `no crictl here (${messageOf(err)}): no pods to remove`;
+    throw err;
+  }
+  if (r.code !== 0) throw new BallastError('BALLAST_ERR_COMMAND_FAILED', `failed to remove the pods: ${REMOVE_PODS_ARGV.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+  const removed = r.stdout.split('\n').filter((l) => l.startsWith('Removed sandbox')).length;
+  return `${removed} pod sandboxes removed`;
+}
 
 /** What {@link standDown} acts through. */
 export interface StandDownPorts {
@@ -32,6 +56,12 @@ export interface StandDownPorts {
   pauseSupervisor(): void;
   /** Excludes this host from the VIP election (the persistent exclusion marker). */
   excludeVip(reason: string): Promise<void>;
+  /**
+   * Stops and removes every pod sandbox of the container runtime (kubelet's containers outlive
+   * kubelet); resolves with what it did. Called only once kubelet is stopped (it would restart
+   * static pods). A host without a CRI runtime resolves with a note.
+   */
+  removePods(): Promise<string>;
   log: Logger;
   now?: () => number;
 }
@@ -65,6 +95,11 @@ export async function standDown(p: StandDownPorts, reason: string): Promise<stri
   for (const unit of STAND_DOWN_UNITS) {
     await attempt(`stop ${unit}`, () => p.systemd.stop(unit));
     await attempt(`disable ${unit}`, () => p.systemd.disable(unit));
+    if (unit === 'kubelet.service') {
+      await attempt('remove pods', async () => {
+        p.log.info({ pods: await p.removePods() }, 'stand-down: pods removed');
+      });
+    }
   }
   return failed;
 }

@@ -27,6 +27,7 @@ import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
 import { AutoReplacer } from './membership/auto-replacer.js';
 import { TAKEN_OUT_REASON } from './membership/executors-flow.js';
+import { ReturnedHostCleaner } from './membership/returned-host.js';
 import { specSource } from './membership/specs.js';
 import { createMembershipDeps } from './membership/wiring.js';
 import { recordTransitions } from './fleet/journal.js';
@@ -141,6 +142,15 @@ export async function createController(opts: ControllerOptions): Promise<Control
     log: log.child({ component: 'auto-replace' }),
   });
 
+  // A taken-out host that comes back may have registered its Node again before standing down: deleted on each refusal.
+  const returned = new ReturnedHostCleaner({
+    specs,
+    membership,
+    clusterOf: (id) => store.operations.get(id)?.cluster ?? null,
+    events: store.events,
+    log: log.child({ component: 'returned-host' }),
+  });
+
   // Observes and orchestrates the VIP; never in its failover path (vip/service.ts).
   const vip = new VipService({ hosts: directory, events: store.events, metrics, log });
   vip.seed(store.hosts.list());
@@ -178,6 +188,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       const revoked = store.hosts.revocationReason(normalized);
       if (revoked?.startsWith(TAKEN_OUT_REASON) === true) {
         // Its agent stands down on this code: a replaced host that comes back keeps kubelet, etcd and the VIP down.
+        void returned.refused(commonName, revoked);
         return { ok: false, status: 403, error: { code: 'BALLAST_ERR_HOST_TAKEN_OUT', message: `host "${commonName}" was ${revoked}: keep kubelet, etcd and the VIP down` } };
       }
       if (revoked !== null) {

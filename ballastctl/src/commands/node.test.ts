@@ -43,7 +43,7 @@ describe('ballastctl node', () => {
   it('--check prints the per-host plan and changes nothing; a refusal is one line, exit 1', async () => {
     const check = await ctl('node', 'replace', 'h2', '--with', 'h4', '--check');
     expect(check.code).toBe(0);
-    expect(check.out).toMatch(/^OPERATION op-[0-9a-f]{12}: node\.replace on cluster lab \(19 steps, check mode: nothing will be changed\)/);
+    expect(check.out).toMatch(/^OPERATION op-[0-9a-f]{12}: node\.replace on cluster lab \(20 steps, check mode: nothing will be changed\)/);
     for (const line of [/old-host +h2 +Cordon and drain h2/, /etcd +h2 +Remove h2's etcd member by ID through h1/, /etcd +h4 +Join h4 to etcd/, /control-plane +h4 +kubeadm join --control-plane on h4/]) {
       expect(check.out).toMatch(line);
     }

@@ -8,11 +8,13 @@
 import { Type } from '@sinclair/typebox';
 import { BallastError } from '../../../shared/src/errors.js';
 import { clientUrl, hostOf, kubeApiOptions, peerUrl, pkiInputs, wantsDiff } from '../bootstrap/cluster-facts.js';
+import { hostsWithRole } from '../bootstrap/plan.js';
 import { recapText, runRole } from '../bootstrap/role-runner.js';
 import { includeAgain, releaseVip } from '../bootstrap/vip-release.js';
 import type { KubeNodeOps } from '../kube/node-ops.js';
 import type { StepContext, StepExecutor, StepOutcome, StepView } from '../ops/types.js';
 import { drainNode, ensureApiEndpointForgotten, ensureCordoned, ensureNodeDeleted, ensureOutOfServiceTaint } from './drain.js';
+import { ensureKubeadmEtcdEndpoints } from './kubeadm-etcd.js';
 import { membershipInputOf } from './input.js';
 import { MSTEP } from './plan.js';
 import type { MembershipDeps } from './types.js';
@@ -118,7 +120,10 @@ export function etcdRemoveExecutor(deps: MembershipDeps): StepExecutor<{ member:
   return { kind: MSTEP.etcdRemove, args: Type.Object({ member: Name }), execute: run(false), check: run(true) };
 }
 
-/** Deletes OLD's Node and forgets it in kubeadm's ClusterStatus. */
+/**
+ * Deletes OLD's Node and forgets it in kubeadm's state: its ClusterStatus entry (old kubeadm),
+ * and its etcd endpoint in the ClusterConfiguration later joins read (kubeadm-etcd.ts).
+ */
 export function nodeDeleteExecutor(deps: MembershipDeps): StepExecutor<{ node: string }> {
   return {
     kind: MSTEP.nodeDelete,
@@ -127,7 +132,9 @@ export function nodeDeleteExecutor(deps: MembershipDeps): StepExecutor<{ node: s
       const api = await kubeOf(deps, ctx);
       const node = await ensureNodeDeleted(api, step.args.node);
       const kubeadm = await ensureApiEndpointForgotten(api, step.args.node);
-      return { changed: node.changed || kubeadm.changed, message: `${node.message}; ${kubeadm.message}` };
+      const spec = membershipInputOf(ctx.op).spec;
+      const etcd = await ensureKubeadmEtcdEndpoints(api, hostsWithRole(spec, 'etcd').map(clientUrl));
+      return { changed: node.changed || kubeadm.changed || etcd.changed, message: `${node.message}; ${kubeadm.message}; ${etcd.message}` };
     },
     async check(step, ctx) {
       const live = await (await kubeOf(deps, ctx)).getNode(step.args.node);

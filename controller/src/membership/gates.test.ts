@@ -101,7 +101,7 @@ describe('membership gates: quorum guard, lock, drain deadline, add and remove (
     await fx.create();
     const worker = await started('/v1/nodes/add', { host: 'w2', cluster: 'lab', roles: ['worker'] });
     expect(worker.state).toBe('succeeded');
-    expect(worker.steps.map((s) => s.key)).toEqual(['lock', 'preflight/w2', 'cluster-check', 'pki', 'new/os-prep', 'new/containerd', 'new/kube-node', 'new/kube-join', 'verify/node', 'finish']);
+    expect(worker.steps.map((s) => s.key)).toEqual(['lock', 'preflight/w2', 'cluster-check', 'pki', 'new/os-prep', 'new/containerd', 'new/kube-node', 'new/images', 'new/kube-join', 'verify/node', 'finish']);
     expect(fx.fleet.nodes.has('w2')).toBe(true);
     const cp = await started('/v1/nodes/add', { host: 'h4', cluster: 'lab', roles: ['control-plane', 'etcd'] });
     expect(cp.state).toBe('succeeded');

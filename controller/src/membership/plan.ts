@@ -71,6 +71,9 @@ function prepareSteps(add: ClusterHost): StepSpec[] {
   if (runsKubelet(add)) {
     steps.push({ key: 'new/containerd', phase: 'new-host', host: add.name, title: `containerd on ${add.name}`, kind: STEP.hostRole, args: { role: 'containerd', hosts: [add.name] } });
     steps.push({ key: 'new/kube-node', phase: 'new-host', host: add.name, title: `kubelet, kubeadm, kubectl on ${add.name}`, kind: STEP.hostRole, args: { role: 'kube-node', hosts: [add.name] } });
+    // As in the bootstrap, before kubeadm: without the mirror's images the real `kubeadm join` tries to
+    // pull them from the registry (an offline cluster: it hangs in preflight — seen in the lab).
+    steps.push({ key: 'new/images', phase: 'new-host', host: add.name, title: `Container images from the mirror into containerd on ${add.name}`, kind: STEP.hostRole, args: { role: 'images', hosts: [add.name] } });
   }
   return steps;
 }

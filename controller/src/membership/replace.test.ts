@@ -35,7 +35,7 @@ describe('node replace (real engine, SQLite, PKI and HTTP routes; modelled hosts
     expect(done.error).toBeNull();
     expect(done.state).toBe('succeeded');
     expect(keys(done)).toEqual([
-      'lock', 'preflight/h4', 'cluster-check', 'pki', 'new/os-prep', 'new/containerd', 'new/kube-node',
+      'lock', 'preflight/h4', 'cluster-check', 'pki', 'new/os-prep', 'new/containerd', 'new/kube-node', 'new/images',
       'old/drain', 'old/reset', 'old/etcd-remove', 'old/node-delete', 'old/revoke',
       'new/etcd-join', 'new/etcd-health', 'new/kube-join', 'new/readyz', 'new/vip', 'verify/node', 'finish',
     ]);

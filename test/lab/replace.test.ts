@@ -1,0 +1,284 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperationDocument, OperationListItem } from '../../shared/src/ops-api.js';
+import { explainOp, settleOp } from './support-ops.js';
+import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
+import { type KubeLab, kubeSkipReason, setupKubeLab } from './support-kube.js';
+import { etcdView, moveEtcdLeader, nodesViaVip, powerCut, reshapeClusterFile, vipHolders, writeLabFenceAgent } from './support-replace.js';
+import { sleep, waitUntil } from './tool/exec.js';
+import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
+import type { Lab } from './tool/lab.js';
+
+// Issue 12's lab proof on real Kubernetes v1.36.3 (the cluster of kubernetes.test.ts): six lab
+// hosts — host1..3 etcd + control plane, host4 a worker, host5 a spare for `node replace`, host6
+// the spare of the cluster's `autoReplace` policy. One cluster, the cases in order:
+//   1. create; 2. replace the ONLINE control plane host2 by host5 (real drain with a PDB, real
+//   `kubeadm join --control-plane`); 3. power-cut host1 — the init node, made VIP holder and etcd
+//   leader — and a refused second replacement (quorum guard); the policy replaces host1 by host6;
+//   4. host1 powered on again stays out.
+/**
+ * Opt-in until it has passed end to end (issue 12): its runs so far found and fixed three product
+ * bugs but never got through all cases, and a full run (~12 min) would not fit CI's budget beside
+ * the other real-Kubernetes test yet. Run it with BALLAST_LAB_REPLACE=1.
+ */
+function optIn(): string | null {
+  if (process.env.BALLAST_LAB_REPLACE === '1') return null;
+  const why = 'node replacement lab tests skipped: opt-in until they pass end to end (BALLAST_LAB_REPLACE=1 runs them)';
+  console.log(why);
+  return why;
+}
+const skipReason = labSkipReason('node replacement lab tests') ?? kubeSkipReason('node replacement lab tests') ?? optIn();
+const { figures, figure } = figureRecorder();
+
+const HOSTS = ['host1', 'host2', 'host3', 'host4', 'host5', 'host6'];
+const MEMBERS = ['host1', 'host2', 'host3', 'host4'];
+/** `autoReplace.after`: short, for the lab (5m by default). */
+const AFTER = '10s';
+
+describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1.36 (online replace with a PDB, dead init node + VIP holder + etcd leader replaced automatically, refusal)', () => {
+  let env: KubeLab;
+  let lab: Lab;
+  let kubeconfig: string;
+  let cps = ['host1', 'host2', 'host3'];
+
+  const kc = async (args: string[]) => {
+    const r = await kubectl(lab, kubeconfig, args, { allowFail: true, timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  /** etcd from a live control plane: exactly `want` started, healthy voters, nothing else. */
+  async function expectVoters(want: string[]): Promise<void> {
+    const from = want.find((h) => h !== 'host1') ?? want[0]!;
+    const view = await waitUntil(
+      `etcd to have exactly ${want.join(', ')} as healthy voters`,
+      async () => {
+        const v = await etcdView(lab, from).catch(() => null);
+        if (v === null) return undefined;
+        const addrs = want.map((h) => `//${lab.host(h).address}:`);
+        const ok = v.length === want.length && v.every((m) => m.healthy && !m.learner && addrs.some((a) => m.peer.includes(a)));
+        return ok ? v : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    console.log(`etcd members: ${view.map((m) => `${m.name}(${m.id}${m.leader ? ', leader' : ''})`).join(' ')}`);
+  }
+  /** Waits until the Nodes through the VIP are exactly `want`, all Ready; returns when. */
+  async function waitNodes(want: string[], timeoutMs: number): Promise<number> {
+    await waitUntil(
+      `Nodes through the VIP to be exactly ${want.join(', ')}, all Ready`,
+      async () => {
+        const nodes = await nodesViaVip(lab, kubeconfig);
+        if (nodes === null) return undefined;
+        const names = nodes.map((n) => n.name).sort();
+        return JSON.stringify(names) === JSON.stringify([...want].sort()) && nodes.every((n) => n.ready) ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+    return Date.now();
+  }
+  /** The --etcd-servers of `host`'s kube-apiserver static pod, as host names. */
+  const etcdServersOf = async (host: string) => {
+    const m = /--etcd-servers=(\S+)/.exec((await lab.exec(host, ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml'])).stdout)?.[1] ?? '';
+    return m.split(',').map((u) => lab.state.hosts.find((h) => u === `https://${h.address}:2379`)?.name ?? u);
+  };
+  const ops = async () => (await lab.ctlJson<{ items: OperationListItem[] }>(['ops', '-o', 'json'])).items;
+  const stepEnd = (doc: OperationDocument, key: string) => {
+    const s = doc.steps.find((x) => x.key === key);
+    return s?.endedAt === null || s === undefined ? Number.NaN : Date.parse(s.endedAt);
+  };
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    env = await setupKubeLab({ hosts: HOSTS.length, controlPlane: 3, log });
+    lab = env.lab;
+    kubeconfig = join(env.work, 'admin.conf');
+    // host5 and host6 stay outside the cluster (spares); the policy may use host6 only.
+    reshapeClusterFile(env.clusterFile, MEMBERS, { autoReplace: { after: AFTER, spares: ['host6'] } });
+    // The lab's power switch as every member's fence agent; fencing.yaml is read at controller start.
+    writeLabFenceAgent(lab, env.work, MEMBERS);
+    await lab.stopController();
+    await lab.startController();
+    await lab.waitForHosts(HOSTS, (h) => h.connected && h.state === 'healthy', 60_000);
+    figure('lab up + Kubernetes bundle imported (6 hosts)', secs(Date.now() - t0));
+  }, 25 * 60_000);
+
+  afterAll(async () => {
+    try {
+      if (lab) await lab.saveJournals(join(lab.state.dir, 'logs'), HOSTS, ['ballast-agent', 'kubelet', 'etcd', 'containerd']).catch(() => {});
+      if (process.env.BALLAST_LAB_KEEP !== '1') await env?.teardown();
+    } finally {
+      console.log(`\nNODE REPLACEMENT LAB FIGURES\n${figures.map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+    }
+  }, 300_000);
+
+  it('1. cluster create: 3 control planes + 1 worker, 4 Ready nodes through the VIP, 3 etcd voters', async () => {
+    const t0 = Date.now();
+    const r = await lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
+    const doc = JSON.parse(r.stdout) as OperationDocument;
+    expect(doc.state, explainOp(doc)).toBe('succeeded');
+    figure('cluster create (3 control planes + 1 worker)', secs(Date.now() - t0));
+    const kcfg = await lab.ctl(['cluster', 'kubeconfig', 'lab', '--ttl', '2h'], { timeoutMs: 30_000 });
+    writeFileSync(kubeconfig, kcfg.stdout, { mode: 0o600 });
+    await waitNodes(MEMBERS, 180_000);
+    await expectVoters(cps);
+  });
+
+  it('2. node replace of the ONLINE control plane host2 by host5: real drain (the PDB keeps its minimum), real kubeadm join --control-plane', async () => {
+    // Three pods of a Deployment, all on host2 (host4 cordoned while they are scheduled), allowed on
+    // host2 and host4 only, and a budget of minAvailable 2: draining host2 must evict them one at a time.
+    const manifest = join(env.work, 'guarded.yaml');
+    writeFileSync(
+      manifest,
+      `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: guarded, namespace: default }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: guarded } }
+  template:
+    metadata: { labels: { app: guarded } }
+    spec:
+      terminationGracePeriodSeconds: 2
+      tolerations: [{ key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule }]
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms: [{ matchExpressions: [{ key: kubernetes.io/hostname, operator: In, values: [host2, host4] }] }]
+      containers:
+        - { name: pause, image: "registry.k8s.io/pause:3.10.2", imagePullPolicy: Never }
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: { name: guarded, namespace: default }
+spec:
+  minAvailable: 2
+  selector: { matchLabels: { app: guarded } }
+`,
+    );
+    await kc(['cordon', 'host4']);
+    await kc(['apply', '-f', manifest]);
+    await kc(['rollout', 'status', 'deployment/guarded', '--timeout=120s']);
+    await kc(['uncordon', 'host4']);
+    const placed = JSON.parse(await kc(['get', 'pods', '-l', 'app=guarded', '-o', 'json'])) as { items: Array<{ spec: { nodeName: string } }> };
+    expect(placed.items.map((p) => p.spec.nodeName)).toEqual(['host2', 'host2', 'host2']);
+    await waitUntil('the budget to allow 1 disruption', async () => (JSON.parse(await kc(['get', 'pdb', 'guarded', '-o', 'json'])).status?.disruptionsAllowed === 1 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
+
+    // Sample the budget's healthy count through the whole operation.
+    let sampling = true;
+    let minHealthy = Number.POSITIVE_INFINITY;
+    let samples = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        const r = await kubectl(lab, kubeconfig, ['get', 'pdb', 'guarded', '-o', 'jsonpath={.status.currentHealthy}'], { allowFail: true, timeoutMs: 10_000 });
+        if (r.code === 0 && r.stdout.trim() !== '') {
+          minHealthy = Math.min(minHealthy, Number(r.stdout.trim()));
+          samples++;
+        }
+        await sleep(300);
+      }
+    })();
+
+    const t0 = Date.now();
+    const r = await lab.ctl(['node', 'replace', 'host2', '--with', 'host5', '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
+    const tEnd = Date.now();
+    sampling = false;
+    await sampler;
+    const doc = JSON.parse(r.stdout) as OperationDocument;
+    expect(doc.state, explainOp(doc)).toBe('succeeded');
+    const ready = stepEnd(doc, 'verify/node');
+    figure('node replace host2 → host5 (online CP): start → new control plane Ready (verify/node)', secs(ready - Date.parse(doc.createdAt)));
+    figure('node replace host2 → host5: whole operation', secs(tEnd - t0));
+    for (const key of ['old/drain', 'old/reset', 'old/etcd-remove', 'new/etcd-join', 'new/kube-join']) {
+      const s = doc.steps.find((x) => x.key === key);
+      if (s?.startedAt && s.endedAt) figure(`  step ${key}`, secs(Date.parse(s.endedAt) - Date.parse(s.startedAt)));
+    }
+    figure(`PDB minAvailable 2 during the drain: lowest currentHealthy seen (${samples} samples)`, String(minHealthy));
+    expect(samples).toBeGreaterThan(5);
+    expect(minHealthy).toBeGreaterThanOrEqual(2);
+    const after = JSON.parse(await kc(['get', 'pods', '-l', 'app=guarded', '-o', 'json'])) as { items: Array<{ spec: { nodeName: string }; status: { phase: string } }> };
+    expect(after.items.map((p) => `${p.spec.nodeName} ${p.status.phase}`)).toEqual(['host4 Running', 'host4 Running', 'host4 Running']);
+
+    cps = ['host1', 'host3', 'host5'];
+    await waitNodes(['host1', 'host3', 'host4', 'host5'], 60_000);
+    console.log(`$ kubectl get nodes -o wide (through the VIP ${KUBE_VIP})\n${await kc(['get', 'nodes', '-o', 'wide'])}`);
+    await expectVoters(cps);
+    // The real kubeadm join --control-plane ran on host5: its static pods are there and its API server answers.
+    expect((await lab.exec('host5', ['curl', '-sk', '--max-time', '3', 'https://127.0.0.1:6443/readyz'])).stdout.trim()).toBe('ok');
+    expect((await lab.exec('host5', ['ls', '/etc/kubernetes/manifests'])).stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
+    // kubeadm join rendered its --etcd-servers from the cluster's ClusterConfiguration: the members after the change.
+    expect(await etcdServersOf('host5')).toEqual(['host1', 'host3', 'host5']);
+    // host2 was reset and left the fleet.
+    expect((await lab.exec('host2', ['sh', '-c', 'pgrep -l "kube-apiserver|kubelet|etcd" || true'])).stdout.trim()).toBe('');
+    expect((await lab.hosts()).map((h) => h.name)).not.toContain('host2');
+  });
+
+  it('3. power cut of host1 (init node, VIP holder, etcd leader): a second replacement is refused; the policy replaces host1 by host6', async () => {
+    // host1 holds the VIP and leads etcd (moved there, then checked right before the cut).
+    await lab.ctl(['vip', 'move', '--to', 'host1'], { timeoutMs: 30_000 });
+    await moveEtcdLeader(lab, 'host3', 'host1');
+    await waitUntil('host1 to be the VIP holder and the etcd leader', async () => {
+      const holders = await vipHolders(lab, cps);
+      const leader = (await etcdView(lab, 'host3')).find((m) => m.leader);
+      return holders.join() === 'host1' && leader?.peer.includes(`//${lab.host('host1').address}:`) ? true : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+    const before = await ops();
+
+    const t0 = Date.now();
+    await powerCut(lab, 'host1');
+    // The refusal: host3 (online) cannot go while host1 is down — 3 voters, 1 would stay healthy.
+    const refused = await lab.ctl(['node', 'replace', 'host3', '--with', 'host6', '--yes'], { allowFail: true, timeoutMs: 60_000 });
+    console.log(`$ ballastctl node replace host3 --with host6 --yes   (host1 is down)\n${refused.stdout}${refused.stderr}`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/BALLAST_ERR_QUORUM_GUARD.*3 voters, 1 healthy, 2 needed/);
+
+    const moved = await waitUntil('the VIP on another control plane', async () => {
+      const h = await vipHolders(lab, cps);
+      return h.length === 1 && h[0] !== 'host1' ? h[0] : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    figure(`power cut of host1 → VIP on ${moved}`, secs(Date.now() - t0));
+
+    const started = await waitUntil('the automatic replacement to start', async () => (await ops()).find((o) => o.kind === 'node.replace' && !before.some((b) => b.id === o.id)), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    });
+    figure(`power cut → automatic replacement started (after: ${AFTER})`, secs(Date.parse(started.createdAt) - t0));
+    const done = await settleOp(lab, started.id, 600_000);
+    expect(done.state, explainOp(done)).toBe('succeeded');
+    expect(done.createdBy).toBe('auto-replace');
+    const ready = stepEnd(done, 'verify/node');
+    figure('automatic replacement host1 → host6: op start → new control plane Ready', secs(ready - Date.parse(done.createdAt)));
+    figure('power cut of host1 → host6 Ready (verify/node)', secs(ready - t0));
+    const fence = done.steps.find((s) => s.key === 'old/fence');
+    console.log(`fence: ${fence?.message}`);
+    cps = ['host3', 'host5', 'host6'];
+    await waitNodes(['host3', 'host4', 'host5', 'host6'], 60_000);
+    console.log(`$ kubectl get nodes -o wide (through the VIP ${KUBE_VIP})\n${await kc(['get', 'nodes', '-o', 'wide'])}`);
+    await expectVoters(cps);
+    expect((await kc(['get', '--raw', '/readyz'])).trim()).toBe('ok');
+    expect(await etcdServersOf('host6')).toEqual(['host3', 'host5', 'host6']);
+  });
+
+  it('4. host1 powered on again stays out: no kubelet, etcd or VIP on it, no Node host1, no stale member', async () => {
+    const t0 = Date.now();
+    await lab.heal('host1');
+    await lab.poweron('host1');
+    // Its agent is refused (taken out) and stands down; give it the time a boot and a reconnect take.
+    await waitUntil('host1 to stand down', async () => {
+      const r = await lab.exec('host1', ['test', '-e', '/etc/ballast/taken-out'], { allowFail: true });
+      return r.code === 0 ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    figure('host1 powered on → stood down (taken-out marker)', secs(Date.now() - t0));
+    await sleep(20_000);
+    const procs = await lab.exec('host1', ['sh', '-c', 'pgrep -l "kube-apiserver|kube-controller|kube-scheduler|kubelet|etcd" || true']);
+    expect(procs.stdout.trim(), 'processes on host1').toBe('');
+    expect(await vipHolders(lab, [...cps, 'host1'])).toHaveLength(1);
+    expect((await vipHolders(lab, ['host1']))).toEqual([]);
+    await waitNodes(['host3', 'host4', 'host5', 'host6'], 30_000);
+    await expectVoters(cps);
+    expect((await lab.hosts()).map((h) => h.name)).not.toContain('host1');
+  });
+});
