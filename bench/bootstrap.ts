@@ -29,7 +29,7 @@ import { CONTAINERD_CONFIG_TEMPLATE, containerdUnit } from '../controller/src/ro
 import { DEFAULT_SANDBOX_IMAGE } from '../controller/src/roles/images.js';
 import { etcdEnv, etcdUnit, urlHost } from '../controller/src/roles/etcd.js';
 import { type BootstrapLab, setupBootstrapLab } from '../test/lab/support-bootstrap.js';
-import { sleep } from '../test/lab/tool/exec.js';
+import { LOCAL_ETCDCTL, MEMBER_CHANGE, runBench, runOnLab, untilAccepted } from './lib/etcd-floor.js';
 
 const { values } = parseArgs({
   options: { out: { type: 'string' }, append: { type: 'boolean', default: false }, 'max-seconds': { type: 'string', default: '1800' }, journals: { type: 'string' } },
@@ -132,7 +132,7 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     const r = await lab.exec(h, ['sh', '-c', 'test ! -e /var/lib/etcd || test -z "$(ls -A /var/lib/etcd)"'], { allowFail: true });
     if (r.code !== 0) throw new Error(`${h}: /var/lib/etcd is not empty after cluster reset`);
   }
-  const ctl = ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', '--endpoints', 'https://127.0.0.1:2379', '--cacert', '/etc/etcd/pki/ca.crt', '--cert', '/etc/etcd/pki/healthcheck-client.crt', '--key', '/etc/etcd/pki/healthcheck-client.key'];
+  const ctl = LOCAL_ETCDCTL;
   /** TLS files, env file, unit and binaries of `name`, whose initial cluster is `members` (itself last): everything but the start. */
   const stageMember = async (name: string, members: string[]) => {
     const host = spec.hosts.find((x) => x.name === name);
@@ -170,29 +170,17 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
   };
   // Type=notify: returns once etcd is ready (for a joining member: once it has published itself through the leader).
   const startEtcd = (name: string) => lab.exec(name, ['systemctl', 'start', 'etcd'], { timeoutMs: 180_000 });
-  /**
-   * Runs an etcdctl membership change on the first member until etcd accepts it, retrying only the
-   * refusals that etcd lifts by itself (each one logged once, with how long it held the change up).
-   */
-  const untilAccepted = async (what: string, argv: string[], accepted: RegExp, retryable: RegExp): Promise<string> => {
-    const since = Date.now();
-    let last = '';
-    for (;;) {
-      const r = await lab.exec(first, argv, { allowFail: true });
-      const id = accepted.exec(r.stdout)?.[1];
-      if (r.code === 0 && id !== undefined) {
-        if (last !== '') log(`floor: ${what}: accepted after ${Date.now() - since} ms of "${last}"`);
-        return id;
-      }
-      const reason = /^Error: (.*)$/m.exec(r.stderr)?.[1] ?? `${r.stdout}${r.stderr}`.trim();
-      if (!retryable.test(reason) || Date.now() - since > FLOOR_RETRY_LIMIT_MS) {
-        await etcdDiagnostics(env, etcdHosts, ctl);
-        throw new Error(`${what}: etcd refused${retryable.test(reason) ? ` for ${FLOOR_RETRY_LIMIT_MS} ms` : ''}: ${reason}`);
-      }
-      if (reason !== last) log(`floor: ${what}: etcd refused, retrying every ${FLOOR_RETRY_MS} ms: ${reason}`);
-      last = reason;
-      await sleep(FLOOR_RETRY_MS);
-    }
+  /** A membership change on the first member until etcd accepts it (each refusal logged once, with how long it held the change up). */
+  const change = async (what: string, argv: string[], kind: keyof typeof MEMBER_CHANGE): Promise<string> => {
+    const r = await untilAccepted(what, argv, MEMBER_CHANGE[kind], {
+      exec: (a) => lab.exec(first, a, { allowFail: true }),
+      retryMs: FLOOR_RETRY_MS,
+      limitMs: FLOOR_RETRY_LIMIT_MS,
+      onRefused: (reason) => log(`floor: ${what}: etcd refused, retrying every ${FLOOR_RETRY_MS} ms: ${reason}`),
+      onGiveUp: () => etcdDiagnostics(env, etcdHosts, ctl),
+    });
+    if (r.lastRefusal !== '') log(`floor: ${what}: accepted after ${r.heldMs} ms of "${r.lastRefusal}"`);
+    return r.id;
   };
 
   const t1 = Date.now();
@@ -223,19 +211,13 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     if (host === undefined) throw new Error(name);
     // The simple output names the id in hex ("Member 8e9e05c52164694d added …"); JSON would lose a uint64 in a JS number.
     // "unhealthy cluster": etcd's strict reconfig check refuses a change until every voter has been connected for 5 s.
-    const id = await untilAccepted(
-      `member add ${name}`,
-      [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`],
-      // etcdctl pads the id to 16 columns ("%16x"): an id with a leading zero hex digit comes out as "Member  76740f2…".
-      /Member\s+([0-9a-f]+)\s+added/,
-      /unhealthy cluster|not enough started members|leader changed|request timed out/,
-    );
+    const id = await change(`member add ${name}`, [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`], 'add');
     mark(`${name} added`);
     await staged.get(name);
     await startEtcd(name);
     mark(`${name} started`);
     // Refused until the learner's log is within 90 % of the leader's.
-    await untilAccepted(`member promote ${name}`, [...ctl, 'member', 'promote', id], /Member\s+([0-9a-f]+)\s+promoted/, /in sync with leader|not ready|leader changed|request timed out/);
+    await change(`member promote ${name}`, [...ctl, 'member', 'promote', id], 'promote');
     mark(`${name} promoted`);
   }
   await lab.exec(first, [...ctl, 'endpoint', 'health', '--cluster']);
@@ -247,11 +229,7 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
 
 async function main(): Promise<number> {
   const env = await setupBootstrapLab({ hosts: 5, controlPlane: 3, log });
-  const watchdog = setTimeout(() => {
-    log(`aborting: --max-seconds ${maxSeconds} reached`);
-    void env.teardown().finally(() => process.exit(3));
-  }, maxSeconds * 1000);
-  try {
+  return runOnLab(env, { maxSeconds, out: values.out, log }, async () => {
     log('Ballast: cluster create on fresh hosts');
     const b = await ballast(env);
     // Where a step's time went, host by host (the controller only knows when each run started and ended).
@@ -281,20 +259,8 @@ async function main(): Promise<number> {
       note: "Ballast's hosts phase covers os-prep, containerd, kube-node on 5 hosts and the etcd install on 3 (binaries, certificates, configuration; not started) with artifact downloads; its etcd phase adds, starts and promotes members. ratio.etcdWithInstall counts the install step into Ballast's etcd time. the floor's containerd figure covers containerd alone from local files. The floor stages the etcd members' files and binaries one after the other in the background (timed, overlapping etcd's work and waits), and adds, starts and promotes the members one at a time; its membership changes retry only etcd's transient refusals, every 100 ms.",
       runs: [...previous, run],
     };
-    const json = `${JSON.stringify(report, null, 2)}\n`;
-    if (values.out) writeFileSync(values.out, json);
-    process.stdout.write(json);
-    return 0;
-  } finally {
-    clearTimeout(watchdog);
-    await env.teardown();
-  }
+    return report;
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`bootstrap bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bootstrap', main);

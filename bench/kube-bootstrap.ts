@@ -32,9 +32,11 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
+import { RESET_BINARIES, RESET_DIRECTORIES, RESET_FILES } from '../controller/src/roles/reset.js';
 import type { OperationDocument } from '../shared/src/ops-api.js';
 import { type KubeLab, setupKubeLab } from '../test/lab/support-kube.js';
 import { sleep } from '../test/lab/tool/exec.js';
+import { LOCAL_ETCDCTL, MEMBER_CHANGE, runBench, runOnLab, untilAccepted } from './lib/etcd-floor.js';
 import { KUBE_VIP, kubectl } from '../test/lab/tool/kube-cluster.js';
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, 'max-seconds': { type: 'string', default: '2400' } } });
@@ -45,30 +47,18 @@ const TARGET_SECONDS = 180;
 const FLOOR_RETRY_MS = 100;
 const FLOOR_RETRY_LIMIT_MS = 60_000;
 
-/** What Ballast installed on a host and the floor puts back (reset.ts's list, without runtime data and kubeadm's outputs). */
+/**
+ * What Ballast installed on a host and the floor puts back: the reset role's lists, without
+ * runtime data (/var/lib/*), kubeadm's outputs in /etc/kubernetes (only the PKI and Ballast's
+ * kubeadm configs) and the VIP's election config (the floor holds the VIP by hand).
+ */
 const CAPTURE = [
-  '/usr/bin/kubelet',
-  '/usr/bin/kubeadm',
-  '/usr/bin/kubectl',
-  '/usr/bin/crictl',
-  '/usr/local/bin/etcd',
-  '/usr/local/bin/etcdctl',
-  '/usr/local/bin/containerd',
-  '/usr/local/bin/containerd-shim-runc-v2',
-  '/usr/local/bin/ctr',
-  '/usr/local/sbin/runc',
-  '/etc/systemd/system/kubelet.service',
-  '/etc/systemd/system/kubelet.service.d',
-  '/etc/systemd/system/etcd.service',
-  '/etc/systemd/system/containerd.service',
-  '/etc/crictl.yaml',
-  '/etc/containerd',
-  '/etc/etcd',
+  ...RESET_BINARIES,
+  ...RESET_FILES.filter((f) => f.startsWith('/etc/systemd/system/') || f === '/etc/crictl.yaml'),
+  ...RESET_DIRECTORIES.filter((d) => !d.startsWith('/var/lib/') && d !== '/etc/kubernetes' && d !== '/etc/ballast/vip'),
   '/etc/kubernetes/pki',
   '/etc/kubernetes/ballast/kubeadm-init.yaml',
   '/etc/kubernetes/ballast/kubeadm-join.yaml',
-  '/opt/cni/bin',
-  '/etc/cni/net.d',
 ];
 
 type Timeline = Record<string, number>;
@@ -148,7 +138,7 @@ async function floor(env: KubeLab, kubeconfig: string): Promise<{ totalMs: numbe
   mark('installed');
 
   // 2. etcd, rolling: the env file's initial cluster is the members so far, the first one `new`.
-  const ctl = ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', '--endpoints', 'https://127.0.0.1:2379', '--cacert', '/etc/etcd/pki/ca.crt', '--cert', '/etc/etcd/pki/healthcheck-client.crt', '--key', '/etc/etcd/pki/healthcheck-client.key'];
+  const ctl = LOCAL_ETCDCTL;
   const etcdHosts = spec.hosts.filter((h) => h.roles.includes('etcd')).map((h) => h.name);
   const startMember = async (name: string, members: string[]) => {
     const envFile = join(lab.host(name).root, 'etc/etcd/etcd.env');
@@ -159,25 +149,20 @@ async function floor(env: KubeLab, kubeconfig: string): Promise<{ totalMs: numbe
     writeFileSync(envFile, text);
     await lab.exec(name, ['systemctl', 'start', 'etcd'], { timeoutMs: 180_000 });
   };
-  const untilAccepted = async (what: string, argv: string[], accepted: RegExp, retryable: RegExp): Promise<string> => {
-    const since = Date.now();
-    for (;;) {
-      const r = await lab.exec(etcdHosts[0] as string, argv, { allowFail: true });
-      const id = accepted.exec(r.stdout)?.[1];
-      if (r.code === 0 && id !== undefined) return id;
-      const reason = /^Error: (.*)$/m.exec(r.stderr)?.[1] ?? `${r.stdout}${r.stderr}`.trim();
-      if (!retryable.test(reason) || Date.now() - since > FLOOR_RETRY_LIMIT_MS) throw new Error(`${what}: etcd refused: ${reason}`);
-      await sleep(FLOOR_RETRY_MS);
-    }
-  };
+  const change = (what: string, argv: string[], kind: keyof typeof MEMBER_CHANGE) =>
+    untilAccepted(what, argv, MEMBER_CHANGE[kind], {
+      exec: (a) => lab.exec(etcdHosts[0] as string, a, { allowFail: true }),
+      retryMs: FLOOR_RETRY_MS,
+      limitMs: FLOOR_RETRY_LIMIT_MS,
+    });
   await startMember(etcdHosts[0] as string, etcdHosts.slice(0, 1));
   for (const [i, name] of etcdHosts.entries()) {
     if (i === 0) continue;
     const host = spec.hosts.find((x) => x.name === name);
     if (host === undefined) throw new Error(name);
-    const id = await untilAccepted(`member add ${name}`, [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`], /Member\s+([0-9a-f]+)\s+added/, /unhealthy cluster|not enough started members|leader changed|request timed out/);
+    const { id } = await change(`member add ${name}`, [...ctl, 'member', 'add', name, '--learner', `--peer-urls=${peerUrl(host)}`], 'add');
     await startMember(name, etcdHosts.slice(0, i + 1));
-    await untilAccepted(`member promote ${name}`, [...ctl, 'member', 'promote', id], /Member\s+([0-9a-f]+)\s+promoted/, /in sync with leader|not ready|leader changed|request timed out/);
+    await change(`member promote ${name}`, [...ctl, 'member', 'promote', id], 'promote');
   }
   mark('etcd');
 
@@ -198,11 +183,7 @@ async function floor(env: KubeLab, kubeconfig: string): Promise<{ totalMs: numbe
 
 async function main(): Promise<number> {
   const env = await setupKubeLab({ hosts: 5, controlPlane: 3, log });
-  const watchdog = setTimeout(() => {
-    log(`aborting: --max-seconds ${maxSeconds} reached`);
-    void env.teardown().finally(() => process.exit(3));
-  }, maxSeconds * 1000);
-  try {
+  return runOnLab(env, { maxSeconds, out: values.out, log }, async () => {
     log('Ballast: cluster create on fresh hosts');
     const b = await ballast(env, join(env.work, 'ballast.conf'));
     log(`Ballast: create ${(b.createMs / 1000).toFixed(1)} s, 5 Ready ${(b.readyMs / 1000).toFixed(1)} s; capturing the installed files, then cluster reset`);
@@ -224,20 +205,8 @@ async function main(): Promise<number> {
       verdict: { ratioWithinTarget: ratio <= TARGET_RATIO, underTargetSeconds: b.readyMs / 1000 <= TARGET_SECONDS },
       note: "Both figures run from clean hosts to 5 Ready nodes through the VIP. Ballast's includes artifact downloads from its mirror, preflight, PKI, os-prep and its health gates; the floor unpacks one local tar per host of exactly the files Ballast installed, then runs the same etcd membership steps and kubeadm init/join commands with Ballast's configs.",
     };
-    const json = `${JSON.stringify(report, null, 2)}\n`;
-    if (values.out) writeFileSync(values.out, json);
-    process.stdout.write(json);
-    return 0;
-  } finally {
-    clearTimeout(watchdog);
-    await env.teardown();
-  }
+    return report;
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`kube-bootstrap bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('kube-bootstrap', main);

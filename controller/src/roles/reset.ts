@@ -24,7 +24,8 @@ const ResetVars = Type.Object(
   { additionalProperties: false },
 );
 
-const BINARIES = [
+/** What the roles install and reset removes (bench/kube-bootstrap.ts packs the same files for its floor). */
+export const RESET_BINARIES = [
   '/usr/bin/kubelet',
   '/usr/bin/kubeadm',
   '/usr/bin/kubectl',
@@ -36,7 +37,7 @@ const BINARIES = [
   '/usr/local/bin/ctr',
   '/usr/local/sbin/runc',
 ];
-const FILES = [
+export const RESET_FILES = [
   '/etc/systemd/system/kubelet.service',
   '/etc/systemd/system/etcd.service',
   '/etc/systemd/system/containerd.service',
@@ -44,7 +45,7 @@ const FILES = [
   '/etc/sysctl.d/99-ballast-kubernetes.conf',
   '/etc/modules-load.d/ballast.conf',
 ];
-const DIRECTORIES = ['/etc/systemd/system/kubelet.service.d', '/etc/kubernetes', '/var/lib/kubelet', '/etc/etcd', '/var/lib/etcd', '/etc/containerd', '/opt/cni/bin', '/etc/cni/net.d', '/etc/ballast/vip'];
+export const RESET_DIRECTORIES = ['/etc/systemd/system/kubelet.service.d', '/etc/kubernetes', '/var/lib/kubelet', '/etc/etcd', '/var/lib/etcd', '/etc/containerd', '/opt/cni/bin', '/etc/cni/net.d', '/etc/ballast/vip'];
 
 const gone = (path: string): RoleTask => task(`Remove ${path}`, 'file', { path, content: '', state: 'absent', force: true });
 const goneDir = (path: string): RoleTask => task(`Remove ${path}`, 'directory', { path, state: 'absent' });
@@ -62,7 +63,7 @@ export const resetRole: RoleDefinition<typeof ResetVars> = {
       tasks.push(gone(componentFilePath(unit)));
       tasks.push(task(`Stop and disable ${unit}.service`, 'systemd', { unit: `${unit}.service`, state: 'stopped', enabled: false }));
     }
-    tasks.push(...FILES.map(gone), ...BINARIES.map(gone), ...DIRECTORIES.map(goneDir));
+    tasks.push(...RESET_FILES.map(gone), ...RESET_BINARIES.map(gone), ...RESET_DIRECTORIES.map(goneDir));
     if (vars.removeContainerData) tasks.push(goneDir('/var/lib/containerd'));
     return { tasks, handlers: [] };
   },
