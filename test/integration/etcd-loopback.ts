@@ -34,6 +34,23 @@ export interface LoopbackMember {
   exited: Promise<void> | null;
 }
 
+/** A loopback test member's TLS (client and peer, both verified) and fast-election flags; `pki` holds ca/server/peer files. */
+export function etcdTestFlags(pki: string): string[] {
+  return [
+    '--client-cert-auth',
+    `--trusted-ca-file=${pki}/ca.crt`,
+    `--cert-file=${pki}/server.crt`,
+    `--key-file=${pki}/server.key`,
+    '--peer-client-cert-auth',
+    `--peer-trusted-ca-file=${pki}/ca.crt`,
+    `--peer-cert-file=${pki}/peer.crt`,
+    `--peer-key-file=${pki}/peer.key`,
+    '--logger=zap',
+    '--heartbeat-interval=50',
+    '--election-timeout=500',
+  ];
+}
+
 export const peerUrl = (m: LoopbackMember) => `https://127.0.0.1:${m.peerPort}`;
 export const clientUrl = (m: LoopbackMember) => `https://127.0.0.1:${m.clientPort}`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -105,17 +122,7 @@ export class LoopbackEtcd {
         `--initial-cluster=${this.initialCluster(cluster)}`,
         `--initial-cluster-state=${state}`,
         '--initial-cluster-token=ballast-etcd',
-        '--client-cert-auth',
-        `--trusted-ca-file=${pki}/ca.crt`,
-        `--cert-file=${pki}/server.crt`,
-        `--key-file=${pki}/server.key`,
-        '--peer-client-cert-auth',
-        `--peer-trusted-ca-file=${pki}/ca.crt`,
-        `--peer-cert-file=${pki}/peer.crt`,
-        `--peer-key-file=${pki}/peer.key`,
-        '--logger=zap',
-        '--heartbeat-interval=50',
-        '--election-timeout=500',
+        ...etcdTestFlags(pki),
         ...extra,
       ],
       { stdio: ['ignore', logFd, logFd] },

@@ -18,6 +18,7 @@ import { messageOf } from '../../shared/src/errors.js';
 import { etcdTls } from '../lab/support-roles.js';
 import { debianTestBundle } from '../support/bundle.js';
 import { freePort, tempDir, waitFor } from './harness.js';
+import { etcdTestFlags } from './etcd-loopback.js';
 
 const run = promisify(execFile);
 
@@ -103,17 +104,7 @@ describe('etcd_member against real etcd', () => {
         `--initial-advertise-peer-urls=${peerUrl(m)}`,
         `--initial-cluster=${cluster.map((n) => `${n}=${peerUrl(member(n))}`).join(',')}`,
         `--initial-cluster-state=${state}`,
-        '--client-cert-auth',
-        `--trusted-ca-file=${pki}/ca.crt`,
-        `--cert-file=${pki}/server.crt`,
-        `--key-file=${pki}/server.key`,
-        '--peer-client-cert-auth',
-        `--peer-trusted-ca-file=${pki}/ca.crt`,
-        `--peer-cert-file=${pki}/peer.crt`,
-        `--peer-key-file=${pki}/peer.key`,
-        '--logger=zap',
-        '--heartbeat-interval=50',
-        '--election-timeout=500',
+        ...etcdTestFlags(pki),
       ],
       { stdio: ['ignore', logFd, logFd] },
     );
