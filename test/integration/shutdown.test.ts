@@ -53,6 +53,7 @@ describe('graceful shutdown: SIGTERM stops every service in reverse start order 
       'readiness',
       'housekeeping',
       'auto-replace',
+      'snapshot-scheduler',
       'host-tracker',
       'monitoring',
       'vip',
