@@ -29,7 +29,7 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
 import { RESET_BINARIES, RESET_DIRECTORIES, RESET_FILES } from '../controller/src/roles/reset.js';
@@ -97,7 +97,9 @@ async function ballast(env: KubeLab, kubeconfig: string): Promise<{ createMs: nu
 async function capture(env: KubeLab): Promise<void> {
   mkdirSync(join(env.work, 'capture'), { recursive: true });
   for (const h of env.hosts) {
-    await env.lab.exec(h, ['sh', '-c', 'ls -d "$@" 2>/dev/null | tar -cf /var/tmp/floor.tar -T -', 'sh', ...CAPTURE]);
+    // A worker's kubeadm join writes the CA itself (and refuses to run when ca.crt exists): as Ballast's kube-worker role knows.
+    const paths = env.controlPlane.includes(h) ? CAPTURE : CAPTURE.filter((p) => p !== '/etc/kubernetes/pki');
+    await env.lab.exec(h, ['sh', '-c', 'ls -d "$@" 2>/dev/null | tar -cf /var/tmp/floor.tar -T -', 'sh', ...paths]);
     copyFileSync(join(env.lab.host(h).root, 'var/tmp/floor.tar'), join(env.work, 'capture', `${h}.tar`));
   }
 }
@@ -129,8 +131,8 @@ async function floor(env: KubeLab, kubeconfig: string): Promise<{ totalMs: numbe
       const root = lab.host(h).root;
       copyFileSync(join(env.work, 'capture', `${h}.tar`), join(root, 'var/tmp/floor.tar'));
       const images = env.controlPlane.includes(h) ? [pause, ...cpImages] : [pause];
-      for (const f of images) copyFileSync(join(stage, f), join(root, 'var/tmp', f));
-      const imports = images.map((f) => `/usr/local/bin/ctr -n k8s.io images import --platform linux/amd64 /var/tmp/${f} >/dev/null`).join(' && ');
+      for (const f of images) copyFileSync(join(stage, f), join(root, 'var/tmp', basename(f)));
+      const imports = images.map((f) => `/usr/local/bin/ctr -n k8s.io images import --platform linux/amd64 /var/tmp/${basename(f)} >/dev/null`).join(' && ');
       await lab.exec(h, ['sh', '-c', `tar -xf /var/tmp/floor.tar -C / && mkdir -p -m 0700 /var/lib/etcd && systemctl daemon-reload && systemctl start containerd && ${imports}`], { timeoutMs: 300_000 });
       mark(`${h} installed`);
     }),
