@@ -124,8 +124,15 @@ describe.skipIf(skipReason !== null)('lab: cluster create, resume after SIGKILL,
     }
     const order = calls.sort().map((c) => c.split(' ').slice(1).join(' '));
     expect(order).toEqual(['host1 init', 'host2 join', 'host3 join', 'host4 join', 'host5 join']);
-    const status = await lab.ctlJson<ClusterStatus>(['cluster', 'status', 'lab', '-o', 'json']);
-    expect(status.nodes.items.filter((n) => n.ready).map((n) => n.name).sort()).toEqual(HOSTS);
+    // `cluster create` ends when every kubeadm step did; a Node turns Ready when its kubelet next
+    // reports (seen in CI: host1's stand-in kubelet a moment after the last join) — so wait for it.
+    let status = await lab.ctlJson<ClusterStatus>(['cluster', 'status', 'lab', '-o', 'json']);
+    const readyNodes = (s: ClusterStatus) => s.nodes.items.filter((n) => n.ready).map((n) => n.name).sort();
+    for (let i = 0; i < 60 && readyNodes(status).length < HOSTS.length; i++) {
+      await sleep(500);
+      status = await lab.ctlJson<ClusterStatus>(['cluster', 'status', 'lab', '-o', 'json']);
+    }
+    expect(readyNodes(status)).toEqual(HOSTS);
     expect(status.vip.holder).toBe('host1');
     expect(status.etcd.members.filter((m) => m.healthy && !m.learner)).toHaveLength(3);
   });
