@@ -98,13 +98,16 @@ export async function membershipFixture(fencing: FencingConfig = { hosts: {} }):
       for (const n of ['h4', 'h5', 'w2']) fleet.addresses.set(n, `198.18.0.${n === 'w2' ? 22 : 10 + Number(n.slice(1))}`);
       return done;
     },
-    async cleanup() {
-      for (const i of instances) {
-        await i.app.close();
-        await i.engine.close();
-        i.store.close();
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
+    cleanup: () => closeInstances(instances, dir),
   };
+}
+
+/** Closes every controller instance a modelled test built (app, engine, store) and removes its directory. */
+export async function closeInstances(instances: ReadonlyArray<{ app: { close(): Promise<unknown> }; engine: { close(): Promise<unknown> }; store: { close(): void } }>, dir: string): Promise<void> {
+  for (const i of instances) {
+    await i.app.close();
+    await i.engine.close();
+    i.store.close();
+  }
+  await rm(dir, { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@
  */
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -19,7 +19,7 @@ import { fleetBootstrapDeps } from '../bootstrap/testing.js';
 import { createFencePort } from '../membership/fence.js';
 import { ModelKube } from '../membership/fakes.js';
 import { specSource } from '../membership/specs.js';
-import { labSpec } from '../membership/testing.js';
+import { closeInstances, labSpec } from '../membership/testing.js';
 import type { MembershipDeps } from '../membership/types.js';
 import { operationCatalogue } from '../ops/catalogue.js';
 import { OperationEngine } from '../ops/engine.js';
@@ -105,13 +105,6 @@ export async function recoverFixture(): Promise<RecoverFixture> {
       return s;
     },
     restart: build,
-    async cleanup() {
-      for (const i of instances) {
-        await i.app.close();
-        await i.engine.close();
-        i.store.close();
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
+    cleanup: () => closeInstances(instances, dir),
   };
 }
