@@ -16,19 +16,10 @@ import { buildBundle, parseBundle, type RestoreBundle } from './bundle.js';
 import { openSealedSnapshot, sealSnapshot } from './sealed-file.js';
 
 /** What an agent reported about a snapshot it took, plus the local file it uploaded. */
-export interface TakenSnapshot {
-  cluster: string;
-  trigger: SnapshotRecord['trigger'];
-  host: string;
-  member: string;
+export interface TakenSnapshot
+  extends Pick<SnapshotRecord, 'cluster' | 'trigger' | 'host' | 'member' | 'sha256' | 'size' | 'revision' | 'totalKeys' | 'etcdHash' | 'durationMs'> {
   /** The uploaded etcd database (plaintext); removed once sealed. */
   dbPath: string;
-  sha256: string;
-  size: number;
-  revision: string;
-  totalKeys: number;
-  etcdHash: string;
-  durationMs: number;
 }
 
 /** A verified, decrypted snapshot ready for a restore or a drill. */
