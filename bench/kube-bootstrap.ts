@@ -34,12 +34,26 @@ import { parseArgs } from 'node:util';
 import { initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
 import { RESET_BINARIES, RESET_DIRECTORIES, RESET_FILES } from '../controller/src/roles/reset.js';
 import type { OperationDocument } from '../shared/src/ops-api.js';
+import type { RunDocument } from '../shared/src/runs-api.js';
 import { type KubeLab, setupKubeLab } from '../test/lab/support-kube.js';
 import { sleep } from '../test/lab/tool/exec.js';
 import { LOCAL_ETCDCTL, MEMBER_CHANGE, runBench, runOnLab, untilAccepted } from './lib/etcd-floor.js';
 import { KUBE_VIP, kubectl } from '../test/lab/tool/kube-cluster.js';
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, 'max-seconds': { type: 'string', default: '2400' } } });
+const USAGE = `usage: node dist/bench/kube-bootstrap.js [--out FILE] [--max-seconds N]
+
+Real \`cluster create\` on five lab hosts (3 etcd + control plane, 2 workers) against a by-hand floor
+on the same hosts; JSON on stdout, progress on stderr. Root; needs the source builds in the cache
+(bash scripts/upstream/build.sh). Takes the lab lock's resources: run it alone.
+
+  --out FILE         also write the JSON document to FILE
+  --max-seconds N    hard bound on the whole run (default 2400)`;
+
+const { values } = parseArgs({ options: { out: { type: 'string' }, 'max-seconds': { type: 'string', default: '2400' }, help: { type: 'boolean', default: false } } });
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const maxSeconds = Number(values['max-seconds']);
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const TARGET_RATIO = 1.3;
@@ -73,7 +87,39 @@ async function untilReady(env: KubeLab, kubeconfig: string, n: number, deadlineM
   }
 }
 
-async function ballast(env: KubeLab, kubeconfig: string): Promise<{ createMs: number; readyMs: number; phasesMs: Record<string, number | null> }> {
+interface StepTiming {
+  key: string;
+  ms: number;
+  /** Per host: the run's slowest tasks (name: ms), for the steps that ran roles. */
+  slowest?: Record<string, string[]>;
+}
+
+/** Each step's wall time and, for role runs, every host's three slowest tasks — where the time went. */
+async function stepTimings(env: KubeLab, doc: OperationDocument): Promise<StepTiming[]> {
+  const out: StepTiming[] = [];
+  for (const s of doc.steps) {
+    if (s.startedAt === null || s.endedAt === null) continue;
+    const timing: StepTiming = { key: s.key, ms: Date.parse(s.endedAt) - Date.parse(s.startedAt) };
+    const runs = (s.data as { runs?: unknown } | undefined)?.runs;
+    if (Array.isArray(runs)) {
+      timing.slowest = {};
+      for (const id of runs.filter((r): r is string => typeof r === 'string')) {
+        const run = await env.lab.ctlJson<RunDocument>(['run', id, '-o', 'json']);
+        for (const h of run.hosts) {
+          const top = [...h.results].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
+          timing.slowest[h.name] = top.map((t) => `${t.name}: ${Math.round(t.durationMs)}`);
+        }
+      }
+    }
+    out.push(timing);
+  }
+  return out;
+}
+
+async function ballast(
+  env: KubeLab,
+  kubeconfig: string,
+): Promise<{ createMs: number; readyMs: number; phasesMs: Record<string, number | null>; steps: StepTiming[] }> {
   const t0 = Date.now();
   const r = await env.lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
   const createMs = Date.now() - t0;
@@ -90,7 +136,7 @@ async function ballast(env: KubeLab, kubeconfig: string): Promise<{ createMs: nu
     const steps = doc.steps.filter((s) => s.phase === phase && s.startedAt !== null && s.endedAt !== null);
     phasesMs[phase] = steps.length === 0 ? null : Math.max(...steps.map((s) => Date.parse(s.endedAt as string))) - Math.min(...steps.map((s) => Date.parse(s.startedAt as string)));
   }
-  return { createMs, readyMs, phasesMs };
+  return { createMs, readyMs, phasesMs, steps: await stepTimings(env, doc) };
 }
 
 /** Packs what Ballast installed on each host into WORK/capture/HOST.tar. */
