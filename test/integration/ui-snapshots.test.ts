@@ -71,6 +71,18 @@ describe.skipIf(skip !== null)('web UI: snapshots, drills and replacements (real
   /** etcd's current revision as etcdctl reports it. */
   const revision = async () => String((JSON.parse(await etcd.etcdctl(['get', '/k/1', '-w', 'json'])) as { header: { revision: number } }).header.revision);
   const rows = (p: Page) => p.locator('[data-testid=snapshot-list] tbody tr');
+  /** Notes in the page when an element matching `selector` appears (a short-lived one included). */
+  const watchFor = (p: Page, selector: string) =>
+    p.evaluate((sel) => {
+      type Doc = { querySelector(s: string): unknown; body: unknown };
+      const doc = Reflect.get(globalThis, 'document') as Doc;
+      const Observer = Reflect.get(globalThis, 'MutationObserver') as new (cb: () => void) => { observe(n: unknown, o: object): void };
+      Reflect.set(globalThis, 'ballastSeen', false);
+      new Observer(() => {
+        if (doc.querySelector(sel) !== null) Reflect.set(globalThis, 'ballastSeen', true);
+      }).observe(doc.body, { subtree: true, childList: true });
+    }, selector);
+  const seen = (p: Page) => p.evaluate(() => Reflect.get(globalThis, 'ballastSeen') === true);
 
   /** moto's S3 on a loopback port with a bucket, or null when moto is not installed. */
   async function startS3(): Promise<S3Target | null> {
@@ -215,6 +227,8 @@ describe.skipIf(skip !== null)('web UI: snapshots, drills and replacements (real
 
   it("the operator's Snapshot now adds the new row on the open page without a reload (audited)", async () => {
     await mark(page);
+    for (let i = 0; i < 5; i++) await etcd.etcdctl(['put', `/later/${i}`, 'v']);
+    const rev = await revision();
     const count = await rows(page).count();
     await page.click('button[data-action="etcd.snapshot"]');
     expect(await page.locator('[role=dialog]').textContent()).toContain('Take an etcd snapshot of lab now?');
@@ -228,15 +242,16 @@ describe.skipIf(skip !== null)('web UI: snapshots, drills and replacements (real
     await expect.poll(() => rows(page).count()).toBe(count + 1);
     expect(await rows(page).first().getAttribute('data-snapshot')).toBe(newest.id);
     expect(await page.locator(`tr[data-snapshot="${newest.id}"] [data-size]`).getAttribute('data-size')).toBe(String(newest.size));
+    expect(await page.locator(`tr[data-snapshot="${newest.id}"] [data-revision]`).textContent()).toBe(rev);
     expect(await marked(page)).toBe(true);
     expect(temp.store.audit.list(20).some((a) => a.actor === 'olga' && a.action === 'etcd.snapshot' && a.outcome === 'ok')).toBe(true);
   }, 90_000);
 
   it('the operator runs a restore drill: progress, then the result, the steps and the history; the snapshot turns verified', async () => {
     await mark(page);
+    await watchFor(page, '[data-testid=action-running]');
     await page.click('button[data-action="etcd.drill"]');
     await page.click('[data-confirm=yes]');
-    await page.locator('[data-testid=action-running]').waitFor();
     const result = page.locator('[data-testid=action-result]');
     await expect.poll(() => result.textContent(), { timeout: 120_000 }).toMatch(/^Drill of \S+ passed in /);
     const drill = temp.store.snapshots.drills('lab')[0];
@@ -246,6 +261,7 @@ describe.skipIf(skip !== null)('web UI: snapshots, drills and replacements (real
     expect(await page.locator('[data-testid=drill-steps] tbody tr').count()).toBe(drill?.steps.length);
     await page.locator(`tr[data-snapshot="${drill?.snapshotId}"] [data-state="verified"]`).waitFor({ timeout: 10_000 });
     expect(await marked(page)).toBe(true);
+    expect(await seen(page), 'the page showed the drill running before its result').toBe(true);
     await screenshot(page, 'snapshots');
   }, 150_000);
 
