@@ -37,7 +37,7 @@ export function Section(props: { title: string; children: ComponentChildren; tes
  * with the reason as its tooltip: the API would refuse the call (403) anyway. The dialog stays up
  * ("Working…") until the API answers; `onDone` receives the answer (e.g. the snapshot taken).
  */
-export function ActionButton<T>(props: { label: string; confirm: string; action: string; run: () => Promise<T>; onDone?: (result: T) => void; onStart?: () => void; danger?: boolean }) {
+export function ActionButton<T>(props: { label: string; confirm: string; action: string; run: () => Promise<T>; onDone?: (result: T) => void; danger?: boolean }) {
   const session = useSession();
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -45,7 +45,6 @@ export function ActionButton<T>(props: { label: string; confirm: string; action:
   const go = async () => {
     setBusy(true);
     setResult(null);
-    props.onStart?.();
     try {
       const value = await props.run();
       setResult(null);
