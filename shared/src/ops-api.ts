@@ -126,8 +126,15 @@ export type OperationListItem = Static<typeof OperationListItemSchema>;
 export const OperationListResponseSchema = Type.Object({ items: Type.Array(OperationListItemSchema), truncated: TruncatedField });
 export type OperationListResponse = Static<typeof OperationListResponseSchema>;
 
+/** An operation kind as a filter names it (`node.replace`, `cluster.create`). */
+const OP_KIND_PATTERN = '[a-z][a-z0-9-]{0,31}(\\.[a-z][a-z0-9-]{0,31}){0,3}';
+/** At most this many kinds in one `kind` filter. */
+export const MAX_KIND_FILTER = 16;
+
 export const OperationListQuerySchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  /** Only these kinds, comma-separated (`node.replace,node.add,node.remove`: the replacements view). */
+  kind: Type.Optional(Type.String({ pattern: `^${OP_KIND_PATTERN}(,${OP_KIND_PATTERN}){0,${MAX_KIND_FILTER - 1}}$`, maxLength: 1024 })),
 });
 export const OperationIdParamsSchema = Type.Object({ id: Type.String({ pattern: OP_ID_PATTERN.source, maxLength: 15 }) });
 export const OperationWaitQuerySchema = Type.Object({

@@ -11,13 +11,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../ballastctl/src/cli.js';
-import { createEtcdMaintenance, answerEtcdRequest } from '../../agent/src/etcd/maintenance.js';
 import { testApp } from '../../controller/src/api/testing.js';
 import type { ClusterSpec } from '../../controller/src/cluster/spec.js';
 import type { HostView } from '../../controller/src/fleet/directory.js';
@@ -33,9 +32,8 @@ import { UploadSlots } from '../../controller/src/snapshots/uploads.js';
 import { SnapshotVault } from '../../controller/src/snapshots/vault.js';
 import { type TempStore, tempStore } from '../../controller/src/store/testing.js';
 import { silentLogger } from '../../shared/src/log.js';
-import { parseResponse } from '../../shared/src/protocol/responses.js';
-import { etcdTls } from '../lab/support-roles.js';
 import { freePort, tempDir, waitFor } from './harness.js';
+import { agentEtcdSession, startTlsEtcdHost, type TlsEtcdHost } from './snapshot-support.js';
 
 const ETCD_BIN = '/var/cache/ballast/etcd/v3.5.33/bin';
 const haveEtcd = ['etcd', 'etcdctl', 'etcdutl'].every((b) => existsSync(join(ETCD_BIN, b)));
@@ -53,6 +51,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
   let registry: ReturnType<typeof createMetrics>['registry'];
   let tokens: { viewer: string; operator: string };
   let cliConfig: string;
+  let etcd: TlsEtcdHost;
   const hosts = { get: (_n: string) => null as HostView | null, session: (_id: string) => null as SessionHandle | null };
 
   function start(bin: string, args: string[]): ChildProcess {
@@ -65,25 +64,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     dir = await tempDir('snap-agent');
     ts = await tempStore('ballast-snap-agent-');
     // etcd under mutual TLS, its files where the etcd role puts them, under a host root.
-    const tls = await etcdTls({ name: 'h1', address: '127.0.0.1' });
-    const root = join(dir.path, 'root');
-    const pki = join(root, 'etc/etcd/pki');
-    await mkdir(pki, { recursive: true });
-    const files = { 'ca.crt': tls.vars.caCert, 'server.crt': tls.vars.serverCert, 'server.key': tls.vars.serverKey, 'healthcheck-client.crt': tls.vars.clientCert, 'healthcheck-client.key': tls.vars.clientKey };
-    for (const [f, c] of Object.entries(files)) await writeFile(join(pki, f), c, { mode: 0o600 });
-    await mkdir(join(root, 'usr/local/bin'), { recursive: true });
-    await symlink(join(ETCD_BIN, 'etcdctl'), join(root, 'usr/local/bin/etcdctl'));
-    const [client, peer] = [await freePort(), await freePort()];
-    await writeFile(
-      join(root, 'etc/etcd/etcd.env'),
-      `ETCD_NAME=h1\nETCD_LISTEN_CLIENT_URLS=https://127.0.0.1:${client}\nETCD_TRUSTED_CA_FILE=/etc/etcd/pki/ca.crt\nETCD_CERT_FILE=/etc/etcd/pki/server.crt\nETCD_KEY_FILE=/etc/etcd/pki/server.key\n`,
-    );
-    start(join(ETCD_BIN, 'etcd'), [
-      '--name=h1', `--data-dir=${join(dir.path, 'etcd')}`, '--unsafe-no-fsync', `--listen-client-urls=https://127.0.0.1:${client}`, `--advertise-client-urls=https://127.0.0.1:${client}`,
-      `--listen-peer-urls=http://127.0.0.1:${peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`, `--initial-cluster=h1=http://127.0.0.1:${peer}`,
-      '--client-cert-auth', `--trusted-ca-file=${join(pki, 'ca.crt')}`, `--cert-file=${join(pki, 'server.crt')}`, `--key-file=${join(pki, 'server.key')}`,
-      `--listen-metrics-urls=http://127.0.0.1:${await freePort()}`,
-    ]);
+    etcd = await startTlsEtcdHost(ETCD_BIN, dir.path, 'h1');
     // moto's S3 server on loopback, and a bucket.
     const motoPort = await freePort();
     start(moto, ['-H', '127.0.0.1', '-p', String(motoPort)]);
@@ -121,16 +102,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     const address = app.server.address();
     const url = `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
     // The agent: its maintenance module on the host tree, answering as the session would.
-    const maintenance = createEtcdMaintenance({ root, creds: { caPem: ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem, config: { server: url } } });
-    const session: SessionHandle = {
-      sessionId: 's1',
-      close: () => {},
-      async request(make) {
-        const req = make(`r${randomBytes(3).toString('hex')}`);
-        if (req.type !== 'req.etcd') throw new Error(`unexpected ${req.type}`);
-        return parseResponse(req, await answerEtcdRequest(req, maintenance));
-      },
-    };
+    const { session, maintenance } = agentEtcdSession({ root: etcd.root, server: url, caPem: ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem });
     hosts.get = (n) => (n === 'h1' ? ({ id: 'h1', name: 'h1', connected: true, state: 'healthy' } as HostView) : null);
     hosts.session = (id) => (id === 'h1' ? session : null);
     tokens = { viewer: ts.store.operators.create({ name: 'v', role: 'viewer' }).token, operator: ts.store.operators.create({ name: 'o', role: 'operator' }).token };
@@ -138,17 +110,13 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     const indented = ca.certPem.trim().split('\n').map((l) => `  ${l}`).join('\n');
     await writeFile(cliConfig, `apiVersion: ballast.dev/v1alpha1\nkind: Config\nserver: ${url}\ncaCert: |\n${indented}\ntoken: ${tokens.operator}\nuser: o\n`, { mode: 0o600 });
     await waitFor('etcd under TLS', async () => (await maintenance.status().catch(() => undefined)) ?? undefined, 30_000, 200);
-    const { execFile } = await import('node:child_process');
-    for (let i = 0; i < 20; i++) {
-      await new Promise<void>((res, rej) =>
-        execFile(join(ETCD_BIN, 'etcdctl'), ['--endpoints', `https://127.0.0.1:${client}`, '--cacert', join(pki, 'ca.crt'), '--cert', join(pki, 'healthcheck-client.crt'), '--key', join(pki, 'healthcheck-client.key'), 'put', i === 0 ? '/registry/namespaces/kube-system' : `/k/${i}`, 'v'], (e) => (e ? rej(e) : res())),
-      );
-    }
+    for (let i = 0; i < 20; i++) await etcd.etcdctl(['put', i === 0 ? '/registry/namespaces/kube-system' : `/k/${i}`, 'v']);
   }, 120_000);
 
   afterAll(async () => {
     await app?.close();
     s3?.close();
+    await etcd?.stop();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
     await ts?.cleanup();

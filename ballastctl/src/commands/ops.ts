@@ -240,14 +240,15 @@ export function registerOps(program: Command, ctx: CliContext): void {
     .command('ops')
     .description('list operations (bootstrap, reset …), newest first')
     .option('--limit <n>', 'how many operations (1-1000, default 50)', intInRange(1, 1000))
+    .option('--kind <kinds>', 'only these kinds, comma-separated (replacements: node.replace,node.add,node.remove)')
     .addOption(outputOption(['table', 'json', 'yaml']))
-    .action(async (opts: { limit?: number; output: 'table' | 'json' | 'yaml' }, command: Command) => {
-      const res = await ctx.client(command).get('/v1/ops', OperationListResponseSchema, { query: { limit: opts.limit } });
+    .action(async (opts: { limit?: number; kind?: string; output: 'table' | 'json' | 'yaml' }, command: Command) => {
+      const res = await ctx.client(command).get('/v1/ops', OperationListResponseSchema, { query: { limit: opts.limit, kind: opts.kind } });
       if (opts.output !== 'table') ctx.out(formatDocument(opts.output, res));
       else if (res.items.length === 0) ctx.note('No operations yet.');
       else ctx.out(opsTable(res.items, ctx.now(), ctx.color));
     });
-  withExamples(list, ['ballastctl ops', 'ballastctl ops -o json | jq -r \'.items[] | select(.state == "paused") | .id\'']);
+  withExamples(list, ['ballastctl ops', 'ballastctl ops --kind node.replace,node.add,node.remove', 'ballastctl ops -o json | jq -r \'.items[] | select(.state == "paused") | .id\'']);
 
   const group = program
     .command('op')

@@ -65,6 +65,18 @@ describe('ballastctl ops / op', () => {
     expect(JSON.parse(json.out).items[0]).toMatchObject({ id: doc.id, state: 'succeeded' });
   });
 
+  it('ops --kind lists only those kinds; a malformed kind is refused by the API, exit 1', async () => {
+    const doc = await start(['h1']);
+    await fx.engine.idle(doc.id);
+    const mine = await ctl(['ops', '--kind', 'node.replace,test.rollout', '-o', 'json']).done;
+    expect(JSON.parse(mine.out).items.map((o: { id: string }) => o.id)).toEqual([doc.id]);
+    const none = await ctl(['ops', '--kind', 'node.replace']).done;
+    expect([none.code, none.err]).toEqual([0, 'No operations yet.\n']);
+    const bad = await ctl(['ops', '--kind', 'node.replace;x']).done;
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('BALLAST_ERR_VALIDATION');
+  });
+
   it('op ID shows each finished step and a recap; exit 0 when succeeded', async () => {
     const doc = await start(['h1']);
     await fx.engine.idle(doc.id);

@@ -170,9 +170,9 @@ export class OperationEngine {
     return operationDocument(this.find(id), this.opts.repo.steps(id));
   }
 
-  /** The newest operations first. */
-  list(limit: number): OperationListItem[] {
-    return this.opts.repo.list(limit).map((op) => operationListItem(op, this.opts.repo.steps(op.id)));
+  /** The newest operations first; only those of `kinds` when given. */
+  list(limit: number, kinds?: readonly string[]): OperationListItem[] {
+    return this.opts.repo.list(limit, kinds).map((op) => operationListItem(op, this.opts.repo.steps(op.id)));
   }
 
   /** The stored operation; BALLAST_ERR_NOT_FOUND for an unknown id. */

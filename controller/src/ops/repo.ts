@@ -83,10 +83,15 @@ export class OperationRepo {
     return row === undefined ? null : operationFromRow(row);
   }
 
-  /** The newest operations first. */
-  list(limit: number): OperationRecord[] {
-    return this.#j.q<[number], OperationRow>('SELECT * FROM operations ORDER BY created_at DESC, rowid DESC LIMIT ?')
-      .all(limit)
+  /** The newest operations first; only those of `kinds` when given (filtered in SQL, so the limit counts matches). */
+  list(limit: number, kinds?: readonly string[]): OperationRecord[] {
+    if (kinds === undefined) {
+      return this.#j.q<[number], OperationRow>('SELECT * FROM operations ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit).map(operationFromRow);
+    }
+    if (kinds.length === 0) return [];
+    const marks = kinds.map(() => '?').join(', ');
+    return this.#j.q<unknown[], OperationRow>(`SELECT * FROM operations WHERE kind IN (${marks}) ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+      .all(...kinds, limit)
       .map(operationFromRow);
   }
 

@@ -1,6 +1,6 @@
 /**
  * The app shell: login until a token is accepted, then a page per hash route (#/fleet, #/cluster,
- * #/ops, #/ops/<id>, #/events, #/certs, #/audit). Hash routes keep every page under /ui/ so the
+ * #/snapshots, #/ops, #/ops/<id>, #/replacements, #/events, #/certs, #/audit). Hash routes keep every page under /ui/ so the
  * controller serves one index.html.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -13,13 +13,17 @@ import { Events } from './pages/events.js';
 import { Fleet } from './pages/fleet.js';
 import { Login, type WhoAmI } from './pages/login.js';
 import { Operation } from './pages/operation.js';
-import { Operations } from './pages/operations.js';
+import { OperationsPage } from './pages/operations.js';
+import { Replacements } from './pages/replacements.js';
+import { Snapshots } from './pages/snapshots.js';
 import { forgetToken, saveToken, savedToken } from './session.js';
 
 const NAV: ReadonlyArray<{ hash: string; label: string }> = [
   { hash: '#/fleet', label: 'Fleet' },
   { hash: '#/cluster', label: 'Cluster' },
+  { hash: '#/snapshots', label: 'Snapshots' },
   { hash: '#/ops', label: 'Operations' },
+  { hash: '#/replacements', label: 'Replacements' },
   { hash: '#/events', label: 'Events' },
   { hash: '#/certs', label: 'Certificates' },
   { hash: '#/audit', label: 'Audit' },
@@ -41,8 +45,12 @@ function Page(props: { hash: string }) {
   switch (props.hash) {
     case '#/cluster':
       return <Cluster />;
+    case '#/snapshots':
+      return <Snapshots />;
     case '#/ops':
-      return <Operations />;
+      return <OperationsPage />;
+    case '#/replacements':
+      return <Replacements />;
     case '#/events':
       return <Events />;
     case '#/certs':

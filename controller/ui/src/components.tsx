@@ -34,9 +34,10 @@ export function Section(props: { title: string; children: ComponentChildren; tes
 
 /**
  * A button that performs an operator action after a confirmation dialog. Disabled for a viewer,
- * with the reason as its tooltip: the API would refuse the call (403) anyway.
+ * with the reason as its tooltip: the API would refuse the call (403) anyway. The dialog stays up
+ * ("Working…") until the API answers; `onDone` receives the answer (e.g. the snapshot taken).
  */
-export function ActionButton(props: { label: string; confirm: string; action: string; run: () => Promise<unknown>; onDone?: () => void; danger?: boolean }) {
+export function ActionButton<T>(props: { label: string; confirm: string; action: string; run: () => Promise<T>; onDone?: (result: T) => void; danger?: boolean }) {
   const session = useSession();
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -45,9 +46,9 @@ export function ActionButton(props: { label: string; confirm: string; action: st
     setBusy(true);
     setResult(null);
     try {
-      await props.run();
+      const value = await props.run();
       setResult(null);
-      props.onDone?.();
+      props.onDone?.(value);
     } catch (err) {
       setResult(describeError(err));
     } finally {
@@ -74,7 +75,11 @@ export function ActionButton(props: { label: string; confirm: string; action: st
           </div>
         </div>
       )}
-      {result !== null && <span class="error">{result}</span>}
+      {result !== null && (
+        <span class="error" data-action-error={props.action}>
+          {result}
+        </span>
+      )}
     </span>
   );
 }

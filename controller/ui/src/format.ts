@@ -28,3 +28,11 @@ export function daysClass(days: number | null): 'ok' | 'warn' | 'crit' {
   if (days === null || days >= 30) return 'ok';
   return days >= 7 ? 'warn' : 'crit';
 }
+
+/** "812 B", "4.1 KiB", "25.0 MiB", "1.20 GiB" (binary units, as etcd reports its database). */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -26,7 +26,10 @@ export async function opsRoutes(app: FastifyInstance, deps: { ops: OperationEngi
   app.get<{ Querystring: Static<typeof OperationListQuerySchema> }>(
     '/v1/ops',
     { config: { auth: 'viewer' }, schema: { querystring: OperationListQuerySchema, response: { 200: OperationListResponseSchema } } },
-    async (request) => capCounted(deps.metrics, '/v1/ops', ops.list(request.query.limit ?? 50), LIST_PAGE_MAX_BYTES),
+    async (request) => {
+      const kinds = request.query.kind === undefined ? undefined : [...new Set(request.query.kind.split(','))];
+      return capCounted(deps.metrics, '/v1/ops', ops.list(request.query.limit ?? 50, kinds), LIST_PAGE_MAX_BYTES);
+    },
   );
 
   app.get<{ Params: IdParams; Querystring: WaitQuery }>(

@@ -7,20 +7,23 @@ import type { OperationDocument, OperationStep } from '../../../../shared/src/op
 import { ActionButton, Badge, ErrorLine, Section } from '../components.js';
 import { useSession } from '../context.js';
 import { clock, duration } from '../format.js';
-import { useLongPoll } from '../live.js';
+import { type Live, useLongPoll } from '../live.js';
 
 const CLUSTER_LANE = 'cluster';
 
 /** The longest park per request (the route allows 60 s; shorter survives idle proxies). */
 const WAIT_MS = 25_000;
 
+/** One operation's document, redrawn as each step moves (the long-poll above). */
+export function useOperation(id: string): Live<OperationDocument> {
+  const { api } = useSession();
+  const path = `/v1/ops/${encodeURIComponent(id)}`;
+  return useLongPoll<OperationDocument>((previous, signal) => api.get<OperationDocument>(previous === null ? path : `${path}?after=${previous.seq}&waitMs=${WAIT_MS}`, signal), id);
+}
+
 export function Operation(props: { id: string }) {
   const { api } = useSession();
-  const path = `/v1/ops/${encodeURIComponent(props.id)}`;
-  const doc = useLongPoll<OperationDocument>(
-    (previous, signal) => api.get<OperationDocument>(previous === null ? path : `${path}?after=${previous.seq}&waitMs=${WAIT_MS}`, signal),
-    props.id,
-  );
+  const doc = useOperation(props.id);
   const op = doc.data;
   if (op === null) return <Section title={`Operation ${props.id}`}>{doc.error === null ? <p>Loading…</p> : <ErrorLine error={doc.error} />}</Section>;
   const finished = op.state === 'succeeded' || op.state === 'failed' || op.state === 'aborted';
@@ -66,7 +69,7 @@ export function Operation(props: { id: string }) {
  * bootstrap); steps over several hosts at once or over the cluster (roles on every host, gates,
  * PKI) share the `cluster` lane. Each step is a bar over the operation's time span.
  */
-function Timeline(props: { op: OperationDocument }) {
+export function Timeline(props: { op: OperationDocument }) {
   const { op } = props;
   const start = Date.parse(op.createdAt);
   const end = Math.max(op.endedAt === null ? Date.now() : Date.parse(op.endedAt), start + 1000);
