@@ -57,7 +57,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   const artifacts = createArtifactSource({ server: creds.config.server, credentials: creds });
   // Loaded on the first run: an idle agent does not pay for the engine and its modules (lazy-engine.ts).
   const engine = createLazyTaskEngine(async () => {
-    const [{ createTaskEngine }, { createModuleRegistry }, { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST }, { artifactModule }, { imageModule }] = await Promise.all([
+    const [{ createTaskEngine }, { createModuleRegistry }, { createCommandModule, DEFAULT_COMMAND_ALLOW_LIST }, { artifactModule, downloadAhead, ARTIFACT_WORK_DIR }, { imageModule }] = await Promise.all([
       import('./tasks/engine.js'),
       import('./tasks/registry.js'),
       import('./tasks/modules/command.js'),
@@ -66,7 +66,13 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     ]);
     const registry = createModuleRegistry([createCommandModule({ allow: DEFAULT_COMMAND_ALLOW_LIST }), artifactModule, imageModule]);
     log.info('task engine loaded');
-    return createTaskEngine({ registry, log, ctxBase: { root: '/', log, exec, systemd, artifacts, snapshots: artifacts } });
+    return createTaskEngine({
+      registry,
+      log,
+      ctxBase: { root: '/', log, exec, systemd, artifacts, snapshots: artifacts },
+      // The next tasks' artifacts stream in while a task runs, verified as any download (prefetch.ts).
+      prefetch: { workDir: ARTIFACT_WORK_DIR, download: downloadAhead },
+    });
   });
   // The session, once built: the supervisor and the VIP manager report through it when connected.
   let eventSink: EventSender | null = null;

@@ -4,7 +4,8 @@ import type { ControllerRequest, RunEvent, RunSummary } from '../../../shared/sr
 import type { TaskResult } from '../../../shared/src/tasks/results.js';
 import { hideSecretDiff } from '../../../shared/src/tasks/secrets.js';
 import type { WireTask as Task } from '../../../shared/src/tasks/task.js';
-import type { ModuleContext, ModuleOutcome } from './module.js';
+import { hostPath, type ModuleContext, type ModuleOutcome } from './module.js';
+import { createPrefetcher, type PrefetchDownload, type Prefetcher } from './prefetch.js';
 import type { ModuleRegistry } from './registry.js';
 
 const MAX_DIFF_CHARS = 256 * 1024;
@@ -18,6 +19,11 @@ export interface TaskEngineOptions {
   log: Logger;
   /** Monotonic ms, for durations; injectable for tests. Default `performance.now`. */
   now?: () => number;
+  /**
+   * Download-ahead (prefetch.ts): how to download a task's artifact early and where (the artifact
+   * work dir on the host). Absent: every task downloads for itself.
+   */
+  prefetch?: { download: PrefetchDownload; workDir: string; lookahead?: number };
 }
 
 /**
@@ -41,6 +47,7 @@ type Emit = (event: Omit<RunEvent, 'type'>) => void;
 
 interface ActiveRun {
   runId: string;
+  prefetcher: Prefetcher | null;
   check: boolean;
   diff: boolean;
   abort: AbortController;
@@ -64,7 +71,7 @@ export function createTaskEngine(opts: TaskEngineOptions): TaskEngine {
     if (active !== null) {
       throw new BallastError('BALLAST_ERR_RUN_BUSY', `failed to start run ${spec.runId}: run ${active.runId} is in progress on this host`);
     }
-    const current: ActiveRun = { runId: spec.runId, check: spec.check, diff: spec.diff, abort: new AbortController(), reason: null };
+    const current: ActiveRun = { runId: spec.runId, prefetcher: null, check: spec.check, diff: spec.diff, abort: new AbortController(), reason: null };
     active = current;
     const deadline = setTimeout(() => {
       current.reason ??= 'deadline';
@@ -74,6 +81,18 @@ export function createTaskEngine(opts: TaskEngineOptions): TaskEngine {
     const summary: RunSummary = { runId: spec.runId, ok: 0, changed: 0, failed: 0, skipped: 0, cancelled: false, durationMs: 0 };
     const runLog = log.child({ runId: spec.runId, check: spec.check });
     runLog.info({ tasks: spec.tasks.length, handlers: spec.handlers.length }, 'run started');
+    const { registry, prefetch } = opts;
+    if (!spec.check && prefetch !== undefined && registry.prefetch !== undefined) {
+      current.prefetcher = createPrefetcher({
+        tasks: spec.tasks,
+        plan: (module, args, ctx) => registry.prefetch?.(module, args, ctx) ?? Promise.resolve(null),
+        download: prefetch.download,
+        workDir: hostPath(opts.ctxBase, prefetch.workDir),
+        ctx: contextOf(current, runLog),
+        log: runLog.child({ component: 'prefetch' }),
+        ...(prefetch.lookahead === undefined ? {} : { lookahead: prefetch.lookahead }),
+      });
+    }
     const safeEmit: Emit = (event) => {
       try {
         emit(event);
@@ -105,6 +124,7 @@ export function createTaskEngine(opts: TaskEngineOptions): TaskEngine {
         safeEmit({ runId: spec.runId, phase, index, name: task.name, module: task.module, state: 'finished', result });
       };
       for (const [index, task] of spec.tasks.entries()) {
+        current.prefetcher?.advance(index);
         await step('task', index, task, (task.notify ?? []).find((name) => !handlerNames.has(name)));
       }
       // Ansible: handlers do not run on a host where a task failed; nor do they after a cancel.
@@ -118,6 +138,7 @@ export function createTaskEngine(opts: TaskEngineOptions): TaskEngine {
       summary.cancelled = current.reason !== null;
       return summary;
     } finally {
+      await current.prefetcher?.close();
       clearTimeout(deadline);
       active = null;
       summary.durationMs = Math.max(0, now() - started);
@@ -126,15 +147,20 @@ export function createTaskEngine(opts: TaskEngineOptions): TaskEngine {
     }
   }
 
-  async function runOne(task: Task, taskLog: Logger, current: ActiveRun): Promise<TaskResult> {
-    const started = now();
-    const ctx: ModuleContext = {
+  function contextOf(current: ActiveRun, taskLog: Logger): ModuleContext {
+    return {
       ...opts.ctxBase,
       log: taskLog,
       check: current.check,
       diff: current.diff,
       signal: current.abort.signal,
+      ...(current.prefetcher === null ? {} : { prefetched: current.prefetcher }),
     };
+  }
+
+  async function runOne(task: Task, taskLog: Logger, current: ActiveRun): Promise<TaskResult> {
+    const started = now();
+    const ctx = contextOf(current, taskLog);
     let outcome: ModuleOutcome;
     try {
       outcome = await opts.registry.run(task.module, task.args, ctx);

@@ -32,6 +32,24 @@ export interface SnapshotSource {
   openSnapshot(ref: SnapshotRef): Promise<{ stream: NodeJS.ReadableStream; size: number | null }>;
 }
 
+/** A download a task will need, found before the task runs without changing anything (see {@link Module.prefetch}). */
+export interface PrefetchRef extends ArtifactRef {
+  /** The pinned sha256: a prefetched file is handed out only to a task that pins the same one. */
+  sha256: string;
+  /** Largest download accepted (the module's own bound). */
+  maxBytes?: number;
+}
+
+/** Downloads the engine started ahead of their tasks, while earlier tasks ran (prefetch.ts). */
+export interface PrefetchedDownloads {
+  /**
+   * A file in the artifact work dir holding `ref`'s bytes, already verified against its sha256,
+   * for the caller to keep (rename it; the run removes it otherwise); null: download it yourself.
+   * Waits for a download of `ref` that is under way.
+   */
+  take(ref: PrefetchRef): Promise<string | null>;
+}
+
 /** Everything a module may touch. Modules reach the host only through these, so tests fake them all. */
 export interface ModuleContext {
   /** '/' in production; tests pass a temp dir. Every absolute path is resolved under it with {@link hostPath}. */
@@ -48,6 +66,8 @@ export interface ModuleContext {
   artifacts?: ArtifactSource;
   /** Snapshots for `etcd_restore`; absent on agents without a controller connection. */
   snapshots?: SnapshotSource;
+  /** Downloads started ahead of this task (runs that change things only). */
+  prefetched?: PrefetchedDownloads;
 }
 
 /** What a module did (or, in check mode, would do). */
@@ -69,6 +89,12 @@ export interface ModuleOutcome {
 export interface Module<M extends ModuleName> {
   readonly name: M;
   run(args: ModuleArgs<M>, ctx: ModuleContext): Promise<ModuleOutcome>;
+  /**
+   * The download `run` will need, judged now without changing anything, or null (nothing to
+   * download, or it cannot tell yet). The engine calls it for the next tasks while an earlier one
+   * runs and starts that download early; `run` must not rely on it (it takes the file if there).
+   */
+  prefetch?(args: ModuleArgs<M>, ctx: ModuleContext): Promise<PrefetchRef | null>;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { BallastError } from '../../../shared/src/errors.js';
 import { type ModuleArgs, ModuleArgsSchemas, type ModuleName } from '../../../shared/src/tasks/modules.js';
-import type { Module, ModuleContext, ModuleOutcome } from './module.js';
+import type { Module, ModuleContext, ModuleOutcome, PrefetchRef } from './module.js';
 import { commandModule } from './modules/command.js';
 import { directoryModule } from './modules/directory.js';
 import { etcdMemberModule } from './modules/etcd-member.js';
@@ -31,6 +31,8 @@ export interface ModuleRegistry {
    * so an invalid task never touches the host.
    */
   run(module: string, args: unknown, ctx: ModuleContext): Promise<ModuleOutcome>;
+  /** The module's {@link Module.prefetch} for valid `args`; null for invalid args or a module without one. */
+  prefetch?(module: string, args: unknown, ctx: ModuleContext): Promise<PrefetchRef | null>;
 }
 
 /**
@@ -91,6 +93,11 @@ export function createModuleRegistry(extra: Module<ModuleName>[] = []): ModuleRe
       if (error !== null) throw error;
       const impl = modules.get(module) as Module<ModuleName>;
       return impl.run(args as ModuleArgs<ModuleName>, ctx);
+    },
+    async prefetch(module, args, ctx) {
+      const impl = modules.get(module);
+      if (impl?.prefetch === undefined || validate(module, args) !== null) return null;
+      return impl.prefetch(args as ModuleArgs<ModuleName>, ctx);
     },
   };
 }

@@ -19,6 +19,7 @@ import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
 import { BINARY_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { formatMode, lstatOrNull, parseMode } from '../attrs.js';
 import { hostPath, type Module, type ModuleContext, type ModuleOutcome } from '../module.js';
+import type { PrefetchDownload } from '../prefetch.js';
 import { safePath } from '../safe-path.js';
 
 /** Where downloads, unpacking and the state file live (under the context root). */
@@ -82,6 +83,14 @@ export const artifactModule: Module<'artifact'> = {
     }
     return install(args, ctx, { targets, workDir, state, key, label });
   },
+  // Read-only: the same judgement `run` makes first; a download is needed when some target's content is.
+  async prefetch(args, ctx) {
+    const targets = await resolveTargets(args, ctx);
+    const state = await readState(hostPath(ctx, ARTIFACT_WORK_DIR), ctx);
+    const recorded = state[`${args.name}/${args.version}/${args.arch}`];
+    const drift = await Promise.all(targets.map((t) => knownDrift(t, recorded?.sha256 === args.sha256 ? recorded : undefined)));
+    return drift.includes('content') ? { name: args.name, version: args.version, arch: args.arch, sha256: args.sha256 } : null;
+  },
 };
 
 /** Downloads, verifies, unpacks and installs; the work files are removed whatever happens. */
@@ -104,7 +113,8 @@ async function install(
     const judged: { t: Target; src: string; want: string; before: Stats | null; same: boolean }[] = [];
     for (const t of targets) {
       const src = sources.get(t.from)!;
-      const want = await hashFile(src, ctx.signal);
+      // A single-file artifact is the download itself, whose sha256 was just verified.
+      const want = src === download ? args.sha256 : await hashFile(src, ctx.signal);
       const before = await lstatOrNull(t.full);
       const same = before?.isFile() === true && (await hashFile(t.full, ctx.signal)) === want;
       assertOurs(plan.state, t, before, same, label);
@@ -147,6 +157,12 @@ export async function fetchVerified(
   if (ctx.artifacts === undefined) {
     throw new BallastError('BALLAST_ERR_UNSUPPORTED', `failed to fetch artifact ${label}: this agent has no artifact source (controller mirror)`);
   }
+  // Downloaded ahead while earlier tasks ran, and verified against this same sha256 (prefetch.ts).
+  const ahead = await ctx.prefetched?.take({ name: args.name, version: args.version, arch: args.arch, sha256: args.sha256 });
+  if (ahead !== null && ahead !== undefined) {
+    await rename(ahead, dest);
+    return;
+  }
   try {
     const { stream, size } = await ctx.artifacts.open({ name: args.name, version: args.version, arch: args.arch });
     if (maxBytes !== undefined && size !== null && size > maxBytes) {
@@ -172,6 +188,9 @@ export async function fetchVerified(
     throw new BallastError('BALLAST_ERR_CONNECT', `failed to fetch artifact ${label}: ${messageOf(err)}`, { cause: err });
   }
 }
+
+/** The engine's download-ahead (prefetch.ts): the same verified download a task makes. */
+export const downloadAhead: PrefetchDownload = (ref, dest, ctx) => fetchVerified(ref, ctx, dest, artifactLabel(ref), ref.maxBytes);
 
 /** Maps each `from` to a file on disk: the download itself for a single-file artifact, else unpacked members. */
 async function unpack(download: string, dir: string, targets: Target[], label: string, signal: AbortSignal): Promise<Map<string, string>> {

@@ -74,6 +74,13 @@ export function createImageModule(opts: ImageModuleOptions = {}): Module<'image'
       }
       return { changed: true, message: `imported ${args.ref} (${short(args.id)}) from ${label}${was}`, ...diff(ctx, args, before?.id ?? null) };
     },
+    // Read-only, as `run` judges first: the archive is needed unless containerd already has the image.
+    async prefetch(args, ctx) {
+      const c: Ctr = { exec: ctx.exec, binary: args.ctr ?? DEFAULT_CTR, address: socketPath(args, ctx), signal: ctx.signal };
+      if (!(await containerdListening(c.address))) return null;
+      if ((await presentImage(c, args.ref, args.arch))?.id === args.id) return null;
+      return { name: args.name, version: args.version, arch: args.arch, sha256: args.sha256, maxBytes };
+    },
   };
 }
 
