@@ -123,6 +123,9 @@ describe('cluster.create over the operations engine (real SQLite, real PKI, mode
     expect(fx.fleet.runs.filter((r) => r.role === 'kube-control-plane').map((r) => `${r.host}:${r.action}`)).toEqual(['h1:init', 'h2:join', 'h3:join']);
     expect(fx.fleet.changes('kube-worker')).toEqual(['w1', 'w2']);
     expect(done.steps.at(-1)?.message).toBe('cluster lab: 3 etcd members, 3 control planes, 2 workers, VIP 198.18.0.250');
+    // A cluster never created: no API to probe through the VIP (the probe would wait out 2 s), health none.
+    expect(done.steps.find((s) => s.key === 'vip/bootstrap')?.message).toMatch(/^VIP 198\.18\.0\.250 \(bootstrap\) on h1/);
+    expect(fx.fleet.readyzWithoutApi).toBe(0);
 
     const runsBefore = fx.fleet.runs.length;
     const again = await start(fx.engine);
@@ -130,6 +133,8 @@ describe('cluster.create over the operations engine (real SQLite, real PKI, mode
     expect(fx.engine.get(again.id).state).toBe('succeeded');
     expect(fx.fleet.runs.slice(runsBefore).filter((r) => r.changed > 0)).toEqual([]);
     expect(fx.engine.get(again.id).steps.filter((s) => s.changed).map((s) => s.key)).toEqual([]);
+    // Created before: the API answers through the VIP, so the bootstrap step keeps the health check.
+    expect(fx.engine.get(again.id).steps.find((s) => s.key === 'vip/bootstrap')?.message).toContain('bootstrap: the API already answers, health-checked config');
   });
 
   it('resumes after a controller crash mid-join and reaches the same end state: no duplicate member, no change repeated', async () => {

@@ -44,6 +44,8 @@ export class FakeFleet implements RunStarter {
   readonly failures = new Map<string, number>();
   /** `role/host` keys whose next run never finishes (a controller crash mid-step). */
   readonly hang = new Set<string>();
+  /** `/readyz` asked while no API server runs: a probe that could only have timed out on real hosts. */
+  readyzWithoutApi = 0;
   private readonly docs = new Map<string, RunDocument>();
   /** `role:host` → the vars of the last run that converged it. */
   private readonly applied = new Map<string, string>();
@@ -136,7 +138,10 @@ export class FakeFleet implements RunStarter {
   /** The fleet's Kubernetes API: ready once an API server runs, nodes as registered. */
   kubeApi(): KubeApi {
     return {
-      readyz: async () => ({ ok: this.apiServers.size > 0, body: this.apiServers.size > 0 ? 'ok' : '[-]etcd failed' }),
+      readyz: async () => {
+        if (this.apiServers.size === 0) this.readyzWithoutApi += 1;
+        return { ok: this.apiServers.size > 0, body: this.apiServers.size > 0 ? 'ok' : '[-]etcd failed' };
+      },
       nodes: async () => [...this.nodes].map((name) => ({ name, ready: true, roles: this.apiServers.has(name) ? ['control-plane'] : [] })),
       apply: async () => [{ apiVersion: 'v1', kind: 'Namespace', name: 'kube-flannel', action: this.mark('cni') > 0 ? 'created' : 'unchanged' }],
     };

@@ -60,6 +60,17 @@ async function apiAnswers(deps: BootstrapDeps, spec: ClusterSpec, pki: ClusterPk
   }
 }
 
+/**
+ * Whether an API server may answer through the VIP already: the cluster was created before (or
+ * partly reset). A cluster never created, or reset, has none: asking would only wait out the probe's
+ * 2 s on an address nobody holds. Said plainly: after a create that failed past `kubeadm init`, the
+ * next create writes health `none` for the moments until `vip/control-plane` writes the check again.
+ */
+function mayAnswer(deps: BootstrapDeps, spec: ClusterSpec): boolean {
+  const lifecycle = deps.clusters.get(spec.name)?.lifecycle;
+  return lifecycle === 'created' || lifecycle === 'partly-reset';
+}
+
 interface VipArgs {
   hosts: string[];
   /** `bootstrap`: health none (before any API server); `control-plane`: the spec's health check. */
@@ -72,7 +83,7 @@ export function vipExecutor(deps: BootstrapDeps): StepExecutor<VipArgs> {
     const pki = await deps.pki(spec.name, pkiInputs(spec), check);
     // Once the API answers through the VIP (a second `cluster create`), the bootstrap step writes the
     // health-checked config too: writing `none` again would flip the holder's check back and forth.
-    const apiUp = step.args.mode === 'bootstrap' && (await apiAnswers(deps, spec, pki));
+    const apiUp = step.args.mode === 'bootstrap' && mayAnswer(deps, spec) && (await apiAnswers(deps, spec, pki));
     const health = step.args.mode === 'bootstrap' && !apiUp ? { kind: 'none' } : vipHealth(spec);
     const outcomes = await runRole({
       runs: deps.runs,
