@@ -9,6 +9,7 @@ import { OperationEngine } from '../ops/engine.js';
 import { openStore, type Store } from '../store/store.js';
 import { FakeFleet } from './fakes.js';
 import { CLUSTER_CREATE } from './kind.js';
+import { hostChain } from './executors/hosts.js';
 import { hostRoleVars } from './executors/prepare.js';
 import { bootstrapPlan, workerBatches } from './plan.js';
 import { CLUSTER_RESET, resetPlan } from './reset.js';
@@ -27,7 +28,7 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
 describe('bootstrapPlan', () => {
   it('orders phases safely: preflight, pki, hosts, etcd one member at a time with gates, VIP, control plane, workers', () => {
     expect(bootstrapPlan(spec()).map((s) => s.key)).toEqual([
-      'validate', 'preflight', 'pki', 'os-prep', 'containerd', 'kube-node', 'images', 'etcd-install',
+      'validate', 'preflight', 'pki', 'hosts',
       'etcd/start/h1', 'etcd/health/1', 'etcd/join/h2', 'etcd/health/2', 'etcd/join/h3', 'etcd/health/3',
       'vip/bootstrap', 'kube/init/h1', 'kube/readyz/1', 'vip/control-plane', 'kube/cni',
       'kube/join/h2', 'kube/readyz/2', 'kube/join/h3', 'kube/readyz/3',
@@ -45,10 +46,10 @@ describe('bootstrapPlan', () => {
         { name: 'c1', address: '198.18.0.11', roles: ['control-plane'] },
       ],
     });
-    const plan = bootstrapPlan(external);
-    expect(plan.find((p) => p.key === 'containerd')?.args).toEqual({ role: 'containerd', hosts: ['c1'] });
-    expect(plan.find((p) => p.key === 'os-prep')?.args).toEqual({ role: 'os-prep', hosts: ['e1', 'c1'] });
-    expect(plan.find((p) => p.key === 'images')).toMatchObject({ args: { role: 'images', hosts: ['c1'] }, title: expect.stringContaining('none if the mirror holds no images') });
+    expect(bootstrapPlan(external).find((p) => p.key === 'hosts')?.args).toEqual({ hosts: ['e1', 'c1'] });
+    const chain = (host: string) => hostChain(external, null, host).map((l) => l.role);
+    expect(chain('e1')).toEqual(['os-prep']); // + etcd once the PKI is there
+    expect(chain('c1')).toEqual(['os-prep', 'containerd', 'kube-node', 'images']);
   });
 
   it('gives the images role the cluster version, and the control-plane images to control planes only', () => {

@@ -16,6 +16,7 @@ import {
   kubeNodesReadyExecutor,
   kubeReadyExecutor,
 } from './executors/kube.js';
+import { hostsInstallExecutor } from './executors/hosts.js';
 import { hostRoleExecutor, pkiExecutor, preflightExecutor, validateExecutor } from './executors/prepare.js';
 import { recordExecutor } from './executors/record.js';
 import { vipExecutor } from './executors/vip.js';
@@ -38,6 +39,7 @@ export function bootstrapExecutors(deps: BootstrapDeps): StepExecutor<never>[] {
     preflightExecutor(deps),
     pkiExecutor(deps),
     hostRoleExecutor(deps),
+    hostsInstallExecutor(deps),
     etcdInstallExecutor(deps),
     etcdFirstMemberExecutor(deps),
     etcdJoinExecutor(deps),

@@ -46,6 +46,7 @@ export const STEP = {
   preflight: 'cluster-preflight',
   pki: 'cluster-pki',
   hostRole: 'host-role',
+  hostsInstall: 'hosts-install',
   etcdInstall: 'etcd-install',
   etcdFirst: 'etcd-first-member',
   etcdJoin: 'etcd-join-member',
@@ -71,26 +72,11 @@ export function bootstrapPlan(spec: ClusterSpec): StepSpec[] {
     { key: 'validate', phase: 'preflight', title: 'Validate the cluster spec against the fleet and the mirror', kind: STEP.validate },
     { key: 'preflight', phase: 'preflight', title: `Preflight checks on ${all.length} hosts`, kind: STEP.preflight, args: { hosts: all } },
     { key: 'pki', phase: 'pki', title: 'Issue the cluster PKI (etcd, Kubernetes, front-proxy CAs; member certificates; bootstrap token)', kind: STEP.pki },
-    { key: 'os-prep', phase: 'hosts', title: `os-prep on ${all.length} hosts`, kind: STEP.hostRole, args: { role: 'os-prep', hosts: all } },
   ];
-  // etcd-only hosts run no kubelet, so they need neither containerd nor the Kubernetes binaries.
-  const kube = spec.hosts.filter((h) => h.roles.includes('control-plane') || h.roles.includes('worker')).map((h) => h.name);
-  if (kube.length > 0) {
-    steps.push({ key: 'containerd', phase: 'hosts', title: `containerd on ${kube.length} hosts`, kind: STEP.hostRole, args: { role: 'containerd', hosts: kube } });
-    steps.push({ key: 'kube-node', phase: 'hosts', title: `kubelet, kubeadm, kubectl on ${kube.length} hosts`, kind: STEP.hostRole, args: { role: 'kube-node', hosts: kube } });
-    // Before any kubeadm: with images in the mirror nothing is pulled; without, nothing is imported.
-    steps.push({
-      key: 'images',
-      phase: 'hosts',
-      title: `Container images from the mirror into containerd on ${kube.length} hosts (none if the mirror holds no images: kubelet pulls them from the registry)`,
-      kind: STEP.hostRole,
-      args: { role: 'images', hosts: kube },
-    });
-  }
+  // Every host installs at its own pace (executors/hosts.ts): os-prep; containerd, kubelet/kubeadm/
+  // kubectl and the mirror's images where a kubelet runs; etcd installed, not started, on members.
+  steps.push({ key: 'hosts', phase: 'hosts', title: `Install ${all.length} hosts, each at its own pace: os-prep; containerd, kubelet, kubeadm, kubectl and the mirror's container images where a kubelet runs; etcd (not started) on ${etcd.length} members`, kind: STEP.hostsInstall, args: { hosts: all } });
   if (firstEtcd !== undefined) {
-    // Binaries, certificates and each member's final configuration on every etcd host at once, not
-    // started: the etcd phase that follows only changes membership and starts members, one at a time.
-    steps.push({ key: 'etcd-install', phase: 'hosts', title: `Install etcd on ${etcd.length} hosts (not started)`, kind: STEP.etcdInstall, args: { members: etcd } });
     steps.push({ key: `etcd/start/${firstEtcd}`, phase: 'etcd', host: firstEtcd, title: `Start etcd on ${firstEtcd} (new cluster)`, kind: STEP.etcdFirst, args: { member: firstEtcd } });
     steps.push({ key: `etcd/health/1`, phase: 'etcd', title: 'Gate: etcd healthy with 1 voter', kind: STEP.etcdHealth, args: { members: [firstEtcd] } });
     for (const [i, member] of moreEtcd.entries()) {
