@@ -90,11 +90,11 @@ async function untilReady(env: KubeLab, kubeconfig: string, n: number, deadlineM
 interface StepTiming {
   key: string;
   ms: number;
-  /** Per host: the run's slowest tasks (name: ms), for the steps that ran roles. */
-  slowest?: Record<string, string[]>;
+  /** Per host, for steps that ran roles: each run's role and wall time, then the host's three slowest tasks (ms). */
+  hosts?: Record<string, { runs: string[]; slowest: string[] }>;
 }
 
-/** Each step's wall time and, for role runs, every host's three slowest tasks — where the time went. */
+/** Each step's wall time and, for role runs, every host's runs and slowest tasks — where the time went. */
 async function stepTimings(env: KubeLab, doc: OperationDocument): Promise<StepTiming[]> {
   const out: StepTiming[] = [];
   for (const s of doc.steps) {
@@ -102,14 +102,22 @@ async function stepTimings(env: KubeLab, doc: OperationDocument): Promise<StepTi
     const timing: StepTiming = { key: s.key, ms: Date.parse(s.endedAt) - Date.parse(s.startedAt) };
     const runs = (s.data as { runs?: unknown } | undefined)?.runs;
     if (Array.isArray(runs)) {
-      timing.slowest = {};
+      const hosts: Record<string, { runs: string[]; tasks: { name: string; ms: number }[] }> = {};
       for (const id of runs.filter((r): r is string => typeof r === 'string')) {
         const run = await env.lab.ctlJson<RunDocument>(['run', id, '-o', 'json']);
         for (const h of run.hosts) {
-          const top = [...h.results].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
-          timing.slowest[h.name] = top.map((t) => `${t.name}: ${Math.round(t.durationMs)}`);
+          const entry = (hosts[h.name] ??= { runs: [], tasks: [] });
+          const ms = h.startedAt !== null && h.finishedAt !== null ? Date.parse(h.finishedAt) - Date.parse(h.startedAt) : Number.NaN;
+          entry.runs.push(`${run.role}: ${Math.round(ms)}`);
+          entry.tasks.push(...h.results.map((t) => ({ name: t.name, ms: t.durationMs })));
         }
       }
+      timing.hosts = Object.fromEntries(
+        Object.entries(hosts).map(([name, h]) => [
+          name,
+          { runs: h.runs, slowest: [...h.tasks].sort((a, b) => b.ms - a.ms).slice(0, 3).map((t) => `${t.name}: ${Math.round(t.ms)}`) },
+        ]),
+      );
     }
     out.push(timing);
   }
