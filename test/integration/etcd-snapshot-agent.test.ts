@@ -29,7 +29,7 @@ import { createSnapshotMetrics } from '../../controller/src/snapshots/metrics.js
 import { policySource } from '../../controller/src/snapshots/policy.js';
 import { S3Target } from '../../controller/src/snapshots/s3-target.js';
 import { SnapshotService } from '../../controller/src/snapshots/service.js';
-import { UploadSlots } from '../../controller/src/snapshots/uploads.js';
+import { fileSink, UploadSlots } from '../../controller/src/snapshots/uploads.js';
 import { SnapshotVault } from '../../controller/src/snapshots/vault.js';
 import { type TempStore, tempStore } from '../../controller/src/store/testing.js';
 import { silentLogger } from '../../shared/src/log.js';
@@ -178,7 +178,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
   }, 60_000);
 
   it('refuses an upload without a host client certificate', async () => {
-    const id = new UploadSlots().open({ host: 'h1', maxBytes: 10, dir: dir.path, ttlMs: 1000 });
+    const id = new UploadSlots().open({ host: 'h1', maxBytes: 10, sink: fileSink(join(dir.path, 'refused.db')), ttlMs: 1000 });
     const res = await app.inject({ method: 'PUT', url: `/v1/agent/etcd-snapshots/${id}`, headers: { 'content-type': 'application/octet-stream' }, payload: 'x' });
     expect(res.statusCode).toBe(401);
   });

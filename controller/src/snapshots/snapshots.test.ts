@@ -7,7 +7,7 @@ import { silentLogger } from '../../../shared/src/log.js';
 import { checkSnapshotPolicy, defaultSnapshotPolicy } from '../cluster/snapshot-spec.js';
 import { expiredSnapshots } from './retention.js';
 import { SnapshotScheduler } from './scheduler.js';
-import { UploadSlots } from './uploads.js';
+import { fileSink, UploadSlots } from './uploads.js';
 
 const HOUR = 3_600_000;
 const dirs: string[] = [];
@@ -51,7 +51,7 @@ describe('UploadSlots', () => {
 
   it('accepts one upload from the host it was opened for, hashing it', async () => {
     const slots = new UploadSlots();
-    const id = slots.open({ host: 'h1', maxBytes: 100, dir: await tmp(), ttlMs: 60_000 });
+    const id = slots.open({ host: 'h1', maxBytes: 100, sink: fileSink(join(await tmp(), 'up.db')), ttlMs: 60_000 });
     const got = await slots.receive(id, 'h1', Readable.from([Buffer.from('hello')]), 5);
     expect(got).toMatchObject({ size: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' });
     await expect(slots.receive(id, 'h1', Readable.from([Buffer.from('x')]), 1)).rejects.toMatchObject({ code: 'BALLAST_ERR_VALIDATION' });
@@ -61,11 +61,11 @@ describe('UploadSlots', () => {
     let now = 1000;
     const slots = new UploadSlots({ now: () => now });
     const dir = await tmp();
-    const id = slots.open({ host: 'h1', maxBytes: 4, dir, ttlMs: 100 });
+    const id = slots.open({ host: 'h1', maxBytes: 4, sink: fileSink(join(dir, 'a.db')), ttlMs: 100 });
     await expect(slots.receive(id, 'h2', Readable.from([Buffer.from('x')]), 1)).rejects.toMatchObject({ code: 'BALLAST_ERR_NOT_FOUND' });
     await expect(slots.receive(id, 'h1', Readable.from([Buffer.from('hello')]), null)).rejects.toMatchObject({ code: 'BALLAST_ERR_TOO_LARGE' });
     expect(await readdir(dir)).toEqual([]);
-    const late = slots.open({ host: 'h1', maxBytes: 4, dir, ttlMs: 100 });
+    const late = slots.open({ host: 'h1', maxBytes: 4, sink: fileSink(join(dir, 'b.db')), ttlMs: 100 });
     now += 101;
     await expect(slots.receive(late, 'h1', Readable.from([Buffer.from('x')]), 1)).rejects.toMatchObject({ code: 'BALLAST_ERR_NOT_FOUND' });
   });
