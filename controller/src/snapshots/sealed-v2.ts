@@ -26,6 +26,7 @@ import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
+import { HashWriter } from './hash-writer.js';
 import { CHUNK, MAGIC_PREFIX, MAX_BUNDLE_JSON_BYTES, type OpenedInfo, type OpenOptions, type SealedInfo } from './sealed-format.js';
 
 const MAGIC = Buffer.concat([MAGIC_PREFIX, Buffer.from([0x02, 0x00])]);
@@ -34,6 +35,8 @@ const TAG_BYTES = 16;
 const FINAL_BIT = 0x8000_0000;
 /** The largest segment size a reader accepts (the header says which one the writer used). */
 const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Written bytes between background flushes, so the final fsync has little left to write. */
+const FLUSH_EVERY = 32 * 1024 * 1024;
 
 /** The 8-byte key id written in the header (see the file comment). */
 export function keyIdOf(key: Buffer): Buffer {
@@ -66,6 +69,8 @@ export class SealWriter {
   #index = 0;
   #size = 0;
   #inflight: Promise<unknown> = Promise.resolve();
+  #unflushed = 0;
+  readonly #flushes: Promise<unknown>[] = [];
   #closed = false;
 
   private constructor(o: { key: Buffer; header: Buffer; fh: FileHandle; tmp: string; segmentBytes: number }) {
@@ -117,6 +122,7 @@ export class SealWriter {
       await this.#flushData();
       this.#segment(bundle, true);
       await this.#inflight;
+      await Promise.all(this.#flushes);
       await this.#fh.sync();
       this.#closed = true;
       await this.#fh.close();
@@ -133,6 +139,7 @@ export class SealWriter {
   /** Closes and deletes the temporary file (safe to call twice, and after a failed finish). */
   async abort(): Promise<void> {
     await this.#inflight.catch(() => undefined);
+    await Promise.allSettled(this.#flushes);
     if (!this.#closed) {
       this.#closed = true;
       await this.#fh.close().catch(() => undefined);
@@ -179,11 +186,19 @@ export class SealWriter {
     for (const p of parts) {
       this.#hash.update(p);
       this.#size += p.length;
+      this.#unflushed += p.length;
     }
     const previous = this.#inflight;
     const next = previous.then(() => this.#fh.writev(parts));
     next.catch(() => undefined); // observed by the next await of #inflight
     this.#inflight = next;
+    if (this.#unflushed >= FLUSH_EVERY) {
+      // Flush what is written so far in the background (alongside the next writes), not all at the end.
+      this.#unflushed = 0;
+      const flush = next.then(() => this.#fh.datasync());
+      flush.catch(() => undefined); // awaited in finish
+      this.#flushes.push(flush);
+    }
   }
 }
 
@@ -209,7 +224,7 @@ export async function openSealedV2(opts: OpenOptions): Promise<OpenedInfo> {
   const invalid = (why: string, cause?: unknown) =>
     new BallastError('BALLAST_ERR_SNAPSHOT_INVALID', `failed to open snapshot ${opts.sealedPath}: ${why}`, cause === undefined ? {} : { cause });
   const fh = await open(opts.sealedPath, 'r');
-  let out: FileHandle | null = null;
+  let out: HashWriter | null = null;
   try {
     const size = (await fh.stat()).size;
     const header = await readAt(fh, 0, HEADER_BYTES);
@@ -222,11 +237,9 @@ export async function openSealedV2(opts: OpenOptions): Promise<OpenedInfo> {
     const prefix = header.subarray(16, 23);
     const segmentBytes = header.readUInt32BE(24);
     if (segmentBytes < 1 || segmentBytes > MAX_SEGMENT_BYTES) throw invalid(`its header names a segment size of ${segmentBytes} bytes`);
-    out = opts.dbOutPath === null ? null : await open(opts.dbOutPath, 'w', 0o600);
+    // Hashing and writing run on a second thread (hash-writer.ts), fed only checked segments.
+    out = HashWriter.start(opts.dbOutPath);
     const frameMax = 4 + segmentBytes + TAG_BYTES;
-    const dbHash = createHash('sha256');
-    let dbSize = 0;
-    let written: Promise<unknown> = Promise.resolve();
     let pos = HEADER_BYTES;
     let index = 0;
     let next: Promise<Buffer> | null = pos < size ? readAt(fh, pos, frameMax) : null;
@@ -255,32 +268,22 @@ export async function openSealedV2(opts: OpenOptions): Promise<OpenedInfo> {
       }
       if (final) {
         if (nextPos !== size) throw invalid(`${size - nextPos} bytes follow its final segment`);
-        await written;
-        return { dbSha256: dbHash.digest('hex'), dbSize, bundleJson: plain.toString('utf8') };
+        const db = await out.finish();
+        out = null;
+        return { dbSha256: db.sha256, dbSize: db.size, bundleJson: plain.toString('utf8') };
       }
-      dbHash.update(plain);
-      dbSize += plain.length;
-      if (out !== null) {
-        const sink = out;
-        await written;
-        written = sink.write(plain);
-        written.catch(() => undefined); // observed by the next await
-      }
+      await out.push(plain);
       pos = nextPos;
       index += 1;
       if (next === null) throw invalid(`it is truncated: it ends after segment ${index - 1} (${size} bytes) without its final segment`);
     }
     throw invalid(`it is truncated: ${size} bytes, no segment after its header`);
   } catch (err) {
-    if (out !== null) {
-      await out.close().catch(() => undefined);
-      out = null;
-      if (opts.dbOutPath !== null) await rm(opts.dbOutPath, { force: true });
-    }
+    await out?.abort();
+    if (opts.dbOutPath !== null) await rm(opts.dbOutPath, { force: true });
     if (err instanceof BallastError) throw err;
     throw invalid(`decryption failed (it could not be read): ${messageOf(err)}`, err);
   } finally {
-    await out?.close();
     await fh.close();
   }
 }
