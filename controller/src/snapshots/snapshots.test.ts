@@ -33,7 +33,7 @@ describe('retention', () => {
 
 describe('snapshot policy', () => {
   it('has hourly snapshots, 24 + 7 kept and a daily drill by default, and reports bad cron expressions with their path', () => {
-    expect(defaultSnapshotPolicy()).toEqual({ enabled: true, schedule: '0 * * * *', keepHourly: 24, keepDaily: 7, drillSchedule: '30 3 * * *' });
+    expect(defaultSnapshotPolicy()).toEqual({ enabled: true, schedule: '0 * * * *', keepHourly: 24, keepDaily: 7, drillSchedule: '30 3 * * *', autoDefrag: true, defragSchedule: '0 4 * * *' });
     const bad = checkSnapshotPolicy({ schedule: '61 * * * *', keepHourly: 0 });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.problems.map((p) => p.path)).toContain('/snapshots/keepHourly');
@@ -78,10 +78,13 @@ describe('SnapshotScheduler', () => {
     const scheduler = new SnapshotScheduler({
       clusters: () => ['a'],
       policy: () => policy,
-      work: { take: async (c) => runs.push(`take:${c}`), drill: async (c) => runs.push(`drill:${c}`) },
+      work: { take: async (c) => runs.push(`take:${c}`), drill: async (c) => runs.push(`drill:${c}`), defrag: async (c) => runs.push(`defrag:${c}`) },
       log: silentLogger(),
     });
     await scheduler.start();
+    expect(scheduler.running()).toEqual({ 'a/snapshot': '* * * * * *', 'a/drill': '0 0 1 1 *', 'a/defrag': '0 4 * * *' });
+    policy = { ...policy, autoDefrag: false };
+    scheduler.ensureSchedules();
     expect(scheduler.running()).toEqual({ 'a/snapshot': '* * * * * *', 'a/drill': '0 0 1 1 *' });
     await new Promise((r) => setTimeout(r, 2200));
     expect(runs.filter((r) => r === 'take:a').length).toBeGreaterThanOrEqual(1);
