@@ -188,8 +188,11 @@ export class SnapshotService {
     for (const id of expired) await this.delete(id, 'retention');
     if (this.#o.s3 !== null) {
       try {
+        // The bucket's times are its LastModified (seconds, upload time): for snapshots the store knows,
+        // its own time decides, so both places keep the same ones even when snapshots share a second.
+        const known = new Map(local.map((r) => [r.id, r.createdAt]));
         const remote = await this.#o.s3.list(cluster);
-        await this.#o.s3.delete(cluster, expiredSnapshots(remote.map((r) => ({ ...r, bad: false })), policy));
+        await this.#o.s3.delete(cluster, expiredSnapshots(remote.map((r) => ({ ...r, createdAt: known.get(r.id) ?? r.createdAt, bad: false })), policy));
       } catch (err) {
         this.#o.log.error({ cluster, err: messageOf(err) }, 'failed to apply retention in the S3 target');
       }
