@@ -5,6 +5,8 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
 import { checkSnapshotPolicy, defaultSnapshotPolicy } from '../cluster/snapshot-spec.js';
+import type { ClusterSpec } from '../cluster/spec.js';
+import { policySource } from './policy.js';
 import { expiredSnapshots } from './retention.js';
 import { SnapshotScheduler } from './scheduler.js';
 import { fileSink, UploadSlots } from './uploads.js';
@@ -32,6 +34,15 @@ describe('retention', () => {
 });
 
 describe('snapshot policy', () => {
+  it('fills fields a stored spec or override predates (autoDefrag, defragSchedule) with their defaults', () => {
+    const old = { enabled: true, schedule: '*/30 * * * *', keepHourly: 4, keepDaily: 2, drillSchedule: '30 3 * * *' };
+    const spec = { name: 'a', snapshots: old } as unknown as ClusterSpec;
+    const fromSpec = policySource({ policy: () => null, setPolicy: () => {} }, () => spec).policy('a');
+    expect(fromSpec).toEqual({ ...old, autoDefrag: true, defragSchedule: '0 4 * * *' });
+    const stored = policySource({ policy: () => ({ ...old, keepHourly: 9 }), setPolicy: () => {} }, () => spec).info('a');
+    expect(stored).toMatchObject({ source: 'ballastctl', policy: { keepHourly: 9, autoDefrag: true, defragSchedule: '0 4 * * *' } });
+  });
+
   it('has hourly snapshots, 24 + 7 kept and a daily drill by default, and reports bad cron expressions with their path', () => {
     expect(defaultSnapshotPolicy()).toEqual({ enabled: true, schedule: '0 * * * *', keepHourly: 24, keepDaily: 7, drillSchedule: '30 3 * * *', autoDefrag: true, defragSchedule: '0 4 * * *' });
     const bad = checkSnapshotPolicy({ schedule: '61 * * * *', keepHourly: 0 });
