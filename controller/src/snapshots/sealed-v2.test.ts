@@ -139,6 +139,15 @@ describe('sealed snapshot format 2 (chunked AES-256-GCM)', () => {
     await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('a decrypted copy that cannot be written is BALLAST_ERR_IO (not the snapshot\'s fault), small or large, without hanging', async () => {
+    const dir = await tmp();
+    for (const n of [3500, 40_000]) {
+      const path = await seal(dir, randomBytes(n));
+      await expect(openSealedSnapshot({ key, sealedPath: path, dbOutPath: join(dir, 'missing-dir', 'out.db') })).rejects.toMatchObject({ code: 'BALLAST_ERR_IO' });
+      await rm(path);
+    }
+  });
+
   it('abort deletes the partial file; format-1 bundles still open; an unknown format is refused', async () => {
     const dir = await tmp();
     const w = await SealWriter.create({ key, dir, segmentBytes: SEG });

@@ -170,8 +170,9 @@ export class SnapshotVault {
       return { record: this.get(id), bundle };
     } catch (err) {
       if (dbOutPath !== null) await rm(dbOutPath, { force: true });
-      // A missing key is the controller's problem, not the snapshot's: not recorded against it.
-      if (err instanceof BallastError && err.code === 'BALLAST_ERR_SNAPSHOT_KEY') throw err;
+      // A missing key, or no room to write the decrypted copy, is the controller's problem, not the
+      // snapshot's: not recorded against it.
+      if (err instanceof BallastError && (err.code === 'BALLAST_ERR_SNAPSHOT_KEY' || err.code === 'BALLAST_ERR_IO')) throw err;
       const message = messageOf(err);
       this.#o.repo.setVerified(id, message);
       if (err instanceof BallastError && err.code === 'BALLAST_ERR_SNAPSHOT_INVALID') throw err;
