@@ -1,23 +1,28 @@
 /**
  * Snapshot and restore benchmark (issue 13: "Ballast ≤ 1.5× the floor"). A real etcd 3.5.33 under
  * mutual TLS filled with ~`--mb` MB; then, `--runs` times each, median reported:
- * - floor: `etcdctl snapshot save` (the member's certificates) and `etcdutl snapshot restore`;
- * - Ballast: the snapshot service through the agent's etcd module (etcdctl save, status, mTLS
- *   upload to the controller's HTTPS route, sha256 on both ends, etcdutl cross-check, AES-256-GCM
- *   seal, record) and the restore path `cluster recover` uses (open = decrypt + verify, then the
+ * - floor: `etcdctl snapshot save` (the member's certificates) and `etcdutl snapshot restore`
+ *   (with `--bump-revision --mark-compacted`, as a Kubernetes restore needs);
+ * - Ballast: the snapshot service through the agent's etcd module (etcdctl save with the upload
+ *   reading the file as it is written, mTLS upload to the controller's HTTPS route, sha256 on both
+ *   ends, sealed into format 2 as it arrives, fsync, record; then etcdutl status on the member) and
+ *   the restore path a drill uses (open = decrypt + verify every segment and the sha256, then the
  *   same `etcdutl snapshot restore`).
- * Only the websocket hop is an in-process call (a few bytes). JSON on stdout.
+ * The agent runs on a worker thread (on a cluster it is another process on the member); only the
+ * websocket hop is an in-process call (a few bytes). Bounded by --max-minutes. JSON on stdout,
+ * with the 1-minute load average before and after (the machine may be shared).
  *
- *   npm run build && node dist/bench/snapshot.js [--mb 100] [--runs 3] [--etcd-bin-dir DIR]
+ *   npm run build && node dist/bench/snapshot.js [--mb 100] [--runs 3] [--max-minutes 30] [--etcd-bin-dir DIR]
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { answerEtcdRequest, createEtcdMaintenance } from '../agent/src/etcd/maintenance.js';
+import { Worker } from 'node:worker_threads';
 import { createEtcdClient } from '../shared/src/etcd/client.js';
 import { buildApp } from '../controller/src/api/app.js';
 import type { ClusterSpec } from '../controller/src/cluster/spec.js';
@@ -35,7 +40,14 @@ import { silentLogger } from '../shared/src/log.js';
 import { caPublicKeyHash } from '../shared/src/pki.js';
 import { parseResponse } from '../shared/src/protocol/responses.js';
 
-const { values } = parseArgs({ options: { mb: { type: 'string', default: '100' }, runs: { type: 'string', default: '3' }, 'etcd-bin-dir': { type: 'string', default: '/var/cache/ballast/etcd/v3.5.33/bin' } } });
+const { values } = parseArgs({
+  options: {
+    mb: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '3' },
+    'max-minutes': { type: 'string', default: '30' },
+    'etcd-bin-dir': { type: 'string', default: '/var/cache/ballast/etcd/v3.5.33/bin' },
+  },
+});
 const BIN = values['etcd-bin-dir'];
 const run = promisify(execFile);
 
@@ -58,7 +70,21 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ballast-bench-snapshot-'));
   let etcd: ChildProcess | null = null;
+  let agent: Worker | null = null;
+  /** Inside Ballast's snapshot: the agent's whole answer (save + upload + status) and its etcdctl save alone. */
+  const agentMs: number[] = [];
+  const etcdctlMs: number[] = [];
   const store = openStore({ path: join(dir, 'ballast.db') });
+  // Bounded: a bench that runs away (a stuck etcd, a machine too busy) stops and cleans up.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`snapshot bench: over --max-minutes ${values['max-minutes']}; stopping\n`);
+    etcd?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(3);
+  }, Number(values['max-minutes']) * 60_000);
+  watchdog.unref();
+  const loadBefore = loadavg();
+  const t0 = performance.now();
   try {
     const etcdCa = await createCa({ commonName: 'bench-etcd-ca' });
     const server = await issueLeafCert({ ca: etcdCa, commonName: 'h1', usages: ['serverAuth', 'clientAuth'], dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
@@ -84,13 +110,14 @@ async function main(): Promise<void> {
       if (i > 100) throw new Error('etcd did not start');
       await new Promise((r) => setTimeout(r, 200));
     }
-    // Fill: 100 KiB values, 8 writes in flight.
+    // Fill: 100 KiB values, 16 writes in flight.
     const value = randomBytes(100 * 1024).toString('base64');
     const count = Math.ceil((Number(values.mb) * 1024 * 1024) / (100 * 1024));
-    for (let i = 0; i < count; i += 8) {
-      await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, j) => kv.post('/v3/kv/put', { key: Buffer.from(`/bench/${i + j}`).toString('base64'), value })));
+    for (let i = 0; i < count; i += 16) {
+      await Promise.all(Array.from({ length: Math.min(16, count - i) }, (_, j) => kv.post('/v3/kv/put', { key: Buffer.from(`/bench/${i + j}`).toString('base64'), value })));
     }
     await kv.post('/v3/kv/put', { key: Buffer.from('/registry/namespaces/kube-system').toString('base64'), value: Buffer.from('x').toString('base64') });
+    const fillMs = performance.now() - t0;
 
     // The controller side over real HTTPS with mTLS.
     const ca = await createCa({ commonName: 'bench-controller-ca' });
@@ -114,14 +141,26 @@ async function main(): Promise<void> {
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
-    const maintenance = createEtcdMaintenance({ root, creds: { caPem: ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem, config: { server: `https://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}` } } });
+    // The agent runs on a thread of its own (bench/snapshot-agent-worker.ts): on a cluster it is another process on the member.
+    const agentOptions = { root, creds: { caPem: ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem, config: { server: `https://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}` } } };
+    agent = new Worker(new URL('./snapshot-agent-worker.js', import.meta.url), { workerData: agentOptions });
+    const worker = agent;
     const session: SessionHandle = {
       sessionId: 'bench',
       close: () => {},
       async request(make) {
         const req = make(randomBytes(4).toString('hex'));
         if (req.type !== 'req.etcd') throw new Error(req.type);
-        return parseResponse(req, await answerEtcdRequest(req, maintenance));
+        const t0 = performance.now();
+        const reply = await new Promise<{ ok: true; res: unknown } | { ok: false; message: string }>((resolve) => {
+          worker.once('message', resolve);
+          worker.postMessage(req);
+        });
+        if (!reply.ok) throw new Error(reply.message);
+        const res = parseResponse(req, reply.res);
+        agentMs.push(performance.now() - t0);
+        if ('saveMs' in res && typeof res.saveMs === 'number') etcdctlMs.push(res.saveMs);
+        return res;
       },
     };
     hosts.get = () => ({ id: 'h1', name: 'h1', connected: true, state: 'healthy' }) as HostView;
@@ -131,12 +170,14 @@ async function main(): Promise<void> {
     const floorRestore: number[] = [];
     const ballastSave: number[] = [];
     const ballastRestore: number[] = [];
+    const ballastOpen: number[] = [];
     let size = 0;
     const tls = ['--endpoints', url, '--cacert', join(pki, 'ca.crt'), '--cert', join(pki, 'healthcheck-client.crt'), '--key', join(pki, 'healthcheck-client.key')];
     for (let r = 0; r < Number(values.runs); r++) {
       const db = join(dir, `floor-${r}.db`);
       floorSave.push(await timed(() => run(join(BIN, 'etcdctl'), [...tls, 'snapshot', 'save', db])));
-      floorRestore.push(await timed(() => run(join(BIN, 'etcdutl'), ['snapshot', 'restore', db, '--data-dir', join(dir, `floor-restore-${r}`)])));
+      // The floor restores with the same flags a Kubernetes restore needs (and Ballast uses).
+      floorRestore.push(await timed(() => run(join(BIN, 'etcdutl'), ['snapshot', 'restore', db, '--data-dir', join(dir, `floor-restore-${r}`), '--bump-revision', '1000000000', '--mark-compacted'])));
       await rm(db);
       await rm(join(dir, `floor-restore-${r}`), { recursive: true });
       let id = '';
@@ -148,7 +189,9 @@ async function main(): Promise<void> {
       const into = join(dir, `open-${r}`);
       await mkdir(into, { mode: 0o700 });
       ballastRestore.push(await timed(async () => {
+        const t0 = performance.now();
         const opened = await vault.open(id, into);
+        ballastOpen.push(performance.now() - t0);
         await run(join(BIN, 'etcdutl'), ['snapshot', 'restore', opened.dbPath, '--data-dir', join(into, 'data'), '--bump-revision', '1000000000', '--mark-compacted']);
       }));
       await rm(into, { recursive: true });
@@ -157,14 +200,18 @@ async function main(): Promise<void> {
     const out = {
       dbBytes: size,
       runs: Number(values.runs),
+      fillSeconds: Math.round(fillMs / 1000),
+      loadAverage1m: { before: +(loadBefore[0] ?? 0).toFixed(2), after: +(loadavg()[0] ?? 0).toFixed(2) },
+      cpus: cpus().length,
       floor: { saveMs: Math.round(median(floorSave)), restoreMs: Math.round(median(floorRestore)) },
       ballast: { saveMs: Math.round(median(ballastSave)), restoreMs: Math.round(median(ballastRestore)) },
       ratio: { save: +(median(ballastSave) / median(floorSave)).toFixed(2), restore: +(median(ballastRestore) / median(floorRestore)).toFixed(2) },
-      samplesMs: { floorSave: floorSave.map(Math.round), floorRestore: floorRestore.map(Math.round), ballastSave: ballastSave.map(Math.round), ballastRestore: ballastRestore.map(Math.round) },
+      samplesMs: { floorSave: floorSave.map(Math.round), floorRestore: floorRestore.map(Math.round), ballastSave: ballastSave.map(Math.round), ballastRestore: ballastRestore.map(Math.round), ballastOpen: ballastOpen.map(Math.round), ballastAgent: agentMs.map(Math.round), ballastEtcdctl: etcdctlMs.map(Math.round) },
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } finally {
     etcd?.kill('SIGKILL');
+    await agent?.terminate();
     store.close();
     await rm(dir, { recursive: true, force: true });
   }

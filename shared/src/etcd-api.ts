@@ -91,6 +91,8 @@ export const SnapshotPolicyInfoSchema = Type.Object({
     keepHourly: Type.Integer(),
     keepDaily: Type.Integer(),
     drillSchedule: Type.String(),
+    autoDefrag: Type.Boolean(),
+    defragSchedule: Type.String(),
   }),
 });
 export type SnapshotPolicyInfo = Static<typeof SnapshotPolicyInfoSchema>;
@@ -102,6 +104,8 @@ export const SnapshotPolicyUpdateSchema = Type.Object(
     keepHourly: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     keepDaily: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     drillSchedule: Type.Optional(Type.String({ maxLength: 128 })),
+    autoDefrag: Type.Optional(Type.Boolean()),
+    defragSchedule: Type.Optional(Type.String({ maxLength: 128 })),
   },
   { additionalProperties: false },
 );

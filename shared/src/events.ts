@@ -56,6 +56,7 @@ export const ControllerEventKindSchema = Type.Union([
   Type.Literal('etcd.drill'),
   Type.Literal('etcd.drill-failed'),
   Type.Literal('etcd.defrag'),
+  Type.Literal('etcd.defrag-failed'),
   // A taken-out host's kubelet registered its Node again at boot; the controller deleted it (membership/returned-host.ts).
   Type.Literal('node.stale-deleted'),
 ]);

@@ -23,14 +23,15 @@ import type { HostView } from '../../controller/src/fleet/directory.js';
 import type { SessionHandle } from '../../controller/src/hub/host-tracker.js';
 import { createMetrics } from '../../controller/src/metrics.js';
 import { createCa, issueClientCert, issueServerCert } from '../../controller/src/pki/ca.js';
-import { clusterStatus, defragCluster } from '../../controller/src/snapshots/etcd-care.js';
+import { autoDefrag, clusterStatus, defragCluster } from '../../controller/src/snapshots/etcd-care.js';
 import { createSnapshotMetrics } from '../../controller/src/snapshots/metrics.js';
 import { policySource } from '../../controller/src/snapshots/policy.js';
 import { S3Target } from '../../controller/src/snapshots/s3-target.js';
 import { SnapshotService } from '../../controller/src/snapshots/service.js';
-import { UploadSlots } from '../../controller/src/snapshots/uploads.js';
+import { fileSink, UploadSlots } from '../../controller/src/snapshots/uploads.js';
 import { SnapshotVault } from '../../controller/src/snapshots/vault.js';
 import { type TempStore, tempStore } from '../../controller/src/store/testing.js';
+import { createEtcdClient } from '../../shared/src/etcd/client.js';
 import { silentLogger } from '../../shared/src/log.js';
 import { freePort, tempDir, waitFor } from './harness.js';
 import { agentEtcdSession, startTlsEtcdHost, type TlsEtcdHost } from './snapshot-support.js';
@@ -50,6 +51,8 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
   let s3: S3Target;
   let registry: ReturnType<typeof createMetrics>['registry'];
   let tokens: { viewer: string; operator: string };
+  let snapshotMetrics: ReturnType<typeof createSnapshotMetrics>;
+  let kv: ReturnType<typeof createEtcdClient>;
   let cliConfig: string;
   let etcd: TlsEtcdHost;
   const hosts = { get: (_n: string) => null as HostView | null, session: (_id: string) => null as SessionHandle | null };
@@ -84,13 +87,15 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     const agentCert = await issueClientCert({ ca, commonName: 'h1' });
     const metrics = createMetrics({ collectProcess: false });
     registry = metrics.registry;
+    snapshotMetrics = createSnapshotMetrics(registry);
+    kv = createEtcdClient({ endpoints: [`https://127.0.0.1:${client}`], tls: { ca: tls.vars.caCert, cert: tls.vars.clientCert, key: tls.vars.clientKey }, timeoutMs: 20_000 });
     const vault = new SnapshotVault({ dir: join(ts.dir, 'snapshots'), repo: ts.store.snapshots, key: async () => randomBytes(32).fill(7), bundleInputs: () => ({ pki: [], spec: { name: 'lab' } }) });
     const uploads = new UploadSlots();
     const spec = { name: 'lab', hosts: [{ name: 'h1', address: '127.0.0.1', roles: ['etcd'] }] } as unknown as ClusterSpec;
     const policies = policySource(ts.store.snapshots, (c) => (c === 'lab' ? spec : null));
     service = new SnapshotService({
       vault, repo: ts.store.snapshots, uploads, hosts, spec: (c) => (c === 'lab' ? spec : null), policy: (c) => policies.policy(c),
-      events: ts.store.events, metrics: createSnapshotMetrics(registry), s3, binDirs: [ETCD_BIN], log: silentLogger(),
+      events: ts.store.events, metrics: snapshotMetrics, s3, binDirs: [ETCD_BIN], log: silentLogger(),
     });
     app = await testApp({
       store: ts.store, ca, metrics,
@@ -146,7 +151,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
   }, 60_000);
 
   it('refuses an upload without a host client certificate', async () => {
-    const id = new UploadSlots().open({ host: 'h1', maxBytes: 10, dir: dir.path, ttlMs: 1000 });
+    const id = new UploadSlots().open({ host: 'h1', maxBytes: 10, sink: fileSink(join(dir.path, 'refused.db')), ttlMs: 1000 });
     const res = await app.inject({ method: 'PUT', url: `/v1/agent/etcd-snapshots/${id}`, headers: { 'content-type': 'application/octet-stream' }, payload: 'x' });
     expect(res.statusCode).toBe(401);
   });
@@ -200,4 +205,45 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('no such snapshot');
   }, 120_000);
+  it('automatic defrag (the scheduled rule): nothing on a small database; over 100 MB with under half in use, defragments, with an event and metrics', async () => {
+    const deps = { service, hosts, metrics: snapshotMetrics, events: ts.store.events };
+    expect((await autoDefrag(deps, 'lab')).members).toEqual([]);
+    expect(await registry.metrics()).toMatch(/ballast_etcd_auto_defrags_total\{cluster="lab",outcome="not-needed"\} 1/);
+    // ~110 MB of 100 KiB values, then deleted and compacted: a big file, mostly free pages.
+    const value = randomBytes(100 * 1024).toString('base64');
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    for (let i = 0; i < 1100; i += 16) {
+      await Promise.all(Array.from({ length: Math.min(16, 1100 - i) }, (_, j) => kv.post('/v3/kv/put', { key: b64(`/fill/${i + j}`), value })));
+    }
+    const del = (await kv.post('/v3/kv/deleterange', { key: b64('/fill/'), range_end: b64('/fill0') })) as { header: { revision: string } };
+    await kv.post('/v3/kv/compaction', { revision: del.header.revision, physical: true });
+    const before = await clusterStatus(service, hosts, 'lab');
+    const member = before.members[0]?.status;
+    expect(member?.dbSize).toBeGreaterThan(100 * 1024 * 1024);
+    expect(member?.dbSizeInUse).toBeLessThan((member?.dbSize ?? 0) / 2);
+
+    const res = await autoDefrag(deps, 'lab');
+    expect(res.members.map((m) => m.host)).toEqual(['h1']);
+    const [m] = res.members;
+    expect(m?.after).toBeLessThan((m?.before ?? 0) / 4);
+    const event = ts.store.events.list({ limit: 20 }).find((e) => e.kind === 'etcd.defrag');
+    expect(event?.message).toMatch(/automatic etcd defragmentation of cluster lab: h1 \d+ MB → \d+ MB \(\d+ MB reclaimed\)/);
+    const text = await registry.metrics();
+    expect(text).toMatch(/ballast_etcd_auto_defrags_total\{cluster="lab",outcome="defragmented"\} 1/);
+    expect(text).toMatch(/ballast_etcd_defrag_reclaimed_bytes\{cluster="lab"\} [1-9]\d{7,}/);
+    // Done once, the rule has nothing left to do.
+    expect((await autoDefrag(deps, 'lab')).members).toEqual([]);
+    // Switched off (and its schedule changed) with ballastctl; a bad switch value is a usage error.
+    const cli = async (...argv: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(argv, { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, env: { BALLAST_CONFIG: cliConfig }, homedir: dir.path, cwd: dir.path });
+      return { code, out: out.join(''), err: err.join('') };
+    };
+    expect((await cli('etcd', 'schedule', 'show', 'lab')).out).toMatch(/Auto defrag:\s+on \(0 4 \* \* \*\)/);
+    const off = await cli('etcd', 'schedule', 'set', 'lab', '--auto-defrag', 'off', '--defrag-schedule', '15 5 * * *', '-o', 'json');
+    expect(off.code, off.err).toBe(0);
+    expect(JSON.parse(off.out).policy).toMatchObject({ autoDefrag: false, defragSchedule: '15 5 * * *' });
+    expect((await cli('etcd', 'schedule', 'set', 'lab', '--auto-defrag', 'maybe')).code).toBe(2);
+  }, 240_000);
 });

@@ -1,25 +1,23 @@
 /**
  * The agent's side of `req.etcd` (shared/src/protocol/etcd.ts): snapshot, status and defrag of this
  * host's own etcd member, with its own certificates (member-config.ts). The snapshot is taken with
- * `etcdctl snapshot save` (fixed argv, built here) into a private temporary directory, measured with
- * `etcdctl snapshot status`, streamed to the controller's upload slot with a sha256 computed on the
- * way and a size bound, and deleted whatever happens.
+ * `etcdctl snapshot save` (fixed argv, built here) into a private temporary directory, streamed to
+ * the controller's upload slot while etcdctl writes it (snapshot-stream.ts) with a sha256 computed
+ * on the way and a size bound, measured with `etcdutl snapshot status`, and deleted whatever happens.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
-import { type EtcdMemberStatus, type EtcdRequest, type EtcdSnapshotResult, snapshotUploadPath } from '../../../shared/src/protocol/etcd.js';
+import type { EtcdMemberStatus, EtcdRequest, EtcdSnapshotResult } from '../../../shared/src/protocol/etcd.js';
 import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
 import type { AgentCredentials } from '../config.js';
 import { createEtcdClient, type EtcdClient } from './client.js';
 import { loadMemberConfig, type MemberConfig } from './member-config.js';
+import { startCommand, tailFile, uploadSnapshot } from './snapshot-stream.js';
 
 /** What the session calls; `answerEtcdRequest` dispatches to it. */
 export interface EtcdMaintenancePort {
@@ -108,46 +106,23 @@ export function createEtcdMaintenance(opts: EtcdMaintenanceOptions): EtcdMainten
         const file = join(dir, 'snapshot.db');
         const tls = ['--endpoints', cfg.endpoint, '--cacert', cfg.caFile, '--cert', cfg.certFile, '--key', cfg.keyFile];
         const t0 = performance.now();
-        await run(cfg.etcdctl, [...tls, '--command-timeout', `${Math.max(10, Math.floor(req.timeoutMs / 1000))}s`, 'snapshot', 'save', file], req.timeoutMs);
-        const saveMs = performance.now() - t0;
+        const save = startCommand(cfg.etcdctl, [...tls, '--command-timeout', `${Math.max(10, Math.floor(req.timeoutMs / 1000))}s`, 'snapshot', 'save', file], req.timeoutMs);
+        // The upload reads the file while etcdctl writes it (snapshot-stream.ts); the status read starts once it is saved.
+        const target = { server: opts.creds.config.server, caPem: opts.creds.caPem, certPem: opts.creds.certPem, keyPem: opts.creds.keyPem };
+        const uploaded = uploadSnapshot(target, req.uploadId, tailFile({ partPath: `${file}.part`, finalPath: file, writer: save }), req.maxBytes);
+        const measured = save.done.then(async () => ({ saveMs: performance.now() - t0, out: await run(cfg.etcdutl ?? cfg.etcdctl ?? '', ['snapshot', 'status', file, '-w', 'json'], 120_000) }));
+        // Both settle before the directory is removed, whichever fails first.
+        const [up, st] = await Promise.allSettled([uploaded, measured]);
+        if (st.status === 'rejected') throw st.reason;
+        if (up.status === 'rejected') throw up.reason;
         const size = (await stat(file)).size;
-        if (size > req.maxBytes) throw new BallastError('BALLAST_ERR_TOO_LARGE', `failed to upload the etcd snapshot: it is ${size} bytes, more than the ${req.maxBytes} accepted`);
-        // The status read and the upload both only read the file: side by side, not one after the other.
-        const [statusOut, sha256] = await Promise.all([run(cfg.etcdutl ?? cfg.etcdctl, ['snapshot', 'status', file, '-w', 'json'], 120_000), upload(opts, req.uploadId, file, size)]);
-        const parsed: unknown = JSON.parse(statusOut.trim().split('\n').pop() ?? '');
+        if (size !== up.value.size) throw new BallastError('BALLAST_ERR_CHECKSUM_MISMATCH', `failed to upload the etcd snapshot: ${up.value.size} bytes were sent, the saved file has ${size}`);
+        const parsed: unknown = JSON.parse(st.value.out.trim().split('\n').pop() ?? '');
         if (!compiledCheck(SnapshotStatusSchema).Check(parsed)) throw new BallastError('BALLAST_ERR_COMMAND_FAILED', 'failed to read the snapshot status: unexpected etcdctl output');
-        return { member: cfg.name, sha256, size, revision: String(parsed.revision), totalKeys: parsed.totalKey, hash: String(parsed.hash), saveMs };
+        return { member: cfg.name, sha256: up.value.sha256, size, revision: String(parsed.revision), totalKeys: parsed.totalKey, hash: String(parsed.hash), saveMs: st.value.saveMs };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     },
   };
-}
-
-/** PUTs `file` to the controller's upload slot over the agent's mTLS identity; resolves with its sha256. */
-function upload(opts: EtcdMaintenanceOptions, uploadId: string, file: string, size: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    const url = new URL(snapshotUploadPath(uploadId), opts.creds.config.server);
-    const req = request(
-      url,
-      { method: 'PUT', ca: opts.creds.caPem, cert: opts.creds.certPem, key: opts.creds.keyPem, headers: { 'content-type': 'application/octet-stream', 'content-length': size } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          if (body.length < 4096) body += d;
-        });
-        res.on('end', () => {
-          if (res.statusCode === 200) resolve(hash.digest('hex'));
-          else reject(new BallastError('BALLAST_ERR_CONNECT', `failed to upload the etcd snapshot: the controller answered HTTP ${res.statusCode}: ${body.slice(0, 500)}`));
-        });
-      },
-    );
-    req.on('error', (err) => reject(new BallastError('BALLAST_ERR_CONNECT', `failed to upload the etcd snapshot: ${messageOf(err)}`, { cause: err })));
-    const src = createReadStream(file);
-    src.on('data', (chunk) => hash.update(chunk as Buffer));
-    src.on('error', (err) => req.destroy(err));
-    src.pipe(req);
-  });
 }

@@ -32,6 +32,14 @@ function parseSnapshotId(text: string): string {
   return text;
 }
 
+/** `on` / `off` (also true/false, yes/no) for a switch option. */
+function parseOnOff(text: string): boolean {
+  const t = text.toLowerCase();
+  if (['on', 'true', 'yes'].includes(t)) return true;
+  if (['off', 'false', 'no'].includes(t)) return false;
+  throw usageError(`"${text}" is not on or off`);
+}
+
 /** Column headers of `etcd snapshot list`. */
 export const SNAPSHOT_COLUMNS = ['ID', 'CLUSTER', 'TAKEN', 'SIZE', 'REVISION', 'KEYS', 'MEMBER', 'S3', 'VERIFIED'] as const;
 
@@ -191,7 +199,7 @@ function registerSchedule(etcd: Command, ctx: CliContext): void {
   const print = (res: typeof SnapshotPolicyInfoSchema.static, output: Output) => {
     if (output !== 'text') return ctx.out(formatDocument(output, res));
     const p = res.policy;
-    ctx.out(`${formatFields([['Cluster', res.cluster], ['Source', res.source], ['Enabled', p.enabled ? 'yes' : 'no'], ['Snapshots', p.schedule], ['Keep', `${p.keepHourly} newest + ${p.keepDaily} daily`], ['Drills', p.drillSchedule]])}\n`);
+    ctx.out(`${formatFields([['Cluster', res.cluster], ['Source', res.source], ['Enabled', p.enabled ? 'yes' : 'no'], ['Snapshots', p.schedule], ['Keep', `${p.keepHourly} newest + ${p.keepDaily} daily`], ['Drills', p.drillSchedule], ['Auto defrag', p.autoDefrag ? `on (${p.defragSchedule})` : 'off']])}\n`);
   };
   const show = schedule
     .command('show')
@@ -210,10 +218,12 @@ function registerSchedule(etcd: Command, ctx: CliContext): void {
     .option('--keep-hourly <n>', 'newest snapshots kept', intInRange(1, 1000))
     .option('--keep-daily <n>', 'days whose newest snapshot is kept', intInRange(0, 1000))
     .option('--drill-schedule <cron>', 'when to run the restore drill, e.g. "30 3 * * *"')
+    .option('--auto-defrag <on|off>', 'defragment members automatically when in use is under 50% of a DB over 100 MB', parseOnOff)
+    .option('--defrag-schedule <cron>', 'when the automatic defragmentation checks, e.g. "0 4 * * *"')
     .option('--enable', 'run scheduled snapshots and drills')
     .option('--disable', 'stop scheduled snapshots and drills (on-demand ones still work)')
     .addOption(outputOption(['text', 'json', 'yaml']))
-    .action(async (cluster: string, opts: { schedule?: string; keepHourly?: number; keepDaily?: number; drillSchedule?: string; enable?: boolean; disable?: boolean; output: Output }, command: Command) => {
+    .action(async (cluster: string, opts: { schedule?: string; keepHourly?: number; keepDaily?: number; drillSchedule?: string; autoDefrag?: boolean; defragSchedule?: string; enable?: boolean; disable?: boolean; output: Output }, command: Command) => {
       if (opts.enable === true && opts.disable === true) throw usageError('--enable and --disable exclude each other');
       const body = {
         cluster,
@@ -221,10 +231,12 @@ function registerSchedule(etcd: Command, ctx: CliContext): void {
         ...(opts.keepHourly === undefined ? {} : { keepHourly: opts.keepHourly }),
         ...(opts.keepDaily === undefined ? {} : { keepDaily: opts.keepDaily }),
         ...(opts.drillSchedule === undefined ? {} : { drillSchedule: opts.drillSchedule }),
+        ...(opts.autoDefrag === undefined ? {} : { autoDefrag: opts.autoDefrag }),
+        ...(opts.defragSchedule === undefined ? {} : { defragSchedule: opts.defragSchedule }),
         ...(opts.enable === true ? { enabled: true } : opts.disable === true ? { enabled: false } : {}),
       };
-      if (Object.keys(body).length === 1) throw usageError('nothing to change: give at least one of --schedule, --keep-hourly, --keep-daily, --drill-schedule, --enable, --disable');
+      if (Object.keys(body).length === 1) throw usageError('nothing to change: give at least one of --schedule, --keep-hourly, --keep-daily, --drill-schedule, --auto-defrag, --defrag-schedule, --enable, --disable');
       print(await ctx.client(command).request('PUT', '/v1/etcd/schedule', SnapshotPolicyInfoSchema, { body }), opts.output);
     });
-  withExamples(set, ['ballastctl etcd schedule set prod --schedule "*/30 * * * *" --keep-hourly 48', 'ballastctl etcd schedule set prod --disable']);
+  withExamples(set, ['ballastctl etcd schedule set prod --schedule "*/30 * * * *" --keep-hourly 48', 'ballastctl etcd schedule set prod --disable', 'ballastctl etcd schedule set prod --auto-defrag off']);
 }

@@ -27,6 +27,15 @@ export const SnapshotPolicySchema = Type.Object(
     keepDaily: Type.Integer({ minimum: 0, maximum: 1000, default: 7 }),
     /** When to run the restore drill on the newest snapshot; default daily at 03:30. */
     drillSchedule: Cron('30 3 * * *'),
+    /**
+     * Automatic defragmentation (etcd-care.ts autoDefrag): on `defragSchedule`, members whose
+     * in-use size is under half of a database over 100 MB are defragmented, one at a time, the
+     * leader last, only with every member up. On by default: it acts only when at least 50 MB are
+     * reclaimable and more than half of the file is free space, and one member at a time keeps quorum.
+     */
+    autoDefrag: Type.Boolean({ default: true }),
+    /** When the automatic defragmentation checks the members; default daily at 04:00 (after the drill). */
+    defragSchedule: Cron('0 4 * * *'),
   },
   { additionalProperties: false, default: {} },
 );
@@ -40,7 +49,7 @@ export function checkSnapshotPolicy(value: unknown): { ok: true; policy: Snapsho
     return { ok: false, problems: [...check.Errors(defaulted)].map((e) => ({ path: `/snapshots${e.path}`, message: e.message })) };
   }
   const problems: { path: string; message: string }[] = [];
-  for (const field of ['schedule', 'drillSchedule'] as const) {
+  for (const field of ['schedule', 'drillSchedule', 'defragSchedule'] as const) {
     if (!validateCron(defaulted[field])) problems.push({ path: `/snapshots/${field}`, message: `"${defaulted[field]}" is not a cron expression (e.g. "0 * * * *")` });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, policy: defaulted };

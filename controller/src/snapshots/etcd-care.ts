@@ -4,12 +4,15 @@
  * last (defragmenting blocks a member; a blocked leader stalls every write) — each only after the
  * previous one answered, and stops at the first failure. Without `all`, only members whose
  * in-use size is under half of a database over 100 MB are defragmented (etcd's own guidance: it
- * reclaims nothing otherwise), or the one `host` asked for.
+ * reclaims nothing otherwise), or the one `host` asked for. {@link autoDefrag} is the scheduled
+ * form of that rule (policy `autoDefrag`, default on, daily at 04:00).
  */
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import type { DefragResult, EtcdClusterStatus } from '../../../shared/src/etcd-api.js';
 import type { EtcdMemberStatus } from '../../../shared/src/protocol/etcd.js';
+import type { EventKind } from '../../../shared/src/events.js';
 import type { HostDirectory } from '../fleet/directory.js';
+import type { SnapshotMetrics } from './metrics.js';
 import type { SnapshotService } from './service.js';
 
 const STATUS_TIMEOUT_MS = 5_000;
@@ -75,4 +78,45 @@ export async function defragCluster(service: SnapshotService, hosts: Hosts, opts
     }
     return result;
   });
+}
+
+/** What {@link autoDefrag} reports to. */
+export interface AutoDefragDeps {
+  service: SnapshotService;
+  hosts: Hosts;
+  metrics: Pick<SnapshotMetrics, 'autoDefrags' | 'defragReclaimed'>;
+  events: { append(e: { host: string | null; kind: EventKind; message: string; data?: Record<string, unknown> }): unknown };
+}
+
+/**
+ * The scheduled, automatic defragmentation (policy `autoDefrag`): {@link defragCluster} without
+ * `all`, so only members the rule picks, one at a time, the leader last, and only with every
+ * member answering. A run that changed something is an `etcd.defrag` event; a failure an
+ * `etcd.defrag-failed` event (and the error, for the scheduler's log); a run with nothing to do
+ * only counts in the metric.
+ */
+export async function autoDefrag(deps: AutoDefragDeps, cluster: string): Promise<DefragResult> {
+  let result: DefragResult;
+  try {
+    result = await defragCluster(deps.service, deps.hosts, { cluster, all: false });
+  } catch (err) {
+    deps.metrics.autoDefrags.inc({ cluster, outcome: 'failed' });
+    deps.events.append({ host: null, kind: 'etcd.defrag-failed', message: `automatic etcd defragmentation of cluster ${cluster} failed: ${messageOf(err)}`, data: { cluster, automatic: true } });
+    throw err;
+  }
+  if (result.members.length === 0) {
+    deps.metrics.autoDefrags.inc({ cluster, outcome: 'not-needed' });
+    return result;
+  }
+  const reclaimed = result.members.reduce((n, m) => n + Math.max(0, m.before - m.after), 0);
+  deps.metrics.autoDefrags.inc({ cluster, outcome: 'defragmented' });
+  deps.metrics.defragReclaimed.set({ cluster }, reclaimed);
+  const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+  deps.events.append({
+    host: null,
+    kind: 'etcd.defrag',
+    message: `automatic etcd defragmentation of cluster ${cluster}: ${result.members.map((m) => `${m.host} ${mb(m.before)} → ${mb(m.after)}`).join(', ')} (${mb(reclaimed)} reclaimed)`,
+    data: { cluster, automatic: true, members: result.members.map((m) => m.host), reclaimed },
+  });
+  return result;
 }

@@ -14,6 +14,10 @@ export interface SnapshotMetrics {
   drillDuration: Gauge<'cluster'>;
   drills: Counter<'cluster' | 'outcome'>;
   s3Copies: Counter<'cluster' | 'outcome'>;
+  /** Automatic defragmentation runs: outcome `defragmented`, `not-needed` or `failed`. */
+  autoDefrags: Counter<'cluster' | 'outcome'>;
+  /** Bytes the newest defragmentation that did something gave back, summed over its members. */
+  defragReclaimed: Gauge<'cluster'>;
 }
 
 /** Registers the metrics on `registry` (once per registry). */
@@ -45,5 +49,17 @@ export function createSnapshotMetrics(registry: Registry): SnapshotMetrics {
     drillDuration: new Gauge({ name: 'ballast_etcd_restore_drill_duration_seconds', help: 'How long the newest restore drill took', labelNames: cluster, registers }),
     drills: new Counter({ name: 'ballast_etcd_restore_drills_total', help: 'Restore drills run, by outcome', labelNames: outcome, registers }),
     s3Copies: new Counter({ name: 'ballast_etcd_snapshot_s3_copies_total', help: 'Copies of snapshots to the S3 target, by outcome', labelNames: outcome, registers }),
+    autoDefrags: new Counter({
+      name: 'ballast_etcd_auto_defrags_total',
+      help: 'Automatic etcd defragmentation runs, by outcome (defragmented, not-needed, failed)',
+      labelNames: outcome,
+      registers,
+    }),
+    defragReclaimed: new Gauge({
+      name: 'ballast_etcd_defrag_reclaimed_bytes',
+      help: 'Database bytes the newest automatic defragmentation gave back, over all members',
+      labelNames: cluster,
+      registers,
+    }),
   };
 }

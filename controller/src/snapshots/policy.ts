@@ -28,7 +28,11 @@ export function policySource(repo: Pick<SnapshotRepo, 'policy' | 'setPolicy'>, s
       if (checked.ok) return { cluster, source: 'ballastctl', policy: checked.policy };
     }
     const fromSpec = spec(cluster)?.snapshots;
-    if (fromSpec !== undefined) return { cluster, source: 'cluster.yaml', policy: fromSpec };
+    if (fromSpec !== undefined) {
+      // A spec stored by an earlier version lacks later fields (autoDefrag …): their defaults apply.
+      const checked = checkSnapshotPolicy(fromSpec);
+      return { cluster, source: 'cluster.yaml', policy: checked.ok ? checked.policy : fromSpec };
+    }
     return { cluster, source: 'default', policy: defaultSnapshotPolicy() };
   }
   return {

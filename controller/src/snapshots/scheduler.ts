@@ -1,5 +1,6 @@
 /**
- * The snapshot scheduler: per cluster, a node-cron task for snapshots and one for restore drills,
+ * The snapshot scheduler: per cluster, node-cron tasks for snapshots, restore drills and (when on)
+ * the automatic defragmentation,
  * from the policy in force (policy.ts). A long-running part of the controller: it implements the
  * one lifecycle contract (shared/src/lifecycle/service.ts) and is started and stopped by the
  * controller's ServiceManager. `ensureSchedules()` converges the running tasks to the wanted ones
@@ -17,6 +18,8 @@ import type { SnapshotPolicy } from '../cluster/snapshot-spec.js';
 export interface ScheduledWork {
   take(cluster: string): Promise<unknown>;
   drill(cluster: string): Promise<unknown>;
+  /** The automatic defragmentation (etcd-care.ts autoDefrag), when the policy has it on. */
+  defrag(cluster: string): Promise<unknown>;
 }
 
 /** Options of {@link SnapshotScheduler}. */
@@ -82,6 +85,7 @@ export class SnapshotScheduler implements Service {
       if (!policy.enabled) continue;
       wanted.set(`${cluster}/snapshot`, { expr: policy.schedule, run: () => this.#o.work.take(cluster) });
       wanted.set(`${cluster}/drill`, { expr: policy.drillSchedule, run: () => this.#o.work.drill(cluster) });
+      if (policy.autoDefrag) wanted.set(`${cluster}/defrag`, { expr: policy.defragSchedule, run: () => this.#o.work.defrag(cluster) });
     }
     for (const [name, r] of this.#tasks) {
       if (wanted.get(name)?.expr !== r.key) {

@@ -1,10 +1,9 @@
 /**
  * The snapshot service: takes a cluster's etcd snapshot through a healthy member's agent
- * (`req.etcd snapshot` into an upload slot), seals and records it, copies it to the S3 target,
+ * (`req.etcd snapshot` into an upload slot that seals as it streams), records it, copies it to the S3 target,
  * applies retention in both places, runs restore drills, and reports each in events and metrics.
  * One snapshot, drill or defragmentation at a time per cluster (BALLAST_ERR_SNAPSHOT_BUSY).
  */
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import type { EventKind } from '../../../shared/src/events.js';
@@ -16,7 +15,6 @@ import { runDrill } from './drill.js';
 import type { SnapshotMetrics } from './metrics.js';
 import { expiredSnapshots } from './retention.js';
 import type { S3Target } from './s3-target.js';
-import { findTool, snapshotStatus } from './tools.js';
 import type { UploadSlots } from './uploads.js';
 import type { SnapshotVault } from './vault.js';
 
@@ -126,12 +124,21 @@ export class SnapshotService {
     throw new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', `failed to take an etcd snapshot of cluster ${cluster}: ${failures.join('; ')}`);
   }
 
+  /**
+   * One snapshot from one member, in one pass: the upload slot's sink is the sealer, so the
+   * database is hashed, encrypted and written as the agent's PUT arrives, and the bundle (which
+   * records the agent's sha256, revision and key count) is appended once the agent has answered.
+   * The numbers are the agent's `etcdutl snapshot status` on the member; the controller checks that
+   * the bytes that arrived are the bytes the agent hashed, and the restore drill later re-reads the
+   * key count from a restored copy, so a re-read here (which needed a plaintext copy and a second
+   * pass over the database) is not made.
+   */
   private async takeFrom(cluster: string, host: HostView, trigger: SnapshotRecord['trigger'], t0: number): Promise<SnapshotRecord> {
     const session = this.#o.hosts.session(host.id);
     if (session === null) throw new BallastError('BALLAST_ERR_PEER_GONE', 'its agent disconnected');
-    const work = await this.#o.vault.scratch();
     const maxBytes = this.#o.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
-    const uploadId = this.#o.uploads.open({ host: host.name, maxBytes, dir: work, ttlMs: SNAPSHOT_TIMEOUT_MS });
+    const pending = await this.#o.vault.beginSeal();
+    const uploadId = this.#o.uploads.open({ host: host.name, maxBytes, ttlMs: SNAPSHOT_TIMEOUT_MS, sink: { writable: () => pending.sink(), discard: () => pending.abort() } });
     try {
       const res = await session.request((id) => ({ type: 'req.etcd', id, timeoutMs: SNAPSHOT_TIMEOUT_MS, action: 'snapshot', uploadId, maxBytes }));
       const got = this.#o.uploads.received(uploadId);
@@ -139,33 +146,21 @@ export class SnapshotService {
       if (got.sha256 !== res.sha256 || got.size !== res.size) {
         throw new BallastError('BALLAST_ERR_CHECKSUM_MISMATCH', `the upload (sha256 ${got.sha256}, ${got.size} bytes) is not what the agent took (${res.sha256}, ${res.size} bytes)`);
       }
-      // Cross-check the agent's numbers with our own etcdutl when we have it, while sealing (both
-      // only read the upload); a mismatch deletes what was just sealed.
-      const etcdutl = await findTool(this.#o.binDirs, 'etcdutl');
-      const [st, record] = await Promise.all([
-        etcdutl === null ? Promise.resolve(null) : snapshotStatus(etcdutl, got.path),
-        this.#o.vault.store({
-          cluster,
-          trigger,
-          host: host.name,
-          member: res.member,
-          dbPath: got.path,
-          sha256: res.sha256,
-          size: res.size,
-          revision: res.revision,
-          totalKeys: res.totalKeys,
-          etcdHash: res.hash,
-          durationMs: performance.now() - t0,
-        }),
-      ]);
-      if (st !== null && (st.revision !== res.revision || st.totalKeys !== res.totalKeys || st.hash !== res.hash)) {
-        await this.#o.vault.delete(record.id);
-        throw new BallastError('BALLAST_ERR_SNAPSHOT_INVALID', `etcdutl reads revision ${st.revision}, ${st.totalKeys} keys, hash ${st.hash}; the agent reported ${res.revision}, ${res.totalKeys}, ${res.hash}`);
-      }
-      return record;
+      return await pending.commit({
+        cluster,
+        trigger,
+        host: host.name,
+        member: res.member,
+        sha256: res.sha256,
+        size: res.size,
+        revision: res.revision,
+        totalKeys: res.totalKeys,
+        etcdHash: res.hash,
+        durationMs: performance.now() - t0,
+      });
     } finally {
       this.#o.uploads.close(uploadId);
-      await rm(work, { recursive: true, force: true });
+      await pending.abort();
     }
   }
 
@@ -193,8 +188,11 @@ export class SnapshotService {
     for (const id of expired) await this.delete(id, 'retention');
     if (this.#o.s3 !== null) {
       try {
+        // The bucket's times are its LastModified (seconds, upload time): for snapshots the store knows,
+        // its own time decides, so both places keep the same ones even when snapshots share a second.
+        const known = new Map(local.map((r) => [r.id, r.createdAt]));
         const remote = await this.#o.s3.list(cluster);
-        await this.#o.s3.delete(cluster, expiredSnapshots(remote.map((r) => ({ ...r, bad: false })), policy));
+        await this.#o.s3.delete(cluster, expiredSnapshots(remote.map((r) => ({ ...r, createdAt: known.get(r.id) ?? r.createdAt, bad: false })), policy));
       } catch (err) {
         this.#o.log.error({ cluster, err: messageOf(err) }, 'failed to apply retention in the S3 target');
       }

@@ -5,9 +5,11 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
 import { checkSnapshotPolicy, defaultSnapshotPolicy } from '../cluster/snapshot-spec.js';
+import type { ClusterSpec } from '../cluster/spec.js';
+import { policySource } from './policy.js';
 import { expiredSnapshots } from './retention.js';
 import { SnapshotScheduler } from './scheduler.js';
-import { UploadSlots } from './uploads.js';
+import { fileSink, UploadSlots } from './uploads.js';
 
 const HOUR = 3_600_000;
 const dirs: string[] = [];
@@ -32,8 +34,17 @@ describe('retention', () => {
 });
 
 describe('snapshot policy', () => {
+  it('fills fields a stored spec or override predates (autoDefrag, defragSchedule) with their defaults', () => {
+    const old = { enabled: true, schedule: '*/30 * * * *', keepHourly: 4, keepDaily: 2, drillSchedule: '30 3 * * *' };
+    const spec = { name: 'a', snapshots: old } as unknown as ClusterSpec;
+    const fromSpec = policySource({ policy: () => null, setPolicy: () => {} }, () => spec).policy('a');
+    expect(fromSpec).toEqual({ ...old, autoDefrag: true, defragSchedule: '0 4 * * *' });
+    const stored = policySource({ policy: () => ({ ...old, keepHourly: 9 }), setPolicy: () => {} }, () => spec).info('a');
+    expect(stored).toMatchObject({ source: 'ballastctl', policy: { keepHourly: 9, autoDefrag: true, defragSchedule: '0 4 * * *' } });
+  });
+
   it('has hourly snapshots, 24 + 7 kept and a daily drill by default, and reports bad cron expressions with their path', () => {
-    expect(defaultSnapshotPolicy()).toEqual({ enabled: true, schedule: '0 * * * *', keepHourly: 24, keepDaily: 7, drillSchedule: '30 3 * * *' });
+    expect(defaultSnapshotPolicy()).toEqual({ enabled: true, schedule: '0 * * * *', keepHourly: 24, keepDaily: 7, drillSchedule: '30 3 * * *', autoDefrag: true, defragSchedule: '0 4 * * *' });
     const bad = checkSnapshotPolicy({ schedule: '61 * * * *', keepHourly: 0 });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.problems.map((p) => p.path)).toContain('/snapshots/keepHourly');
@@ -51,7 +62,7 @@ describe('UploadSlots', () => {
 
   it('accepts one upload from the host it was opened for, hashing it', async () => {
     const slots = new UploadSlots();
-    const id = slots.open({ host: 'h1', maxBytes: 100, dir: await tmp(), ttlMs: 60_000 });
+    const id = slots.open({ host: 'h1', maxBytes: 100, sink: fileSink(join(await tmp(), 'up.db')), ttlMs: 60_000 });
     const got = await slots.receive(id, 'h1', Readable.from([Buffer.from('hello')]), 5);
     expect(got).toMatchObject({ size: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' });
     await expect(slots.receive(id, 'h1', Readable.from([Buffer.from('x')]), 1)).rejects.toMatchObject({ code: 'BALLAST_ERR_VALIDATION' });
@@ -61,11 +72,11 @@ describe('UploadSlots', () => {
     let now = 1000;
     const slots = new UploadSlots({ now: () => now });
     const dir = await tmp();
-    const id = slots.open({ host: 'h1', maxBytes: 4, dir, ttlMs: 100 });
+    const id = slots.open({ host: 'h1', maxBytes: 4, sink: fileSink(join(dir, 'a.db')), ttlMs: 100 });
     await expect(slots.receive(id, 'h2', Readable.from([Buffer.from('x')]), 1)).rejects.toMatchObject({ code: 'BALLAST_ERR_NOT_FOUND' });
     await expect(slots.receive(id, 'h1', Readable.from([Buffer.from('hello')]), null)).rejects.toMatchObject({ code: 'BALLAST_ERR_TOO_LARGE' });
     expect(await readdir(dir)).toEqual([]);
-    const late = slots.open({ host: 'h1', maxBytes: 4, dir, ttlMs: 100 });
+    const late = slots.open({ host: 'h1', maxBytes: 4, sink: fileSink(join(dir, 'b.db')), ttlMs: 100 });
     now += 101;
     await expect(slots.receive(late, 'h1', Readable.from([Buffer.from('x')]), 1)).rejects.toMatchObject({ code: 'BALLAST_ERR_NOT_FOUND' });
   });
@@ -78,10 +89,13 @@ describe('SnapshotScheduler', () => {
     const scheduler = new SnapshotScheduler({
       clusters: () => ['a'],
       policy: () => policy,
-      work: { take: async (c) => runs.push(`take:${c}`), drill: async (c) => runs.push(`drill:${c}`) },
+      work: { take: async (c) => runs.push(`take:${c}`), drill: async (c) => runs.push(`drill:${c}`), defrag: async (c) => runs.push(`defrag:${c}`) },
       log: silentLogger(),
     });
     await scheduler.start();
+    expect(scheduler.running()).toEqual({ 'a/snapshot': '* * * * * *', 'a/drill': '0 0 1 1 *', 'a/defrag': '0 4 * * *' });
+    policy = { ...policy, autoDefrag: false };
+    scheduler.ensureSchedules();
     expect(scheduler.running()).toEqual({ 'a/snapshot': '* * * * * *', 'a/drill': '0 0 1 1 *' });
     await new Promise((r) => setTimeout(r, 2200));
     expect(runs.filter((r) => r === 'take:a').length).toBeGreaterThanOrEqual(1);

@@ -1,25 +1,41 @@
 /**
  * The controller's snapshot store: sealed bundles under one directory (<data dir>/snapshots, 0700)
- * indexed by the `etcd_snapshots` table. It seals what an agent uploaded, verifies (decrypts and
- * re-hashes), opens a snapshot for a drill or a restore, and deletes. Every open re-verifies: a
- * snapshot is offered for restore only when its GCM tag and the database's sha256 both match what
- * was recorded when it was taken; a failure is recorded (`verify_error`) and the snapshot is
- * refused from then on, even if a later read happened to succeed.
+ * indexed by the `etcd_snapshots` table. It seals a database while it streams in ({@link
+ * SnapshotVault.beginSeal}: format 2, sealed-v2.ts, one pass), verifies (decrypts and re-hashes),
+ * opens a snapshot for a drill or a restore, and deletes. Every open re-verifies: a snapshot is
+ * offered for restore only when every segment's GCM tag and the database's sha256 match what was
+ * recorded when it was taken; a failure is recorded (`verify_error`) and the snapshot is refused
+ * from then on, even if a later read happened to succeed. Bundles of format 1 are still read.
  */
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import type { ClusterPkiRecord } from '../store/cluster-pki.js';
 import type { SnapshotRecord, SnapshotRepo } from '../store/snapshots.js';
 import { buildBundle, parseBundle, type RestoreBundle } from './bundle.js';
-import { openSealedSnapshot, sealSnapshot } from './sealed-file.js';
+import { CHUNK } from './sealed-format.js';
+import { openSealedSnapshot } from './sealed-file.js';
+import { SealWriter } from './sealed-v2.js';
 
 /** What an agent reported about a snapshot it took, plus the local file it uploaded. */
 export interface TakenSnapshot
   extends Pick<SnapshotRecord, 'cluster' | 'trigger' | 'host' | 'member' | 'sha256' | 'size' | 'revision' | 'totalKeys' | 'etcdHash' | 'durationMs'> {
   /** The uploaded etcd database (plaintext); removed once sealed. */
   dbPath: string;
+}
+
+/** A seal in progress: the database streams into {@link sink}; {@link commit} records it, {@link abort} drops it. */
+export interface PendingSeal {
+  /** The Writable the database goes into (once). */
+  sink(): Writable;
+  /** Appends the bundle (built from `taken`), renames the file into place and records it. */
+  commit(taken: Omit<TakenSnapshot, 'dbPath'>): Promise<SnapshotRecord>;
+  /** Deletes the partial file; a no-op after a commit. */
+  abort(): Promise<void>;
 }
 
 /** A verified, decrypted snapshot ready for a restore or a drill. */
@@ -67,46 +83,62 @@ export class SnapshotVault {
     return dir;
   }
 
-  /** Seals an uploaded database with its bundle and records it (verified: it was just hashed). */
+  /** Seals a database file with its bundle and records it (for imports and tests; the service streams with {@link beginSeal}). */
   async store(taken: TakenSnapshot): Promise<SnapshotRecord> {
-    const createdAt = this.#now();
-    const id = newSnapshotId(createdAt);
-    const file = `${id}.bsnap`;
-    const inputs = this.#o.bundleInputs(taken.cluster);
-    const bundle = buildBundle({
-      cluster: taken.cluster,
-      snapshotId: id,
-      createdAt,
-      etcd: { revision: taken.revision, totalKeys: taken.totalKeys, sha256: taken.sha256, member: taken.member },
-      pki: inputs.pki,
-      spec: inputs.spec,
-    });
+    const { dbPath, ...rest } = taken;
+    const pending = await this.beginSeal();
+    try {
+      await pipeline(createReadStream(dbPath, { highWaterMark: CHUNK }), pending.sink());
+      return await pending.commit(rest);
+    } finally {
+      await pending.abort();
+    }
+  }
+
+  /** Starts sealing a snapshot whose database will stream into the returned seal's sink. */
+  async beginSeal(): Promise<PendingSeal> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const sealed = await sealSnapshot({ key: await this.#o.key(), bundleJson: JSON.stringify(bundle), dbPath: taken.dbPath, outPath: join(this.dir, file) });
-    const record: SnapshotRecord = {
-      id,
-      cluster: taken.cluster,
-      createdAt,
-      trigger: taken.trigger,
-      host: taken.host,
-      member: taken.member,
-      sha256: taken.sha256,
-      size: taken.size,
-      revision: taken.revision,
-      totalKeys: taken.totalKeys,
-      etcdHash: taken.etcdHash,
-      durationMs: taken.durationMs,
-      encrypted: true,
-      file,
-      sealedSha256: sealed.sha256,
-      sealedSize: sealed.size,
-      s3Key: null,
-      s3CopiedAt: null,
-      verifiedAt: createdAt,
-      verifyError: null,
+    const key = await this.#o.key();
+    // The final name carries the snapshot id, chosen at commit (the id records when it was taken).
+    const writer = await SealWriter.create({ key, dir: this.dir });
+    let committed = false;
+    return {
+      sink: () => writer.sink(),
+      abort: async () => {
+        if (!committed) await writer.abort();
+      },
+      commit: async (taken) => {
+        const createdAt = this.#now();
+        const id = newSnapshotId(createdAt);
+        const file = `${id}.bsnap`;
+        const inputs = this.#o.bundleInputs(taken.cluster);
+        const bundle = buildBundle({
+          cluster: taken.cluster,
+          snapshotId: id,
+          createdAt,
+          etcd: { revision: taken.revision, totalKeys: taken.totalKeys, sha256: taken.sha256, member: taken.member },
+          pki: inputs.pki,
+          spec: inputs.spec,
+        });
+        const sealed = await writer.finish(JSON.stringify(bundle), join(this.dir, file));
+        committed = true;
+        const record: SnapshotRecord = {
+          ...taken,
+          id,
+          createdAt,
+          encrypted: true,
+          file,
+          sealedSha256: sealed.sha256,
+          sealedSize: sealed.size,
+          s3Key: null,
+          s3CopiedAt: null,
+          verifiedAt: createdAt,
+          verifyError: null,
+        };
+        this.#o.repo.insert(record);
+        return record;
+      },
     };
-    this.#o.repo.insert(record);
-    return record;
   }
 
   /** The record, or BALLAST_ERR_NOT_FOUND. */
@@ -138,8 +170,9 @@ export class SnapshotVault {
       return { record: this.get(id), bundle };
     } catch (err) {
       if (dbOutPath !== null) await rm(dbOutPath, { force: true });
-      // A missing key is the controller's problem, not the snapshot's: not recorded against it.
-      if (err instanceof BallastError && err.code === 'BALLAST_ERR_SNAPSHOT_KEY') throw err;
+      // A missing key, or no room to write the decrypted copy, is the controller's problem, not the
+      // snapshot's: not recorded against it.
+      if (err instanceof BallastError && (err.code === 'BALLAST_ERR_SNAPSHOT_KEY' || err.code === 'BALLAST_ERR_IO')) throw err;
       const message = messageOf(err);
       this.#o.repo.setVerified(id, message);
       if (err instanceof BallastError && err.code === 'BALLAST_ERR_SNAPSHOT_INVALID') throw err;

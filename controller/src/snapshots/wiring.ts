@@ -11,6 +11,7 @@ import type { EtcdRoutesDeps } from '../api/routes/etcd.js';
 import type { ClusterSpec } from '../cluster/spec.js';
 import type { HostDirectory } from '../fleet/directory.js';
 import type { Store } from '../store/store.js';
+import { autoDefrag } from './etcd-care.js';
 import { DEFAULT_SNAPSHOT_KEY_PATH, loadSnapshotKey } from './key-file.js';
 import { createSnapshotMetrics } from './metrics.js';
 import { policySource } from './policy.js';
@@ -65,6 +66,7 @@ export async function createSnapshotParts(opts: SnapshotPartsOptions): Promise<S
     bundleInputs: (cluster) => ({ pki: opts.store.clusterPki.list(cluster), spec: opts.specs.current(cluster) }),
   });
   const uploads = new UploadSlots();
+  const metrics = createSnapshotMetrics(opts.registry);
   const policies = policySource(opts.store.snapshots, (c) => opts.specs.current(c));
   const service = new SnapshotService({
     vault,
@@ -74,7 +76,7 @@ export async function createSnapshotParts(opts: SnapshotPartsOptions): Promise<S
     spec: (c) => opts.specs.current(c),
     policy: (c) => policies.policy(c),
     events: opts.store.events,
-    metrics: createSnapshotMetrics(opts.registry),
+    metrics,
     s3,
     binDirs: opts.binDirs ?? [],
     log,
@@ -84,7 +86,7 @@ export async function createSnapshotParts(opts: SnapshotPartsOptions): Promise<S
     // Created clusters only: a reset cluster has no etcd left to snapshot.
     clusters: () => opts.specs.clusters().filter((c) => opts.store.clusters.get(c)?.lifecycle === 'created'),
     policy: (c) => policies.policy(c),
-    work: { take: (c) => service.take(c, 'schedule'), drill: (c) => service.drill(c) },
+    work: { take: (c) => service.take(c, 'schedule'), drill: (c) => service.drill(c), defrag: (c) => autoDefrag({ service, hosts: opts.hosts, metrics, events: opts.store.events }, c) },
     log,
   });
   return {
