@@ -88,7 +88,7 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     const metrics = createMetrics({ collectProcess: false });
     registry = metrics.registry;
     snapshotMetrics = createSnapshotMetrics(registry);
-    kv = createEtcdClient({ endpoints: [`https://127.0.0.1:${client}`], tls: { ca: tls.vars.caCert, cert: tls.vars.clientCert, key: tls.vars.clientKey }, timeoutMs: 20_000 });
+    kv = createEtcdClient({ endpoints: [etcd.clientUrl], tls: etcd.clientTls, timeoutMs: 20_000 });
     const vault = new SnapshotVault({ dir: join(ts.dir, 'snapshots'), repo: ts.store.snapshots, key: async () => randomBytes(32).fill(7), bundleInputs: () => ({ pki: [], spec: { name: 'lab' } }) });
     const uploads = new UploadSlots();
     const spec = { name: 'lab', hosts: [{ name: 'h1', address: '127.0.0.1', roles: ['etcd'] }] } as unknown as ClusterSpec;

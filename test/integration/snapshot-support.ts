@@ -65,6 +65,8 @@ export async function startEtcd(binDir: string, dataDir: string, clientPort: num
 export interface TlsEtcdHost {
   root: string;
   clientUrl: string;
+  /** The health-check client certificate, for an etcd client of the test's own. */
+  clientTls: { ca: string; cert: string; key: string };
   /** Runs the real etcdctl against the member with the health-check client certificate. */
   etcdctl(args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -113,7 +115,7 @@ export async function startTlsEtcdHost(binDir: string, dir: string, name: string
     await stop();
     throw new Error(`${String(err)}\n${out}`);
   });
-  return { root, clientUrl, etcdctl, stop };
+  return { root, clientUrl, clientTls: { ca: tls.vars.caCert, cert: tls.vars.clientCert, key: tls.vars.clientKey }, etcdctl, stop };
 }
 
 /**
