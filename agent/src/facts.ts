@@ -1,6 +1,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import os from 'node:os';
 import si, { type Systeminformation } from 'systeminformation';
+import { compareCodeUnits } from '../../shared/src/code-unit-order.js';
 import { messageOf } from '../../shared/src/errors.js';
 import { DiskSchema, type Facts, FactsSchema, NicSchema } from '../../shared/src/protocol/facts.js';
 
@@ -143,7 +144,7 @@ function mapDisks(blocks: BlockDevice[]): Facts['disks'] {
 function mapNics(nics: NicInfo[]): Facts['nics'] {
   const limits = NicSchema.properties;
   const list = listOf(nics).filter((n) => typeof n.iface === 'string' && n.internal !== true);
-  list.sort((a, b) => Number(a.virtual === true) - Number(b.virtual === true) || a.iface.localeCompare(b.iface));
+  list.sort((a, b) => Number(a.virtual === true) - Number(b.virtual === true) || compareCodeUnits(a.iface, b.iface));
   return list.slice(0, MAX_NICS).map((n) => ({
     name: clamp(n.iface, limits.name.maxLength),
     mac: clamp(n.mac, limits.mac.maxLength),
