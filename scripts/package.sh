@@ -10,7 +10,7 @@
 #   --if-stale: do nothing when both packages exist and were built from identical inputs (content
 #               hash of the compiled code, units, maintainer scripts, this script and the lockfile).
 # Env:   BALLAST_BUILD_CACHE (default /var/cache/ballast-build as root, else ~/.cache/ballast-build)
-#        BALLAST_AGENT_NODE_MAJOR (default 24), BALLAST_CONTROLLER_NODE_MAJOR (default 22, see below)
+#        BALLAST_AGENT_NODE_MAJOR (default 22), BALLAST_CONTROLLER_NODE_MAJOR (default 22, see below)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,11 +31,13 @@ done
 
 if [ "$(id -u)" -eq 0 ]; then default_cache=/var/cache/ballast-build; else default_cache="$HOME/.cache/ballast-build"; fi
 cache="${BALLAST_BUILD_CACHE:-$default_cache}"
-# The agent runs the current LTS. The controller stays on Node 22 while it uses better-sqlite3 12:
+# The agent runs Node 22 (LTS until April 2027): the same agent is ~3 MB smaller resident on it than
+# on Node 24 (bench/agent-idle, README "Performance"), and an agent's RSS is paid on every host.
+# The controller stays on Node 22 while it uses better-sqlite3 12:
 # Node >= 24.19 aborts the process when a better-sqlite3 <= 12 Statement is garbage-collected
 # ("Assertion failed: (env) != nullptr" in RemoveEnvironmentCleanupHook; reproduced here with the
 # packaged controller, fixed upstream only in better-sqlite3 13, which is N-API based).
-agent_node_major="${BALLAST_AGENT_NODE_MAJOR:-24}"
+agent_node_major="${BALLAST_AGENT_NODE_MAJOR:-22}"
 controller_node_major="${BALLAST_CONTROLLER_NODE_MAJOR:-22}"
 arch=amd64
 mkdir -p "$cache" "$out"
@@ -52,12 +54,12 @@ if [ "$skip_build" -eq 0 ]; then
   log "compiling TypeScript"
   (cd "$repo" && npm run --silent build)
 fi
-for f in dist/agent/src/main.js dist/controller/src/main.js dist/ballastctl/src/main.js; do
+for f in dist/agent-bundle/main.js dist/controller/src/main.js dist/ballastctl/src/main.js; do
   [ -f "$repo/$f" ] || { log "missing $f: run npm run build"; exit 1; }
 done
 
 inputs_hash() {
-  (cd "$repo" && find dist/agent dist/controller dist/ballastctl dist/shared controller/prometheus systemd scripts/deb scripts/package.sh package.json \
+  (cd "$repo" && find dist/agent-bundle dist/controller dist/ballastctl dist/shared controller/prometheus systemd scripts/deb scripts/package.sh package.json \
     package-lock.json -type f ! -name '*.deb' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
   echo "$agent_node_major $controller_node_major $version"
 }
@@ -93,7 +95,7 @@ read -r agent_node_version agent_nodedir <<<"$(ensure_runtime "$agent_node_major
 read -r ctl_node_version ctl_nodedir <<<"$(ensure_runtime "$controller_node_major")"
 log "bundling Node.js $agent_node_version (agent) and $ctl_node_version (controller)"
 
-# ---- production node_modules ---------------------------------------------------------------------
+# ---- production node_modules (the controller's; the agent ships a bundle without node_modules) ---
 # $1 = staging dir, $2 = "agent" (drops better-sqlite3, which only the controller's store uses) or "controller"
 install_prod_modules() {
   local dir="$1" which="$2"
@@ -145,11 +147,11 @@ copy_app() { # $1 = lib dir, rest = dist subdirs
   find "$lib/dist" -name '*.test.js' -delete -o -name '*.test.js.map' -delete
 }
 
-wrapper() { # $1 = path, $2 = main script relative to lib, $3 = /opt/ballast/<name>
+wrapper() { # $1 = path, $2 = main script relative to lib, $3 = /opt/ballast/<name>, $4 = node flags (default: source maps)
   cat >"$1" <<EOF
 #!/bin/sh
 # exec keeps the PID: systemd's main PID is the Node process itself (sd_notify, watchdog).
-exec $3/node/bin/node --enable-source-maps $3/lib/$2 "\$@"
+exec $3/node/bin/node ${4---enable-source-maps} $3/lib/$2 "\$@"
 EOF
   chmod 0755 "$1"
 }
@@ -175,11 +177,15 @@ A="$agent_tree/opt/ballast/agent"
 mkdir -p "$agent_tree/DEBIAN" "$A/bin" "$agent_tree/opt/ballast/libexec" "$agent_tree/usr/bin" \
   "$agent_tree/lib/systemd/system" "$agent_tree/etc/default"
 copy_runtime "$A" "$agent_nodedir"
-copy_app "$A/lib" agent shared
-install_prod_modules "$work/agent-mods" agent
-mv "$work/agent-mods/node_modules" "$A/lib/node_modules"
-cp "$work/agent-mods/package.json" "$A/lib/package.json"
-wrapper "$A/bin/ballast-agent" dist/agent/src/main.js /opt/ballast/agent
+# The agent is one esbuild bundle (scripts/bundle-agent.mjs: its dependencies inside, lazy parts in
+# chunks/, no source maps): no node_modules. lib/package.json makes the .js files ES modules and
+# carries the version (shared/src/version.ts finds it by walking up).
+mkdir -p "$A/lib"
+cp -r "$repo/dist/agent-bundle" "$A/lib/agent"
+node -e "
+  const p=require('$repo/package.json');
+  require('fs').writeFileSync('$A/lib/package.json', JSON.stringify({name:p.name,version:p.version,private:true,type:'module',license:p.license},null,2)+'\\n');"
+wrapper "$A/bin/ballast-agent" agent/main.js /opt/ballast/agent ""
 ln -s ../../opt/ballast/agent/bin/ballast-agent "$agent_tree/usr/bin/ballast-agent"
 install -m 0755 "$repo/scripts/deb/ballast-vip-cleanup" "$agent_tree/opt/ballast/libexec/ballast-vip-cleanup"
 install -m 0644 "$repo/systemd/ballast-agent.service" "$agent_tree/lib/systemd/system/"

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../shared/src/log.js';
 import { FactsSchema } from '../../shared/src/protocol/facts.js';
 import { collectFacts, type NicInfo, parseOsRelease, type SystemInfoPort } from './facts.js';
+import { systemInformationPort } from './facts-si.js';
 
 const factsCheck = TypeCompiler.Compile(FactsSchema);
 
@@ -46,7 +47,7 @@ function fakePort(overrides: Partial<SystemInfoPort> = {}): SystemInfoPort {
 describe('collectFacts on this machine', () => {
   it('validates against FactsSchema and is fast', async () => {
     const started = performance.now();
-    const facts = await collectFacts();
+    const facts = await collectFacts({ si: systemInformationPort() });
     const elapsedMs = performance.now() - started;
     expectValidFacts(facts);
     expect(facts.hostname).toBe(os.hostname());
@@ -61,7 +62,7 @@ describe('collectFacts on this machine', () => {
   });
 
   it('reports the OS like systeminformation.osInfo() does, without its blocking `hostname -f`', async () => {
-    const [facts, reference] = await Promise.all([collectFacts(), si.osInfo()]);
+    const [facts, reference] = await Promise.all([collectFacts({ si: systemInformationPort() }), si.osInfo()]);
     expect(facts.os.platform).toBe(reference.platform);
     expect(facts.os.distro).toBe(reference.distro);
     expect(facts.os.kernel).toBe(reference.kernel);

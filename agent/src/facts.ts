@@ -1,6 +1,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import os from 'node:os';
-import si, { type Systeminformation } from 'systeminformation';
+import type { Systeminformation } from 'systeminformation';
+import { compareCodeUnits } from '../../shared/src/code-unit-order.js';
 import { messageOf } from '../../shared/src/errors.js';
 import { DiskSchema, type Facts, FactsSchema, NicSchema } from '../../shared/src/protocol/facts.js';
 
@@ -40,9 +41,11 @@ export interface NicInfo {
 }
 
 /**
- * The raw calls behind {@link collectFacts}, shaped after systeminformation's. The default
- * ({@link defaultSystemInfo}) uses systeminformation where that is cheap and non-blocking, and node's
- * os module, /etc, /proc and /sys elsewhere (see the note at the top of this file). Tests inject fakes.
+ * The raw calls behind {@link collectFacts}, shaped after systeminformation's. The full one
+ * (facts-si.ts) uses systeminformation where that is cheap and non-blocking, and node's os module,
+ * /etc, /proc and /sys elsewhere (see the note at the top of this file); it runs in the short-lived
+ * `ballast-agent facts` child (facts-child.ts), so the daemon never loads systeminformation.
+ * {@link nodeSystemInfo} is the daemon's fallback without it. Tests inject fakes.
  */
 export interface SystemInfoPort {
   osInfo(): Promise<
@@ -64,9 +67,9 @@ export interface DebugLogger {
   debug(obj: object, msg: string): void;
 }
 
-/** Dependencies of {@link collectFacts}; all optional. */
+/** Dependencies of {@link collectFacts}. */
 export interface CollectFactsDeps {
-  si?: SystemInfoPort;
+  si: SystemInfoPort;
   logger?: DebugLogger;
   /** Per-collector limit; default {@link FACTS_COLLECTOR_TIMEOUT_MS}. */
   timeoutMs?: number;
@@ -78,8 +81,8 @@ export interface CollectFactsDeps {
  * kernel or a broken tool still connects. Strings and arrays are clamped to the schema's limits,
  * so the result always validates against FactsSchema.
  */
-export async function collectFacts(deps: CollectFactsDeps = {}): Promise<Facts> {
-  const port = deps.si ?? defaultSystemInfo();
+export async function collectFacts(deps: CollectFactsDeps): Promise<Facts> {
+  const port = deps.si;
   const timeoutMs = deps.timeoutMs ?? FACTS_COLLECTOR_TIMEOUT_MS;
   const run = <T>(name: string, call: () => Promise<T>, fallback: T): Promise<T> =>
     bounded(name, call, fallback, timeoutMs, deps.logger);
@@ -143,7 +146,7 @@ function mapDisks(blocks: BlockDevice[]): Facts['disks'] {
 function mapNics(nics: NicInfo[]): Facts['nics'] {
   const limits = NicSchema.properties;
   const list = listOf(nics).filter((n) => typeof n.iface === 'string' && n.internal !== true);
-  list.sort((a, b) => Number(a.virtual === true) - Number(b.virtual === true) || a.iface.localeCompare(b.iface));
+  list.sort((a, b) => Number(a.virtual === true) - Number(b.virtual === true) || compareCodeUnits(a.iface, b.iface));
   return list.slice(0, MAX_NICS).map((n) => ({
     name: clamp(n.iface, limits.name.maxLength),
     mac: clamp(n.mac, limits.mac.maxLength),
@@ -154,15 +157,20 @@ function mapNics(nics: NicInfo[]): Facts['nics'] {
   }));
 }
 
-/** The default port: systeminformation where it is cheap and async, node and procfs/sysfs otherwise. */
-export function defaultSystemInfo(): SystemInfoPort {
+/**
+ * The port without systeminformation: node's os module, /etc, /proc and /sys. CPU, block devices
+ * and the product UUID need systeminformation and fail here (their collectors then report empty
+ * values): the daemon uses this only when the `ballast-agent facts` child could not run.
+ */
+export function nodeSystemInfo(): SystemInfoPort {
+  const unavailable = (what: string) => () => Promise.reject(new Error(`${what} is collected by the facts child process only`));
   return {
     osInfo: readOsInfo,
-    cpu: () => si.cpu(),
-    mem: () => si.mem(),
-    blockDevices: () => si.blockDevices(),
+    cpu: unavailable('cpu'),
+    mem: async () => ({ total: os.totalmem() }),
+    blockDevices: unavailable('blockDevices'),
     networkInterfaces: readNics,
-    uuid: () => si.uuid(),
+    uuid: unavailable('uuid'),
     bootId: async () => (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim(),
   };
 }

@@ -1,6 +1,7 @@
 import type { StatsFs } from 'node:fs';
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
+import { compareCodeUnits } from '../../shared/src/code-unit-order.js';
 import { messageOf } from '../../shared/src/errors.js';
 import { CheckResultSchema, type Health, HealthSchema } from '../../shared/src/protocol/facts.js';
 
@@ -263,7 +264,7 @@ function unescapeMountField(field: string): string {
 
 function shallowFirst(a: MountEntry, b: MountEntry): number {
   const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
-  return depth(a.mountPoint) - depth(b.mountPoint) || a.mountPoint.localeCompare(b.mountPoint);
+  return depth(a.mountPoint) - depth(b.mountPoint) || compareCodeUnits(a.mountPoint, b.mountPoint);
 }
 
 async function diskUsage(

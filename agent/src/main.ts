@@ -59,6 +59,15 @@ program
     exitOnSignals({ log, stop: () => agent.stop(), forceAfterMs: 5000, exit: (code) => process.exit(code) });
   });
 
+program
+  .command('facts')
+  .description("print this host's facts (OS, CPU, memory, disks, NICs) as JSON, as the agent reports them to the controller")
+  .addHelpText('after', '\nThe daemon runs this command as a short-lived child at each connect, so that it never loads\nsysteminformation itself (README "Performance").')
+  .action(async () => {
+    const [{ collectFacts }, { systemInformationPort }] = await Promise.all([import('./facts.js'), import('./facts-si.js')]);
+    process.stdout.write(`${JSON.stringify(await collectFacts({ si: systemInformationPort() }))}\n`);
+  });
+
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   const usage = err instanceof BallastError && (err.code === 'BALLAST_ERR_VALIDATION' || err.code === 'BALLAST_ERR_CONFIG');

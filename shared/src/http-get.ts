@@ -8,7 +8,7 @@
  * No fastify, no controller state: ballastctl imports it without pulling the server in.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { request as httpRequest } from 'node:http';
+import { httpRequest } from './node-http.js';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { BallastError } from './errors.js';

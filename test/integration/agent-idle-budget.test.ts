@@ -1,7 +1,8 @@
 /**
  * The CI guard of the agent's idle memory (issue 15): the real bench (a controller, `ballast-agent
- * join`, `ballast-agent run` with the packaged runtime and the unit's flags when the build cache
- * has it, else this node: `--runtime auto`) with an 8 s window, against the committed baseline + 10%. RSS of an idle agent is flat
+ * join`, `ballast-agent run` of the shipped bundle dist/agent-bundle with the packaged runtime —
+ * node 22 — and the unit's flags when the build cache has it, else this node: `--runtime auto`)
+ * with an 8 s window, against the committed baseline + 10%. RSS of an idle agent is flat
  * after a few seconds (the 60 s bench's median and max differ by < 0.5 MB), so 8 s measure what
  * 60 s do at a sixth of the cost; CPU is not guarded here (this machine is shared and noisy).
  */

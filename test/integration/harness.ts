@@ -19,7 +19,8 @@ const BIN = (name: string) => join(ROOT, 'bin', name);
 
 /** Fails fast with a clear message when the programs were not built. */
 export function requireBuild(): void {
-  if (!existsSync(join(ROOT, 'dist/controller/src/main.js')) || !existsSync(join(ROOT, 'dist/agent/src/main.js'))) {
+  // bin/ballast-agent runs the agent bundle (dist/agent-bundle, what the package ships).
+  if (!['dist/controller/src/main.js', 'dist/agent/src/main.js', 'dist/agent-bundle/main.js'].every((f) => existsSync(join(ROOT, f)))) {
     throw new Error('integration tests run the compiled programs: run `npm run build` first');
   }
 }

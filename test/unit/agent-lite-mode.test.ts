@@ -3,6 +3,13 @@
  * mode disables WebAssembly: node's fetch (undici parses HTTP with a wasm llhttp) then fails, and
  * under node 22 the agent even crashed at start. So the agent's code must not use fetch, undici or
  * WebAssembly; it speaks HTTP through node:https. This test keeps it so, and checks the premise.
+ *
+ * Two more rules of the lean agent (issue 15, README "Performance"):
+ * - `node:http` is loaded through shared/src/node-http.ts (require), never imported: under node 22,
+ *   the ESM import of `node:http` reads its lazy `WebSocket` export, which loads the fetch client and
+ *   crashes the agent under --lite-mode.
+ * - No ICU-backed calls (localeCompare, toLocale*, Intl): the first one maps megabytes of ICU data
+ *   and tables into the process for good (localeCompare ~2.5 MB, toLocaleString ~6 MB measured).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,6 +39,24 @@ describe('the agent under --lite-mode', () => {
     for (const file of [...sources(join(repo, 'agent/src')), ...sources(join(repo, 'shared/src'))]) {
       const text = readFileSync(file, 'utf8');
       if (/\bfetch\(|\bundici\b|\bWebAssembly\b/.test(text)) offenders.push(file.slice(repo.length + 1));
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('agent and shared code import node:http only through shared/src/node-http.ts', () => {
+    const offenders: string[] = [];
+    for (const file of [...sources(join(repo, 'agent/src')), ...sources(join(repo, 'shared/src'))]) {
+      const text = readFileSync(file, 'utf8');
+      if (/^import (?!type )[^;]*from 'node:http';/m.test(text)) offenders.push(file.slice(repo.length + 1));
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('the agent calls nothing that loads ICU (localeCompare, toLocale*, Intl)', () => {
+    const offenders: string[] = [];
+    for (const file of sources(join(repo, 'agent/src'))) {
+      const text = readFileSync(file, 'utf8');
+      if (/\.localeCompare\(|\.toLocale[A-Za-z]*\(|\bIntl\./.test(text)) offenders.push(file.slice(repo.length + 1));
     }
     expect(offenders).toEqual([]);
   });

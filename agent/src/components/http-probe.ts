@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { httpRequest } from '../../../shared/src/node-http.js';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { messageOf } from '../../../shared/src/errors.js';

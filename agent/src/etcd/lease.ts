@@ -23,7 +23,7 @@
  * - `/v3/lease/revoke` of an unknown lease answers 404 `{"code":5,"message":"…lease not found"}`.
  * - `/v3/kv/txn` answers `succeeded` only when true (fields at their default are omitted).
  */
-import { Agent as HttpAgent } from 'node:http';
+import { HttpAgent } from '../../../shared/src/node-http.js';
 import { Agent as HttpsAgent } from 'node:https';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';

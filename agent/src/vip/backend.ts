@@ -20,8 +20,8 @@ export interface VipBackend {
   close(): void;
 }
 
-/** See {@link VipManagerOptions.backend}. */
-export type VipBackendFactory = (config: VipConfig, tls: EtcdTlsPem, log: Logger) => VipBackend;
+/** See {@link VipManagerOptions.backend}. May be async: the production one imports this module on first use. */
+export type VipBackendFactory = (config: VipConfig, tls: EtcdTlsPem, log: Logger) => VipBackend | Promise<VipBackend>;
 
 /** The production ports: etcd over the mTLS JSON gateway, `ip` and `arping`. */
 export function realBackend(exec: ExecPort): VipBackendFactory {

@@ -8,8 +8,8 @@ import { messageOf } from '../../../shared/src/errors.js';
 import type { VipBackend, VipBackendFactory } from './backend.js';
 import { electionIdentity, type VipConfig } from './config.js';
 import type { ConfigWatch } from './config-watch.js';
-import { createVipElector, type VipElector } from './elector.js';
-import { createHealthMonitor, createHealthProbe, type HealthMonitor } from './health.js';
+import type { VipElector } from './elector.js';
+import type { HealthMonitor } from './health.js';
 import type { Clock, VipEventSink } from './ports.js';
 import type { RttWindow } from './rtt.js';
 
@@ -56,12 +56,20 @@ export interface ElectionRunner {
 export function createElectionRunner(opts: ElectionRunnerOptions): ElectionRunner {
   const log = opts.log.child({ component: 'vip' });
   let running: RunningElection | null = null;
+  /** health.js's probe factory, set by the first start (apply only runs while an election runs). */
+  let probeFor: typeof import('./health.js').createHealthProbe = () => {
+    throw new Error('failed to build a VIP health probe: no election was started');
+  };
 
   return {
     current: () => running,
     async start(config) {
       const vipLog = log.child({ vip: config.name });
-      const backend = opts.backendFor(config, await opts.watch.readTls(config), vipLog);
+      // The election's code loads with the first election (see lazyRealBackend in manager.ts).
+      const [{ createVipElector }, healthModule] = await Promise.all([import('./elector.js'), import('./health.js')]);
+      const { createHealthMonitor, createHealthProbe } = healthModule;
+      probeFor = createHealthProbe;
+      const backend = await opts.backendFor(config, await opts.watch.readTls(config), vipLog);
       let elector: VipElector | null = null;
       const health = createHealthMonitor({ probe: createHealthProbe(config.health), cfg: config.health, log: vipLog, onChange: () => elector?.healthChanged() });
       opts.rtt.clear();
@@ -86,7 +94,7 @@ export function createElectionRunner(opts: ElectionRunnerOptions): ElectionRunne
       if (running === null) return;
       running.config = config;
       running.elector.update(opts.effective(config));
-      running.health.update(createHealthProbe(config.health), config.health);
+      running.health.update(probeFor(config.health), config.health);
     },
     async stop() {
       if (running === null) return;

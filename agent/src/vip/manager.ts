@@ -15,7 +15,7 @@ import type { HealthCheck } from '../health.js';
 import { createPollLoop } from '../poll-loop.js';
 import { hostPath } from '../tasks/module.js';
 import type { ExecPort } from '../host/ports.js';
-import { realBackend, type VipBackendFactory } from './backend.js';
+import type { VipBackendFactory } from './backend.js';
 import { electionIdentity, VIP_CONFIG_PATH, type VipConfig } from './config.js';
 import { createConfigWatch } from './config-watch.js';
 import { createElectionRunner } from './election-run.js';
@@ -70,6 +70,14 @@ export interface VipManager extends VipPort {
 
 const realClock: Clock = { now: () => performance.now(), wallNow: () => Date.now() };
 
+/**
+ * The production backend, imported with the first election: most hosts never hold a VIP, and an
+ * idle agent should not keep the etcd client and the election code resident (issue 15).
+ */
+function lazyRealBackend(exec: ExecPort): VipBackendFactory {
+  return async (config, tls, log) => (await import('./backend.js')).realBackend(exec)(config, tls, log);
+}
+
 /** Creates the manager, idle until `start()` (or a `tick()` in tests). */
 export function createVipManager(opts: VipManagerOptions): VipManager {
   const log = opts.log.child({ component: 'vip' });
@@ -87,7 +95,7 @@ export function createVipManager(opts: VipManagerOptions): VipManager {
     host: opts.host,
     log: opts.log,
     clock,
-    backendFor: opts.backend ?? realBackend(opts.exec),
+    backendFor: opts.backend ?? lazyRealBackend(opts.exec),
     watch,
     rtt,
     onEvent: opts.onEvent,

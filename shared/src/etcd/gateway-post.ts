@@ -11,7 +11,7 @@
  * leaves to the caller: the meaning of the HTTP status and of the gateway's error body, so each
  * client keeps its own error codes and messages.
  */
-import { request as httpRequest } from 'node:http';
+import { httpRequest } from '../node-http.js';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { BallastError, messageOf } from '../errors.js';

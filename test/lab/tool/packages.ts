@@ -18,7 +18,7 @@ export function debPath(name: 'ballast-agent' | 'ballast-controller', repo = REP
  * minutes the first time, ~2 min with its caches warm when something changed).
  */
 export async function ensurePackages(log: (msg: string) => void = () => {}, repo = REPO_ROOT): Promise<{ agent: string; controller: string }> {
-  const skipBuild = existsSync(join(repo, 'dist/agent/src/main.js')) ? ['--skip-build'] : [];
+  const skipBuild = existsSync(join(repo, 'dist/agent-bundle/main.js')) ? ['--skip-build'] : [];
   const r = await run(['bash', join(repo, 'scripts/package.sh'), '--if-stale', ...skipBuild], { timeoutMs: 20 * 60_000, cwd: repo });
   for (const line of r.stderr.trim().split('\n')) if (line.startsWith('package:')) log(line);
   return { agent: debPath('ballast-agent', repo), controller: debPath('ballast-controller', repo) };
