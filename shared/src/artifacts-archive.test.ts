@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { extractTar, LimitExceededError, listTar, normalizeMember, sniffArchive, writeStreamToFile } from './artifacts-archive.js';
+import { extractTar, gunzipToFile, LimitExceededError, listTar, normalizeMember, sniffArchive, writeStreamToFile } from './artifacts-archive.js';
 import { isBallastError } from './errors.js';
 
 const run = promisify(execFile);
@@ -55,5 +55,25 @@ describe('artifact archive helpers', () => {
     const err = await listTar(join(dir, 'broken.tar.gz'), 'tar.gz', { what: 'bundle', code: 'BALLAST_ERR_IO' }).catch((e: unknown) => e);
     expect(isBallastError(err, 'BALLAST_ERR_IO')).toBe(true);
     expect((err as Error).message).toMatch(/^failed to list bundle: (tar exited 2|reading the archive failed): /);
+  });
+
+  it('decompresses a tar.gz once into a plain tar, under the bound; a bomb or a corrupt stream leaves no file', async () => {
+    await mkdir(join(dir, 'src/pkg'), { recursive: true });
+    await writeFile(join(dir, 'src/pkg/a'), 'A'.repeat(100_000));
+    await run('tar', ['-czf', join(dir, 'x.tgz'), '-C', join(dir, 'src'), './pkg']);
+    await gunzipToFile(join(dir, 'x.tgz'), join(dir, 'x.tar'), { what: 'test' });
+    expect(await sniffArchive(join(dir, 'x.tar'))).toBe('tar');
+    expect((await listTar(join(dir, 'x.tar'), 'tar', { what: 'test' })).map(normalizeMember).sort()).toEqual(['pkg', 'pkg/a']);
+
+    const bomb = await gunzipToFile(join(dir, 'x.tgz'), join(dir, 'bomb.tar'), { what: 'artifact x', maxUnpackedBytes: 50_000 }).catch((e: unknown) => e);
+    expect(isBallastError(bomb, 'BALLAST_ERR_ARCHIVE_TOO_LARGE')).toBe(true);
+    expect((bomb as Error).message).toMatch(/^failed to unpack artifact x: it decompresses to more than 50000 bytes/);
+    await expect(readFile(join(dir, 'bomb.tar'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    await writeFile(join(dir, 'broken.tar.gz'), Buffer.from([0x1f, 0x8b, 0, 1, 2, 3]));
+    const broken = await gunzipToFile(join(dir, 'broken.tar.gz'), join(dir, 'broken.tar'), { what: 'artifact y', code: 'BALLAST_ERR_IO' }).catch((e: unknown) => e);
+    expect(isBallastError(broken, 'BALLAST_ERR_IO')).toBe(true);
+    expect((broken as Error).message).toMatch(/^failed to decompress artifact y: /);
+    await expect(readFile(join(dir, 'broken.tar'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -5,11 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { BallastError, type ErrorCode } from './errors.js';
+import { BallastError, type ErrorCode, messageOf } from './errors.js';
 import { Sha256Meter } from './hashing.js';
 
 /** How an artifact file is packed: gzip'd tar, plain tar, or a single file (e.g. `runc.amd64`). */
@@ -139,6 +139,37 @@ export async function extractTar(path: string, kind: 'tar' | 'tar.gz', dest: str
  */
 async function runTar(path: string, kind: 'tar' | 'tar.gz', args: string[], options: TarOptions, verb: string): Promise<string> {
   if (kind === 'tar') return spawnTar([args[0]!, '-f', path, ...args.slice(1)], options, verb, null);
+  const gz = await meteredGunzip(path, options, verb);
+  try {
+    return await spawnTar([args[0]!, '-f', '-', ...args.slice(1)], options, verb, gz.stream);
+  } catch (err) {
+    throw gz.tooLarge(err) ?? err;
+  } finally {
+    gz.close();
+  }
+}
+
+/**
+ * Decompresses a tar.gz into a plain tar at `dest` (created, 0600) under the same bound as the tar
+ * helpers: one gzip pass then serves both the listing and the extraction, which read the plain tar.
+ * On failure `dest` is removed.
+ */
+export async function gunzipToFile(path: string, dest: string, options: TarOptions): Promise<void> {
+  const gz = await meteredGunzip(path, options, 'unpack');
+  try {
+    await pipeline(gz.stream, createWriteStream(dest, { flags: 'wx', mode: 0o600 }), ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
+  } catch (err) {
+    await rm(dest, { force: true });
+    const tooLarge = gz.tooLarge(err);
+    if (tooLarge !== null) throw tooLarge;
+    throw new BallastError(options.code ?? 'BALLAST_ERR_IO', `failed to decompress ${options.what}: ${messageOf(err)}`, { cause: err });
+  } finally {
+    gz.close();
+  }
+}
+
+/** The gunzip'd bytes of `path`, cut at the bound; `tooLarge(err)` says whether a failure was the bound. */
+async function meteredGunzip(path: string, options: TarOptions, verb: string) {
   const bound = options.maxUnpackedBytes ?? unpackBound((await stat(path)).size);
   let unpacked = 0;
   let overflow = false;
@@ -155,19 +186,21 @@ async function runTar(path: string, kind: 'tar' | 'tar.gz', args: string[], opti
   });
   const source = createReadStream(path).pipe(createGunzip());
   source.on('error', (err) => meter.destroy(err));
-  try {
-    return await spawnTar([args[0]!, '-f', '-', ...args.slice(1)], options, verb, source.pipe(meter));
-  } catch (err) {
-    if (!overflow) throw err;
-    throw new BallastError(
-      'BALLAST_ERR_ARCHIVE_TOO_LARGE',
-      `failed to ${verb} ${options.what}: it decompresses to more than ${bound} bytes (what its manifest declares, or the cap for its compressed size); refused before unpacking further`,
-      { cause: err },
-    );
-  } finally {
-    source.destroy();
-    meter.destroy();
-  }
+  return {
+    stream: source.pipe(meter) as NodeJS.ReadableStream,
+    tooLarge: (err: unknown): BallastError | null =>
+      overflow
+        ? new BallastError(
+            'BALLAST_ERR_ARCHIVE_TOO_LARGE',
+            `failed to ${verb} ${options.what}: it decompresses to more than ${bound} bytes (what its manifest declares, or the cap for its compressed size); refused before unpacking further`,
+            { cause: err },
+          )
+        : null,
+    close: () => {
+      source.destroy();
+      meter.destroy();
+    },
+  };
 }
 
 /** Spawns tar; `stdin`, when given, is piped into it (and an error on it fails the call). */

@@ -11,7 +11,7 @@ import { constants, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { artifactLabel } from '../../../../shared/src/artifacts-api.js';
-import { extractTar, listTar, normalizeMember, sniffArchive, writeStreamToFile } from '../../../../shared/src/artifacts-archive.js';
+import { extractTar, gunzipToFile, listTar, normalizeMember, sniffArchive, writeStreamToFile } from '../../../../shared/src/artifacts-archive.js';
 import { hashFile } from '../../../../shared/src/hashing.js';
 import { BallastError, isBallastError, messageOf } from '../../../../shared/src/errors.js';
 import { writeFileAtomic } from '../../../../shared/src/atomic-file.js';
@@ -139,6 +139,7 @@ async function install(
     return { changed: true, message: `installed ${lines.length} of ${files} from ${label}`, ...(ctx.diff ? { diff: lines.map((l) => `${l}\n`).join('') } : {}) };
   } finally {
     await rm(download, { force: true });
+    await rm(`${download}.tar`, { force: true });
     await rm(unpackDir, { recursive: true, force: true });
   }
 }
@@ -205,8 +206,14 @@ async function unpack(download: string, dir: string, targets: Target[], label: s
     return new Map(targets.map((t) => [t.from, download]));
   }
   const tarOpts = { what: `artifact ${label}`, code: 'BALLAST_ERR_IO' as const, signal };
+  // One gzip pass (the CPU of unpacking): the listing and the extraction read the plain tar.
+  let tar = download;
+  if (kind === 'tar.gz') {
+    tar = `${download}.tar`;
+    await gunzipToFile(download, tar, tarOpts);
+  }
   const members = new Map<string, string>();
-  for (const stored of await listTar(download, kind, tarOpts)) members.set(normalizeMember(stored), stored);
+  for (const stored of await listTar(tar, 'tar', tarOpts)) members.set(normalizeMember(stored), stored);
   const missing = targets.find((t) => !members.has(t.from));
   if (missing !== undefined) {
     throw new BallastError('BALLAST_ERR_NOT_FOUND', `failed to install artifact ${label}: the archive has no ${missing.from}`, {
@@ -214,7 +221,7 @@ async function unpack(download: string, dir: string, targets: Target[], label: s
     });
   }
   await mkdir(dir, { mode: 0o700 });
-  await extractTar(download, kind, dir, [...new Set(targets.map((t) => members.get(t.from)!))], tarOpts);
+  await extractTar(tar, 'tar', dir, [...new Set(targets.map((t) => members.get(t.from)!))], tarOpts);
   const sources = new Map<string, string>();
   for (const t of targets) {
     const path = join(dir, members.get(t.from)!);
