@@ -90,19 +90,27 @@ export function topRevision(status: EtcdClusterStatus): bigint {
 }
 
 /**
- * The disaster: etcd stopped and its data directory removed on each of `hosts`. The agent's
- * supervisor and systemd keep starting etcd there again; with an empty data dir and a surviving
- * peer that still lists the member, etcd refuses ("member … has already been bootstrapped"), so the
- * members stay down — the state of hosts whose disks were lost.
+ * The disaster: etcd killed and its data directory removed on each of `hosts` (a crash and a lost
+ * disk). Not `systemctl stop`: the agent's supervisor restarts etcd meanwhile and systemd cancels
+ * the stop job. systemd starts etcd again after RestartSec (5 s); with an empty data dir and a
+ * surviving peer that still lists the member, etcd refuses ("member … has already been
+ * bootstrapped"), so the members stay down — the state of hosts whose disks were lost.
  */
 export async function destroyEtcdData(lab: Lab, hosts: readonly string[]): Promise<void> {
-  await Promise.all(hosts.map((h) => lab.exec(h, ['sh', '-c', 'systemctl stop etcd && rm -rf /var/lib/etcd && ! test -e /var/lib/etcd/member/wal'], { timeoutMs: 60_000 })));
+  const script = 'systemctl kill --signal=SIGKILL etcd; for i in $(seq 50); do pgrep -x etcd >/dev/null || break; sleep 0.1; done; ! pgrep -x etcd >/dev/null && rm -rf /var/lib/etcd';
+  await Promise.all(hosts.map((h) => lab.exec(h, ['sh', '-c', script], { timeoutMs: 60_000 })));
+}
+
+/** The last lines of etcd's journal on `host` (why a destroyed member stays down). */
+export async function etcdJournal(lab: Lab, host: string, lines: number): Promise<string> {
+  return (await lab.exec(host, ['journalctl', '-q', '-u', 'etcd', '--no-pager', '-n', String(lines)], { timeoutMs: 30_000, allowFail: true })).stdout;
 }
 
 /** Lines of the kubelet's journal on `host` since `sinceMs` (epoch ms) that say 401 or Unauthorized. */
 export async function kubeletUnauthorized(lab: Lab, host: string, sinceMs: number): Promise<string[]> {
   const r = await lab.exec(host, ['journalctl', '-q', '-u', 'kubelet', '--no-pager', '--since', `@${Math.floor(sinceMs / 1000)}`], { timeoutMs: 60_000 });
-  return r.stdout.split('\n').filter((l) => /unauthori[sz]ed|\b401\b/i.test(l));
+  // Not a bare "401": klog's source positions (reflector.go:401) would match.
+  return r.stdout.split('\n').filter((l) => /unauthori[sz]ed|(status|code)\W{0,3}401\b/i.test(l));
 }
 
 /** Every node's lease renew time (epoch ms), by node name. */
