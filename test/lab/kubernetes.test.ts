@@ -238,6 +238,7 @@ spec:
     await destroyEtcdData(lab, victims);
     console.log(`destroyed the etcd data of ${victims.join(' and ')}`);
     await sleep(7000); // past systemd's RestartSec: the destroyed members were started again, and refused
+    for (const h of victims) expect(await existing(h, ['/var/lib/etcd/member']), h).toEqual([]);
     console.log(`etcd on ${victims[0]} after the disaster:\n${await etcdJournal(lab, victims[0]!, 5)}`);
     await waitUntil('etcd to have no leader', async () => ((await etcdStatus(env)).members.every((m) => m.status === null || m.status.leader === '0') ? true : undefined), { timeoutMs: 60_000, intervalMs: 1000 });
 

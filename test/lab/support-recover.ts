@@ -92,9 +92,10 @@ export function topRevision(status: EtcdClusterStatus): bigint {
 /**
  * The disaster: etcd killed and its data directory removed on each of `hosts` (a crash and a lost
  * disk). Not `systemctl stop`: the agent's supervisor restarts etcd meanwhile and systemd cancels
- * the stop job. systemd starts etcd again after RestartSec (5 s); with an empty data dir and a
- * surviving peer that still lists the member, etcd refuses ("member … has already been
- * bootstrapped"), so the members stay down — the state of hosts whose disks were lost.
+ * the stop job. systemd (RestartSec 5 s) and the supervisor try to start etcd again, and the
+ * unit's `AssertPathExists=/var/lib/etcd/member` refuses (before that assertion the init member
+ * bootstrapped a new, empty cluster here: see controller/src/roles/etcd.ts), so the members stay
+ * down — the state of hosts whose disks were lost.
  */
 export async function destroyEtcdData(lab: Lab, hosts: readonly string[]): Promise<void> {
   const script = 'systemctl kill --signal=SIGKILL etcd; for i in $(seq 50); do pgrep -x etcd >/dev/null || break; sleep 0.1; done; ! pgrep -x etcd >/dev/null && rm -rf /var/lib/etcd';
