@@ -5,7 +5,7 @@
  */
 import type { OperationDocument } from '../../shared/src/ops-api.js';
 import { prng } from '../support/prng.js';
-import { sleep, waitUntil } from './tool/exec.js';
+import { StopWaiting, sleep, waitUntil } from './tool/exec.js';
 import type { Lab } from './tool/lab.js';
 
 /** One line on an operation's end: state, and where and why it stopped. */
@@ -81,7 +81,8 @@ export async function opWithControllerKills(
       async () => {
         const d = await opDoc(lab, started.id);
         if (d === undefined) return undefined;
-        if (d.state === 'paused' || d.state === 'failed') throw new Error(explainOp(d));
+        // StopWaiting: a plain error is retried by waitUntil until its timeout (10 minutes of a held lab).
+        if (d.state === 'paused' || d.state === 'failed') throw new StopWaiting(explainOp(d));
         return d.progress.done >= at || d.state === 'succeeded' ? d : undefined;
       },
       { timeoutMs: opts.timeoutMs, intervalMs: 100 },
