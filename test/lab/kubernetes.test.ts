@@ -226,7 +226,7 @@ spec:
     expect((after ?? 0) * 1000).toBeGreaterThanOrEqual(Math.floor(d0 / 1000) * 1000);
     dr.revision = topRevision(await etcdStatus(env));
     expect(dr.revision).toBeGreaterThan(BigInt(snap.revision));
-  });
+  }, 10 * 60_000);
 
   it('7. 2 of 3 etcd members destroyed (quorum lost): the corrupted snapshot is refused; cluster recover --from-snapshot with controller SIGKILLs brings back exactly the snapshot, nodes Ready, 3 voters, revision forward, kubelets authorized', async () => {
     expect(dr.snapshot, 'test 6 took the snapshot').not.toBe('');
@@ -292,7 +292,7 @@ spec:
     expect(Object.keys(renewed).sort()).toEqual(HOSTS);
     for (const h of HOSTS) expect(await kubeletUnauthorized(lab, h, t0), h).toEqual([]);
     console.log(`$ kubectl get nodes (through the VIP, after the recovery)\n${await kc(['get', 'nodes'])}`);
-  });
+  }, 15 * 60_000);
 
   it('8. cluster reset runs the real kubeadm reset and leaves every host clean', async () => {
     // Why the agent always skips kubeadm reset's remove-etcd-member phase: with external etcd and
