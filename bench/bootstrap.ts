@@ -166,7 +166,7 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
     writeFileSync(join(root, 'etc/etcd/etcd.env'), envFile);
     writeFileSync(join(root, 'etc/systemd/system/etcd.service'), etcdUnit(vars));
     const tarball = await place(env, name, file('etcd'));
-    await lab.exec(name, ['sh', '-c', `mkdir -p -m 0700 /var/lib/etcd && tar -xzf ${tarball} -C /usr/local/bin --strip-components=1 --wildcards '*/etcd' '*/etcdctl' && systemctl daemon-reload`]);
+    await lab.exec(name, ['sh', '-c', `mkdir -p -m 0700 /var/lib/etcd /var/lib/etcd/member && tar -xzf ${tarball} -C /usr/local/bin --strip-components=1 --wildcards '*/etcd' '*/etcdctl' && systemctl daemon-reload`]);
   };
   // Type=notify: returns once etcd is ready (for a joining member: once it has published itself through the leader).
   const startEtcd = (name: string) => lab.exec(name, ['systemctl', 'start', 'etcd'], { timeoutMs: 180_000 });

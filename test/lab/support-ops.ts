@@ -1,11 +1,11 @@
 /**
- * `cluster create` under fire, shared by the stand-in bootstrap lab and the real-Kubernetes lab:
+ * Operations under fire (`cluster create`, `cluster recover`), shared by the stand-in bootstrap lab and the real-Kubernetes lab:
  * the operation started without following it, the controller SIGKILLed at `kills` random points
  * (reproducible from the printed seed) and restarted, then waited for until it settles.
  */
 import type { OperationDocument } from '../../shared/src/ops-api.js';
 import { prng } from '../support/prng.js';
-import { sleep, waitUntil } from './tool/exec.js';
+import { StopWaiting, sleep, waitUntil } from './tool/exec.js';
 import type { Lab } from './tool/lab.js';
 
 /** One line on an operation's end: state, and where and why it stopped. */
@@ -31,6 +31,7 @@ export function settleOp(lab: Lab, id: string, timeoutMs: number): Promise<Opera
   );
 }
 
+/** An operation that ran with controller SIGKILLs. */
 export interface KilledCreate {
   done: OperationDocument;
   /** Where each kill landed: `step-key (N done)`. */
@@ -43,16 +44,36 @@ export interface KilledCreate {
  * each: a poll that spawns ballastctl could see the operation finished and miss the kill — CI
  * once counted 4 of 5).
  */
-export async function createWithControllerKills(lab: Lab, clusterFile: string, opts: { kills: number; timeoutMs: number }): Promise<KilledCreate> {
+export function createWithControllerKills(lab: Lab, clusterFile: string, opts: { kills: number; timeoutMs: number }): Promise<KilledCreate> {
+  return opWithControllerKills(lab, ['cluster', 'create', '-f', clusterFile, '--yes'], {
+    ...opts,
+    points: (doc, random) => {
+      const total = doc.progress.total;
+      const points = new Set<number>();
+      while (points.size < opts.kills) points.add(2 + Math.floor(random() * (total - 8)));
+      return [...points];
+    },
+  });
+}
+
+/**
+ * Starts the operation `start` (ballastctl arguments; `--no-follow -o json` are added) and
+ * SIGKILLs the controller once the operation has done each of the step counts `points` picks
+ * (from the started document and a PRNG seeded from BALLAST_KILL_SEED or the clock, printed),
+ * restarting it after a random pause of up to 1.5 s; then waits until the operation settles.
+ */
+export async function opWithControllerKills(
+  lab: Lab,
+  start: string[],
+  opts: { timeoutMs: number; points: (started: OperationDocument, random: () => number) => number[] },
+): Promise<KilledCreate> {
   const seed = Number(process.env.BALLAST_KILL_SEED ?? Date.now() % 1_000_000);
   console.log(`SEED ${seed} (rerun with BALLAST_KILL_SEED=${seed})`);
   const random = prng(seed); // mulberry32: the kill points are reproducible from the printed seed
-  const started = await lab.ctlJson<OperationDocument>(['cluster', 'create', '-f', clusterFile, '--yes', '--no-follow', '-o', 'json']);
+  const started = await lab.ctlJson<OperationDocument>([...start, '--no-follow', '-o', 'json'], { timeoutMs: 60_000 });
   const total = started.progress.total;
-  const points = new Set<number>();
-  while (points.size < opts.kills) points.add(2 + Math.floor(random() * (total - 8)));
-  const kills = [...points].sort((a, b) => a - b);
-  console.log(`kill points (steps done): ${kills.join(', ')} of ${total}`);
+  const kills = [...new Set(opts.points(started, random))].sort((a, b) => a - b);
+  console.log(`${started.id}: kill points (steps done): ${kills.join(', ')} of ${total}`);
   const killed: string[] = [];
   for (const at of kills) {
     const doc = await waitUntil(
@@ -60,7 +81,8 @@ export async function createWithControllerKills(lab: Lab, clusterFile: string, o
       async () => {
         const d = await opDoc(lab, started.id);
         if (d === undefined) return undefined;
-        if (d.state === 'paused' || d.state === 'failed') throw new Error(explainOp(d));
+        // StopWaiting: a plain error is retried by waitUntil until its timeout (10 minutes of a held lab).
+        if (d.state === 'paused' || d.state === 'failed') throw new StopWaiting(explainOp(d));
         return d.progress.done >= at || d.state === 'succeeded' ? d : undefined;
       },
       { timeoutMs: opts.timeoutMs, intervalMs: 100 },

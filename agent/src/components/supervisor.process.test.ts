@@ -35,6 +35,7 @@ function processSystemd(socket: string) {
     enable: async () => {},
     disable: async () => {},
     isActive: async () => child !== null && child.exitCode === null && child.signalCode === null,
+    activeState: async () => ((await port.isActive('fake.service')) ? 'active' : 'inactive'),
     start: async () => port.restart('fake.service'),
     stop: async () => {
       child?.kill('SIGKILL');

@@ -104,6 +104,20 @@ describe('component supervisor', () => {
     expect(supervisor.status()[0]).toMatchObject({ restarts: 0, consecutiveFailures: 0, last: { ok: true } });
   });
 
+  it('leaves a unit that is being stopped alone: a restart would cancel the stop job; once down it is restarted', async () => {
+    const etcd = fakeComponent('etcd');
+    const { supervisor, systemd, at } = setup([etcd.component]);
+    systemd.enabled.add('etcd.service');
+    systemd.states.set('etcd.service', 'deactivating');
+    await at(0);
+    expect(systemd.calls).toEqual([]);
+    expect(etcd.state.calls).toBe(0);
+    expect(await supervisor.checks()[0]?.run()).toEqual({ ok: false, message: 'etcd.service is stopping' });
+    systemd.states.delete('etcd.service'); // stopped, and still enabled and registered
+    await at(10_000);
+    expect(systemd.calls).toEqual(['restart etcd.service']);
+  });
+
   it('restarts an active unit only after failureThreshold failed probes', async () => {
     const etcd = fakeComponent('etcd');
     const { systemd, events, at } = setup([etcd.component]);

@@ -121,7 +121,14 @@ export function createUnitSupervisor(opts: UnitSupervisorOptions): UnitSuperviso
       Object.assign(watch, { last: null, consecutiveFailures: 0, restarts: 0 });
       return;
     }
-    const active = await opts.systemd.isActive(unit);
+    const state = await opts.systemd.activeState(unit);
+    if (state === 'deactivating') {
+      // Someone is stopping it (a task, an operator): a restart now would cancel that stop job and
+      // bring the unit back behind its back. Once it is down it is judged like any stopped unit.
+      watch.last = { ok: false, message: `${unit} is stopping` };
+      return;
+    }
+    const active = state === 'active' || state === 'reloading' || state === 'activating';
     const result = active ? await boundedProbe(watch.component) : { ok: false, message: `${unit} is not active` };
     // One slow or failed probe of a running unit is not yet a verdict: a loaded host answers late
     // now and then, and reporting it at once would flap the host to degraded (and block operations

@@ -28,6 +28,12 @@ export interface ExecResult {
  */
 export type ExecPort = (argv: string[], opts?: ExecOptions) => Promise<ExecResult>;
 
+/** systemd's ActiveState words; `unknown` for anything else `systemctl is-active` prints. */
+export type UnitActiveState = 'active' | 'reloading' | 'inactive' | 'failed' | 'activating' | 'deactivating' | 'unknown';
+
+/** Settled down: nothing runs and nothing is queued to run (a stop has nothing left to do). */
+export const STOPPED_STATES: ReadonlySet<UnitActiveState> = new Set(['inactive', 'failed']);
+
 /** The systemd operations modules and the component supervisor need. Real one: `systemctl` via {@link ExecPort}. */
 export interface SystemdPort {
   daemonReload(): Promise<void>;
@@ -37,6 +43,12 @@ export interface SystemdPort {
   disable(unit: string): Promise<void>;
   /** True for `active`, `reloading` and `activating`: up, or on its way up (nothing to start). */
   isActive(unit: string): Promise<boolean>;
+  /**
+   * The state word `systemctl is-active` prints. Callers that stop units need more than
+   * {@link isActive}: a `deactivating` unit is not up, but it is not down yet either — a start
+   * queued meanwhile (the supervisor's) cancels the stop and brings it back.
+   */
+  activeState(unit: string): Promise<UnitActiveState>;
   start(unit: string): Promise<void>;
   stop(unit: string): Promise<void>;
   restart(unit: string): Promise<void>;

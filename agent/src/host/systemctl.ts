@@ -1,6 +1,6 @@
 import { BallastError } from '../../../shared/src/errors.js';
 import { tail } from './exec.js';
-import type { ExecPort, SystemdPort } from './ports.js';
+import type { ExecPort, SystemdPort, UnitActiveState } from './ports.js';
 
 /** Options of {@link createSystemctl}. */
 export interface SystemctlOptions {
@@ -18,6 +18,7 @@ const ENABLED_STATES = new Set(['enabled', 'enabled-runtime', 'alias']);
  * if it never gets there, its failing probe triggers the restart instead.
  */
 const ACTIVE_STATES = new Set(['active', 'reloading', 'activating']);
+const KNOWN_STATES: ReadonlySet<string> = new Set<UnitActiveState>(['active', 'reloading', 'inactive', 'failed', 'activating', 'deactivating']);
 
 /**
  * The real {@link SystemdPort}: `systemctl` argv through the exec port. Queries read the state word
@@ -46,6 +47,10 @@ export function createSystemctl(opts: SystemctlOptions): SystemdPort {
     enable: (unit) => act('enable', unit),
     disable: (unit) => act('disable', unit),
     isActive: async (unit) => ACTIVE_STATES.has(await query('is-active', unit)),
+    activeState: async (unit) => {
+      const word = await query('is-active', unit);
+      return KNOWN_STATES.has(word) ? (word as UnitActiveState) : 'unknown';
+    },
     start: (unit) => act('start', unit),
     stop: (unit) => act('stop', unit),
     restart: (unit) => act('restart', unit),

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../shared/src/log.js';
 import type { ModuleContext } from './module.js';
-import type { ExecOptions, ExecPort, ExecResult, SystemdPort } from '../host/ports.js';
+import type { ExecOptions, ExecPort, ExecResult, SystemdPort, UnitActiveState } from '../host/ports.js';
 
 /** A fresh empty directory to use as a module context's root. */
 export function makeTempRoot(prefix = 'ballast-tasks-'): Promise<string> {
@@ -64,6 +64,8 @@ export class FakeSystemd implements SystemdPort {
   readonly active = new Set<string>();
   /** Units whose restart throws (a unit that cannot start). */
   readonly failing = new Set<string>();
+  /** A state word that overrides `active` for a unit (e.g. `deactivating`: a stop in progress); cleared by start/stop/restart. */
+  readonly states = new Map<string, UnitActiveState>();
 
   constructor(init: { enabled?: string[]; active?: string[] } = {}) {
     for (const unit of init.enabled ?? []) this.enabled.add(unit);
@@ -85,7 +87,11 @@ export class FakeSystemd implements SystemdPort {
     this.enabled.delete(unit);
   }
   async isActive(unit: string): Promise<boolean> {
-    return this.active.has(unit);
+    const state = await this.activeState(unit);
+    return state === 'active' || state === 'reloading' || state === 'activating';
+  }
+  async activeState(unit: string): Promise<UnitActiveState> {
+    return this.states.get(unit) ?? (this.active.has(unit) ? 'active' : 'inactive');
   }
   async start(unit: string): Promise<void> {
     this.calls.push(`start ${unit}`);
@@ -93,6 +99,7 @@ export class FakeSystemd implements SystemdPort {
   }
   async stop(unit: string): Promise<void> {
     this.calls.push(`stop ${unit}`);
+    this.states.delete(unit);
     this.active.delete(unit);
   }
   async restart(unit: string): Promise<void> {
@@ -101,6 +108,7 @@ export class FakeSystemd implements SystemdPort {
   }
 
   private activate(unit: string): void {
+    this.states.delete(unit);
     if (this.failing.has(unit)) throw new Error(`Job for ${unit} failed because the control process exited with error code.`);
     this.active.add(unit);
   }

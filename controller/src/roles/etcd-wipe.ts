@@ -5,10 +5,9 @@
  * Also the etcd part of `cluster reset`.
  */
 import { Type } from '@sinclair/typebox';
-import { componentFilePath } from '../../../shared/src/components.js';
 import { ETCD_PATH_RULES } from './etcd.js';
 import { checkPathVar } from './safe-vars.js';
-import { task } from './tasks.js';
+import { task, unregisterComponentTask } from './tasks.js';
 import type { RoleDefinition } from './types.js';
 
 const EtcdWipeVars = Type.Object(
@@ -27,7 +26,7 @@ export const etcdWipeRole: RoleDefinition<typeof EtcdWipeVars> = {
     return {
       tasks: [
         // The component supervisor would start it again: unregister first, then stop and disable.
-        task('Unregister component etcd', 'file', { path: componentFilePath('etcd'), content: '', state: 'absent' }),
+        unregisterComponentTask('etcd'),
         task('Stop and disable etcd.service', 'systemd', { unit: 'etcd.service', state: 'stopped', enabled: false }),
         task(`Remove ${vars.dataDir}`, 'directory', { path: vars.dataDir, state: 'absent' }),
       ],

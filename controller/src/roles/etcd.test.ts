@@ -18,6 +18,7 @@ describe('etcd', () => {
     expect(role.tasks.map((t) => t.name)).toEqual([
       'Install etcd and etcdctl',
       'Create data directory /var/lib/etcd',
+      'Create member directory /var/lib/etcd/member',
       'Create directory /etc/etcd',
       'Create directory /etc/etcd/pki',
       'Write /etc/etcd/pki/ca.crt',
@@ -50,6 +51,18 @@ describe('etcd', () => {
     expect(find(role.tasks, 'Write /etc/etcd/pki/ca.crt').sensitive).toBeUndefined();
     for (const t of role.tasks.filter((x) => x.name.startsWith('Write '))) expect(t.notify).toEqual(['restart etcd']);
     expect(role.handlers.map((h) => h.name)).toEqual(['restart etcd']);
+  });
+
+  it('etcd starts only in a member directory the role prepared: a destroyed data dir keeps it down instead of bootstrapping an empty cluster', () => {
+    const role = mustRender('etcd', { tls: TLS, dataDir: '/var/lib/etcd/data' });
+    const names = role.tasks.map((t) => t.name);
+    expect(find(role.tasks, 'Create member directory /var/lib/etcd/data/member').args).toMatchObject({ path: '/var/lib/etcd/data/member', mode: '0700' });
+    expect(names.indexOf('Create member directory /var/lib/etcd/data/member')).toBeLessThan(names.indexOf('Start etcd.service'));
+    const unit = content(find(role.tasks, 'Install etcd.service'));
+    expect(unit.split('\n').filter((l) => l.startsWith('AssertPathExists='))).toEqual(['AssertPathExists=/var/lib/etcd/data/member']);
+    expect(unit.indexOf('AssertPathExists=')).toBeLessThan(unit.indexOf('[Service]'));
+    // Without start the directory is prepared too: the later start (the bootstrap's etcd phase) needs it.
+    expect(mustRender('etcd', { tls: TLS, start: false }).tasks.map((t) => t.name)).toContain('Create member directory /var/lib/etcd/member');
   });
 
   it('start: false installs the same files and enables etcd without starting or supervising it; a running member try-restarts', () => {

@@ -118,13 +118,25 @@ export function etcdEnv(v: EtcdVarsT, member: { name: string; host: string }): R
   return { ...defaults, ...v.extraEnv, ...base };
 }
 
-/** etcd's unit: Type=notify (etcd signals readiness once it has joined the cluster). */
-export function etcdUnit(v: { binDir: string; configDir: string }): string {
+/**
+ * etcd's unit: Type=notify (etcd signals readiness once it has joined the cluster).
+ *
+ * `AssertPathExists=<dataDir>/member`: etcd starts only where a member's data is, or where the role
+ * has just prepared a fresh one (it creates the empty `member` directory; etcd decides from the
+ * WAL files whether to bootstrap or join). Found on real Kubernetes: after a member's data dir was
+ * destroyed, systemd's Restart= and the supervisor started etcd again on an empty dir with the
+ * env file's `ETCD_INITIAL_CLUSTER_STATE=new` — the init member bootstrapped a new, **empty**
+ * one-member cluster, which its kube-apiserver served as the cluster's state. A member whose data
+ * is gone must stay down until a person (or `cluster recover`/`node replace`) acts; the failed
+ * assertion is what the supervisor then reports.
+ */
+export function etcdUnit(v: { binDir: string; configDir: string; dataDir: string }): string {
   return `[Unit]
 Description=etcd key-value store
 Documentation=https://etcd.io/docs/
 After=network-online.target
 Wants=network-online.target
+AssertPathExists=${v.dataDir}/member
 
 [Service]
 Type=notify
@@ -171,6 +183,8 @@ export const etcdRole: RoleDefinition<typeof EtcdVars> = {
         restart,
       ),
       task(`Create data directory ${vars.dataDir}`, 'directory', { path: vars.dataDir, mode: '0700', owner: 'root', group: 'root' }),
+      // The unit asserts it (etcdUnit): only a role run prepares a member directory etcd may start in.
+      task(`Create member directory ${vars.dataDir}/member`, 'directory', { path: `${vars.dataDir}/member`, mode: '0700', owner: 'root', group: 'root' }),
       directoryTask(vars.configDir),
       task(`Create directory ${pki}`, 'directory', { path: pki, mode: '0700', owner: 'root', group: 'root' }),
     ];

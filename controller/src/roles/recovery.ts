@@ -11,10 +11,9 @@
  *   no-quorum check alone. The agent re-checks everything (etcd-restore-guard.ts).
  */
 import { Type } from '@sinclair/typebox';
-import { componentFilePath } from '../../../shared/src/components.js';
 import { ETCD_PATH_RULES } from './etcd.js';
 import { checkPathVar } from './safe-vars.js';
-import { artifactTask, bareVersion, task } from './tasks.js';
+import { artifactTask, bareVersion, task, unregisterComponentTask } from './tasks.js';
 import type { RoleDefinition } from './types.js';
 
 const Url = Type.String({ pattern: '^https://[^\\s,/]+$', maxLength: 300 });
@@ -52,7 +51,7 @@ export const etcdStopRole: RoleDefinition<typeof EtcdStopVars> = {
   render() {
     return {
       tasks: [
-        task('Unregister component etcd', 'file', { path: componentFilePath('etcd'), content: '', state: 'absent' }),
+        unregisterComponentTask('etcd'),
         task('Stop and disable etcd.service', 'systemd', { unit: 'etcd.service', state: 'stopped', enabled: false }),
       ],
       handlers: [],

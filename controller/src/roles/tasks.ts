@@ -52,6 +52,16 @@ export function componentTask(spec: ComponentSpec): RoleTask {
 }
 
 /**
+ * Removes a component registration, so the supervisor stops watching (and restarting) its unit.
+ * `force` like {@link componentTask}: the JSON file has no managed-by header, and without it the
+ * agent refuses to touch it (BALLAST_ERR_FILE_UNMANAGED — found on real Kubernetes: every
+ * `cluster recover` failed at `etcd/stop`, and a failed join's rollback would have too).
+ */
+export function unregisterComponentTask(name: string): RoleTask {
+  return task(`Unregister component ${name}`, 'file', { path: componentFilePath(name), content: '', state: 'absent', force: true });
+}
+
+/**
  * The release a version names, as upstream's archive layouts spell it: no leading `v` (`v3.5.12`
  * and `3.5.12` are one release) and no build metadata (`3.5.33+ballast.lab` is a build of 3.5.33,
  * packed as etcd-v3.5.33-linux-amd64/).

@@ -60,6 +60,13 @@ export function startController(options: {
   packagesDir: string;
   /** `--artifact-trust-key` files: the lab trusts the test-only key its bundles are signed with. */
   trustKeys: readonly string[];
+  /**
+   * `--snapshot-key`: the lab's own etcd snapshot key, inside the lab dir (the default,
+   * /etc/ballast/snapshot.key, would be this machine's).
+   */
+  snapshotKey: string;
+  /** `--drill-bin-dir`s: where restore drills find etcd, etcdutl and kube-apiserver (the upstream cache). */
+  drillBinDirs: readonly string[];
 }): ProcRef {
   const { runtime, netns, dataDir, address, port, logFile, packagesDir } = options;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -80,6 +87,9 @@ export function startController(options: {
       '--packages-dir',
       packagesDir,
       ...options.trustKeys.flatMap((k) => ['--artifact-trust-key', k]),
+      '--snapshot-key',
+      options.snapshotKey,
+      ...options.drillBinDirs.flatMap((d) => ['--drill-bin-dir', d]),
     ],
     { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, BALLAST_LOG_LEVEL: process.env.BALLAST_LOG_LEVEL ?? 'info' } },
   );

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installCommand } from '../../../controller/src/api/install-routes.js';
 import { TEST_TRUST_KEY } from '../../support/bundle.js';
+import { cachedBuild, ETCD_BINS } from '../../support/kube-bundle.js';
 import {
   type ControllerRuntime,
   findDeb,
@@ -198,6 +199,10 @@ export class Lab {
       packagesDir: this.state.distDir,
       // The test bundles are signed with the test-only key (test/support/testdata/README.md).
       trustKeys: [TEST_TRUST_KEY],
+      snapshotKey: join(this.state.dir, 'snapshot.key'),
+      // Drills (issue 13) run the source-built etcd and kube-apiserver where the builds are cached;
+      // a missing one is reported by the drill itself, so a lab without them still starts.
+      drillBinDirs: [cachedBuild('etcd', ETCD_BINS), cachedBuild('kube', ['kube-apiserver'])].flatMap((b) => (b === null ? [] : [b.dir])),
     });
     this.save();
     await waitUntil(

@@ -18,6 +18,7 @@ import { connect as tcpConnect } from 'node:net';
 import { BallastError } from '../../../../shared/src/errors.js';
 import type { ModuleArgs } from '../../../../shared/src/tasks/modules.js';
 import type { EtcdConnector } from '../../etcd/client.js';
+import { STOPPED_STATES } from '../../host/ports.js';
 import type { ModuleContext } from '../module.js';
 import { loadEtcdTls } from './etcd-member.js';
 
@@ -37,8 +38,9 @@ export interface GuardReport {
 
 /** Throws BALLAST_ERR_ETCD_STILL_SERVING when the restore must not go on; see the module comment. */
 export async function assertNotServing(args: Args, ctx: ModuleContext, connect: EtcdConnector): Promise<GuardReport> {
-  if (await ctx.systemd.isActive(ETCD_UNIT)) {
-    throw new BallastError('BALLAST_ERR_ETCD_STILL_SERVING', `failed to ${args.action} etcd member: ${ETCD_UNIT} is active on this host; stop it first (the recovery's stop step does)`);
+  const unitState = await ctx.systemd.activeState(ETCD_UNIT);
+  if (!STOPPED_STATES.has(unitState)) {
+    throw new BallastError('BALLAST_ERR_ETCD_STILL_SERVING', `failed to ${args.action} etcd member: ${ETCD_UNIT} is ${unitState} on this host; stop it first (the recovery's stop step does)`);
   }
   const tls = await loadEtcdTls(args, ctx, 'etcd_restore');
   const client = connect({ endpoints: args.endpoints, tls, timeoutMs: GUARD_PROBE_TIMEOUT_MS, log: ctx.log });

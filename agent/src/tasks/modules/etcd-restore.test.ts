@@ -101,6 +101,9 @@ describe('etcd_restore', () => {
     const systemd = new FakeSystemd();
     await systemd.start('etcd.service');
     expect(await rejection(registry.run('etcd_restore', ARGS, ctx({ systemd })))).toMatchObject({ code: 'BALLAST_ERR_ETCD_STILL_SERVING' });
+    // Still stopping is not stopped: the process runs, and a queued start may bring it back.
+    systemd.states.set('etcd.service', 'deactivating');
+    expect(await rejection(registry.run('etcd_restore', ARGS, ctx({ systemd })))).toMatchObject({ code: 'BALLAST_ERR_ETCD_STILL_SERVING', message: expect.stringContaining('etcd.service is deactivating') });
     expect(await rejection(registry.run('etcd_restore', ARGS, ctx({ snapshots: undefined })))).toMatchObject({ code: 'BALLAST_ERR_UNSUPPORTED' });
     const failing = fakeExec(() => ({ code: 1, stdout: '', stderr: 'Error: snapshot file integrity check failed' }));
     const err = await rejection(registry.run('etcd_restore', ARGS, ctx({ exec: failing })));

@@ -65,6 +65,28 @@ describe('systemd module', () => {
     expect(systemd.calls).toEqual(['disable containerd.service', 'stop containerd.service']);
   });
 
+  it('a unit still deactivating is stopped (the stop waits and cancels a start queued meanwhile), or started behind the stop', async () => {
+    // Found on real Kubernetes: etcd without quorum takes seconds to stop; a reset that took
+    // "deactivating" for stopped left it to the supervisor's queued start, running after the reset.
+    systemd.active.add('etcd.service');
+    systemd.states.set('etcd.service', 'deactivating');
+    const out = await run({ unit: 'etcd.service', state: 'stopped' });
+    expect(out).toMatchObject({ changed: true, message: 'stopped etcd.service' });
+    expect(out.diff).toBe('state: deactivating → inactive\n');
+    expect(systemd.calls).toEqual(['stop etcd.service']);
+    systemd.calls.length = 0;
+    systemd.states.set('etcd.service', 'deactivating');
+    expect(await run({ unit: 'etcd.service', state: 'started' })).toMatchObject({ changed: true, message: 'started etcd.service' });
+    expect(systemd.calls).toEqual(['start etcd.service']);
+    // Settled states need nothing: failed is down, activating is on its way up.
+    systemd.calls.length = 0;
+    systemd.states.set('etcd.service', 'failed');
+    expect(await run({ unit: 'etcd.service', state: 'stopped' })).toMatchObject({ changed: false });
+    systemd.states.set('etcd.service', 'activating');
+    expect(await run({ unit: 'etcd.service', state: 'started' })).toMatchObject({ changed: false });
+    expect(systemd.calls).toEqual([]);
+  });
+
   it('manages only the units the roles install: ssh.service is refused, even just to stop it (BALLAST_ERR_UNSAFE_VALUE)', async () => {
     systemd.active.add('ssh.service');
     expect(await rejection(run({ unit: 'ssh.service', state: 'stopped' }))).toMatchObject({ code: 'BALLAST_ERR_UNSAFE_VALUE', path: '/args/unit' });

@@ -1,6 +1,7 @@
 import { BallastError } from '../../../../shared/src/errors.js';
 import { ROLE_UNITS, UNIT_DIR, UNIT_PATHS } from '../../../../shared/src/tasks/safety.js';
 import { unitProblems } from '../../../../shared/src/tasks/unit-safety.js';
+import { STOPPED_STATES, type UnitActiveState } from '../../host/ports.js';
 import { ensureManagedFile } from '../managed-file.js';
 import type { Module } from '../module.js';
 
@@ -9,6 +10,9 @@ import type { Module } from '../module.js';
  * patternProperties, which let other keys through), so names are checked here before any path is built.
  */
 const DROP_IN_NAME = /^[A-Za-z0-9._-]+\.conf$/;
+
+/** Up or on its way up: `started` has nothing to do. */
+const UP_STATES: ReadonlySet<UnitActiveState> = new Set(['active', 'reloading', 'activating']);
 
 /**
  * `systemd`: unit file and drop-ins (managed files), `daemon-reload` only when one of their
@@ -69,11 +73,16 @@ export const systemdModule: Module<'systemd'> = {
     } else if (args.state === 'try-restarted') {
       // Not running: nothing to restart, and starting it is not this state's job.
     } else if (args.state !== undefined) {
-      const active = await ctx.systemd.isActive(unit);
+      const state = await ctx.systemd.activeState(unit);
       const wantActive = args.state === 'started';
-      if (active !== wantActive) {
+      // `deactivating` needs either action: stopping waits for it and cancels a start queued
+      // meanwhile (the component supervisor's); starting queues one behind the stop. Found on
+      // real Kubernetes: a reset's stop skipped an etcd still deactivating, and the supervisor's
+      // queued start brought it back after the reset.
+      const needed = wantActive ? !UP_STATES.has(state) : !STOPPED_STATES.has(state);
+      if (needed) {
         did(`${wantActive ? 'start' : 'stop'} ${unit}`, `${wantActive ? 'started' : 'stopped'} ${unit}`);
-        diffs.push(`state: ${active ? 'active' : 'inactive'} → ${wantActive ? 'active' : 'inactive'}\n`);
+        diffs.push(`state: ${state} → ${wantActive ? 'active' : 'inactive'}\n`);
         if (!ctx.check) await (wantActive ? ctx.systemd.start(unit) : ctx.systemd.stop(unit));
       }
     }
