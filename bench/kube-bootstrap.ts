@@ -187,7 +187,7 @@ async function floor(env: KubeLab, kubeconfig: string): Promise<{ totalMs: numbe
       const images = env.controlPlane.includes(h) ? [pause, ...cpImages] : [pause];
       for (const f of images) copyFileSync(join(stage, f), join(root, 'var/tmp', basename(f)));
       const imports = images.map((f) => `/usr/local/bin/ctr -n k8s.io images import --platform linux/amd64 /var/tmp/${basename(f)} >/dev/null`).join(' && ');
-      await lab.exec(h, ['sh', '-c', `tar -xf /var/tmp/floor.tar -C / && mkdir -p -m 0700 /var/lib/etcd && systemctl daemon-reload && systemctl start containerd && ${imports}`], { timeoutMs: 300_000 });
+      await lab.exec(h, ['sh', '-c', `tar -xf /var/tmp/floor.tar -C / && install -d -m 0700 /var/lib/etcd /var/lib/etcd/member && systemctl daemon-reload && systemctl start containerd && ${imports}`], { timeoutMs: 300_000 });
       mark(`${h} installed`);
     }),
   );
