@@ -32,10 +32,16 @@ export interface WriteStreamOptions {
   mode?: number;
   /** Names the stream in the size-limit message, e.g. "bundle upload". */
   what?: string;
+  /**
+   * fsync the file before returning (default true). False only for a work file that is verified and
+   * then installed (with its own fsync) or handed on and removed: syncing it would write every byte
+   * to disk once more, for a file no crash can leave half-used.
+   */
+  fsync?: boolean;
 }
 
 /**
- * Streams `source` into a new file at `path`, hashing as it goes, and fsyncs it. Returns the sha256
+ * Streams `source` into a new file at `path`, hashing as it goes, and fsyncs it (unless told not to). Returns the sha256
  * (lower-case hex) and the byte count. On any failure the partial file is left for the caller to
  * remove (it owns the temp path and knows when to clean up).
  */
@@ -50,11 +56,13 @@ export async function writeStreamToFile(
   });
   const sink = createWriteStream(path, { flags: 'wx', mode: options.mode ?? 0o600 });
   await pipeline(source, meter, sink, ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+  if (options.fsync !== false) {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
   return { sha256: meter.hex(), size: meter.size };
 }

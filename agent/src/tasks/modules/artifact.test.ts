@@ -97,6 +97,20 @@ describe('artifact module', () => {
     expect(nested).toMatchObject({ code: 'BALLAST_ERR_VALIDATION', path: '/args/install/0/from' });
   });
 
+  it('a file installed to one place is the download itself (linked, one inode); one installed to two places is two independent files', async () => {
+    const one = { name: 'runc', version: '1.1.5', arch: 'amd64', sha256: sha256(RUNC), install: [{ from: 'runc.amd64', to: '/usr/local/sbin/runc' }] };
+    await apply(one);
+    expect((await stat(join(root, 'usr/local/sbin/runc'))).nlink).toBe(1);
+    const two = { ...one, version: '1.1.6', install: [{ from: 'runc.amd64', to: '/usr/local/bin/runc', mode: '0750' }, { from: 'runc.amd64', to: '/usr/bin/runc' }] };
+    source.files.set('runc/1.1.6/amd64', RUNC);
+    expect((await apply(two)).changed).toBe(true);
+    const [a, b] = [await stat(join(root, 'usr/local/bin/runc')), await stat(join(root, 'usr/bin/runc'))];
+    expect(a.ino).not.toBe(b.ino);
+    expect([a.mode & 0o7777, b.mode & 0o7777]).toEqual([0o750, 0o755]);
+    expect(await readFile(join(root, 'usr/bin/runc'))).toEqual(RUNC);
+    expect(await workFiles()).toEqual(['state.json']);
+  });
+
   it('check mode reports what would be installed and touches nothing, downloading nothing', async () => {
     const before = await snapshotTree(root);
     const out = await apply(etcdArgs(), { check: true });

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { artifactLabel } from '../../../../shared/src/artifacts-api.js';
 import { extractTar, gunzipToFile, listTar, normalizeMember, sniffArchive, writeStreamToFile } from '../../../../shared/src/artifacts-archive.js';
@@ -128,7 +128,7 @@ async function install(
         lines.push(`${t.to}: mode ${formatMode(before.mode)} → ${formatMode(t.mode)}`);
         continue;
       }
-      await installFile(src, t.full, t.mode);
+      await installFile(src, t.full, t.mode, targets.filter((o) => o.from === t.from).length === 1);
       lines.push(`${before === null ? '+' : '~'} ${t.to} (${t.from}, sha256 ${want.slice(0, 12)}…, mode ${formatMode(t.mode)})`);
     }
     const merged = plan.state[plan.key]?.sha256 === args.sha256 ? plan.state[plan.key]!.files : {};
@@ -172,7 +172,8 @@ export async function fetchVerified(
       throw new BallastError('BALLAST_ERR_TOO_LARGE', `failed to fetch artifact ${label}: it is ${size} bytes, more than the ${maxBytes} accepted`);
     }
     const bound = Math.min(size ?? Number.POSITIVE_INFINITY, maxBytes ?? Number.POSITIVE_INFINITY);
-    const got = await writeStreamToFile(stream, dest, { signal: ctx.signal, what: `artifact ${label}`, ...(bound === Number.POSITIVE_INFINITY ? {} : { maxBytes: bound }) });
+    // A work file: installed from (each installed file is fsynced) or imported, then removed; never synced itself.
+    const got = await writeStreamToFile(stream, dest, { signal: ctx.signal, what: `artifact ${label}`, fsync: false, ...(bound === Number.POSITIVE_INFINITY ? {} : { maxBytes: bound }) });
     if (size !== null && got.size !== size) {
       throw new BallastError('BALLAST_ERR_CONNECT', `failed to fetch artifact ${label}: the download ended after ${got.size} of ${size} bytes`);
     }
@@ -235,13 +236,18 @@ async function unpack(download: string, dir: string, targets: Target[], label: s
   return sources;
 }
 
-/** Copies `src` next to `dest`, sets the mode, fsyncs, and renames it over `dest`. */
-async function installFile(src: string, dest: string, mode: number): Promise<void> {
+/**
+ * Puts `src`'s bytes next to `dest`, sets the mode, fsyncs, and renames it over `dest`. A work file
+ * used by this target only is hard-linked instead of copied when it is on the same filesystem (its
+ * bytes are written to disk once, by this fsync); otherwise, or across filesystems, it is copied.
+ */
+async function installFile(src: string, dest: string, mode: number, soleUse: boolean): Promise<void> {
   const dir = dirname(dest);
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await copyFile(src, tmp, constants.COPYFILE_EXCL);
+    const linked = soleUse && (await link(src, tmp).then(() => true, () => false));
+    if (!linked) await copyFile(src, tmp, constants.COPYFILE_EXCL);
     await chmod(tmp, mode);
     await fsync(tmp);
     await rename(tmp, dest);
