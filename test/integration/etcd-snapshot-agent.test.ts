@@ -8,12 +8,11 @@
  * defrag. Only the websocket between controller and agent is replaced by an in-process call that
  * validates the answer as the hub does. Skipped, saying why, without etcd or moto.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess, } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../ballastctl/src/cli.js';
@@ -26,20 +25,19 @@ import { createCa, issueClientCert, issueServerCert } from '../../controller/src
 import { autoDefrag, clusterStatus, defragCluster } from '../../controller/src/snapshots/etcd-care.js';
 import { createSnapshotMetrics } from '../../controller/src/snapshots/metrics.js';
 import { policySource } from '../../controller/src/snapshots/policy.js';
-import { S3Target } from '../../controller/src/snapshots/s3-target.js';
+import type { S3Target } from '../../controller/src/snapshots/s3-target.js';
 import { SnapshotService } from '../../controller/src/snapshots/service.js';
 import { fileSink, UploadSlots } from '../../controller/src/snapshots/uploads.js';
 import { SnapshotVault } from '../../controller/src/snapshots/vault.js';
 import { type TempStore, tempStore } from '../../controller/src/store/testing.js';
 import { createEtcdClient } from '../../shared/src/etcd/client.js';
 import { silentLogger } from '../../shared/src/log.js';
-import { freePort, tempDir, waitFor } from './harness.js';
-import { agentEtcdSession, startTlsEtcdHost, type TlsEtcdHost } from './snapshot-support.js';
+import { tempDir, waitFor } from './harness.js';
+import { agentEtcdSession, MOTO_SERVER, startMotoBucket, startTlsEtcdHost, type TlsEtcdHost } from './snapshot-support.js';
 
 const ETCD_BIN = '/var/cache/ballast/etcd/v3.5.33/bin';
 const haveEtcd = ['etcd', 'etcdctl', 'etcdutl'].every((b) => existsSync(join(ETCD_BIN, b)));
-const moto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).stdout.trim();
-const skip = !haveEtcd ? `missing etcd binaries in ${ETCD_BIN} (scripts/upstream/build.sh)` : moto === '' ? "moto's server is not installed (pip install 'moto[server]')" : null;
+const skip = !haveEtcd ? `missing etcd binaries in ${ETCD_BIN} (scripts/upstream/build.sh)` : MOTO_SERVER === '' ? "moto's server is not installed (pip install 'moto[server]')" : null;
 if (skip !== null) console.warn(`skipping the snapshot end-to-end test: ${skip}`);
 
 describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the operator API', () => {
@@ -57,11 +55,6 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
   let etcd: TlsEtcdHost;
   const hosts = { get: (_n: string) => null as HostView | null, session: (_id: string) => null as SessionHandle | null };
 
-  function start(bin: string, args: string[]): ChildProcess {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    return child;
-  }
 
   beforeAll(async () => {
     dir = await tempDir('snap-agent');
@@ -69,17 +62,9 @@ describe.skipIf(skip !== null)('etcd snapshot through the agent, to S3, with the
     // etcd under mutual TLS, its files where the etcd role puts them, under a host root.
     etcd = await startTlsEtcdHost(ETCD_BIN, dir.path, 'h1');
     // moto's S3 server on loopback, and a bucket.
-    const motoPort = await freePort();
-    start(moto, ['-H', '127.0.0.1', '-p', String(motoPort)]);
-    const endpoint = `http://127.0.0.1:${motoPort}`;
-    const creds = { accessKeyId: 'ballast-test', secretAccessKey: 'ballast-test-secret' };
-    await waitFor('moto', async () => ((await fetch(endpoint).catch(() => null)) === null ? undefined : true), 30_000, 200);
-    const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds });
-    await admin.send(new CreateBucketCommand({ Bucket: 'snaps' }));
-    admin.destroy();
-    const credentialsFile = join(dir.path, 's3-creds.json');
-    await writeFile(credentialsFile, JSON.stringify(creds), { mode: 0o600 });
-    s3 = new S3Target({ endpoint, region: 'us-east-1', bucket: 'snaps', prefix: 'ballast/', credentialsFile });
+    const moto = await startMotoBucket(dir.path);
+    children.push(moto.child);
+    s3 = moto.target;
 
     // The controller side: its CA, the agent's client certificate, the app over HTTPS.
     const ca = await createCa({ commonName: 'test-ca' });

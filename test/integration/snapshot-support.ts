@@ -2,12 +2,14 @@
  * Helpers of the snapshot tests: a real single-member etcd on loopback (plain HTTP), or one under
  * mutual TLS in a host tree with the agent's maintenance module on it; started and stopped by PID.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { answerEtcdRequest, createEtcdMaintenance, type EtcdMaintenancePort } from '../../agent/src/etcd/maintenance.js';
 import type { SessionHandle } from '../../controller/src/hub/host-tracker.js';
+import { S3Target } from '../../controller/src/snapshots/s3-target.js';
 import { parseResponse } from '../../shared/src/protocol/responses.js';
 import { etcdTls } from '../lab/support-roles.js';
 import { freePort, tempDir, waitFor } from './harness.js';
@@ -135,4 +137,25 @@ export function agentEtcdSession(opts: { root: string; server: string; caPem: st
     },
   };
   return { session, maintenance };
+}
+
+/** `moto_server` on this machine's PATH, or '' (the S3 parts of a test then skip, saying why). */
+export const MOTO_SERVER = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).stdout.trim();
+
+/**
+ * moto's S3 server started on loopback with a bucket `snaps`, and the {@link S3Target} Ballast would
+ * use against it (credentials in a 0600 file under `dir`). The caller ends `child`.
+ */
+export async function startMotoBucket(dir: string): Promise<{ child: ChildProcess; target: S3Target }> {
+  const port = await freePort();
+  const child = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const creds = { accessKeyId: 'ballast-test', secretAccessKey: 'ballast-test-secret' };
+  await waitFor('moto', async () => ((await fetch(endpoint).catch(() => null)) === null ? undefined : true), 30_000, 200);
+  const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds });
+  await admin.send(new CreateBucketCommand({ Bucket: 'snaps' }));
+  admin.destroy();
+  const credentialsFile = join(dir, 's3-creds.json');
+  await writeFile(credentialsFile, JSON.stringify(creds), { mode: 0o600 });
+  return { child, target: new S3Target({ endpoint, region: 'us-east-1', bucket: 'snaps', prefix: 'ballast/', credentialsFile }) };
 }

@@ -9,13 +9,12 @@
  * fixture's ReplaceFleet and ModelKube; a real replace needs the lab).
  * Skipped, saying why, without Chromium, a built UI or the etcd binaries.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess, } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open as openFile, writeFile } from 'node:fs/promises';
+import { open as openFile, } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,17 +36,15 @@ import { OperationEngine } from '../../controller/src/ops/engine.js';
 import { createCa, issueClientCert, issueServerCert } from '../../controller/src/pki/ca.js';
 import { createSnapshotMetrics } from '../../controller/src/snapshots/metrics.js';
 import { policySource } from '../../controller/src/snapshots/policy.js';
-import { S3Target } from '../../controller/src/snapshots/s3-target.js';
+import type { S3Target } from '../../controller/src/snapshots/s3-target.js';
 import { SnapshotService } from '../../controller/src/snapshots/service.js';
 import { UploadSlots } from '../../controller/src/snapshots/uploads.js';
 import { SnapshotVault } from '../../controller/src/snapshots/vault.js';
 import { type TempStore, tempStore } from '../../controller/src/store/testing.js';
-import { freePort, waitFor } from './harness.js';
-import { agentEtcdSession, startTlsEtcdHost, type TlsEtcdHost, tempDir } from './snapshot-support.js';
+import { agentEtcdSession, MOTO_SERVER, startMotoBucket, startTlsEtcdHost, type TlsEtcdHost, tempDir } from './snapshot-support.js';
 import { browserSkipReason, cspViolations, launchBrowser, login, mark, marked, newContext, open, postFromPage, screenshot } from './ui-browser.js';
 
 const ETCD_BIN = '/var/cache/ballast/etcd/v3.5.33/bin';
-const moto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).stdout.trim();
 const skip = browserSkipReason() ?? (['etcd', 'etcdctl', 'etcdutl'].every((b) => existsSync(join(ETCD_BIN, b))) ? null : `missing etcd binaries in ${ETCD_BIN}`);
 if (skip !== null) console.log(`skipping the web UI snapshots browser test: ${skip}`);
 
@@ -86,18 +83,10 @@ describe.skipIf(skip !== null)('web UI: snapshots, drills and replacements (real
 
   /** moto's S3 on a loopback port with a bucket, or null when moto is not installed. */
   async function startS3(): Promise<S3Target | null> {
-    if (moto === '') return null;
-    const port = await freePort();
-    motoChild = spawn(moto, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    const endpoint = `http://127.0.0.1:${port}`;
-    const creds = { accessKeyId: 'ballast-test', secretAccessKey: 'ballast-test-secret' };
-    await waitFor('moto', async () => ((await fetch(endpoint).catch(() => null)) === null ? undefined : true), 30_000, 200);
-    const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds });
-    await admin.send(new CreateBucketCommand({ Bucket: 'snaps' }));
-    admin.destroy();
-    const credentialsFile = join(dir.path, 's3-creds.json');
-    await writeFile(credentialsFile, JSON.stringify(creds), { mode: 0o600 });
-    return new S3Target({ endpoint, region: 'us-east-1', bucket: 'snaps', prefix: 'ballast/', credentialsFile });
+    if (MOTO_SERVER === '') return null;
+    const moto = await startMotoBucket(dir.path);
+    motoChild = moto.child;
+    return moto.target;
   }
 
   beforeAll(async () => {
