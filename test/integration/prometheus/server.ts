@@ -124,6 +124,11 @@ export class TestPrometheus {
     return prom;
   }
 
+  /** Its process id (for a caller that records what it started, e.g. the lab's state). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Its log, for failure messages. */
   log(): string {
     return this.output();
