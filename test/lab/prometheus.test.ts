@@ -70,8 +70,11 @@ describe.skipIf(labSkip !== null)('lab: a real Prometheus with the shipped rules
 
   afterAll(async () => {
     try {
-      await lp?.stop();
-      await env?.teardown();
+      try {
+        await lp?.stop();
+      } finally {
+        await env?.teardown();
+      }
     } finally {
       console.log(`\nPROMETHEUS LAB FIGURES\n${figures.map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n  total: ${secs(Date.now() - started)}`);
     }

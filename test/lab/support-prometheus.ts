@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { type Server, createConnection, createServer } from 'node:net';
+import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { issueClientCert } from '../../controller/src/pki/ca.js';
 import type { ClusterPkiBundle } from '../../controller/src/pki/cluster-pki.js';
@@ -77,8 +77,14 @@ export async function startLabPrometheus(opts: { lab: Lab; pki: ClusterPkiBundle
   const relay: ChildProcess = spawn('nsenter', [netns, process.execPath, '-e', RELAY, socket, String(PROM_PORT)], { stdio: 'ignore' });
   const relayExited = new Promise<void>((resolve) => relay.once('exit', () => resolve()));
   if (relay.pid !== undefined) opts.lab.track('the Prometheus API relay', relay.pid);
+  // Open connections are tracked: fetch keeps them alive, and close() alone would wait for them.
+  const open = new Set<Socket>();
   const listener: Server = createServer((c) => {
     const u = createConnection(socket);
+    for (const s of [c, u]) {
+      open.add(s);
+      s.once('close', () => open.delete(s));
+    }
     c.pipe(u);
     u.pipe(c);
     c.on('error', () => u.destroy());
@@ -91,7 +97,9 @@ export async function startLabPrometheus(opts: { lab: Lab; pki: ClusterPkiBundle
   const address = listener.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const stopRelay = async () => {
-    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const s of open) s.destroy();
+    await closed;
     if (relay.pid !== undefined && relay.exitCode === null && relay.signalCode === null) process.kill(relay.pid, 'SIGKILL');
     await relayExited;
   };
