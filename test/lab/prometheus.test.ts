@@ -183,7 +183,9 @@ describe.skipIf(labSkip !== null)('lab: a real Prometheus with the shipped rules
     expect(raw.map((s) => Number(s.value[1]))).toEqual([1]);
     figure('samples checked for two VIP holders over the failover (none found)', String(points.length));
     // Only the dead host paged, at any evaluation of the failover: the VIP's holder count was never
-    // wrong for 30 s, the etcd member on the dead host is within etcdMembersDown's 3 m.
+    // wrong for 30 s, the etcd member on the dead host is within etcdMembersDown's 3 m. (After two
+    // more evaluations: the range's last step must reach the one that made the alert fire.)
+    await sleep(2 * SCRAPE_MS);
     expect(await alertsIn('firing', windowSince(offAt))).toEqual([`BallastHostUnreachable{host=${holder}}`]);
 
     await waitUntil('containerd repaired on the bystander', async () => ((await prom.query(`ballast_component_repairs_total{host="${bystander}",component="containerd"}`)).length > 0 ? true : undefined), {
