@@ -7,44 +7,18 @@
  * evaluated against the same Prometheus. Skipped, saying why, without /usr/bin/prometheus; the etcd
  * part is skipped, saying why, when the Debian test bundle cannot be built.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageOf } from '../../shared/src/errors.js';
 import { type Proc, TestController, createToken, hostsByName, joinAgent, requireBuild, runAgent, stopAll, tempDir, waitFor } from './harness.js';
 import { type TestEtcd, etcdBinary, startEtcd } from './prometheus/etcd.js';
-import { DASHBOARD_FILE, PROMETHEUS, RULES_FILE } from './prometheus/files.js';
+import { NO_DATA_HERE, dashboardPanels, evaluatePanels } from './prometheus/dashboard.js';
+import { PROMETHEUS, RULES_FILE } from './prometheus/files.js';
 import { type ActiveAlert, TestPrometheus } from './prometheus/server.js';
 
 const prometheusBin = PROMETHEUS();
 if (prometheusBin === null) console.log('prometheus integration test skipped: /usr/bin/prometheus is missing (apt-get install prometheus)');
-
-interface DashboardPanel {
-  type: string;
-  title: string;
-  targets?: Array<{ expr: string }>;
-}
-
-/**
- * Panels this setup cannot feed, and why: it has no VIP election, no cluster (so no cluster spec,
- * etcd member list or operation) and no component the agents had to repair. Their queries must
- * still be valid; the lab feeds them.
- */
-const NO_DATA_HERE = new Map([
-  ['Failing checks', 'the test agents may have no failing check'],
-  ['Component repairs (1 h)', 'no component was repaired'],
-  ['VIP holder', 'no VIP election'],
-  ['Hosts holding the VIP (want 1)', 'no VIP election'],
-  ['VIP term', 'no VIP election'],
-  ['VIP transitions (15 m)', 'no VIP election'],
-  ['VIP renew round trip', 'no VIP election'],
-  ['Members healthy / listed (Ballast)', 'no cluster has been created'],
-  ['Latest operation per cluster and kind', 'no operation has run'],
-  ['Operations by state', 'no operation has run'],
-]);
-
-/** Grafana's variables as they render for "All" over a 1 s scrape. */
-const render = (expr: string) => expr.replaceAll('$cluster', '.*').replaceAll('$__rate_interval', '1m');
 
 describe.skipIf(prometheusBin === null)('a real Prometheus with the shipped rules against a real controller', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -164,21 +138,17 @@ describe.skipIf(prometheusBin === null)('a real Prometheus with the shipped rule
   });
 
   it('answers every panel query of the shipped dashboard; the panels this setup feeds return data', async () => {
-    const dashboard = JSON.parse(await readFile(DASHBOARD_FILE, 'utf8')) as { panels: DashboardPanel[] };
-    const panels = dashboard.panels.filter((p) => p.type !== 'row');
+    const panels = await dashboardPanels();
     expect(panels.length).toBeGreaterThanOrEqual(20);
+    for (const panel of panels) expect(panel.targets?.length ?? 0, panel.title).toBeGreaterThan(0);
     const empty: string[] = [];
-    for (const panel of panels) {
-      expect(panel.targets?.length ?? 0, panel.title).toBeGreaterThan(0);
-      for (const target of panel.targets ?? []) {
-        const reply = await prom.queryRaw(render(target.expr));
-        expect(reply.status, `${panel.title}: ${target.expr}: ${reply.error}`).toBe('success');
-        const etcdPanel = target.expr.includes('etcd.*"');
-        const mayBeEmpty = NO_DATA_HERE.has(panel.title) || (etcdPanel && etcd === null);
-        if (reply.data.result.length === 0) {
-          empty.push(`${panel.title}: ${target.expr}`);
-          expect(mayBeEmpty, `${panel.title}: no data from ${target.expr}`).toBe(true);
-        }
+    for (const r of await evaluatePanels(prom, panels)) {
+      expect(r.error, `${r.panel}: ${r.expr}`).toBeNull();
+      const etcdPanel = r.expr.includes('etcd.*"');
+      const mayBeEmpty = NO_DATA_HERE.has(r.panel) || (etcdPanel && etcd === null);
+      if (r.series === 0) {
+        empty.push(`${r.panel}: ${r.expr}`);
+        expect(mayBeEmpty, `${r.panel}: no data from ${r.expr}`).toBe(true);
       }
     }
     console.log(`dashboard: ${panels.length} panels queried; without data here (${NO_DATA_HERE.size} expected): ${empty.join(' | ') || 'none'}`);

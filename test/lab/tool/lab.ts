@@ -18,7 +18,7 @@ import { hostCgroupDirs } from './cgroups.js';
 import { teardown } from './teardown.js';
 import { ensureDefaultRoute, ensureGateway, ensurePlugged, ensureRoute, ensureSwitch, setPortUp } from './net.js';
 import { podSubnet } from './pod-net.js';
-import { isAlive, signal } from './proc.js';
+import { isAlive, procRef, signal } from './proc.js';
 import { ensureRootfs } from './rootfs.js';
 import { type HostState, type LabState, labDir, readState, stateFile, writeState } from './state.js';
 
@@ -297,6 +297,15 @@ export class Lab {
       timeoutMs: 15_000,
     });
     return r.stdout.trim() === '200';
+  }
+
+  /**
+   * Records a process a test started in the lab's namespaces (by pid and start time), so `down`
+   * ends it even when the test crashed before stopping it.
+   */
+  track(what: string, pid: number): void {
+    this.state.extras = [...(this.state.extras ?? []), { what, proc: procRef(pid) }];
+    this.save();
   }
 
   /** Runs argv inside a host. */

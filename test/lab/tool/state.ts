@@ -42,6 +42,11 @@ export interface LabState {
   hosts: HostState[];
   /** Namespaces that were created and must be deleted. */
   namespaces: string[];
+  /**
+   * Other processes a test started in the lab's namespaces (e.g. Prometheus in the controller's),
+   * SIGKILLed first at teardown when a crashed test left them running; absent in older states.
+   */
+  extras?: Array<{ what: string; proc: ProcRef }>;
 }
 
 export const DEFAULT_LAB_DIR = '/var/lib/ballast-lab';

@@ -5,7 +5,7 @@ import { stopController } from './controller.js';
 import { sleep } from './exec.js';
 import { isMounted, poweroff, unmountOverlay } from './host.js';
 import { deleteNetns } from './net.js';
-import { isAlive } from './proc.js';
+import { isAlive, signal } from './proc.js';
 import { type LabState, labDir, readState, stateFile, writeState } from './state.js';
 
 /**
@@ -36,6 +36,15 @@ async function teardownOnce(state: LabState, log: (msg: string) => void): Promis
       problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
+  await attempt('stop the extra processes', async () => {
+    for (const { what, proc } of state.extras ?? []) {
+      const pid = proc.pid;
+      if (!signal(proc, 'SIGKILL')) continue; // already gone (the test stopped it)
+      for (let i = 0; i < 100 && isAlive(proc); i++) await sleep(50);
+      if (isAlive(proc)) throw new Error(`${what} (pid ${pid}) still runs 5 s after SIGKILL`);
+      log(`stopped ${what} (pid ${pid}), left running by the test that started it`);
+    }
+  });
   await Promise.all(
     state.hosts.map((h) =>
       attempt(`power off ${h.name}`, async () => {
