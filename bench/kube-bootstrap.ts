@@ -106,7 +106,8 @@ async function stepTimings(env: KubeLab, doc: OperationDocument): Promise<StepTi
       for (const id of runs.filter((r): r is string => typeof r === 'string')) {
         const run = await env.lab.ctlJson<RunDocument>(['run', id, '-o', 'json']);
         for (const h of run.hosts) {
-          const entry = (hosts[h.name] ??= { runs: [], tasks: [] });
+          const entry = hosts[h.name] ?? { runs: [], tasks: [] };
+          hosts[h.name] = entry;
           const ms = h.startedAt !== null && h.finishedAt !== null ? Date.parse(h.finishedAt) - Date.parse(h.startedAt) : Number.NaN;
           entry.runs.push(`${run.role}: ${Math.round(ms)}`);
           entry.tasks.push(...h.results.map((t) => ({ name: t.name, ms: t.durationMs })));
