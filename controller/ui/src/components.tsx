@@ -32,6 +32,24 @@ export function Section(props: { title: string; children: ComponentChildren; tes
   );
 }
 
+/** The "Cluster" chooser of the pages that show one cluster at a time. */
+export function ClusterPicker(props: { names: string[]; value: string | null; onChange: (name: string) => void }) {
+  return (
+    <p>
+      <label>
+        Cluster{' '}
+        <select value={props.value ?? ''} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+          {props.names.map((n) => (
+            <option key={n} value={n}>
+              {n}
+            </option>
+          ))}
+        </select>
+      </label>
+    </p>
+  );
+}
+
 /**
  * A button that performs an operator action after a confirmation dialog. Disabled for a viewer,
  * with the reason as its tooltip: the API would refuse the call (403) anyway. The dialog stays up

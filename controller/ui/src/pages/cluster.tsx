@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import type { ClusterList, ClusterStatus } from '../../../../shared/src/clusters-api.js';
 import type { VipStatusResponse, VipView } from '../../../../shared/src/vip-api.js';
 import { ApiError } from '../api.js';
-import { ActionButton, Badge, ErrorLine, Section } from '../components.js';
+import { ActionButton, Badge, ClusterPicker, ErrorLine, Section } from '../components.js';
 import { useSession } from '../context.js';
 import { usePoll } from '../live.js';
 
@@ -32,18 +32,7 @@ export function Cluster() {
     <Section title="Cluster" testid="cluster">
       <ErrorLine error={clusters.error ?? vips.error} />
       {names.length > 0 ? (
-        <p>
-          <label>
-            Cluster{' '}
-            <select value={name ?? ''} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
-              {names.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
-        </p>
+        <ClusterPicker names={names} value={name} onChange={setChosen} />
       ) : (
         clusters.data !== null && <p class="empty">No cluster yet (ballastctl cluster create).</p>
       )}

@@ -9,7 +9,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ClusterList } from '../../../../shared/src/clusters-api.js';
 import type { DrillInfo, SnapshotInfo, SnapshotPolicyInfo } from '../../../../shared/src/etcd-api.js';
-import { ActionButton, Badge, ErrorLine, Section } from '../components.js';
+import { ActionButton, Badge, ClusterPicker, ErrorLine, Section } from '../components.js';
 import { useSession } from '../context.js';
 import { ago, bytes, clock, duration } from '../format.js';
 import { usePoll } from '../live.js';
@@ -38,18 +38,7 @@ export function Snapshots() {
     <Section title="Snapshots" testid="snapshots">
       <ErrorLine error={clusters.error} />
       {names.length > 1 && (
-        <p>
-          <label>
-            Cluster{' '}
-            <select value={name ?? ''} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
-              {names.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
-        </p>
+        <ClusterPicker names={names} value={name} onChange={setChosen} />
       )}
       {names.length === 0 && clusters.data !== null && <p class="empty">No cluster yet (ballastctl cluster create).</p>}
       {name !== null && <ClusterSnapshots key={name} cluster={name} />}
