@@ -10,7 +10,7 @@ set -eu
 # prometheus: promtool and the server for the shipped alert rules and dashboard tests;
 # docker-registry: a real OCI registry for the `artifacts bundle` image tests; containerd: a real
 # containerd (started privately by tests) to import image archives into; python3-venv: a private
-# virtualenv for moto's S3 server (the etcd snapshot S3 tests, below).
+# virtualenv for moto's S3 server and sushy-tools' Redfish emulator (below).
 PKGS="systemd systemd-container debootstrap iproute2 iputils-ping iputils-arping dpkg-dev \
 ca-certificates openssl python3 python3-venv make g++ procps util-linux prometheus docker-registry containerd chromium"
 
@@ -38,9 +38,22 @@ install_moto() {
   ln -sf /opt/ballast-test/moto/bin/moto_server /usr/local/bin/moto_server
 }
 
+# sushy-tools' Redfish emulator (OpenStack) for the fence agent's test against a Redfish service
+# that is not ours (test/integration/fence-redfish.test.ts), pinned to the version it was proven
+# with, into its own virtualenv, linked as /usr/local/bin/sushy-emulator. Skipped when present.
+SUSHY_VERSION=2.2.0
+install_sushy() {
+  if [ -x /opt/ballast-test/sushy-tools/bin/sushy-emulator ] || command -v sushy-emulator >/dev/null 2>&1; then return 0; fi
+  echo "install-lab-deps: installing sushy-tools $SUSHY_VERSION into /opt/ballast-test/sushy-tools"
+  python3 -m venv /opt/ballast-test/sushy-tools
+  /opt/ballast-test/sushy-tools/bin/pip install -q "sushy-tools==$SUSHY_VERSION"
+  ln -sf /opt/ballast-test/sushy-tools/bin/sushy-emulator /usr/local/bin/sushy-emulator
+}
+
 if [ -z "$missing" ]; then
   echo "install-lab-deps: all packages present"
   install_moto
+  install_sushy
   exit 0
 fi
 
@@ -62,3 +75,4 @@ case " $missing " in
 esac
 
 install_moto
+install_sushy

@@ -7,26 +7,27 @@
  *
  * Per-host agents (`<data dir>/fencing.yaml`, {@link FencingConfigSchema}):
  * - `redfish`: POST ComputerSystem.Reset {ResetType: ForceOff}, then poll PowerState until `Off`
- *   — at most 20 s a try, 60 s in all (redfish.ts);
+ *   — at most 20 s a try, 60 s in all (redfish.ts; proven against sushy-tools);
  * - `command`: an argv run on the controller (ipmitool, a PDU's CLI, the lab's power switch) with
- *   BALLAST_FENCE_HOST set; exit 0 within its timeout means the host is off. Never a shell.
+ *   BALLAST_FENCE_HOST set; exit 0 within its timeout means the host is off. Never a shell
+ *   (fence-command.ts: its own process group, killed whole at the timeout; output bounded).
  * - no agent: only an operator's explicit confirmation that the host is powered off (the request's
  *   `confirmPoweredOff`, `--confirm-powered-off`: Pacemaker's `stonith_admin --confirm`).
  * Decision: waiting out an agent self-fence deadline is the issue's third way, but agents do not
  * self-fence yet, so a deadline would be a guess; it is refused until they do (README).
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { parse } from 'yaml';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
+import { runFenceCommand } from './fence-command.js';
 import { redfishForceOff } from './redfish.js';
 
 const RedfishSchema = Type.Object(
   {
     kind: Type.Literal('redfish'),
-    /** The ComputerSystem: `https://bmc-1/redfish/v1/Systems/1`. */
+    /** The ComputerSystem (`https://bmc-1/redfish/v1/Systems/1`), or the BMC alone (`https://bmc-1`) when it manages one system. */
     system: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 }),
     username: Type.String({ minLength: 1, maxLength: 200 }),
     /** A file holding the password (never the password itself in the config). */
@@ -103,26 +104,22 @@ export function createFencePort(config: FencingConfig): FencePort {
         );
       }
       if (agent.kind === 'redfish') {
-        const password = readFileSync(agent.passwordFile, 'utf8').trim();
-        const ca = agent.caFile === undefined ? undefined : readFileSync(agent.caFile, 'utf8');
+        const password = readSecret(host, agent.passwordFile, 'passwordFile').trim();
+        const ca = agent.caFile === undefined ? undefined : readSecret(host, agent.caFile, 'caFile');
         return redfishForceOff({ host, system: agent.system, username: agent.username, password, ...(ca === undefined ? {} : { ca }), signal: o.signal, progress: o.progress });
       }
-      return runFenceCommand(host, agent.argv, agent.timeoutMs ?? 60_000, o.signal);
+      return runFenceCommand({ host, argv: agent.argv, timeoutMs: agent.timeoutMs ?? 60_000, signal: o.signal });
     },
   };
 }
 
-/** Runs a fence command; exit 0 in time confirms the host is off. */
-export async function runFenceCommand(host: string, argv: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<FenceOutcome> {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new BallastError('BALLAST_ERR_CONFIG', 'fence command: empty argv');
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, signal, maxBuffer: 64 * 1024, env: { ...process.env, BALLAST_FENCE_HOST: host } }, (err, stdout, stderr) => {
-      if (err === null) return resolve({ method: 'command', message: `${host} fenced by ${file}${stdout.trim() === '' ? '' : `: ${stdout.trim().slice(0, 200)}`}` });
-      const e = err as { killed?: boolean; code?: unknown };
-      const exit = typeof e.code === 'number' ? `exit code ${e.code}` : messageOf(err);
-      const why = e.killed === true ? `no answer within ${timeoutMs} ms` : `${exit}${stderr.trim() === '' ? '' : `: ${stderr.trim().slice(0, 300)}`}`;
-      reject(new BallastError('BALLAST_ERR_FENCE_FAILED', `failed to fence ${host} with ${file}: ${why}; the host may still be running, nothing was removed`, { cause: err }));
-    });
-  });
+/** Reads a file the agent needs at fence time (so a fixed file works on resume); a failure pauses the operation saying which. */
+function readSecret(host: string, path: string, field: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (text.length > 64 * 1024) throw new Error('larger than 64 KiB');
+    return text;
+  } catch (err) {
+    throw new BallastError('BALLAST_ERR_FENCE_FAILED', `failed to fence ${host}: cannot read its Redfish ${field} ${path}: ${messageOf(err)}; nothing was removed`, { cause: err });
+  }
 }
