@@ -14,9 +14,10 @@ import type { Lab } from './tool/lab.js';
 // hosts — host1..3 etcd + control plane, host4 a worker, host5 a spare for `node replace`, host6
 // the spare of the cluster's `autoReplace` policy. One cluster, the cases in order:
 //   1. create; 2. replace the ONLINE control plane host2 by host5 (real drain with a PDB, real
-//   `kubeadm join --control-plane`) with the controller SIGKILLed twice at random steps; 3. power-cut host1 — the init node, made VIP holder and etcd
-//   leader — and a refused second replacement (quorum guard); the policy replaces host1 by host6;
-//   4. host1 powered on again stays out.
+//   `kubeadm join --control-plane`) with the controller SIGKILLed twice at random steps;
+//   3. power-cut host1 — the init node, made VIP holder and etcd leader — and a refused second
+//   replacement (quorum guard); the policy replaces host1 by host6; 4. host1 powered on again
+//   stays out. In CI (npm test); ~7.6 min on this 2-core VM (README "Performance").
 const skipReason = labSkipReason('node replacement lab tests') ?? kubeSkipReason('node replacement lab tests');
 const { figures, figure } = figureRecorder();
 
