@@ -73,9 +73,9 @@ export async function ensureManagedFile(ctx: ModuleContext, spec: ManagedFileSpe
   const absent = spec.state === 'absent';
   const allowed = spec.allowed ?? (absent ? REMOVABLE_PATHS : CONFIG_PATHS);
   const full = await safePath(ctx, spec.path, allowed, absent ? 'remove' : 'write');
+  if (absent) return ensureAbsent(ctx, spec, full, await statRegularFile(full, spec.path));
   const current = await readRegularFile(full, spec.path);
   const comment = spec.headerComment === undefined ? '#' : spec.headerComment;
-  if (spec.state === 'absent') return ensureAbsent(ctx, spec, full, current);
 
   const wanted: WantedAttrs = { ...(await resolveOwnership(ctx, spec)) };
   if (spec.mode !== undefined) wanted.mode = parseMode(spec.mode);
@@ -116,15 +116,16 @@ export async function ensureManagedFile(ctx: ModuleContext, spec: ManagedFileSpe
   return { changed: true, contentChanged, message: `${what}d ${spec.path}${detail}`, diff };
 }
 
-async function ensureAbsent(
-  ctx: ModuleContext,
-  spec: ManagedFileSpec,
-  full: string,
-  current: { text: string; stat: Stats } | null,
-): Promise<ManagedFileOutcome> {
-  if (current === null) return { changed: false, contentChanged: false, message: `${spec.path} is absent` };
-  assertManaged(spec, current.text);
-  const diff = ctx.diff ? fileDiff(spec.path, current.text, null, current.stat.mode, []) : undefined;
+/**
+ * Removes the file. Its content is read only when something needs it — the marker check (no
+ * `force`) or a diff: reset removes ~600 MB of binaries with `force`, and decoding each one as
+ * text took about a second apiece on a lab host.
+ */
+async function ensureAbsent(ctx: ModuleContext, spec: ManagedFileSpec, full: string, stat: Stats | null): Promise<ManagedFileOutcome> {
+  if (stat === null) return { changed: false, contentChanged: false, message: `${spec.path} is absent` };
+  const text = spec.force === true && !ctx.diff ? null : await readFile(full, 'utf8');
+  if (text !== null) assertManaged(spec, text);
+  const diff = ctx.diff && text !== null ? fileDiff(spec.path, text, null, stat.mode, []) : undefined;
   if (ctx.check) return { changed: true, contentChanged: true, message: `would remove ${spec.path}`, diff };
   await rm(full, { force: true });
   ctx.log.info({ path: spec.path }, 'removed file');
@@ -142,6 +143,12 @@ function assertManaged(spec: ManagedFileSpec, text: string): void {
 
 /** The file's text and stat, or null when it does not exist. Anything but a regular file is refused. */
 async function readRegularFile(full: string, path: string): Promise<{ text: string; stat: Stats } | null> {
+  const stat = await statRegularFile(full, path);
+  return stat === null ? null : { text: await readFile(full, 'utf8'), stat };
+}
+
+/** The file's lstat, null when it does not exist; refuses anything but a regular file. */
+async function statRegularFile(full: string, path: string): Promise<Stats | null> {
   let stat: Stats;
   try {
     stat = await lstat(full);
@@ -154,7 +161,7 @@ async function readRegularFile(full: string, path: string): Promise<{ text: stri
       path: '/args/path',
     });
   }
-  return { text: await readFile(full, 'utf8'), stat };
+  return stat;
 }
 
 /**

@@ -45,6 +45,7 @@ export interface MembershipInput extends Static<typeof MembershipInputSchema> {
 
 /** A host as the membership operations need to see it in the fleet. */
 export interface FleetHostView {
+  /** Reachable: an agent session is open *and* its heartbeats are fresh (not `unreachable`). */
   connected: boolean;
   /** The address of the agent's connection (the default cluster address of a new host). */
   address: string | null;

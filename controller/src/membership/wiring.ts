@@ -5,12 +5,12 @@
  */
 import { join } from 'node:path';
 import type { BootstrapDeps } from '../bootstrap/deps.js';
-import type { HostDirectory } from '../fleet/directory.js';
+import type { HostDirectory, HostView } from '../fleet/directory.js';
 import type { HostTracker } from '../hub/host-tracker.js';
 import { createKubeNodeOps } from '../kube/node-ops.js';
 import type { Store } from '../store/store.js';
 import { createFencePort, loadFencingConfig } from './fence.js';
-import type { MembershipDeps } from './types.js';
+import type { FleetHostView, MembershipDeps } from './types.js';
 
 /** What {@link createMembershipDeps} needs. */
 export interface MembershipWiring {
@@ -22,6 +22,18 @@ export interface MembershipWiring {
   now: () => number;
 }
 
+/**
+ * A host as membership sees it. `connected` means *reachable*: an open session whose heartbeats are
+ * fresh. A power cut or a partition closes no socket (no FIN reaches the controller), so the
+ * session stays open for minutes while the tracker already says `unreachable` (3 s without a
+ * heartbeat): counting that host as online planned a drain and a reset on a dead machine instead
+ * of fencing it — seen in the real-Kubernetes lab, where the automatic replacement of a powered-off
+ * host hung in old/reset.
+ */
+export function fleetHostView(h: Pick<HostView, 'connected' | 'state' | 'address'>): FleetHostView {
+  return { connected: h.connected && h.state !== 'unreachable', address: h.address };
+}
+
 /** Reads fencing.yaml (BALLAST_ERR_CONFIG when invalid: the controller refuses to start) and builds the deps. */
 export function createMembershipDeps(w: MembershipWiring): MembershipDeps {
   const fencing = loadFencingConfig(join(w.dataDir, 'fencing.yaml'));
@@ -31,7 +43,7 @@ export function createMembershipDeps(w: MembershipWiring): MembershipDeps {
     hosts: {
       find(name) {
         const h = w.directory.get(name);
-        return h === null ? null : { connected: h.connected, address: h.address };
+        return h === null ? null : fleetHostView(h);
       },
       revoke(name, reason) {
         const host = w.store.hosts.getByName(name);

@@ -163,6 +163,19 @@ describe('file module', () => {
     expect(await file({ path: '/etc/kubernetes/a.conf', content: '', state: 'absent' })).toEqual({ changed: false, message: '/etc/kubernetes/a.conf is absent' });
   });
 
+  it('force-removes an unmanaged binary without reading it, refuses a directory, and shows the content only in a diff', async () => {
+    await mkdir(join(root, 'usr/bin'), { recursive: true });
+    // Not UTF-8 and no marker: only `force` may remove it; nothing decodes it unless a diff is asked for.
+    await writeFile(join(root, 'usr/bin/kubelet'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0xff, 0xfe, 0x00]), { mode: 0o755 });
+    await expectCode(file({ path: '/usr/bin/kubelet', content: '', state: 'absent' }), 'BALLAST_ERR_FILE_UNMANAGED');
+    expect(await file({ path: '/usr/bin/kubelet', content: '', state: 'absent', force: true }, { ...testContext(root), diff: false })).toEqual({ changed: true, message: 'removed /usr/bin/kubelet' });
+    await expect(stat(join(root, 'usr/bin/kubelet'))).rejects.toThrow();
+    await writeFile(join(root, 'etc/kubernetes/b.conf'), 'unmanaged\n', { mode: 0o644 });
+    expect((await file({ path: '/etc/kubernetes/b.conf', content: '', state: 'absent', force: true }, { ...testContext(root), diff: true })).diff).toContain('-unmanaged');
+    await mkdir(join(root, 'etc/kubernetes/d.conf'));
+    await expectCode(file({ path: '/etc/kubernetes/d.conf', content: '', state: 'absent', force: true }), 'BALLAST_ERR_FILE_UNMANAGED');
+  });
+
   it('fails bad arguments with the field path and never runs', async () => {
     const before = await snapshotTree(root);
     await expectCode(file({ path: '/etc/kubernetes/a', content: 'x', mode: '999' }), 'BALLAST_ERR_VALIDATION', '/args/mode');

@@ -76,7 +76,7 @@ describe('kubeadm stand-in', () => {
     const ctx = testContext(root, { exec });
     expect(await registry.run('kubeadm', { action: 'init', config: INIT }, ctx)).toMatchObject({
       changed: true,
-      message: 'ran /usr/bin/kubeadm reset --force --skip-phases=remove-etcd-member (a previous init did not succeed: admin.conf, kubelet.conf, kube-apiserver.yaml exist without kubeadm-init.done), then /usr/bin/kubeadm init --config /etc/kubernetes/ballast/kubeadm-init.yaml',
+      message: 'ran /usr/bin/kubeadm reset --force --kubeconfig=/dev/null --skip-phases=remove-etcd-member (a previous init did not succeed: admin.conf, kubelet.conf, kube-apiserver.yaml exist without kubeadm-init.done), then /usr/bin/kubeadm init --config /etc/kubernetes/ballast/kubeadm-init.yaml',
     });
     expect((await logLines()).map((l) => l.split('\t')[1]?.split(' ')[0])).toEqual(['init', 'reset', 'init']);
     expect(await readFile(k8s('ballast/kubeadm-init.done'), 'utf8')).toMatch(/^succeeded \d{4}-\d\d-\d\dT\S+Z config-sha256=[0-9a-f]{64}\n$/);

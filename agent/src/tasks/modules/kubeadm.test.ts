@@ -97,7 +97,7 @@ describe('kubeadm init and join', () => {
     });
     const check = await run({ action: 'init', config: INIT_CONFIG }, { check: true });
     expect(check.message).toBe(
-      'would write /etc/kubernetes/ballast/kubeadm-init.yaml and run /usr/bin/kubeadm reset --force --skip-phases=remove-etcd-member (a previous init did not succeed: admin.conf, kubelet.conf exist without kubeadm-init.done), then /usr/bin/kubeadm init --config /etc/kubernetes/ballast/kubeadm-init.yaml',
+      'would write /etc/kubernetes/ballast/kubeadm-init.yaml and run /usr/bin/kubeadm reset --force --kubeconfig=/dev/null --skip-phases=remove-etcd-member (a previous init did not succeed: admin.conf, kubelet.conf exist without kubeadm-init.done), then /usr/bin/kubeadm init --config /etc/kubernetes/ballast/kubeadm-init.yaml',
     );
     expect(exec.calls).toEqual([]);
     await run({ action: 'init', config: INIT_CONFIG });
@@ -160,8 +160,8 @@ describe('kubeadm init and join', () => {
 describe('kubeadm reset', () => {
   it.each(['etc/kubernetes/admin.conf', 'etc/kubernetes/kubelet.conf', 'etc/kubernetes/manifests/kube-apiserver.yaml'])('runs reset --force when %s exists', async (file) => {
     await touch(file);
-    expect(await run({ action: 'reset' })).toMatchObject({ changed: true, message: 'ran /usr/bin/kubeadm reset --force --skip-phases=remove-etcd-member', diff: `- /${file}\n` });
-    expect(exec.calls).toEqual([['/usr/bin/kubeadm', 'reset', '--force', '--skip-phases=remove-etcd-member']]);
+    expect(await run({ action: 'reset' })).toMatchObject({ changed: true, message: 'ran /usr/bin/kubeadm reset --force --kubeconfig=/dev/null --skip-phases=remove-etcd-member', diff: `- /${file}\n` });
+    expect(exec.calls).toEqual([['/usr/bin/kubeadm', 'reset', '--force', '--kubeconfig=/dev/null', '--skip-phases=remove-etcd-member']]);
   });
 
   it('is ok when nothing is left, and only says what it would run in check mode', async () => {
@@ -169,7 +169,7 @@ describe('kubeadm reset', () => {
     await touch('etc/kubernetes/kubelet.conf');
     expect(await run({ action: 'reset' }, { check: true })).toMatchObject({
       changed: true,
-      message: 'would run /usr/bin/kubeadm reset --force --skip-phases=remove-etcd-member (/etc/kubernetes/kubelet.conf exists)',
+      message: 'would run /usr/bin/kubeadm reset --force --kubeconfig=/dev/null --skip-phases=remove-etcd-member (/etc/kubernetes/kubelet.conf exists)',
     });
     expect(exec.calls).toEqual([]);
   });

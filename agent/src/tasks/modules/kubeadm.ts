@@ -162,10 +162,25 @@ async function removeMarkers(ctx: ModuleContext): Promise<void> {
  */
 export const RESET_SKIPPED_PHASES = ['remove-etcd-member'] as const;
 
-/** reset's flags: the task's, with {@link RESET_SKIPPED_PHASES} always among the skipped phases. */
+/**
+ * kubeadm reset reads no cluster: `--kubeconfig=/dev/null` (an empty kubeconfig, so kubeadm has no
+ * client). With its default admin.conf, reset on a control plane first fetches the kubeadm-config
+ * ConfigMap and then polls for this node's kube-apiserver mirror pod annotation for up to
+ * KubernetesAPICall (1 min, cmd/kubeadm/app/util/config/cluster.go getAPIEndpointWithRetry), each
+ * call through the VIP with a 10 s client timeout. What it fetches serves only the stacked-etcd
+ * member removal Ballast skips ({@link RESET_SKIPPED_PHASES}) and the certificates directory (the
+ * default, /etc/kubernetes/pki, which Ballast uses). When the mirror pod is missing (a join
+ * interrupted before kubelet mirrored it, a Node already deleted) or the API is unreachable, that
+ * poll runs to its deadline — the likely cause of the 62 s `kubeadm reset` of an earlier
+ * replacement lab run (not reproduced since: 1.5 s with the mirror pod there). Without a client the
+ * reset is local only and never waits on the cluster: 1.05 s in the lab.
+ */
+export const RESET_NO_CLUSTER_FLAG = '--kubeconfig=/dev/null';
+
+/** reset's flags: no cluster read, the task's, with {@link RESET_SKIPPED_PHASES} always among the skipped phases. */
 function resetFlags(args: Pick<Args, 'skipPhases' | 'ignorePreflightErrors'>): string[] {
   const skipPhases = [...new Set([...RESET_SKIPPED_PHASES, ...(args.skipPhases ?? [])])];
-  return flags({ ...args, skipPhases });
+  return [RESET_NO_CLUSTER_FLAG, ...flags({ ...args, skipPhases })];
 }
 
 function flags(args: Pick<Args, 'skipPhases' | 'ignorePreflightErrors'>): string[] {
