@@ -37,6 +37,15 @@ describe('chain role', () => {
     expect(render(chainVars([{ role: 'nonsense', vars: {} }])).ok).toBe(false);
   });
 
+  it('refuses a hostile var inside a link exactly as the role alone does, with its code (a chain is no way around a role’s safe domains)', () => {
+    const alone = renderRole('containerd', { host: HOST, vars: { binDir: '/tmp/evil' }, artifacts: FULL_MIRROR });
+    const chained = render(chainVars([{ role: 'os-prep', vars: {} }, { role: 'containerd', vars: { binDir: '/tmp/evil' } }]));
+    expect(alone.ok || chained.ok).toBe(false);
+    const codes = (r: typeof alone) => (r.ok ? [] : r.problems.map((p) => p.code));
+    expect(codes(chained)).toEqual(codes(alone));
+    expect(codes(chained)).toContain('BALLAST_ERR_UNSAFE_PATH');
+  });
+
   it('redacts each link’s secrets with that link’s schema; a malformed chain is hidden whole', () => {
     const shown = redactRoleVars(CHAIN_ROLE, chainVars([{ role: 'os-prep', vars: {} }, { role: 'etcd', vars: { tls: { ...TEST_TLS }, start: false } }])) as {
       links: { role: string; vars: { tls?: Record<string, string>; start?: boolean } }[];
