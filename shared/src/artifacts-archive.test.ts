@@ -32,6 +32,46 @@ describe('artifact archive helpers', () => {
     expect((err as Error).message).toBe('failed to receive test upload: it is larger than the limit of 15 bytes');
   });
 
+  it('writes many small chunks in batches: the same bytes, sha256 and size as sent', async () => {
+    // 16 KiB chunks as a TLS download delivers them; 5 MiB crosses several 1 MiB write batches.
+    const chunks = Array.from({ length: 320 }, (_, i) => Buffer.alloc(16 * 1024, i % 251));
+    const whole = Buffer.concat(chunks);
+    const out = await writeStreamToFile(Readable.from(chunks), join(dir, 'big'), { fsync: false });
+    expect(out).toEqual({ sha256: createHash('sha256').update(whole).digest('hex'), size: whole.length });
+    expect((await readFile(join(dir, 'big'))).equals(whole)).toBe(true);
+  });
+
+  it('fails with the source\'s error, and on a source that closes before its end', async () => {
+    const broken = new Readable({ read() {} });
+    const pending = writeStreamToFile(broken, join(dir, 'e1'));
+    broken.push(Buffer.from('part'));
+    broken.destroy(new Error('connection reset'));
+    await expect(pending).rejects.toThrow('connection reset');
+    const cut = new Readable({ read() {} });
+    const cutPending = writeStreamToFile(cut, join(dir, 'e2'));
+    cut.push(Buffer.from('part'));
+    cut.destroy();
+    await expect(cutPending).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
+
+  it('stops on abort with an AbortError carrying the reason, and ends the source', async () => {
+    const endless = new Readable({ read() {} });
+    const ac = new AbortController();
+    const pending = writeStreamToFile(endless, join(dir, 'a'), { signal: ac.signal });
+    endless.push(Buffer.alloc(1024));
+    await new Promise((r) => setTimeout(r, 20));
+    ac.abort(new Error('cancelled by the operator'));
+    const err = (await pending.catch((e: unknown) => e)) as Error;
+    expect({ name: err.name, cause: (err.cause as Error).message }).toEqual({ name: 'AbortError', cause: 'cancelled by the operator' });
+    expect(endless.destroyed).toBe(true);
+    await expect(writeStreamToFile(Readable.from([Buffer.from('x')]), join(dir, 'b'), { signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('does not write the chunk that crosses the size bound', async () => {
+    await writeStreamToFile(Readable.from([Buffer.alloc(10, 1), Buffer.alloc(10, 2)]), join(dir, 'h'), { maxBytes: 15 }).catch(() => undefined);
+    expect((await readFile(join(dir, 'h'))).length).toBeLessThanOrEqual(10);
+  });
+
   it('tells tar.gz, tar and plain files apart, lists and extracts chosen members', async () => {
     await mkdir(join(dir, 'src/pkg'), { recursive: true });
     await writeFile(join(dir, 'src/pkg/a'), 'A');

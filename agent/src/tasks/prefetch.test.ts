@@ -14,6 +14,7 @@ import { sha256 } from '../../../test/support/bundle.js';
 import { createTaskEngine } from './engine.js';
 import type { ArtifactRef, ArtifactSource } from './module.js';
 import { ARTIFACT_WORK_DIR, artifactModule, downloadAhead } from './modules/artifact.js';
+import { directoryModule } from './modules/directory.js';
 import { PREFETCH_PREFIX } from './prefetch.js';
 import { createModuleRegistry } from './registry.js';
 import { FakeSystemd, fakeExec, makeTempRoot } from './testing.js';
@@ -56,7 +57,7 @@ async function setup(opts: { prefetch?: boolean } = {}) {
   const root = await makeTempRoot();
   const mirror = new Mirror();
   const engine = createTaskEngine({
-    registry: createModuleRegistry([artifactModule]),
+    registry: createModuleRegistry([artifactModule, directoryModule]),
     log: silentLogger(),
     ctxBase: { root, log: silentLogger(), exec: fakeExec(), systemd: new FakeSystemd(), artifacts: mirror },
     ...(opts.prefetch === false ? {} : { prefetch: { workDir: ARTIFACT_WORK_DIR, download: downloadAhead } }),
@@ -81,6 +82,19 @@ describe('download-ahead', () => {
     expect(summary).toMatchObject({ changed: 3, failed: 0 });
     for (const name of Object.keys(BINS) as Bin[]) expect(await readFile(join(root, 'usr/bin', name))).toEqual(BINS[name]);
     expect(mirror.opened.sort()).toEqual(['kubeadm', 'kubectl', 'kubelet']);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('counts files ahead, not tasks: tasks that download nothing do not stall the stream (a chain run)', async () => {
+    const { root, mirror, run, leftovers } = await setup();
+    // kubeadm's task is 6 tasks after kubelet's; kubelet's download completes only once kubeadm's was
+    // asked for. A window of 2 tasks ahead could never get there (the run would hang).
+    mirror.holdUntil('kubelet', 'kubeadm');
+    const dirs: Task[] = ['/etc/kubernetes/manifests', '/var/lib/kubelet', '/opt/cni/bin', '/etc/cni/net.d', '/etc/containerd'].map((path) => ({ name: `Create ${path}`, module: 'directory', args: { path } }));
+    const summary = await run([task('kubelet'), ...dirs, task('kubeadm')], { timeoutMs: 5000 });
+    expect(summary).toMatchObject({ changed: 7, failed: 0, cancelled: false });
+    expect(await readFile(join(root, 'usr/bin/kubeadm'))).toEqual(BINS.kubeadm);
+    expect(mirror.opened.sort()).toEqual(['kubeadm', 'kubelet']);
     expect(await leftovers()).toEqual([]);
   });
 

@@ -10,8 +10,11 @@
  * sha256. A module that finds no prefetched file downloads it itself, so a wrong guess costs one
  * download, never correctness.
  *
- * Bounded: at most `lookahead` tasks ahead of the running one, one download at a time, files in the
- * agent's private work dir (`.prefetch-*`); `close()` at the end of the run aborts what is still
+ * Bounded: at most `lookahead` files downloaded ahead that no task has taken yet (the one streaming
+ * included), one download at a time, files in the agent's private work dir (`.prefetch-*`). The
+ * bound counts files, not tasks: a long run of tasks that download nothing (directories, units) no
+ * longer stalls the stream, so in a chain run (controller/src/roles/chain.ts) kubelet streams in
+ * while containerd is still being set up; `close()` at the end of the run aborts what is still
  * streaming and removes every file no task took. Files a crash left behind are removed when the
  * next run starts (one run at a time per host, so none can be in use).
  */
@@ -40,7 +43,7 @@ export interface PrefetcherOptions {
   /** The run's module context (its signal ends the downloads too). */
   ctx: ModuleContext;
   log: Logger;
-  /** Tasks ahead of the running one whose downloads may start (default 2). */
+  /** Files downloaded ahead and not yet taken, at most (default 2). */
   lookahead?: number;
 }
 
@@ -74,11 +77,15 @@ export function createPrefetcher(opts: PrefetcherOptions): Prefetcher {
   let current = -1;
   let wake: (() => void) | null = null;
 
-  const waitFor = (index: number) =>
+  // Room for one more file ahead: fewer than `lookahead` downloaded (or streaming) and not taken by
+  // a task still to come. A file whose task ran without taking it (it found its file already in
+  // place) no longer counts; close() removes it.
+  const room = () => entries.filter((e) => !e.taken && e.index >= current).length < lookahead;
+  const waitForRoom = () =>
     new Promise<void>((resolve) => {
-      if (index <= current + lookahead || abort.signal.aborted) return resolve();
+      if (room() || abort.signal.aborted) return resolve();
       wake = () => {
-        if (index <= current + lookahead || abort.signal.aborted) {
+        if (room() || abort.signal.aborted) {
           wake = null;
           resolve();
         }
@@ -89,7 +96,7 @@ export function createPrefetcher(opts: PrefetcherOptions): Prefetcher {
     await sweep(opts.workDir, opts.log);
     await mkdir(opts.workDir, { recursive: true, mode: 0o700 });
     for (const [index, task] of opts.tasks.entries()) {
-      await waitFor(index);
+      await waitForRoom();
       if (abort.signal.aborted) return;
       // A task that already started downloads for itself.
       if (index <= current) continue;
@@ -124,6 +131,7 @@ export function createPrefetcher(opts: PrefetcherOptions): Prefetcher {
       const entry = entries.find((e) => !e.taken && sameRef(e.ref, ref));
       if (entry === undefined) return null;
       entry.taken = true;
+      wake?.();
       return entry.done;
     },
     async close() {

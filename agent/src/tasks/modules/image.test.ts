@@ -121,6 +121,17 @@ describe('image module', () => {
     expect(ctr.exec.calls.at(-1)?.[0]).toBe('/usr/bin/ctr');
   });
 
+  it('download-ahead: needed when absent or while containerd is not running yet (a chain run starts it first), not when present', async () => {
+    const want = { name: 'image-pause', version: '3.10.2', arch: 'amd64', sha256: sha(archive), maxBytes: 1 << 20 };
+    expect(await registry.prefetch?.('image', args(), ctx())).toEqual(want);
+    ctr.put(REF, id);
+    expect(await registry.prefetch?.('image', args(), ctx())).toBeNull();
+    await new Promise((resolve) => socket.close(resolve));
+    await rm(join(root, 'run/containerd/containerd.sock'), { force: true });
+    socket = createServer();
+    expect(await registry.prefetch?.('image', args(), ctx())).toEqual(want);
+  });
+
   it('re-points a reference that holds another image', async () => {
     ctr.put(REF, `sha256:${'1'.repeat(64)}`);
     const out = await registry.run('image', args(), ctx());

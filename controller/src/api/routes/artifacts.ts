@@ -38,6 +38,12 @@ export interface ArtifactRoutesOptions {
   trustKeys?: readonly TrustKey[];
 }
 
+/**
+ * Read size for serving mirror files: 1 MiB reads instead of the default 64 KiB halve the
+ * controller's CPU per byte served over TLS (measured on node 22: ~2.1 → ~1.1 CPU-s per GB; a
+ * cluster create serves ~2.5 GB). Backpressure keeps at most about this much buffered per download.
+ */
+const SERVE_CHUNK_BYTES = 1024 * 1024;
 const BUNDLE_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-tar'];
 
 const RefParams = Type.Object({
@@ -159,7 +165,7 @@ export async function artifactRoutes(scope: FastifyInstance, deps: ArtifactRoute
         .header('content-length', String(size))
         .header(ARTIFACT_SHA256_HEADER, found.record.sha256)
         .header('content-disposition', `attachment; filename="${found.record.file}"`)
-        .send(createReadStream(found.path));
+        .send(createReadStream(found.path, { highWaterMark: SERVE_CHUNK_BYTES }));
     },
   );
 }
