@@ -103,9 +103,10 @@ export class SoakSampler {
   }
 
   private take(): void {
-    const sample = { atSeconds: Math.round((Date.now() - this.startedAt) / 1000), rssMb: this.rssMb(), store: storeSnapshot(this.dataDir) };
+    const sample = { atSeconds: Math.round((Date.now() - this.startedAt) / 1000), rssMb: Math.round(this.rssMb() * 10) / 10, store: storeSnapshot(this.dataDir) };
     this.samples.push(sample);
-    process.stderr.write(`soak: ${sample.atSeconds}s rss ${sample.rssMb} MB, store ${sample.store.fileMb} MB, rows ${JSON.stringify(sample.store.rows)}\n`);
+    const nonEmpty = Object.entries(sample.store.rows).filter(([, n]) => n > 0);
+    process.stderr.write(`soak: ${sample.atSeconds}s rss ${sample.rssMb} MB, store ${sample.store.fileMb} MB, rows ${nonEmpty.map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
   }
 }
 

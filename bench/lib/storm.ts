@@ -38,6 +38,9 @@ export interface StormResult {
   unreachableEvents: number;
   /** Up to 10 names of hosts marked unreachable, for the eye. */
   unreachableSample: string[];
+  /** Seconds after ready of the first and the last `→ unreachable` row (null: none). */
+  unreachableFromSeconds: number | null;
+  unreachableToSeconds: number | null;
   /** Most hosts still awaited by the restart grace at any poll (`ballast_restart_grace_awaiting_hosts`). */
   maxAwaiting: number;
   /** /metrics polls that failed (the controller did not answer in time). */
@@ -55,6 +58,7 @@ export interface StormResult {
 
 interface EventRow {
   id: number;
+  ts: number;
   host_name: string | null;
   kind: string;
   data_json: string;
@@ -118,11 +122,13 @@ export async function runStorm(o: {
   let connectionRows = 0;
   let summaryRows = 0;
   const unreachableSample: string[] = [];
-  const rows = withEvents(c.dataDir, (db) => db.prepare<[number], EventRow>('SELECT id, host_name, kind, data_json FROM events WHERE id > ? ORDER BY id').all(mark));
+  const unreachableAt: number[] = [];
+  const rows = withEvents(c.dataDir, (db) => db.prepare<[number], EventRow>('SELECT id, ts, host_name, kind, data_json FROM events WHERE id > ? ORDER BY id').all(mark));
   for (const e of rows) {
     const data = JSON.parse(e.data_json) as { to?: unknown; coalesced?: unknown };
     if (e.kind === 'state' && data.to === 'unreachable') {
       unreachableEvents += 1;
+      unreachableAt.push(Math.round((e.ts - readyAt) / 100) / 10);
       if (unreachableSample.length < 10 && e.host_name !== null) unreachableSample.push(e.host_name);
     }
     if ((e.kind === 'connected' || e.kind === 'disconnected') && e.host_name !== null) connectionRows += 1;
@@ -137,6 +143,8 @@ export async function runStorm(o: {
     maxUnreachable,
     unreachableEvents,
     unreachableSample,
+    unreachableFromSeconds: unreachableAt.length === 0 ? null : Math.min(...unreachableAt),
+    unreachableToSeconds: unreachableAt.length === 0 ? null : Math.max(...unreachableAt),
     maxAwaiting,
     failedPolls,
     eventRows: rows.length,
