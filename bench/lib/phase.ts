@@ -249,17 +249,21 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
     const machineSampler = new MachineSampler();
     const sampler = new ProcessSampler(target.child.pid);
     const workerSamplers = pool.children.map((c) => new ProcessSampler(c.pid));
-    const soak = s.soak && kind === 'controller' ? new SoakSampler(s.dataDir, () => sampler.rssSeries.at(-1) ?? 0, s.soakSampleSeconds) : null;
+    const connectedNow = async () => {
+      const text = await target.scrape?.();
+      return text === undefined ? null : parseValue(text, 'ballast_agents_connected');
+    };
+    const soak = s.soak && kind === 'controller' ? new SoakSampler(s.dataDir, () => sampler.rssSeries.at(-1) ?? 0, connectedNow, s.soakSampleSeconds) : null;
     pool.measureStart();
     process.stderr.write(`${label}: measuring for ${s.windowSeconds} s\n`);
     const windowEnd = Math.min(s.deadline, Date.now() + s.windowSeconds * 1000);
     while (Date.now() < windowEnd) {
       alive();
-      soak?.poll();
+      await soak?.poll();
       await sleep(Math.min(1000, windowEnd - Date.now()));
     }
     const rssSeries = [...sampler.rssSeries];
-    const soakFigures = soak?.finish(rssSeries);
+    const soakFigures = await soak?.finish(rssSeries);
     const proc = sampler.stop();
     const workerWindows = workerSamplers.map((w) => w.stop());
     const machine = machineSampler.stop();

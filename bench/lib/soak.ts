@@ -27,6 +27,8 @@ export interface SoakSample {
   /** Seconds since the window started. */
   atSeconds: number;
   rssMb: number;
+  /** Agents connected (`ballast_agents_connected`), null when /metrics did not answer: RSS follows it. */
+  agentsConnected: number | null;
   store: StoreSnapshot;
 }
 
@@ -81,32 +83,41 @@ export class SoakSampler {
   constructor(
     private readonly dataDir: string,
     private readonly rssMb: () => number,
+    private readonly connected: () => Promise<number | null>,
     readonly everySeconds = 30,
   ) {
     this.nextAt = this.startedAt;
-    this.poll();
   }
 
-  /** Takes a sample if one is due (call at least once a second). */
-  poll(): void {
+  /** Takes a sample if one is due (call at least once a second; the first call takes one). */
+  async poll(): Promise<void> {
     if (Date.now() < this.nextAt) return;
-    this.take();
     this.nextAt += this.everySeconds * 1000;
+    await this.take();
   }
 
-  /** Takes the last sample and returns the figures. */
-  finish(rssSeries: readonly number[]): SoakResult {
-    this.take();
-    const line = this.samples.map((s) => `${s.atSeconds}s rss ${s.rssMb} MB, store ${s.store.fileMb} MB`).at(-1);
-    process.stderr.write(`soak: ${line}\n`);
-    return soakResult(rssSeries, this.samples, this.everySeconds);
+  /** Takes the last sample and returns the figures (and prints the growth). */
+  async finish(rssSeries: readonly number[]): Promise<SoakResult> {
+    await this.take();
+    const r = soakResult(rssSeries, this.samples, this.everySeconds);
+    const grew = Object.entries(r.storeGrowthPerHour.rows).filter(([, n]) => n !== 0);
+    process.stderr.write(
+      `soak: RSS ${r.rssMbStart} → ${r.rssMbEnd} MB (${r.rssGrowthPercent}%); store ${r.storeGrowthPerHour.fileMb} MB/h, rows/h ${grew.map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}\n`,
+    );
+    return r;
   }
 
-  private take(): void {
-    const sample = { atSeconds: Math.round((Date.now() - this.startedAt) / 1000), rssMb: Math.round(this.rssMb() * 10) / 10, store: storeSnapshot(this.dataDir) };
+  private async take(): Promise<void> {
+    const agentsConnected = await this.connected().catch(() => null);
+    const sample = {
+      atSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      rssMb: Math.round(this.rssMb() * 10) / 10,
+      agentsConnected,
+      store: storeSnapshot(this.dataDir),
+    };
     this.samples.push(sample);
     const nonEmpty = Object.entries(sample.store.rows).filter(([, n]) => n > 0);
-    process.stderr.write(`soak: ${sample.atSeconds}s rss ${sample.rssMb} MB, store ${sample.store.fileMb} MB, rows ${nonEmpty.map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
+    process.stderr.write(`soak: ${sample.atSeconds}s rss ${sample.rssMb} MB, ${sample.agentsConnected ?? '?'} agents connected, store ${sample.store.fileMb} MB, rows ${nonEmpty.map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
   }
 }
 
@@ -119,7 +130,7 @@ export function soakResult(rssSeries: readonly number[], samples: readonly SoakS
   };
   const start = median(rssSeries.slice(0, tenth));
   const end = median(rssSeries.slice(-tenth));
-  const first = samples[0] ?? { atSeconds: 0, rssMb: 0, store: { fileMb: 0, rows: {} } };
+  const first = samples[0] ?? { atSeconds: 0, rssMb: 0, agentsConnected: null, store: { fileMb: 0, rows: {} } };
   const last = samples.at(-1) ?? first;
   const hours = Math.max(1, last.atSeconds - first.atSeconds) / 3600;
   const perHour = (d: number) => Math.round((10 * d) / hours) / 10;
@@ -132,8 +143,8 @@ export function soakResult(rssSeries: readonly number[], samples: readonly SoakS
   }
   return {
     everySeconds,
-    rssMbStart: start,
-    rssMbEnd: end,
+    rssMbStart: Math.round(start * 10) / 10,
+    rssMbEnd: Math.round(end * 10) / 10,
     rssGrowthPercent: start === 0 ? 0 : Math.round((1000 * (end - start)) / start) / 10,
     samples: [...samples],
     storeStart: first.store,
