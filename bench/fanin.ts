@@ -32,8 +32,9 @@ const HELP = `usage: node dist/bench/fanin.js [options]
   --storm kill|term      after the controller's window: SIGKILL (crash) or SIGTERM (upgrade) it, start it
                          again on the same port and data dir, and measure the reconnect storm (default off)
   --storm-deadline S     give up waiting for all hosts healthy after the restart after S seconds (default 120)
-  --soak S               the controller's window lasts S seconds and reports RSS growth and the store's
-                         size and bounded tables at its start and end (use with --targets controller)
+  --soak S               the controller's window lasts S seconds (after --warmup) and reports RSS growth and the store's
+                         size and rows per table over it (use with --targets controller)
+  --soak-sample S        soak: sample RSS and the store (file size, rows per table) every S seconds (default 30)
   --heartbeat-flush D    controller --heartbeat-flush (default 50ms)
   --targets LIST         controller,floor (default both)
   --enrol-concurrency C  concurrent POST /v1/join during enrolment (default 8)
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     storm: { type: 'string' },
     'storm-deadline': { type: 'string', default: '120' },
     soak: { type: 'string' },
+    'soak-sample': { type: 'string', default: '30' },
     targets: { type: 'string', default: 'controller,floor' },
     'enrol-concurrency': { type: 'string', default: '8' },
     'quiet-wait': { type: 'string', default: '300' },
@@ -108,6 +110,7 @@ const settings = {
   workers,
   windowSeconds: soakSeconds ?? num('window', values.window),
   soak: soakSeconds !== null,
+  soakSampleSeconds: num('soak-sample', values['soak-sample'], 5),
   storm,
   reconnectRate: num('reconnect-rate', values['reconnect-rate']),
   warmupSeconds: num('warmup', values.warmup, 0),
@@ -240,6 +243,7 @@ async function runSize(n: number): Promise<RunResult> {
       reconnectRate: settings.reconnectRate,
       storm: settings.storm,
       soak: settings.soak,
+      soakSampleSeconds: settings.soakSampleSeconds,
       maxInflight: settings.maxInflight,
       connectDeadlineSeconds: settings.connectDeadlineSeconds,
       heartbeatFlush: settings.heartbeatFlush,

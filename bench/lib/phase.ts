@@ -13,7 +13,7 @@ import { addCounts } from './ipc.js';
 import { BENCH_JS, type Child, isGone, sleep, spawnNode, stopChild } from './proc.js';
 import { diffHistogram, histogramQuantile, parseHistogram, parseValue } from './prom.js';
 import { MachineSampler, type MachineWindow, type ProcessWindow, ProcessSampler, waitForQuiet } from './sampler.js';
-import { type SoakResult, soakResult, storeSnapshot } from './soak.js';
+import { type SoakResult, SoakSampler } from './soak.js';
 import { runStorm, type StormResult, type StormSettings } from './storm.js';
 import { WorkerPool } from './workers.js';
 
@@ -29,8 +29,9 @@ export interface PhaseSettings {
   reconnectRate: number;
   /** Restart the controller after the window and measure the reconnect storm (storm.ts); null: no. */
   storm: StormSettings | null;
-  /** Soak: sample RSS and the store's size over the window (soak.ts). */
+  /** Soak: sample RSS and the store's size every `soakSampleSeconds` over the window (soak.ts). */
   soak: boolean;
+  soakSampleSeconds?: number;
   /** Handshakes in flight per worker. */
   maxInflight: number;
   connectDeadlineSeconds: number;
@@ -141,7 +142,7 @@ async function startTarget(kind: PhaseResult['target'], s: PhaseSettings): Promi
         c.api.close();
         c.child.proc.kill(signal);
         await stopChild(c.child, 30_000);
-        c = await startController({ dataDir: s.dataDir, heartbeatFlush: s.heartbeatFlush, port: c.port, name: 'controller-restarted' });
+        c = await startController({ dataDir: s.dataDir, heartbeatFlush: s.heartbeatFlush, port: c.port, name: 'controller-restarted', readyTimeoutMs: 180_000 });
         return c;
       },
       wssUrl: `wss://127.0.0.1:${c.port}/v1/agent/ws`,
@@ -248,16 +249,21 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
     const machineSampler = new MachineSampler();
     const sampler = new ProcessSampler(target.child.pid);
     const workerSamplers = pool.children.map((c) => new ProcessSampler(c.pid));
-    const soakStart = s.soak && kind === 'controller' ? storeSnapshot(s.dataDir) : null;
+    const connectedNow = async () => {
+      const text = await target.scrape?.();
+      return text === undefined ? null : parseValue(text, 'ballast_agents_connected');
+    };
+    const soak = s.soak && kind === 'controller' ? new SoakSampler(s.dataDir, () => sampler.rssSeries.at(-1) ?? 0, connectedNow, s.soakSampleSeconds) : null;
     pool.measureStart();
     process.stderr.write(`${label}: measuring for ${s.windowSeconds} s\n`);
     const windowEnd = Math.min(s.deadline, Date.now() + s.windowSeconds * 1000);
     while (Date.now() < windowEnd) {
       alive();
+      await soak?.poll();
       await sleep(Math.min(1000, windowEnd - Date.now()));
     }
-    const soakEnd = soakStart === null ? null : storeSnapshot(s.dataDir);
     const rssSeries = [...sampler.rssSeries];
+    const soakFigures = await soak?.finish(rssSeries);
     const proc = sampler.stop();
     const workerWindows = workerSamplers.map((w) => w.stop());
     const machine = machineSampler.stop();
@@ -312,11 +318,17 @@ export async function runPhase(kind: PhaseResult['target'], s: PhaseSettings): P
       machine: { ...machine, quietBeforeStart, otherPercent: Math.max(0, Math.round((machine.busyPercent - machine.irqPercent - proc.cpuPercent - loadGeneratorCpu) * 10) / 10) },
     };
     if (metricsEnd !== null) result.controller = controllerFigures(metricsStart, metricsEnd);
-    if (soakStart !== null && soakEnd !== null) result.soak = soakResult(rssSeries, soakStart, soakEnd);
+    if (soakFigures !== undefined) result.soak = soakFigures;
     if (s.storm !== null && target.restart !== null && target.controller !== null) {
       process.stderr.write(`${label}: reconnect storm: ${s.storm.signal} and restart the controller\n`);
-      result.storm = await runStorm({ controller: target.controller, restart: target.restart, agents: connected, settings: s.storm, deadline: s.deadline });
-      process.stderr.write(`${label}: storm: all healthy after ${result.storm.allHealthySeconds ?? 'never (deadline)'} s, unreachable events ${result.storm.unreachableEvents}, event rows ${result.storm.eventRows}\n`);
+      // A failed storm is a finding of this phase, not a reason to lose the window's figures.
+      try {
+        result.storm = await runStorm({ controller: target.controller, restart: target.restart, agents: connected, settings: s.storm, deadline: s.deadline });
+        process.stderr.write(`${label}: storm: all healthy after ${result.storm.allHealthySeconds ?? 'never (deadline)'} s, unreachable events ${result.storm.unreachableEvents}, event rows ${result.storm.eventRows}\n`);
+      } catch (err) {
+        problems.push(`storm failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 4000));
+        process.stderr.write(`${label}: storm failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
     }
     if (problems.length > 0) result.problems = problems;
     if (profile !== undefined && s.profileDir !== null) {

@@ -5,8 +5,13 @@
  * (sim-fleet.ts). Figures: time to all connected and all healthy, hosts ever seen unreachable (the
  * gauge, every 500 ms) and `state → unreachable` rows written (both must be 0: no host is falsely
  * marked unreachable), rows the event log grew by (bounded: connection events are coalesced), and
- * the restarted controller's RSS and CPU over the storm.
+ * the restarted controller's RSS and CPU over the storm. The event rows are read from the store
+ * through a read-only SQLite connection (WAL lets it read beside the controller), not the API: a
+ * controller busy absorbing 10,000 handshakes may not answer an API call in time, and the figure
+ * must not depend on that.
  */
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import type { BenchController } from './controller.js';
 import { sleep } from './proc.js';
 import { parseValue } from './prom.js';
@@ -31,6 +36,15 @@ export interface StormResult {
   /** Most hosts in state unreachable at any poll, and `state → unreachable` events written. */
   maxUnreachable: number;
   unreachableEvents: number;
+  /** Up to 10 names of hosts marked unreachable, for the eye. */
+  unreachableSample: string[];
+  /** Seconds after ready of the first and the last `→ unreachable` row (null: none). */
+  unreachableFromSeconds: number | null;
+  unreachableToSeconds: number | null;
+  /** Most hosts still awaited by the restart grace at any poll (`ballast_restart_grace_awaiting_hosts`). */
+  maxAwaiting: number;
+  /** /metrics polls that failed (the controller did not answer in time). */
+  failedPolls: number;
   /** Rows the event log grew by from before the stop to the end (all kinds). */
   eventRows: number;
   /** Of those, per-host connected/disconnected rows and coalesced summary rows. */
@@ -42,12 +56,25 @@ export interface StormResult {
   problems: string[];
 }
 
-interface EventJson {
+interface EventRow {
   id: number;
-  host: string | null;
+  ts: number;
+  host_name: string | null;
   kind: string;
-  data: { to?: string; coalesced?: number };
+  data_json: string;
 }
+
+/** Reads the store's event log beside the running controller (read-only). */
+function withEvents<T>(dataDir: string, f: (db: BetterSqlite3.Database) => T): T {
+  const db = new BetterSqlite3(join(dataDir, 'ballast.db'), { readonly: true, fileMustExist: true });
+  try {
+    return f(db);
+  } finally {
+    db.close();
+  }
+}
+
+const lastEventId = (dataDir: string): number => withEvents(dataDir, (db) => db.prepare<[], number>('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() ?? 0);
 
 /** Runs the storm; `restart` stops the controller with the signal and starts it again (same port and data dir). */
 export async function runStorm(o: {
@@ -58,8 +85,7 @@ export async function runStorm(o: {
   deadline: number;
 }): Promise<StormResult> {
   const problems: string[] = [];
-  const lastId = async (c: BenchController) => ((await c.api.json('GET', '/v1/events?limit=1')) as { last?: number }).last ?? 0;
-  const mark = await lastId(o.controller);
+  const mark = lastEventId(o.controller.dataDir);
   const stoppedAt = Date.now();
   const c = await o.restart(o.settings.signal);
   const readyAt = Date.now();
@@ -68,15 +94,20 @@ export async function runStorm(o: {
   let allConnectedSeconds: number | null = null;
   let allHealthySeconds: number | null = null;
   let maxUnreachable = 0;
+  let maxAwaiting = 0;
+  let failedPolls = 0;
   while (Date.now() < end && allHealthySeconds === null) {
     await sleep(500);
     const text = await c.api.call('GET', '/metrics').then(
       (r) => r.text,
       (err: unknown) => {
-        problems.push(`/metrics: ${err instanceof Error ? err.message : String(err)}`);
+        failedPolls += 1;
+        if (failedPolls === 1) problems.push(`/metrics: ${err instanceof Error ? err.message : String(err)}`);
         return '';
       },
     );
+    if (text === '') continue;
+    maxAwaiting = Math.max(maxAwaiting, parseValue(text, 'ballast_restart_grace_awaiting_hosts') ?? 0);
     const connected = parseValue(text, 'ballast_agents_connected') ?? 0;
     const healthy = parseValue(text, 'ballast_hosts{state="healthy"}') ?? 0;
     maxUnreachable = Math.max(maxUnreachable, parseValue(text, 'ballast_hosts{state="unreachable"}') ?? 0);
@@ -90,18 +121,18 @@ export async function runStorm(o: {
   let unreachableEvents = 0;
   let connectionRows = 0;
   let summaryRows = 0;
-  let after = mark;
-  // Bounded: at most 200 pages of 1,000 rows.
-  for (let page = 0; page < 200; page++) {
-    const body = (await c.api.json('GET', `/v1/events?after=${after}&limit=1000`)) as { items?: EventJson[]; last?: number };
-    const items = body.items ?? [];
-    if (items.length === 0) break;
-    for (const e of items) {
-      if (e.kind === 'state' && e.data.to === 'unreachable') unreachableEvents += 1;
-      if ((e.kind === 'connected' || e.kind === 'disconnected') && e.host !== null) connectionRows += 1;
-      if (e.host === null && typeof e.data.coalesced === 'number') summaryRows += 1;
-      after = Math.max(after, e.id);
+  const unreachableSample: string[] = [];
+  const unreachableAt: number[] = [];
+  const rows = withEvents(c.dataDir, (db) => db.prepare<[number], EventRow>('SELECT id, ts, host_name, kind, data_json FROM events WHERE id > ? ORDER BY id').all(mark));
+  for (const e of rows) {
+    const data = JSON.parse(e.data_json) as { to?: unknown; coalesced?: unknown };
+    if (e.kind === 'state' && data.to === 'unreachable') {
+      unreachableEvents += 1;
+      unreachableAt.push(Math.round((e.ts - readyAt) / 100) / 10);
+      if (unreachableSample.length < 10 && e.host_name !== null) unreachableSample.push(e.host_name);
     }
+    if ((e.kind === 'connected' || e.kind === 'disconnected') && e.host_name !== null) connectionRows += 1;
+    if (e.host_name === null && typeof data.coalesced === 'number') summaryRows += 1;
   }
   return {
     signal: o.settings.signal,
@@ -111,7 +142,12 @@ export async function runStorm(o: {
     allHealthySeconds,
     maxUnreachable,
     unreachableEvents,
-    eventRows: (await lastId(c)) - mark,
+    unreachableSample,
+    unreachableFromSeconds: unreachableAt.length === 0 ? null : Math.min(...unreachableAt),
+    unreachableToSeconds: unreachableAt.length === 0 ? null : Math.max(...unreachableAt),
+    maxAwaiting,
+    failedPolls,
+    eventRows: rows.length,
     connectionRows,
     summaryRows,
     rssMbPeak: w.rssMbPeak,

@@ -24,6 +24,8 @@ export interface ControllerMetrics {
   identityConflicts: Counter;
   /** Hosts flagged `conflict` now (set when /metrics is scraped). */
   hostsInConflict: Gauge;
+  /** Hosts loaded at start whose agent has not reconnected while the restart grace lasts (set when scraped). */
+  restartGraceAwaiting: Gauge;
   /** List responses cut at their byte budget (`route`). */
   listTruncated: Counter<'route'>;
   /** 1 on the VIP's holder, 0 on its other candidates (refreshed by the VIP poll, vip/service.ts). */
@@ -104,6 +106,11 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
       registers,
     }),
     hostsInConflict: new Gauge({ name: 'ballast_hosts_in_conflict', help: 'Hosts flagged conflict now', registers }),
+    restartGraceAwaiting: new Gauge({
+      name: 'ballast_restart_grace_awaiting_hosts',
+      help: 'Hosts loaded at start whose agent has not reconnected yet while the restart grace lasts (0 once it is over)',
+      registers,
+    }),
     listTruncated: new Counter({
       name: 'ballast_list_truncated_total',
       help: 'List responses cut at their byte budget, by route',

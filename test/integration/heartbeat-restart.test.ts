@@ -7,7 +7,9 @@
  *   committed; what a crash loses is at most the batch not yet acked);
  * - after the restart, agents that come back within `--restart-grace` are never marked
  *   unreachable, although their stored last heartbeat is older than `--unreachable-after`;
- * - a host whose agent does not come back is marked unreachable once the grace is over — not before.
+ * - a host whose agent does not come back is marked unreachable once the grace is over — not before
+ *   (at least `--restart-grace`; here the others return over ~5 s, so it lasts until the last return
+ *   plus min(grace, 15 s): restart-grace.ts).
  */
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';

@@ -115,6 +115,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     for (const [state, n] of Object.entries(counts)) deps.metrics.hostsByState.set({ state }, n);
     deps.metrics.heartbeatLag.set(deps.tracker.oldestHeartbeatAgeMs() / 1000);
     deps.metrics.hostsInConflict.set(deps.tracker.conflictCount());
+    deps.metrics.restartGraceAwaiting.set(deps.tracker.awaitingReconnect());
   };
   // Every route file is a fastify plugin (its own encapsulated scope); optional groups follow their deps.
   void app.register(publicRoutes, {

@@ -82,6 +82,83 @@ describe('HostTracker', () => {
     }
   });
 
+  it('extends the restart grace while hosts keep coming back, and ends it once they stop (bounded)', () => {
+    const { tracker, changes, advance, at } = setup();
+    const stale = at() - 60_000;
+    const loaded = Array.from({ length: 4 }, (_, i) => ({ id: `h${i}`, name: `n${i}`, state: 'healthy' as const, stateSince: 0, lastHeartbeatAt: stale }));
+    tracker.load(loaded, 10_000); // quiet window min(10 s, 15 s) = 10 s, at most 40 s
+    tracker.start(60_000);
+    try {
+      expect(tracker.awaitingReconnect()).toBe(4);
+      // h0 returns at 9 s: the grace now lasts until 19 s.
+      advance(9000);
+      tracker.attach('h0', session('s0'));
+      tracker.heartbeat('h0', at());
+      advance(9000); // 18 s: past the 10 s minimum, within the extension
+      tracker.attach('h1', session('s1')); // ... and h1 extends it to 28 s
+      tracker.heartbeat('h1', at());
+      advance(9999); // 27.999 s
+      tracker.heartbeat('h0', at());
+      tracker.heartbeat('h1', at());
+      tracker.evaluateAll();
+      expect(changes).toEqual([]);
+      expect(tracker.awaitingReconnect()).toBe(2);
+      advance(2);
+      tracker.evaluateAll();
+      expect(changes.map((c) => `${c.name}→${c.to}`).sort()).toEqual(['n2→unreachable', 'n3→unreachable']);
+      expect(tracker.awaitingReconnect()).toBe(0);
+    } finally {
+      tracker.stop();
+    }
+  });
+
+  it('never extends the restart grace beyond 4× --restart-grace', () => {
+    const { tracker, changes, advance, at } = setup();
+    const loaded = Array.from({ length: 20 }, (_, i) => ({ id: `h${i}`, name: `n${i}`, state: 'healthy' as const, stateSince: 0, lastHeartbeatAt: at() - 60_000 }));
+    tracker.load(loaded, 5000);
+    tracker.start(60_000);
+    try {
+      // One host back every 2 s keeps extending it (quiet window 5 s), but only up to 20 s.
+      const beatAll = (n: number) => {
+        for (let j = 0; j < n; j++) tracker.heartbeat(`h${j}`, at());
+      };
+      for (let i = 0; i < 9; i++) {
+        advance(2000);
+        tracker.attach(`h${i}`, session(`s${i}`));
+        beatAll(i + 1);
+        tracker.evaluateAll();
+      }
+      advance(1999); // 19.999 s
+      beatAll(9);
+      tracker.evaluateAll();
+      expect(changes).toEqual([]);
+      advance(2); // 20.001 s: over, although the last return was 2 s ago
+      beatAll(9);
+      tracker.evaluateAll();
+      expect(changes.filter((c) => c.to === 'unreachable')).toHaveLength(11);
+    } finally {
+      tracker.stop();
+    }
+  });
+
+  it('does not mark a host unreachable in the first deadline after its agent connected (first heartbeat still queued)', () => {
+    const { tracker, changes, advance, at } = setup();
+    tracker.load([{ id: 'h1', name: 'n', state: 'healthy', stateSince: 0, lastHeartbeatAt: at() - 60_000 }], 1000);
+    tracker.start(60_000);
+    try {
+      advance(900);
+      tracker.attach('h1', session('s1')); // back within the grace, but no heartbeat read yet
+      advance(3000); // the grace is over; 3 s since the connection
+      tracker.evaluateAll();
+      expect(changes).toEqual([]);
+      advance(1); // silent for more than a deadline since it connected: its silence counts
+      tracker.evaluateAll();
+      expect(changes).toEqual([{ name: 'n', from: 'healthy', to: 'unreachable' }]);
+    } finally {
+      tracker.stop();
+    }
+  });
+
   it('does not blame connected hosts for a stall of its own event loop, but still marks closed ones', () => {
     const { tracker, changes, advance, at } = setup();
     tracker.add({ id: 'a', name: 'a', enrolledAt: at() });

@@ -5,6 +5,7 @@ import type { HostEventSink } from '../fleet/events.js';
 import type { ResponseOf } from '../../../shared/src/protocol/responses.js';
 import { nextHostState } from './host-state.js';
 import { type IdentityConflict, type IdentityConflictPolicy, IdentityConflicts, type SessionPeer } from './identity-conflict.js';
+import { RestartGrace, restartGracePolicy } from './restart-grace.js';
 
 /** Where the tracker commits transitions; a narrow port so the state logic is testable without SQLite. */
 export interface TrackerSink {
@@ -78,8 +79,10 @@ export class HostTracker {
   private lastTickAt: number | null = null;
   /** Stalls seen (ticks late by more than STALL_MS), for logs and tests. */
   stalls = 0;
-  /** The restart grace {@link load} asked for, applied once by {@link start}. */
-  private graceMs: number | null = null;
+  /** The restart grace {@link load} set up; it begins with the first {@link start}. */
+  private grace: RestartGrace | null = null;
+  /** When each connected host's current session was bound (a new session's first heartbeat may be queued). */
+  private readonly attachedAt = new Map<string, number>();
 
   constructor(private readonly options: HostTrackerOptions) {
     this.now = options.now ?? Date.now;
@@ -88,18 +91,24 @@ export class HostTracker {
   }
 
   /**
-   * Loads hosts from the store at start. A restarted controller gives every host `graceMs` to
-   * reconnect before its old heartbeat counts against it, so a controller restart alone does not
-   * turn the whole fleet unreachable. The grace is counted from {@link start} (the controller is
-   * listening by then), not from here: agents cannot reconnect while the rest of the controller
-   * starts, and on a busy machine that took seconds of a 5 s grace.
+   * Loads hosts from the store at start. A restarted controller gives every host at least `graceMs`
+   * to reconnect before its old heartbeat counts against it, longer while a reconnect storm is still
+   * bringing hosts back (restart-grace.ts), so a controller restart alone does not turn the fleet
+   * unreachable. The grace is counted from {@link start} (the controller is listening by then), not
+   * from here: agents cannot reconnect while the rest of the controller starts.
    */
   load(
     hosts: Array<{ id: string; name: string; state: HostState; stateSince: number; lastHeartbeatAt: number | null }>,
     graceMs: number,
   ): void {
     for (const h of hosts) this.hosts.set(h.id, { ...h, failingChecks: [], session: null });
-    this.graceMs = graceMs;
+    this.grace = new RestartGrace(restartGracePolicy(graceMs));
+    this.grace.expect(hosts.filter((h) => h.lastHeartbeatAt !== null && h.state !== 'unreachable').map((h) => h.id));
+  }
+
+  /** Hosts loaded at start whose agent has not reconnected yet while the restart grace lasts. */
+  awaitingReconnect(): number {
+    return this.grace?.awaitingCount ?? 0;
   }
 
   /** Adds a freshly enrolled host (state pending), once its row is committed. */
@@ -121,6 +130,8 @@ export class HostTracker {
     const host = this.hosts.get(hostId);
     if (host === undefined) return;
     this.hosts.delete(hostId);
+    this.attachedAt.delete(hostId);
+    this.grace?.forget(hostId);
     this.conflicts.forget(hostId);
     host.session?.close(4003, 'host removed');
     this.options.events?.emit({ type: 'host.removed', host: { id: host.id, name: host.name } });
@@ -146,9 +157,12 @@ export class HostTracker {
     if (host === undefined) return { replaced: false, conflictStarted: null };
     const previous = host.session;
     host.session = session;
-    if (previous === null || previous === session) return { replaced: false, conflictStarted: null };
-    previous.close(4001, 'replaced by a newer connection');
+    if (previous === session) return { replaced: false, conflictStarted: null };
     const now = this.now();
+    this.attachedAt.set(hostId, now);
+    this.grace?.returned(hostId, now);
+    if (previous === null) return { replaced: false, conflictStarted: null };
+    previous.close(4001, 'replaced by a newer connection');
     // The host's last heartbeat came over `previous`, the session bound until now.
     const alive = host.lastHeartbeatAt !== null && now - host.lastHeartbeatAt < this.unreachableAfterMs;
     if (!IdentityConflicts.contested(previous.peer, session.peer, alive)) return { replaced: true, conflictStarted: null };
@@ -177,6 +191,7 @@ export class HostTracker {
     const host = this.hosts.get(hostId);
     if (host === undefined || host.session !== session) return false;
     host.session = null;
+    this.attachedAt.delete(hostId);
     this.evaluateHost(host, this.now(), 'agent disconnected');
     this.options.events?.emit({ type: 'host.disconnected', host: { id: host.id, name: host.name }, sessionId: session.sessionId });
     return true;
@@ -201,20 +216,24 @@ export class HostTracker {
   /** Applies the state machine to every host; called by the ticker. */
   evaluateAll(): void {
     const now = this.now();
+    const settled = this.grace?.settle(now);
+    if (settled !== null && settled !== undefined) {
+      this.grace = null;
+      this.options.log.info(
+        { away: settled.away, graceMs: now - settled.startedAt, lastReturnMs: settled.lastReturnAt === null ? null : settled.lastReturnAt - settled.startedAt },
+        'restart grace over: hosts still away are judged by their last heartbeat',
+      );
+    }
     for (const host of this.hosts.values()) this.evaluateHost(host, now, 'heartbeat deadline');
   }
 
   /**
    * Starts the periodic evaluation. 250 ms keeps detection within deadline + 0.25 s. The first
-   * start applies the restart grace: no loaded host's deadline ends before now + grace.
+   * start begins the restart grace {@link load} set up.
    */
   start(tickMs = 250): void {
     this.stop();
-    if (this.graceMs !== null) {
-      const floor = this.now() + this.graceMs - this.unreachableAfterMs;
-      for (const h of this.hosts.values()) if (h.lastHeartbeatAt !== null && h.lastHeartbeatAt < floor) h.lastHeartbeatAt = floor;
-      this.graceMs = null;
-    }
+    this.grace?.begin(this.now());
     this.lastTickAt = null;
     this.timer = setInterval(() => {
       if (this.noteTick(tickMs)) this.evaluateAll();
@@ -282,6 +301,7 @@ export class HostTracker {
     // After a stall of our own event loop, a connected host's heartbeats may be sitting unread in
     // its socket: not its silence, ours (see noteTick).
     if (next === 'unreachable' && host.session !== null && now < this.stallPassUntil) return;
+    if (next === 'unreachable' && this.spared(host, now)) return;
     const from = host.state;
     host.state = next;
     host.stateSince = now;
@@ -289,5 +309,17 @@ export class HostTracker {
     this.options.log.info({ host: host.name, from, to: next, reason: why }, 'host state changed');
     this.options.sink.transition({ hostId: host.id, name: host.name, from, to: next, at: now, reason: why });
     this.options.events?.emit({ type: 'host.state-changed', host: { id: host.id, name: host.name }, from, to: next, at: now, reason: why });
+  }
+
+  /**
+   * Silence that is not the host's: it has not had its chance to reconnect since the controller
+   * restarted (restart grace), or its agent connected less than `unreachableAfterMs` ago and its
+   * first heartbeat may still be queued behind a reconnect storm's handshakes (its stored last
+   * heartbeat predates the connection).
+   */
+  private spared(host: LiveHost, now: number): boolean {
+    if (this.grace?.covers(host.id, now) === true) return true;
+    const attached = host.session === null ? undefined : this.attachedAt.get(host.id);
+    return attached !== undefined && now - attached <= this.unreachableAfterMs;
   }
 }
