@@ -139,6 +139,14 @@ export class LoopbackEtcd {
     m.proc = null;
   }
 
+  /** SIGTERM, as `systemctl stop` (the recovery's etcd-stop step) sends: etcd flushes its WAL and exits. */
+  async stop(name: string): Promise<void> {
+    const m = this.member(name);
+    if (m.proc?.pid !== undefined && m.proc.exitCode === null && m.proc.signalCode === null) process.kill(m.proc.pid, 'SIGTERM');
+    await m.exited;
+    m.proc = null;
+  }
+
   async killAll(): Promise<void> {
     await Promise.all([...this.members.keys()].map((n) => this.kill(n)));
   }

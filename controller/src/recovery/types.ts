@@ -66,5 +66,6 @@ export const RSTEP = {
   setAside: 'recover-set-aside',
   start: 'recover-start-etcd',
   forceNew: 'recover-force-new-cluster',
+  survivor: 'recover-survivor-data',
   finish: 'recover-finish',
 } as const;
