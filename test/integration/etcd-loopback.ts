@@ -61,10 +61,14 @@ export class LoopbackEtcd {
   tls!: Awaited<ReturnType<typeof etcdTls>>;
   private constructor(readonly dir: string) {}
 
-  /** Prepares `names` (ports, roots, PKI, etcdutl); starts nothing. */
-  static async create(dir: string, names: string[]): Promise<LoopbackEtcd> {
+  /**
+   * Prepares `names` (ports, roots, PKI, etcdutl); starts nothing. `vars`: the TLS material to use
+   * (e.g. issued by the controller's ClusterPki) instead of a test CA of its own.
+   */
+  static async create(dir: string, names: string[], vars?: Awaited<ReturnType<typeof etcdTls>>['vars']): Promise<LoopbackEtcd> {
     const c = new LoopbackEtcd(dir);
     c.tls = await etcdTls({ name: 'etcd', address: '127.0.0.1' });
+    if (vars !== undefined) c.tls = { ...c.tls, vars };
     const pki = join(dir, 'pki');
     await mkdir(pki, { recursive: true });
     const v = c.tls.vars;
