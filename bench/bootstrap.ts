@@ -162,6 +162,7 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
       extraEnv: {},
       start: true,
       requireData: false,
+      prepareMember: true,
     };
     const envFile = Object.entries(etcdEnv(vars, { name, host: urlHost(host.address) })).map(([k, v]) => `${k}=${v}\n`).join('');
     writeFileSync(join(root, 'etc/etcd/etcd.env'), envFile);

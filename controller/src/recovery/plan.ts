@@ -48,7 +48,7 @@ export function recoverPlan(input: RecoverInput, spec: ClusterSpec): StepSpec[] 
   steps.push({ key: 'etcd/stop', phase: 'stop', title: `Stop etcd on ${etcd.join(', ')} (data kept)`, kind: RSTEP.stop, args: { hosts: etcd } });
   if (input.mode === 'snapshot') {
     steps.push(
-      { key: 'etcd/install', phase: 'etcd', title: `etcd binaries, certificates and configuration on ${etcd.length} hosts (not started)`, kind: STEP.etcdInstall, args: { members: etcd } },
+      { key: 'etcd/install', phase: 'etcd', title: `etcd binaries, certificates and configuration on ${etcd.length} hosts (not started; the restore writes the data)`, kind: RSTEP.install, args: { hosts: etcd } },
       {
         key: 'etcd/restore',
         phase: 'etcd',

@@ -69,6 +69,9 @@ describe('cluster recover (real engine, SQLite, PKI, HTTP routes and hashing; mo
       'etcd@h1', 'etcd@h2', 'etcd@h3',
       'static-pods:active@h1', 'static-pods:active@h2', 'static-pods:active@h3',
     ]);
+    // Installed without a member directory: the destroyed members have none, and the etcd_data guard refuses to make one (found on real Kubernetes).
+    const installs = fx.fleet.calls.filter((c) => c.role === 'etcd' && !c.check).slice(0, 3);
+    expect(installs.map((c) => [c.host, c.vars.start, c.vars.prepareMember])).toEqual([['h1', false, false], ['h2', false, false], ['h3', false, false]]);
     const restores = fx.fleet.calls.filter((c) => c.role === 'etcd-restore' && !c.check).map((c) => c.vars);
     for (const v of restores) {
       expect(v).toMatchObject({ restoreId: done.id, snapshot: { cluster: 'lab', id: 'snap-1', sha256: snap.sha256, size: SNAPSHOT.length }, bumpRevision: 1_000_000_000 });

@@ -88,6 +88,16 @@ export function recoveryRoleExecutors(deps: RecoveryDeps): StepExecutor<never>[]
       vars: (host, env, ctx) => ({ action: 'set-aside', restoreId: ctx.op.id, endpoints: endpointsFor(env, host) }),
       done: 'etcd data set aside',
     }),
+    // The bootstrap's install, minus the member directory: the hosts whose data was destroyed have
+    // none, and the etcd_data guard would refuse to prepare one there; the restore writes it.
+    roleStep<{ hosts: string[] }>(deps, {
+      kind: RSTEP.install,
+      role: 'etcd',
+      args: Hosts,
+      hosts: hostsArg,
+      vars: async (host, env) => ({ ...etcdRoleVars(env.spec, await env.pki(), host, env.etcd), start: false, prepareMember: false }),
+      done: 'etcd installed (not started)',
+    }),
     roleStep<{ hosts: string[] }>(deps, { kind: RSTEP.survivor, role: 'etcd-data', args: Hosts, hosts: hostsArg, vars: () => ({ action: 'require' }), done: 'etcd data present' }),
     roleStep<{ hosts: string[] }>(deps, {
       kind: RSTEP.start,

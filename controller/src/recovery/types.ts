@@ -67,5 +67,6 @@ export const RSTEP = {
   start: 'recover-start-etcd',
   forceNew: 'recover-force-new-cluster',
   survivor: 'recover-survivor-data',
+  install: 'recover-install-etcd',
   finish: 'recover-finish',
 } as const;

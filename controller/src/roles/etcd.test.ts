@@ -63,6 +63,8 @@ describe('etcd', () => {
     const kept = mustRender('etcd', { tls: TLS, requireData: true }).tasks;
     expect(find(kept, 'Require etcd data in /var/lib/etcd/member')).toMatchObject({ module: 'etcd_data', args: { action: 'require' } });
     expect(kept.map((t) => t.name)).not.toContain('Prepare member directory /var/lib/etcd/member');
+    // Installed before a restore writes the data: no member-directory task at all.
+    expect(mustRender('etcd', { tls: TLS, start: false, prepareMember: false }).tasks.filter((t) => t.module === 'etcd_data')).toEqual([]);
     const unit = content(find(role.tasks, 'Install etcd.service'));
     expect(unit.split('\n').filter((l) => l.startsWith('AssertPathExists='))).toEqual(['AssertPathExists=/var/lib/etcd/data/member']);
     expect(unit.indexOf('AssertPathExists=')).toBeLessThan(unit.indexOf('[Service]'));
