@@ -161,6 +161,8 @@ async function floor(env: BootstrapLab): Promise<{ containerdMs: number; etcdMs:
       tls,
       extraEnv: {},
       start: true,
+      requireData: false,
+      prepareMember: true,
     };
     const envFile = Object.entries(etcdEnv(vars, { name, host: urlHost(host.address) })).map(([k, v]) => `${k}=${v}\n`).join('');
     writeFileSync(join(root, 'etc/etcd/etcd.env'), envFile);

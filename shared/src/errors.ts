@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   BALLAST_ERR_ETCD_STILL_SERVING: { status: 409, exit: EXIT_FAILURE, message: 'the old etcd cluster still serves with quorum, or the local member still runs: a restore would fork it' },
   BALLAST_ERR_RESTORE_FAILED: { status: 502, exit: EXIT_FAILURE, message: 'etcdutl snapshot restore failed on a host' },
   BALLAST_ERR_SNAPSHOT_UNUSABLE: { status: 409, exit: EXIT_FAILURE, message: 'the snapshot cannot be restored: unknown, failed its checksum, or from another cluster' },
+  BALLAST_ERR_ETCD_DATA_LOST: { status: 409, exit: EXIT_FAILURE, message: "an etcd member's data is gone (or was never there): starting it would create a new, empty cluster; recover with ballastctl cluster recover" },
+  BALLAST_ERR_PKI_CONFLICT: { status: 409, exit: EXIT_FAILURE, message: "a restore bundle's CAs or key pairs differ from the ones the controller already stores for the cluster" },
   // Program start-up and shutdown faults: logged by main.ts, never an API answer.
   BALLAST_ERR_SERVICE_START: { status: 500, exit: EXIT_FAILURE, message: 'a long-running part of the program failed to start or to become ready' },
   BALLAST_ERR_SERVICE_STOP: { status: 500, exit: EXIT_FAILURE, message: 'one or more long-running parts of the program failed to stop' },

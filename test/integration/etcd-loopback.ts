@@ -61,10 +61,14 @@ export class LoopbackEtcd {
   tls!: Awaited<ReturnType<typeof etcdTls>>;
   private constructor(readonly dir: string) {}
 
-  /** Prepares `names` (ports, roots, PKI, etcdutl); starts nothing. */
-  static async create(dir: string, names: string[]): Promise<LoopbackEtcd> {
+  /**
+   * Prepares `names` (ports, roots, PKI, etcdutl); starts nothing. `vars`: the TLS material to use
+   * (e.g. issued by the controller's ClusterPki) instead of a test CA of its own.
+   */
+  static async create(dir: string, names: string[], vars?: Awaited<ReturnType<typeof etcdTls>>['vars']): Promise<LoopbackEtcd> {
     const c = new LoopbackEtcd(dir);
     c.tls = await etcdTls({ name: 'etcd', address: '127.0.0.1' });
+    if (vars !== undefined) c.tls = { ...c.tls, vars };
     const pki = join(dir, 'pki');
     await mkdir(pki, { recursive: true });
     const v = c.tls.vars;
@@ -135,6 +139,14 @@ export class LoopbackEtcd {
   async kill(name: string): Promise<void> {
     const m = this.member(name);
     if (m.proc?.pid !== undefined && m.proc.exitCode === null && m.proc.signalCode === null) process.kill(m.proc.pid, 'SIGKILL');
+    await m.exited;
+    m.proc = null;
+  }
+
+  /** SIGTERM, as `systemctl stop` (the recovery's etcd-stop step) sends: etcd flushes its WAL and exits. */
+  async stop(name: string): Promise<void> {
+    const m = this.member(name);
+    if (m.proc?.pid !== undefined && m.proc.exitCode === null && m.proc.signalCode === null) process.kill(m.proc.pid, 'SIGTERM');
     await m.exited;
     m.proc = null;
   }

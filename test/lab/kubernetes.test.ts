@@ -294,7 +294,84 @@ spec:
     console.log(`$ kubectl get nodes (through the VIP, after the recovery)\n${await kc(['get', 'nodes'])}`);
   }, 15 * 60_000);
 
-  it('8. cluster reset runs the real kubeadm reset and leaves every host clean', async () => {
+  it('8. one member survives (the other two lose their data): cluster recover --from-member shows etcd\'s warning, needs confirmation, force-new-clusters the survivor, re-adds the others as learners (a controller SIGKILL meanwhile); every object is there, 3 voters, kubelets authorized', async () => {
+    const drEnv = { lab, kubeconfig, cluster: 'lab' };
+    const written = await createMarkers(drEnv, 'dm-before', 3);
+    const status = await etcdStatus(drEnv);
+    // The leader and one follower lose their data; the third keeps running, without quorum.
+    const leader = status.leader ?? CONTROL[0]!;
+    const victims = [leader, CONTROL.find((h) => h !== leader)!];
+    const survivor = CONTROL.find((h) => !victims.includes(h)) as string;
+    await destroyEtcdData(lab, victims);
+    console.log(`destroyed the etcd data of ${victims.join(' and ')}; ${survivor} survives`);
+    await waitUntil('etcd to have no leader', async () => ((await etcdStatus(drEnv)).members.every((m) => m.status === null || m.status.leader === '0') ? true : undefined), { timeoutMs: 60_000, intervalMs: 1000 });
+
+    // Without --confirm-force-new-cluster: refused with etcd's warning, nothing started.
+    const unconfirmed = await lab.ctl(['cluster', 'recover', 'lab', '--from-member', survivor, '--yes'], { allowFail: true, timeoutMs: 60_000 });
+    console.log(`$ ballastctl cluster recover lab --from-member ${survivor} --yes\n${unconfirmed.stdout}${unconfirmed.stderr}`);
+    expect(unconfirmed.code).not.toBe(0);
+    expect(unconfirmed.stderr).toContain('--force-new-cluster discards the membership');
+    expect(unconfirmed.stderr).toContain('--confirm-force-new-cluster');
+    // A member whose data is gone is refused as the one to keep, before anything starts (its agent checks).
+    const gone = await lab.ctl(['cluster', 'recover', 'lab', '--from-member', victims[0]!, '--confirm-force-new-cluster', '--yes'], { allowFail: true, timeoutMs: 120_000 });
+    console.log(`$ ballastctl cluster recover lab --from-member ${victims[0]} --confirm-force-new-cluster --yes  (its data destroyed)\n${gone.stdout}${gone.stderr}`);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('holds no etcd data');
+    for (const h of CONTROL) expect(await existing(h, ['/etc/kubernetes/ballast-parked/kube-apiserver.yaml']), h).toEqual([]);
+    // Nor does re-running cluster create start a new, empty etcd on the hosts whose data was lost.
+    const create = await lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { allowFail: true, timeoutMs: 300_000 });
+    console.log(`$ ballastctl cluster create -f cluster.yaml --yes -o json  (2 of 3 members' data lost)\n${create.stdout.slice(0, 3000)}${create.stderr}`);
+    expect(create.code).not.toBe(0);
+    if (create.stdout.trimStart().startsWith('{')) {
+      // Started: the agents' etcd_data guard pauses it at the etcd install, naming both hosts.
+      const paused = JSON.parse(create.stdout) as OperationDocument;
+      try {
+        expect(paused.state).toBe('paused');
+        expect(paused.error?.code).toBe('BALLAST_ERR_ETCD_DATA_LOST');
+        expect(paused.error?.message).toContain('ballastctl cluster recover');
+        for (const h of victims) expect(paused.error?.message).toContain(`failed to prepare etcd on ${h}`);
+      } finally {
+        await lab.ctl(['op', 'abort', paused.id]);
+      }
+    }
+    // Either way (refused by the controller's checks before it starts, or paused by the agents): no member directory was made.
+    for (const h of victims) expect(await existing(h, ['/var/lib/etcd/member']), h).toEqual([]);
+
+    const t0 = Date.now();
+    const { done, killed } = await opWithControllerKills(lab, ['cluster', 'recover', 'lab', '--from-member', survivor, '--confirm-force-new-cluster', '--yes'], {
+      timeoutMs: 600_000,
+      // One kill as the first other member joins (added as a learner meanwhile, or not yet).
+      points: (doc) => [doc.steps.findIndex((st) => st.key.startsWith('etcd/join/'))],
+    });
+    expect(done.state, explain(done)).toBe('succeeded');
+    const opEnd = Date.now();
+    const readyAt = await firstTrue(
+      async () => (await vipReady(lab, KUBE_VIP)) && (await readyNodes(drEnv))?.length === HOSTS.length && Object.values(await leaseRenewals(drEnv)).filter((at) => at > t0).length === HOSTS.length,
+      { timeoutMs: 300_000, intervalMs: 500, what: '/readyz through the VIP and 5 Ready nodes with renewed leases' },
+    );
+    figure(`cluster recover --from-member RTO, op start → /readyz through the VIP and 5 Ready nodes, leases renewed (${killed.length} controller SIGKILLs)`, secs(readyAt - t0));
+    figure('cluster recover --from-member operation (start → succeeded)', secs(opEnd - t0));
+
+    // Everything the survivor had: the markers of the earlier recovery and the ones written just before this disaster.
+    const seen = await markers(drEnv);
+    for (const ns of [...dr.before, ...written]) expect(seen[ns], ns).not.toBeUndefined();
+    for (const ns of written) expect(seen[ns]).toBe('dm-before');
+    const after = await etcdStatus(drEnv);
+    expect(after.members.map((m) => [m.host, m.status !== null, m.status?.isLearner, m.status?.alarms])).toEqual(CONTROL.map((h) => [h, true, false, []]));
+    expect(after.leader).not.toBeNull();
+    // The survivor's data was kept in place; the victims' (empty) data directories were set aside, none deleted.
+    expect(await existing(survivor, ['/var/lib/etcd/member/wal'])).toHaveLength(1);
+    await kubectlOk(drEnv, ['create', 'namespace', 'dm-written-after']);
+    const renewed = await waitUntil('every node lease renewed after the recovery', async () => {
+      const leases = await leaseRenewals(drEnv);
+      return HOSTS.every((h) => (leases[h] ?? 0) > opEnd) ? leases : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 2000 });
+    expect(Object.keys(renewed).sort()).toEqual(HOSTS);
+    for (const h of HOSTS) expect(await kubeletUnauthorized(lab, h, t0), h).toEqual([]);
+    console.log(`$ kubectl get nodes (through the VIP, after the --from-member recovery)\n${await kc(['get', 'nodes'])}`);
+  }, 15 * 60_000);
+
+  it('9. cluster reset runs the real kubeadm reset and leaves every host clean', async () => {
     // Why the agent always skips kubeadm reset's remove-etcd-member phase: with external etcd and
     // no etcd static pod, kubeadm 1.36 takes the default /var/lib/etcd — the live data of the member
     // Ballast runs on this host — as its own and empties it (dry run: it only says so).

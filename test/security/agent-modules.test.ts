@@ -196,6 +196,8 @@ const PATH_TASKS: { module: ModuleName; args: (p: string) => Record<string, unkn
   { module: 'kubeadm', args: (configPath) => ({ action: 'init', config: 'x', configPath }), readOnly: true },
   { module: 'etcd_restore', args: (dataDir) => ({ action: 'set-aside', restoreId: 'op-1', endpoints: ['https://127.0.0.1:1'], dataDir }) },
   { module: 'etcd_restore', args: (caFile) => ({ action: 'assert-no-quorum', restoreId: 'op-1', endpoints: ['https://127.0.0.1:1'], caFile }), readOnly: true },
+  { module: 'etcd_data', args: (dataDir) => ({ action: 'prepare', member: 'n', dataDir }) },
+  { module: 'etcd_data', args: (dataDir) => ({ action: 'forget', member: 'n', dataDir }) },
 ];
 
 /** Non-canonical forms: refused by every module, read-only ones included. */

@@ -6,6 +6,7 @@ import type { Module, ModuleContext, ModuleOutcome, PrefetchRef } from './module
 import { commandModule } from './modules/command.js';
 import { directoryModule } from './modules/directory.js';
 import { etcdMemberModule } from './modules/etcd-member.js';
+import { etcdDataModule } from './modules/etcd-data.js';
 import { etcdRestoreModule } from './modules/etcd-restore.js';
 import { fileModule } from './modules/file.js';
 import { kmodModule } from './modules/kmod.js';
@@ -51,6 +52,7 @@ export const BUILTIN_MODULES: readonly Module<ModuleName>[] = [
   commandModule,
   etcdMemberModule,
   etcdRestoreModule,
+  etcdDataModule,
   kubeadmModule,
   preflightModule,
   staticPodModule,

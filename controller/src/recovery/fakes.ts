@@ -5,7 +5,8 @@
  * `static-pods` stops and starts the API server, `etcd-stop` stops a member, `etcd-restore`
  * gives a member a new identity in a new cluster (not started) and refuses like the agent while
  * the old cluster has quorum or the local member runs, and the etcd role with
- * ETCD_FORCE_NEW_CLUSTER leaves its host the only member.
+ * ETCD_FORCE_NEW_CLUSTER leaves its host the only member; `etcd-data` (and the etcd role with
+ * requireData) refuses on a host in `dataLost`.
  */
 import { BallastError } from '../../../shared/src/errors.js';
 import type { EtcdClient } from '../../../shared/src/etcd/client.js';
@@ -28,6 +29,8 @@ export class RecoverFleet extends ReplaceFleet {
   readonly restored = new Map<string, string>();
   /** Data dirs set aside, as `host:restoreId`. */
   readonly setAside: string[] = [];
+  /** Hosts whose etcd data directory is gone (the agent's etcd_data `require` refuses there). */
+  readonly dataLost = new Set<string>();
   private nextRestoredId = 0x900;
 
   /** Quorum lost: these members' etcd is down for good (data destroyed). */
@@ -59,6 +62,9 @@ export class RecoverFleet extends ReplaceFleet {
 
   private act(role: string, host: string, vars: Record<string, unknown>): void {
     const member = this.members.find((m) => m.name === host || m.peerUrl.includes(`//${String(vars.advertiseAddress)}:`));
+    if ((role === 'etcd-data' || (role === 'etcd' && vars.requireData === true)) && this.dataLost.has(host)) {
+      throw new BallastError('BALLAST_ERR_ETCD_DATA_LOST', `failed to keep the etcd data of ${host}: /var/lib/etcd/member holds no etcd data`);
+    }
     if (role === 'static-pods') {
       if (vars.state === 'parked' && this.apiServers.delete(host)) this.parked.add(host);
       if (vars.state === 'active' && this.parked.delete(host)) this.apiServers.add(host);

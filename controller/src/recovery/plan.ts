@@ -12,7 +12,7 @@
  *   → re-activate the API servers → gate: /readyz through the VIP → finish (lock released).
  *
  * --from-member HOST
- *   lock → guard → park → stop etcd everywhere → set the other members' data aside (kept)
+ *   HOST still has etcd data (else refused before anything else) → lock → guard → park → stop etcd everywhere → set the other members' data aside (kept)
  *   → start HOST with --force-new-cluster → gate: 1 voter → restart HOST without the flag (left
  *     on, every restart would force a new cluster again) → gate → each other member joins as a
  *     learner and is promoted (the bootstrap's join step, rollback included), gated one at a time
@@ -36,16 +36,19 @@ export function recoverDetail(input: Pick<RecoverInput, 'mode' | 'snapshot' | 'm
 export function recoverPlan(input: RecoverInput, spec: ClusterSpec): StepSpec[] {
   const etcd = hostsWithRole(spec, 'etcd').map((h) => h.name);
   const cps = hostsWithRole(spec, 'control-plane').map((h) => h.name);
-  const steps: StepSpec[] = [
+  const steps: StepSpec[] = [];
+  // Before anything is taken or stopped: a member without data would force a new, empty cluster.
+  if (input.mode === 'member') steps.push({ key: 'etcd/survivor', phase: 'preflight', host: input.member, title: `Gate: ${input.member} still has its etcd data (WAL or db)`, kind: RSTEP.survivor, args: { hosts: [input.member ?? ''] } });
+  steps.push(
     { key: 'lock', phase: 'preflight', title: `Take the membership lock: ${recoverDetail(input)}`, kind: RSTEP.lock },
     { key: 'guard', phase: 'preflight', title: `Gate: no member of the old etcd cluster serves with quorum (${etcd.join(', ')})`, kind: RSTEP.guard, args: { members: etcd } },
-  ];
+  );
   if (input.mode === 'snapshot') steps.push({ key: 'snapshot', phase: 'preflight', title: `Verify snapshot ${input.snapshot?.id} (sha256 of the file the store hands over)`, kind: RSTEP.snapshot });
   if (cps.length > 0) steps.push({ key: 'apiservers/park', phase: 'stop', title: `Stop kube-apiserver on ${cps.join(', ')} (static pod manifest parked)`, kind: RSTEP.park, args: { hosts: cps } });
   steps.push({ key: 'etcd/stop', phase: 'stop', title: `Stop etcd on ${etcd.join(', ')} (data kept)`, kind: RSTEP.stop, args: { hosts: etcd } });
   if (input.mode === 'snapshot') {
     steps.push(
-      { key: 'etcd/install', phase: 'etcd', title: `etcd binaries, certificates and configuration on ${etcd.length} hosts (not started)`, kind: STEP.etcdInstall, args: { members: etcd } },
+      { key: 'etcd/install', phase: 'etcd', title: `etcd binaries, certificates and configuration on ${etcd.length} hosts (not started; the restore writes the data)`, kind: RSTEP.install, args: { hosts: etcd } },
       {
         key: 'etcd/restore',
         phase: 'etcd',

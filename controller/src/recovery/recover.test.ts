@@ -69,6 +69,9 @@ describe('cluster recover (real engine, SQLite, PKI, HTTP routes and hashing; mo
       'etcd@h1', 'etcd@h2', 'etcd@h3',
       'static-pods:active@h1', 'static-pods:active@h2', 'static-pods:active@h3',
     ]);
+    // Installed without a member directory: the destroyed members have none, and the etcd_data guard refuses to make one (found on real Kubernetes).
+    const installs = fx.fleet.calls.filter((c) => c.role === 'etcd' && !c.check).slice(0, 3);
+    expect(installs.map((c) => [c.host, c.vars.start, c.vars.prepareMember])).toEqual([['h1', false, false], ['h2', false, false], ['h3', false, false]]);
     const restores = fx.fleet.calls.filter((c) => c.role === 'etcd-restore' && !c.check).map((c) => c.vars);
     for (const v of restores) {
       expect(v).toMatchObject({ restoreId: done.id, snapshot: { cluster: 'lab', id: 'snap-1', sha256: snap.sha256, size: SNAPSHOT.length }, bumpRevision: 1_000_000_000 });
@@ -121,7 +124,7 @@ describe('cluster recover (real engine, SQLite, PKI, HTTP routes and hashing; mo
     const done = await run({ fromMember: 'h1', confirmForceNewCluster: true });
     expect(done.error).toBeNull();
     expect(done.steps.map((s) => s.key)).toEqual([
-      'lock', 'guard', 'apiservers/park', 'etcd/stop', 'etcd/set-aside', 'etcd/force-new-cluster', 'etcd/health/1', 'etcd/unforce',
+      'etcd/survivor', 'lock', 'guard', 'apiservers/park', 'etcd/stop', 'etcd/set-aside', 'etcd/force-new-cluster', 'etcd/health/1', 'etcd/unforce',
       'etcd/join/h2', 'etcd/health/2', 'etcd/join/h3', 'etcd/health/3', 'apiservers/unpark', 'readyz', 'finish',
     ]);
     expect(fx.fleet.setAside).toEqual([`h2:${done.id}`, `h3:${done.id}`]);
@@ -131,5 +134,22 @@ describe('cluster recover (real engine, SQLite, PKI, HTTP routes and hashing; mo
     expect(members.map((r) => `${r.action}@${r.host}:${r.member}`)).toEqual(['add@h1:h2', 'promote@h1:h2', 'add@h1:h3', 'promote@h1:h3']);
     expect(voters(fx)).toEqual(['h1:voter', 'h2:voter', 'h3:voter']);
     expect(fx.store.membership.lock('lab')).toBeNull();
+    const etcdH1 = fx.fleet.calls.filter((c) => c.role === 'etcd' && c.host === 'h1' && !c.check).slice(-2);
+    expect(etcdH1.map((c) => c.vars.requireData)).toEqual([true, true]);
+  });
+
+  it('--from-member of a host whose data is gone is refused before anything starts (409, the code, the host); one with data passes the same check', async () => {
+    fx = await recoverFixture();
+    fx.fleet.loseQuorum(['h2', 'h3']);
+    fx.fleet.dataLost.add('h2');
+    const refused = await recover({ fromMember: 'h2', confirmForceNewCluster: true }, 409);
+    expect(refused.json()).toMatchObject({ code: 'BALLAST_ERR_ETCD_DATA_LOST', message: expect.stringMatching(/^failed to recover from member h2: .*h2.*; nothing was started$/) });
+    expect(fx.fleet.calls.filter((c) => !c.check).map((c) => `${c.role}@${c.host}`)).toEqual(['etcd-data@h2']);
+    expect(fx.fleet.parked.size).toBe(0);
+    expect(fx.store.membership.lock('lab')).toBeNull();
+    // The survivor with data: the same check passes and the recovery runs (its first step asks again).
+    const done = await run({ fromMember: 'h1', confirmForceNewCluster: true });
+    expect(done.state).toBe('succeeded');
+    expect(done.steps[0]).toMatchObject({ key: 'etcd/survivor', state: 'succeeded' });
   });
 });

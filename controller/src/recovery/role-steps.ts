@@ -88,6 +88,17 @@ export function recoveryRoleExecutors(deps: RecoveryDeps): StepExecutor<never>[]
       vars: (host, env, ctx) => ({ action: 'set-aside', restoreId: ctx.op.id, endpoints: endpointsFor(env, host) }),
       done: 'etcd data set aside',
     }),
+    // The bootstrap's install, minus the member directory: the hosts whose data was destroyed have
+    // none, and the etcd_data guard would refuse to prepare one there; the restore writes it.
+    roleStep<{ hosts: string[] }>(deps, {
+      kind: RSTEP.install,
+      role: 'etcd',
+      args: Hosts,
+      hosts: hostsArg,
+      vars: async (host, env) => ({ ...etcdRoleVars(env.spec, await env.pki(), host, env.etcd), start: false, prepareMember: false }),
+      done: 'etcd installed (not started)',
+    }),
+    roleStep<{ hosts: string[] }>(deps, { kind: RSTEP.survivor, role: 'etcd-data', args: Hosts, hosts: hostsArg, vars: () => ({ action: 'require' }), done: 'etcd data present' }),
     roleStep<{ hosts: string[] }>(deps, {
       kind: RSTEP.start,
       role: 'etcd',
@@ -104,6 +115,8 @@ export function recoveryRoleExecutors(deps: RecoveryDeps): StepExecutor<never>[]
       // etcd's flag as an ETCD_* variable of the role's env file; the next step renders it away.
       vars: async (host, env, _ctx, args) => ({
         ...etcdRoleVars(env.spec, await env.pki(), host, [host]),
+        // Never a fresh directory here: --force-new-cluster on one would be a new, empty cluster.
+        requireData: true,
         ...(args.force ? { extraEnv: { ETCD_FORCE_NEW_CLUSTER: 'true' } } : {}),
       }),
       done: 'etcd (force-new-cluster step)',

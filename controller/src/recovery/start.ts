@@ -12,6 +12,7 @@ import { etcdClusterToken } from '../bootstrap/cluster-facts.js';
 import { hostsWithRole } from '../bootstrap/plan.js';
 import type { SpecSource } from '../membership/start.js';
 import type { OperationEngine } from '../ops/engine.js';
+import { runRole } from '../bootstrap/role-runner.js';
 import { lockedError } from '../store/membership.js';
 import { servingMembers, stillServing, verifiedSnapshot } from './executors.js';
 import { CLUSTER_RECOVER, DEFAULT_BUMP_REVISION, type RecoverInput, type RecoveryDeps } from './types.js';
@@ -46,6 +47,7 @@ export async function startRecovery(
   if (req.fromMember !== undefined) {
     if (!etcd.includes(req.fromMember)) refuse(`${req.fromMember} is not an etcd member of cluster ${cluster} (${etcd.join(', ')})`, '/fromMember');
     if (!req.confirmForceNewCluster && !req.check) refuse(`--from-member needs --confirm-force-new-cluster: ${FORCE_NEW_CLUSTER_WARNING}`, '/confirmForceNewCluster');
+    await requireMemberData(env.deps, req.fromMember, { actor: env.actor, check: req.check });
   }
   const serving = await servingMembers(env.deps, spec, etcd);
   if (serving.length > 0 && !req.check) {
@@ -65,4 +67,22 @@ export async function startRecovery(
     ...(req.diff ? { diff: true } : {}),
   };
   return env.ops.start(CLUSTER_RECOVER, input, { actor: env.actor, cluster, check: req.check });
+}
+
+/** How long the survivor's agent has to answer the data check (a disconnected agent is retried until then). */
+const MEMBER_DATA_CHECK_MS = 30_000;
+
+/**
+ * The member --from-member keeps must still hold etcd data: --force-new-cluster on an empty
+ * directory makes a new, empty cluster (every object lost). Asked of its agent (the etcd-data
+ * role, read-only) before anything starts, so a wrong HOST is a refusal, not a paused operation;
+ * the operation's first step asks again.
+ */
+async function requireMemberData(deps: RecoveryDeps, member: string, opts: { actor: string; check: boolean }): Promise<void> {
+  try {
+    await runRole({ runs: deps.bootstrap.runs, role: 'etcd-data', hosts: [{ host: member, vars: { action: 'require' } }], check: opts.check, signal: AbortSignal.timeout(MEMBER_DATA_CHECK_MS), actor: opts.actor });
+  } catch (err) {
+    const code = err instanceof BallastError ? err.code : 'BALLAST_ERR_RUN_FAILED';
+    throw new BallastError(code, `failed to recover from member ${member}: ${messageOf(err)}; nothing was started`, { cause: err });
+  }
 }

@@ -66,5 +66,7 @@ export const RSTEP = {
   setAside: 'recover-set-aside',
   start: 'recover-start-etcd',
   forceNew: 'recover-force-new-cluster',
+  survivor: 'recover-survivor-data',
+  install: 'recover-install-etcd',
   finish: 'recover-finish',
 } as const;

@@ -20,7 +20,7 @@ export const etcdWipeRole: RoleDefinition<typeof EtcdWipeVars> = {
   name: 'etcd-wipe',
   description: 'stop etcd and remove its data directory (rollback of a failed member join)',
   vars: EtcdWipeVars,
-  render({ vars, problem }) {
+  render({ host, vars, problem }) {
     // `/./.` passed the old pattern and planned removing the root: canonical and under /var/lib/etcd only.
     checkPathVar(problem, '/vars/dataDir', vars.dataDir, ETCD_PATH_RULES.dataDir);
     return {
@@ -29,6 +29,8 @@ export const etcdWipeRole: RoleDefinition<typeof EtcdWipeVars> = {
         unregisterComponentTask('etcd'),
         task('Stop and disable etcd.service', 'systemd', { unit: 'etcd.service', state: 'stopped', enabled: false }),
         task(`Remove ${vars.dataDir}`, 'directory', { path: vars.dataDir, state: 'absent' }),
+        // Removed on purpose: the etcd_data guard may prepare a new member here again.
+        task('Forget the etcd member marker', 'etcd_data', { action: 'forget', member: host.name, dataDir: vars.dataDir }),
       ],
       handlers: [],
     };

@@ -18,7 +18,7 @@ describe('etcd', () => {
     expect(role.tasks.map((t) => t.name)).toEqual([
       'Install etcd and etcdctl',
       'Create data directory /var/lib/etcd',
-      'Create member directory /var/lib/etcd/member',
+      'Prepare member directory /var/lib/etcd/member',
       'Create directory /etc/etcd',
       'Create directory /etc/etcd/pki',
       'Write /etc/etcd/pki/ca.crt',
@@ -56,13 +56,20 @@ describe('etcd', () => {
   it('etcd starts only in a member directory the role prepared: a destroyed data dir keeps it down instead of bootstrapping an empty cluster', () => {
     const role = mustRender('etcd', { tls: TLS, dataDir: '/var/lib/etcd/data' });
     const names = role.tasks.map((t) => t.name);
-    expect(find(role.tasks, 'Create member directory /var/lib/etcd/data/member').args).toMatchObject({ path: '/var/lib/etcd/data/member', mode: '0700' });
-    expect(names.indexOf('Create member directory /var/lib/etcd/data/member')).toBeLessThan(names.indexOf('Start etcd.service'));
+    // Through the agent's etcd_data guard: created on a new host, refused where a member's data was lost.
+    expect(find(role.tasks, 'Prepare member directory /var/lib/etcd/data/member')).toMatchObject({ module: 'etcd_data', args: { action: 'prepare', member: 'node-1', dataDir: '/var/lib/etcd/data' } });
+    expect(names.indexOf('Prepare member directory /var/lib/etcd/data/member')).toBeLessThan(names.indexOf('Start etcd.service'));
+    // The member a --from-member recovery keeps: its data must be there, nothing is created.
+    const kept = mustRender('etcd', { tls: TLS, requireData: true }).tasks;
+    expect(find(kept, 'Require etcd data in /var/lib/etcd/member')).toMatchObject({ module: 'etcd_data', args: { action: 'require' } });
+    expect(kept.map((t) => t.name)).not.toContain('Prepare member directory /var/lib/etcd/member');
+    // Installed before a restore writes the data: no member-directory task at all.
+    expect(mustRender('etcd', { tls: TLS, start: false, prepareMember: false }).tasks.filter((t) => t.module === 'etcd_data')).toEqual([]);
     const unit = content(find(role.tasks, 'Install etcd.service'));
     expect(unit.split('\n').filter((l) => l.startsWith('AssertPathExists='))).toEqual(['AssertPathExists=/var/lib/etcd/data/member']);
     expect(unit.indexOf('AssertPathExists=')).toBeLessThan(unit.indexOf('[Service]'));
     // Without start the directory is prepared too: the later start (the bootstrap's etcd phase) needs it.
-    expect(mustRender('etcd', { tls: TLS, start: false }).tasks.map((t) => t.name)).toContain('Create member directory /var/lib/etcd/member');
+    expect(mustRender('etcd', { tls: TLS, start: false }).tasks.map((t) => t.name)).toContain('Prepare member directory /var/lib/etcd/member');
   });
 
   it('start: false installs the same files and enables etcd without starting or supervising it; a running member try-restarts', () => {

@@ -58,6 +58,16 @@ const EtcdVars = Type.Object(
      * member this way in the hosts phase, so its etcd phase only adds, starts and promotes.
      */
     start: Type.Boolean({ default: true }),
+    /**
+     * true: the member's data must already be there (refused otherwise, nothing created) — the
+     * member `cluster recover --from-member` keeps and starts with --force-new-cluster.
+     */
+    requireData: Type.Boolean({ default: false }),
+    /**
+     * false: no member-directory task at all — `cluster recover --from-snapshot` installs etcd
+     * before its restore writes the member directory (the start after it prepares as usual).
+     */
+    prepareMember: Type.Boolean({ default: true }),
     /** Further ETCD_* settings (e.g. ETCD_HEARTBEAT_INTERVAL); cannot override the ones above. */
     extraEnv: Type.Record(Type.String({ pattern: '^ETCD_[A-Z0-9_]{1,64}$' }), Type.String({ pattern: '^[^\\n"]{0,1024}$' }), {
       default: {},
@@ -183,8 +193,13 @@ export const etcdRole: RoleDefinition<typeof EtcdVars> = {
         restart,
       ),
       task(`Create data directory ${vars.dataDir}`, 'directory', { path: vars.dataDir, mode: '0700', owner: 'root', group: 'root' }),
-      // The unit asserts it (etcdUnit): only a role run prepares a member directory etcd may start in.
-      task(`Create member directory ${vars.dataDir}/member`, 'directory', { path: `${vars.dataDir}/member`, mode: '0700', owner: 'root', group: 'root' }),
+      // The unit asserts it (etcdUnit): only a role run prepares a member directory etcd may start
+      // in, and never on a host whose member's data was lost (the agent's etcd_data guard).
+      ...(vars.requireData
+        ? [task(`Require etcd data in ${vars.dataDir}/member`, 'etcd_data', { action: 'require', member: member.name, dataDir: vars.dataDir })]
+        : vars.prepareMember
+          ? [task(`Prepare member directory ${vars.dataDir}/member`, 'etcd_data', { action: 'prepare', member: member.name, dataDir: vars.dataDir })]
+          : []),
       directoryTask(vars.configDir),
       task(`Create directory ${pki}`, 'directory', { path: pki, mode: '0700', owner: 'root', group: 'root' }),
     ];

@@ -26,7 +26,19 @@ describe('recovery roles', () => {
 
   it('set-aside and the quorum check need no snapshot and install nothing', () => {
     const role = mustRender('etcd-restore', { action: 'set-aside', restoreId: 'op-1', endpoints: ['https://198.18.0.11:2379'] });
-    expect(role.tasks.map((t) => `${t.module}:${t.name}`)).toEqual(['etcd_restore:Set /var/lib/etcd aside (kept)']);
+    // Set aside on purpose: the marker is forgotten, so the member may rejoin with a fresh directory.
+    expect(role.tasks.map((t) => `${t.module}:${t.name}`)).toEqual(['etcd_restore:Set /var/lib/etcd aside (kept)', 'etcd_data:Forget the etcd member marker (data set aside on purpose)']);
+    expect(role.tasks[1]?.args).toEqual({ action: 'forget', member: 'node-1', dataDir: '/var/lib/etcd' });
+    expect(mustRender('etcd-restore', { action: 'assert-no-quorum', restoreId: 'op-1', endpoints: ['https://198.18.0.11:2379'] }).tasks.map((t) => t.module)).toEqual(['etcd_restore']);
+  });
+
+  it('etcd-data requires the member\'s data (read-only); etcd-wipe and reset forget the marker after removing the data', () => {
+    expect(mustRender('etcd-data', {}).tasks.map((t) => [t.module, t.args])).toEqual([['etcd_data', { action: 'require', member: 'node-1', dataDir: '/var/lib/etcd' }]]);
+    const wipe = mustRender('etcd-wipe', {}).tasks.map((t) => t.module);
+    expect(wipe.slice(-2)).toEqual(['directory', 'etcd_data']);
+    expect(mustRender('etcd-wipe', {}).tasks.at(-1)?.args).toEqual({ action: 'forget', member: 'node-1', dataDir: '/var/lib/etcd' });
+    const reset = mustRender('reset', {}).tasks;
+    expect(reset.findIndex((t) => t.module === 'etcd_data' && (t.args as { action: string }).action === 'forget')).toBeGreaterThan(reset.findIndex((t) => t.name === 'Remove /var/lib/etcd'));
   });
 
   it('refuses a restore without its fields and a data dir outside /var/lib/etcd', () => {

@@ -9,6 +9,8 @@
  * - `etcd-restore`: etcdutl from the mirror's etcd artifact (3.5 or later), then one `etcd_restore`
  *   task — the snapshot restore, the set-aside of a member that rejoins as a learner, or the
  *   no-quorum check alone. The agent re-checks everything (etcd-restore-guard.ts).
+ * - `etcd-data`: the agent's `etcd_data` guard alone: `require` (the member --from-member keeps
+ *   holds etcd data; read-only, run before anything is stopped).
  */
 import { Type } from '@sinclair/typebox';
 import { ETCD_PATH_RULES } from './etcd.js';
@@ -88,6 +90,19 @@ const EtcdRestoreVars = Type.Object(
   { additionalProperties: false },
 );
 
+const EtcdDataVars = Type.Object({ action: Type.Literal('require', { default: 'require' }), dataDir: Path('/var/lib/etcd') }, { additionalProperties: false });
+
+/** The etcd-data role. */
+export const etcdDataRole: RoleDefinition<typeof EtcdDataVars> = {
+  name: 'etcd-data',
+  description: "check that this host's etcd member still has its data (cluster recover --from-member); changes nothing",
+  vars: EtcdDataVars,
+  render({ host, vars, problem }) {
+    checkPathVar(problem, '/vars/dataDir', vars.dataDir, ETCD_PATH_RULES.dataDir);
+    return { tasks: [task(`Require etcd data in ${vars.dataDir}/member`, 'etcd_data', { action: 'require', member: host.name, dataDir: vars.dataDir })], handlers: [] };
+  },
+};
+
 /** The etcd-restore role. */
 export const etcdRestoreRole: RoleDefinition<typeof EtcdRestoreVars> = {
   name: 'etcd-restore',
@@ -110,6 +125,8 @@ export const etcdRestoreRole: RoleDefinition<typeof EtcdRestoreVars> = {
     const { version: _v, binDir: _b, ...args } = vars;
     const titles = { restore: `Restore etcd member ${vars.name ?? host.name} from snapshot ${vars.snapshot?.id ?? '?'}`, 'set-aside': `Set ${vars.dataDir} aside (kept)`, 'assert-no-quorum': 'Check the old etcd cluster has no quorum' };
     tasks.push(task(titles[vars.action], 'etcd_restore', { ...args, timeoutMs: 30 * 60_000 }));
+    // Set aside on purpose: the member rejoins as a new learner, which the etcd_data guard must allow.
+    if (vars.action === 'set-aside') tasks.push(task('Forget the etcd member marker (data set aside on purpose)', 'etcd_data', { action: 'forget', member: vars.name ?? host.name, dataDir: vars.dataDir }));
     return { tasks, handlers: [] };
   },
 };

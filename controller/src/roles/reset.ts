@@ -55,7 +55,7 @@ export const resetRole: RoleDefinition<typeof ResetVars> = {
   name: 'reset',
   description: 'remove what Ballast installed: VIP config, kubeadm state, kubelet, etcd, containerd, their files and data',
   vars: ResetVars,
-  render({ vars }) {
+  render({ host, vars }) {
     const tasks: RoleTask[] = [gone('/etc/ballast/vip.yaml')];
     // kubeadm reset is guarded on the agent: it runs only when kubeadm left state behind, and only if kubeadm is still there.
     tasks.push(task('kubeadm reset', 'kubeadm', { action: 'reset', binary: '/usr/bin/kubeadm' }));
@@ -64,6 +64,8 @@ export const resetRole: RoleDefinition<typeof ResetVars> = {
       tasks.push(task(`Stop and disable ${unit}.service`, 'systemd', { unit: `${unit}.service`, state: 'stopped', enabled: false }));
     }
     tasks.push(...RESET_FILES.map(gone), ...RESET_BINARIES.map(gone), ...RESET_DIRECTORIES.map(goneDir));
+    // /var/lib/etcd removed on purpose: a later cluster create may start a new member here.
+    tasks.push(task('Forget the etcd member marker', 'etcd_data', { action: 'forget', member: host.name }));
     if (vars.removeContainerData) tasks.push(goneDir('/var/lib/containerd'));
     return { tasks, handlers: [] };
   },

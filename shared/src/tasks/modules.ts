@@ -206,6 +206,25 @@ export const ModuleArgsSchemas = {
     { additionalProperties: false },
   ),
   /**
+   * The guard against a silent new etcd cluster (issue 13): an etcd member whose data directory is
+   * gone must not be started again as if the host were new. `prepare` keeps an existing
+   * `<dataDir>/member`, and creates one (0700) only on a host that never had a member here; where
+   * the marker `<dataDir>.ballast-member.json` says it had one, the data was lost and the task fails
+   * (BALLAST_ERR_ETCD_DATA_LOST) instead. `require` fails unless the member directory holds etcd
+   * data (a WAL or a db): the member a `cluster recover --from-member` keeps. `forget` removes the
+   * marker: the data was removed or set aside on purpose (reset, rollback, recovery).
+   */
+  etcd_data: Type.Object(
+    {
+      action: Type.Union([Type.Literal('prepare'), Type.Literal('require'), Type.Literal('forget')]),
+      /** The member's name (the host's), for the marker and the messages. */
+      member: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }),
+      /** Default /var/lib/etcd; under /var/lib/etcd only. */
+      dataDir: Type.Optional(AbsPath),
+    },
+    { additionalProperties: false },
+  ),
+  /**
    * `kubeadm init|join|reset` with a config file (written 0600), guarded so it runs at most once:
    * init is done when /etc/kubernetes/admin.conf exists, join when /etc/kubernetes/kubelet.conf
    * exists, reset when neither exists nor the static pod manifests.
