@@ -17,6 +17,7 @@ import { drainNode, ensureApiEndpointForgotten, ensureCordoned, ensureNodeDelete
 import { ensureKubeadmEtcdEndpoints } from './kubeadm-etcd.js';
 import { membershipInputOf } from './input.js';
 import { MSTEP } from './plan.js';
+import { selfFenceApplies, waitForOldSelfFence } from './self-fence-wait.js';
 import type { MembershipDeps } from './types.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$' });
@@ -70,6 +71,12 @@ export function fenceExecutor(deps: MembershipDeps): StepExecutor<{ host: string
     args: HostArgs,
     async execute(step, ctx) {
       const input = membershipInputOf(ctx.op);
+      // No fence agent, no confirmation, an agent that fences itself: wait out its deadline (self-fence-wait.ts).
+      const self = selfFenceApplies(deps, step.args.host, input.confirmPoweredOff === true);
+      if (self !== null) {
+        const message = await waitForOldSelfFence(deps, step.args.host, self, { signal: ctx.signal, progress: ctx.progress, spec: input.spec });
+        return { changed: true, message, data: { method: 'self-fence' } };
+      }
       const out = await deps.fence.fence(step.args.host, { signal: ctx.signal, confirmed: input.confirmPoweredOff === true, progress: ctx.progress });
       return { changed: out.method !== 'operator', message: out.message, data: { method: out.method } };
     },
@@ -78,6 +85,8 @@ export function fenceExecutor(deps: MembershipDeps): StepExecutor<{ host: string
       const agent = deps.fence.describe(step.args.host);
       if (agent !== null) return { changed: true, message: `would fence ${step.args.host} (${agent}) and wait until it is confirmed off` };
       if (input.confirmPoweredOff === true) return { changed: false, message: `no fence agent for ${step.args.host}: the operator confirmed it is powered off` };
+      const self = selfFenceApplies(deps, step.args.host, false);
+      if (self !== null) return { changed: true, message: `would wait until ${step.args.host}'s self-fence deadline (${Math.round(self.deadlineMs / 1000)} s after its last heartbeat and its etcd member's last answer, plus a margin) has certainly passed` };
       throw new BallastError('BALLAST_ERR_FENCE_FAILED', `would stop here: no fence agent is configured for ${step.args.host} and nobody confirmed it is powered off (--confirm-powered-off)`);
     },
   };
