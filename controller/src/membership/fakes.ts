@@ -64,6 +64,7 @@ export class ReplaceFleet extends FakeFleet {
         this.revokeReasons.set(name, reason);
         return true;
       },
+      revokedReason: (name: string): string | null => this.revokeReasons.get(name) ?? null,
     };
   }
 }

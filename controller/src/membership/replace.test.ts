@@ -121,7 +121,9 @@ describe('node replace (real engine, SQLite, PKI and HTTP routes; modelled hosts
     const done = await replace({ old: 'h3', new: 'h4' });
     expect(done.state).toBe('succeeded');
     const fence = done.steps.find((s) => s.key === 'old/fence');
-    expect(fence?.message).toMatch(/^h3 counts as fenced \(no fence agent; it fences itself\)/);
+    expect(fence?.message).toMatch(/^h3 counts as fenced \(no fence agent; it fences itself\).*its enrolment revoked now/);
+    // Revoked at the fence step (a returning self-fenced agent is refused and stands down), as a replaced host.
+    expect(fx.fleet.revokeReasons.get('h3')).toBe(`taken out of its cluster by ${done.id} (node.replace)`);
     // Counted from the wait's start (later than the last heartbeat): deadline 60 s + margin 138.6 s.
     expect(t.now - started).toBeGreaterThanOrEqual(60_000 + 120_000 + 2000 + 3000 + 1000 + 5000 + 600 + 2000);
     expect(voters(fx)).toEqual(['h1:voter', 'h2:voter', 'h4:voter']);

@@ -67,6 +67,8 @@ export interface MembershipDeps {
     find(name: string): FleetHostView | null;
     /** Removes the host from the fleet and revokes its certificate: a replaced host that comes back cannot reconnect. */
     revoke(name: string, reason: string): boolean;
+    /** Why the host's (latest) certificate was revoked, or null (the self-fence path's re-run). */
+    revokedReason?(name: string): string | null;
   };
   kubeNodes(opts: KubeApiOptions): KubeNodeOps;
   fence: FencePort;

@@ -55,6 +55,10 @@ export function createMembershipDeps(w: MembershipWiring): MembershipDeps {
         w.store.events.append({ host: name, kind: 'removed', message: `host removed (${reason}); certificate ${host.certSerial} revoked`, data: { certSerial: host.certSerial } });
         return true;
       },
+      revokedReason(name) {
+        const host = w.store.hosts.getByName(name, { includeRemoved: true });
+        return host === null ? null : w.store.hosts.revocationReason(host.certSerial);
+      },
     },
     kubeNodes: (opts) => createKubeNodeOps(opts),
     fence: createFencePort(fencing),
