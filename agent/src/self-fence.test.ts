@@ -18,6 +18,7 @@ function world(deadlineMs = 60_000) {
     quorum: true as boolean | null | 'throw',
     calls: [] as string[],
     unfenceFails: false,
+    fenceFails: false,
   };
   const fence = createSelfFence({
     dataDir: dir,
@@ -32,7 +33,7 @@ function world(deadlineMs = 60_000) {
     },
     fence: async (reason) => {
       s.calls.push(`fence: ${reason}`);
-      return [];
+      return s.fenceFails ? ['stop kubelet.service: timed out'] : [];
     },
     unfence: async () => {
       s.calls.push('unfence');
@@ -75,6 +76,20 @@ describe('self-fence (injected clocks, real marker files)', () => {
     expect(await isSelfFenced(s.dir)).toBe(true);
     expect(JSON.parse(readFileSync(join(s.dir, SELF_FENCED_MARKER), 'utf8'))).toMatchObject({ reason: expect.stringMatching(/no controller/) });
     await fence.stop();
+  });
+
+  it('a fence step that failed is tried again at the next check, and only then', async () => {
+    const { s, fence, advance } = make(1000);
+    await fence.start();
+    s.connected = false;
+    s.quorum = false;
+    s.fenceFails = true;
+    advance(1000);
+    await fence.tick();
+    s.fenceFails = false;
+    await fence.tick();
+    await fence.tick();
+    expect(s.calls).toEqual(['fence: no controller and no etcd quorum for 1 s (deadline 1 s)', 'fence: self-fence: retrying the steps that failed']);
   });
 
   it('does not fence without the controller while etcd quorum holds (a controller restart stops nothing)', async () => {

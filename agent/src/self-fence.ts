@@ -96,6 +96,7 @@ export async function isSelfFenced(dataDir: string): Promise<boolean> {
 /** See the file comment. */
 export function createSelfFence(p: SelfFencePorts): SelfFence {
   let fenced = false;
+  let retryFence = false;
   let startedAt = 0;
   let lastQuorumAt: number | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -139,14 +140,17 @@ export function createSelfFence(p: SelfFencePorts): SelfFence {
       failed.push(`marker: ${messageOf(err)}`);
     }
     failed.push(...(await p.fence(reason)));
-    if (failed.length > 0) p.log.error({ failed }, 'self-fence: some steps failed (retried at the next check)');
+    retryFence = failed.length > 0;
+    if (retryFence) p.log.error({ failed }, 'self-fence: some steps failed (retried at the next check)');
   }
 
   async function tick(): Promise<void> {
     const now = p.now();
     if (fenced) {
       if (!p.connected()) {
-        // Converge again (a unit started by hand, a failed step): stand-down steps are idempotent.
+        // A step that failed (a unit that would not stop, crictl timing out) is tried again; the
+        // stand-down steps are idempotent.
+        if (retryFence) await doFence('self-fence: retrying the steps that failed');
         return;
       }
       p.log.info('the controller accepted this host again: un-fencing');
