@@ -18,6 +18,12 @@ export const AgentConfigSchema = Type.Object({
   hostId: Type.String({ minLength: 1, maxLength: 64 }),
   caHash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
   joinedAt: Type.String(),
+  /**
+   * Self-fencing (self-fence.ts): seconds without the controller AND without etcd quorum before
+   * this host stops kubelet, its pods and etcd; default 60; 0 turns it off (the controller then
+   * needs a fence agent or the operator's confirmation for this host). Short values are for tests.
+   */
+  selfFenceDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
 });
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 const checkConfig = TypeCompiler.Compile(AgentConfigSchema);

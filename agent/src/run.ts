@@ -18,8 +18,12 @@ import { createLazyTaskEngine } from './tasks/lazy-engine.js';
 import { createSystemctl } from './host/systemctl.js';
 import { createVipManager } from './vip/manager.js';
 import { createEtcdMaintenance } from './etcd/maintenance.js';
-import { VIP_EXCLUDED_PATH, writeExcluded } from './vip/exclusion.js';
+import { removeExcludedIfReason, VIP_EXCLUDED_PATH, writeExcluded } from './vip/exclusion.js';
 import { isTakenOut, removePodsWithCrictl, standDown } from './stand-down.js';
+import { createEtcdQuorumProbe } from './etcd/quorum-probe.js';
+import { createSelfFence, DEFAULT_SELF_FENCE_DEADLINE_MS, SELF_FENCE_ACTION_BOUND_MS } from './self-fence.js';
+import { access } from 'node:fs/promises';
+import { ETCD_ENV_PATH } from './etcd/member-config.js';
 
 /** Options of `ballast-agent run`. */
 export interface RunOptions {
@@ -78,19 +82,19 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
   let eventSink: EventSender | null = null;
   // Set once the controller said this host was replaced or removed (stand-down.ts); survives restarts as a marker.
   let takenOut = await isTakenOut(opts.dataDir);
+  // Set while self-fenced (self-fence.ts): the supervisor restarts nothing meanwhile.
+  let selfFenced = false;
+  const standDownPorts = {
+    dataDir: opts.dataDir,
+    systemd,
+    pauseSupervisor: () => undefined, // `paused` reads takenOut and selfFenced
+    excludeVip: (why: string) => writeExcluded(VIP_EXCLUDED_PATH, { host: creds.config.name, at: Date.now(), reason: why }),
+    removePods: () => removePodsWithCrictl(exec),
+    log,
+  };
   const standDownNow = (reason: string) => {
     takenOut = true;
-    return standDown(
-      {
-        dataDir: opts.dataDir,
-        systemd,
-        pauseSupervisor: () => undefined, // `paused` reads takenOut
-        excludeVip: (why) => writeExcluded(VIP_EXCLUDED_PATH, { host: creds.config.name, at: Date.now(), reason: why }),
-        removePods: () => removePodsWithCrictl(exec),
-        log,
-      },
-      reason,
-    );
+    return standDown(standDownPorts, reason);
   };
   const supervisor = createUnitSupervisor({
     source: supervisedUnitsFromDir({ root: '/', log }),
@@ -98,7 +102,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     events: { sendEvent: (kind, message, data) => eventSink?.sendEvent(kind, message, data) },
     log,
     // A run may stop and restart units on purpose: do not fight it. A taken-out host restarts nothing.
-    paused: () => takenOut || engine.currentRunId !== null,
+    paused: () => takenOut || selfFenced || engine.currentRunId !== null,
   });
   // The VIP election (idle until a VIP role writes /etc/ballast/vip.yaml); like the supervisor it
   // runs with or without the controller.
@@ -109,6 +113,19 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     log,
     onEvent: (kind, message, data) => eventSink?.sendEvent(kind, message, data),
   });
+  const selfFenceMs = (creds.config.selfFenceDeadlineSeconds ?? DEFAULT_SELF_FENCE_DEADLINE_MS / 1000) * 1000;
+  const SELF_FENCE_INTERVAL_MS = 2000;
+  const collectFacts = createChildFactsCollector({ exec, self: selfCommand(), log });
+  /** Advertised only by an etcd member with self-fencing on: only it fences itself (self-fence.ts). */
+  const selfFenceFacts = async () => {
+    if (selfFenceMs === 0) return {};
+    try {
+      await access(ETCD_ENV_PATH);
+    } catch {
+      return {}; // not an etcd member: no self-fencing to advertise
+    }
+    return { selfFence: { deadlineMs: selfFenceMs, actionBoundMs: SELF_FENCE_ACTION_BOUND_MS, intervalMs: SELF_FENCE_INTERVAL_MS } };
+  };
   let announced = false;
   const session = new ControllerSession({
     creds,
@@ -116,7 +133,8 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     agentVersion: PACKAGE_VERSION,
     backoff: createBackoff(),
     clock,
-    collectFacts: createChildFactsCollector({ exec, self: selfCommand(), log }),
+    // The self-fence deadline rides with the facts, so a controller that lost this host knows it.
+    collectFacts: async () => ({ ...(await collectFacts()), ...(await selfFenceFacts()) }),
     // Components come and go at run time, so their checks are asked for on every snapshot.
     collectHealth: () => collectHealth({ checks: [...checks, ...supervisor.checks(), ...vip.checks()], clockOffsetMs: () => clock.offsetMs() }),
     runner: engine,
@@ -136,6 +154,38 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     },
   });
   eventSink = session;
+  const selfFence = createSelfFence({
+    dataDir: opts.dataDir,
+    deadlineMs: selfFenceMs,
+    intervalMs: SELF_FENCE_INTERVAL_MS,
+    now: () => performance.now(),
+    lastContactAt: () => session.lastContactAt(),
+    connected: () => session.connected(),
+    quorum: createEtcdQuorumProbe({ root: '/' }),
+    fence: (reason) => {
+      selfFenced = true;
+      return standDown(standDownPorts, `self-fence: ${reason}`, 'self-fence');
+    },
+    unfence: async () => {
+      const failed: string[] = [];
+      // etcd first: the API server of the static pods needs it.
+      for (const unit of ['etcd.service', 'kubelet.service']) {
+        try {
+          await systemd.start(unit);
+        } catch (err) {
+          failed.push(`start ${unit}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      try {
+        await removeExcludedIfReason(VIP_EXCLUDED_PATH, 'self-fence:');
+      } catch (err) {
+        failed.push(`vip include: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (failed.length === 0) selfFenced = false;
+      return failed;
+    },
+    log: log.child({ component: 'self-fence' }),
+  });
   const sd = systemdNotifyServices(notifier);
   // Start order; stopped in reverse. The session is the event sink of the VIP manager and the
   // supervisor, so it starts before them and stops after them: what they report while stopping
@@ -147,6 +197,9 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
       defineService('artifacts', { stop: () => artifacts.close() }),
       // Connects, then keeps heartbeats, facts and health flowing and answers requests.
       defineService('session', { start: () => session.start(), stop: () => session.stop() }),
+      // Before the VIP and the supervisor: a host fenced before this start (its marker) fences
+      // again before they start anything. Off with selfFenceDeadlineSeconds: 0.
+      ...(selfFenceMs === 0 ? [] : [defineService('self-fence', { start: () => selfFence.start(), stop: () => selfFence.stop() })]),
       // Stopping releases the address first, then the lease (inside); ExecStopPost covers the case
       // where the agent never gets there.
       defineService('vip', { start: () => vip.start(), stop: () => vip.stop() }),

@@ -80,6 +80,8 @@ export class ControllerSession implements EventSender {
   private lastHealthSentAt = 0;
   private healthIntervalMs = 15_000;
   private timers: NodeJS.Timeout[] = [];
+  private lastContactMono: number | null = null;
+  private state: SessionState = 'connecting';
   private reconnectTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ControllerSessionOptions) {
@@ -144,6 +146,7 @@ export class ControllerSession implements EventSender {
         this.sendError(decoded.error);
         return;
       }
+      this.lastContactMono = performance.now();
       this.onMessage(decoded.message);
     });
     ws.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
@@ -350,7 +353,18 @@ export class ControllerSession implements EventSender {
     this.timers = [];
   }
 
+  /** Monotonic time (performance.now) of the last valid frame from the controller; null: none yet (the self-fence counts from it). */
+  lastContactAt(): number | null {
+    return this.lastContactMono;
+  }
+
+  /** True while the controller has accepted this session (welcomed). */
+  connected(): boolean {
+    return this.state === 'connected';
+  }
+
   private setState(state: SessionState, detail: string): void {
+    this.state = state;
     this.opts.onState?.(state, detail);
   }
 }

@@ -49,6 +49,13 @@ describe('standDown (real marker files, a recording systemd port)', () => {
     expect(JSON.parse(readFileSync(join(dir, TAKEN_OUT_MARKER), 'utf8'))).toEqual({ at: '1970-01-01T00:00:00.000Z', reason: 'host "h1" was taken out of its cluster by op-1 (node.replace)' });
   });
 
+  it('self-fence mode: the same order, but no taken-out marker and nothing disabled (the host comes back)', async () => {
+    const { dir, calls, ports } = setup();
+    expect(await standDown(ports, 'self-fence: no controller and no etcd quorum', 'self-fence')).toEqual([]);
+    expect(calls).toEqual(['pause supervisor', 'exclude vip: self-fence: no controller and no etcd quorum', 'stop kubelet.service', 'remove pods', 'stop etcd.service']);
+    expect(await isTakenOut(dir)).toBe(false);
+  });
+
   it('a step that fails is reported and the others still run; running it again converges', async () => {
     const { calls, ports } = setup('kubelet.service');
     expect(await standDown(ports, 'x')).toEqual(['stop kubelet.service: failed to stop kubelet.service: systemctl exited 5: Unit not loaded']);

@@ -77,8 +77,12 @@ export async function isTakenOut(dataDir: string): Promise<boolean> {
   }
 }
 
-/** See the file comment; returns what failed (empty when everything is down). */
-export async function standDown(p: StandDownPorts, reason: string): Promise<string[]> {
+/**
+ * See the file comment; returns what failed (empty when everything is down). `self-fence`
+ * (self-fence.ts) does the same but writes no taken-out marker (it has its own) and stops units
+ * without disabling them: a self-fenced host is still a member and comes back.
+ */
+export async function standDown(p: StandDownPorts, reason: string, mode: 'taken-out' | 'self-fence' = 'taken-out'): Promise<string[]> {
   const failed: string[] = [];
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
@@ -88,13 +92,13 @@ export async function standDown(p: StandDownPorts, reason: string): Promise<stri
       p.log.error({ err: messageOf(err), what }, 'stand-down step failed');
     }
   };
-  p.log.warn({ reason }, 'taken out of the cluster: standing down (kubelet, etcd and the VIP stay down)');
-  await attempt('marker', () => writeFileAtomic(join(p.dataDir, TAKEN_OUT_MARKER), `${JSON.stringify({ at: new Date((p.now ?? Date.now)()).toISOString(), reason })}\n`, 0o600));
+  if (mode === 'taken-out') p.log.warn({ reason }, 'taken out of the cluster: standing down (kubelet, etcd and the VIP stay down)');
+  if (mode === 'taken-out') await attempt('marker', () => writeFileAtomic(join(p.dataDir, TAKEN_OUT_MARKER), `${JSON.stringify({ at: new Date((p.now ?? Date.now)()).toISOString(), reason })}\n`, 0o600));
   p.pauseSupervisor();
   await attempt('vip', () => p.excludeVip(reason));
   for (const unit of STAND_DOWN_UNITS) {
     await attempt(`stop ${unit}`, () => p.systemd.stop(unit));
-    await attempt(`disable ${unit}`, () => p.systemd.disable(unit));
+    if (mode === 'taken-out') await attempt(`disable ${unit}`, () => p.systemd.disable(unit));
     if (unit === 'kubelet.service') {
       await attempt('remove pods', async () => {
         p.log.info({ pods: await p.removePods() }, 'stand-down: pods removed');

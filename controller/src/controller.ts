@@ -117,7 +117,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
   // Operations resume below, once listening: their executors may need connected agents.
   // `vip` is built below; the getter is only called by a reset, long after start-up.
   const bootstrap = createBootstrapDeps({ store, hosts: directory, runs, log, vip: () => vip });
-  const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now });
+  const membership = createMembershipDeps({ store, directory, tracker, bootstrap, dataDir: opts.dataDir, now, heartbeatIntervalMs: opts.heartbeatIntervalMs });
   // Recovery reads verified snapshots from the snapshot store built below (createSnapshotParts).
   let snapshotStore: Awaited<ReturnType<typeof createSnapshotParts>>['source'] | undefined;
   await clearRestoreCache(opts.dataDir);

@@ -5,8 +5,8 @@
  * `etcd/stop` with BALLAST_ERR_FILE_UNMANAGED: its unregister task lacked `force`, and the
  * modelled hosts of the recovery tests never ran the module.
  */
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModuleRegistry } from '../../agent/src/tasks/registry.js';
@@ -14,6 +14,7 @@ import { makeTempRoot, testContext } from '../../agent/src/tasks/testing.js';
 import { mustRender, TEST_TLS } from '../../controller/src/roles/testing.js';
 import type { RoleTask } from '../../controller/src/roles/types.js';
 import { componentFilePath } from '../../shared/src/components.js';
+import { VIP_EXCLUDED_PATH, writeExcluded } from '../../agent/src/vip/exclusion.js';
 
 const registry = createModuleRegistry();
 const roots: string[] = [];
@@ -51,4 +52,20 @@ describe('component registration: written by the etcd role, removed by the roles
       expect(await exists(file)).toBe(false);
     });
   }
+});
+
+describe('reset removes the VIP exclusion marker', () => {
+  it('a marker left by a replacement interrupted in old/reset is removed by the reset role (real file module)', async () => {
+    const root = await makeTempRoot();
+    roots.push(root);
+    const marker = join(root, VIP_EXCLUDED_PATH);
+    await mkdir(dirname(marker), { recursive: true });
+    await writeExcluded(marker, { host: 'old', at: Date.now(), reason: 'replace: release the VIP' });
+    const tasks = mustRender('reset', {}).tasks.filter((t) => t.module === 'file' && (t.args as { path?: string }).path === VIP_EXCLUDED_PATH);
+    expect(tasks).toHaveLength(1);
+    for (const t of tasks) await apply(root, t);
+    expect(await exists(marker)).toBe(false);
+    // Converges: a second run is fine.
+    for (const t of tasks) await apply(root, t);
+  });
 });

@@ -6,7 +6,7 @@
  * manager notices within its 1 s config poll. Only its existence counts; the content (who and
  * when) is for people.
  */
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../../shared/src/atomic-file.js';
 
 export const VIP_EXCLUDED_PATH = '/var/lib/ballast/vip-excluded';
@@ -30,4 +30,28 @@ export async function writeExcluded(file: string, info: { host: string; at: numb
 /** Removes the marker; absent is fine. */
 export async function removeExcluded(file: string): Promise<void> {
   await rm(file, { force: true });
+}
+
+/**
+ * Removes the marker only when its recorded reason starts with `prefix` (the self-fence lifts its
+ * own exclusion; one an operator or a replacement wrote stays). Resolves with whether it removed it.
+ */
+export async function removeExcludedIfReason(file: string, prefix: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  let reason = '';
+  try {
+    const parsed = JSON.parse(text) as { reason?: unknown };
+    reason = typeof parsed.reason === 'string' ? parsed.reason : '';
+  } catch {
+    return false; // hand-made (touch): not ours
+  }
+  if (!reason.startsWith(prefix)) return false;
+  await rm(file, { force: true });
+  return true;
 }

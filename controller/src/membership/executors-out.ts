@@ -17,6 +17,8 @@ import { drainNode, ensureApiEndpointForgotten, ensureCordoned, ensureNodeDelete
 import { ensureKubeadmEtcdEndpoints } from './kubeadm-etcd.js';
 import { membershipInputOf } from './input.js';
 import { MSTEP } from './plan.js';
+import { selfFenceApplies, waitForOldSelfFence } from './self-fence-wait.js';
+import { TAKEN_OUT_REASON } from './executors-flow.js';
 import type { MembershipDeps } from './types.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$' });
@@ -70,6 +72,21 @@ export function fenceExecutor(deps: MembershipDeps): StepExecutor<{ host: string
     args: HostArgs,
     async execute(step, ctx) {
       const input = membershipInputOf(ctx.op);
+      // No fence agent, no confirmation, an agent that fences itself: wait out its deadline
+      // (self-fence-wait.ts), then revoke it at once: a self-fenced agent un-fences when the
+      // controller accepts it again, so from here on it must be refused (BALLAST_ERR_HOST_TAKEN_OUT:
+      // it stands down for good) — not only from old/revoke, steps later.
+      const host = step.args.host;
+      const takenOut = `${TAKEN_OUT_REASON} ${ctx.op.id} (${ctx.op.kind})`;
+      if (deps.fence.describe(host) === null && input.confirmPoweredOff !== true && deps.hosts.revokedReason?.(host) === takenOut) {
+        return { changed: false, message: `${host} counted as fenced by its self-fence deadline earlier in this operation and was taken out then (it stays down if it returns)`, data: { method: 'self-fence' } };
+      }
+      const self = selfFenceApplies(deps, host, input.confirmPoweredOff === true);
+      if (self !== null) {
+        const message = await waitForOldSelfFence(deps, host, self, { signal: ctx.signal, progress: ctx.progress, spec: input.spec });
+        deps.hosts.revoke(host, takenOut);
+        return { changed: true, message: `${message}; its enrolment revoked now, so it stays down if it returns`, data: { method: 'self-fence' } };
+      }
       const out = await deps.fence.fence(step.args.host, { signal: ctx.signal, confirmed: input.confirmPoweredOff === true, progress: ctx.progress });
       return { changed: out.method !== 'operator', message: out.message, data: { method: out.method } };
     },
@@ -78,6 +95,8 @@ export function fenceExecutor(deps: MembershipDeps): StepExecutor<{ host: string
       const agent = deps.fence.describe(step.args.host);
       if (agent !== null) return { changed: true, message: `would fence ${step.args.host} (${agent}) and wait until it is confirmed off` };
       if (input.confirmPoweredOff === true) return { changed: false, message: `no fence agent for ${step.args.host}: the operator confirmed it is powered off` };
+      const self = selfFenceApplies(deps, step.args.host, false);
+      if (self !== null) return { changed: true, message: `would wait until ${step.args.host}'s self-fence deadline (${Math.round(self.deadlineMs / 1000)} s after its last heartbeat and its etcd member's last answer, plus a margin) has certainly passed` };
       throw new BallastError('BALLAST_ERR_FENCE_FAILED', `would stop here: no fence agent is configured for ${step.args.host} and nobody confirmed it is powered off (--confirm-powered-off)`);
     },
   };

@@ -10,7 +10,7 @@ import type { EtcdClient } from '../../../shared/src/etcd/client.js';
 import type { RunDocument } from '../../../shared/src/runs-api.js';
 import { FakeFleet } from '../bootstrap/fakes.js';
 import type { EvictionResult, KubeNodeOps, NodeView, PodRef, Taint } from '../kube/node-ops.js';
-import type { FleetHostView } from './types.js';
+import type { FleetHostView, SelfFenceFacts } from './types.js';
 
 /** FakeFleet plus unreachable hosts. */
 export class ReplaceFleet extends FakeFleet {
@@ -21,6 +21,9 @@ export class ReplaceFleet extends FakeFleet {
   readonly revokeReasons = new Map<string, string>();
   /** Enrolled hosts and the addresses their agents connect from (a host not listed is not enrolled). */
   readonly addresses = new Map<string, string>();
+  /** Hosts whose agents advertise self-fencing (facts), and their last heartbeats. */
+  readonly selfFence = new Map<string, SelfFenceFacts>();
+  readonly lastHeartbeat = new Map<string, number>();
 
   override start(request: { role: string; hosts: string[]; check: boolean; diff: boolean; vars: Record<string, unknown> }): RunDocument {
     const host = request.hosts[0] ?? '';
@@ -53,7 +56,7 @@ export class ReplaceFleet extends FakeFleet {
       find: (name: string): FleetHostView | null => {
         const address = this.addresses.get(name);
         if (this.revoked.has(name) || address === undefined) return null;
-        return { connected: !this.offline.has(name), address };
+        return { connected: !this.offline.has(name), address, lastHeartbeatAt: this.lastHeartbeat.get(name) ?? null, selfFence: this.selfFence.get(name) ?? null };
       },
       revoke: (name: string, reason: string): boolean => {
         if (this.revoked.has(name)) return false;
@@ -61,6 +64,7 @@ export class ReplaceFleet extends FakeFleet {
         this.revokeReasons.set(name, reason);
         return true;
       },
+      revokedReason: (name: string): string | null => this.revokeReasons.get(name) ?? null,
     };
   }
 }

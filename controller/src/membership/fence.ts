@@ -11,10 +11,11 @@
  * - `command`: an argv run on the controller (ipmitool, a PDU's CLI, the lab's power switch) with
  *   BALLAST_FENCE_HOST set; exit 0 within its timeout means the host is off. Never a shell
  *   (fence-command.ts: its own process group, killed whole at the timeout; output bounded).
- * - no agent: only an operator's explicit confirmation that the host is powered off (the request's
+ * - no agent, but the host's agent fences itself (an etcd member; its facts carry `selfFence`):
+ *   the fence step waits until its self-fence deadline has certainly passed (self-fence-wait.ts,
+ *   the rule and why it is safe; agent/src/self-fence.ts, how the agent fences itself);
+ * - otherwise: only an operator's explicit confirmation that the host is powered off (the request's
  *   `confirmPoweredOff`, `--confirm-powered-off`: Pacemaker's `stonith_admin --confirm`).
- * Decision: waiting out an agent self-fence deadline is the issue's third way, but agents do not
- * self-fence yet, so a deadline would be a guess; it is refused until they do (README).
  */
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
@@ -99,7 +100,7 @@ export function createFencePort(config: FencingConfig): FencePort {
         if (o.confirmed) return { method: 'operator', message: `${host} confirmed powered off by the operator (no fence agent configured)` };
         throw new BallastError(
           'BALLAST_ERR_FENCE_FAILED',
-          `failed to fence ${host}: no fence agent is configured for it (fencing.yaml in the controller's data dir) and nobody confirmed it is powered off; ` +
+          `failed to fence ${host}: no fence agent is configured for it (fencing.yaml in the controller's data dir), its agent does not fence itself (not an etcd member, or selfFenceDeadlineSeconds: 0) and nobody confirmed it is powered off; ` +
             'configure one and resume, or make sure the host is off and start again with --confirm-powered-off',
         );
       }

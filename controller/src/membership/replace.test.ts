@@ -100,6 +100,35 @@ describe('node replace (real engine, SQLite, PKI and HTTP routes; modelled hosts
     expect(fx.store.membership.lock('lab')?.operationId).toBe(done.id); // kept while paused
   });
 
+  it('an unreachable OLD with no fence agent whose agent self-fences: the fence step waits out its deadline, then the replacement completes', async () => {
+    fx = await membershipFixture();
+    await fx.create();
+    fx.fleet.offline.add('h3');
+    const t = { now: 5_000_000 };
+    fx.fleet.lastHeartbeat.set('h3', t.now - 30_000);
+    fx.fleet.selfFence.set('h3', { deadlineMs: 60_000, actionBoundMs: 120_000, intervalMs: 2000 });
+    // The controller's clock moves only while the step sleeps: the test measures the wait without taking it.
+    fx.membership.selfFenceWait = {
+      heartbeatIntervalMs: 1000,
+      probeIntervalMs: 5000,
+      now: () => t.now,
+      sleep: async (ms) => {
+        t.now += ms;
+        await new Promise((r) => setImmediate(r));
+      },
+    };
+    const started = t.now;
+    const done = await replace({ old: 'h3', new: 'h4' });
+    expect(done.state).toBe('succeeded');
+    const fence = done.steps.find((s) => s.key === 'old/fence');
+    expect(fence?.message).toMatch(/^h3 counts as fenced \(no fence agent; it fences itself\).*its enrolment revoked now/);
+    // Revoked at the fence step (a returning self-fenced agent is refused and stands down), as a replaced host.
+    expect(fx.fleet.revokeReasons.get('h3')).toBe(`taken out of its cluster by ${done.id} (node.replace)`);
+    // Counted from the wait's start (later than the last heartbeat): deadline 60 s + margin 138.6 s.
+    expect(t.now - started).toBeGreaterThanOrEqual(60_000 + 120_000 + 2000 + 3000 + 1000 + 5000 + 600 + 2000);
+    expect(voters(fx)).toEqual(['h1:voter', 'h2:voter', 'h4:voter']);
+  });
+
   it('--check shows the full per-host plan and changes nothing (no lock, no member, no cordon, no fence, no spec)', async () => {
     const marker = join(process.env.TMPDIR ?? '/tmp', `ballast-fence-check-${process.pid}-${Date.now()}`);
     fx = await membershipFixture({ hosts: { h1: fenceTo(marker) } });

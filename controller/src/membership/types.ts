@@ -12,6 +12,7 @@ import type { KubeApiOptions } from '../kube/client.js';
 import type { KubeNodeOps } from '../kube/node-ops.js';
 import type { MembershipRepo } from '../store/membership.js';
 import type { FencePort } from './fence.js';
+import type { Facts } from '../../../shared/src/protocol/facts.js';
 
 export const NODE_REPLACE = 'node.replace';
 export const NODE_ADD = 'node.add';
@@ -49,7 +50,14 @@ export interface FleetHostView {
   connected: boolean;
   /** The address of the agent's connection (the default cluster address of a new host). */
   address: string | null;
+  /** Controller clock ms of its last heartbeat (null: never); for the self-fence wait. */
+  lastHeartbeatAt?: number | null;
+  /** What its agent advertised about self-fencing (facts); null/absent: it does not fence itself. */
+  selfFence?: SelfFenceFacts | null;
 }
+
+/** The agent's self-fence parameters, from its facts (shared/src/protocol/facts.ts). */
+export type SelfFenceFacts = NonNullable<Facts['selfFence']>;
 
 /** The ports of the membership executors (production: wiring in controller.ts; tests: fakes). */
 export interface MembershipDeps {
@@ -59,9 +67,16 @@ export interface MembershipDeps {
     find(name: string): FleetHostView | null;
     /** Removes the host from the fleet and revokes its certificate: a replaced host that comes back cannot reconnect. */
     revoke(name: string, reason: string): boolean;
+    /** Why the host's (latest) certificate was revoked, or null (the self-fence path's re-run). */
+    revokedReason?(name: string): string | null;
   };
   kubeNodes(opts: KubeApiOptions): KubeNodeOps;
   fence: FencePort;
+  /**
+   * The self-fence wait (self-fence-wait.ts): the controller's heartbeat interval, how often OLD's
+   * etcd member is probed (default 5 s), and the clock and sleep (tests inject them).
+   */
+  selfFenceWait?: { heartbeatIntervalMs: number; probeIntervalMs?: number; now?: () => number; sleep?: (ms: number, signal: AbortSignal) => Promise<void> };
   /** Drain deadline (default 10 min) and the pause between eviction rounds (default 5 s). */
   drainTimeoutMs?: number;
   drainIntervalMs?: number;

@@ -20,6 +20,8 @@ export interface MembershipWiring {
   bootstrap: BootstrapDeps;
   dataDir: string;
   now: () => number;
+  /** The hub's heartbeat interval (the self-fence wait's margin); default 1 s. */
+  heartbeatIntervalMs?: number;
 }
 
 /**
@@ -30,8 +32,8 @@ export interface MembershipWiring {
  * of fencing it — seen in the real-Kubernetes lab, where the automatic replacement of a powered-off
  * host hung in old/reset.
  */
-export function fleetHostView(h: Pick<HostView, 'connected' | 'state' | 'address'>): FleetHostView {
-  return { connected: h.connected && h.state !== 'unreachable', address: h.address };
+export function fleetHostView(h: Pick<HostView, 'connected' | 'state' | 'address'> & Partial<Pick<HostView, 'lastHeartbeatAt' | 'facts'>>): FleetHostView {
+  return { connected: h.connected && h.state !== 'unreachable', address: h.address, lastHeartbeatAt: h.lastHeartbeatAt ?? null, selfFence: h.facts?.selfFence ?? null };
 }
 
 /** Reads fencing.yaml (BALLAST_ERR_CONFIG when invalid: the controller refuses to start) and builds the deps. */
@@ -53,8 +55,13 @@ export function createMembershipDeps(w: MembershipWiring): MembershipDeps {
         w.store.events.append({ host: name, kind: 'removed', message: `host removed (${reason}); certificate ${host.certSerial} revoked`, data: { certSerial: host.certSerial } });
         return true;
       },
+      revokedReason(name) {
+        const host = w.store.hosts.getByName(name, { includeRemoved: true });
+        return host === null ? null : w.store.hosts.revocationReason(host.certSerial);
+      },
     },
     kubeNodes: (opts) => createKubeNodeOps(opts),
     fence: createFencePort(fencing),
+    selfFenceWait: { heartbeatIntervalMs: w.heartbeatIntervalMs ?? 1000, now: w.now },
   };
 }

@@ -47,6 +47,9 @@ export const RESET_FILES = [
 ];
 export const RESET_DIRECTORIES = ['/etc/systemd/system/kubelet.service.d', '/etc/kubernetes', '/var/lib/kubelet', '/etc/etcd', '/var/lib/etcd', '/etc/containerd', '/opt/cni/bin', '/etc/cni/net.d', '/etc/ballast/vip'];
 
+/** The agent's VIP exclusion marker (agent/src/vip/exclusion.ts, VIP_EXCLUDED_PATH): written as plain JSON, hence `force`. */
+export const VIP_EXCLUDED_MARKER = '/var/lib/ballast/vip-excluded';
+
 const gone = (path: string): RoleTask => task(`Remove ${path}`, 'file', { path, content: '', state: 'absent', force: true });
 const goneDir = (path: string): RoleTask => task(`Remove ${path}`, 'directory', { path, state: 'absent' });
 
@@ -67,6 +70,12 @@ export const resetRole: RoleDefinition<typeof ResetVars> = {
     // /var/lib/etcd removed on purpose: a later cluster create may start a new member here.
     tasks.push(task('Forget the etcd member marker', 'etcd_data', { action: 'forget', member: host.name }));
     if (vars.removeContainerData) tasks.push(goneDir('/var/lib/containerd'));
+    // Last: the VIP exclusion marker (agent/src/vip/exclusion.ts). A replacement excludes OLD
+    // before this role and includes it again after; a controller killed in between re-runs the
+    // step when OLD no longer campaigns (vip.yaml is gone), so nobody would include it again and a
+    // host enrolled later (as someone's NEW) would never campaign. Removed after vip.yaml, so the
+    // manager is idle by then.
+    tasks.push(gone(VIP_EXCLUDED_MARKER));
     return { tasks, handlers: [] };
   },
 };

@@ -45,6 +45,21 @@ export const FactsSchema = Type.Object({
   nics: Type.Array(NicSchema, { maxItems: 256 }),
   productUuid: Str(),
   bootId: Str(),
+  /**
+   * Present when this host fences itself (agent/src/self-fence.ts: an etcd member with self-fencing
+   * on): the controller may then count it fenced without a fence agent, after its last heartbeat
+   * + `deadlineMs` + `actionBoundMs` + `intervalMs` + its own margin (membership/self-fence-wait.ts).
+   */
+  selfFence: Type.Optional(
+    Type.Object(
+      {
+        deadlineMs: Type.Integer({ minimum: 1000, maximum: 3_600_000 }),
+        actionBoundMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
+        intervalMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
 export type Facts = Static<typeof FactsSchema>;
 

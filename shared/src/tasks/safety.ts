@@ -86,6 +86,8 @@ export const CONFIG_PATHS: readonly PathRule[] = [
   tree('/etc/ballast/components.d'),
   tree('/etc/ballast/vip'),
   file('/etc/ballast/vip.yaml'),
+  // The VIP exclusion marker: only the reset role removes it (a reset host must campaign again once re-enrolled).
+  file('/var/lib/ballast/vip-excluded'),
   tree('/etc/kubernetes'),
   tree('/etc/containerd'),
   tree('/etc/cni/net.d'),
