@@ -85,7 +85,7 @@ describe('download-ahead', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('counts files ahead, not tasks: tasks that download nothing do not stall the stream (a chain run)', async () => {
+  it('counts files ahead, not tasks: tasks that download nothing do not stall the stream', async () => {
     const { root, mirror, run, leftovers } = await setup();
     // kubeadm's task is 6 tasks after kubelet's; kubelet's download completes only once kubeadm's was
     // asked for. A window of 2 tasks ahead could never get there (the run would hang).

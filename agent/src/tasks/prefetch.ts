@@ -12,9 +12,8 @@
  *
  * Bounded: at most `lookahead` files downloaded ahead that no task has taken yet (the one streaming
  * included), one download at a time, files in the agent's private work dir (`.prefetch-*`). The
- * bound counts files, not tasks: a long run of tasks that download nothing (directories, units) no
- * longer stalls the stream, so in a chain run (controller/src/roles/chain.ts) kubelet streams in
- * while containerd is still being set up; `close()` at the end of the run aborts what is still
+ * bound counts files, not tasks: a long run of tasks that download nothing (directories, units,
+ * templates) does not stall the stream; `close()` at the end of the run aborts what is still
  * streaming and removes every file no task took. Files a crash left behind are removed when the
  * next run starts (one run at a time per host, so none can be in use).
  */

@@ -10,7 +10,6 @@ import { BallastError } from '../../../shared/src/errors.js';
 import type { EtcdClient, EtcdMember } from '../../../shared/src/etcd/client.js';
 import type { RunDocument } from '../../../shared/src/runs-api.js';
 import type { KubeApi } from '../kube/client.js';
-import { CHAIN_ROLE, chainLinks } from '../roles/chain.js';
 import type { RunStarter } from './role-runner.js';
 
 /** One run as the fleet saw it. */
@@ -54,7 +53,6 @@ export class FakeFleet implements RunStarter {
   private nextMember = 0x100;
 
   start(request: { role: string; hosts: string[]; check: boolean; diff: boolean; vars: Record<string, unknown> }): RunDocument {
-    if (request.role === CHAIN_ROLE) return this.startChain(request);
     const host = request.hosts[0] ?? '';
     const id = `run-${(this.nextId++).toString(16).padStart(12, '0')}`;
     const action = this.actionOf(request.role, request.vars);
@@ -77,33 +75,6 @@ export class FakeFleet implements RunStarter {
     }
     record.changed = request.check ? 0 : this.apply(request.role, host, request.vars, action);
     const doc = this.doc(id, request.role, host, 'succeeded', record.changed);
-    this.docs.set(id, doc);
-    return doc;
-  }
-
-  /**
-   * A chain run (roles/chain.ts) applies its links in order as the agent would run their tasks:
-   * each link is recorded like a run of its own role (so tests see `containerd@h1` as before); the
-   * chain stops at a failing link and hangs at a hanging one. Its plan holds one `image` task when
-   * it has an images link (the real images role renders one per image the mirror holds).
-   */
-  private startChain(request: { role: string; hosts: string[]; check: boolean; diff: boolean; vars: Record<string, unknown> }): RunDocument {
-    const host = request.hosts[0] ?? '';
-    const id = `run-${(this.nextId++).toString(16).padStart(12, '0')}`;
-    const links = chainLinks(request.vars) ?? [];
-    let changed = 0;
-    let doc: RunDocument | null = null;
-    for (const link of links) {
-      const sub = this.start({ ...request, role: link.role, vars: link.vars });
-      const subHost = sub.hosts[0];
-      if (sub.status !== 'succeeded' || subHost === undefined) {
-        doc = this.doc(id, CHAIN_ROLE, host, sub.status === 'running' ? 'running' : 'failed', 0, subHost?.error?.code, subHost?.error?.message);
-        break;
-      }
-      changed += subHost.recap.changed;
-    }
-    doc ??= this.doc(id, CHAIN_ROLE, host, 'succeeded', changed);
-    if (links.some((l) => l.role === 'images')) doc.hosts[0]?.plan.push({ phase: 'task', index: 0, name: 'Import image', module: 'image' });
     this.docs.set(id, doc);
     return doc;
   }

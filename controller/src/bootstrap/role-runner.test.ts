@@ -63,7 +63,7 @@ describe('runRole', () => {
       progress: (m) => progress.push(m),
     });
     expect(runs.starts).toBe(4);
-    expect(outcomes).toEqual([{ host: 'node-1', runId: 'run-4', recap: RECAP, changes: [], check: false, modules: {} }]);
+    expect(outcomes).toEqual([{ host: 'node-1', runId: 'run-4', recap: RECAP, changes: [], check: false }]);
     expect(progress).toHaveLength(3);
     expect(progress[0]).toMatch(/^node-1: waiting for the host to be free \(.*has no agent connected\)$/);
   });

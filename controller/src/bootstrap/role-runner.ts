@@ -30,8 +30,6 @@ export interface HostRunOutcome {
   /** Names of the tasks that changed (or in check mode would change) something. */
   changes: string[];
   check: boolean;
-  /** How many of the run's tasks (not handlers) use each module, as planned. */
-  modules: Record<string, number>;
 }
 
 /** What {@link runRole} needs. */
@@ -136,9 +134,7 @@ async function runOnHost(opts: RunRoleOptions, h: HostRun): Promise<HostRunOutco
     throw new BallastError(isErrorCode(code) ? code : 'BALLAST_ERR_RUN_FAILED', `${opts.role} on ${h.host} ${doc.status} (${id}): ${why}`);
   }
   const changes = host.results.filter((r) => r.status === 'changed').map((r) => r.name);
-  const modules: Record<string, number> = {};
-  for (const t of host.plan) if (t.phase === 'task') modules[t.module] = (modules[t.module] ?? 0) + 1;
-  return { host: h.host, runId: id, recap: host.recap, changes, check: opts.check, modules };
+  return { host: h.host, runId: id, recap: host.recap, changes, check: opts.check };
 }
 
 /**

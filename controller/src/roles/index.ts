@@ -3,7 +3,6 @@
  * path), render, and collect every missing artifact — all without side effects.
  */
 import type { TObject } from '@sinclair/typebox';
-import { CHAIN_ROLE, chainLinks, renderChain } from './chain.js';
 import { containerdRole } from './containerd.js';
 import { etcdRole } from './etcd.js';
 import { etcdMemberRole } from './etcd-member.js';
@@ -19,9 +18,7 @@ import { resetRole } from './reset.js';
 import { vipRole } from './vip.js';
 import type { ArtifactLookup, ArtifactRecord, RenderProblem, RenderResult, RoleDefinition, RoleHost } from './types.js';
 import { checkVars, redactVars } from './vars.js';
-import { REDACTED } from '../../../shared/src/tasks/secrets.js';
 
-export { CHAIN_ROLE, chainVars, type ChainLink } from './chain.js';
 export type { ArtifactLookup, ArtifactRecord, RenderProblem, RenderResult, RoleHost, RoleTask, RenderedRole } from './types.js';
 
 /** Every role, by name. */
@@ -45,7 +42,6 @@ const MISSING_SHA = '0'.repeat(64);
  * mirror lacks for the host's arch (`/artifacts/<name>`).
  */
 export function renderRole(name: string, options: RenderOptions): RenderResult {
-  if (name === CHAIN_ROLE) return renderChain(options.vars, (link, vars) => renderRole(link, { ...options, vars }));
   const role = ROLES.get(name);
   if (role === undefined) {
     return { ok: false, problems: [{ path: '/role', message: `unknown role "${name}"; known roles: ${[...ROLES.keys()].join(', ')}` }] };
@@ -66,13 +62,8 @@ export function renderRole(name: string, options: RenderOptions): RenderResult {
   return problems.length > 0 ? { ok: false, problems } : { ok: true, role: rendered };
 }
 
-/** The vars as given, with the role's secrets redacted (for storage and display); unknown roles pass through; a chain per link. */
+/** The vars as given, with the role's secrets redacted (for storage and display); unknown roles pass through. */
 export function redactRoleVars(name: string, vars: Record<string, unknown>): Record<string, unknown> {
-  if (name === CHAIN_ROLE) {
-    // Each link with its own role's schema; something that is not a chain is stored as a redacted whole.
-    const links = chainLinks(vars);
-    return links === null ? { links: REDACTED } : { links: links.map((l) => ({ role: l.role, vars: redactRoleVars(l.role, l.vars) })) };
-  }
   const role = ROLES.get(name);
   return role === undefined ? vars : (redactVars(role.vars as TObject, vars) as Record<string, unknown>);
 }

@@ -121,7 +121,7 @@ describe('image module', () => {
     expect(ctr.exec.calls.at(-1)?.[0]).toBe('/usr/bin/ctr');
   });
 
-  it('download-ahead: needed when absent or while containerd is not running yet (a chain run starts it first), not when present', async () => {
+  it('download-ahead: needed when absent or while containerd is not running yet (an earlier task starts it), not when present', async () => {
     const want = { name: 'image-pause', version: '3.10.2', arch: 'amd64', sha256: sha(archive), maxBytes: 1 << 20 };
     expect(await registry.prefetch?.('image', args(), ctx())).toEqual(want);
     ctr.put(REF, id);

@@ -75,9 +75,9 @@ export function createImageModule(opts: ImageModuleOptions = {}): Module<'image'
       return { changed: true, message: `imported ${args.ref} (${short(args.id)}) from ${label}${was}`, ...diff(ctx, args, before?.id ?? null) };
     },
     // Read-only, as `run` judges first: the archive is needed unless containerd already has the image.
-    // containerd not running yet means a run that starts it earlier (a chain run: the containerd role
-    // first), so the archive is almost surely needed: fetched ahead all the same (a wrong guess costs
-    // one download, never correctness — prefetch.ts).
+    // containerd not running yet (a run that starts it in an earlier task): the archive is almost
+    // surely needed, so it is fetched ahead all the same (a wrong guess costs one download, never
+    // correctness — prefetch.ts).
     async prefetch(args, ctx) {
       const c: Ctr = { exec: ctx.exec, binary: args.ctr ?? DEFAULT_CTR, address: socketPath(args, ctx), signal: ctx.signal };
       const ref = { name: args.name, version: args.version, arch: args.arch, sha256: args.sha256, maxBytes };

@@ -1,7 +1,7 @@
 /**
- * The hosts phase as one step: each host runs its chain as ONE run, links in order, at its own pace
- * (a slow host holds up nobody), a failed host stops its own chain only and the step names it, and
- * the images note survives the merge of the old steps.
+ * The hosts phase as one step: each host runs its chain in order and at its own pace (a slow host
+ * holds up nobody), a failed host stops its own chain only and the step names it, and the images
+ * note survives the merge of the old steps.
  */
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../shared/src/log.js';
@@ -11,14 +11,11 @@ import type { StepContext, StepView } from '../../ops/types.js';
 import type { BootstrapDeps } from '../deps.js';
 import type { RunStarter } from '../role-runner.js';
 import { SMALL_CLUSTER_DOC } from '../testing.js';
-import { CHAIN_ROLE, chainLinks } from '../../roles/chain.js';
 import { hostsInstallExecutor } from './hosts.js';
 
-/** Chain runs that end when their host's gate opens; `fail` fails link `role@host`; every link run is logged. */
-function fleet(opts: { fail?: string; recap?: Recap; slow?: string; noImages?: boolean } = {}) {
+/** Runs that end when their host's gate opens; `fail` fails `role@host`; every start is logged. */
+function fleet(opts: { fail?: string; recap?: Recap; slow?: string } = {}) {
   const log: string[] = [];
-  /** Hosts whose chain run has ended, in order. */
-  const done: string[] = [];
   const docs = new Map<string, RunDocument>();
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => {
@@ -29,26 +26,17 @@ function fleet(opts: { fail?: string; recap?: Recap; slow?: string; noImages?: b
     start(request) {
       const host = request.hosts[0] ?? '?';
       const id = `run-${docs.size + 1}`;
-      expect(request.role).toBe(CHAIN_ROLE);
-      let failed = false;
-      for (const link of chainLinks(request.vars) ?? []) {
-        log.push(`${link.role}@${host}`);
-        failed = opts.fail === `${link.role}@${host}`;
-        if (failed) break;
-      }
+      log.push(`${request.role}@${host}`);
       const at = new Date(0).toISOString();
-      const plan = opts.noImages === true ? [] : [{ phase: 'task' as const, index: 0, name: 'Import image', module: 'image' }];
+      const failed = opts.fail === `${request.role}@${host}`;
       const doc: RunDocument = {
         id, role: request.role, check: request.check, diff: false, status: failed ? 'failed' : 'succeeded', createdAt: at, createdBy: 'op-1', finishedAt: at,
         cancelRequestedBy: null, seq: 1, recap, vars: {},
-        hosts: [{ name: host, status: failed ? 'failed' : 'succeeded', startedAt: at, finishedAt: at, current: null, recap, error: failed ? { code: 'BALLAST_ERR_RUN_FAILED', message: 'disk full' } : null, plan, results: [] }],
+        hosts: [{ name: host, status: failed ? 'failed' : 'succeeded', startedAt: at, finishedAt: at, current: null, recap, error: failed ? { code: 'BALLAST_ERR_RUN_FAILED', message: 'disk full' } : null, plan: [], results: [] }],
       };
       docs.set(id, { ...doc, status: 'running' });
       const slow = opts.slow === host;
-      void (slow ? gate : Promise.resolve()).then(() => {
-        docs.set(id, doc);
-        done.push(host);
-      });
+      void (slow ? gate : Promise.resolve()).then(() => docs.set(id, doc));
       return { ...doc, status: 'running' };
     },
     get: (id) => docs.get(id) as RunDocument,
@@ -57,7 +45,7 @@ function fleet(opts: { fail?: string; recap?: Recap; slow?: string; noImages?: b
     },
     cancel: async (id) => docs.get(id) as RunDocument,
   };
-  return { runs, log, done, release: () => release() };
+  return { runs, log, release: () => release() };
 }
 
 const pki = { etcdCa: { certPem: 'ca' }, etcdClients: new Map(), etcdPeers: new Map(), etcdServers: new Map() };
@@ -82,31 +70,31 @@ const SPEC = {
 const workers = ['w1', 'w2'];
 
 describe('hosts-install step', () => {
-  it('runs each host’s chain as one run, its roles in order; a slow host holds up no other host', async () => {
+  it('runs each host’s chain in order; a host still on its first role holds up no other host', async () => {
     const [slow = '', fast = ''] = workers;
     const f = fleet({ slow });
     const step = execute(f, [slow, fast]);
-    for (let i = 0; i < 200 && !f.done.includes(fast); i++) await new Promise((r) => setTimeout(r, 5));
-    expect(f.done).toEqual([fast]);
+    // The fast host finishes its whole chain while the slow one is still in os-prep.
+    for (let i = 0; i < 200 && !f.log.includes(`images@${fast}`); i++) await new Promise((r) => setTimeout(r, 5));
     expect(f.log.filter((l) => l.endsWith(`@${fast}`))).toEqual([`os-prep@${fast}`, `containerd@${fast}`, `kube-node@${fast}`, `images@${fast}`]);
+    expect(f.log.filter((l) => l.endsWith(`@${slow}`))).toEqual([`os-prep@${slow}`]);
     f.release();
     const outcome = await step;
-    expect(outcome).toMatchObject({ changed: true, message: expect.stringContaining('2 hosts installed: ok=2 changed=2') });
-    expect((outcome.data as { runs: string[] }).runs).toHaveLength(2);
+    expect(outcome).toMatchObject({ changed: true, message: expect.stringContaining('2 hosts installed (8 role runs)') });
+    expect((outcome.data as { runs: string[] }).runs).toHaveLength(8);
   });
 
   it('a failed host stops its own chain; the others finish, then the step fails naming it', async () => {
     const [bad = '', good = ''] = workers;
     const f = fleet({ fail: `containerd@${bad}` });
     const err = await execute(f, [bad, good]).catch((e: unknown) => e);
-    expect(err).toMatchObject({ message: expect.stringMatching(new RegExp(`^1 of 2 hosts failed: chain on ${bad} failed`)) });
+    expect(err).toMatchObject({ message: expect.stringMatching(new RegExp(`^1 of 2 hosts failed: containerd on ${bad} failed`)) });
     expect(f.log).toContain(`images@${good}`);
     expect(f.log).not.toContain(`kube-node@${bad}`);
   });
 
-  it('says when the mirror holds no container images (the chain planned no image task)', async () => {
-    const outcome = await execute(fleet({ noImages: true }), workers);
+  it('says when the mirror holds no container images (the images role rendered nothing)', async () => {
+    const outcome = await execute(fleet({ recap: { ok: 0, changed: 0, failed: 0, skipped: 0 } }), workers);
     expect(outcome.message).toContain('the mirror holds no container images for 2 hosts: kubeadm and kubelet pull them from the registry');
-    expect((await execute(fleet(), workers)).message).not.toContain('no container images');
   });
 });

@@ -2,16 +2,13 @@
  * The hosts phase of `cluster create` as one step: every host runs its own chain of roles —
  * os-prep; then containerd, kube-node and images where a kubelet runs; then etcd installed, not
  * started, on etcd members — at its own pace, all hosts at once. Five steps with a barrier each made
- * every host wait for the slowest one five times; now the phase ends when the slowest host's chain
- * ends, which is all the etcd phase after it needs.
+ * every host wait for the slowest one five times (workers, which import one small image, waited for
+ * the control planes' three big ones before anyone could install etcd); now the phase ends when the
+ * slowest host's chain ends, which is all the etcd phase after it needs.
  *
- * Each host's chain is ONE run (role `chain`, controller/src/roles/chain.ts, which says how handlers
- * behave in it): the agent's download-ahead then spans the roles — kubelet streams in while
- * containerd installs, the control-plane images while the Kubernetes binaries install — and a run
- * start and finish per role is saved (issue 11). `ballastctl run ID` shows the chain's tasks in
- * order. The run converges, so a resumed step re-runs every chain and changes only what is not done
- * yet. A host whose chain fails stops there; the others finish theirs, then the step fails naming
- * every failed host.
+ * Each role is still its own run (`ballastctl runs` shows them as before) and converges, so a
+ * resumed step re-runs every chain and changes only what is not done yet. A host whose chain fails
+ * stops there; the others finish theirs, then the step fails naming every failed host.
  */
 import { Type } from '@sinclair/typebox';
 import { BallastError, isBallastError, messageOf } from '../../../../shared/src/errors.js';
@@ -22,11 +19,16 @@ import { hostOf, pkiInputs, specOf, wantsDiff } from '../cluster-facts.js';
 import type { BootstrapDeps } from '../deps.js';
 import { hostsWithRole, STEP } from '../plan.js';
 import { type HostRunOutcome, recapText, runRole } from '../role-runner.js';
-import { CHAIN_ROLE, type ChainLink, chainVars } from '../../roles/index.js';
 import { etcdRoleVars } from './etcd.js';
 import { hostRoleVars } from './prepare.js';
 
 const Hosts = Type.Array(Type.String({ maxLength: 63 }), { minItems: 1, maxItems: 5000 });
+
+/** One role run of a host's chain. */
+export interface ChainLink {
+  role: string;
+  vars: Record<string, unknown>;
+}
 
 /** What `host` installs in the hosts phase, in order (see the module comment). */
 export function hostChain(spec: ClusterSpec, pki: ClusterPkiBundle | null, host: string): ChainLink[] {
@@ -53,22 +55,26 @@ export function hostsInstallExecutor(deps: BootstrapDeps): StepExecutor<{ hosts:
     const spec = specOf(ctx.op);
     const needsPki = step.args.hosts.some((h) => hostOf(spec, h).roles.includes('etcd'));
     const pki = needsPki ? await deps.pki(spec.name, pkiInputs(spec), check) : null;
+    const tasks = (o: HostRunOutcome) => o.recap.ok + o.recap.changed + o.recap.failed + o.recap.skipped;
     // Hosts for which the images role rendered nothing: the mirror holds no images for them.
     let imageless = 0;
     const runChain = async (host: string): Promise<HostRunOutcome[]> => {
-      const chain = hostChain(spec, pki, host);
-      const outcomes = await runRole({
-        runs: deps.runs,
-        role: CHAIN_ROLE,
-        hosts: [{ host, vars: chainVars(chain) }],
-        check,
-        signal: ctx.signal,
-        actor: ctx.op.id,
-        diff: wantsDiff(ctx.op),
-        progress: ctx.progress,
-      });
-      for (const o of outcomes) if (chain.some((l) => l.role === 'images') && (o.modules.image ?? 0) === 0) imageless += 1;
-      ctx.progress?.(`${host}: ${chain.map((l) => l.role).join(', ')} ${check ? 'checked' : 'done'}`);
+      const outcomes: HostRunOutcome[] = [];
+      for (const link of hostChain(spec, pki, host)) {
+        const [outcome] = await runRole({
+          runs: deps.runs,
+          role: link.role,
+          hosts: [{ host, vars: link.vars }],
+          check,
+          signal: ctx.signal,
+          actor: ctx.op.id,
+          diff: wantsDiff(ctx.op),
+          progress: ctx.progress,
+        });
+        if (outcome !== undefined) outcomes.push(outcome);
+        if (outcome !== undefined && link.role === 'images' && tasks(outcome) === 0) imageless += 1;
+        ctx.progress?.(`${host}: ${link.role} ${check ? 'checked' : 'done'}`);
+      }
       return outcomes;
     };
     const settled = await Promise.allSettled(step.args.hosts.map(runChain));
@@ -85,7 +91,7 @@ export function hostsInstallExecutor(deps: BootstrapDeps): StepExecutor<{ hosts:
     const images = imageless === 0 ? '' : `; the mirror holds no container images for ${imageless} host${imageless === 1 ? '' : 's'}: kubeadm and kubelet pull them from the registry`;
     return {
       changed: outcomes.some((o) => o.recap.changed > 0),
-      message: `${step.args.hosts.length} host${step.args.hosts.length === 1 ? '' : 's'} ${check ? 'checked' : 'installed'}: ${recapText(outcomes)}${images}`,
+      message: `${step.args.hosts.length} host${step.args.hosts.length === 1 ? '' : 's'} ${check ? 'checked' : 'installed'} (${outcomes.length} role runs): ${recapText(outcomes)}${images}`,
       data,
     };
   };
