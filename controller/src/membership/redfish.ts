@@ -21,6 +21,7 @@ import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
 import type { FenceOutcome } from './fence.js';
 import { BmcError, type BmcEndpoint, bmcRequest, fmtMs, redfishErrorText } from './redfish-http.js';
+import { abortableSleep } from '../../../shared/src/abortable-sleep.js';
 
 /** The issue's limits: one request at most 20 s, the whole fence at most 60 s; a poll every second. */
 export const REDFISH_LIMITS = { tryMs: 20_000, totalMs: 60_000, pollMs: 1000 } as const;
@@ -126,7 +127,7 @@ export async function redfishForceOff(o: RedfishOptions): Promise<FenceOutcome> 
       if (!cutByTotal) last = err.message;
     }
     o.progress?.(`fencing ${o.host}: ${last}`);
-    await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), o.signal);
+    await abortableSleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), o.signal);
   }
   throw fail(`not confirmed Off within ${fmtMs(total)} (last: ${last})`);
 }
@@ -147,16 +148,4 @@ async function findSystem(configured: string, get: Getter): Promise<string> {
     throw new BmcError(`${collectionUrl} lists ${members.length} systems${members.length === 0 ? '' : ` (${named})`}; configure the ComputerSystem's URL as 'system'`, true);
   }
   return members[0] as string;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -24,6 +24,7 @@ import { BallastError } from '../../../shared/src/errors.js';
 import type { ClusterSpec } from '../cluster/spec.js';
 import { liveMembers } from './etcd-view.js';
 import type { MembershipDeps, SelfFenceFacts } from './types.js';
+import { abortableSleep } from '../../../shared/src/abortable-sleep.js';
 
 /** The agent's etcd quorum probe deadline (agent/src/etcd/quorum-probe.ts). */
 export const QUORUM_PROBE_MS = 3000;
@@ -111,17 +112,5 @@ export function waitForOldSelfFence(deps: MembershipDeps, host: string, selfFenc
     sleep: w.sleep ?? abortableSleep,
     signal: ctx.signal,
     progress: ctx.progress,
-  });
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
   });
 }
