@@ -36,10 +36,11 @@ describe('graceful shutdown: SIGTERM stops every service in reverse start order 
     await dir?.cleanup();
   });
 
-  it('the agent: the session (the event sink) stops after the VIP manager and the supervisor', async () => {
+  it('the agent: the session (the event sink) stops after the VIP manager, the supervisor and the self-fence watch', async () => {
     agent.child.kill('SIGTERM');
     expect(await agent.exited, agent.output()).toBe(0);
-    expect(stopped(agent)).toEqual(['sd-watchdog', 'supervisor', 'vip', 'session', 'artifacts', 'sd-notify']);
+    // The self-fence watch starts right after the session (it reads the session's contact), so it stops just before it.
+    expect(stopped(agent)).toEqual(['sd-watchdog', 'supervisor', 'vip', 'self-fence', 'session', 'artifacts', 'sd-notify']);
   });
 
   it('the controller: not ready first, agent sessions before the server, the store last', async () => {

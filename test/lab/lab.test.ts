@@ -247,6 +247,12 @@ describe.skipIf(skipReason !== null)('lab: real hosts under systemd', () => {
     await lab.exec('host3', ['systemctl', 'daemon-reload']);
     const t0 = Date.now();
     const start = await lab.exec('host3', ['systemctl', 'start', 'ballast-controller'], { allowFail: true, timeoutMs: 40_000 });
+    if (start.code !== 0) {
+      // Seen once in CI (2026-12-07, not reproduced in two runs after): say why the next time.
+      const status = await lab.exec('host3', ['systemctl', 'status', '--no-pager', '-l', 'ballast-controller', 'network-online.target'], { allowFail: true });
+      const journal = await lab.exec('host3', ['journalctl', '--no-pager', '-n', '60', '-u', 'ballast-controller'], { allowFail: true });
+      log(`controller unit start failed:\n${status.stdout}\n${journal.stdout}`);
+    }
     expect(start.code, `controller unit did not become active (no READY=1?): ${start.stderr}`).toBe(0);
     figure('controller unit (Type=notify) start → READY', secs(Date.now() - t0));
     const healthz = await waitUntil(
