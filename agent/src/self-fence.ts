@@ -22,11 +22,12 @@
  * refuses a replaced or removed host with BALLAST_ERR_HOST_TAKEN_OUT, and that path stands down
  * for good), it un-fences: marker removed, etcd and kubelet started, supervisor and VIP resumed.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../shared/src/atomic-file.js';
 import { messageOf } from '../../shared/src/errors.js';
+import { lstatOrNull } from './tasks/attrs.js';
 
 /** The marker's file name in the agent's data dir. */
 export const SELF_FENCED_MARKER = 'self-fenced';
@@ -84,13 +85,7 @@ export interface SelfFence {
 
 /** True when the marker exists. */
 export async function isSelfFenced(dataDir: string): Promise<boolean> {
-  try {
-    await stat(join(dataDir, SELF_FENCED_MARKER));
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
+  return (await lstatOrNull(join(dataDir, SELF_FENCED_MARKER))) !== null;
 }
 
 /** See the file comment. */

@@ -16,12 +16,12 @@
  * still run. The host stays enrolled nowhere: re-enrolling it (a new join) and removing the marker
  * is how it is reused.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../shared/src/atomic-file.js';
 import { BallastError, messageOf } from '../../shared/src/errors.js';
 import type { ExecPort, ExecResult, SystemdPort } from './host/ports.js';
+import { lstatOrNull } from './tasks/attrs.js';
 
 /** The marker's file name in the agent's data dir. */
 export const TAKEN_OUT_MARKER = 'taken-out';
@@ -68,13 +68,7 @@ export interface StandDownPorts {
 
 /** True when an earlier run stood down (the marker exists). */
 export async function isTakenOut(dataDir: string): Promise<boolean> {
-  try {
-    await stat(join(dataDir, TAKEN_OUT_MARKER));
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
+  return (await lstatOrNull(join(dataDir, TAKEN_OUT_MARKER))) !== null;
 }
 
 /**
