@@ -12,6 +12,7 @@ import type { ClusterSpec } from '../cluster/spec.js';
 import type { HostDirectory } from '../fleet/directory.js';
 import type { Store } from '../store/store.js';
 import { autoDefrag } from './etcd-care.js';
+import { SnapshotImporter } from './import.js';
 import { DEFAULT_SNAPSHOT_KEY_PATH, loadSnapshotKey } from './key-file.js';
 import { createSnapshotMetrics } from './metrics.js';
 import { policySource } from './policy.js';
@@ -89,10 +90,19 @@ export async function createSnapshotParts(opts: SnapshotPartsOptions): Promise<S
     work: { take: (c) => service.take(c, 'schedule'), drill: (c) => service.drill(c), defrag: (c) => autoDefrag({ service, hosts: opts.hosts, metrics, events: opts.store.events }, c) },
     log,
   });
+  const importer = new SnapshotImporter({
+    vault,
+    repo: opts.store.snapshots,
+    pki: opts.store.clusterPki,
+    transaction: (fn) => opts.store.db.transaction(fn)(),
+    key: loadKey,
+    s3,
+    events: opts.store.events,
+  });
   return {
     service,
     scheduler,
-    routes: { service, vault, repo: opts.store.snapshots, uploads, hosts: opts.hosts, policies, onPolicyChanged: () => scheduler.ensureSchedules() },
+    routes: { service, vault, repo: opts.store.snapshots, uploads, hosts: opts.hosts, policies, onPolicyChanged: () => scheduler.ensureSchedules(), importer },
     source: snapshotSource(vault, (c) => opts.store.snapshots.list(c)),
     close: () => s3?.close(),
   };
