@@ -96,11 +96,19 @@ export class SnapshotImporter {
     return this.#inScratch(async (scratch) => {
       const part = join(scratch, 'import.bsnap');
       const meter = new BoundedBytes(this.maxBytes, `import ${opts.source}`);
+      // The request is piped, not put in the pipeline: a refusal (too large) must not destroy the
+      // request (and its socket) before the coded answer is sent; Node discards the rest.
+      const onBodyError = (err: Error) => meter.destroy(err);
+      body.once('error', onBodyError);
+      body.pipe(meter);
       try {
-        await pipeline(body, meter, createWriteStream(part, { mode: 0o600, flags: 'wx' }));
+        await pipeline(meter, createWriteStream(part, { mode: 0o600, flags: 'wx' }));
       } catch (err) {
+        body.unpipe(meter);
         if (err instanceof BallastError) throw err;
         throw new BallastError('BALLAST_ERR_IO', `failed to import ${opts.source}: the upload broke off after ${meter.bytes} bytes: ${messageOf(err)}`, { cause: err });
+      } finally {
+        body.removeListener('error', onBodyError);
       }
       return this.#importFile(part, { sealedSha256: meter.digest(), sealedSize: meter.bytes, source: opts.source, ...(opts.cluster === undefined ? {} : { cluster: opts.cluster }), s3Key: null });
     });

@@ -49,7 +49,7 @@ export async function etcdImportRoutes(scope: FastifyInstance, deps: { importer:
   scope.post<{ Querystring: Static<typeof SnapshotImportQuerySchema> }>(
     '/v1/etcd/snapshots/import',
     { config: { auth: 'admin', action: 'etcd.snapshot.import' }, schema: { querystring: SnapshotImportQuerySchema, response: { 200: SnapshotImportResultSchema } } },
-    async (request) => {
+    async (request, reply) => {
       request.audit.target = 'upload';
       return audited(request, async () => {
         const body = request.body as NodeJS.ReadableStream | undefined;
@@ -58,7 +58,14 @@ export async function etcdImportRoutes(scope: FastifyInstance, deps: { importer:
         }
         const declared = Number(request.headers['content-length'] ?? Number.NaN);
         const cluster = request.query.cluster;
-        return importer.fromStream(body, { declaredBytes: Number.isFinite(declared) ? declared : null, source: 'the uploaded file', ...(cluster === undefined ? {} : { cluster }) });
+        try {
+          return await importer.fromStream(body, { declaredBytes: Number.isFinite(declared) ? declared : null, source: 'the uploaded file', ...(cluster === undefined ? {} : { cluster }) });
+        } catch (err) {
+          // The rest of an over-size body is never read: the connection closes after the answer,
+          // so a keep-alive client cannot send its next request behind unread bytes.
+          if (err instanceof BallastError && err.code === 'BALLAST_ERR_TOO_LARGE') reply.header('connection', 'close');
+          throw err;
+        }
       });
     },
   );
