@@ -168,6 +168,9 @@ describe.skipIf(skip !== null)('etcd snapshot import into a new controller (CLI,
     expect(doc.snapshot).toMatchObject({ id: old.record.id, cluster: 'lab', sha256: old.record.sha256, revision: old.record.revision, totalKeys: old.record.totalKeys });
     expect(doc.pki.imported).toEqual(expect.arrayContaining(['etcd-ca', 'kubernetes-ca', 'front-proxy-ca', 'sa', 'apiserver-etcd-client']));
     expect(ctl.store.clusterPki.get('lab', 'etcd-ca')?.certPem).toBe(old.pki.etcdCa.certPem);
+    // An event and an audit entry say what came in.
+    expect(ctl.store.events.list({ limit: 20 }).map((e) => e.message)).toContainEqual(expect.stringContaining(`etcd snapshot ${old.record.id} of cluster lab imported from the uploaded file`));
+    expect(ctl.store.audit.list(5).find((a) => a.action === 'etcd.snapshot.import' && a.target === old.record.id)).toMatchObject({ outcome: expect.stringMatching(/ok|success/) });
 
     const list = await ctl.cli(['etcd', 'snapshot', 'list', '--cluster', 'lab']);
     expect(list.out).toContain(old.record.id);
