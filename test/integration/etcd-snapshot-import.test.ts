@@ -215,11 +215,17 @@ describe.skipIf(skip !== null)('etcd snapshot import into a new controller (CLI,
     bytes[bytes.length - 200] = (bytes[bytes.length - 200] ?? 0) ^ 0x80;
     const raw = new S3Client({ endpoint: s3.config.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: JSON.parse(await readFile(s3.config.credentialsFile ?? '', 'utf8')) as { accessKeyId: string; secretAccessKey: string } });
     await raw.send(new PutObjectCommand({ Bucket: 'snaps', Key: `ballast/lab/${badId}.bsnap`, Body: bytes }));
+    // A good object under a name that is not the snapshot it holds.
+    const renamedId = '20990101T000000Z-111111';
+    await raw.send(new PutObjectCommand({ Bucket: 'snaps', Key: `ballast/lab/${renamedId}.bsnap`, Body: await readFile(old.sealedPath) }));
     raw.destroy();
     const before = await footprint();
     const bad = await ctl.cli(['etcd', 'snapshot', 'import', '--from-s3', badId, '--cluster', 'lab']);
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('BALLAST_ERR_SNAPSHOT_INVALID');
+    const renamed = await ctl.cli(['etcd', 'snapshot', 'import', '--from-s3', renamedId, '--cluster', 'lab']);
+    expect(renamed.code).toBe(1);
+    expect(renamed.err).toContain(`holds snapshot ${old.record.id}, not ${renamedId}`);
     const missing = await ctl.cli(['etcd', 'snapshot', 'import', '--from-s3', '20990101T000000Z-000000', '--cluster', 'lab']);
     expect(missing.err).toContain('BALLAST_ERR_NOT_FOUND');
     expect(await footprint()).toEqual(before);

@@ -122,19 +122,15 @@ export class SnapshotImporter {
       await s3.download(opts.cluster, opts.id, part, this.maxBytes);
       const source = `s3://${s3.config.bucket}/${s3.config.prefix}${opts.cluster}/${opts.id}.bsnap`;
       const renamed = opts.as !== undefined && opts.as !== opts.cluster;
-      const outcome = await this.#importFile(part, {
+      return this.#importFile(part, {
         sealedSha256: await fileSha256(part),
         sealedSize: (await stat(part)).size,
         source,
         cluster: opts.as ?? opts.cluster,
         // The bucket's copy belongs to the record only under its own folder (a delete removes it there).
         s3Key: renamed ? null : `${s3.config.prefix}${opts.cluster}/${opts.id}.bsnap`,
+        expectId: opts.id,
       });
-      if (outcome.record.id !== opts.id) {
-        // Cannot happen for a file the controller wrote; a renamed object is refused after the fact.
-        throw new BallastError('BALLAST_ERR_SNAPSHOT_INVALID', `failed to import ${source}: its bundle is snapshot ${outcome.record.id}`);
-      }
-      return outcome;
     });
   }
 
@@ -163,8 +159,12 @@ export class SnapshotImporter {
   }
 
   /** Verifies the scratch file `part`, then moves it into place and records it with its PKI; see the file comment. */
-  async #importFile(part: string, opts: { sealedSha256: string; sealedSize: number; source: string; cluster?: string; s3Key: string | null }): Promise<SnapshotImportOutcome> {
+  async #importFile(part: string, opts: { sealedSha256: string; sealedSize: number; source: string; cluster?: string; s3Key: string | null; expectId?: string }): Promise<SnapshotImportOutcome> {
     const { bundle, dbSize } = await this.#verify(part, opts.source);
+    if (opts.expectId !== undefined && bundle.snapshotId !== opts.expectId) {
+      // An object renamed in the bucket: its name is not the snapshot it holds.
+      throw new BallastError('BALLAST_ERR_SNAPSHOT_INVALID', `failed to import ${opts.source}: it holds snapshot ${bundle.snapshotId}, not ${opts.expectId}; nothing was recorded`);
+    }
     const cluster = opts.cluster ?? bundle.cluster;
     if (!CLUSTER_NAME.test(cluster)) {
       throw new BallastError('BALLAST_ERR_VALIDATION', `failed to import ${opts.source}: its cluster name "${cluster.slice(0, 80)}" is not a valid cluster name; give one with --cluster`);
