@@ -116,6 +116,7 @@ export const ERROR_CODES = {
   BALLAST_ERR_DRILL_FAILED: { status: 422, exit: EXIT_FAILURE, message: 'a restore drill failed: the snapshot could not be restored and read back' },
   BALLAST_ERR_TOOL_MISSING: { status: 409, exit: EXIT_FAILURE, message: 'an etcd or Kubernetes binary the controller needs is not in its configured directory' },
   BALLAST_ERR_S3: { status: 502, exit: EXIT_FAILURE, message: 'the S3-compatible snapshot target refused a request or could not be reached' },
+  BALLAST_ERR_SNAPSHOT_EXISTS: { status: 409, exit: EXIT_FAILURE, message: 'a snapshot with this id is already recorded with another sealed file or under another cluster' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** True when `value` is one of the {@link ERROR_CODES} (codes that crossed a process boundary as strings). */

@@ -109,3 +109,44 @@ export const SnapshotPolicyUpdateSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * `etcd snapshot import` (POST /v1/etcd/snapshots/import with the sealed file as the body, or
+ * /v1/etcd/snapshots/import-s3 naming an object of the S3 target): admin only, because a bundle
+ * carries the cluster's CA keys and the import puts them into the controller's store.
+ */
+export const SnapshotImportQuerySchema = Type.Object({ cluster: Type.Optional(ClusterName) }, { additionalProperties: false });
+export const SnapshotImportS3RequestSchema = Type.Object(
+  {
+    /** The cluster whose folder in the bucket holds the snapshot. */
+    cluster: ClusterName,
+    id: SnapshotIdSchema,
+    /** Record the snapshot (and its PKI) under this cluster name instead. */
+    as: Type.Optional(ClusterName),
+  },
+  { additionalProperties: false },
+);
+export const SnapshotImportResultSchema = Type.Object({
+  /** `unchanged`: the same sealed file was already recorded; nothing was written. */
+  status: Type.Union([Type.Literal('imported'), Type.Literal('unchanged')]),
+  snapshot: SnapshotInfoSchema,
+  /** The bundle's PKI items: written, already stored identically, leaves kept as stored. */
+  pki: Type.Object({ imported: Type.Array(Type.String()), same: Type.Array(Type.String()), kept: Type.Array(Type.String()) }),
+});
+export type SnapshotImportResult = Static<typeof SnapshotImportResultSchema>;
+export const RemoteSnapshotListSchema = Type.Object({
+  bucket: Type.String(),
+  items: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      cluster: Type.String(),
+      key: Type.String(),
+      /** The object's upload time (ISO 8601). */
+      createdAt: Type.String(),
+      size: Type.Integer(),
+      /** Whether this controller records the snapshot already. */
+      imported: Type.Boolean(),
+    }),
+  ),
+});
+export type RemoteSnapshotList = Static<typeof RemoteSnapshotListSchema>;

@@ -22,6 +22,7 @@ import { type Cell, formatBytes, formatFields, formatTable, formatTime, NONE } f
 import { formatDocument, outputOption } from '../output.js';
 import { intInRange, parseName } from '../parse.js';
 import { withExamples } from './common.js';
+import { listRemote, registerSnapshotImport } from './etcd-import.js';
 
 type Output = 'text' | 'json' | 'yaml';
 const LONG = { timeoutMs: 40 * 60_000 };
@@ -94,7 +95,7 @@ export function statusTable(s: EtcdClusterStatus, color = false): string {
 /** Registers `etcd` and its subcommands. */
 export function registerEtcd(program: Command, ctx: CliContext): void {
   const etcd = program.command('etcd').description("etcd snapshots, restore drills and care of a cluster's etcd");
-  const snap = etcd.command('snapshot').description('take, list, show, verify and delete encrypted etcd snapshots');
+  const snap = etcd.command('snapshot').description('take, list, show, verify, delete and import encrypted etcd snapshots');
 
   const show = (s: SnapshotInfo, output: Output) => ctx.out(output === 'text' ? `${snapshotFields(s)}\n` : formatDocument(output, s));
 
@@ -112,14 +113,17 @@ export function registerEtcd(program: Command, ctx: CliContext): void {
     .command('list')
     .description('snapshots, newest first; VERIFIED FAILED ones are never offered for restore')
     .option('--cluster <name>', 'only this cluster', parseName)
+    .option('--remote', "list the S3 target's copies of --cluster instead (what `snapshot import --from-s3` can bring in)")
     .addOption(outputOption(['text', 'json', 'yaml']))
-    .action(async (opts: { cluster?: string; output: Output }, command: Command) => {
+    .action(async (opts: { cluster?: string; remote?: boolean; output: Output }, command: Command) => {
+      if (opts.remote === true) return listRemote(ctx, command, opts.cluster, opts.output);
       const res = await ctx.client(command).get('/v1/etcd/snapshots', SnapshotListSchema, { query: { cluster: opts.cluster } });
       if (opts.output !== 'text') return ctx.out(formatDocument(opts.output, res));
       if (res.items.length === 0) return ctx.note('No snapshots yet (ballastctl etcd snapshot now CLUSTER).');
       ctx.out(snapshotTable(res.items, ctx.color));
     });
-  withExamples(list, ['ballastctl etcd snapshot list', 'ballastctl etcd snapshot list --cluster prod -o json']);
+  withExamples(list, ['ballastctl etcd snapshot list', 'ballastctl etcd snapshot list --cluster prod -o json', 'ballastctl etcd snapshot list --remote --cluster prod']);
+  registerSnapshotImport(snap, ctx);
 
   for (const [name, description] of [
     ['show', 'one snapshot in detail'],

@@ -7,6 +7,7 @@ import type { RunOrchestrator } from '../runs/orchestrator.js';
 import type { Store } from '../store/store.js';
 import { type TempStore, tempStore } from '../store/testing.js';
 import type { VipService } from '../vip/service.js';
+import type { EtcdRoutesDeps } from './routes/etcd.js';
 import { authDeclarationProblem, type DeclaredRoute, declaredRoutes, type RouteAuth } from './auth.js';
 import { testApp } from './testing.js';
 
@@ -45,6 +46,7 @@ describe('auth declarations (every route group enabled)', () => {
       ops: {} as OperationEngine,
       bootstrap: {} as BootstrapDeps,
       vip: {} as VipService,
+      etcd: { importer: { maxBytes: 1024 } } as unknown as EtcdRoutesDeps,
       uiDir: join(temp.dir, 'ui'),
     });
     await app.ready();
@@ -65,6 +67,11 @@ describe('auth declarations (every route group enabled)', () => {
     expect(download?.auth).toEqual(['host', 'viewer']);
     // A cluster-admin credential: admins only (README, threat model).
     expect(routes.find((r) => r.method === 'POST' && r.url === '/v1/clusters/:name/kubeconfig')?.auth).toBe('admin');
+    // A snapshot bundle carries the cluster's CA keys: importing one is admin-only too.
+    expect(routes.filter((r) => r.url.startsWith('/v1/etcd/snapshots/import')).map((r) => `${r.method} ${r.url} ${String(r.auth)}`).sort()).toEqual([
+      'POST /v1/etcd/snapshots/import admin',
+      'POST /v1/etcd/snapshots/import-s3 admin',
+    ]);
   });
 
   it('answers 401 to an unauthenticated request on every non-public route', async () => {

@@ -10,13 +10,16 @@
  * secrets), so a controller rebuilt from nothing can list what the bucket holds. Retention applies
  * the store's rule to the bucket's objects. Single PUTs: S3's 5 GiB object limit bounds a bundle.
  */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Type } from '@sinclair/typebox';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
 import type { SnapshotRecord } from '../store/snapshots.js';
+import { boundedBytes } from './bounded-bytes.js';
 
 const TargetSchema = Type.Object(
   {
@@ -49,6 +52,8 @@ export interface RemoteSnapshot {
   id: string;
   key: string;
   createdAt: number;
+  /** The sealed bundle's size in bytes. */
+  size: number;
 }
 
 /** Reads and checks the `--snapshot-s3` file; BALLAST_ERR_CONFIG naming the problem. */
@@ -128,7 +133,7 @@ export class S3Target {
         const page = await c.send(new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: this.dir(cluster), ContinuationToken: token }));
         for (const o of page.Contents ?? []) {
           if (o.Key === undefined || !o.Key.endsWith('.bsnap')) continue;
-          out.push({ id: o.Key.slice(this.dir(cluster).length, -'.bsnap'.length), key: o.Key, createdAt: o.LastModified?.getTime() ?? 0 });
+          out.push({ id: o.Key.slice(this.dir(cluster).length, -'.bsnap'.length), key: o.Key, createdAt: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 });
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
@@ -153,6 +158,32 @@ export class S3Target {
       const res = await c.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }));
       return Buffer.from((await res.Body?.transformToByteArray()) ?? new Uint8Array());
     });
+  }
+
+  /**
+   * Streams `<prefix><cluster>/<id>.bsnap` into `path` (created 0600, must not exist), refusing an
+   * object larger than `maxBytes` (BALLAST_ERR_TOO_LARGE) before and while it arrives; what was
+   * written is removed on any failure. For importing a snapshot into a rebuilt controller.
+   */
+  async download(cluster: string, id: string, path: string, maxBytes: number): Promise<void> {
+    const key = `${this.dir(cluster)}${id}.bsnap`;
+    try {
+      await this.call(`download ${key}`, async (c) => {
+        const res = await c.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }));
+        if (res.ContentLength !== undefined && res.ContentLength > maxBytes) {
+          throw new BallastError('BALLAST_ERR_TOO_LARGE', `failed to download ${key}: ${res.ContentLength} bytes is more than the ${maxBytes} allowed`);
+        }
+        const body = res.Body;
+        if (!(body instanceof Readable)) throw new BallastError('BALLAST_ERR_S3', `failed to download ${key}: the response has no body stream`);
+        await pipeline(body, boundedBytes(maxBytes, `download ${key}`), createWriteStream(path, { mode: 0o600, flags: 'wx' }));
+      });
+    } catch (err) {
+      await rm(path, { force: true });
+      if (err instanceof BallastError && err.code === 'BALLAST_ERR_S3' && /NoSuchKey|not exist|404/i.test(err.message)) {
+        throw new BallastError('BALLAST_ERR_NOT_FOUND', `failed to find snapshot ${id} of cluster ${cluster} in bucket ${this.config.bucket} (${key}): ballastctl etcd snapshot list --remote --cluster ${cluster}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Closes the client's sockets. */

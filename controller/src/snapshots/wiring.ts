@@ -6,12 +6,14 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BallastError } from '../../../shared/src/errors.js';
 import type { Registry } from 'prom-client';
 import type { EtcdRoutesDeps } from '../api/routes/etcd.js';
 import type { ClusterSpec } from '../cluster/spec.js';
 import type { HostDirectory } from '../fleet/directory.js';
 import type { Store } from '../store/store.js';
 import { autoDefrag } from './etcd-care.js';
+import { SnapshotImporter } from './import.js';
 import { DEFAULT_SNAPSHOT_KEY_PATH, loadSnapshotKey } from './key-file.js';
 import { createSnapshotMetrics } from './metrics.js';
 import { policySource } from './policy.js';
@@ -43,6 +45,20 @@ export interface SnapshotParts {
   /** For `cluster recover` (the restore operation). */
   source: SnapshotSource;
   close(): void;
+}
+
+/**
+ * The key an import opens a bundle with: the key FILE, never generated (a new controller without
+ * the kept key would otherwise make a new one, which can open no old bundle), and the same key the
+ * vault holds (a file replaced while the controller runs would import bundles its vault then
+ * cannot verify: restart the controller after installing the kept key).
+ */
+export async function importKey(keyPath: string, loaded: () => Promise<Buffer>, log: Logger): Promise<Buffer> {
+  const onDisk = await loadSnapshotKey({ path: keyPath, generate: false, log });
+  if (!onDisk.equals(await loaded())) {
+    throw new BallastError('BALLAST_ERR_SNAPSHOT_KEY', `failed to import: the snapshot key ${keyPath} changed since this controller loaded it; restart the controller so it uses the installed key`);
+  }
+  return onDisk;
 }
 
 /** See the file comment. Reads the S3 file now (a bad one stops the start-up with BALLAST_ERR_CONFIG). */
@@ -89,10 +105,19 @@ export async function createSnapshotParts(opts: SnapshotPartsOptions): Promise<S
     work: { take: (c) => service.take(c, 'schedule'), drill: (c) => service.drill(c), defrag: (c) => autoDefrag({ service, hosts: opts.hosts, metrics, events: opts.store.events }, c) },
     log,
   });
+  const importer = new SnapshotImporter({
+    vault,
+    repo: opts.store.snapshots,
+    pki: opts.store.clusterPki,
+    transaction: (fn) => opts.store.db.transaction(fn)(),
+    key: () => importKey(keyPath, loadKey, log),
+    s3,
+    events: opts.store.events,
+  });
   return {
     service,
     scheduler,
-    routes: { service, vault, repo: opts.store.snapshots, uploads, hosts: opts.hosts, policies, onPolicyChanged: () => scheduler.ensureSchedules() },
+    routes: { service, vault, repo: opts.store.snapshots, uploads, hosts: opts.hosts, policies, onPolicyChanged: () => scheduler.ensureSchedules(), importer },
     source: snapshotSource(vault, (c) => opts.store.snapshots.list(c)),
     close: () => s3?.close(),
   };

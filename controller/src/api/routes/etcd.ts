@@ -30,7 +30,9 @@ import {
 import { MAX_SNAPSHOT_BYTES } from '../../../../shared/src/protocol/etcd.js';
 import type { HostDirectory } from '../../fleet/directory.js';
 import { clusterStatus, defragCluster } from '../../snapshots/etcd-care.js';
+import { etcdImportRoutes } from './etcd-import.js';
 import type { PolicySource } from '../../snapshots/policy.js';
+import type { SnapshotImporter } from '../../snapshots/import.js';
 import type { SnapshotService } from '../../snapshots/service.js';
 import type { UploadSlots } from '../../snapshots/uploads.js';
 import type { SnapshotVault } from '../../snapshots/vault.js';
@@ -46,6 +48,8 @@ export interface EtcdRoutesDeps {
   policies: PolicySource;
   /** Re-reads the schedules after a policy change (the scheduler's ensureSchedules). */
   onPolicyChanged?: () => void;
+  /** `etcd snapshot import` (routes/etcd-import.ts); absent = no import routes. */
+  importer?: SnapshotImporter;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -160,6 +164,9 @@ export async function etcdRoutes(app: FastifyInstance, deps: EtcdRoutesDeps): Pr
       return info;
     },
   );
+
+  const importer = deps.importer;
+  if (importer !== undefined) await app.register(etcdImportRoutes, { importer });
 
   // The agents' upload, in a scope of its own: only here is the body a raw stream.
   await app.register(async (scope) => {
