@@ -1,7 +1,7 @@
 /**
  * The recovery's own gates: the membership lock, the guard (no old member serves with quorum,
- * read live from every member's status, unless --replace-current-data; live-data.ts), the snapshot check (hashed here, whatever the store
- * says), and the finish. The role-running steps are in role-steps.ts.
+ * read live from every member's status, unless --replace-current-data; live-data.ts), the
+ * snapshot check (hashed here, whatever the store says), and the finish. The role-running steps are in role-steps.ts.
  */
 import { Type } from '@sinclair/typebox';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';

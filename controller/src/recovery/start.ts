@@ -31,6 +31,9 @@ export async function startRecovery(
   env: { ops: Pick<OperationEngine, 'start'>; deps: RecoveryDeps; specs: SpecSource; actor: string; now?: () => number },
 ): Promise<ReturnType<OperationEngine['start']>> {
   if ((req.fromSnapshot === undefined) === (req.fromMember === undefined)) refuse('give exactly one of --from-snapshot ID and --from-member HOST', '/fromSnapshot');
+  if (req.replaceCurrentData && req.fromSnapshot === undefined) {
+    refuse('--replace-current-data goes with --from-snapshot only (--from-member keeps a member\'s data; a cluster that still serves is repaired with ballastctl node replace)', '/replaceCurrentData');
+  }
   const spec = env.specs.current(cluster);
   if (spec === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `cluster "${cluster}" does not exist (ballastctl cluster list); nothing was started`);
   const etcd = hostsWithRole(spec, 'etcd').map((h) => h.name);
@@ -50,9 +53,6 @@ export async function startRecovery(
     if (!etcd.includes(req.fromMember)) refuse(`${req.fromMember} is not an etcd member of cluster ${cluster} (${etcd.join(', ')})`, '/fromMember');
     if (!req.confirmForceNewCluster && !req.check) refuse(`--from-member needs --confirm-force-new-cluster: ${FORCE_NEW_CLUSTER_WARNING}`, '/confirmForceNewCluster');
     await requireMemberData(env.deps, req.fromMember, { actor: env.actor, check: req.check });
-  }
-  if (req.replaceCurrentData && req.fromSnapshot === undefined) {
-    refuse('--replace-current-data goes with --from-snapshot only (--from-member keeps a member\'s data; a cluster that still serves is repaired with ballastctl node replace)', '/replaceCurrentData');
   }
   const mode = snapshot === undefined ? 'member' : 'snapshot';
   const bumpRevision = req.bumpRevision ?? DEFAULT_BUMP_REVISION;
