@@ -36,20 +36,25 @@ const CountAnswer = Type.Object({
   count: Type.Optional(Type.Union([Type.String(), Type.Number()])),
 });
 
-/** Asks every member of `spec` named in `members`; reads the data only when some serve. */
+/** Asks every member of `spec` named in `members` (with the cluster's etcd client certificate); see {@link readLiveData}. */
 export async function liveData(deps: RecoveryDeps, spec: ClusterSpec, members: readonly string[], signal?: AbortSignal): Promise<LiveData> {
   const pki = await deps.bootstrap.readPki(spec.name, pkiInputs(spec));
   const client = members.map((m) => pki.etcdClients.get(m)).find((c) => c !== undefined);
   if (client === undefined) throw new BallastError('BALLAST_ERR_NOT_FOUND', `no etcd client certificate for cluster ${spec.name} in its PKI`);
-  const urls = members.map((m) => clientUrl(hostOf(spec, m)));
-  const etcd = deps.bootstrap.etcd({ endpoints: urls, tls: { ca: pki.etcdCa.certPem, cert: client.certPem, key: client.keyPem }, timeoutMs: 2000 });
+  const targets = members.map((name) => ({ name, url: clientUrl(hostOf(spec, name)) }));
+  const etcd = deps.bootstrap.etcd({ endpoints: targets.map((t) => t.url), tls: { ca: pki.etcdCa.certPem, cert: client.certPem, key: client.keyPem }, timeoutMs: 2000 });
+  return readLiveData(etcd, targets, signal);
+}
+
+/** Every member's status, in parallel; the cluster's contents only when some answer with a leader. */
+export async function readLiveData(etcd: EtcdClient, members: readonly { name: string; url: string }[], signal?: AbortSignal): Promise<LiveData> {
   const call = signal === undefined ? {} : { signal };
-  const answers = await Promise.allSettled(urls.map((u) => etcd.status(u, call)));
+  const answers = await Promise.allSettled(members.map((m) => etcd.status(m.url, call)));
   const serving: string[] = [];
   let dbSize = 0;
   answers.forEach((a, i) => {
     if (a.status !== 'fulfilled' || a.value.leader === '0') return;
-    serving.push(`${members[i]} (follows leader ${a.value.leader})`);
+    serving.push(`${members[i]?.name} (follows leader ${a.value.leader})`);
     dbSize = Math.max(dbSize, Number(a.value.dbSize) || 0);
   });
   if (serving.length === 0) return { serving, revision: null, keys: null, dbSize: 0, members: [] };
