@@ -11,6 +11,11 @@ export const ClusterRecoverRequestSchema = Type.Object(
     confirmForceNewCluster: Type.Boolean({ default: false }),
     /** Added to the snapshot's revision (default 1,000,000,000). */
     bumpRevision: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e15 })),
+    /**
+     * With fromSnapshot: proceed although the cluster's etcd still serves with quorum, discarding
+     * its data (new hosts after `etcd snapshot import` + `cluster create`, or a rollback).
+     */
+    replaceCurrentData: Type.Boolean({ default: false }),
     check: Type.Boolean({ default: false }),
     diff: Type.Boolean({ default: false }),
   },

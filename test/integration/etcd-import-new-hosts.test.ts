@@ -5,12 +5,15 @@
  * enters the new controller the user's way — `ballastctl etcd snapshot import FILE` over HTTPS into
  * a new SQLite store — and the restore reads it the way `cluster recover --from-snapshot` does
  * (recovery/snapshot-adapter.ts over snapshots/source.ts). Real etcd 3.5.33 and etcdutl on
- * loopback: ClusterPki.ensure for three new hosts keeps the imported CAs, the agents' `etcd_restore`
- * restores every new member from the one database, the new cluster has 3 voters and serves the old
+ * loopback: ClusterPki.ensure for three new hosts keeps the imported CAs; the new hosts' fresh etcd
+ * (what `cluster create` starts) serves with quorum, and the recovery's guard, reading it for real,
+ * refuses without `--replace-current-data` (naming the flag and the revision, keys and members it
+ * would discard) and passes with it; the members are stopped, the agents' `etcd_restore` restores
+ * every new member from the one database over the fresh data (kept aside), the new cluster has 3 voters and serves the old
  * keys, at a bumped revision, to the old kube-apiserver's etcd client certificate. A corrupted
  * import is refused and never offered for restore; a stored file changed afterwards is refused too.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -22,8 +25,11 @@ import { createModuleRegistry } from '../../agent/src/tasks/registry.js';
 import { rejection, testContext } from '../../agent/src/tasks/testing.js';
 import { ClusterPki } from '../../controller/src/pki/cluster-pki.js';
 import { etcdMemberTls } from '../../controller/src/pki/cluster-pki-files.js';
+import { guardVerdict } from '../../controller/src/recovery/executors.js';
+import { readLiveData } from '../../controller/src/recovery/live-data.js';
 import { recoverySnapshotSource } from '../../controller/src/recovery/snapshot-adapter.js';
 import { snapshotSource } from '../../controller/src/snapshots/source.js';
+import { createEtcdClient as createControllerEtcdClient } from '../../shared/src/etcd/client.js';
 import { silentLogger } from '../../shared/src/log.js';
 import { clientUrl, etcd35Available, LoopbackEtcd, peerUrl } from './etcd-loopback.js';
 import { tempDir } from './harness.js';
@@ -84,6 +90,30 @@ describe.skipIf(!etcd35Available())('all hosts lost: ballastctl etcd snapshot im
     expect(opened).toMatchObject({ sha256: old.record.sha256, cluster: 'lab', revision: Number(old.record.revision) });
     etcd = await LoopbackEtcd.create(join(dir.path, 'new'), NEW, etcdMemberTls(pki, NEW[0] as string));
     const e = etcd;
+
+    // `cluster create` on the new hosts started a new, empty etcd that serves with quorum (and the
+    // new API servers wrote to it): the recovery's guard, against this real cluster, refuses
+    // without --replace-current-data, naming it and what it would discard, and passes with it.
+    for (const n of NEW) e.start(n, NEW, 'new');
+    for (const n of NEW) await e.waitLeader(n);
+    await e.put('/registry/namespaces/created-on-new-hosts', 'fresh');
+    const ctlClient = pki.etcdClients.get(NEW[0] as string);
+    if (ctlClient === undefined) throw new Error('no etcd client certificate for new-1');
+    const controllerEtcd = createControllerEtcdClient({ endpoints: NEW.map((n) => clientUrl(e.member(n))), tls: { ca: pki.etcdCa.certPem, cert: ctlClient.certPem, key: ctlClient.keyPem }, timeoutMs: 3000 });
+    const live = await readLiveData(controllerEtcd, NEW.map((n) => ({ name: n, url: clientUrl(e.member(n)) })));
+    expect(live.serving).toHaveLength(3);
+    expect([...live.members].sort()).toEqual(NEW);
+    expect(live.keys).toBeGreaterThanOrEqual(1);
+    expect(live.revision).toBeGreaterThanOrEqual(2);
+    expect(live.dbSize).toBeGreaterThan(0);
+    const asked = { mode: 'snapshot' as const, snapshot: { id: old.record.id, sha256: opened.sha256, size: old.record.size, revision: opened.revision }, bumpRevision: BUMP };
+    const refused = guardVerdict('lab', live, asked);
+    expect('error' in refused && refused.error).toMatchObject({ code: 'BALLAST_ERR_ETCD_STILL_SERVING', message: expect.stringContaining(`rerun with --replace-current-data (it would discard revision ${live.revision}, ${live.keys} keys`) });
+    const passed = guardVerdict('lab', live, { ...asked, replaceCurrentData: true });
+    expect('ok' in passed && passed.ok).toMatch(/^--replace-current-data: etcd still serves .*its current data is discarded/);
+    // The operation's etcd/stop step: systemctl stop sends SIGTERM.
+    for (const n of NEW) await e.stop(n);
+
     const registry = createModuleRegistry();
     const source: AgentSnapshotSource = { openSnapshot: async () => ({ stream: Readable.from(createReadStream(opened.dbPath)), size: null }) };
     const snapshot = { cluster: 'lab', id: old.record.id, sha256: opened.sha256, size: old.record.size };
@@ -115,6 +145,9 @@ describe.skipIf(!etcd35Available())('all hosts lost: ballastctl etcd snapshot im
     expect(Buffer.from(range.kvs?.[0]?.value ?? '', 'base64').toString()).toBe('v1');
     expect(Number(range.header?.revision)).toBeGreaterThanOrEqual(BUMP);
     expect((await e.get('/registry/secrets/kube-system/bootstrap')).value).toBe('s1');
+    // What the new hosts' create wrote is gone from the restored cluster, kept aside on disk.
+    expect((await e.get('/registry/namespaces/created-on-new-hosts')).value).toBeNull();
+    expect(existsSync(join(e.member(NEW[0] as string).root, 'var/lib/etcd.pre-restore-op-import-new-hosts'))).toBe(true);
   }, 180_000);
 
   it('the imported file changed on disk afterwards is refused for restore, and stays refused', async () => {

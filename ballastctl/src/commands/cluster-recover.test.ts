@@ -28,9 +28,13 @@ describe('ballastctl cluster recover', () => {
     const member = await ctl('cluster', 'recover', 'lab', '--from-member', 'h1', '--yes');
     expect([member.code, member.err]).toEqual([2, expect.stringMatching(/--force-new-cluster discards the membership.*Rerun with --confirm-force-new-cluster/)]);
     expect((await ctl('cluster', 'recover', 'lab', '--from-snapshot', 'x', '--bump-revision', '-3', '--yes')).err).toMatch(/--bump-revision: "-3" is not a positive integer/);
+    const replace = await ctl('cluster', 'recover', 'lab', '--from-snapshot', 'snap-1', '--replace-current-data');
+    expect([replace.code, replace.err]).toEqual([2, expect.stringMatching(/--replace-current-data discards the current etcd data of lab: run it with --check .* then rerun with --yes/)]);
+    expect((await ctl('cluster', 'recover', 'lab', '--from-member', 'h1', '--replace-current-data', '--yes')).err).toMatch(/--replace-current-data goes with --from-snapshot only/);
     const help = await ctl('cluster', 'recover', '--help');
     expect(help.out).toContain('Refused while any member of the old etcd cluster still answers with a leader');
     expect(help.out).toContain('--from-member warning');
+    expect(help.out).toMatch(/--replace-current-data\s+with\s+--from-snapshot:\s+proceed\s+although/);
     expect(help.out).toMatch(/\$ ballastctl cluster recover prod --from-snapshot snap-20261207-0500 --check/);
     expect(fx.fleet.calls).toEqual([]);
   });
@@ -38,7 +42,7 @@ describe('ballastctl cluster recover', () => {
   it('the controller refuses a cluster that still has quorum (exit 1, coded), then --check and the recovery itself', async () => {
     const refused = await ctl('cluster', 'recover', 'lab', '--from-snapshot', 'snap-1', '--yes', '-o', 'json');
     expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/its etcd still has quorum/);
+    expect(refused.err).toMatch(/its etcd still has quorum.*rerun with --replace-current-data \(it would discard revision 5678, 1234 keys/);
     fx.fleet.loseQuorum(['h2', 'h3']);
     const check = await ctl('cluster', 'recover', 'lab', '--from-snapshot', 'snap-1', '--check');
     expect(check.code).toBe(0);

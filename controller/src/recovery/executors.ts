@@ -1,37 +1,54 @@
 /**
  * The recovery's own gates: the membership lock, the guard (no old member serves with quorum,
- * read live from every member's status), the snapshot check (hashed here, whatever the store
- * says), and the finish. The role-running steps are in role-steps.ts.
+ * read live from every member's status, unless --replace-current-data; live-data.ts), the
+ * snapshot check (hashed here, whatever the store says), and the finish. The role-running steps are in role-steps.ts.
  */
 import { Type } from '@sinclair/typebox';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
 import { hashFile } from '../../../shared/src/hashing.js';
-import { clientUrl, hostOf, pkiInputs } from '../bootstrap/cluster-facts.js';
-import type { ClusterSpec } from '../cluster/spec.js';
 import type { StepContext, StepExecutor, StepOutcome, StepView } from '../ops/types.js';
 import { recoverInputOf } from './input.js';
+import { discardedSummary, type LiveData, liveData } from './live-data.js';
 import { recoverDetail } from './plan.js';
-import { CLUSTER_RECOVER, type RecoveryDeps, RSTEP } from './types.js';
+import { CLUSTER_RECOVER, type RecoverInput, type RecoveryDeps, RSTEP } from './types.js';
 
 const Names = Type.Array(Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$' }), { minItems: 1, maxItems: 9 });
 
-/** Members that answer with a leader: a cluster with quorum. Dead or leaderless members are not listed. */
-export async function servingMembers(deps: RecoveryDeps, spec: ClusterSpec, members: readonly string[], signal?: AbortSignal): Promise<string[]> {
-  const pki = await deps.bootstrap.readPki(spec.name, pkiInputs(spec));
-  const client = members.map((m) => pki.etcdClients.get(m)).find((c) => c !== undefined);
-  if (client === undefined) throw new BallastError('BALLAST_ERR_NOT_FOUND', `no etcd client certificate for cluster ${spec.name} in its PKI`);
-  const urls = members.map((m) => clientUrl(hostOf(spec, m)));
-  const etcd = deps.bootstrap.etcd({ endpoints: urls, tls: { ca: pki.etcdCa.certPem, cert: client.certPem, key: client.keyPem }, timeoutMs: 2000 });
-  const answers = await Promise.allSettled(urls.map((u) => etcd.status(u, signal === undefined ? {} : { signal })));
-  return answers.flatMap((a, i) => (a.status === 'fulfilled' && a.value.leader !== '0' ? [`${members[i]} (follows leader ${a.value.leader})`] : []));
-}
-
-/** The refusal when the old cluster still serves. */
-export function stillServing(cluster: string, serving: readonly string[]): BallastError {
+/** The refusal when the old cluster still serves; it names what would be discarded and the override. */
+export function stillServing(cluster: string, live: LiveData, input: Pick<RecoverInput, 'mode'>): BallastError {
+  const override =
+    input.mode === 'snapshot'
+      ? ` Only if this data is to be discarded on purpose (new hosts after etcd snapshot import and cluster create, or rolling a working cluster back to the snapshot): rerun with --replace-current-data (it would discard ${discardedSummary(live)})`
+      : ` (it holds ${discardedSummary(live)})`;
   return new BallastError(
     'BALLAST_ERR_ETCD_STILL_SERVING',
-    `failed to recover cluster ${cluster}: its etcd still has quorum: ${serving.join(', ')} answer with a leader. A recovery would fork it and lose every write since the snapshot; replace failed members one at a time with ballastctl node replace`,
+    `failed to recover cluster ${cluster}: its etcd still has quorum: ${live.serving.join(', ')} answer with a leader. A recovery would fork it and lose every write since the snapshot; replace failed members one at a time with ballastctl node replace.${override}`,
   );
+}
+
+/**
+ * The guard's verdict on `live`: a message when the recovery may proceed, else the error. A cluster
+ * that still serves passes only with `replaceCurrentData` (snapshot mode), and only when its data
+ * could be read (the operator is told what is discarded) and the restored revision stays above
+ * the live one (watchers of the current cluster must never see the revision go back).
+ */
+export function guardVerdict(cluster: string, live: LiveData, input: Pick<RecoverInput, 'mode' | 'replaceCurrentData' | 'snapshot' | 'bumpRevision'>): { ok: string } | { error: BallastError } {
+  if (live.serving.length === 0) return { ok: 'no member of the old cluster answers with a leader: quorum is lost, recovery may proceed' };
+  if (input.replaceCurrentData !== true || input.mode !== 'snapshot') return { error: stillServing(cluster, live, input) };
+  if (live.unread !== undefined || live.revision === null) {
+    return { error: new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', `failed to recover cluster ${cluster} with --replace-current-data: its etcd serves but what it holds could not be read (${live.unread ?? 'no revision'}); nothing is discarded unseen`) };
+  }
+  const restored = (input.snapshot?.revision ?? 0) + input.bumpRevision;
+  if (live.revision >= restored) {
+    return {
+      error: new BallastError(
+        'BALLAST_ERR_VALIDATION',
+        `failed to recover cluster ${cluster} with --replace-current-data: its etcd is at revision ${live.revision}, the restore would start at ${restored} (snapshot ${input.snapshot?.revision} + --bump-revision ${input.bumpRevision}) and its watchers would see the revision go back; rerun with a --bump-revision above ${live.revision - (input.snapshot?.revision ?? 0)}`,
+        { path: '/bumpRevision' },
+      ),
+    };
+  }
+  return { ok: `--replace-current-data: etcd still serves (${live.serving.join(', ')}); its current data is discarded (kept renamed on each host): ${discardedSummary(live)}` };
 }
 
 export function lockExecutor(deps: RecoveryDeps): StepExecutor {
@@ -54,14 +71,15 @@ export function lockExecutor(deps: RecoveryDeps): StepExecutor {
 
 export function guardExecutor(deps: RecoveryDeps): StepExecutor<{ members: string[] }> {
   const run = (check: boolean) => async (step: StepView<{ members: string[] }>, ctx: StepContext): Promise<StepOutcome> => {
-    const { spec } = recoverInputOf(ctx.op);
-    const serving = await servingMembers(deps, spec, step.args.members, ctx.signal);
-    if (serving.length > 0) {
-      const err = stillServing(spec.name, serving);
-      if (check) return { changed: false, skipped: true, message: `would be refused: ${messageOf(err)}` };
-      throw err;
+    const input = recoverInputOf(ctx.op);
+    const live = await liveData(deps, input.spec, step.args.members, ctx.signal);
+    const verdict = guardVerdict(input.spec.name, live, input);
+    if ('error' in verdict) {
+      if (check) return { changed: false, skipped: true, message: `would be refused: ${messageOf(verdict.error)}` };
+      throw verdict.error;
     }
-    return { changed: false, message: `no member of the old cluster answers with a leader (${step.args.members.length} probed): quorum is lost, recovery may proceed` };
+    const data = live.serving.length === 0 ? undefined : { discarded: { revision: live.revision, keys: live.keys, dbSize: live.dbSize, members: live.members } };
+    return { changed: false, message: `${verdict.ok} (${step.args.members.length} probed)`, ...(data === undefined ? {} : { data }) };
   };
   return { kind: RSTEP.guard, args: Type.Object({ members: Names }), execute: run(false), check: run(true) };
 }

@@ -6,7 +6,8 @@
  * gives a member a new identity in a new cluster (not started) and refuses like the agent while
  * the old cluster has quorum or the local member runs, and the etcd role with
  * ETCD_FORCE_NEW_CLUSTER leaves its host the only member; `etcd-data` (and the etcd role with
- * requireData) refuses on a host in `dataLost`.
+ * requireData) refuses on a host in `dataLost`; a count-only range answers the model's
+ * `liveRevision` and `liveKeys` while it has quorum.
  */
 import { BallastError } from '../../../shared/src/errors.js';
 import type { EtcdClient } from '../../../shared/src/etcd/client.js';
@@ -32,6 +33,11 @@ export class RecoverFleet extends ReplaceFleet {
   /** Hosts whose etcd data directory is gone (the agent's etcd_data `require` refuses there). */
   readonly dataLost = new Set<string>();
   private nextRestoredId = 0x900;
+  /** What the serving cluster holds (read by the guard through `/v3/kv/range` count_only). */
+  liveRevision = 5678;
+  liveKeys = 1234;
+  /** When set, the key count read fails with this message. */
+  countFails: string | null = null;
 
   /** Quorum lost: these members' etcd is down for good (data destroyed). */
   loseQuorum(dead: string[]): void {
@@ -48,7 +54,14 @@ export class RecoverFleet extends ReplaceFleet {
       ...inner,
       status: async (endpoint, opts) => {
         const s = await inner.status(endpoint, opts);
-        return this.hasQuorum() ? s : { ...s, leader: '0' };
+        return this.hasQuorum() ? { ...s, dbSize: '2097152' } : { ...s, leader: '0' };
+      },
+      post: async (path, body) => {
+        const b = body as { count_only?: boolean };
+        if (path !== '/v3/kv/range' || b.count_only !== true) return inner.post(path, body);
+        if (this.countFails !== null) throw new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', this.countFails);
+        if (!this.hasQuorum()) throw new BallastError('BALLAST_ERR_ETCD_UNAVAILABLE', 'no leader');
+        return { header: { revision: String(this.liveRevision) }, count: String(this.liveKeys) };
       },
     };
   }

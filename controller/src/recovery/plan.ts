@@ -3,7 +3,8 @@
  * recovery"; issue 13):
  *
  * --from-snapshot ID
- *   lock → guard (no old member serves with quorum) → snapshot (hashed again, refused on mismatch)
+ *   lock → guard (no old member serves with quorum; with --replace-current-data it may, and what it
+ *   holds is read and shown) → snapshot (hashed again, refused on mismatch)
  *   → park every kube-apiserver (manifest moved: the kubelet stops it; waits until 6443 is closed)
  *   → stop etcd everywhere → etcd installed (binaries, certificates, config; not started)
  *   → restore EVERY member from the same snapshot, in parallel, into a new cluster (new token,
@@ -28,8 +29,9 @@ import type { StepSpec } from '../ops/types.js';
 import { type RecoverInput, RSTEP } from './types.js';
 
 /** One line for the lock and the events. */
-export function recoverDetail(input: Pick<RecoverInput, 'mode' | 'snapshot' | 'member'>): string {
-  return input.mode === 'snapshot' ? `recover from snapshot ${input.snapshot?.id}` : `recover from member ${input.member}`;
+export function recoverDetail(input: Pick<RecoverInput, 'mode' | 'snapshot' | 'member' | 'replaceCurrentData'>): string {
+  if (input.mode !== 'snapshot') return `recover from member ${input.member}`;
+  return `recover from snapshot ${input.snapshot?.id}${input.replaceCurrentData === true ? ', replacing the current data' : ''}`;
 }
 
 /** The steps for `input` on `spec`. */
@@ -41,7 +43,16 @@ export function recoverPlan(input: RecoverInput, spec: ClusterSpec): StepSpec[] 
   if (input.mode === 'member') steps.push({ key: 'etcd/survivor', phase: 'preflight', host: input.member, title: `Gate: ${input.member} still has its etcd data (WAL or db)`, kind: RSTEP.survivor, args: { hosts: [input.member ?? ''] } });
   steps.push(
     { key: 'lock', phase: 'preflight', title: `Take the membership lock: ${recoverDetail(input)}`, kind: RSTEP.lock },
-    { key: 'guard', phase: 'preflight', title: `Gate: no member of the old etcd cluster serves with quorum (${etcd.join(', ')})`, kind: RSTEP.guard, args: { members: etcd } },
+    {
+      key: 'guard',
+      phase: 'preflight',
+      title:
+        input.replaceCurrentData === true
+          ? `Gate: read what the etcd of ${etcd.join(', ')} holds; --replace-current-data: it is discarded (kept renamed) even while it serves with quorum`
+          : `Gate: no member of the old etcd cluster serves with quorum (${etcd.join(', ')})`,
+      kind: RSTEP.guard,
+      args: { members: etcd },
+    },
   );
   if (input.mode === 'snapshot') steps.push({ key: 'snapshot', phase: 'preflight', title: `Verify snapshot ${input.snapshot?.id} (sha256 of the file the store hands over)`, kind: RSTEP.snapshot });
   if (cps.length > 0) steps.push({ key: 'apiservers/park', phase: 'stop', title: `Stop kube-apiserver on ${cps.join(', ')} (static pod manifest parked)`, kind: RSTEP.park, args: { hosts: cps } });

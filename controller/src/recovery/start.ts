@@ -3,7 +3,8 @@
  * checked first, and a refusal names what and why — exactly one of --from-snapshot and
  * --from-member; the cluster and its current spec; the member an etcd host of it and its
  * force-new-cluster confirmed; the snapshot verified (hashed here); the membership lock free; the
- * old cluster without quorum (a recovery of a cluster that still serves would fork it). The
+ * old cluster without quorum (a recovery of a cluster that still serves would fork it), unless
+ * --replace-current-data (snapshot only) says its data is to be discarded. The
  * operation checks the live parts again as its first steps (a resumed operation may run later).
  */
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
@@ -14,7 +15,8 @@ import type { SpecSource } from '../membership/start.js';
 import type { OperationEngine } from '../ops/engine.js';
 import { runRole } from '../bootstrap/role-runner.js';
 import { lockedError } from '../store/membership.js';
-import { servingMembers, stillServing, verifiedSnapshot } from './executors.js';
+import { guardVerdict, verifiedSnapshot } from './executors.js';
+import { liveData } from './live-data.js';
 import { CLUSTER_RECOVER, DEFAULT_BUMP_REVISION, type RecoverInput, type RecoveryDeps } from './types.js';
 import { stat } from 'node:fs/promises';
 
@@ -29,6 +31,9 @@ export async function startRecovery(
   env: { ops: Pick<OperationEngine, 'start'>; deps: RecoveryDeps; specs: SpecSource; actor: string; now?: () => number },
 ): Promise<ReturnType<OperationEngine['start']>> {
   if ((req.fromSnapshot === undefined) === (req.fromMember === undefined)) refuse('give exactly one of --from-snapshot ID and --from-member HOST', '/fromSnapshot');
+  if (req.replaceCurrentData && req.fromSnapshot === undefined) {
+    refuse('--replace-current-data goes with --from-snapshot only (--from-member keeps a member\'s data; a cluster that still serves is repaired with ballastctl node replace)', '/replaceCurrentData');
+  }
   const spec = env.specs.current(cluster);
   if (spec === null) throw new BallastError('BALLAST_ERR_NOT_FOUND', `cluster "${cluster}" does not exist (ballastctl cluster list); nothing was started`);
   const etcd = hostsWithRole(spec, 'etcd').map((h) => h.name);
@@ -49,22 +54,26 @@ export async function startRecovery(
     if (!req.confirmForceNewCluster && !req.check) refuse(`--from-member needs --confirm-force-new-cluster: ${FORCE_NEW_CLUSTER_WARNING}`, '/confirmForceNewCluster');
     await requireMemberData(env.deps, req.fromMember, { actor: env.actor, check: req.check });
   }
-  const serving = await servingMembers(env.deps, spec, etcd);
-  if (serving.length > 0 && !req.check) {
-    const err = stillServing(cluster, serving);
-    throw new BallastError(err.code, `${err.message}; nothing was started`);
+  const mode = snapshot === undefined ? 'member' : 'snapshot';
+  const bumpRevision = req.bumpRevision ?? DEFAULT_BUMP_REVISION;
+  const live = await liveData(env.deps, spec, etcd);
+  const verdict = guardVerdict(cluster, live, { mode, bumpRevision, ...(snapshot === undefined ? {} : { snapshot }), ...(req.replaceCurrentData ? { replaceCurrentData: true } : {}) });
+  if ('error' in verdict && !req.check) {
+    const err = verdict.error;
+    throw new BallastError(err.code, `${err.message}; nothing was started`, err.path === undefined ? {} : { path: err.path });
   }
   // A token of its own per recovery: members of the old cluster (a host that was only partitioned,
   // coming back with its old data) compute other member and cluster IDs and can never join it.
   const stamp = (env.now ?? Date.now)().toString(36);
   const input: RecoverInput = {
     spec: spec as unknown as RecoverInput['spec'],
-    mode: snapshot === undefined ? 'member' : 'snapshot',
+    mode,
     ...(snapshot === undefined ? {} : { snapshot }),
     ...(req.fromMember === undefined ? {} : { member: req.fromMember }),
-    bumpRevision: req.bumpRevision ?? DEFAULT_BUMP_REVISION,
+    bumpRevision,
     token: `${etcdClusterToken(spec)}-r${stamp}`.slice(0, 128),
     ...(req.diff ? { diff: true } : {}),
+    ...(req.replaceCurrentData ? { replaceCurrentData: true } : {}),
   };
   return env.ops.start(CLUSTER_RECOVER, input, { actor: env.actor, cluster, check: req.check });
 }

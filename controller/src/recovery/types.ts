@@ -41,6 +41,12 @@ export const RecoverInputSchema = Type.Object(
     /** The restored cluster's initial-cluster token: new, so a member of the old cluster can never join it. */
     token: Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }),
     diff: Type.Optional(Type.Boolean()),
+    /**
+     * mode snapshot: `--replace-current-data` — the guard lets a cluster whose etcd still serves
+     * through and its data is discarded (kept renamed on each host). Recorded here so a resumed
+     * operation, `ballastctl op ID` and the audit trail show it was asked for.
+     */
+    replaceCurrentData: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );

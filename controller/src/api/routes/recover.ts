@@ -45,7 +45,7 @@ export async function recoverRoutes(app: FastifyInstance, deps: RecoverRoutesDep
       const { name } = request.params;
       const b = request.body;
       request.audit.target = name;
-      request.audit.detail = `${b.fromSnapshot !== undefined ? `snapshot ${b.fromSnapshot}` : `member ${b.fromMember ?? '?'}`}${b.check ? ' (check)' : ''}`;
+      request.audit.detail = `${b.fromSnapshot !== undefined ? `snapshot ${b.fromSnapshot}` : `member ${b.fromMember ?? '?'}`}${b.replaceCurrentData ? ', replacing the current data' : ''}${b.check ? ' (check)' : ''}`;
       const doc = await startRecovery(name, b, { ops: deps.ops, deps: deps.recovery, specs: deps.specs, actor: actorOf(request) });
       request.audit.target = doc.id;
       return doc;
