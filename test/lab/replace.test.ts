@@ -312,7 +312,7 @@ spec:
     await lab.exec('host5', ['sh', '-c', `sed -i '/^selfFenceDeadlineSeconds:/d' /etc/ballast/agent.yaml && echo 'selfFenceDeadlineSeconds: ${SELF_FENCE_S}' >> /etc/ballast/agent.yaml && systemctl restart ballast-agent`]);
     await waitUntil(`host5 to advertise a ${SELF_FENCE_S} s self-fence deadline`, async () => {
       const r = await lab.ctl(['host', 'show', 'host5', '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
-      return r.code === 0 && r.stdout.includes(`"deadlineMs":${SELF_FENCE_S * 1000}`) ? true : undefined;
+      return r.code === 0 && new RegExp(`"selfFence":\\{[^}]*"deadlineMs":${SELF_FENCE_S * 1000}\\b`).test(JSON.stringify(JSON.parse(r.stdout))) ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 1000 });
     await lab.waitForHosts(['host5'], (h) => h.connected && h.state === 'healthy', 60_000);
     await lab.ctl(['vip', 'move', '--to', 'host5'], { timeoutMs: 30_000 });
