@@ -30,6 +30,8 @@ export interface FakeSystem {
   uuid: string;
   name: string;
   power_state: 'On' | 'Off';
+  /** PUT the system (JSON) to the config's EXTERNAL_NOTIFICATION_URL at every change, before answering. */
+  external_notifier?: boolean;
 }
 
 /** A running emulator. */
@@ -55,11 +57,12 @@ export interface SushyOptions {
   tls?: { certPem: string; keyPem: string };
   /** Refuse ForceOff and GracefulShutdown (sushy-tools' SUSHY_EMULATOR_DISABLE_POWER_OFF). */
   disablePowerOff?: boolean;
+  /** The fake driver's change notifications go here (systems with `external_notifier`). */
+  notificationUrl?: string;
 }
 
-/** Starts the emulator and waits until its port accepts connections. */
-export async function startSushy(o: SushyOptions): Promise<Sushy> {
-  const port = await freePort();
+/** Writes the emulator's config file into `o.dir` for a listener on 127.0.0.1:`port`; returns its path. */
+export async function writeSushyConfig(o: SushyOptions, port: number): Promise<string> {
   const lines = [
     'import json',
     'SUSHY_EMULATOR_FAKE_DRIVER = True',
@@ -69,6 +72,7 @@ export async function startSushy(o: SushyOptions): Promise<Sushy> {
     `SUSHY_EMULATOR_LISTEN_PORT = ${port}`,
   ];
   if (o.disablePowerOff === true) lines.push('SUSHY_EMULATOR_DISABLE_POWER_OFF = True');
+  if (o.notificationUrl !== undefined) lines.push(`EXTERNAL_NOTIFICATION_URL = ${JSON.stringify(o.notificationUrl)}`);
   if (o.auth !== undefined) {
     const users = join(o.dir, 'htpasswd');
     await writeFile(users, `${o.auth.username}:${bcrypt(o.auth.password)}\n`, { mode: 0o600 });
@@ -81,6 +85,13 @@ export async function startSushy(o: SushyOptions): Promise<Sushy> {
   }
   const config = join(o.dir, 'emulator.conf');
   await writeFile(config, `${lines.join('\n')}\n`);
+  return config;
+}
+
+/** Starts the emulator and waits until its port accepts connections. */
+export async function startSushy(o: SushyOptions): Promise<Sushy> {
+  const port = await freePort();
+  const config = await writeSushyConfig(o, port);
   const child = spawn(SUSHY_EMULATOR, ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {

@@ -2,33 +2,40 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationDocument, OperationListItem } from '../../shared/src/ops-api.js';
-import { explainOp, opWithControllerKills, settleOp } from './support-ops.js';
+import { explainOp, opDoc, opWithControllerKills, settleOp } from './support-ops.js';
+import { type LabBmc, startLabBmc } from './support-redfish.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { type KubeLab, kubeSkipReason, setupKubeLab } from './support-kube.js';
-import { etcdView, moveEtcdLeader, nodesViaVip, powerCut, reshapeClusterFile, vipHolders, writeLabFenceAgent } from './support-replace.js';
+import { etcdView, moveEtcdLeader, nodesViaVip, powerCut, reshapeClusterFile, vipHolders, writeLabFenceScript, writeLabFencing } from './support-replace.js';
 import { sleep, waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
 
-// Issue 12's lab proof on real Kubernetes v1.36.3 (the cluster of kubernetes.test.ts): six lab
-// hosts — host1..3 etcd + control plane, host4 a worker, host5 a spare for `node replace`, host6
-// the spare of the cluster's `autoReplace` policy. One cluster, the cases in order:
+// Issue 12's lab proof on real Kubernetes v1.36.3 (the cluster of kubernetes.test.ts): seven lab
+// hosts — host1..3 etcd + control plane, host4 a worker, host5 and host7 spares for `node
+// replace`, host6 the spare of the cluster's `autoReplace` policy. One cluster, the cases in order:
 //   1. create; 2. replace the ONLINE control plane host2 by host5 (real drain with a PDB, real
 //   `kubeadm join --control-plane`) with the controller SIGKILLed twice at random steps;
 //   3. power-cut host1 — the init node, made VIP holder and etcd leader — and a refused second
-//   replacement (quorum guard); the policy replaces host1 by host6; 4. host1 powered on again
-//   stays out. In CI (npm test); ~7.6 min on this 2-core VM (README "Performance").
+//   replacement (quorum guard); the policy replaces host1 by host6, fencing host1 through a Redfish
+//   BMC that is not ours (sushy-tools) wired to the lab's power switch; 4. host1 powered on again
+//   stays out; 5. host5, partitioned, has NO fence agent: it fences itself, the replacement by host7
+//   waits out its deadline, and healed it stays out. In CI (npm test); ~11 min on this 2-core VM
+//   (README "Performance").
 const skipReason = labSkipReason('node replacement lab tests') ?? kubeSkipReason('node replacement lab tests');
 const { figures, figure } = figureRecorder();
 
-const HOSTS = ['host1', 'host2', 'host3', 'host4', 'host5', 'host6'];
+const HOSTS = ['host1', 'host2', 'host3', 'host4', 'host5', 'host6', 'host7'];
 const MEMBERS = ['host1', 'host2', 'host3', 'host4'];
 /** `autoReplace.after`: short, for the lab (5m by default). */
 const AFTER = '10s';
+/** host5's `selfFenceDeadlineSeconds` in case 5: short, for the lab (60 by default). */
+const SELF_FENCE_S = 15;
 
 describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1.36 (online replace with a PDB, dead init node + VIP holder + etcd leader replaced automatically, refusal)', () => {
   let env: KubeLab;
   let lab: Lab;
+  let bmc: LabBmc | undefined;
   let kubeconfig: string;
   let cps = ['host1', 'host2', 'host3'];
 
@@ -83,10 +90,13 @@ describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1
     env = await setupKubeLab({ hosts: HOSTS.length, controlPlane: 3, log });
     lab = env.lab;
     kubeconfig = join(env.work, 'admin.conf');
-    // host5 and host6 stay outside the cluster (spares); the policy may use host6 only.
+    // host5..7 stay outside the cluster (spares); the policy may use host6 only.
     reshapeClusterFile(env.clusterFile, MEMBERS, { autoReplace: { after: AFTER, spares: ['host6'] } });
-    // The lab's power switch as every member's fence agent; fencing.yaml is read at controller start.
-    writeLabFenceAgent(lab, env.work, MEMBERS);
+    // Fence agents (fencing.yaml, read at controller start): host1 a Redfish BMC (sushy-tools) whose
+    // ForceOff reaches the lab's power switch; host2..4 the switch as a command; host5..7 none.
+    const script = writeLabFenceScript(lab, env.work);
+    bmc = await startLabBmc(lab, env.work, ['host1'], script);
+    writeLabFencing(lab, script, ['host2', 'host3', 'host4'], { host1: bmc.agentFor('host1') });
     await lab.stopController();
     await lab.startController();
     await lab.waitForHosts(HOSTS, (h) => h.connected && h.state === 'healthy', 60_000);
@@ -96,6 +106,7 @@ describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1
   afterAll(async () => {
     try {
       if (lab) await lab.saveJournals(join(lab.state.dir, 'logs'), HOSTS, ['ballast-agent', 'kubelet', 'etcd', 'containerd']).catch(() => {});
+      await bmc?.stop();
       if (process.env.BALLAST_LAB_KEEP !== '1') await env?.teardown();
     } finally {
       console.log(`\nNODE REPLACEMENT LAB FIGURES\n${figures.map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
@@ -262,7 +273,12 @@ spec:
     const keys = done.steps.map((s) => s.key);
     expect(keys).toContain('old/fence');
     expect(keys).not.toContain('old/reset');
-    console.log(`fence: ${done.steps.find((s) => s.key === 'old/fence')?.message}`);
+    // Fenced through the Redfish BMC: ForceOff, PowerState polled to Off — and the BMC's Off went through the lab's power switch.
+    const fence = done.steps.find((s) => s.key === 'old/fence');
+    console.log(`fence: ${fence?.message}\nlab BMC → power switch: ${JSON.stringify(bmc?.calls())}`);
+    expect(fence?.message ?? '').toMatch(/redfish/i);
+    expect(bmc?.calls().filter((c) => c.host === 'host1' && c.code === 0)).toHaveLength(1);
+    if (fence?.startedAt && fence.endedAt) figure('  step old/fence (Redfish ForceOff → PowerState Off through sushy-tools and the lab switch)', secs(Date.parse(fence.endedAt) - Date.parse(fence.startedAt)));
     cps = ['host3', 'host5', 'host6'];
     await waitNodes(['host3', 'host4', 'host5', 'host6'], 60_000);
     console.log(`$ kubectl get nodes -o wide (through the VIP ${KUBE_VIP})\n${await kc(['get', 'nodes', '-o', 'wide'])}`);
@@ -289,5 +305,70 @@ spec:
     await waitNodes(['host3', 'host4', 'host5', 'host6'], 30_000);
     await expectVoters(cps);
     expect((await lab.hosts()).map((h) => h.name)).not.toContain('host1');
+  });
+
+  it(`5. host5 partitioned, with NO fence agent: it fences itself after ${SELF_FENCE_S} s; the replacement by host7 waits out its deadline; healed, host5 stays out`, async () => {
+    // host5 (a control plane and etcd member since case 2) gets a short self-fence deadline and the VIP.
+    await lab.exec('host5', ['sh', '-c', `sed -i '/^selfFenceDeadlineSeconds:/d' /etc/ballast/agent.yaml && echo 'selfFenceDeadlineSeconds: ${SELF_FENCE_S}' >> /etc/ballast/agent.yaml && systemctl restart ballast-agent`]);
+    await waitUntil(`host5 to advertise a ${SELF_FENCE_S} s self-fence deadline`, async () => {
+      const r = await lab.ctl(['host', 'show', 'host5', '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
+      return r.code === 0 && new RegExp(`"selfFence":\\{[^}]*"deadlineMs":${SELF_FENCE_S * 1000}\\b`).test(JSON.stringify(JSON.parse(r.stdout))) ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    await lab.waitForHosts(['host5'], (h) => h.connected && h.state === 'healthy', 60_000);
+    await lab.ctl(['vip', 'move', '--to', 'host5'], { timeoutMs: 30_000 });
+    await waitUntil('host5 to hold the VIP', async () => ((await vipHolders(lab, cps)).join() === 'host5' ? true : undefined), { timeoutMs: 20_000, intervalMs: 500 });
+
+    const t0 = Date.now();
+    await lab.partition('host5');
+    await lab.waitForHosts(['host5'], (h) => h.state === 'unreachable', 120_000);
+    figure('partition of host5 → controller marks it unreachable', secs(Date.now() - t0));
+    const started = await lab.ctlJson<OperationDocument>(['node', 'replace', 'host5', '--with', 'host7', '--yes', '--no-follow', '-o', 'json'], { timeoutMs: 60_000 });
+    // The agent fences itself (no controller, and its member is in the minority): marker, no kubelet, etcd or control plane, no VIP.
+    const fencedAt = await waitUntil('host5 to fence itself', async () => {
+      const r = await lab.exec('host5', ['test', '-e', '/etc/ballast/self-fenced'], { allowFail: true });
+      return r.code === 0 ? Date.now() : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 500 });
+    figure(`partition of host5 → it fenced itself (deadline ${SELF_FENCE_S} s)`, secs(fencedAt - t0));
+    await waitUntil('host5 to have stopped kubelet, etcd and its control plane', async () => {
+      const r = await lab.exec('host5', ['sh', '-c', 'pgrep -l "kube-apiserver|kube-controller|kube-scheduler|kubelet|etcd" || true']);
+      return r.stdout.trim() === '' ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    expect(await vipHolders(lab, ['host5'])).toEqual([]);
+    // The controller is not early: the fence step is still waiting when the host has just fenced itself.
+    const mid = await opDoc(lab, started.id);
+    const midFence = mid?.steps.find((x) => x.key === 'old/fence');
+    console.log(`when host5 had fenced itself: old/fence ${midFence?.state}: ${midFence?.message ?? ''}`);
+    expect(midFence?.endedAt ?? null).toBeNull();
+
+    const done = await settleOp(lab, started.id, 900_000);
+    expect(done.state, explainOp(done)).toBe('succeeded');
+    const fence = done.steps.find((x) => x.key === 'old/fence');
+    console.log(`fence: ${fence?.message}`);
+    expect(fence?.message ?? '').toMatch(/counts as fenced \(no fence agent; it fences itself\)/);
+    expect(Date.parse(fence?.endedAt ?? '')).toBeGreaterThan(fencedAt);
+    figure('partition of host5 → the controller counts it fenced (old/fence ended)', secs(Date.parse(fence?.endedAt ?? '') - t0));
+    const ready = stepEnd(done, 'verify/node');
+    figure('node replace host5 → host7 (self-fenced): op start → new control plane Ready', secs(ready - Date.parse(done.createdAt)));
+    figure('partition of host5 → host7 Ready (verify/node)', secs(ready - t0));
+    cps = ['host3', 'host6', 'host7'];
+    await waitNodes(['host3', 'host4', 'host6', 'host7'], 60_000);
+    await expectVoters(cps);
+    expect(await vipHolders(lab, cps)).toHaveLength(1);
+
+    // Healed: the controller refuses it (taken out); it stands down for good instead of un-fencing.
+    const t1 = Date.now();
+    await lab.heal('host5');
+    await waitUntil('host5 to stand down for good', async () => {
+      const r = await lab.exec('host5', ['test', '-e', '/etc/ballast/taken-out'], { allowFail: true });
+      return r.code === 0 ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    figure('host5 healed → stood down (taken-out marker)', secs(Date.now() - t1));
+    await sleep(15_000);
+    const procs = await lab.exec('host5', ['sh', '-c', 'pgrep -l "kube-apiserver|kube-controller|kube-scheduler|kubelet|etcd" || true']);
+    expect(procs.stdout.trim(), 'processes on host5').toBe('');
+    expect(await vipHolders(lab, [...cps, 'host5'])).toHaveLength(1);
+    await waitNodes(['host3', 'host4', 'host6', 'host7'], 30_000);
+    await expectVoters(cps);
+    expect((await lab.hosts()).map((h) => h.name)).not.toContain('host5');
   });
 });

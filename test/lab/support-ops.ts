@@ -13,7 +13,7 @@ export const explainOp = (doc: OperationDocument): string =>
   `${doc.id} ${doc.state}: ${doc.error === null ? '' : `${doc.error.code} at ${doc.error.stepKey} on ${doc.error.host ?? '-'}: ${doc.error.message}`}`;
 
 /** The operation's document (undefined while ballastctl cannot answer: a restarting controller). */
-async function opDoc(lab: Lab, id: string): Promise<OperationDocument | undefined> {
+export async function opDoc(lab: Lab, id: string): Promise<OperationDocument | undefined> {
   const r = await lab.ctl(['op', id, '-o', 'json'], { allowFail: true, timeoutMs: 15_000 });
   if (r.code !== 0 && r.stdout.trim() === '') return undefined;
   return JSON.parse(r.stdout) as OperationDocument;

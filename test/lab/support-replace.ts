@@ -105,8 +105,9 @@ export async function powerCut(lab: Lab, name: string): Promise<void> {
  * The lab's power switch as a fence agent: a script the controller runs (`kind: command`) that
  * cuts the host's power if it is on (SIGKILL of its PID 1, waited for) and exits 0 only once the
  * host's container is gone — what an IPMI `chassis power off` + status check does on metal.
+ * Returns the script's path; `others` are more fencing.yaml entries (a Redfish BMC's, support-redfish.ts).
  */
-export function writeLabFenceAgent(lab: Lab, work: string, hosts: readonly string[]): void {
+export function writeLabFenceScript(lab: Lab, work: string): string {
   const script = join(work, 'lab-fence.mjs');
   writeFileSync(
     script,
@@ -130,7 +131,12 @@ console.log(host + ' is powered off (lab power switch)');
 `,
   );
   chmodSync(script, 0o700);
-  const config = { hosts: Object.fromEntries(hosts.map((h) => [h, { kind: 'command', argv: [process.execPath, script], timeoutMs: 30_000 }])) };
+  return script;
+}
+
+/** fencing.yaml (read at controller start): the lab's power switch for `hosts` ({@link writeLabFenceScript}), plus `others`. */
+export function writeLabFencing(lab: Lab, script: string, hosts: readonly string[], others: Record<string, unknown> = {}): void {
+  const config = { hosts: { ...Object.fromEntries(hosts.map((h) => [h, { kind: 'command', argv: [process.execPath, script], timeoutMs: 30_000 }])), ...others } };
   writeFileSync(join(lab.state.controllerDataDir, 'fencing.yaml'), stringify(config));
 }
 
@@ -139,4 +145,9 @@ export function reshapeClusterFile(file: string, members: readonly string[], ext
   const doc = parse(readFileSync(file, 'utf8')) as { hosts: Array<{ name: string }> } & Record<string, unknown>;
   doc.hosts = doc.hosts.filter((h) => members.includes(h.name));
   writeFileSync(file, stringify({ ...doc, ...extra }));
+}
+
+/** The lab's power switch as every one of `hosts`' fence agent (fencing.yaml; read at controller start). */
+export function writeLabFenceAgent(lab: Lab, work: string, hosts: readonly string[]): void {
+  writeLabFencing(lab, writeLabFenceScript(lab, work), hosts);
 }

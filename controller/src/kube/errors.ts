@@ -70,6 +70,12 @@ const REASON_FOR_CODE: Record<number, string> = {
 
 /** Statuses that mean "the server is not able to answer now" rather than "no". */
 const UNAVAILABLE_STATUSES = new Set([429, 502, 503, 504]);
+/**
+ * A 500 whose message is kube-apiserver's storage (etcd) not answering for now — seen through the
+ * VIP right after an etcd member died: `rpc error: code = Unavailable desc = keepalive ping failed
+ * to receive ACK within timeout` until its client moves to another member. Not a "no": worth retrying.
+ */
+const STORAGE_UNAVAILABLE = /rpc error: code = (Unavailable|DeadlineExceeded)|etcdserver: (request timed out|leader changed|no leader|too many requests)|context deadline exceeded/;
 
 /** The HTTP status answered, or undefined when the request got no answer. */
 export function httpStatusOf(err: unknown): number | undefined {
@@ -86,7 +92,8 @@ export function toKubeError(err: unknown, what: string, timeoutMs: number): Kube
     const status = Number(err.code);
     const s = statusOf(err.body);
     const reason = s.reason ?? REASON_FOR_CODE[status] ?? `HTTP ${status}`;
-    const code = UNAVAILABLE_STATUSES.has(status) ? 'BALLAST_ERR_KUBE_UNAVAILABLE' : 'BALLAST_ERR_KUBE_REFUSED';
+    const storage = status === 500 && STORAGE_UNAVAILABLE.test(s.message ?? '');
+    const code = UNAVAILABLE_STATUSES.has(status) || storage ? 'BALLAST_ERR_KUBE_UNAVAILABLE' : 'BALLAST_ERR_KUBE_REFUSED';
     return new KubeApiError(code, `failed to ${what}: ${status} ${reason}${s.message === undefined ? '' : `: ${s.message}`}`, { cause: err, status, reason });
   }
   const e = err as { name?: unknown; code?: unknown; type?: unknown; errno?: unknown };

@@ -13,7 +13,7 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 import { type KubeApiOptions, kubeConfigOf } from './client.js';
-import { KubeApiError, statusOf, toKubeError } from './errors.js';
+import { KubeApiError, type KubeErrorCode, statusOf, toKubeError } from './errors.js';
 
 /** A taint as the Node spec holds it. */
 export interface Taint {
@@ -58,17 +58,53 @@ export interface KubeNodeOps {
 
 const CALL_TIMEOUT_MS = 15_000;
 const MAX_BODY = 8 * 1024 * 1024;
+/** Pauses before the retries of a call that met a transient failure (see {@link createKubeNodeOps}). */
+export const KUBE_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/** No new attempt once a call has been at it this long. */
+const RETRY_BUDGET_MS = 30_000;
 
-/** Builds the port over HTTPS; throws BALLAST_ERR_VALIDATION for bad options. */
-export function createKubeNodeOps(options: KubeApiOptions): KubeNodeOps {
+/** Options of {@link createKubeNodeOps} beyond the API server's. */
+export interface KubeNodeOpsTuning {
+  /** Default {@link KUBE_RETRY_DELAYS_MS}; tests shorten them. */
+  retryDelaysMs?: readonly number[];
+}
+
+/**
+ * Builds the port over HTTPS; throws BALLAST_ERR_VALIDATION for bad options. A call that gets no
+ * answer, a 502/503/504, or a 500 that is the API server's etcd not answering for now
+ * (errors.ts) is tried again after a pause, for up to {@link RETRY_BUDGET_MS}: right after a control
+ * plane dies — exactly when node replacement runs — the API server behind the VIP answers so for a
+ * few seconds. Every call here is safe to repeat (a patch, a delete whose 404 is handled, an
+ * eviction, an update guarded by its resourceVersion). A 429 is not retried here: from an eviction
+ * it is a PodDisruptionBudget's answer, which the drain handles.
+ */
+export function createKubeNodeOps(options: KubeApiOptions, tuning: KubeNodeOpsTuning = {}): KubeNodeOps {
   const kc = kubeConfigOf(options);
-  const call = async (what: string, method: string, path: string, body?: unknown, contentType = 'application/json') => {
+  const delays = tuning.retryDelaysMs ?? KUBE_RETRY_DELAYS_MS;
+  const once = async (what: string, method: string, path: string, body: unknown, contentType: string) => {
     try {
       const res = await rawJson(kc, `${options.server}${path}`, { method, body, contentType, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
       if (res.status >= 400) throw new ApiException(res.status, what, res.text, {});
       return res;
     } catch (err) {
       throw toKubeError(err, what, CALL_TIMEOUT_MS);
+    }
+  };
+  const call = async (what: string, method: string, path: string, body?: unknown, contentType = 'application/json') => {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await once(what, method, path, body, contentType);
+      } catch (err) {
+        const transient = err instanceof KubeApiError && err.code === 'BALLAST_ERR_KUBE_UNAVAILABLE' && err.status !== 429;
+        const delay = delays[attempt];
+        if (!transient || delay === undefined || Date.now() - started + delay > RETRY_BUDGET_MS) {
+          if (attempt === 0 || !(err instanceof KubeApiError)) throw err;
+          const tried = `tried ${attempt + 1} times in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+          throw new KubeApiError(err.code as KubeErrorCode, `${err.message} (${tried})`, { cause: err, status: err.status, reason: err.reason });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   };
   const status = (err: unknown) => (err instanceof KubeApiError ? err.status : undefined);
