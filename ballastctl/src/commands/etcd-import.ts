@@ -31,7 +31,7 @@ export function importText(r: SnapshotImportResult): string {
       ? `snapshot ${s.id} (cluster ${s.cluster}) was already imported from the same file; nothing changed\n`
       : `imported snapshot ${s.id} (cluster ${s.cluster}): ${formatBytes(s.size)} database, revision ${s.revision}, ${s.totalKeys} keys, taken ${formatTime(s.createdAt)} on member ${s.member}; verified (every segment, sha256 ${s.sha256.slice(0, 12)}…)\n`;
   const pki = `PKI: ${r.pki.imported.length} item(s) imported, ${r.pki.same.length} already stored${r.pki.kept.length === 0 ? '' : `, ${r.pki.kept.length} leaf item(s) kept as stored (${r.pki.kept.join(', ')})`}\n`;
-  return `${head}${pki}next: ballastctl cluster recover ${s.cluster} --from-snapshot ${s.id} --check\n`;
+  return `${head}${pki}next: ballastctl cluster recover ${s.cluster} --from-snapshot ${s.id} --check\n  (on new hosts, after \`cluster create\` there: add --replace-current-data; README "Onto new hosts")\n`;
 }
 
 /** Registers `etcd snapshot import` under `snap`. */
