@@ -1,6 +1,6 @@
 /**
- * Streams a local file as a request body to the controller (`etcd snapshot import`; the same
- * shape as `artifacts import`, which predates it): never read into memory, progress on stderr for
+ * Streams a local file as a request body to the controller (`etcd snapshot import`, `artifacts
+ * import`): never read into memory, progress on stderr for
  * large files (rewritten in place on a terminal, quarters otherwise), the answer validated against
  * its schema, a coded error printed as the API client prints it.
  */
@@ -32,6 +32,8 @@ export interface UploadFileOptions<S extends TSchema> {
   /** Printed once the last byte is sent, e.g. "the controller is verifying the snapshot". */
   afterUpload: string;
   timeoutMs: number;
+  /** What the file is, for messages ("bundle"); default "file". */
+  what?: string;
 }
 
 /** Size of `file`, or a usage error saying why it cannot be read. */
@@ -49,7 +51,7 @@ export async function fileSize(file: string, what: string): Promise<number> {
 /** See the file comment. */
 export async function uploadFile<S extends TSchema>(ctx: CliContext, command: Command, opts: UploadFileOptions<S>): Promise<Static<S>> {
   const { config, server } = ctx.config(command);
-  const size = await fileSize(opts.file, 'file');
+  const size = await fileSize(opts.file, opts.what ?? 'file');
   const base = server.href.replace(/\/+$/, '');
   const url = new URL(`${base}${opts.path}`);
   const headers = {
@@ -60,7 +62,7 @@ export async function uploadFile<S extends TSchema>(ctx: CliContext, command: Co
     'user-agent': `ballastctl/${ctlVersion()}`,
   };
   const req = url.protocol === 'https:' ? https.request(url, { method: 'POST', headers, ca: config.caCert }) : http.request(url, { method: 'POST', headers });
-  req.setTimeout(opts.timeoutMs, () => req.destroy(new CtlError(`controller ${base} did not answer within ${opts.timeoutMs / 60_000} minutes`, EXIT_FAILURE)));
+  req.setTimeout(opts.timeoutMs, () => req.destroy(new CtlError(`controller ${base} did not answer the upload of ${opts.file} within ${opts.timeoutMs / 60_000} minutes`, EXIT_FAILURE)));
   const onAbort = () => req.destroy(new AbortedError());
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const response = new Promise<http.IncomingMessage>((resolve, reject) => {

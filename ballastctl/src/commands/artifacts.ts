@@ -4,14 +4,6 @@
  * bundle tarball (it may be gigabytes) straight from disk to the controller, with progress on
  * stderr; the controller verifies every file before any of it is imported.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import { basename } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Command } from 'commander';
 import {
   type ArtifactImportResponse,
@@ -20,21 +12,16 @@ import {
   ArtifactListResponseSchema,
 } from '../../../shared/src/artifacts-api.js';
 import type { CliContext } from '../context.js';
-import { AbortedError, apiError, CtlError, EXIT_FAILURE, usageError } from '../errors.js';
 import { type Cell, formatBytes, formatTable, relative } from '../format.js';
-import { networkError } from '../net-errors.js';
 import { formatDocument, outputOption } from '../output.js';
-import { ctlVersion } from '../version.js';
 import { registerBundle } from './artifacts-bundle.js';
 import { readCatalogue } from './catalogue-file.js';
 import { registerArtifactSigning } from './artifacts-signing.js';
 import { withExamples } from './common.js';
+import { uploadFile } from '../upload-file.js';
 
-/** Uploads at least this large show progress. */
-const PROGRESS_FROM_BYTES = 8 * 1024 * 1024;
 /** Verifying a 2 GiB bundle and downloading a catalogue take a while; the controller answers at the end. */
 const LONG_TIMEOUT_MS = 60 * 60_000;
-const checkImport = TypeCompiler.Compile(ArtifactImportResponseSchema);
 
 /** The mirror as a table: one row per artifact. */
 export function artifactTable(items: readonly ArtifactInfo[], now: number): string {
@@ -115,104 +102,6 @@ export function registerArtifacts(program: Command, ctx: CliContext): void {
 }
 
 /** Streams `file` to POST /v1/artifacts/import and returns the validated answer. */
-async function uploadBundle(ctx: CliContext, command: Command, file: string): Promise<ArtifactImportResponse> {
-  const { config, server } = ctx.config(command);
-  let size: number;
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw usageError(`${file} is not a file`);
-    size = info.size;
-  } catch (err) {
-    if (err instanceof CtlError) throw err;
-    throw usageError(`cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  const url = new URL(server.href);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/artifacts/import`;
-  const origin = server.href.replace(/\/+$/, '');
-  const headers = {
-    accept: 'application/json',
-    authorization: `Bearer ${config.token}`,
-    'content-type': 'application/octet-stream',
-    'content-length': size,
-    'user-agent': `ballastctl/${ctlVersion()}`,
-  };
-  const req = url.protocol === 'https:' ? https.request(url, { method: 'POST', headers, ca: config.caCert }) : http.request(url, { method: 'POST', headers });
-  req.setTimeout(LONG_TIMEOUT_MS, () => req.destroy(new CtlError(`controller ${origin} did not answer the import within ${LONG_TIMEOUT_MS / 60_000} minutes`, EXIT_FAILURE)));
-  const onAbort = () => req.destroy(new AbortedError());
-  ctx.signal?.addEventListener('abort', onAbort, { once: true });
-  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-    req.on('response', resolve);
-    req.on('error', reject);
-  });
-  try {
-    const upload = createReadStream(file);
-    // A failed upload also fails the request, so its error surfaces through `response` below.
-    void pipeline(upload, progressMeter(ctx, basename(file), size), req).catch(() => undefined);
-    const res = await response;
-    const text = await readBody(res);
-    upload.destroy(); // after an early answer (401, 413 …) the rest of the file is not wanted
-    return decodeAnswer(res.statusCode ?? 0, text, origin);
-  } catch (err) {
-    if (err instanceof CtlError || err instanceof AbortedError) throw err;
-    throw networkError(err, origin);
-  } finally {
-    ctx.signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/** Counts bytes; on large uploads prints progress to stderr (rewritten in place on a terminal). */
-function progressMeter(ctx: CliContext, name: string, total: number): Transform {
-  const tty = ctx.io.stderr.isTTY === true;
-  let sent = 0;
-  let lastAt = 0;
-  let lastQuarter = 0;
-  const show = total >= PROGRESS_FROM_BYTES;
-  const line = () => `uploading ${name}: ${Math.floor((sent / total) * 100)}% (${formatBytes(sent)} of ${formatBytes(total)})`;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      sent += chunk.length;
-      if (show && tty && Date.now() - lastAt > 250) {
-        lastAt = Date.now();
-        ctx.io.stderr.write(`\r${line()}`);
-      } else if (show && !tty && Math.floor((sent / total) * 4) > lastQuarter) {
-        lastQuarter = Math.floor((sent / total) * 4);
-        ctx.note(line());
-      }
-      done(null, chunk);
-    },
-    flush(done) {
-      if (show) ctx.io.stderr.write(`${tty ? `\r${line()}\n` : ''}uploaded; the controller is verifying the bundle\n`);
-      done();
-    },
-  });
-}
-
-function readBody(res: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (d: string) => {
-      if (text.length < 4 * 1024 * 1024) text += d;
-    });
-    res.on('end', () => resolve(text));
-    res.on('error', reject);
-  });
-}
-
-/** The import answer, or the controller's coded error as one line (same wording as the API client). */
-function decodeAnswer(status: number, text: string, origin: string): ArtifactImportResponse {
-  let body: unknown;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    body = undefined;
-  }
-  if (status >= 200 && status < 300) {
-    if (checkImport.Check(body)) return body;
-    throw new CtlError(`unexpected response from controller ${origin} to POST /v1/artifacts/import: it does not match the API schema`, EXIT_FAILURE);
-  }
-  const err = (body ?? {}) as { code?: unknown; message?: unknown };
-  const code = typeof err.code === 'string' ? err.code : `HTTP_${status}`;
-  const message = typeof err.message === 'string' ? err.message : text.trim().slice(0, 200) || (http.STATUS_CODES[status] ?? 'no message');
-  throw apiError({ server: origin, status, code, message });
+function uploadBundle(ctx: CliContext, command: Command, file: string): Promise<ArtifactImportResponse> {
+  return uploadFile(ctx, command, { file, what: 'bundle', path: '/v1/artifacts/import', schema: ArtifactImportResponseSchema, afterUpload: 'the controller is verifying the bundle', timeoutMs: LONG_TIMEOUT_MS });
 }
