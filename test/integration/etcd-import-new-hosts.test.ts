@@ -13,16 +13,12 @@
  * keys, at a bumped revision, to the old kube-apiserver's etcd client certificate. A corrupted
  * import is refused and never offered for restore; a stored file changed afterwards is refused too.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../../agent/src/etcd/client.js';
-import { createExec } from '../../agent/src/host/exec.js';
-import type { SnapshotSource as AgentSnapshotSource } from '../../agent/src/tasks/module.js';
-import { createModuleRegistry } from '../../agent/src/tasks/registry.js';
-import { rejection, testContext } from '../../agent/src/tasks/testing.js';
+import { rejection, } from '../../agent/src/tasks/testing.js';
 import { ClusterPki } from '../../controller/src/pki/cluster-pki.js';
 import { etcdMemberTls } from '../../controller/src/pki/cluster-pki-files.js';
 import { guardVerdict } from '../../controller/src/recovery/executors.js';
@@ -31,7 +27,8 @@ import { recoverySnapshotSource } from '../../controller/src/recovery/snapshot-a
 import { snapshotSource } from '../../controller/src/snapshots/source.js';
 import { createEtcdClient as createControllerEtcdClient } from '../../shared/src/etcd/client.js';
 import { silentLogger } from '../../shared/src/log.js';
-import { clientUrl, etcd35Available, LoopbackEtcd, peerUrl } from './etcd-loopback.js';
+import { clientUrl, etcd35Available, LoopbackEtcd, } from './etcd-loopback.js';
+import { restoreAndStartMembers } from './etcd-restore-support.js';
 import { tempDir } from './harness.js';
 import { type NewController, newController, type OldWorld, oldWorld, pkiInputs } from './snapshot-import-support.js';
 
@@ -114,32 +111,7 @@ describe.skipIf(!etcd35Available())('all hosts lost: ballastctl etcd snapshot im
     // The operation's etcd/stop step: systemctl stop sends SIGTERM.
     for (const n of NEW) await e.stop(n);
 
-    const registry = createModuleRegistry();
-    const source: AgentSnapshotSource = { openSnapshot: async () => ({ stream: Readable.from(createReadStream(opened.dbPath)), size: null }) };
-    const snapshot = { cluster: 'lab', id: old.record.id, sha256: opened.sha256, size: old.record.size };
-    for (const n of NEW) {
-      const out = await registry.run(
-        'etcd_restore',
-        {
-          action: 'restore',
-          restoreId: 'op-import-new-hosts',
-          name: n,
-          initialCluster: e.initialCluster(NEW),
-          peerUrls: [peerUrl(e.member(n))],
-          initialClusterToken: 'ballast-lab-r1',
-          snapshot,
-          bumpRevision: BUMP,
-          endpoints: [clientUrl(e.member(n))],
-          timeoutMs: 120_000,
-        },
-        testContext(e.member(n).root, { exec: createExec(), snapshots: source }),
-      );
-      expect(out.changed).toBe(true);
-    }
-    for (const n of NEW) e.start(n, NEW, 'new');
-    for (const n of NEW) await e.waitLeader(n);
-    const members = await e.client().memberList();
-    expect(members.map((m) => `${m.name}:${m.isLearner ? 'learner' : 'voter'}`).sort()).toEqual(NEW.map((n) => `${n}:voter`));
+    await restoreAndStartMembers(e, NEW, { dbPath: opened.dbPath, snapshot: { cluster: 'lab', id: old.record.id, sha256: opened.sha256, size: old.record.size }, restoreId: 'op-import-new-hosts', bumpRevision: BUMP });
     const oldClient = createEtcdClient({ endpoints: NEW.map((n) => clientUrl(e.member(n))), tls: { ca: pki.etcdCa.certPem, cert: old.pki.apiserverEtcdClient.certPem, key: old.pki.apiserverEtcdClient.keyPem }, timeoutMs: 3000 });
     const range = (await oldClient.post('/v3/kv/range', { key: Buffer.from('/registry/namespaces/before').toString('base64') }, { idempotent: true })) as { header?: { revision?: string }; kvs?: { value?: string }[] };
     expect(Buffer.from(range.kvs?.[0]?.value ?? '', 'base64').toString()).toBe('v1');

@@ -15,15 +15,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../../agent/src/etcd/client.js';
-import { createExec } from '../../agent/src/host/exec.js';
-import type { SnapshotSource } from '../../agent/src/tasks/module.js';
-import { createModuleRegistry } from '../../agent/src/tasks/registry.js';
-import { rejection, testContext } from '../../agent/src/tasks/testing.js';
+import { rejection, } from '../../agent/src/tasks/testing.js';
 import { importBundlePki, openBundleFile } from '../../controller/src/recovery/bundle-restore.js';
 import { ClusterPki, type ClusterPkiBundle } from '../../controller/src/pki/cluster-pki.js';
 import { etcdMemberTls } from '../../controller/src/pki/cluster-pki-files.js';
@@ -33,7 +29,8 @@ import { SealWriter } from '../../controller/src/snapshots/sealed-v2.js';
 import { openStore } from '../../controller/src/store/store.js';
 import { hashFile } from '../../shared/src/hashing.js';
 import { silentLogger } from '../../shared/src/log.js';
-import { clientUrl, etcd35Available, LoopbackEtcd, peerUrl } from './etcd-loopback.js';
+import { clientUrl, etcd35Available, LoopbackEtcd, } from './etcd-loopback.js';
+import { restoreAndStartMembers } from './etcd-restore-support.js';
 import { tempDir } from './harness.js';
 
 const NEW = ['new-1', 'new-2', 'new-3'];
@@ -129,32 +126,7 @@ describe.skipIf(!etcd35Available())('restore onto new hosts from the sealed bund
 
       etcd = await LoopbackEtcd.create(join(dir.path, 'new'), NEW, etcdMemberTls(pki, NEW[0] as string));
       const e = etcd;
-      const registry = createModuleRegistry();
-      const source: SnapshotSource = { openSnapshot: async () => ({ stream: Readable.from(createReadStream(opened.dbPath)), size: null }) };
-      const snapshot = { cluster: 'lab', id: 'snap-1', sha256: opened.dbSha256, size: opened.dbSize };
-      for (const n of NEW) {
-        const out = await registry.run(
-          'etcd_restore',
-          {
-            action: 'restore',
-            restoreId: 'op-new-hosts',
-            name: n,
-            initialCluster: e.initialCluster(NEW),
-            peerUrls: [peerUrl(e.member(n))],
-            initialClusterToken: 'ballast-lab-r1',
-            snapshot,
-            bumpRevision: BUMP,
-            endpoints: [clientUrl(e.member(n))],
-            timeoutMs: 120_000,
-          },
-          testContext(e.member(n).root, { exec: createExec(), snapshots: source }),
-        );
-        expect(out.changed).toBe(true);
-      }
-      for (const n of NEW) e.start(n, NEW, 'new');
-      for (const n of NEW) await e.waitLeader(n);
-      const members = await e.client().memberList();
-      expect(members.map((m) => `${m.name}:${m.isLearner ? 'learner' : 'voter'}`).sort()).toEqual(NEW.map((n) => `${n}:voter`));
+      await restoreAndStartMembers(e, NEW, { dbPath: opened.dbPath, snapshot: { cluster: 'lab', id: 'snap-1', sha256: opened.dbSha256, size: opened.dbSize }, restoreId: 'op-new-hosts', bumpRevision: BUMP });
 
       // The old kube-apiserver's certificate, issued before the disaster by the bundle's CA.
       const oldClient = createEtcdClient({ endpoints: NEW.map((n) => clientUrl(e.member(n))), tls: { ca: pki.etcdCa.certPem, cert: oldApiserverClient.certPem, key: oldApiserverClient.keyPem }, timeoutMs: 3000 });
