@@ -19,7 +19,7 @@ import { CONNECTION_STORM_DEFAULTS, ConnectionStorm } from './hub/connection-sto
 import { DisconnectNotices } from './hub/disconnect-notices.js';
 import { AgentHub, type HubAuthPort } from './hub/agent-hub.js';
 import type { SessionStorePort } from './hub/agent-session.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, reportAutoReplace } from './metrics.js';
 import { installMonitoring } from './monitoring/monitoring.js';
 import { ensurePki } from './pki/bootstrap.js';
 import { loadTrustKeys } from './artifacts/trust-keys.js';
@@ -139,6 +139,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     },
     events: store.events,
     count: (outcome) => metrics.replacements.inc({ outcome }),
+    report: (states) => reportAutoReplace(metrics, states),
     log: log.child({ component: 'auto-replace' }),
   });
 

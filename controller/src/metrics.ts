@@ -1,3 +1,4 @@
+import type { AutoReplaceState } from './membership/auto-replacer.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -34,6 +35,9 @@ export interface ControllerMetrics {
   vipTransitions: Counter<'vip'>;
   /** Automatic node replacements: started, refused (by a gate), held (too much of a cluster down). */
   replacements: Counter<'outcome'>;
+  autoReplaceDecision: Gauge<'cluster' | 'decision'>;
+  autoReplaceHostsDown: Gauge<'cluster'>;
+  autoReplaceSparesUsable: Gauge<'cluster'>;
   /** The agents' own lease renewal round trips (p50/p99 over their last renewals). */
   vipRenewRtt: Gauge<'vip' | 'host' | 'quantile'>;
   /** Reachable hosts whose own report says they hold the VIP (the alert wants exactly 1; refreshed by the VIP poll). */
@@ -120,6 +124,14 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
     vipHolder: new Gauge({ name: 'ballast_vip_holder', help: 'VIP holder: 1 on the holding host, 0 on the other candidates', labelNames: ['vip', 'host'], registers }),
     vipTransitions: new Counter({ name: 'ballast_vip_transitions_total', help: 'VIP acquisitions reported by agents (failovers and handovers)', labelNames: ['vip'], registers }),
     replacements: new Counter({ name: 'ballast_replacements_total', help: 'Automatic node replacements by outcome (started, refused, held)', labelNames: ['outcome'], registers }),
+    autoReplaceDecision: new Gauge({
+      name: 'ballast_autoreplace_decision',
+      help: "Automatic replacement's current decision per cluster with a policy: 1 on the decision in force (none, wait, hold, replace), 0 on the others",
+      labelNames: ['cluster', 'decision'],
+      registers,
+    }),
+    autoReplaceHostsDown: new Gauge({ name: 'ballast_autoreplace_hosts_down', help: 'Hosts of a cluster with an automatic replacement policy that are down (unreachable) now', labelNames: ['cluster'], registers }),
+    autoReplaceSparesUsable: new Gauge({ name: 'ballast_autoreplace_spares_usable', help: "Spares of a cluster's automatic replacement policy that are usable now (enrolled, connected, in no cluster)", labelNames: ['cluster'], registers }),
     vipRenewRtt: new Gauge({
       name: 'ballast_vip_renew_rtt_seconds',
       help: "VIP lease renewal round trip as the agent measured it, quantile over its last renewals (0.5, 0.99)",
@@ -134,4 +146,18 @@ export function createMetrics(options: { collectProcess?: boolean } = {}): Contr
     }),
     vipTerm: new Gauge({ name: 'ballast_vip_term', help: "The VIP holder's term (etcd create_revision of its holder key)", labelNames: ['vip'], registers }),
   };
+}
+
+const AUTO_DECISIONS = ['none', 'wait', 'hold', 'replace'] as const;
+
+/** Sets the `ballast_autoreplace_*` gauges from a tick's states; clusters no longer reported lose their series. */
+export function reportAutoReplace(metrics: Pick<ControllerMetrics, 'autoReplaceDecision' | 'autoReplaceHostsDown' | 'autoReplaceSparesUsable'>, states: readonly AutoReplaceState[]): void {
+  metrics.autoReplaceDecision.reset();
+  metrics.autoReplaceHostsDown.reset();
+  metrics.autoReplaceSparesUsable.reset();
+  for (const s of states) {
+    for (const d of AUTO_DECISIONS) metrics.autoReplaceDecision.set({ cluster: s.cluster, decision: d }, d === s.decision ? 1 : 0);
+    metrics.autoReplaceHostsDown.set({ cluster: s.cluster }, s.hostsDown);
+    metrics.autoReplaceSparesUsable.set({ cluster: s.cluster }, s.sparesUsable);
+  }
 }

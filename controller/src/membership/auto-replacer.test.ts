@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
-import { AUTO_ACTOR, AutoReplacer } from './auto-replacer.js';
+import { createMetrics, reportAutoReplace } from '../metrics.js';
+import { AUTO_ACTOR, AutoReplacer, type AutoReplaceState } from './auto-replacer.js';
 import { specSource } from './specs.js';
 import { type MembershipFixture, membershipFixture } from './testing.js';
 
@@ -11,8 +12,9 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
   let fx: MembershipFixture;
   afterEach(async () => fx.cleanup());
 
-  const replacer = (downSince: Map<string, number>, counts: string[]) =>
+  const replacer = (downSince: Map<string, number>, counts: string[], report?: (s: AutoReplaceState[]) => void) =>
     new AutoReplacer({
+      report,
       specs: specSource(fx.engine, fx.store.membership),
       membership: fx.membership,
       ops: fx.engine,
@@ -28,13 +30,16 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
     await fx.create(POLICY);
     const downSince = new Map<string, number>();
     const counts: string[] = [];
-    const auto = replacer(downSince, counts);
+    const reported: AutoReplaceState[][] = [];
+    const auto = replacer(downSince, counts, (s) => reported.push(s));
     expect((await auto.tick()).get('lab')).toEqual({ kind: 'none', reason: 'every host is up' });
+    expect(reported.at(-1)).toEqual([{ cluster: 'lab', decision: 'none', hostsDown: 0, sparesUsable: 2 }]);
     fx.fleet.offline.add('h1');
     downSince.set('h1', Date.now()); // just down: not due for 3 s
     expect((await auto.tick()).get('lab')?.kind).toBe('wait');
     downSince.set('h1', Date.now() - 5000);
     expect((await auto.tick()).get('lab')).toMatchObject({ kind: 'replace', old: 'h1', spare: 'h4' });
+    expect(reported.at(-1)).toEqual([{ cluster: 'lab', decision: 'replace', hostsDown: 1, sparesUsable: 2 }]);
     const op = fx.engine.list(5).find((o) => o.kind === 'node.replace');
     expect(op).toBeDefined();
     await fx.engine.idle(op?.id ?? '');
@@ -56,8 +61,15 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
     await fx.create(POLICY);
     const downSince = new Map([['h1', 0], ['h2', 0]]);
     const counts: string[] = [];
-    const auto = replacer(downSince, counts);
+    const metrics = createMetrics({ collectProcess: false });
+    const auto = replacer(downSince, counts, (states) => reportAutoReplace(metrics, states));
     const d = (await auto.tick()).get('lab');
+    // The current state as gauges: hold in force, 2 hosts down, both spares (h4, h5: enrolled, connected, in no cluster) usable.
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('ballast_autoreplace_decision{cluster="lab",decision="hold"} 1');
+    expect(text).toContain('ballast_autoreplace_decision{cluster="lab",decision="replace"} 0');
+    expect(text).toContain('ballast_autoreplace_hosts_down{cluster="lab"} 2');
+    expect(text).toContain('ballast_autoreplace_spares_usable{cluster="lab"} 2');
     expect(d).toEqual({ kind: 'hold', reason: '2 of 4 hosts down (50% > maxUnhealthy 40%): a partition or a power event, not dead hosts; nothing is replaced automatically' });
     await auto.tick();
     expect(counts).toEqual(['held']);

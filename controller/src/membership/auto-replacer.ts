@@ -4,7 +4,9 @@
  * operation by `auto-replace` — the same operation, gates, quorum guard and fencing as an
  * operator's. Every decision that differs from the cluster's previous one is an event
  * (`autoreplace.decision`), and `ballast_replacements_total{outcome}` counts started, refused and
- * held replacements. Off unless a cluster's spec has the policy.
+ * held replacements; after every tick the current state of each cluster with a policy — its
+ * decision, hosts down, usable spares — is reported ({@link AutoReplaceState}: the
+ * `ballast_autoreplace_*` gauges). Off unless a cluster's spec has the policy.
  */
 import type { Logger } from 'pino';
 import { messageOf } from '../../../shared/src/errors.js';
@@ -17,6 +19,14 @@ import { type MembershipDeps, NODE_REPLACE } from './types.js';
 /** The actor automatic replacements are started by. */
 export const AUTO_ACTOR = 'auto-replace';
 
+/** One cluster's automatic-replacement state after a tick. */
+export interface AutoReplaceState {
+  cluster: string;
+  decision: AutoDecision['kind'];
+  hostsDown: number;
+  sparesUsable: number;
+}
+
 /** Options of {@link AutoReplacer}. */
 export interface AutoReplacerOptions {
   specs: SpecSource;
@@ -27,6 +37,8 @@ export interface AutoReplacerOptions {
   events: { append(event: NewEvent): unknown };
   /** ballast_replacements_total{outcome}. */
   count?: (outcome: 'started' | 'refused' | 'held') => void;
+  /** Every cluster with a policy, after each tick (clusters without one are absent). */
+  report?: (states: AutoReplaceState[]) => void;
   log: Logger;
   now?: () => number;
 }
@@ -42,6 +54,7 @@ export class AutoReplacer {
   /** Evaluates every cluster once; returns the decisions (for tests). */
   async tick(): Promise<Map<string, AutoDecision>> {
     const out = new Map<string, AutoDecision>();
+    const states: AutoReplaceState[] = [];
     const now = (this.o.now ?? Date.now)();
     const specs = this.o.specs.clusters().flatMap((c) => {
       const s = this.o.specs.current(c);
@@ -67,6 +80,8 @@ export class AutoReplacer {
         now,
       });
       out.set(spec.name, decision);
+      const hostsDown = spec.hosts.filter((h) => this.o.downSince(h.name) !== null).length;
+      states.push({ cluster: spec.name, decision: decision.kind, hostsDown, sparesUsable: spares.filter((x) => x.usable).length });
       if (decision.kind === 'hold') this.note(spec.name, decision, 'held');
       else if (decision.kind !== 'replace') this.note(spec.name, decision);
       else {
@@ -78,6 +93,7 @@ export class AutoReplacer {
         }
       }
     }
+    this.o.report?.(states);
     return out;
   }
 
