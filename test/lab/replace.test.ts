@@ -10,6 +10,7 @@ import { etcdView, moveEtcdLeader, nodesViaVip, powerCut, reshapeClusterFile, vi
 import { sleep, waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
+import { isAlive } from './tool/proc.js';
 
 // Issue 12's lab proof on real Kubernetes v1.36.3 (the cluster of kubernetes.test.ts): seven lab
 // hosts — host1..3 etcd + control plane, host4 a worker, host5 and host7 spares for `node
@@ -19,7 +20,8 @@ import type { Lab } from './tool/lab.js';
 //   3. power-cut host1 — the init node, made VIP holder and etcd leader — and a refused second
 //   replacement (quorum guard); the policy replaces host1 by host6, fencing host1 through a Redfish
 //   BMC that is not ours (sushy-tools) wired to the lab's power switch; 4. host1 powered on again
-//   stays out; 5. host5, partitioned, has NO fence agent: it fences itself, the replacement by host7
+//   stays out, and, running again, is powered off through the BMC by the controller's Redfish client;
+//   5. host5, partitioned, has NO fence agent: it fences itself, the replacement by host7
 //   waits out its deadline, and healed it stays out. In CI (npm test); ~11 min on this 2-core VM
 //   (README "Performance").
 const skipReason = labSkipReason('node replacement lab tests') ?? kubeSkipReason('node replacement lab tests');
@@ -305,6 +307,14 @@ spec:
     await waitNodes(['host3', 'host4', 'host5', 'host6'], 30_000);
     await expectVoters(cps);
     expect((await lab.hosts()).map((h) => h.name)).not.toContain('host1');
+
+    // host1 is ON now (stood down): the controller's Redfish client powers it off through the BMC and the lab switch.
+    const t1 = Date.now();
+    const message = await bmc!.fenceLive('host1');
+    console.log(`Redfish fence of the running host1: ${message}\nlab BMC → power switch: ${JSON.stringify(bmc?.calls())}`);
+    figure('Redfish ForceOff of the running host1 → PowerState Off, host powered off by the lab switch', secs(Date.now() - t1));
+    expect(isAlive(lab.host('host1').nspawn)).toBe(false);
+    expect(bmc?.calls().filter((c) => c.host === 'host1' && c.code === 0 && /powered off/.test(c.out))).toHaveLength(2);
   });
 
   it(`5. host5 partitioned, with NO fence agent: it fences itself after ${SELF_FENCE_S} s; the replacement by host7 waits out its deadline; healed, host5 stays out`, async () => {

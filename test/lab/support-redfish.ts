@@ -16,6 +16,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SUSHY_EMULATOR, writeSushyConfig } from '../integration/sushy-support.js';
 import { run, waitUntil } from './tool/exec.js';
 import type { Lab } from './tool/lab.js';
@@ -39,6 +40,13 @@ export interface LabBmc {
   agentFor(host: string): { kind: 'redfish'; system: string; username: string; passwordFile: string };
   /** What the bridge did, in order. */
   calls(): BridgeCall[];
+  /**
+   * Fences a host that is ON through the BMC with the controller's own Redfish client
+   * (`redfishForceOff` from dist, run in the controller's network namespace, as the fence step runs
+   * it): the BMC's system is first reset to On (its notification is ignored by the bridge), then
+   * ForceOff must reach the lab's power switch and kill the live host. Resolves with the client's message.
+   */
+  fenceLive(host: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -116,8 +124,18 @@ export async function startLabBmc(lab: Lab, work: string, hosts: readonly string
     await stop();
     throw err;
   }
+  const system = (host: string) => `http://127.0.0.1:${BMC_PORT}/redfish/v1/Systems/${uuid(host)}`;
+  const inNs = (argv: string[], timeoutMs: number) => run(['ip', 'netns', 'exec', ns, ...argv], { timeoutMs });
+  const curl = (args: string[]) => inNs(['curl', '-sf', '-u', `fence:${password}`, ...args], 10_000);
   return {
-    agentFor: (host) => ({ kind: 'redfish', system: `http://127.0.0.1:${BMC_PORT}/redfish/v1/Systems/${uuid(host)}`, username: 'fence', passwordFile }),
+    async fenceLive(host) {
+      await curl(['-X', 'POST', '-H', 'content-type: application/json', '-d', '{"ResetType":"On"}', `${system(host)}/Actions/ComputerSystem.Reset`]);
+      await waitUntil(`the lab BMC to report ${host} On`, async () => ((JSON.parse((await curl([system(host)])).stdout) as { PowerState?: string }).PowerState === 'On' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 });
+      const client = fileURLToPath(new URL('../../dist/controller/src/membership/redfish.js', import.meta.url));
+      const script = `const { redfishForceOff } = await import(${JSON.stringify(client)}); const out = await redfishForceOff({ host: ${JSON.stringify(host)}, system: ${JSON.stringify(system(host))}, username: 'fence', password: ${JSON.stringify(password)}, signal: new AbortController().signal }); console.log(out.message);`;
+      return (await inNs([process.execPath, '--input-type=module', '-e', script], 90_000)).stdout.trim();
+    },
+    agentFor: (host) => ({ kind: 'redfish', system: system(host), username: 'fence', passwordFile }),
     calls: () =>
       readFileSync(bridgeLog, 'utf8')
         .split('\n')
