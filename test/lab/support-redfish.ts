@@ -5,7 +5,8 @@
  * in the controller's network namespace on its loopback, with Basic auth. Its fake driver PUTs a
  * system to EXTERNAL_NOTIFICATION_URL on every change, synchronously, before it answers the request
  * that made the change: when a ForceOff comes due, the GET that reads `PowerState: Off` first
- * notifies. The notification goes to a small bridge (below) that runs the lab's power switch
+ * notifies (a reset still pending is notified too, with the state before it: the bridge ignores
+ * those). The notification goes to a small bridge (below) that runs the lab's power switch
  * (support-replace.ts's writeLabFenceScript: SIGKILL of the host's PID 1, waits until its container is gone) and
  * answers only then. So the controller reads `Off` only after the host is off — as with a BMC.
  *
@@ -46,7 +47,7 @@ export interface LabBmc {
    * it): the BMC's system is first reset to On (its notification is ignored by the bridge), then
    * ForceOff must reach the lab's power switch and kill the live host. Resolves with the client's message.
    */
-  fenceLive(host: string): Promise<string>;
+  fenceLive(host: string, beforeForceOff?: () => void): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +62,9 @@ createServer((req, res) => {
   req.on('end', () => {
     let sys;
     try { sys = JSON.parse(body); } catch { res.writeHead(400).end('not JSON'); return; }
-    if (sys.power_state !== 'Off' || typeof sys.name !== 'string') { res.writeHead(204).end(); return; }
+    // Only a change that has taken effect: a reset that is still pending (pending_power set) is
+    // notified with the state before it — Off while a power-on is pending, which is no power-off.
+    if (sys.power_state !== 'Off' || sys.pending_power || typeof sys.name !== 'string') { res.writeHead(204).end(); return; }
     const t0 = Date.now();
     const child = spawn(process.execPath, [fenceScript], { env: { ...process.env, BALLAST_FENCE_HOST: sys.name }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -128,9 +131,10 @@ export async function startLabBmc(lab: Lab, work: string, hosts: readonly string
   const inNs = (argv: string[], timeoutMs: number) => run(['ip', 'netns', 'exec', ns, ...argv], { timeoutMs });
   const curl = (args: string[]) => inNs(['curl', '-sf', '-u', `fence:${password}`, ...args], 10_000);
   return {
-    async fenceLive(host) {
+    async fenceLive(host, beforeForceOff) {
       await curl(['-X', 'POST', '-H', 'content-type: application/json', '-d', '{"ResetType":"On"}', `${system(host)}/Actions/ComputerSystem.Reset`]);
       await waitUntil(`the lab BMC to report ${host} On`, async () => ((JSON.parse((await curl([system(host)])).stdout) as { PowerState?: string }).PowerState === 'On' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 });
+      beforeForceOff?.();
       const client = fileURLToPath(new URL('../../dist/controller/src/membership/redfish.js', import.meta.url));
       const script = `const { redfishForceOff } = await import(${JSON.stringify(client)}); const out = await redfishForceOff({ host: ${JSON.stringify(host)}, system: ${JSON.stringify(system(host))}, username: 'fence', password: ${JSON.stringify(password)}, signal: new AbortController().signal }); console.log(out.message);`;
       return (await inNs([process.execPath, '--input-type=module', '-e', script], 90_000)).stdout.trim();
