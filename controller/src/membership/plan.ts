@@ -10,6 +10,7 @@
  *     → its etcd member removed by ID through a healthy peer → its Node deleted, kubeadm's
  *       ClusterStatus cleaned → an unreachable OLD's enrolment revoked (it stays out if it returns)
  *   → NEW in: etcd learner → start `existing` → promote (the bootstrap's join, rollback included)
+ *     → (no old/node-delete before: kubeadm's etcd endpoints set to the members after the change)
  *     → kubeadm join (control plane or worker) → /readyz through the VIP → VIP candidate
  *   → verify: exactly the after-spec's voters, healthy, nothing else in the member list; NEW Ready
  *   → finish: the new spec recorded and the lock released, in one transaction.
