@@ -142,6 +142,7 @@ export async function runAgent(opts: RunOptions): Promise<RunningAgent> {
     // Snapshot, status and defrag of this host's etcd member, if it has one (refused otherwise).
     etcd: createEtcdMaintenance({ root: '/', creds }),
     healthChanged,
+    afterRun: () => supervisor.forgetRemoved(),
     onTakenOut: (message) => {
       if (!takenOut) void standDownNow(message);
     },

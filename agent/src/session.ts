@@ -35,6 +35,14 @@ export interface ControllerSessionOptions {
   collectFacts: () => Promise<Facts>;
   collectHealth: () => Promise<Health>;
   healthChanged: (previous: Health, next: Health) => boolean;
+  /**
+   * Runs after each run and before its answer: brings up to date what the run may have changed
+   * for the health checks (the supervisor forgets the components a reset removed). Then the health
+   * is checked and, when changed, sent before the answer — so the controller never finishes an
+   * operation on a stale snapshot (a removed worker showed `degraded: component:kubelet` for up to
+   * a check interval after its reset, and a `node add` right after was refused).
+   */
+  afterRun?: () => Promise<void>;
   onState?: (state: SessionState, detail: string) => void;
   /** Tear the socket down when nothing arrives from the controller for this long (half-open TCP). */
   silenceTimeoutMs?: number;
@@ -305,7 +313,10 @@ export class ControllerSession implements EventSender {
         return this.opts.collectHealth();
       case 'req.run': {
         const runner = this.requireRunner();
-        return runner.run(req, (event) => this.sendMessage({ type: 'run.event', ...event }));
+        const summary = await runner.run(req, (event) => this.sendMessage({ type: 'run.event', ...event }));
+        await this.opts.afterRun?.().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'failed to refresh after a run'));
+        await this.checkHealth();
+        return summary;
       }
       case 'req.cancel':
         return { cancelled: this.requireRunner().cancel(req.runId) } satisfies ResponseOf<'req.cancel'>;

@@ -98,12 +98,13 @@ describe('node operations against the fake kube-apiserver', () => {
     const want = ['https://10.0.0.3:2379', 'https://10.0.0.5:2379', 'https://10.0.0.6:2379'];
     // The ConfigMap the previous case left has a ClusterConfiguration without external etcd.
     expect((await ensureKubeadmEtcdEndpoints(ops, want)).message).toBe('kubeadm runs etcd itself (no external endpoints): nothing to update');
-    const config = 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 10.0.0.250:6443\netcd:\n  external:\n    caFile: /etc/kubernetes/pki/etcd/ca.crt\n    endpoints:\n    - https://10.0.0.1:2379\n    - https://10.0.0.2:2379\n    - https://10.0.0.3:2379\n';
+    const config = 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 10.0.0.250:6443\netcd:\n  external:\n    caFile: /etc/kubernetes/pki/etcd/ca.crt\n    endpoints:\n    - https://10.0.0.1:2379\n    - https://10.0.0.2:2379\n    - https://10.0.0.3:2379\n    httpEndpoints:\n    - https://10.0.0.1:2379\n    - https://10.0.0.2:2379\n    - https://10.0.0.3:2379\n';
     await kube.apply(`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kubeadm-config\n  namespace: kube-system\ndata:\n  ClusterConfiguration: |\n${config.replace(/^/gm, '    ')}`);
     expect(await ensureKubeadmEtcdEndpoints(ops, want)).toEqual({ changed: true, message: `kubeadm's etcd endpoints set to ${want.join(',')}` });
     const data = (fake.object('', 'configmaps', 'kube-system', 'kubeadm-config')?.data ?? {}) as Record<string, string>;
     const parsed = parse(data.ClusterConfiguration ?? '') as { controlPlaneEndpoint: string; etcd: { external: { endpoints: string[]; caFile: string } } };
-    expect(parsed.etcd.external).toEqual({ caFile: '/etc/kubernetes/pki/etcd/ca.crt', endpoints: want });
+    // kubeadm 1.36's httpEndpoints, defaulted from endpoints at init, follow them (the lab saw the removed member stay there).
+    expect(parsed.etcd.external).toEqual({ caFile: '/etc/kubernetes/pki/etcd/ca.crt', endpoints: want, httpEndpoints: want });
     expect(parsed.controlPlaneEndpoint).toBe('10.0.0.250:6443');
     expect((await ensureKubeadmEtcdEndpoints(ops, want)).changed).toBe(false);
   });

@@ -33,6 +33,8 @@ interface Script {
   failAt?: number;
   /** This task starts and waits until the run is cancelled (or the session dies). */
   hangAt?: number;
+  /** Called as the run ends, before its answer (what the run changed on the host). */
+  atEnd?: () => void;
 }
 
 /** A task engine stand-in: every even task `changed`, odd `ok`, with diffs when asked. */
@@ -75,6 +77,7 @@ class ScriptedRunner implements RunPort {
         },
       });
     }
+    script.atEnd?.();
     return { runId, ...counts, cancelled: this.cancelled.has(runId), durationMs: Date.now() - started };
   }
 
@@ -96,7 +99,9 @@ const facts = (hostname: string): Facts => ({
   productUuid: `uuid-${hostname}`,
   bootId: 'boot-1',
 });
-const health = (): Health => ({ ts: Date.now(), load: [0, 0, 0], memory: { totalBytes: 2 ** 31, availableBytes: 2 ** 30 }, disks: [], clockOffsetMs: null, checks: [] });
+/** The fake agent's failing checks (none by default). */
+let failing: Health['checks'] = [];
+const health = (): Health => ({ ts: Date.now(), load: [0, 0, 0], memory: { totalBytes: 2 ** 31, availableBytes: 2 ** 30 }, disks: [], clockOffsetMs: null, checks: failing });
 
 /** `ballastctl apply …` as a child process that the test can interrupt. */
 function startCtl(ctl: TestController, args: string[]): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
@@ -257,6 +262,24 @@ describe('role runs: controller process, ballastctl apply, fake agent over mTLS'
     const id = /RUN (run-[0-9a-f]{12})/.exec(apply.out())?.[1] ?? '';
     expect(runner.cancels).toContain(id);
     expect(await getRun(id)).toMatchObject({ status: 'cancelled', cancelRequestedBy: 'admin', hosts: [{ status: 'cancelled' }] });
+  });
+
+  it('a run that ends a failing check: the host is healthy again by the time the run is reported finished (its health is sent before the answer)', async () => {
+    // What `node remove` of a worker found on real Kubernetes (test/lab/scale.test.ts): the reset
+    // stopped kubelet, so the host reported component:kubelet failing; the snapshot without it came
+    // only at the next check interval (5 s), and a `node add` right after was refused as degraded.
+    failing = [{ name: 'component:kubelet', ok: false, message: 'kubelet.service is not active' }];
+    const hostState = async () => (await ctl.api<{ host: { state: string } }>('/v1/hosts/fake-1')).body.host.state;
+    await waitFor('the host degraded', async () => ((await hostState()) === 'degraded' ? true : undefined));
+    runner.script = {
+      atEnd: () => {
+        failing = [];
+      },
+    };
+    const done = await ctl.ctlJson<RunDocument>(['apply', 'os-prep', '--hosts', 'fake-1']);
+    expect(done.status).toBe('succeeded');
+    expect(await hostState()).toBe('healthy');
+    runner.script = {};
   });
 
   it('a lost agent fails its host with PEER_GONE; the host can run again after it reconnects', async () => {

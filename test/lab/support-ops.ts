@@ -61,11 +61,13 @@ export function createWithControllerKills(lab: Lab, clusterFile: string, opts: {
  * SIGKILLs the controller once the operation has done each of the step counts `points` picks
  * (from the started document and a PRNG seeded from BALLAST_KILL_SEED or the clock, printed),
  * restarting it after a random pause of up to 1.5 s; then waits until the operation settles.
+ * `beforeKill`, when given, runs once each point is reached and before that kill (bounded by the
+ * caller): to land a kill inside what a step does on a host, e.g. while `kubeadm join` runs there.
  */
 export async function opWithControllerKills(
   lab: Lab,
   start: string[],
-  opts: { timeoutMs: number; points: (started: OperationDocument, random: () => number) => number[] },
+  opts: { timeoutMs: number; points: (started: OperationDocument, random: () => number) => number[]; beforeKill?: (doc: OperationDocument) => Promise<void> },
 ): Promise<KilledCreate> {
   const seed = Number(process.env.BALLAST_KILL_SEED ?? Date.now() % 1_000_000);
   console.log(`SEED ${seed} (rerun with BALLAST_KILL_SEED=${seed})`);
@@ -88,6 +90,7 @@ export async function opWithControllerKills(
       { timeoutMs: opts.timeoutMs, intervalMs: 100 },
     );
     if (doc.state === 'succeeded') break;
+    await opts.beforeKill?.(doc);
     await lab.killController();
     killed.push(`${doc.current?.key ?? '?'} (${doc.progress.done} done)`);
     await sleep(Math.floor(random() * 1500));

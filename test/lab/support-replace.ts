@@ -6,7 +6,7 @@
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { run, sleep } from './tool/exec.js';
+import { run, sleep, waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
 import { isAlive, signal } from './tool/proc.js';
@@ -56,6 +56,45 @@ export async function moveEtcdLeader(lab: Lab, from: string, to: string): Promis
   if (leader === undefined || target === undefined) throw new Error(`failed to move the etcd leader to ${to}: ${JSON.stringify(view)}`);
   if (leader.id === target.id) return;
   await lab.exec(from, ['etcdctl', ...ETCD_TLS_ARGS, '--endpoints', leader.client, 'move-leader', target.id], { timeoutMs: 15_000 });
+}
+
+/**
+ * Waits until etcd, read from a live member of `want` (not `avoid`), has exactly `want` as started,
+ * healthy voters and nothing else; returns that view.
+ */
+export async function waitForVoters(lab: Lab, want: readonly string[], opts: { avoid?: string; timeoutMs?: number } = {}): Promise<EtcdMemberView[]> {
+  const from = want.find((h) => h !== opts.avoid) ?? want[0] ?? '';
+  return waitUntil(
+    `etcd to have exactly ${want.join(', ')} as healthy voters`,
+    async () => {
+      const v = await etcdView(lab, from).catch(() => null);
+      if (v === null) return undefined;
+      const addrs = want.map((h) => `//${lab.host(h).address}:`);
+      const ok = v.length === want.length && v.every((m) => m.healthy && !m.learner && addrs.some((a) => m.peer.includes(a)));
+      return ok ? v : undefined;
+    },
+    { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 1000 },
+  );
+}
+
+/** Waits until the Nodes through the VIP are exactly `want`, all Ready. */
+export async function waitForNodes(lab: Lab, kubeconfig: string, want: readonly string[], timeoutMs: number): Promise<void> {
+  const wanted = JSON.stringify([...want].sort());
+  await waitUntil(
+    `Nodes through the VIP to be exactly ${want.join(', ')}, all Ready`,
+    async () => {
+      const nodes = await nodesViaVip(lab, kubeconfig);
+      if (nodes === null) return undefined;
+      return JSON.stringify(nodes.map((n) => n.name).sort()) === wanted && nodes.every((n) => n.ready) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/** The --etcd-servers of `host`'s kube-apiserver static pod, as lab host names. */
+export async function etcdServersOf(lab: Lab, host: string): Promise<string[]> {
+  const m = /--etcd-servers=(\S+)/.exec((await lab.exec(host, ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml'])).stdout)?.[1] ?? '';
+  return m.split(',').map((u) => lab.state.hosts.find((h) => u === `https://${h.address}:2379`)?.name ?? u);
 }
 
 /** A Node as `kubectl get nodes -o json` gives it, reduced. */

@@ -207,6 +207,21 @@ describe('component supervisor', () => {
     expect(supervisor.checks()).toEqual([]);
   });
 
+  it('forgetRemoved (after a run): drops a removed component at once, without probing or restarting the rest', async () => {
+    const a = fakeComponent('a');
+    const b = fakeComponent('b');
+    const list = [a.component, b.component];
+    const systemd = new FakeSystemd({ enabled: ['a.service', 'b.service'], active: ['b.service'] });
+    const supervisor = createUnitSupervisor({ source: async () => list, systemd, events: fakeEvents(), log: silentLogger(), now: () => 0, paused: () => true });
+    await supervisor.tick();
+    expect(supervisor.checks().map((c) => c.name)).toEqual(['component:a', 'component:b']);
+    list.shift(); // the run stopped a, then removed its component file
+    await supervisor.forgetRemoved();
+    expect(supervisor.checks().map((c) => c.name)).toEqual(['component:b']);
+    expect([a.state.calls, b.state.calls]).toEqual([0, 1]);
+    expect(systemd.calls.filter((c) => /^(re)?start /.test(c))).toEqual([]);
+  });
+
   it('runs its own loop until stopped', async () => {
     const a = fakeComponent('a');
     const systemd = new FakeSystemd({ enabled: ['a.service'], active: ['a.service'] });

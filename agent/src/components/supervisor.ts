@@ -63,6 +63,8 @@ export interface UnitSupervisor {
   stop(): Promise<void>;
   /** One pass: probes every component that is due and repairs what needs it. The loop calls this; so do tests. */
   tick(): Promise<void>;
+  /** Lists the components again and forgets those no longer installed (no probe, no restart): after a run removed some. */
+  forgetRemoved(): Promise<void>;
   /** `component:<name>` checks for health snapshots: the latest probe of every supervised component. */
   checks(): HealthCheck[];
   status(): SupervisedUnitStatus[];
@@ -195,6 +197,10 @@ export function createUnitSupervisor(opts: UnitSupervisorOptions): UnitSuperviso
     start: () => poll.start(),
     stop: () => poll.stop(),
     tick,
+    async forgetRemoved() {
+      const seen = new Set((await opts.source()).map((c) => c.name));
+      for (const name of watches.keys()) if (!seen.has(name)) watches.delete(name);
+    },
     checks() {
       return [...watches.values()]
         .filter((w) => w.last !== null)

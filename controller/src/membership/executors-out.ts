@@ -161,3 +161,20 @@ export function nodeDeleteExecutor(deps: MembershipDeps): StepExecutor<{ node: s
     },
   };
 }
+
+/**
+ * kubeadm's etcd endpoints set to the members after the change, for a change without
+ * old/node-delete (which does it too): node add, an etcd-only host removed (plan.ts).
+ */
+export function kubeadmEtcdExecutor(deps: MembershipDeps): StepExecutor {
+  const endpoints = (ctx: StepContext) => hostsWithRole(membershipInputOf(ctx.op).spec, 'etcd').map(clientUrl);
+  return {
+    kind: MSTEP.kubeadmEtcd,
+    async execute(_step, ctx) {
+      return ensureKubeadmEtcdEndpoints(await kubeOf(deps, ctx), endpoints(ctx));
+    },
+    async check(_step, ctx) {
+      return { changed: true, message: `would set kubeadm's etcd endpoints (kube-system/kubeadm-config) to ${endpoints(ctx).join(',')}` };
+    },
+  };
+}

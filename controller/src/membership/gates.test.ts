@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { OperationDocument } from '../../../shared/src/ops-api.js';
 import { type MembershipFixture, membershipFixture } from './testing.js';
 
@@ -107,6 +108,25 @@ describe('membership gates: quorum guard, lock, drain deadline, add and remove (
     expect(cp.state).toBe('succeeded');
     expect(voters(fx)).toEqual(['h1:voter', 'h2:voter', 'h3:voter', 'h4:voter']);
     expect(((fx.store.membership.spec('lab')?.spec ?? { hosts: [] }) as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['h1', 'h2', 'h3', 'w1', 'w2', 'h4']);
+  });
+
+  it("node add of a control plane + etcd: kubeadm's etcd endpoints name the 4 members before NEW's kubeadm join reads them (its --etcd-servers); removing it sets them back", async () => {
+    // Found on real Kubernetes (test/lab/scale.test.ts): without the step, the added control plane's
+    // API server got the 3 old members only — never its own member.
+    fx = await membershipFixture();
+    await fx.create();
+    const config = (n: number) => `apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  external:\n    endpoints:\n${['11', '12', '13', '14'].slice(0, n).map((a) => `    - https://198.18.0.${a}:2379\n`).join('')}`;
+    const endpoints = () => (parse(fx.kube.kubeadmConfig?.data.ClusterConfiguration ?? '') as { etcd: { external: { endpoints: string[] } } }).etcd.external.endpoints;
+    fx.kube.kubeadmConfig = { data: { ClusterConfiguration: config(3) }, resourceVersion: '1' };
+    const added = await started('/v1/nodes/add', { host: 'h4', cluster: 'lab', roles: ['control-plane', 'etcd'] });
+    expect(added.state).toBe('succeeded');
+    const keys = added.steps.map((s) => s.key);
+    expect(keys.slice(keys.indexOf('new/etcd-join'))).toEqual(['new/etcd-join', 'new/etcd-health', 'kubeadm-etcd', 'new/kube-join', 'new/readyz', 'new/vip', 'verify/node', 'finish']);
+    expect(endpoints()).toEqual(['https://198.18.0.11:2379', 'https://198.18.0.12:2379', 'https://198.18.0.13:2379', 'https://198.18.0.14:2379']);
+    const removed = await started('/v1/nodes/remove', { host: 'h4' });
+    expect(removed.state).toBe('succeeded');
+    expect(removed.steps.map((s) => s.key)).not.toContain('kubeadm-etcd'); // old/node-delete does it
+    expect(endpoints()).toEqual(['https://198.18.0.11:2379', 'https://198.18.0.12:2379', 'https://198.18.0.13:2379']);
   });
 
   it('validates requests with their schema and refuses unknown or wrong hosts before anything starts', async () => {

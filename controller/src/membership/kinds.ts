@@ -6,7 +6,7 @@
  */
 import type { OperationKind, StepExecutor } from '../ops/types.js';
 import { clusterCheckExecutor, finishExecutor, lockExecutor, revokeExecutor } from './executors-flow.js';
-import { drainExecutor, etcdRemoveExecutor, fenceExecutor, nodeDeleteExecutor, stopOldExecutor, taintExecutor } from './executors-out.js';
+import { drainExecutor, etcdRemoveExecutor, fenceExecutor, kubeadmEtcdExecutor, nodeDeleteExecutor, stopOldExecutor, taintExecutor } from './executors-out.js';
 import { membershipPlan } from './plan.js';
 import { type MembershipDeps, type MembershipInput, MembershipInputSchema, type MembershipKind, NODE_ADD, NODE_REMOVE, NODE_REPLACE } from './types.js';
 
@@ -30,6 +30,7 @@ export function membershipExecutors(deps: MembershipDeps): StepExecutor<never>[]
     taintExecutor(deps),
     etcdRemoveExecutor(deps),
     nodeDeleteExecutor(deps),
+    kubeadmEtcdExecutor(deps),
     revokeExecutor(deps),
     finishExecutor(deps),
   ] as StepExecutor<never>[];

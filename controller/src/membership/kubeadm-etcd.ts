@@ -17,11 +17,18 @@ export async function ensureKubeadmEtcdEndpoints(api: Pick<KubeNodeOps, 'getConf
   const cm = await api.getConfigMap('kube-system', 'kubeadm-config');
   const raw = cm?.data.ClusterConfiguration;
   if (cm === null || raw === undefined) return { changed: false, message: 'no kubeadm ClusterConfiguration in the cluster: nothing to update' };
-  const config = parse(raw) as { etcd?: { external?: { endpoints?: string[] } } } | null;
+  const config = parse(raw) as { etcd?: { external?: { endpoints?: string[]; httpEndpoints?: string[] } } } | null;
   const external = config?.etcd?.external;
   if (config === null || external === undefined) return { changed: false, message: 'kubeadm runs etcd itself (no external endpoints): nothing to update' };
-  if (JSON.stringify(external.endpoints ?? []) === JSON.stringify(endpoints)) return { changed: false, message: `kubeadm's etcd endpoints are already ${endpoints.join(',')}` };
+  const same = (list: string[] | undefined) => JSON.stringify(list ?? []) === JSON.stringify(endpoints);
+  // kubeadm ≥ 1.36 also keeps `httpEndpoints`, defaulted from `endpoints` at init (seen in the lab:
+  // the removed member stayed there). Kept in step while it mirrors them; one set apart is left alone.
+  const mirrored = external.httpEndpoints !== undefined && JSON.stringify(external.httpEndpoints) === JSON.stringify(external.endpoints ?? []);
+  if (same(external.endpoints) && (external.httpEndpoints === undefined || !mirrored || same(external.httpEndpoints))) {
+    return { changed: false, message: `kubeadm's etcd endpoints are already ${endpoints.join(',')}` };
+  }
   external.endpoints = [...endpoints];
+  if (mirrored) external.httpEndpoints = [...endpoints];
   await api.putConfigMapData('kube-system', 'kubeadm-config', { ...cm.data, ClusterConfiguration: stringify(config) }, cm.resourceVersion);
   return { changed: true, message: `kubeadm's etcd endpoints set to ${endpoints.join(',')}` };
 }

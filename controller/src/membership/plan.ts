@@ -10,6 +10,7 @@
  *     → its etcd member removed by ID through a healthy peer → its Node deleted, kubeadm's
  *       ClusterStatus cleaned → an unreachable OLD's enrolment revoked (it stays out if it returns)
  *   → NEW in: etcd learner → start `existing` → promote (the bootstrap's join, rollback included)
+ *     → (no old/node-delete before: kubeadm's etcd endpoints set to the members after the change)
  *     → kubeadm join (control plane or worker) → /readyz through the VIP → VIP candidate
  *   → verify: exactly the after-spec's voters, healthy, nothing else in the member list; NEW Ready
  *   → finish: the new spec recorded and the lock released, in one transaction.
@@ -33,6 +34,7 @@ export const MSTEP = {
   taint: 'node-out-of-service',
   etcdRemove: 'membership-etcd-remove',
   nodeDelete: 'node-delete',
+  kubeadmEtcd: 'kubeadm-etcd-endpoints',
   revoke: 'membership-revoke',
   finish: 'membership-finish',
 } as const;
@@ -57,8 +59,15 @@ export function membershipPlan(kind: MembershipKind, input: MembershipInput): St
     steps.push(...prepareSteps(add));
   }
   if (old !== undefined) steps.push(...outSteps(kind, input, old));
-  if (add !== undefined) steps.push(...inSteps(input, add));
+  // kubeadm's ClusterConfiguration must name the etcd members after the change (kubeadm-etcd.ts):
+  // old/node-delete rewrites it; a change without that step (node add, an etcd-only host removed)
+  // does it here — after NEW's member is healthy, before NEW's kubeadm join reads it.
+  const etcdChanges = old?.roles.includes('etcd') === true || add?.roles.includes('etcd') === true;
+  const kubeadmEtcd = etcdChanges && !steps.some((s) => s.kind === MSTEP.nodeDelete);
+  const endpointsStep: StepSpec = { key: 'kubeadm-etcd', phase: 'etcd', title: "Set kubeadm's etcd endpoints to the members after the change", kind: MSTEP.kubeadmEtcd };
+  if (add !== undefined) steps.push(...inSteps(input, add, kubeadmEtcd ? endpointsStep : null));
   else if (old?.roles.includes('etcd') === true) {
+    if (kubeadmEtcd) steps.push(endpointsStep);
     const members = hostsWithRole(input.spec, 'etcd').map((h) => h.name);
     steps.push({ key: 'verify/etcd', phase: 'verify', title: `Gate: etcd has exactly ${members.length} healthy voters`, kind: STEP.etcdHealth, args: { members } });
   }
@@ -98,7 +107,8 @@ function outSteps(kind: MembershipKind, input: MembershipInput, old: NonNullable
   return steps;
 }
 
-function inSteps(input: MembershipInput, add: ClusterHost): StepSpec[] {
+/** NEW's steps; `endpoints` (kubeadm's etcd endpoints rewritten) goes right after its etcd member is verified. */
+function inSteps(input: MembershipInput, add: ClusterHost, endpoints: StepSpec | null): StepSpec[] {
   const h = add.name;
   const steps: StepSpec[] = [];
   const etcd = hostsWithRole(input.spec, 'etcd').map((x) => x.name);
@@ -107,6 +117,7 @@ function inSteps(input: MembershipInput, add: ClusterHost): StepSpec[] {
     const others = [...input.through.filter((m) => etcd.includes(m) && m !== h), ...etcd.filter((m) => m !== h && !input.through.includes(m))];
     steps.push({ key: `new/etcd-join`, phase: 'etcd', host: h, title: `Join ${h} to etcd (learner, start, promote once caught up)`, kind: STEP.etcdJoin, args: { member: h, members: [...others, h] } });
     steps.push({ key: `new/etcd-health`, phase: 'etcd', title: `Gate: etcd has exactly ${etcd.length} healthy voters, nothing else`, kind: STEP.etcdHealth, args: { members: etcd } });
+    if (endpoints !== null) steps.push(endpoints);
   }
   if (add.roles.includes('control-plane')) {
     steps.push({ key: `new/kube-join`, phase: 'control-plane', host: h, title: `kubeadm join --control-plane on ${h}`, kind: STEP.kubeJoinControlPlane, args: { host: h } });
