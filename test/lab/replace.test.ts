@@ -6,7 +6,7 @@ import { explainOp, opDoc, opWithControllerKills, settleOp } from './support-ops
 import { type LabBmc, startLabBmc } from './support-redfish.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { type KubeLab, kubeSkipReason, setupKubeLab } from './support-kube.js';
-import { etcdView, moveEtcdLeader, nodesViaVip, powerCut, reshapeClusterFile, vipHolders, writeLabFenceScript, writeLabFencing } from './support-replace.js';
+import { etcdServersOf, etcdView, moveEtcdLeader, powerCut, reshapeClusterFile, vipHolders, waitForNodes, waitForVoters, writeLabFenceScript, writeLabFencing } from './support-replace.js';
 import { sleep, waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
@@ -46,41 +46,13 @@ describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
     return r.stdout;
   };
-  /** etcd from a live control plane: exactly `want` started, healthy voters, nothing else. */
+  /** etcd from a live control plane (host1 avoided: it is cut in case 3): exactly `want` started, healthy voters, nothing else. */
   async function expectVoters(want: string[]): Promise<void> {
-    const from = want.find((h) => h !== 'host1') ?? want[0]!;
-    const view = await waitUntil(
-      `etcd to have exactly ${want.join(', ')} as healthy voters`,
-      async () => {
-        const v = await etcdView(lab, from).catch(() => null);
-        if (v === null) return undefined;
-        const addrs = want.map((h) => `//${lab.host(h).address}:`);
-        const ok = v.length === want.length && v.every((m) => m.healthy && !m.learner && addrs.some((a) => m.peer.includes(a)));
-        return ok ? v : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 1000 },
-    );
+    const view = await waitForVoters(lab, want, { avoid: 'host1' });
     console.log(`etcd members: ${view.map((m) => `${m.name}(${m.id}${m.leader ? ', leader' : ''})`).join(' ')}`);
   }
-  /** Waits until the Nodes through the VIP are exactly `want`, all Ready; returns when. */
-  async function waitNodes(want: string[], timeoutMs: number): Promise<number> {
-    await waitUntil(
-      `Nodes through the VIP to be exactly ${want.join(', ')}, all Ready`,
-      async () => {
-        const nodes = await nodesViaVip(lab, kubeconfig);
-        if (nodes === null) return undefined;
-        const names = nodes.map((n) => n.name).sort();
-        return JSON.stringify(names) === JSON.stringify([...want].sort()) && nodes.every((n) => n.ready) ? true : undefined;
-      },
-      { timeoutMs, intervalMs: 500 },
-    );
-    return Date.now();
-  }
-  /** The --etcd-servers of `host`'s kube-apiserver static pod, as host names. */
-  const etcdServersOf = async (host: string) => {
-    const m = /--etcd-servers=(\S+)/.exec((await lab.exec(host, ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml'])).stdout)?.[1] ?? '';
-    return m.split(',').map((u) => lab.state.hosts.find((h) => u === `https://${h.address}:2379`)?.name ?? u);
-  };
+  const waitNodes = (want: string[], timeoutMs: number) => waitForNodes(lab, kubeconfig, want, timeoutMs);
+  const etcdServers = (host: string) => etcdServersOf(lab, host);
   const ops = async () => (await lab.ctlJson<{ items: OperationListItem[] }>(['ops', '-o', 'json'])).items;
   const stepEnd = (doc: OperationDocument, key: string) => {
     const s = doc.steps.find((x) => x.key === key);
@@ -102,7 +74,7 @@ describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1
     await lab.stopController();
     await lab.startController();
     await lab.waitForHosts(HOSTS, (h) => h.connected && h.state === 'healthy', 60_000);
-    figure('lab up + Kubernetes bundle imported (6 hosts)', secs(Date.now() - t0));
+    figure(`lab up + Kubernetes bundle imported (${HOSTS.length} hosts)`, secs(Date.now() - t0));
   }, 25 * 60_000);
 
   afterAll(async () => {
@@ -229,7 +201,7 @@ spec:
     expect((await lab.exec('host5', ['curl', '-sk', '--max-time', '3', 'https://127.0.0.1:6443/readyz'])).stdout.trim()).toBe('ok');
     expect((await lab.exec('host5', ['ls', '/etc/kubernetes/manifests'])).stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
     // kubeadm join rendered its --etcd-servers from the cluster's ClusterConfiguration: the members after the change.
-    expect(await etcdServersOf('host5')).toEqual(['host1', 'host3', 'host5']);
+    expect(await etcdServers('host5')).toEqual(['host1', 'host3', 'host5']);
     // host2 was reset and left the fleet.
     expect((await lab.exec('host2', ['sh', '-c', 'pgrep -l "kube-apiserver|kubelet|etcd" || true'])).stdout.trim()).toBe('');
     expect((await lab.hosts()).map((h) => h.name)).not.toContain('host2');
@@ -286,7 +258,7 @@ spec:
     console.log(`$ kubectl get nodes -o wide (through the VIP ${KUBE_VIP})\n${await kc(['get', 'nodes', '-o', 'wide'])}`);
     await expectVoters(cps);
     expect((await kc(['get', '--raw', '/readyz'])).trim()).toBe('ok');
-    expect(await etcdServersOf('host6')).toEqual(['host3', 'host5', 'host6']);
+    expect(await etcdServers('host6')).toEqual(['host3', 'host5', 'host6']);
   });
 
   it('4. host1 powered on again stays out: no kubelet, etcd or VIP on it, no Node host1, no stale member', async () => {
