@@ -45,9 +45,10 @@ export interface LabBmc {
    * Fences a host that is ON through the BMC with the controller's own Redfish client
    * (`redfishForceOff` from dist, run in the controller's network namespace, as the fence step runs
    * it): the BMC's system is first reset to On (its notification is ignored by the bridge), then
-   * ForceOff must reach the lab's power switch and kill the live host. Resolves with the client's message.
+   * ForceOff must reach the lab's power switch and kill the live host. Resolves with the client's
+   * message and how long the client took (ForceOff until it read Off).
    */
-  fenceLive(host: string, beforeForceOff?: () => void): Promise<string>;
+  fenceLive(host: string, beforeForceOff?: () => void): Promise<{ message: string; ms: number }>;
   stop(): Promise<void>;
 }
 
@@ -137,7 +138,9 @@ export async function startLabBmc(lab: Lab, work: string, hosts: readonly string
       beforeForceOff?.();
       const client = fileURLToPath(new URL('../../dist/controller/src/membership/redfish.js', import.meta.url));
       const script = `const { redfishForceOff } = await import(${JSON.stringify(client)}); const out = await redfishForceOff({ host: ${JSON.stringify(host)}, system: ${JSON.stringify(system(host))}, username: 'fence', password: ${JSON.stringify(password)}, signal: new AbortController().signal }); console.log(out.message);`;
-      return (await inNs([process.execPath, '--input-type=module', '-e', script], 90_000)).stdout.trim();
+      const t0 = Date.now();
+      const message = (await inNs([process.execPath, '--input-type=module', '-e', script], 90_000)).stdout.trim();
+      return { message, ms: Date.now() - t0 };
     },
     agentFor: (host) => ({ kind: 'redfish', system: system(host), username: 'fence', passwordFile }),
     calls: () =>
