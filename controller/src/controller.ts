@@ -26,6 +26,7 @@ import { loadTrustKeys } from './artifacts/trust-keys.js';
 import { createBootstrapDeps } from './bootstrap/wiring.js';
 import { createFleet } from './fleet/fleet.js';
 import { AutoReplacer } from './membership/auto-replacer.js';
+import { clusterNodesOf } from './membership/node-readiness.js';
 import { TAKEN_OUT_REASON } from './membership/executors-flow.js';
 import { ReturnedHostCleaner } from './membership/returned-host.js';
 import { specSource } from './membership/specs.js';
@@ -128,7 +129,8 @@ export async function createController(opts: ControllerOptions): Promise<Control
   const recovery = { bootstrap, repo: store.membership, snapshots: restoreSource };
   const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership, recovery }) });
   const specs = specSource(ops, store.membership);
-  // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked it unreachable.
+  // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked
+  // it unreachable or its Node went NotReady, whichever came first.
   const autoReplacer = new AutoReplacer({
     specs,
     membership,
@@ -137,6 +139,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
       const h = directory.get(name);
       return h !== null && h.state === 'unreachable' ? h.stateSince : null;
     },
+    nodesOf: clusterNodesOf(membership),
     events: store.events,
     count: (outcome) => metrics.replacements.inc({ outcome }),
     report: (states) => reportAutoReplace(metrics, states),

@@ -133,19 +133,28 @@ describe('apply', () => {
 });
 
 describe('nodes', () => {
-  it('lists nodes with roles, and sees Ready flip', async () => {
+  it('lists nodes with roles, and sees Ready flip with since when it is not ready (the Ready condition\'s lastTransitionTime)', async () => {
+    const t0 = Date.now();
     fake.addNode('cp-1', { ready: true, roles: ['control-plane'], address: '10.0.0.11' });
     fake.addNode('worker-1', { ready: false, address: '10.0.1.21' });
-    expect(await kube.nodes()).toEqual([
+    const first = await kube.nodes();
+    expect(first.map(({ notReadySince, ...n }) => n)).toEqual([
       { name: 'cp-1', ready: true, roles: ['control-plane'] },
       { name: 'worker-1', ready: false, roles: [] },
     ]);
+    expect(first[0]?.notReadySince).toBeNull();
+    // The condition's time has whole seconds.
+    expect(first[1]?.notReadySince).toBeGreaterThanOrEqual(Math.floor(t0 / 1000) * 1000);
+    expect(first[1]?.notReadySince).toBeLessThanOrEqual(Date.now());
     fake.setNodeReady('worker-1', true);
     fake.setNodeReady('cp-1', false);
-    expect(await kube.nodes()).toEqual([
+    const second = await kube.nodes();
+    expect(second.map(({ notReadySince, ...n }) => n)).toEqual([
       { name: 'cp-1', ready: false, roles: ['control-plane'] },
       { name: 'worker-1', ready: true, roles: [] },
     ]);
+    expect(second[0]?.notReadySince).toEqual(expect.any(Number));
+    expect(second[1]?.notReadySince).toBeNull();
   });
 });
 

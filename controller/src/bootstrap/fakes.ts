@@ -142,7 +142,7 @@ export class FakeFleet implements RunStarter {
         if (this.apiServers.size === 0) this.readyzWithoutApi += 1;
         return { ok: this.apiServers.size > 0, body: this.apiServers.size > 0 ? 'ok' : '[-]etcd failed' };
       },
-      nodes: async () => [...this.nodes].map((name) => ({ name, ready: true, roles: this.apiServers.has(name) ? ['control-plane'] : [] })),
+      nodes: async () => [...this.nodes].map((name) => ({ name, ready: true, roles: this.apiServers.has(name) ? ['control-plane'] : [], notReadySince: null })),
       apply: async () => [{ apiVersion: 'v1', kind: 'Namespace', name: 'kube-flannel', action: this.mark('cni') > 0 ? 'created' : 'unchanged' }],
     };
   }

@@ -31,6 +31,11 @@ export interface NodeSummary {
   ready: boolean;
   /** From `node-role.kubernetes.io/<role>` labels, sorted. */
   roles: string[];
+  /**
+   * When not ready: since when (ms) — its `Ready` condition's lastTransitionTime, or the Node's
+   * creation when kubelet never posted one; null when ready.
+   */
+  notReadySince: number | null;
 }
 
 /** What applying one object did. */
@@ -150,9 +155,13 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
           const page = await api.listNode({ limit: NODE_PAGE, ...(next === undefined ? {} : { _continue: next }) });
           for (const node of page.items) {
             const labels = node.metadata?.labels ?? {};
+            const cond = node.status?.conditions?.find((c) => c.type === 'Ready');
+            const ready = cond?.status === 'True';
+            const since = cond?.lastTransitionTime ?? node.metadata?.creationTimestamp;
             out.push({
               name: node.metadata?.name ?? '',
-              ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+              ready,
+              notReadySince: ready ? null : since === undefined ? null : new Date(since).getTime(),
               roles: Object.keys(labels)
                 .filter((l) => l.startsWith(ROLE_LABEL) && l.length > ROLE_LABEL.length)
                 .map((l) => l.slice(ROLE_LABEL.length))

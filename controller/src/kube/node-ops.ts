@@ -27,6 +27,8 @@ export interface NodeView {
   name: string;
   unschedulable: boolean;
   taints: Taint[];
+  /** Its `Ready` condition is `True` (false also when kubelet never posted one); undefined: not known. */
+  ready?: boolean;
 }
 
 /** A pod on a node, with what decides whether a drain evicts it. */
@@ -37,6 +39,8 @@ export interface PodRef {
   daemonSet: boolean;
   /** A static pod's mirror (kubelet's own): cannot be evicted, goes with kubeadm reset. */
   mirror: boolean;
+  /** When its deletion was requested (metadata.deletionTimestamp, ms), if it was: it is terminating. */
+  terminatingSince?: number;
 }
 
 /** The outcome of one eviction request. */
@@ -113,8 +117,10 @@ export function createKubeNodeOps(options: KubeApiOptions, tuning: KubeNodeOpsTu
     async getNode(name) {
       try {
         const { json } = await call(`read Node ${name}`, 'GET', `/api/v1/nodes/${seg(name)}`);
-        const spec = (json as { spec?: { unschedulable?: boolean; taints?: Taint[] } }).spec ?? {};
-        return { name, unschedulable: spec.unschedulable === true, taints: Array.isArray(spec.taints) ? spec.taints : [] };
+        const doc = json as { spec?: { unschedulable?: boolean; taints?: Taint[] }; status?: { conditions?: { type?: string; status?: string }[] } };
+        const spec = doc.spec ?? {};
+        const ready = (doc.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+        return { name, unschedulable: spec.unschedulable === true, taints: Array.isArray(spec.taints) ? spec.taints : [], ready };
       } catch (err) {
         if (status(err) === 404) return null;
         throw err;
@@ -138,7 +144,7 @@ export function createKubeNodeOps(options: KubeApiOptions, tuning: KubeNodeOpsTu
       do {
         const q = new URLSearchParams({ fieldSelector: `spec.nodeName=${node}`, limit: '500', ...(next === '' ? {} : { continue: next }) });
         const { json } = await call(`list pods on ${node}`, 'GET', `/api/v1/pods?${q}`);
-        const page = json as { items?: { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string>; ownerReferences?: { kind?: string }[] } }[]; metadata?: { continue?: string } };
+        const page = json as { items?: { metadata?: { name?: string; namespace?: string; deletionTimestamp?: string; annotations?: Record<string, string>; ownerReferences?: { kind?: string }[] } }[]; metadata?: { continue?: string } };
         for (const p of page.items ?? []) {
           const m = p.metadata ?? {};
           out.push({
@@ -146,6 +152,7 @@ export function createKubeNodeOps(options: KubeApiOptions, tuning: KubeNodeOpsTu
             name: m.name ?? '',
             daemonSet: (m.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet'),
             mirror: m.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+            ...(m.deletionTimestamp !== undefined && Number.isFinite(Date.parse(m.deletionTimestamp)) ? { terminatingSince: Date.parse(m.deletionTimestamp) } : {}),
           });
         }
         next = page.metadata?.continue ?? '';

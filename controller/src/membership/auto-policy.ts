@@ -7,7 +7,8 @@
  * 1. nothing down: nothing to do;
  * 2. more than `maxUnhealthy` of the cluster down: **hold** — a network partition or a power event,
  *    not dead hosts; replacing would make it worse (Cluster API's MachineHealthCheck maxUnhealthy);
- * 3. a membership change running (the lock is held): wait (`maxConcurrent: 1`);
+ * 3. a membership change running (the lock is held): wait (`maxConcurrent: 1`); any other operation
+ *    running on the cluster (a create: its Nodes are NotReady while they join): wait;
  * 4. the last automatic replacement finished less than `minHealthyPeriod` ago: wait (a rate limit:
  *    a flapping fleet is not drained of spares in minutes);
  * 5. no host down for `after` yet: wait, naming the first and when it will be due;
@@ -34,6 +35,8 @@ export interface AutoInput {
   spares: { name: string; usable: boolean; why?: string }[];
   /** Membership changes in progress for this cluster. */
   running: number;
+  /** Another operation running on the cluster (`cluster.create op-…`), if any: nothing starts meanwhile. */
+  busyWith?: string;
   /** When the last automatic replacement finished, or null. */
   lastReplacementAt: number | null;
   now: number;
@@ -69,6 +72,8 @@ export function decideAutoReplace(input: AutoInput): AutoDecision {
     };
   }
   if (input.running >= policy.maxConcurrent) return { kind: 'wait', reason: `a membership change is in progress (maxConcurrent ${policy.maxConcurrent})` };
+  // A create, reset or recovery in progress: its hosts come and go, and their Nodes are NotReady while they join.
+  if (input.busyWith !== undefined) return { kind: 'wait', reason: `${input.busyWith} is running on the cluster` };
   if (input.lastReplacementAt !== null && now - input.lastReplacementAt < policy.minHealthyPeriodMs) {
     const left = policy.minHealthyPeriodMs - (now - input.lastReplacementAt);
     return { kind: 'wait', reason: `the last automatic replacement finished ${formatDuration(now - input.lastReplacementAt)} ago; the next may start in ${formatDuration(left)} (minHealthyPeriod)` };

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/src/log.js';
 import { createMetrics, reportAutoReplace } from '../metrics.js';
-import { AUTO_ACTOR, AutoReplacer, type AutoReplaceState } from './auto-replacer.js';
+import { AUTO_ACTOR, AutoReplacer, type AutoReplacerOptions, type AutoReplaceState } from './auto-replacer.js';
 import { specSource } from './specs.js';
 import { type MembershipFixture, membershipFixture } from './testing.js';
 
@@ -12,9 +12,10 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
   let fx: MembershipFixture;
   afterEach(async () => fx.cleanup());
 
-  const replacer = (downSince: Map<string, number>, counts: string[], report?: (s: AutoReplaceState[]) => void) =>
+  const replacer = (downSince: Map<string, number>, counts: string[], report?: (s: AutoReplaceState[]) => void, nodesOf?: AutoReplacerOptions['nodesOf']) =>
     new AutoReplacer({
       report,
+      nodesOf,
       specs: specSource(fx.engine, fx.store.membership),
       membership: fx.membership,
       ops: fx.engine,
@@ -74,5 +75,38 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
     await auto.tick();
     expect(counts).toEqual(['held']);
     expect(fx.engine.list(5).filter((o) => o.kind === 'node.replace')).toEqual([]);
+  });
+
+  it("replaces a host whose agent answers but whose Node has been NotReady for `after` (kubelet dead); an API that does not answer leaves only the agents' word", async () => {
+    fx = await membershipFixture();
+    await fx.create(POLICY);
+    const counts: string[] = [];
+    let api: 'down' | 'h2-not-ready' = 'down';
+    const nodesOf: AutoReplacerOptions['nodesOf'] = async (spec) => {
+      if (api === 'down') throw new Error('failed to list nodes: no answer within 4000 ms');
+      return spec.hosts.map((h) => ({ name: h.name, notReadySince: h.name === 'h2' ? Date.now() - 5000 : null }));
+    };
+    const auto = replacer(new Map(), counts, undefined, nodesOf);
+    expect((await auto.tick()).get('lab')).toEqual({ kind: 'none', reason: 'every host is up' });
+    api = 'h2-not-ready';
+    expect((await auto.tick()).get('lab')).toMatchObject({ kind: 'replace', old: 'h2', spare: 'h4' });
+    const op = fx.engine.list(5).find((o) => o.kind === 'node.replace');
+    await fx.engine.idle(op?.id ?? '');
+    expect(fx.engine.get(op?.id ?? '').state).toBe('succeeded');
+    expect(counts).toEqual(['started']);
+  });
+
+  it('starts nothing while another operation runs on the cluster (a create: its Nodes are NotReady while they join)', async () => {
+    fx = await membershipFixture();
+    await fx.create(POLICY);
+    const auto = new AutoReplacer({
+      specs: specSource(fx.engine, fx.store.membership),
+      membership: fx.membership,
+      ops: { ...fx.engine, start: fx.engine.start.bind(fx.engine), find: fx.engine.find.bind(fx.engine), list: () => [{ ...fx.engine.list(1)[0]!, kind: 'cluster.create', id: 'op-000000000001', state: 'running' }] },
+      downSince: (h) => (h === 'h1' ? 0 : null),
+      events: fx.store.events,
+      log: silentLogger(),
+    });
+    expect((await auto.tick()).get('lab')).toEqual({ kind: 'wait', reason: 'cluster.create op-000000000001 is running on the cluster' });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The automatic replacement loop: every tick, for each cluster whose spec has `autoReplace`, the
- * policy (auto-policy.ts) decides from the live fleet, and a `replace` starts a `node.replace`
+ * policy (auto-policy.ts) decides from the live fleet — a host is down while its agent is
+ * unreachable or its Node is NotReady (read through the cluster's API each tick), since the earlier — and a `replace` starts a `node.replace`
  * operation by `auto-replace` — the same operation, gates, quorum guard and fencing as an
  * operator's. Every decision that differs from the cluster's previous one is an event
  * (`autoreplace.decision`), and `ballast_replacements_total{outcome}` counts started, refused and
@@ -13,6 +14,8 @@ import { messageOf } from '../../../shared/src/errors.js';
 import type { NewEvent } from '../store/events.js';
 import type { OperationEngine } from '../ops/engine.js';
 import { type AutoDecision, autoPolicyOf, decideAutoReplace } from './auto-policy.js';
+import type { ClusterSpec } from '../cluster/spec.js';
+import type { NodeSummary } from '../kube/client.js';
 import { type SpecSource, startMembershipChange } from './start.js';
 import { type MembershipDeps, NODE_REPLACE } from './types.js';
 
@@ -32,8 +35,14 @@ export interface AutoReplacerOptions {
   specs: SpecSource;
   membership: MembershipDeps;
   ops: Pick<OperationEngine, 'start' | 'list' | 'find'>;
-  /** When each host went down (unreachable since), null when up or unknown. */
+  /** When each host's agent went down (unreachable since), null when up or unknown. */
   downSince(host: string): number | null;
+  /**
+   * The cluster's Nodes through its API (the VIP), for the other trigger: a Node NotReady for
+   * `after` counts as down too, even while its agent answers (kubelet dead, the host otherwise up).
+   * Rejects or null when the API does not answer: then only the agents' reachability counts.
+   */
+  nodesOf?: (spec: ClusterSpec) => Promise<Pick<NodeSummary, 'name' | 'notReadySince'>[] | null>;
   events: { append(event: NewEvent): unknown };
   /** ballast_replacements_total{outcome}. */
   count?: (outcome: 'started' | 'refused' | 'held') => void;
@@ -46,6 +55,7 @@ export interface AutoReplacerOptions {
 /** See the file comment. */
 export class AutoReplacer {
   private readonly last = new Map<string, string>();
+  private readonly apiProblem = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
 
@@ -71,16 +81,23 @@ export class AutoReplacer {
         if (!h.connected || this.o.downSince(name) !== null) return { name, usable: false, why: 'not connected' };
         return { name, usable: true };
       });
+      const notReady = await this.notReadySince(spec);
+      // Down since the earlier of: its agent unreachable, its Node NotReady.
+      const downSince = (name: string): number | null => {
+        const times = [this.o.downSince(name), notReady.get(name) ?? null].filter((t): t is number => t !== null);
+        return times.length === 0 ? null : Math.min(...times);
+      };
       const decision = decideAutoReplace({
         policy,
-        hosts: spec.hosts.map((h) => ({ name: h.name, downSince: this.o.downSince(h.name) })),
+        hosts: spec.hosts.map((h) => ({ name: h.name, downSince: downSince(h.name) })),
         spares,
         running: this.o.membership.repo.lock(spec.name) === null ? 0 : 1,
+        ...this.busyWith(spec.name),
         lastReplacementAt: this.lastAutoReplacement(spec.name),
         now,
       });
       out.set(spec.name, decision);
-      const hostsDown = spec.hosts.filter((h) => this.o.downSince(h.name) !== null).length;
+      const hostsDown = spec.hosts.filter((h) => downSince(h.name) !== null).length;
       states.push({ cluster: spec.name, decision: decision.kind, hostsDown, sparesUsable: spares.filter((x) => x.usable).length });
       if (decision.kind === 'hold') this.note(spec.name, decision, 'held');
       else if (decision.kind !== 'replace') this.note(spec.name, decision);
@@ -114,6 +131,32 @@ export class AutoReplacer {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** NotReady Nodes of the cluster and since when; empty when the API does not answer (logged once per change). */
+  private async notReadySince(spec: ClusterSpec): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (this.o.nodesOf === undefined) return out;
+    let problem = '';
+    try {
+      const nodes = await this.o.nodesOf(spec);
+      if (nodes === null) problem = 'no answer';
+      for (const n of nodes ?? []) if (n.notReadySince !== null) out.set(n.name, n.notReadySince);
+    } catch (err) {
+      problem = messageOf(err);
+    }
+    if (problem !== (this.apiProblem.get(spec.name) ?? '')) {
+      if (problem === '') this.o.log.info({ cluster: spec.name }, 'Node readiness readable again through the API');
+      else this.o.log.warn({ cluster: spec.name, err: problem }, 'cannot read Node readiness through the API; only unreachable agents count as down');
+      this.apiProblem.set(spec.name, problem);
+    }
+    return out;
+  }
+
+  /** The operation running on `cluster` now, if any (`busyWith` of the policy). */
+  private busyWith(cluster: string): { busyWith?: string } {
+    const op = this.o.ops.list(200).find((o) => o.cluster === cluster && (o.state === 'running' || o.state === 'pending'));
+    return op === undefined ? {} : { busyWith: `${op.kind} ${op.id}` };
   }
 
   /** The end of the newest successful automatic replacement of `cluster`. */

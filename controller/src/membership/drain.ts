@@ -29,9 +29,21 @@ export async function ensureCordoned(api: KubeNodeOps, node: string): Promise<Ku
   return { changed: true, message: `${node} cordoned` };
 }
 
+/**
+ * A pod terminating this long on a node whose kubelet is not Ready is not waited for: nobody is
+ * there to stop it and confirm (kubectl drain's `--skip-wait-for-delete-timeout`). The replacement
+ * stops it for real right after the drain — the reset removes every container on the host — and the
+ * Node's deletion then lets the API server forget it.
+ */
+export const STUCK_TERMINATING_MS = 60_000;
+
 /** Options of {@link drainNode}. */
 export interface DrainOptions {
   timeoutMs: number;
+  /** Default {@link STUCK_TERMINATING_MS}. */
+  stuckTerminatingMs?: number;
+  /** For tests. */
+  now?: () => number;
   /** Pause between rounds of evictions (kubectl drain waits 5 s after a PDB refusal). */
   intervalMs: number;
   signal: AbortSignal;
@@ -45,14 +57,26 @@ export interface DrainOptions {
  */
 export async function drainNode(api: KubeNodeOps, node: string, opts: DrainOptions): Promise<KubeOutcome> {
   const deadline = Date.now() + opts.timeoutMs;
+  const now = opts.now ?? Date.now;
+  const stuckMs = opts.stuckTerminatingMs ?? STUCK_TERMINATING_MS;
   let evicted = 0;
+  let leftToReset = 0;
   const refusals = new Map<string, string>();
   for (let round = 1; ; round++) {
     if (opts.signal.aborted) throw opts.signal.reason;
-    const pods = (await api.podsOn(node)).filter((p) => !p.daemonSet && !p.mirror);
-    if (pods.length === 0) return { changed: evicted > 0, message: evicted === 0 ? `${node} has no pods to evict` : `${node} drained: ${evicted} evictions` };
+    let pods = (await api.podsOn(node)).filter((p) => !p.daemonSet && !p.mirror);
+    const stuck = pods.filter((p) => p.terminatingSince !== undefined && now() - p.terminatingSince >= stuckMs);
+    if (stuck.length > 0 && (await api.getNode(node))?.ready === false) {
+      pods = pods.filter((p) => !stuck.includes(p));
+      leftToReset = stuck.length;
+    }
+    if (pods.length === 0) {
+      const stuckNote = leftToReset === 0 ? '' : `; ${leftToReset} pods terminating for over ${Math.round(stuckMs / 1000)} s on the NotReady node are left to the reset (its kubelet does not answer)`;
+      return { changed: evicted > 0, message: `${evicted === 0 ? `${node} has no pods to evict` : `${node} drained: ${evicted} evictions`}${stuckNote}` };
+    }
     refusals.clear();
     for (const pod of pods) {
+      if (pod.terminatingSince !== undefined) continue; // already being deleted: waiting is all there is to do
       const r = await api.evict(pod);
       if (r.kind === 'evicted') evicted++;
       if (r.kind === 'blocked') refusals.set(`${pod.namespace}/${pod.name}`, r.reason);
