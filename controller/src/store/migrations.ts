@@ -389,4 +389,17 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    // Taken by the host-labels change (issue 12, autoReplace.sparePool); another branch may also
+    // have taken 11 — the merger renumbers.
+    version: 11,
+    name: 'host_labels',
+    sql: `
+      -- Host labels (shared/src/labels.ts): a JSON object key → value, at most 32 entries of
+      -- Kubernetes label syntax, set by an operator (ballastctl host label). In the hosts row: they
+      -- are small, change rarely, and belong to the row's life (a name re-enrolled after removal
+      -- starts without labels, so it never joins a spare pool by accident).
+      ALTER TABLE hosts ADD COLUMN labels_json TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
 ];
