@@ -140,8 +140,9 @@ export type HostSummary = Static<typeof HostSummarySchema>;
  */
 export const HostLabelRequestSchema = Type.Object(
   {
-    set: Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 63 }), { maxProperties: 32, default: {} }),
-    remove: Type.Array(Type.String({ maxLength: 317 }), { maxItems: 32, default: [] }),
+    // Twice the per-host limit: a size bound only, so that a count over 32 gets the coded label error.
+    set: Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 63 }), { maxProperties: 64, default: {} }),
+    remove: Type.Array(Type.String({ maxLength: 317 }), { maxItems: 64, default: [] }),
     overwrite: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
