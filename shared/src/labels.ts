@@ -93,6 +93,8 @@ export function applyLabelChange(current: HostLabels, change: LabelChange, host:
     if (problem !== null) throw new BallastError('BALLAST_ERR_LABEL_INVALID', `failed to ${what}: ${problem}`);
     if (Object.hasOwn(change.set, key)) throw new BallastError('BALLAST_ERR_LABEL_INVALID', `failed to ${what}: label ${key} is both set and removed`);
   }
+  // Checked before any assignment: a key like `__proto__` must be refused, not silently swallowed.
+  assertValidLabels(change.set, what);
   const next: HostLabels = { ...current };
   for (const [key, value] of Object.entries(change.set)) {
     const old = Object.hasOwn(current, key) ? current[key] : undefined;

@@ -14,14 +14,15 @@ import { withExamples } from './common.js';
 
 /** Splits `key=value` and `key-` arguments; throws a usage error (exit 2) for anything else. */
 export function parseLabelArgs(args: readonly string[]): Pick<HostLabelRequest, 'set' | 'remove'> {
-  const set: Record<string, string> = {};
+  // A Map, not an object: a key such as `__proto__` must reach the controller (which refuses it), not vanish here.
+  const set = new Map<string, string>();
   const remove: string[] = [];
   for (const arg of args) {
     const eq = arg.indexOf('=');
     if (eq > 0) {
       const key = arg.slice(0, eq);
-      if (Object.hasOwn(set, key)) throw usageError(`label ${key} is given twice`);
-      set[key] = arg.slice(eq + 1);
+      if (set.has(key)) throw usageError(`label ${key} is given twice`);
+      set.set(key, arg.slice(eq + 1));
     } else if (eq < 0 && arg.length > 1 && arg.endsWith('-')) {
       remove.push(arg.slice(0, -1));
     } else {
@@ -29,7 +30,7 @@ export function parseLabelArgs(args: readonly string[]): Pick<HostLabelRequest, 
     }
   }
   if (args.length === 0) throw usageError('give at least one key=value or key-');
-  return { set, remove };
+  return { set: Object.fromEntries(set), remove };
 }
 
 interface LabelOptions {
