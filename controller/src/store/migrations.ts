@@ -390,16 +390,10 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Taken by the host-labels change (issue 12, autoReplace.sparePool); another branch may also
-    // have taken 11 — the merger renumbers.
-    version: 11,
+    version: 11, // host labels (issue 12); another branch may take 11 too: the merger renumbers
     name: 'host_labels',
-    sql: `
-      -- Host labels (shared/src/labels.ts): a JSON object key → value, at most 32 entries of
-      -- Kubernetes label syntax, set by an operator (ballastctl host label). In the hosts row: they
-      -- are small, change rarely, and belong to the row's life (a name re-enrolled after removal
-      -- starts without labels, so it never joins a spare pool by accident).
-      ALTER TABLE hosts ADD COLUMN labels_json TEXT NOT NULL DEFAULT '{}';
-    `,
+    // Labels (shared/src/labels.ts) live in the host's row: small, rarely changed, and gone with it
+    // (a name enrolled again starts unlabelled, so it never joins a spare pool by accident).
+    sql: `ALTER TABLE hosts ADD COLUMN labels_json TEXT NOT NULL DEFAULT '{}';`,
   },
 ];
