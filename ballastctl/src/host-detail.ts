@@ -110,6 +110,7 @@ export function hostDetailText(detail: HostDetailResponse, now: number, color = 
     ['Enrolled', when(h.enrolledAt, now)],
     ['Last heartbeat', when(h.lastHeartbeatAt, now)],
     ['Failing checks', h.failingChecks.length === 0 ? NONE : h.failingChecks.join(', ')],
+    ['Labels', Object.keys(h.labels ?? {}).length === 0 ? NONE : Object.entries(h.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')],
   ]);
   text += `\n${factsSection(detail.facts)}\n${healthSection(detail.health, now, color)}\n`;
   text += detail.events.length === 0 ? 'Events:  <none>\n' : `Events:\n${indent(eventsTable(detail.events, false), 2)}`;

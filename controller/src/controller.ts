@@ -1,4 +1,5 @@
 import { BallastError } from '../../shared/src/errors.js';
+import { matchesSelector } from '../../shared/src/labels.js';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -135,6 +136,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     specs,
     membership,
     ops,
+    labelled: (selector) => store.hosts.list().filter((h) => matchesSelector(h.labels, selector)).map((h) => h.name),
     downSince: (name) => {
       const h = directory.get(name);
       return h !== null && h.state === 'unreachable' ? h.stateSince : null;

@@ -127,8 +127,27 @@ export const HostSummarySchema = Type.Object({
    * Optional only so that a newer ballastctl reads an older controller; this controller always sets it.
    */
   conflict: Type.Optional(Type.Boolean()),
+  /**
+   * Operator-set labels (shared/src/labels.ts), e.g. `{ pool: spare }` for `autoReplace.sparePool`.
+   * Optional only so that a newer ballastctl reads an older controller; this controller always sets it.
+   */
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type HostSummary = Static<typeof HostSummarySchema>;
+/**
+ * `PATCH /v1/hosts/:name/labels` (ballastctl host label): kubectl label's rules. Sizes are bounded
+ * here; the syntax of each key and value is checked by shared/src/labels.ts (BALLAST_ERR_LABEL_INVALID).
+ */
+export const HostLabelRequestSchema = Type.Object(
+  {
+    // Twice the per-host limit: a size bound only, so that a count over 32 gets the coded label error.
+    set: Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 63 }), { maxProperties: 64, default: {} }),
+    remove: Type.Array(Type.String({ maxLength: 317 }), { maxItems: 64, default: [] }),
+    overwrite: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+export type HostLabelRequest = Static<typeof HostLabelRequestSchema>;
 /** Cut at HOST_LIST_MAX_BYTES (paging.ts). */
 export const HostListResponseSchema = Type.Object({ items: Type.Array(HostSummarySchema), truncated: TruncatedField });
 
@@ -197,6 +216,7 @@ export const AuditQuerySchema = Type.Object({
  *   GET    /v1/hosts                       → HostList        — viewer
  *   GET    /v1/hosts/:name                 → HostDetail      — viewer
  *   DELETE /v1/hosts/:name                 → HostSummary     — operator (revokes its certificate)
+ *   PATCH  /v1/hosts/:name/labels          → HostSummary     — operator (HostLabelRequest; kubectl label's rules)
  *   GET    /v1/events?host&after&limit&wait → EventList      — viewer
  *   GET    /v1/audit?limit                 → AuditList       — viewer
  *   POST   /v1/operators   OperatorCreate  → OperatorCreateResp — admin

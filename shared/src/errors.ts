@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   BALLAST_ERR_HOST_TAKEN_OUT: { status: 403, exit: EXIT_FAILURE, message: 'the host was taken out of its cluster (replaced or removed): it must keep kubelet, etcd and the VIP down' },
   BALLAST_ERR_HOST_UNREACHABLE: { status: 409, exit: EXIT_FAILURE, message: 'the host is not connected; removing it needs --force-offline (it is fenced first)' },
   BALLAST_ERR_RATE_LIMITED: { status: 429, exit: EXIT_FAILURE, message: 'too many attempts from one source; try again later' },
+  BALLAST_ERR_LABEL_INVALID: { status: 400, exit: EXIT_FAILURE, message: 'a host label is not valid (key: optional DNS prefix and a name of at most 63 characters; value: at most 63 characters; at most 32 labels a host)' },
+  BALLAST_ERR_LABEL_EXISTS: { status: 409, exit: EXIT_FAILURE, message: 'the host already has this label with another value; pass --overwrite (overwrite: true) to change it' },
   // Disaster recovery: cluster recover (issue 13).
   BALLAST_ERR_ETCD_STILL_SERVING: { status: 409, exit: EXIT_FAILURE, message: 'the old etcd cluster still serves with quorum, or the local member still runs: a restore would fork it' },
   BALLAST_ERR_RESTORE_FAILED: { status: 502, exit: EXIT_FAILURE, message: 'etcdutl snapshot restore failed on a host' },

@@ -25,6 +25,8 @@ export const ControllerEventKindSchema = Type.Union([
   Type.Literal('connected'),
   Type.Literal('disconnected'),
   Type.Literal('removed'),
+  // An operator changed a host's labels (ballastctl host label).
+  Type.Literal('host.labels'),
   // Two live agents on one host identity (a copied data dir) replacing each other: hub/identity-conflict.ts.
   Type.Literal('identity.conflict'),
   // Role runs (`ballastctl apply`).

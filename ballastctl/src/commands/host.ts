@@ -1,6 +1,6 @@
 /**
- * `ballastctl host NAME`, `host show NAME` and `host remove NAME`: one host in detail, and its
- * removal (which revokes its certificate on the controller).
+ * `ballastctl host NAME`, `host show NAME`, `host label NAME …` and `host remove NAME`: one host in
+ * detail, its labels (host-label.ts), and its removal (which revokes its certificate on the controller).
  */
 import type { Command } from 'commander';
 import { HostDetailResponseSchema, HostSummarySchema } from '../../../shared/src/api.js';
@@ -9,6 +9,7 @@ import { hostDetailText } from '../host-detail.js';
 import { formatDocument, isStructured, type OutputFormat, outputOption } from '../output.js';
 import { parseName } from '../parse.js';
 import { withExamples } from './common.js';
+import { registerHostLabel } from './host-label.js';
 
 interface ShowOptions {
   output: Extract<OutputFormat, 'text' | 'json' | 'yaml'>;
@@ -23,9 +24,9 @@ async function show(ctx: CliContext, command: Command, name: string, opts: ShowO
 export function registerHost(program: Command, ctx: CliContext): void {
   const group = program
     .command('host')
-    .description('show one host in detail ("host NAME" is "host show NAME"), or remove it')
-    .usage('NAME | show NAME | remove NAME');
-  withExamples(group, ['ballastctl host node-1', 'ballastctl host show node-1 -o yaml', 'ballastctl host remove node-1']);
+    .description('show one host in detail ("host NAME" is "host show NAME"), label it, or remove it')
+    .usage('NAME | show NAME | label NAME key=value… key-… [--overwrite] | remove NAME');
+  withExamples(group, ['ballastctl host node-1', 'ballastctl host show node-1 -o yaml', 'ballastctl host label node-5 pool=spare', 'ballastctl host remove node-1']);
 
   // `show` is the default subcommand, so "host NAME" works. The group itself has no options:
   // commander lets a parent consume its own options anywhere on the line, which would swallow
@@ -47,4 +48,5 @@ export function registerHost(program: Command, ctx: CliContext): void {
       ctx.out(`host "${host.name}" removed (id ${host.id}, was ${host.state}); its certificate is revoked\n`);
     });
   withExamples(removeCmd, ['ballastctl host remove node-1']);
+  registerHostLabel(group, ctx);
 }

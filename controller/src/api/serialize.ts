@@ -32,6 +32,7 @@ export function hostSummary(record: HostRecord, tracker: HostTracker): HostSumma
     memoryBytes: facts?.memory.totalBytes ?? null,
     failingChecks: live?.failingChecks ?? (record.health?.checks.filter((c) => !c.ok).map((c) => c.name) ?? []),
     conflict: tracker.conflictOf(record.id) !== null,
+    labels: record.labels,
   };
 }
 

@@ -21,6 +21,7 @@ const record = (over: Partial<HostRecord>): HostRecord => ({
   sessionId: null,
   facts: sampleFacts('cp-1', '10.0.0.11', 1),
   health: sampleHealth(3),
+  labels: {},
   removedAt: null,
   ...over,
 });

@@ -12,6 +12,7 @@ import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import { HOST_NAME_PATTERN } from '../../../shared/src/api.js';
 import { messageOf } from '../../../shared/src/errors.js';
+import { parseLabelSelector } from '../../../shared/src/labels.js';
 import { compiledCheck } from '../../../shared/src/schema-check.js';
 import { didYouMean } from '../../../shared/src/suggest.js';
 import { DEFAULT_CATALOGUE } from '../artifacts/catalogue.js';
@@ -49,6 +50,8 @@ export const DEFAULT_VERSIONS = {
 
 // `hint` is our own schema keyword: the human description used instead of typebox's regex message.
 const Str = (pattern: string, hint: string, extra: Record<string, unknown> = {}) => Type.String({ pattern, hint, ...extra });
+/** The shape of a `key=value` selector; the exact label syntax is checked by parseLabelSelector. */
+const SELECTOR_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_./-]*=[A-Za-z0-9_.-]*$';
 const Address = Str('^[0-9A-Fa-f.:]{2,45}$', 'an IPv4 or IPv6 address', { maxLength: 45 });
 const CidrText = (def: string) => Str('^[0-9A-Fa-f.:]{2,45}/[0-9]{1,3}$', 'a CIDR such as 10.244.0.0/16', { default: def });
 const Version = (def: string) =>
@@ -186,11 +189,17 @@ export const ClusterAddonsSchema = Type.Object(
  * Automatic node replacement (issue 12; off unless present): a host unreachable for `after` is
  * replaced by the first available spare, one change at a time, never while more than
  * `maxUnhealthy` of the cluster is down (a partition, not dead hosts). controller/src/membership/auto-policy.ts.
+ *
+ * The spares are either listed (`spares`, tried in the order given) or a pool (`sparePool: key=value`,
+ * every enrolled host with that label, resolved at each tick and tried by name). Exactly one of the
+ * two: both optional here, and {@link checkClusterDocument} reports neither or both at `/autoReplace`.
  */
 export const AutoReplaceSchema = Type.Object(
   {
     after: Str('^[0-9]+(ms|s|m|h)$', 'a duration such as 5m', { default: '5m' }),
-    spares: Type.Array(Str(HOST_NAME_PATTERN.source, 'a host name'), { minItems: 1, maxItems: 100, uniqueItems: true }),
+    spares: Type.Optional(Type.Array(Str(HOST_NAME_PATTERN.source, 'a host name'), { minItems: 1, maxItems: 100, uniqueItems: true })),
+    /** A label selector `key=value` (shared/src/labels.ts), set on hosts with `ballastctl host label`. */
+    sparePool: Type.Optional(Str(SELECTOR_PATTERN, 'a label selector key=value such as pool=spare', { maxLength: 317 })),
     maxConcurrent: Type.Integer({ minimum: 1, maximum: 1, default: 1, hint: '1: one membership change at a time' }),
     minHealthyPeriod: Str('^[0-9]+(ms|s|m|h)$', 'a duration such as 1h', { default: '1h' }),
     maxUnhealthy: Str('^(100|[1-9]?[0-9])%$', 'a percentage such as 40%', { default: '40%' }),
@@ -233,7 +242,10 @@ export function checkClusterDocument(value: unknown): ClusterParseResult {
   if (!isMapping(value)) return { ok: false, problems: [{ path: '/', message: 'must be a mapping (apiVersion, kind, name, …)' }] };
   const defaulted: unknown = Value.Default(ClusterSpecSchema, Value.Clone(value));
   const check = compiledCheck(ClusterSpecSchema);
-  if (check.Check(defaulted)) return { ok: true, spec: defaulted };
+  if (check.Check(defaulted)) {
+    const problems = crossFieldProblems(defaulted);
+    return problems.length === 0 ? { ok: true, spec: defaulted } : { ok: false, problems };
+  }
   const problems: ClusterProblem[] = [];
   const seen = new Set<string>();
   for (const error of check.Errors(defaulted)) {
@@ -244,6 +256,22 @@ export function checkClusterDocument(value: unknown): ClusterParseResult {
     problems.push({ path, message: schemaMessage(error.type, error.schema, error.message, path) });
   }
   return { ok: false, problems };
+}
+
+/** Rules one schema cannot say clearly: `autoReplace` takes exactly one of `spares` and `sparePool`. */
+function crossFieldProblems(spec: ClusterSpec): ClusterProblem[] {
+  const a = spec.autoReplace;
+  if (a === undefined) return [];
+  if (a.spares !== undefined && a.sparePool !== undefined) {
+    return [{ path: '/autoReplace', message: 'gives both spares and sparePool: list the spare hosts (spares: [host, …]) or name a label pool (sparePool: key=value), not both' }];
+  }
+  if (a.spares === undefined && a.sparePool === undefined) {
+    return [{ path: '/autoReplace', message: 'needs spares: [host, …] (listed spare hosts) or sparePool: key=value (hosts labelled with ballastctl host label)' }];
+  }
+  if (a.sparePool !== undefined && parseLabelSelector(a.sparePool) === null) {
+    return [{ path: '/autoReplace/sparePool', message: 'must be a label selector key=value such as pool=spare (Kubernetes label syntax)' }];
+  }
+  return [];
 }
 
 function schemaMessage(type: ValueErrorType, schema: TSchema, fallback: string, path: string): string {

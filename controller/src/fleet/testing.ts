@@ -20,6 +20,7 @@ export function hostRecord(over: Partial<HostRecord> & Pick<HostRecord, 'id' | '
     sessionId: null,
     facts: null,
     health: null,
+    labels: {},
     removedAt: null,
     ...over,
   };

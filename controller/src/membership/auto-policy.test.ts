@@ -3,7 +3,7 @@ import { type AutoInput, decideAutoReplace } from './auto-policy.js';
 
 const MIN = 60_000;
 const base = (over: Partial<AutoInput> = {}): AutoInput => ({
-  policy: { afterMs: 5 * MIN, spares: ['s1', 's2'], maxConcurrent: 1, minHealthyPeriodMs: 60 * MIN, maxUnhealthyPercent: 40 },
+  policy: { afterMs: 5 * MIN, spares: { kind: 'list', hosts: ['s1', 's2'] }, maxConcurrent: 1, minHealthyPeriodMs: 60 * MIN, maxUnhealthyPercent: 40 },
   hosts: ['h1', 'h2', 'h3', 'w1', 'w2'].map((name) => ({ name, downSince: null })),
   spares: [
     { name: 's1', usable: true },
@@ -48,5 +48,16 @@ describe('decideAutoReplace', () => {
   it('waits, saying why, when no spare is usable', () => {
     const d = decideAutoReplace(base({ hosts: down({ h1: 10 * MIN }), spares: [{ name: 's1', usable: false, why: 'already in a cluster' }] }));
     expect(d).toEqual({ kind: 'wait', reason: 'h1 is due for replacement but no spare is usable (s1: already in a cluster)' });
+  });
+  it('names the spare pool in its decisions, and says so when the pool is empty', () => {
+    const policy = { ...base().policy, spares: { kind: 'pool' as const, selector: { key: 'pool', value: 'spare' }, text: 'pool=spare' } };
+    expect(decideAutoReplace(base({ policy, hosts: down({ h1: 10 * MIN }), spares: [] }))).toEqual({
+      kind: 'wait',
+      reason: 'h1 is due for replacement but the spare pool pool=spare is empty (no enrolled host has the label)',
+    });
+    expect(decideAutoReplace(base({ policy, hosts: down({ h1: 10 * MIN }), spares: [{ name: 's1', usable: false, why: 'not connected' }] })).reason).toBe(
+      'h1 is due for replacement but no spare of the pool pool=spare is usable (s1: not connected)',
+    );
+    expect(decideAutoReplace(base({ policy, hosts: down({ h1: 10 * MIN }) })).reason).toBe('h1 down for 10m (≥ 5m): replacing it with s1 from the spare pool pool=spare');
   });
 });

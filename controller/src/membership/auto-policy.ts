@@ -12,16 +12,23 @@
  * 4. the last automatic replacement finished less than `minHealthyPeriod` ago: wait (a rate limit:
  *    a flapping fleet is not drained of spares in minutes);
  * 5. no host down for `after` yet: wait, naming the first and when it will be due;
- * 6. no spare connected, healthy and outside every cluster: wait, saying so;
+ * 6. no spare connected, healthy and outside every cluster: wait, saying so (an empty pool too);
  * 7. otherwise replace the host down longest with the first usable spare.
+ *
+ * The spares are the spec's list in its order, or (`sparePool`) the enrolled hosts with the label,
+ * by name; the caller resolves them (auto-replacer.ts) and decisions name the pool.
  */
 import { formatDuration, parseDuration } from '../../../shared/src/duration.js';
+import { type LabelSelector, parseLabelSelector } from '../../../shared/src/labels.js';
 import type { ClusterSpec } from '../cluster/spec.js';
+
+/** Where a policy's spares come from: a list in the spec, or every host with a label. */
+export type SpareSource = { kind: 'list'; hosts: string[] } | { kind: 'pool'; selector: LabelSelector; text: string };
 
 /** The policy with durations in ms. */
 export interface AutoPolicy {
   afterMs: number;
-  spares: string[];
+  spares: SpareSource;
   maxConcurrent: number;
   minHealthyPeriodMs: number;
   maxUnhealthyPercent: number;
@@ -51,11 +58,18 @@ export function autoPolicyOf(spec: ClusterSpec): AutoPolicy | null {
   if (a === undefined) return null;
   return {
     afterMs: parseDuration(a.after) ?? 300_000,
-    spares: [...a.spares],
+    spares: sparesOf(a.spares, a.sparePool),
     maxConcurrent: a.maxConcurrent,
     minHealthyPeriodMs: parseDuration(a.minHealthyPeriod) ?? 3_600_000,
     maxUnhealthyPercent: Number.parseInt(a.maxUnhealthy, 10),
   };
+}
+
+// checkClusterDocument guarantees exactly one of the two, and a valid selector.
+function sparesOf(list: string[] | undefined, pool: string | undefined): SpareSource {
+  const selector = pool === undefined ? null : parseLabelSelector(pool);
+  if (pool !== undefined && selector !== null) return { kind: 'pool', selector, text: pool };
+  return { kind: 'list', hosts: [...(list ?? [])] };
 }
 
 /** See the file comment. */
@@ -87,9 +101,12 @@ export function decideAutoReplace(input: AutoInput): AutoDecision {
   const old = due[0];
   const spare = input.spares.find((s) => s.usable);
   if (old === undefined) return { kind: 'none', reason: 'nothing due' };
+  const pool = policy.spares.kind === 'pool' ? policy.spares.text : null;
   if (spare === undefined) {
     const why = input.spares.map((s) => `${s.name}: ${s.why ?? 'unusable'}`).join('; ');
-    return { kind: 'wait', reason: `${old.name} is due for replacement but no spare is usable${why === '' ? '' : ` (${why})`}` };
+    if (pool !== null && input.spares.length === 0) return { kind: 'wait', reason: `${old.name} is due for replacement but the spare pool ${pool} is empty (no enrolled host has the label)` };
+    return { kind: 'wait', reason: `${old.name} is due for replacement but no spare${pool === null ? '' : ` of the pool ${pool}`} is usable${why === '' ? '' : ` (${why})`}` };
   }
-  return { kind: 'replace', old: old.name, spare: spare.name, reason: `${old.name} down for ${formatDuration(now - (old.downSince ?? now))} (≥ ${formatDuration(policy.afterMs)}): replacing it with ${spare.name}` };
+  const from = pool === null ? '' : ` from the spare pool ${pool}`;
+  return { kind: 'replace', old: old.name, spare: spare.name, reason: `${old.name} down for ${formatDuration(now - (old.downSince ?? now))} (≥ ${formatDuration(policy.afterMs)}): replacing it with ${spare.name}${from}` };
 }

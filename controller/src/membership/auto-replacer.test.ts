@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { matchesSelector } from '../../../shared/src/labels.js';
 import { silentLogger } from '../../../shared/src/log.js';
 import { createMetrics, reportAutoReplace } from '../metrics.js';
 import { AUTO_ACTOR, AutoReplacer, type AutoReplacerOptions, type AutoReplaceState } from './auto-replacer.js';
@@ -19,6 +20,7 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
       specs: specSource(fx.engine, fx.store.membership),
       membership: fx.membership,
       ops: fx.engine,
+      labelled: (selector) => fx.store.hosts.list().filter((h) => matchesSelector(h.labels, selector)).map((h) => h.name),
       downSince: (h) => downSince.get(h) ?? null,
       events: fx.store.events,
       count: (o) => counts.push(o),
@@ -104,9 +106,35 @@ describe('automatic replacement (real engine and SQLite, modelled hosts)', () =>
       membership: fx.membership,
       ops: { ...fx.engine, start: fx.engine.start.bind(fx.engine), find: fx.engine.find.bind(fx.engine), list: () => [{ ...fx.engine.list(1)[0]!, kind: 'cluster.create', id: 'op-000000000001', state: 'running' }] },
       downSince: (h) => (h === 'h1' ? 0 : null),
+      labelled: () => [],
       events: fx.store.events,
       log: silentLogger(),
     });
     expect((await auto.tick()).get('lab')).toEqual({ kind: 'wait', reason: 'cluster.create op-000000000001 is running on the cluster' });
+  });
+
+  it('sparePool: uses only hosts with the label (resolved each tick, by name), never an unlabelled one', async () => {
+    const marker = join(process.env.TMPDIR ?? '/tmp', `ballast-pool-fence-${process.pid}-${Date.now()}`);
+    fx = await membershipFixture({ hosts: { h1: { kind: 'command', argv: [process.execPath, '-e', "require('fs').writeFileSync(process.argv[1], 'off')", marker], timeoutMs: 10_000 } } });
+    await fx.create({ autoReplace: { after: '3s', sparePool: 'pool=spare', minHealthyPeriod: '1h' } });
+    // Real host rows in the SQLite store: h4 and w2 (both connected, in no cluster) stay unlabelled.
+    for (const name of ['w2', 'h5', 'h4']) fx.store.hosts.create({ id: `id-${name}`, name, certSerial: `serial-${name}`, certNotAfter: Date.now() + 86_400_000, enrolledAt: Date.now() });
+    const downSince = new Map([['h1', Date.now() - 5000]]);
+    fx.fleet.offline.add('h1');
+    const counts: string[] = [];
+    const auto = replacer(downSince, counts);
+    expect((await auto.tick()).get('lab')).toEqual({ kind: 'wait', reason: 'h1 is due for replacement but the spare pool pool=spare is empty (no enrolled host has the label)' });
+    expect(fx.engine.list(5).filter((o) => o.kind === 'node.replace')).toEqual([]);
+    // An operator labels h5 and w2 through the API; h4, first of the model's spares by name, has no label.
+    for (const name of ['w2', 'h5']) expect((await fx.call('PATCH', `/v1/hosts/${name}/labels`, { set: { pool: 'spare' } })).statusCode).toBe(200);
+    expect((await auto.tick()).get('lab')).toMatchObject({ kind: 'replace', old: 'h1', spare: 'h5', reason: expect.stringMatching(/: replacing it with h5 from the spare pool pool=spare$/) });
+    const op = fx.engine.list(5).find((o) => o.kind === 'node.replace');
+    await fx.engine.idle(op?.id ?? '');
+    expect(fx.engine.get(op?.id ?? '').state).toBe('succeeded');
+    expect(fx.fleet.members.map((m) => m.name)).toEqual(['h2', 'h3', 'h5']);
+    expect(counts).toEqual(['started']);
+    const events = fx.store.events.list({ limit: 50 }).filter((e) => e.kind === 'autoreplace.decision').map((e) => e.message);
+    expect(events.some((m) => m.includes('the spare pool pool=spare is empty'))).toBe(true);
+    expect(events.some((m) => / replacing it with h5 from the spare pool pool=spare \(op-[0-9a-f]{12}\)$/.test(m))).toBe(true);
   });
 });

@@ -3,7 +3,9 @@
  * policy (auto-policy.ts) decides from the live fleet — a host is down while its agent is
  * unreachable or its Node is NotReady (read through the cluster's API each tick), since the earlier — and a `replace` starts a `node.replace`
  * operation by `auto-replace` — the same operation, gates, quorum guard and fencing as an
- * operator's. Every decision that differs from the cluster's previous one is an event
+ * operator's. The spares are the spec's list, or (`sparePool: key=value`) the enrolled hosts with
+ * that label at this tick, by name; either way a spare must be enrolled, connected, not down and in
+ * no cluster. Every decision that differs from the cluster's previous one is an event
  * (`autoreplace.decision`), and `ballast_replacements_total{outcome}` counts started, refused and
  * held replacements; after every tick the current state of each cluster with a policy — its
  * decision, hosts down, usable spares — is reported ({@link AutoReplaceState}: the
@@ -11,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { messageOf } from '../../../shared/src/errors.js';
+import type { LabelSelector } from '../../../shared/src/labels.js';
 import type { NewEvent } from '../store/events.js';
 import type { OperationEngine } from '../ops/engine.js';
 import { type AutoDecision, autoPolicyOf, decideAutoReplace } from './auto-policy.js';
@@ -35,6 +38,11 @@ export interface AutoReplacerOptions {
   specs: SpecSource;
   membership: MembershipDeps;
   ops: Pick<OperationEngine, 'start' | 'list' | 'find'>;
+  /**
+   * The enrolled hosts with label `selector` (the spec's `sparePool`), read at every tick so a host
+   * labelled (or unlabelled) by an operator counts from the next one. Order does not matter: sorted here.
+   */
+  labelled(selector: LabelSelector): string[];
   /** When each host's agent went down (unreachable since), null when up or unknown. */
   downSince(host: string): number | null;
   /**
@@ -74,7 +82,8 @@ export class AutoReplacer {
     for (const spec of specs) {
       const policy = autoPolicyOf(spec);
       if (policy === null) continue;
-      const spares = policy.spares.map((name) => {
+      const names = policy.spares.kind === 'list' ? policy.spares.hosts : [...this.o.labelled(policy.spares.selector)].sort();
+      const spares = names.map((name) => {
         const h = this.o.membership.hosts.find(name);
         if (members.has(name)) return { name, usable: false, why: 'already in a cluster' };
         if (h === null) return { name, usable: false, why: 'not enrolled' };

@@ -39,7 +39,7 @@ export interface Instance {
   /** The membership executors' deps of this instance (fence agents as configured). */
   membership: MembershipDeps;
   /** POST/GET/DELETE through the app with the admin token. */
-  call(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<{ statusCode: number; json<T>(): T }>;
+  call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ statusCode: number; json<T>(): T }>;
 }
 
 /** The fixture. */

@@ -61,6 +61,7 @@ describe('HostRepo', () => {
       sessionId: null,
       facts: null,
       health: null,
+      labels: {},
       removedAt: null,
     });
     expect(hosts.getByName('node-a')).toEqual(created);

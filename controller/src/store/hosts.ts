@@ -8,6 +8,7 @@
  */
 import type { HostState } from '../../../shared/src/api.js';
 import { BallastError } from '../../../shared/src/errors.js';
+import { applyLabelChange, type HostLabels, type LabelChange } from '../../../shared/src/labels.js';
 import type { Facts, Health } from '../../../shared/src/protocol/facts.js';
 import type { Database } from './db.js';
 
@@ -27,6 +28,8 @@ export interface HostRecord {
   sessionId: string | null;
   facts: Facts | null;
   health: Health | null;
+  /** Operator-set labels (migration 11), e.g. `pool: spare`. */
+  labels: HostLabels;
   removedAt: number | null;
 }
 
@@ -67,6 +70,7 @@ interface HostRow {
   session_id: string | null;
   facts_json: string | null;
   health_json: string | null;
+  labels_json: string;
   removed_at: number | null;
 }
 
@@ -83,6 +87,7 @@ export class HostRepo {
   readonly #setFacts;
   readonly #setHealth;
   readonly #markRemoved;
+  readonly #setLabels;
   readonly #revoke;
   readonly #isRevoked;
 
@@ -111,6 +116,7 @@ export class HostRepo {
     this.#setHealth = db.prepare<[string, string]>(
       'UPDATE hosts SET health_json = ? WHERE id = ? AND removed_at IS NULL',
     );
+    this.#setLabels = db.prepare<[string, string]>('UPDATE hosts SET labels_json = ? WHERE id = ? AND removed_at IS NULL');
     this.#markRemoved = db.prepare<[number, string]>(
       'UPDATE hosts SET removed_at = ? WHERE id = ? AND removed_at IS NULL',
     );
@@ -187,6 +193,19 @@ export class HostRepo {
   }
 
   /**
+   * Applies a label change (kubectl label's rules, shared/src/labels.ts) in one transaction and
+   * returns the record. Throws BALLAST_ERR_NOT_FOUND, BALLAST_ERR_LABEL_INVALID or BALLAST_ERR_LABEL_EXISTS.
+   */
+  changeLabels(id: string, change: LabelChange): HostRecord {
+    return this.#db.transaction(() => {
+      const host = this.#mustGet(id);
+      const next = applyLabelChange(host.labels, change, host.name);
+      this.#expectOne(this.#setLabels.run(JSON.stringify(next), id).changes, id);
+      return this.#mustGet(id);
+    }).immediate();
+  }
+
+  /**
    * Removes an active host as of `at` and revokes its certificate, in one transaction, and returns
    * the removed record. Throws BALLAST_ERR_NOT_FOUND for an unknown or already removed host.
    */
@@ -248,6 +267,7 @@ function toRecord(row: HostRow): HostRecord {
     sessionId: row.session_id,
     facts: row.facts_json === null ? null : (JSON.parse(row.facts_json) as Facts),
     health: row.health_json === null ? null : (JSON.parse(row.health_json) as Health),
+    labels: JSON.parse(row.labels_json) as HostLabels,
     removedAt: row.removed_at,
   };
 }

@@ -389,4 +389,11 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 11, // host labels (issue 12); another branch may take 11 too: the merger renumbers
+    name: 'host_labels',
+    // Labels (shared/src/labels.ts) live in the host's row: small, rarely changed, and gone with it
+    // (a name enrolled again starts unlabelled, so it never joins a spare pool by accident).
+    sql: `ALTER TABLE hosts ADD COLUMN labels_json TEXT NOT NULL DEFAULT '{}';`,
+  },
 ];

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { HostDetailResponseSchema, HostListResponseSchema, HostSummarySchema } from '../../../../shared/src/api.js';
+import { HostDetailResponseSchema, type HostLabelRequest, HostLabelRequestSchema, HostListResponseSchema, HostSummarySchema } from '../../../../shared/src/api.js';
 import { BallastError } from '../../../../shared/src/errors.js';
 import { HOST_LIST_MAX_BYTES, LIST_PAGE_MAX_BYTES } from '../../../../shared/src/paging.js';
 import type { HostTracker } from '../../hub/host-tracker.js';
@@ -12,7 +12,7 @@ import { actorOf } from '../request.js';
 
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 
-/** Host inventory: list, detail, removal (revokes the certificate) and an RPC round trip. */
+/** Host inventory: list, detail, labels, removal (revokes the certificate) and an RPC round trip. */
 export async function hostRoutes(
   app: FastifyInstance,
   deps: { store: Store; tracker: HostTracker; now: () => number; metrics?: ControllerMetrics },
@@ -57,6 +57,30 @@ export async function hostRoutes(
         data: { certSerial: host.certSerial },
       });
       return summary;
+    },
+  );
+
+  // Operator, not admin: a label is inventory metadata like a host's removal (an operator's), and
+  // putting a host in a spare pool only makes it a candidate for node replace, which an operator
+  // may start by hand anyway. Admin-only would push day-2 pool upkeep onto the credential that
+  // also mints operators. Audited ('host.label') with the request's outcome; an event records the change.
+  app.patch<{ Params: { name: string }; Body: HostLabelRequest }>(
+    '/v1/hosts/:name/labels',
+    { config: { auth: 'operator', action: 'host.label' }, schema: { params: NameParams, body: HostLabelRequestSchema, response: { 200: HostSummarySchema } } },
+    async (request) => {
+      // The requested change is the audit detail, so a refused one (exists, invalid) shows what was asked.
+      const asked = [...Object.entries(request.body.set).map(([k, v]) => `${k}=${v}`), ...request.body.remove.map((k) => `${k}-`)];
+      request.audit.detail = `${asked.join(' ')}${request.body.overwrite ? ' --overwrite' : ''}`.slice(0, 2000);
+      const host = find(request.params.name);
+      const updated = deps.store.hosts.changeLabels(host.id, request.body);
+      const shown = Object.entries(updated.labels).map(([k, v]) => `${k}=${v}`).join(',');
+      deps.store.events.append({
+        host: host.name,
+        kind: 'host.labels',
+        message: `labels set by ${actorOf(request)}: ${shown === '' ? '<none>' : shown}`,
+        data: { labels: updated.labels, set: request.body.set, remove: request.body.remove },
+      });
+      return hostSummary(updated, deps.tracker);
     },
   );
 
