@@ -235,7 +235,7 @@ console.log(JSON.stringify({ readyz, nodes }));
     const t0 = Date.now();
     const node = await waitForNode('host1');
     figure('kubeadm init done → node host1 Ready via createKubeApi().nodes()', secs(Date.now() - t0));
-    expect(node).toEqual({ name: 'host1', ready: true, roles: ['control-plane'] });
+    expect(node).toEqual({ name: 'host1', ready: true, roles: ['control-plane'], notReadySince: null });
 
     const entries = await standinLog('host1');
     console.log(`stand-in log on host1:\n${entries.map((e) => `  ${e.time} ${e.prog}: ${e.what}`).join('\n')}`);
@@ -299,7 +299,7 @@ console.log(JSON.stringify({ readyz, nodes }));
     const t0 = Date.now();
     const node = await waitForNode('host2');
     figure('kubeadm join done → node host2 Ready', secs(Date.now() - t0));
-    expect(node).toEqual({ name: 'host2', ready: true, roles: [] });
+    expect(node).toEqual({ name: 'host2', ready: true, roles: [], notReadySince: null });
     // The fake saw both kubelets as bootstrap-token users, through host1's :6443.
     const state = fake!.state();
     const posts = state.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/nodes');
