@@ -16,6 +16,7 @@ import { messageOf } from '../../../shared/src/errors.js';
 import type { LabelSelector } from '../../../shared/src/labels.js';
 import type { NewEvent } from '../store/events.js';
 import type { OperationEngine } from '../ops/engine.js';
+import type { OperationListItem } from '../../../shared/src/ops-api.js';
 import { type AutoDecision, autoPolicyOf, decideAutoReplace } from './auto-policy.js';
 import type { ClusterSpec } from '../cluster/spec.js';
 import type { NodeSummary } from '../kube/client.js';
@@ -79,6 +80,8 @@ export class AutoReplacer {
       return s === null ? [] : [s];
     });
     const members = new Set(specs.flatMap((s) => s.hosts.map((h) => h.name)));
+    // The newest operations, read once per tick: what runs now and when the last automatic replacement ended.
+    const recent = this.o.ops.list(200);
     for (const spec of specs) {
       const policy = autoPolicyOf(spec);
       if (policy === null) continue;
@@ -101,8 +104,8 @@ export class AutoReplacer {
         hosts: spec.hosts.map((h) => ({ name: h.name, downSince: downSince(h.name) })),
         spares,
         running: this.o.membership.repo.lock(spec.name) === null ? 0 : 1,
-        ...this.busyWith(spec.name),
-        lastReplacementAt: this.lastAutoReplacement(spec.name),
+        ...busyWith(recent, spec.name),
+        lastReplacementAt: this.lastAutoReplacement(recent, spec.name),
         now,
       });
       out.set(spec.name, decision);
@@ -162,15 +165,9 @@ export class AutoReplacer {
     return out;
   }
 
-  /** The operation running on `cluster` now, if any (`busyWith` of the policy). */
-  private busyWith(cluster: string): { busyWith?: string } {
-    const op = this.o.ops.list(200).find((o) => o.cluster === cluster && (o.state === 'running' || o.state === 'pending'));
-    return op === undefined ? {} : { busyWith: `${op.kind} ${op.id}` };
-  }
-
   /** The end of the newest successful automatic replacement of `cluster`. */
-  private lastAutoReplacement(cluster: string): number | null {
-    for (const item of this.o.ops.list(200)) {
+  private lastAutoReplacement(recent: readonly OperationListItem[], cluster: string): number | null {
+    for (const item of recent) {
       if (item.kind !== NODE_REPLACE || item.cluster !== cluster || item.state !== 'succeeded') continue;
       const op = this.o.ops.find(item.id);
       if (op.createdBy === AUTO_ACTOR) return op.endedAt ?? op.updatedAt;
@@ -186,4 +183,10 @@ export class AutoReplacer {
     this.o.log.info({ cluster, decision: d.kind, reason: d.reason }, 'automatic replacement decision');
     this.o.events.append({ host: d.kind === 'replace' ? d.old : null, kind: 'autoreplace.decision', message: `cluster ${cluster}: ${d.kind}: ${d.reason}`, data: { cluster, decision: d.kind } });
   }
+}
+
+/** The operation running on `cluster` now, if any (`busyWith` of the policy). */
+function busyWith(recent: readonly OperationListItem[], cluster: string): { busyWith?: string } {
+  const op = recent.find((o) => o.cluster === cluster && (o.state === 'running' || o.state === 'pending'));
+  return op === undefined ? {} : { busyWith: `${op.kind} ${op.id}` };
 }
