@@ -13,8 +13,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type BenchController, startController } from './lib/controller.js';
+import { benchArgs, usageError } from './lib/args.js';
 import { stringField } from './lib/http.js';
 import { BIN, type Child, isGone, killAllChildren, ROOT, sleep, spawnNode, stopChild } from './lib/proc.js';
 import { resolveAgentRuntime } from './lib/agent-runtime.js';
@@ -26,7 +26,20 @@ const TARGET_CPU_PERCENT = 0.3;
 const AGENT_BUNDLE = join(ROOT, 'dist', 'agent-bundle', 'main.js');
 const HOST = 'idle-agent';
 
-const { values } = parseArgs({
+const USAGE = `usage: node dist/bench/agent-idle.js [options]
+
+An enrolled, connected, idle agent's RSS (median of 1 s samples) and CPU over a window, against the
+targets (≤ ${TARGET_RSS_MB} MB, ≤ ${TARGET_CPU_PERCENT}%); JSON on stdout.
+
+  --window S               measurement window in seconds (default 60)
+  --settle S               seconds between "healthy" and the window (default 5)
+  --max-seconds S          hard bound on the whole run (default 300)
+  --runtime R              packaged (default: the .deb's node with the unit's flags), current (this
+                           node, no flags), auto, or a PATH to a node binary
+  --agent-node-flags=F     extra node/V8 flags for the agent only (note the =)
+  --agent-script FILE      default dist/agent-bundle/main.js (what the package ships)`;
+
+const { values } = benchArgs(USAGE, {
   options: {
     window: { type: 'string', default: '60' },
     settle: { type: 'string', default: '5' },
@@ -43,8 +56,7 @@ const extraNodeFlags = values['agent-node-flags'].split(/\s+/).filter((f) => f !
 const runtime = resolveAgentRuntime(values.runtime);
 const agentNodeFlags = [...runtime.flags, ...extraNodeFlags];
 if (![windowSeconds, settleSeconds, maxSeconds].every((n) => Number.isFinite(n) && n >= 0) || windowSeconds < 1) {
-  process.stderr.write('error: --window, --settle and --max-seconds take seconds (window ≥ 1)\n');
-  process.exit(2);
+  usageError('--window, --settle and --max-seconds take seconds (window ≥ 1)');
 }
 
 /** The host's state as GET /v1/hosts reports it, or null when not listed. */

@@ -21,7 +21,6 @@
 import 'reflect-metadata';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { OperationDocument } from '../shared/src/ops-api.js';
 import { etcdClusterToken, initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
 import { etcdMemberTls } from '../controller/src/pki/cluster-pki-files.js';
@@ -29,9 +28,20 @@ import { CONTAINERD_CONFIG_TEMPLATE, containerdUnit } from '../controller/src/ro
 import { DEFAULT_SANDBOX_IMAGE } from '../controller/src/roles/images.js';
 import { etcdEnv, etcdUnit, urlHost } from '../controller/src/roles/etcd.js';
 import { type BootstrapLab, setupBootstrapLab } from '../test/lab/support-bootstrap.js';
+import { benchArgs } from './lib/args.js';
 import { LOCAL_ETCDCTL, MEMBER_CHANGE, runBench, runOnLab, untilAccepted } from './lib/etcd-floor.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: node dist/bench/bootstrap.js [--out FILE [--append]] [--max-seconds N] [--journals DIR]
+
+Wall time of \`ballastctl cluster create\` on five lab hosts (3 etcd + control plane, 2 workers),
+by phase, against a script that starts the same containerd and etcd members by hand (root; takes
+the lab's resources: run it alone). JSON on stdout, progress on stderr.
+
+  --out FILE        also write the JSON document to FILE (--append: add this run to its runs)
+  --max-seconds N   hard bound on the whole run (default 1800)
+  --journals DIR    save the hosts' journals into DIR`;
+
+const { values } = benchArgs(USAGE, {
   options: { out: { type: 'string' }, append: { type: 'boolean', default: false }, 'max-seconds': { type: 'string', default: '1800' }, journals: { type: 'string' } },
 });
 const maxSeconds = Number(values['max-seconds']);

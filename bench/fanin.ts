@@ -15,7 +15,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/args.js';
 import { BENCH_OUT, ensureIdentities, type IdentityCache } from './lib/identities.js';
 import { type PhaseResult, type PhaseSettings, runPhase } from './lib/phase.js';
 import { hardFdLimit, killAllChildren, softFdLimit } from './lib/proc.js';
@@ -45,7 +45,7 @@ const HELP = `usage: node dist/bench/fanin.js [options]
   --out FILE             also write the JSON document to FILE
   --max-seconds S        hard bound on the whole run (default 3600)`;
 
-const { values } = parseArgs({
+const { values } = benchArgs(HELP, {
   options: {
     agents: { type: 'string', default: '1000,5000,10000' },
     workers: { type: 'string', default: '2' },
@@ -68,13 +68,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     out: { type: 'string' },
     'max-seconds': { type: 'string', default: '3600' },
-    help: { type: 'boolean', default: false },
   },
 });
-if (values.help) {
-  process.stdout.write(`${HELP}\n`);
-  process.exit(0);
-}
 
 /** A positive number flag, or exit 2 naming it. */
 function num(flag: string, text: string, min = 1): number {

@@ -30,7 +30,7 @@ import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/args.js';
 import { initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
 import { RESET_BINARIES, RESET_DIRECTORIES, RESET_FILES } from '../controller/src/roles/reset.js';
 import type { OperationDocument } from '../shared/src/ops-api.js';
@@ -49,11 +49,7 @@ on the same hosts; JSON on stdout, progress on stderr. Root; needs the source bu
   --out FILE         also write the JSON document to FILE
   --max-seconds N    hard bound on the whole run (default 2400)`;
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, 'max-seconds': { type: 'string', default: '2400' }, help: { type: 'boolean', default: false } } });
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const { values } = benchArgs(USAGE, { options: { out: { type: 'string' }, 'max-seconds': { type: 'string', default: '2400' } } });
 const maxSeconds = Number(values['max-seconds']);
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const TARGET_RATIO = 1.3;

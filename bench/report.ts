@@ -5,6 +5,7 @@
  * recomputed from the phases shown.
  */
 import { readFileSync } from 'node:fs';
+import { benchArgs, usageError } from './lib/args.js';
 import type { PhaseResult } from './lib/phase.js';
 
 interface Run {
@@ -16,11 +17,12 @@ interface Run {
   problems: string[];
 }
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  process.stderr.write('usage: report FILE.json [FILE.json …]\n');
-  process.exit(2);
-}
+const USAGE = `usage: node dist/bench/report.js FILE.json [FILE.json …]
+
+The markdown tables of bench/RESULTS.md from fan-in JSON documents (fanin.js --out); a phase of the
+same agent count in a later file replaces the earlier one.`;
+const files = benchArgs(USAGE, { options: {}, allowPositionals: true }).positionals;
+if (files.length === 0) usageError('name at least one fan-in JSON file');
 const byN = new Map<number, Run>();
 for (const file of files) {
   const doc = JSON.parse(readFileSync(file, 'utf8')) as { runs: Run[] };

@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { createEtcdClient } from '../shared/src/etcd/client.js';
 import { buildApp } from '../controller/src/api/app.js';
@@ -39,8 +39,19 @@ import { openStore } from '../controller/src/store/store.js';
 import { silentLogger } from '../shared/src/log.js';
 import { caPublicKeyHash } from '../shared/src/pki.js';
 import { parseResponse } from '../shared/src/protocol/responses.js';
+import { benchArgs, usageError } from './lib/args.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: node dist/bench/snapshot.js [--mb N] [--runs N] [--max-minutes N] [--etcd-bin-dir DIR]
+
+etcd snapshot and restore, Ballast against etcdctl/etcdutl run directly (the floor), on a real etcd
+3.5 under mutual TLS filled with ~N MB; medians of --runs alternating runs; JSON on stdout.
+
+  --mb N             database size to generate, in MB (default 100)
+  --runs N           runs of floor and Ballast each (default 3)
+  --max-minutes N    hard bound on the whole run (default 30)
+  --etcd-bin-dir DIR etcd, etcdctl, etcdutl (default /var/cache/ballast/etcd/v3.5.33/bin)`;
+
+const { values } = benchArgs(USAGE, {
   options: {
     mb: { type: 'string', default: '100' },
     runs: { type: 'string', default: '3' },
@@ -49,6 +60,12 @@ const { values } = parseArgs({
   },
 });
 const BIN = values['etcd-bin-dir'];
+const MB = Number(values.mb);
+const RUNS = Number(values.runs);
+const MAX_MINUTES = Number(values['max-minutes']);
+if (!(Number.isInteger(MB) && MB >= 1 && MB <= 8192)) usageError(`--mb ${values.mb}: a whole number of MB, 1..8192`);
+if (!(Number.isInteger(RUNS) && RUNS >= 1 && RUNS <= 100)) usageError(`--runs ${values.runs}: 1..100`);
+if (!(MAX_MINUTES > 0)) usageError(`--max-minutes ${values['max-minutes']}: a positive number`);
 const run = promisify(execFile);
 
 function port(): Promise<number> {
@@ -81,7 +98,7 @@ async function main(): Promise<void> {
     etcd?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     process.exit(3);
-  }, Number(values['max-minutes']) * 60_000);
+  }, MAX_MINUTES * 60_000);
   watchdog.unref();
   const loadBefore = loadavg();
   const t0 = performance.now();
@@ -112,7 +129,7 @@ async function main(): Promise<void> {
     }
     // Fill: 100 KiB values, 16 writes in flight.
     const value = randomBytes(100 * 1024).toString('base64');
-    const count = Math.ceil((Number(values.mb) * 1024 * 1024) / (100 * 1024));
+    const count = Math.ceil((MB * 1024 * 1024) / (100 * 1024));
     for (let i = 0; i < count; i += 16) {
       await Promise.all(Array.from({ length: Math.min(16, count - i) }, (_, j) => kv.post('/v3/kv/put', { key: Buffer.from(`/bench/${i + j}`).toString('base64'), value })));
     }
@@ -173,7 +190,7 @@ async function main(): Promise<void> {
     const ballastOpen: number[] = [];
     let size = 0;
     const tls = ['--endpoints', url, '--cacert', join(pki, 'ca.crt'), '--cert', join(pki, 'healthcheck-client.crt'), '--key', join(pki, 'healthcheck-client.key')];
-    for (let r = 0; r < Number(values.runs); r++) {
+    for (let r = 0; r < RUNS; r++) {
       const db = join(dir, `floor-${r}.db`);
       floorSave.push(await timed(() => run(join(BIN, 'etcdctl'), [...tls, 'snapshot', 'save', db])));
       // The floor restores with the same flags a Kubernetes restore needs (and Ballast uses).
@@ -199,7 +216,7 @@ async function main(): Promise<void> {
     await app.close();
     const out = {
       dbBytes: size,
-      runs: Number(values.runs),
+      runs: RUNS,
       fillSeconds: Math.round(fillMs / 1000),
       loadAverage1m: { before: +(loadBefore[0] ?? 0).toFixed(2), after: +(loadavg()[0] ?? 0).toFixed(2) },
       cpus: cpus().length,

@@ -11,13 +11,22 @@
  *   (BALLAST_VIP_BENCH_ROUNDS also sets the rounds.)
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { downFromState } from '../test/lab/tool/teardown.js';
 import { labDir } from '../test/lab/tool/state.js';
 import { benchTable, runVipBench } from '../test/lab/vip/bench.js';
 import { VipLab } from '../test/lab/vip/setup.js';
+import { benchArgs, usageError } from './lib/args.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: flock /tmp/ballast-lab.lock node dist/bench/vip-failover.js [--rounds N] [--out FILE] [--max-seconds N]
+
+Ballast's VIP against keepalived on three real lab hosts (root): holder power cut, graceful move,
+partition; rounds alternate ABBA. JSON on stdout, the markdown table on stderr.
+
+  --rounds N        rounds per scenario and keeper, 1..200 (default 20; BALLAST_VIP_BENCH_ROUNDS)
+  --out FILE        also write the JSON document to FILE
+  --max-seconds N   hard bound on the whole run (default 5400)`;
+
+const { values } = benchArgs(USAGE, {
   options: {
     rounds: { type: 'string', default: process.env.BALLAST_VIP_BENCH_ROUNDS ?? '20' },
     out: { type: 'string' },
@@ -27,8 +36,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const maxSeconds = Number(values['max-seconds']);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 200 || !(maxSeconds > 0)) {
-  process.stderr.write('error: --rounds takes 1..200, --max-seconds a positive number\n');
-  process.exit(2);
+  usageError('--rounds takes 1..200, --max-seconds a positive number');
 }
 if (process.getuid?.() !== 0) {
   process.stderr.write('error: the VIP bench needs root (network namespaces, systemd-nspawn)\n');
