@@ -103,7 +103,7 @@ async function ballast(
   await untilReady(env, kubeconfig, env.hosts.length, Date.now() + 300_000);
   const readyMs = Date.now() - t0;
   const phasesMs = phaseSpans(doc, ['preflight', 'pki', 'hosts', 'etcd', 'vip', 'control-plane', 'workers']);
-  return { createMs, readyMs, phasesMs, steps: await stepTimings(env.lab, doc) };
+  return { createMs, readyMs, phasesMs, steps: (await stepTimings(env.lab, doc)).map(({ tasks: _tasks, ...rest }) => rest) };
 }
 
 /** Packs what Ballast installed on each host into WORK/capture/HOST.tar. */

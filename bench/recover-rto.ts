@@ -41,7 +41,7 @@ import { explainOp } from '../test/lab/support-ops.js';
 import { run, sleep, waitUntil } from '../test/lab/tool/exec.js';
 import { KUBE_VIP } from '../test/lab/tool/kube-cluster.js';
 import { runBench, runOnLab } from './lib/etcd-floor.js';
-import { phaseSpans, stepTimings } from './lib/op-timings.js';
+import { phaseSpans, type StepTiming, stepTimings } from './lib/op-timings.js';
 
 const USAGE = `usage: node dist/bench/recover-rto.js [--mb N] [--runs N] [--out FILE] [--max-minutes N]
 
@@ -137,6 +137,7 @@ async function recoverRound(env: KubeLab, dr: DrEnv, snapshot: string, round: nu
     await sleep(Math.max(0, POLL_MS - (Date.now() - at)));
   }
   const rtoMs = Math.max(seen.readyz, seen.nodes, seen.voters) - t0;
+  const steps = await stepTimings(lab, doc);
   log(`round ${round}: RTO ${(rtoMs / 1000).toFixed(1)} s (load ${loadBefore} → ${load1()})`);
   return {
     round,
@@ -148,8 +149,37 @@ async function recoverRound(env: KubeLab, dr: DrEnv, snapshot: string, round: nu
     leasesRenewedMs: seen.leases - t0,
     loadAverage1m: { before: loadBefore, after: load1() },
     phasesMs: phaseSpans(doc, ['preflight', 'stop', 'etcd', 'control-plane']),
-    steps: await stepTimings(lab, doc),
+    restoreSplitMs: await restoreSplit(env, t0, steps),
+    steps: steps.map(({ tasks: _tasks, ...rest }) => rest),
   };
+}
+
+/** The epoch-ms `time` of one pino JSON line, or undefined for a line that is not one. */
+function logTime(line: string): number | undefined {
+  try {
+    const time = (JSON.parse(line) as { time?: unknown }).time;
+    return typeof time === 'number' ? time : undefined;
+  } catch {
+    return undefined; // not JSON (a plain line): the split is reported as unknown
+  }
+}
+
+/**
+ * The restore task's halves on each member, from the agent's journal: the download (with its
+ * sha256) ends where the agent logs "restoring etcd snapshot" (etcd-restore.ts), then etcdutl and
+ * the swap run until the task ends.
+ */
+async function restoreSplit(env: KubeLab, sinceMs: number, steps: StepTiming[]): Promise<Record<string, { downloadMs: number; etcdutlMs: number } | null>> {
+  const restore = steps.find((s) => s.key === 'etcd/restore');
+  const out: Record<string, { downloadMs: number; etcdutlMs: number } | null> = {};
+  for (const h of env.controlPlane) {
+    const r = await env.lab.exec(h, ['journalctl', '-q', '-u', 'ballast-agent', '--no-pager', '-o', 'cat', '--since', `@${Math.floor(sinceMs / 1000)}`], { timeoutMs: 60_000, allowFail: true });
+    const line = r.stdout.split('\n').find((l) => l.includes('restoring etcd snapshot'));
+    const task = restore?.tasks?.[h]?.find((t) => t.module === 'etcd_restore');
+    const loggedAt = line === undefined ? undefined : logTime(line);
+    out[h] = task === undefined || loggedAt === undefined ? null : { downloadMs: loggedAt - task.startMs, etcdutlMs: task.endMs - loggedAt };
+  }
+  return out;
 }
 
 /** Deletes the old data every restore keeps beside the new one, so a second round does not double the disk use. */
