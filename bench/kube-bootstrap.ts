@@ -34,9 +34,9 @@ import { benchArgs } from './lib/args.js';
 import { initialCluster, peerUrl } from '../controller/src/bootstrap/cluster-facts.js';
 import { RESET_BINARIES, RESET_DIRECTORIES, RESET_FILES } from '../controller/src/roles/reset.js';
 import type { OperationDocument } from '../shared/src/ops-api.js';
-import type { RunDocument } from '../shared/src/runs-api.js';
 import { type KubeLab, setupKubeLab } from '../test/lab/support-kube.js';
 import { sleep } from '../test/lab/tool/exec.js';
+import { phaseSpans, type StepTiming, stepTimings } from './lib/op-timings.js';
 import { LOCAL_ETCDCTL, MEMBER_CHANGE, runBench, runOnLab, untilAccepted } from './lib/etcd-floor.js';
 import { KUBE_VIP, kubectl } from '../test/lab/tool/kube-cluster.js';
 
@@ -83,44 +83,6 @@ async function untilReady(env: KubeLab, kubeconfig: string, n: number, deadlineM
   }
 }
 
-interface StepTiming {
-  key: string;
-  ms: number;
-  /** Per host, for steps that ran roles: each run's role and wall time, then the host's three slowest tasks (ms). */
-  hosts?: Record<string, { runs: string[]; slowest: string[] }>;
-}
-
-/** Each step's wall time and, for role runs, every host's runs and slowest tasks — where the time went. */
-async function stepTimings(env: KubeLab, doc: OperationDocument): Promise<StepTiming[]> {
-  const out: StepTiming[] = [];
-  for (const s of doc.steps) {
-    if (s.startedAt === null || s.endedAt === null) continue;
-    const timing: StepTiming = { key: s.key, ms: Date.parse(s.endedAt) - Date.parse(s.startedAt) };
-    const runs = (s.data as { runs?: unknown } | undefined)?.runs;
-    if (Array.isArray(runs)) {
-      const hosts: Record<string, { runs: string[]; tasks: { name: string; ms: number }[] }> = {};
-      for (const id of runs.filter((r): r is string => typeof r === 'string')) {
-        const run = await env.lab.ctlJson<RunDocument>(['run', id, '-o', 'json']);
-        for (const h of run.hosts) {
-          const entry = hosts[h.name] ?? { runs: [], tasks: [] };
-          hosts[h.name] = entry;
-          const ms = h.startedAt !== null && h.finishedAt !== null ? Date.parse(h.finishedAt) - Date.parse(h.startedAt) : Number.NaN;
-          entry.runs.push(`${run.role}: ${Math.round(ms)}`);
-          entry.tasks.push(...h.results.map((t) => ({ name: t.name, ms: t.durationMs })));
-        }
-      }
-      timing.hosts = Object.fromEntries(
-        Object.entries(hosts).map(([name, h]) => [
-          name,
-          { runs: h.runs, slowest: [...h.tasks].sort((a, b) => b.ms - a.ms).slice(0, 3).map((t) => `${t.name}: ${Math.round(t.ms)}`) },
-        ]),
-      );
-    }
-    out.push(timing);
-  }
-  return out;
-}
-
 async function ballast(
   env: KubeLab,
   kubeconfig: string,
@@ -136,12 +98,8 @@ async function ballast(
   writeFileSync(kubeconfig, kcfg.stdout, { mode: 0o600 });
   await untilReady(env, kubeconfig, env.hosts.length, Date.now() + 300_000);
   const readyMs = Date.now() - t0;
-  const phasesMs: Record<string, number | null> = {};
-  for (const phase of ['preflight', 'pki', 'hosts', 'etcd', 'vip', 'control-plane', 'workers']) {
-    const steps = doc.steps.filter((s) => s.phase === phase && s.startedAt !== null && s.endedAt !== null);
-    phasesMs[phase] = steps.length === 0 ? null : Math.max(...steps.map((s) => Date.parse(s.endedAt as string))) - Math.min(...steps.map((s) => Date.parse(s.startedAt as string)));
-  }
-  return { createMs, readyMs, phasesMs, steps: await stepTimings(env, doc) };
+  const phasesMs = phaseSpans(doc, ['preflight', 'pki', 'hosts', 'etcd', 'vip', 'control-plane', 'workers']);
+  return { createMs, readyMs, phasesMs, steps: (await stepTimings(env.lab, doc)).map(({ tasks: _tasks, ...rest }) => rest) };
 }
 
 /** Packs what Ballast installed on each host into WORK/capture/HOST.tar. */

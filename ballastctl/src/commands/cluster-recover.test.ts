@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RecoverFixture, recoverFixture } from '../../../controller/src/recovery/testing.js';
+import { DEFAULT_TIMEOUT_MS } from '../client.js';
 import { runCtl } from '../testing.js';
 
 let fx: RecoverFixture;
@@ -49,8 +50,20 @@ describe('ballastctl cluster recover', () => {
     expect(check.out).toMatch(/Restore every member \(h1, h2, h3\) from snapshot snap-1/);
     expect(fx.fleet.calls.every((c) => c.check)).toBe(true);
     const done = await ctl('cluster', 'recover', 'lab', '--from-snapshot', 'snap-1', '--yes');
-    expect([done.code, done.err]).toEqual([0, '']);
+    expect([done.code, done.err]).toEqual([0, 'verifying snapshot snap-1 on the controller (decrypted and hashed before anything starts)…\n']);
     expect(done.out).toMatch(/succeeded/);
     expect(fx.fleet.members.map((m) => `${m.name}:${m.started}`).sort()).toEqual(['h1:true', 'h2:true', 'h3:true']);
   });
+
+  it('waits for a controller that takes longer than the default request timeout to verify the snapshot (a 1 GB snapshot took over 15 s in the lab)', async () => {
+    fx.openDelayMs = DEFAULT_TIMEOUT_MS + 1000;
+    try {
+      // The cluster serves again after the recovery above: the answer, once the slow verification is done, is the quorum refusal.
+      const late = await ctl('cluster', 'recover', 'lab', '--from-snapshot', 'snap-1', '--yes', '-o', 'json');
+      expect(late.err).not.toMatch(/did not answer/);
+      expect([late.code, late.err]).toEqual([1, expect.stringMatching(/its etcd still has quorum/)]);
+    } finally {
+      fx.openDelayMs = 0;
+    }
+  }, DEFAULT_TIMEOUT_MS + 30_000);
 });

@@ -46,6 +46,8 @@ export interface RecoverFixture extends RecoverInstance {
   baseRuns: number;
   /** Snapshots by id: a real file and the sha256 recorded for it. */
   snapshots: Map<string, OpenedSnapshot>;
+  /** Each snapshot open waits this long first (a large snapshot's decrypt and hash on the controller). */
+  openDelayMs: number;
   /** Writes a snapshot file of `bytes` and records it (sha256 of `recorded` when given: a corrupted one). */
   addSnapshot(id: string, bytes: Buffer, recorded?: Buffer): Promise<OpenedSnapshot>;
   restart(): Promise<RecoverInstance>;
@@ -58,8 +60,10 @@ export async function recoverFixture(): Promise<RecoverFixture> {
   const kube = new ModelKube(fleet);
   const ca = await createCa({ commonName: 'test-ca' });
   const snapshots = new Map<string, OpenedSnapshot>();
+  const delay = { ms: 0 };
   const source: SnapshotSource = {
     async open(id) {
+      if (delay.ms > 0) await new Promise((r) => setTimeout(r, delay.ms));
       const s = snapshots.get(id);
       if (s === undefined) throw new Error(`no snapshot ${id}`);
       return s;
@@ -93,6 +97,12 @@ export async function recoverFixture(): Promise<RecoverFixture> {
   const baseRuns = fleet.runs.length;
   return {
     ...first,
+    get openDelayMs() {
+      return delay.ms;
+    },
+    set openDelayMs(ms: number) {
+      delay.ms = ms;
+    },
     dir,
     fleet,
     baseRuns,
