@@ -9,14 +9,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createEtcdClient } from '../shared/src/etcd/client.js';
+import { benchArgs, usageError } from './lib/args.js';
 
 const USAGE = `usage: node dist/bench/recover-rto-fill.js --endpoints URL[,URL…] --pki DIR [--mb 1024] [--value-kib 100] [--concurrency 8] [--prefix /bench/rto/]
 
 Puts --mb MB of random values into etcd (DIR holds ca.crt, healthcheck-client.crt and .key).`;
 
-const { values } = parseArgs({
+const { values } = benchArgs(USAGE, {
   options: {
     endpoints: { type: 'string' },
     pki: { type: 'string' },
@@ -24,23 +24,18 @@ const { values } = parseArgs({
     'value-kib': { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '8' },
     prefix: { type: 'string', default: '/bench/rto/' },
-    help: { type: 'boolean', default: false },
   },
 });
 
 /** Bounds: a fill is at most 4 GiB (etcd's quota here is 2 GiB) of values at most 1 MiB (etcd's request limit is 1.5 MiB). */
 function numberArg(name: string, raw: string | undefined, min: number, max: number): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${raw}`);
+  if (!Number.isInteger(n) || n < min || n > max) usageError(`--${name} must be an integer in ${min}..${max}, got ${raw}`);
   return n;
 }
 
 async function main(): Promise<void> {
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  if (values.endpoints === undefined || values.pki === undefined) throw new Error(`--endpoints and --pki are required\n${USAGE}`);
+  if (values.endpoints === undefined || values.pki === undefined) usageError('--endpoints and --pki are required');
   const mb = numberArg('mb', values.mb, 1, 4096);
   const valueKib = numberArg('value-kib', values['value-kib'], 1, 1024);
   const concurrency = numberArg('concurrency', values.concurrency, 1, 64);

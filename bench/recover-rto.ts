@@ -31,7 +31,6 @@ import { statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { EtcdClusterStatus } from '../shared/src/etcd-api.js';
 import type { SnapshotInfo } from '../shared/src/etcd-api.js';
 import type { OperationDocument } from '../shared/src/ops-api.js';
@@ -40,6 +39,7 @@ import { destroyEtcdData, type DrEnv, etcdStatus, leaseRenewals, readyNodes, vip
 import { explainOp } from '../test/lab/support-ops.js';
 import { run, sleep, waitUntil } from '../test/lab/tool/exec.js';
 import { KUBE_VIP } from '../test/lab/tool/kube-cluster.js';
+import { benchArgs, usageError } from './lib/args.js';
 import { runBench, runOnLab } from './lib/etcd-floor.js';
 import { phaseSpans, type StepTiming, stepTimings } from './lib/op-timings.js';
 
@@ -55,26 +55,18 @@ lab: run it under the lab lock (flock /tmp/ballast-lab.lock …).
   --out FILE        also write the JSON document to FILE
   --max-minutes N   hard bound on the whole run, lab teardown included (default 90)`;
 
-const { values } = parseArgs({
+const { values } = benchArgs(USAGE, {
   options: {
     mb: { type: 'string', default: '1024' },
     runs: { type: 'string', default: '2' },
     out: { type: 'string' },
     'max-minutes': { type: 'string', default: '90' },
-    help: { type: 'boolean', default: false },
   },
 });
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
 const log = (msg: string) => process.stderr.write(`bench: ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const intArg = (name: string, raw: string | undefined, min: number, max: number): number => {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer in ${min}..${max}, got ${raw}\n${USAGE}\n`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n < min || n > max) usageError(`--${name} must be an integer in ${min}..${max}, got ${raw}`);
   return n;
 };
 const MB = intArg('mb', values.mb, 1, 1700);

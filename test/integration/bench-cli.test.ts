@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT, requireBuild } from './harness.js';
 
 /** The benches a user runs (workers and libraries are started by them, not by hand). */
-const ENTRY_POINTS = ['agent-idle', 'bootstrap', 'fanin', 'kube-bootstrap', 'profile-summary', 'report', 'snapshot', 'vip-failover'];
+const ENTRY_POINTS = ['agent-idle', 'bootstrap', 'fanin', 'kube-bootstrap', 'profile-summary', 'recover-rto', 'recover-rto-fill', 'report', 'snapshot', 'vip-failover'];
 
 function run(name: string, args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'dist/bench', `${name}.js`), ...args], { encoding: 'utf8', timeout: 30_000 });
