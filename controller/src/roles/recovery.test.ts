@@ -48,8 +48,8 @@ describe('recovery roles', () => {
     expect(unsafe.ok ? [] : unsafe.problems).toEqual([expect.objectContaining({ path: '/vars/dataDir', code: 'BALLAST_ERR_UNSAFE_PATH' })]);
   });
 
-  it('static-pods parks the API server and waits for 6443 to close; etcd-stop keeps the data', () => {
-    expect(mustRender('static-pods', { state: 'parked' }).tasks[0]?.args).toEqual({ name: 'kube-apiserver', state: 'parked', waitPortClosed: 6443, timeoutMs: 120_000 });
+  it('static-pods parks the API server, waits for 6443 to close and kills it after 5 s; etcd-stop keeps the data', () => {
+    expect(mustRender('static-pods', { state: 'parked' }).tasks[0]?.args).toEqual({ name: 'kube-apiserver', state: 'parked', waitPortClosed: 6443, timeoutMs: 120_000, killAfterMs: 5000 });
     expect(mustRender('static-pods', { state: 'active' }).tasks[0]?.args).toEqual({ name: 'kube-apiserver', state: 'active' });
     expect(mustRender('etcd-stop').tasks.map((t) => t.module)).toEqual(['file', 'systemd']);
   });

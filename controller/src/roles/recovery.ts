@@ -2,7 +2,8 @@
  * The roles of `cluster recover` (controller/src/recovery):
  *
  * - `static-pods`: parks (or re-activates) the kube-apiserver static pod; parking waits until
- *   nothing listens on 6443 so no API server writes through the restore.
+ *   nothing listens on 6443 so no API server writes through the restore (killing one still
+ *   listening {@link PARK_KILL_AFTER_MS} after its manifest moved).
  * - `etcd-stop`: unregisters the etcd component (its supervisor would restart it), stops and
  *   disables etcd.service. Unlike `etcd-wipe`, the data stays: the restore keeps it renamed.
  *   The etcd role enables the unit again when it starts the restored member.
@@ -21,6 +22,13 @@ import type { RoleDefinition } from './types.js';
 const Url = Type.String({ pattern: '^https://[^\\s,/]+$', maxLength: 300 });
 const Path = (def: string) => Type.String({ pattern: '^/[A-Za-z0-9._/@+-]*$', maxLength: 512, default: def });
 
+/**
+ * How long a parked kube-apiserver gets to end by itself before the agent kills it: a healthy one
+ * stops in 1–2 s; one whose etcd lost quorum never finishes its graceful shutdown, and the kubelet
+ * would kill it only after the pod's 30 s grace — 30 s of every recovery's RTO (bench/recover-rto.ts).
+ */
+export const PARK_KILL_AFTER_MS = 5_000;
+
 const StaticPodsVars = Type.Object({ state: Type.Union([Type.Literal('parked'), Type.Literal('active')]) }, { additionalProperties: false });
 
 /** The static-pods role. */
@@ -35,7 +43,7 @@ export const staticPodsRole: RoleDefinition<typeof StaticPodsVars> = {
         task(
           parked ? 'Park kube-apiserver (kubelet stops it)' : 'Re-activate kube-apiserver',
           'static_pod',
-          { name: 'kube-apiserver', state: vars.state, ...(parked ? { waitPortClosed: 6443, timeoutMs: 120_000 } : {}) },
+          { name: 'kube-apiserver', state: vars.state, ...(parked ? { waitPortClosed: 6443, timeoutMs: 120_000, killAfterMs: PARK_KILL_AFTER_MS } : {}) },
         ),
       ],
       handlers: [],

@@ -155,6 +155,12 @@ export const ModuleArgsSchemas = {
       /** After parking, wait until nothing listens on this local port any more (the API server's 6443). */
       waitPortClosed: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
       timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+      /**
+       * With waitPortClosed: when the port is still open this long after the manifest was parked,
+       * SIGKILL the process named `name` that listens on it (the kubelet would only after the pod's
+       * 30 s grace; an API server whose etcd has no quorum does not finish its shutdown before).
+       */
+      killAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     },
     { additionalProperties: false },
   ),

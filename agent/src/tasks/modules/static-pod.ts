@@ -9,6 +9,13 @@
  * Idempotent: parked with the manifest already parked (or active with it already active) is
  * unchanged; with the manifest in neither place the task fails (nothing to park: not a control
  * plane, or a kubeadm reset ran) — unless parking, where "not running" is what was asked.
+ *
+ * Parking with `waitPortClosed` waits until nothing listens on that port. With `killAfterMs`, a
+ * pod still listening that long after its manifest moved is ended with SIGKILL — only a process
+ * whose name is the pod's (`kube-apiserver`) and that holds the listening socket itself
+ * (port-listeners.ts); the kubelet would do the same after the pod's 30 s grace. The recovery uses
+ * it: an API server whose etcd lost quorum does not finish its graceful shutdown, so every park
+ * took the full 30 s (bench/recover-rto.ts, 2026-12-07).
  */
 import { mkdir, rename } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -16,6 +23,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BallastError } from '../../../../shared/src/errors.js';
 import { tree } from '../../../../shared/src/tasks/safety.js';
+import { portListeners } from '../../host/port-listeners.js';
 import { lstatOrNull } from '../attrs.js';
 import type { Module, ModuleContext, ModuleOutcome } from '../module.js';
 import { safePath } from '../safe-path.js';
@@ -52,20 +60,42 @@ export const staticPodModule: Module<'static_pod'> = {
       await rename(from, to);
       outcome = { changed: true, message: `moved ${args.name}.yaml to ${toPath} (${args.state})`, diff };
     }
-    if (args.state === 'parked' && args.waitPortClosed !== undefined && !ctx.check) await waitClosed(args.waitPortClosed, args.timeoutMs ?? 120_000, ctx, args.name);
+    if (args.state === 'parked' && args.waitPortClosed !== undefined && !ctx.check) {
+      const killed = await waitClosed({ port: args.waitPortClosed, timeoutMs: args.timeoutMs ?? 120_000, killAfterMs: args.killAfterMs ?? null, name: args.name }, ctx);
+      if (killed.length > 0) outcome = { ...outcome, message: `${outcome.message}; ${args.name} still listened on ${args.waitPortClosed} after ${args.killAfterMs} ms: killed PID ${killed.join(', ')}` };
+    }
     return outcome;
   },
 };
 
-/** Polls 127.0.0.1:`port` until nothing accepts a connection (the kubelet stopped the pod). */
-async function waitClosed(port: number, timeoutMs: number, ctx: ModuleContext, name: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (await accepts(port)) {
-    if (Date.now() > deadline) {
-      throw new BallastError('BALLAST_ERR_GATE', `failed to stop ${name}: something still listens on port ${port} ${timeoutMs} ms after its manifest was parked (is the kubelet running?)`);
+/**
+ * Polls 127.0.0.1:`port` until nothing accepts a connection (the kubelet stopped the pod); past
+ * `killAfterMs`, once, SIGKILLs the listeners named `name`. Resolves with the PIDs it killed.
+ */
+async function waitClosed(o: { port: number; timeoutMs: number; killAfterMs: number | null; name: string }, ctx: ModuleContext): Promise<number[]> {
+  const started = Date.now();
+  let killed: number[] | null = null;
+  while (await accepts(o.port)) {
+    const waited = Date.now() - started;
+    if (waited > o.timeoutMs) {
+      throw new BallastError('BALLAST_ERR_GATE', `failed to stop ${o.name}: something still listens on port ${o.port} ${o.timeoutMs} ms after its manifest was parked (is the kubelet running?)`);
     }
-    await sleep(500, undefined, { signal: ctx.signal });
+    if (killed === null && o.killAfterMs !== null && waited >= o.killAfterMs) {
+      killed = [];
+      for (const l of await portListeners(o.port)) {
+        if (l.comm !== o.name) continue;
+        try {
+          process.kill(l.pid, 'SIGKILL');
+          killed.push(l.pid);
+          ctx.log.warn({ pid: l.pid, port: o.port, waitedMs: waited }, `${o.name} did not stop after its manifest was parked: killed`);
+        } catch {
+          // It ended by itself meanwhile.
+        }
+      }
+    }
+    await sleep(killed === null ? 250 : 500, undefined, { signal: ctx.signal });
   }
+  return killed ?? [];
 }
 
 function accepts(port: number): Promise<boolean> {
