@@ -5,8 +5,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import { BallastError, messageOf } from '../../../shared/src/errors.js';
-import { hashFile } from '../../../shared/src/hashing.js';
 import type { StepContext, StepExecutor, StepOutcome, StepView } from '../ops/types.js';
+import { restoreCacheHashes } from './file-hashes.js';
 import { recoverInputOf } from './input.js';
 import { discardedSummary, type LiveData, liveData } from './live-data.js';
 import { recoverDetail } from './plan.js';
@@ -96,7 +96,7 @@ export function snapshotExecutor(deps: RecoveryDeps): StepExecutor {
 }
 
 /**
- * Opens snapshot `id` and hashes its file: refused (BALLAST_ERR_CHECKSUM_MISMATCH) unless it matches
+ * Opens snapshot `id` and hashes its file (once per version of it: file-hashes.ts): refused (BALLAST_ERR_CHECKSUM_MISMATCH) unless it matches
  * the recorded sha256 and, when given, `expected` (the hash the operation was planned with).
  */
 export async function verifiedSnapshot(deps: Pick<RecoveryDeps, 'snapshots'>, cluster: string, id: string, expected: string | undefined, signal?: AbortSignal) {
@@ -104,7 +104,7 @@ export async function verifiedSnapshot(deps: Pick<RecoveryDeps, 'snapshots'>, cl
   if (opened.cluster !== undefined && opened.cluster !== cluster) {
     throw new BallastError('BALLAST_ERR_SNAPSHOT_UNUSABLE', `failed to use snapshot ${id}: it was taken from cluster ${opened.cluster}, not ${cluster}`);
   }
-  const actual = await hashFile(opened.dbPath, signal);
+  const actual = await restoreCacheHashes.sha256(opened.dbPath, signal);
   if (actual !== opened.sha256 || (expected !== undefined && actual !== expected)) {
     throw new BallastError(
       'BALLAST_ERR_CHECKSUM_MISMATCH',
