@@ -63,7 +63,7 @@ describe('cluster recover --replace-current-data', () => {
     expect(done.error).toBeNull();
     expect(done.state).toBe('succeeded');
     expect(done.input).toMatchObject({ mode: 'snapshot', replaceCurrentData: true, snapshot: { id: 'snap-1' } });
-    expect(done.steps.map((s) => s.key)).toEqual(['lock', 'guard', 'snapshot', 'apiservers/park', 'etcd/stop', 'etcd/install', 'etcd/restore', 'etcd/start', 'etcd/health', 'apiservers/unpark', 'readyz', 'finish']);
+    expect(done.steps.map((s) => s.key)).toEqual(['lock', 'guard', 'snapshot', 'apiservers/park', 'etcd/stop', 'etcd/install', 'etcd/restore', 'etcd/start', 'etcd/health', 'apiservers/unpark', 'readyz', 'kubelets/restart', 'finish']);
     expect(fx.engine.get(done.id).steps.find((s) => s.key === 'guard')?.message).toContain(DISCARDED);
     // Stopped before any restore: the agents' own guard (no quorum, local member down) still holds.
     const order = fx.fleet.calls.filter((c) => !c.check && (c.role === 'etcd-stop' || c.role === 'etcd-restore')).map((c) => `${c.role}@${c.host}`);

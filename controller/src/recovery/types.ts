@@ -74,5 +74,6 @@ export const RSTEP = {
   forceNew: 'recover-force-new-cluster',
   survivor: 'recover-survivor-data',
   install: 'recover-install-etcd',
+  kubelets: 'recover-restart-kubelets',
   finish: 'recover-finish',
 } as const;
