@@ -16,6 +16,8 @@
  *     host, after a recovery onto new hosts — would leave that kubelet reporting "node not found"
  *     for ever (found on real Kubernetes, test/lab/recover-new-hosts.test.ts). Kubernetes' etcd
  *     restore guide recommends restarting the kubelets after a restore anyway; running pods stay.
+ *   → the control planes' Nodes registered, their kubeadm label and taint put back where missing
+ *     (control-plane-marks.ts) → finish.
  *
  * --from-member HOST
  *   HOST still has etcd data (else refused before anything else) → lock → guard → park → stop etcd everywhere → set the other members' data aside (kept)
@@ -102,6 +104,7 @@ export function recoverPlan(input: RecoverInput, spec: ClusterSpec): StepSpec[] 
   const kubelets = spec.hosts.filter((h) => h.roles.includes('control-plane') || h.roles.includes('worker')).map((h) => h.name);
   if (input.mode === 'snapshot' && kubelets.length > 0) {
     steps.push({ key: 'kubelets/restart', phase: 'nodes', title: `Restart the kubelet on ${kubelets.join(', ')} (each registers its Node again if the snapshot has none)`, kind: RSTEP.kubelets, args: { hosts: kubelets } });
+    if (cps.length > 0) steps.push({ key: 'nodes/control-plane-marks', phase: 'nodes', title: `The Nodes of ${cps.join(', ')} registered; their control-plane label and taint put back where missing`, kind: RSTEP.marks, args: { hosts: cps } });
   }
   steps.push({ key: 'finish', phase: 'done', title: 'Release the membership lock', kind: RSTEP.finish });
   return steps;

@@ -43,7 +43,7 @@ describe('cluster recover (real engine, SQLite, PKI, HTTP routes and hashing; mo
     const before = voters(fx);
     const done = await run({ fromSnapshot: 'snap-1', check: true });
     expect(done.state).toBe('succeeded');
-    expect(done.steps.map((s) => s.key)).toEqual(['lock', 'guard', 'snapshot', 'apiservers/park', 'etcd/stop', 'etcd/install', 'etcd/restore', 'etcd/start', 'etcd/health', 'apiservers/unpark', 'readyz', 'kubelets/restart', 'finish']);
+    expect(done.steps.map((s) => s.key)).toEqual(['lock', 'guard', 'snapshot', 'apiservers/park', 'etcd/stop', 'etcd/install', 'etcd/restore', 'etcd/start', 'etcd/health', 'apiservers/unpark', 'readyz', 'kubelets/restart', 'nodes/control-plane-marks', 'finish']);
     expect(done.steps.find((s) => s.key === 'etcd/restore')?.message).toMatch(/^etcd restored on h1, h2, h3: ok=/);
     expect(fx.fleet.calls.every((c) => c.check)).toBe(true);
     expect(fx.fleet.calls.filter((c) => c.role === 'etcd-restore').map((c) => c.host)).toEqual(['h1', 'h2', 'h3']);
