@@ -185,6 +185,13 @@ describe.skipIf(skipReason !== null)('lab: real Kubernetes 1.36 — every old ho
     expect(topRevision(status)).toBeGreaterThan(s.oldRevision);
     await kubectlOk(dr, ['create', 'namespace', 'nh-written-after']);
     for (const h of NEW) expect(await kubeletUnauthorized(lab, h, s.recoverStart), h).toEqual([]);
+    // The new Nodes were registered again after the restore; kubeadm's control-plane marks are back on them.
+    const fresh = JSON.parse(await kubectlOk(dr, ['get', 'nodes', ...NEW, '-o', 'json'])) as { items: Array<{ metadata: { labels: Record<string, string> }; spec: { taints?: Array<{ key: string; effect: string }> } }> };
+    for (const n of fresh.items) {
+      expect(n.metadata.labels).toHaveProperty(['node-role.kubernetes.io/control-plane']);
+      expect(n.spec.taints ?? []).toContainEqual(expect.objectContaining({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }));
+    }
+    expect(fresh.items).toHaveLength(NEW.length);
 
     // The old hosts' Nodes come back with the restored data; with nothing renewing their leases the
     // node lifecycle controller marks them NotReady. README: `kubectl delete node` them.
