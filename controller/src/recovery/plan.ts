@@ -11,13 +11,13 @@
  *     `--bump-revision N --mark-compacted`, the old data dir kept renamed)
  *   → start every member at once (they need each other for quorum) → gate: N healthy voters
  *   → re-activate the API servers → gate: /readyz through the VIP
- *   → restart every kubelet → finish (lock released). A kubelet registers its Node once per
+ *   → restart every kubelet. A kubelet registers its Node once per
  *     process: restored data without the Node of a host that joined after the snapshot — every
  *     host, after a recovery onto new hosts — would leave that kubelet reporting "node not found"
  *     for ever (found on real Kubernetes, test/lab/recover-new-hosts.test.ts). Kubernetes' etcd
  *     restore guide recommends restarting the kubelets after a restore anyway; running pods stay.
  *   → the control planes' Nodes registered, their kubeadm label and taint put back where missing
- *     (control-plane-marks.ts) → finish.
+ *     (control-plane-marks.ts) → finish (lock released).
  *
  * --from-member HOST
  *   HOST still has etcd data (else refused before anything else) → lock → guard → park → stop etcd everywhere → set the other members' data aside (kept)
