@@ -127,7 +127,7 @@ export async function createController(opts: ControllerOptions): Promise<Control
     if (snapshotStore === undefined) throw new BallastError('BALLAST_ERR_INTERNAL', 'the snapshot store is not ready yet');
     return snapshotStore;
   });
-  const recovery = { bootstrap, repo: store.membership, snapshots: restoreSource };
+  const recovery = { bootstrap, repo: store.membership, snapshots: restoreSource, kubeNodes: membership.kubeNodes };
   const ops = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership, recovery }) });
   const specs = specSource(ops, store.membership);
   // Off unless a cluster's spec has `autoReplace`; a host counts as down from when the tracker marked

@@ -28,7 +28,12 @@ export function kubeSkipReason(what: string): string | null {
   return why;
 }
 
-export async function setupKubeLab(opts: { hosts: number; controlPlane: number; log: (msg: string) => void }): Promise<KubeLab> {
+/**
+ * The lab up (`hosts` hosts; the agent installed and joined on `join` of them, default all), the
+ * Kubernetes bundle imported, the pod network and cluster.yaml (the first `controlPlane` hosts
+ * control planes); torn down again on failure.
+ */
+export async function setupKubeLab(opts: { hosts: number; controlPlane: number; join?: readonly string[]; log: (msg: string) => void }): Promise<KubeLab> {
   if (await downFromState(labDir(), opts.log)) opts.log('removed a lab left over by an earlier run');
   const work = mkdtempSync(join(tmpdir(), 'ballast-lab-kube-'));
   let lab: Lab | undefined;
@@ -41,7 +46,8 @@ export async function setupKubeLab(opts: { hosts: number; controlPlane: number; 
   };
   try {
     await ensurePackages(opts.log);
-    lab = await Lab.up({ hosts: opts.hosts, log: opts.log });
+    lab = await Lab.up({ hosts: opts.hosts, log: opts.log, join: opts.join === undefined });
+    if (opts.join !== undefined && opts.join.length > 0) await lab.installAndJoin([...opts.join]);
     const setup = await prepareKubeCluster(lab, { controlPlane: opts.controlPlane, work, log: opts.log });
     return { ...setup, lab, work, teardown };
   } catch (err) {

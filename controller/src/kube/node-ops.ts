@@ -27,6 +27,8 @@ export interface NodeView {
   name: string;
   unschedulable: boolean;
   taints: Taint[];
+  /** metadata.labels (absent from views that do not read them). */
+  labels?: Record<string, string>;
   /** Its `Ready` condition is `True` (false also when kubelet never posted one); undefined: not known. */
   ready?: boolean;
 }
@@ -51,6 +53,8 @@ export interface KubeNodeOps {
   getNode(name: string): Promise<NodeView | null>;
   /** JSON merge patch of the Node's spec (`unschedulable`, `taints`). */
   patchNodeSpec(name: string, spec: { unschedulable?: boolean; taints?: Taint[] }): Promise<void>;
+  /** JSON merge patch of the Node's metadata.labels (the labels given are set, others kept). */
+  patchNodeLabels(name: string, labels: Record<string, string>): Promise<void>;
   /** True when it deleted the Node, false when there was none. */
   deleteNode(name: string): Promise<boolean>;
   podsOn(node: string): Promise<PodRef[]>;
@@ -117,10 +121,10 @@ export function createKubeNodeOps(options: KubeApiOptions, tuning: KubeNodeOpsTu
     async getNode(name) {
       try {
         const { json } = await call(`read Node ${name}`, 'GET', `/api/v1/nodes/${seg(name)}`);
-        const doc = json as { spec?: { unschedulable?: boolean; taints?: Taint[] }; status?: { conditions?: { type?: string; status?: string }[] } };
+        const doc = json as { metadata?: { labels?: Record<string, string> }; spec?: { unschedulable?: boolean; taints?: Taint[] }; status?: { conditions?: { type?: string; status?: string }[] } };
         const spec = doc.spec ?? {};
         const ready = (doc.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-        return { name, unschedulable: spec.unschedulable === true, taints: Array.isArray(spec.taints) ? spec.taints : [], ready };
+        return { name, unschedulable: spec.unschedulable === true, taints: Array.isArray(spec.taints) ? spec.taints : [], labels: { ...(doc.metadata?.labels ?? {}) }, ready };
       } catch (err) {
         if (status(err) === 404) return null;
         throw err;
@@ -128,6 +132,9 @@ export function createKubeNodeOps(options: KubeApiOptions, tuning: KubeNodeOpsTu
     },
     async patchNodeSpec(name, spec) {
       await call(`patch Node ${name}`, 'PATCH', `/api/v1/nodes/${seg(name)}`, { spec }, 'application/merge-patch+json');
+    },
+    async patchNodeLabels(name, labels) {
+      await call(`label Node ${name}`, 'PATCH', `/api/v1/nodes/${seg(name)}`, { metadata: { labels } }, 'application/merge-patch+json');
     },
     async deleteNode(name) {
       try {

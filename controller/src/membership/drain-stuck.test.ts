@@ -16,6 +16,7 @@ function deadKubelet(ready: boolean, pods: PodRef[], now: () => number): KubeNod
       return { name, unschedulable: true, taints: [], ready };
     },
     async patchNodeSpec() {},
+    async patchNodeLabels() {},
     async deleteNode() {
       return true;
     },

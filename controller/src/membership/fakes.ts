@@ -82,6 +82,7 @@ export class ModelKube implements KubeNodeOps {
   readonly pods: ModelPod[] = [];
   readonly cordoned = new Set<string>();
   readonly taints = new Map<string, Taint[]>();
+  readonly labels = new Map<string, Record<string, string>>();
   /** app → minimum available; an eviction that would go below it is refused (429). */
   readonly budgets = new Map<string, number>();
   /** app → pods that cannot be scheduled elsewhere (evicted and gone for now). */
@@ -96,15 +97,20 @@ export class ModelKube implements KubeNodeOps {
   }
 
   async getNode(name: string): Promise<NodeView | null> {
-    return this.fleet.nodes.has(name) ? { name, unschedulable: this.cordoned.has(name), taints: [...(this.taints.get(name) ?? [])] } : null;
+    return this.fleet.nodes.has(name) ? { name, unschedulable: this.cordoned.has(name), taints: [...(this.taints.get(name) ?? [])], labels: { ...(this.labels.get(name) ?? {}) } } : null;
   }
   async patchNodeSpec(name: string, spec: { unschedulable?: boolean; taints?: Taint[] }): Promise<void> {
     if (!this.fleet.nodes.has(name)) throw new BallastError('BALLAST_ERR_KUBE_REFUSED', `failed to patch Node ${name}: 404 NotFound`);
     if (spec.unschedulable === true) this.cordoned.add(name);
     if (spec.taints !== undefined) this.taints.set(name, spec.taints);
   }
+  async patchNodeLabels(name: string, labels: Record<string, string>): Promise<void> {
+    if (!this.fleet.nodes.has(name)) throw new BallastError('BALLAST_ERR_KUBE_REFUSED', `failed to label Node ${name}: 404 NotFound`);
+    this.labels.set(name, { ...(this.labels.get(name) ?? {}), ...labels });
+  }
   async deleteNode(name: string): Promise<boolean> {
     this.taints.delete(name);
+    this.labels.delete(name);
     return this.fleet.nodes.delete(name);
   }
   async podsOn(node: string): Promise<PodRef[]> {

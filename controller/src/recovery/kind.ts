@@ -5,6 +5,7 @@ import type { OperationKind, StepExecutor } from '../ops/types.js';
 import { finishExecutor, guardExecutor, lockExecutor, snapshotExecutor } from './executors.js';
 import { recoverPlan } from './plan.js';
 import { recoveryRoleExecutors } from './role-steps.js';
+import { controlPlaneMarksExecutor } from './control-plane-marks.js';
 import { CLUSTER_RECOVER, type RecoverInput, RecoverInputSchema, type RecoveryDeps } from './types.js';
 
 export const clusterRecoverKind: OperationKind<RecoverInput> = {
@@ -19,5 +20,5 @@ export const clusterRecoverKind: OperationKind<RecoverInput> = {
 
 /** The executors only a recovery uses (the bootstrap's etcd install, join and health and the /readyz gate are reused). */
 export function recoveryExecutors(deps: RecoveryDeps): StepExecutor<never>[] {
-  return [lockExecutor(deps), guardExecutor(deps), snapshotExecutor(deps), finishExecutor(deps), ...recoveryRoleExecutors(deps)] as StepExecutor<never>[];
+  return [lockExecutor(deps), guardExecutor(deps), snapshotExecutor(deps), finishExecutor(deps), controlPlaneMarksExecutor(deps), ...recoveryRoleExecutors(deps)] as StepExecutor<never>[];
 }

@@ -10,7 +10,14 @@
  *   → restore EVERY member from the same snapshot, in parallel, into a new cluster (new token,
  *     `--bump-revision N --mark-compacted`, the old data dir kept renamed)
  *   → start every member at once (they need each other for quorum) → gate: N healthy voters
- *   → re-activate the API servers → gate: /readyz through the VIP → finish (lock released).
+ *   → re-activate the API servers → gate: /readyz through the VIP
+ *   → restart every kubelet. A kubelet registers its Node once per
+ *     process: restored data without the Node of a host that joined after the snapshot — every
+ *     host, after a recovery onto new hosts — would leave that kubelet reporting "node not found"
+ *     for ever (found on real Kubernetes, test/lab/recover-new-hosts.test.ts). Kubernetes' etcd
+ *     restore guide recommends restarting the kubelets after a restore anyway; running pods stay.
+ *   → the control planes' Nodes registered, their kubeadm label and taint put back where missing
+ *     (control-plane-marks.ts) → finish (lock released).
  *
  * --from-member HOST
  *   HOST still has etcd data (else refused before anything else) → lock → guard → park → stop etcd everywhere → set the other members' data aside (kept)
@@ -93,6 +100,11 @@ export function recoverPlan(input: RecoverInput, spec: ClusterSpec): StepSpec[] 
       { key: 'apiservers/unpark', phase: 'control-plane', title: `Start kube-apiserver on ${cps.join(', ')} again`, kind: RSTEP.unpark, args: { hosts: cps } },
       { key: 'readyz', phase: 'control-plane', title: 'Gate: API server /readyz through the VIP', kind: STEP.kubeReady },
     );
+  }
+  const kubelets = spec.hosts.filter((h) => h.roles.includes('control-plane') || h.roles.includes('worker')).map((h) => h.name);
+  if (input.mode === 'snapshot' && kubelets.length > 0) {
+    steps.push({ key: 'kubelets/restart', phase: 'nodes', title: `Restart the kubelet on ${kubelets.join(', ')} (each registers its Node again if the snapshot has none)`, kind: RSTEP.kubelets, args: { hosts: kubelets } });
+    if (cps.length > 0) steps.push({ key: 'nodes/control-plane-marks', phase: 'nodes', title: `The Nodes of ${cps.join(', ')} registered; their control-plane label and taint put back where missing`, kind: RSTEP.marks, args: { hosts: cps } });
   }
   steps.push({ key: 'finish', phase: 'done', title: 'Release the membership lock', kind: RSTEP.finish });
   return steps;

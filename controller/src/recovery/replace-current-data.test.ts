@@ -63,8 +63,10 @@ describe('cluster recover --replace-current-data', () => {
     expect(done.error).toBeNull();
     expect(done.state).toBe('succeeded');
     expect(done.input).toMatchObject({ mode: 'snapshot', replaceCurrentData: true, snapshot: { id: 'snap-1' } });
-    expect(done.steps.map((s) => s.key)).toEqual(['lock', 'guard', 'snapshot', 'apiservers/park', 'etcd/stop', 'etcd/install', 'etcd/restore', 'etcd/start', 'etcd/health', 'apiservers/unpark', 'readyz', 'finish']);
+    expect(done.steps.map((s) => s.key)).toEqual(['lock', 'guard', 'snapshot', 'apiservers/park', 'etcd/stop', 'etcd/install', 'etcd/restore', 'etcd/start', 'etcd/health', 'apiservers/unpark', 'readyz', 'kubelets/restart', 'nodes/control-plane-marks', 'finish']);
     expect(fx.engine.get(done.id).steps.find((s) => s.key === 'guard')?.message).toContain(DISCARDED);
+    // The modelled Nodes carry no kubeadm marks (as the new hosts' freshly registered ones did in the lab): put back.
+    expect(done.steps.find((s) => s.key === 'nodes/control-plane-marks')?.message).toMatch(/^control-plane marks put back — h1: label node-role\.kubernetes\.io\/control-plane, .*; h3: /);
     // Stopped before any restore: the agents' own guard (no quorum, local member down) still holds.
     const order = fx.fleet.calls.filter((c) => !c.check && (c.role === 'etcd-stop' || c.role === 'etcd-restore')).map((c) => `${c.role}@${c.host}`);
     expect(order).toEqual(['etcd-stop@h1', 'etcd-stop@h2', 'etcd-stop@h3', 'etcd-restore@h1', 'etcd-restore@h2', 'etcd-restore@h3']);

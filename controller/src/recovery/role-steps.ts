@@ -57,6 +57,7 @@ export function recoveryRoleExecutors(deps: RecoveryDeps): StepExecutor<never>[]
   return [
     roleStep<{ hosts: string[] }>(deps, { kind: RSTEP.park, role: 'static-pods', args: Hosts, hosts: hostsArg, vars: () => ({ state: 'parked' }), done: 'kube-apiserver parked' }),
     roleStep<{ hosts: string[] }>(deps, { kind: RSTEP.unpark, role: 'static-pods', args: Hosts, hosts: hostsArg, vars: () => ({ state: 'active' }), done: 'kube-apiserver active' }),
+    roleStep<{ hosts: string[] }>(deps, { kind: RSTEP.kubelets, role: 'kubelet-restart', args: Hosts, hosts: hostsArg, vars: () => ({}), done: 'kubelet restarted' }),
     roleStep<{ hosts: string[] }>(deps, { kind: RSTEP.stop, role: 'etcd-stop', args: Hosts, hosts: hostsArg, vars: () => ({}), done: 'etcd stopped' }),
     roleStep<{ hosts: string[] }>(deps, {
       kind: RSTEP.restore,

@@ -76,7 +76,7 @@ export async function recoverFixture(): Promise<RecoverFixture> {
     const log = silentLogger();
     const bootstrap = fleetBootstrapDeps({ store, fleet, log });
     const membership: MembershipDeps = { bootstrap, repo: store.membership, hosts: fleet.hostsPort(), kubeNodes: () => kube, fence: createFencePort({ hosts: {} }) };
-    const recovery: RecoveryDeps = { bootstrap, repo: store.membership, snapshots: source };
+    const recovery: RecoveryDeps = { bootstrap, repo: store.membership, snapshots: source, kubeNodes: () => kube };
     const engine = new OperationEngine({ repo: store.operations, events: store.events, log, registry: operationCatalogue({ bootstrap, membership, recovery }), settleTimeoutMs: 200 });
     const specs = specSource(engine, store.membership);
     const app = await testApp({ store, ca, log, serverUrl: () => 'https://198.18.0.1:9443', ops: engine, bootstrap, nodes: { membership, specs }, recovery: { recovery, specs } });

@@ -4,6 +4,8 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { BootstrapDeps } from '../bootstrap/deps.js';
+import type { KubeApiOptions } from '../kube/client.js';
+import type { KubeNodeOps } from '../kube/node-ops.js';
 import type { MembershipRepo } from '../store/membership.js';
 import type { SnapshotSource } from './source.js';
 
@@ -58,6 +60,8 @@ export interface RecoveryDeps {
   /** The membership lock: a recovery excludes node replace/add/remove, and the reverse. */
   repo: Pick<MembershipRepo, 'lock' | 'acquire' | 'release'>;
   snapshots: SnapshotSource;
+  /** Node reads and patches through the VIP (the control planes' marks after a restore). */
+  kubeNodes(opts: KubeApiOptions): KubeNodeOps;
 }
 
 /** Step kinds (executors in ./executors.ts and ./roles-steps.ts). */
@@ -74,5 +78,7 @@ export const RSTEP = {
   forceNew: 'recover-force-new-cluster',
   survivor: 'recover-survivor-data',
   install: 'recover-install-etcd',
+  kubelets: 'recover-restart-kubelets',
+  marks: 'recover-mark-control-planes',
   finish: 'recover-finish',
 } as const;

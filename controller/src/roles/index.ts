@@ -13,7 +13,7 @@ import { kubeNodeRole } from './kube-node.js';
 import { kubeWorkerRole } from './kube-worker.js';
 import { osPrepRole } from './os-prep.js';
 import { preflightRole } from './preflight.js';
-import { etcdDataRole, etcdRestoreRole, etcdStopRole, staticPodsRole } from './recovery.js';
+import { etcdDataRole, etcdRestoreRole, etcdStopRole, kubeletRestartRole, staticPodsRole } from './recovery.js';
 import { resetRole } from './reset.js';
 import { vipRole } from './vip.js';
 import type { ArtifactLookup, ArtifactRecord, RenderProblem, RenderResult, RoleDefinition, RoleHost } from './types.js';
@@ -23,7 +23,7 @@ export type { ArtifactLookup, ArtifactRecord, RenderProblem, RenderResult, RoleH
 
 /** Every role, by name. */
 export const ROLES: ReadonlyMap<string, RoleDefinition> = new Map<string, RoleDefinition>(
-  [preflightRole, osPrepRole, containerdRole, etcdRole, etcdMemberRole, etcdWipeRole, kubeNodeRole, imagesRole, kubeControlPlaneRole, kubeWorkerRole, vipRole, resetRole, staticPodsRole, etcdStopRole, etcdRestoreRole, etcdDataRole].map((r) => [r.name, r as unknown as RoleDefinition]),
+  [preflightRole, osPrepRole, containerdRole, etcdRole, etcdMemberRole, etcdWipeRole, kubeNodeRole, imagesRole, kubeControlPlaneRole, kubeWorkerRole, vipRole, resetRole, staticPodsRole, etcdStopRole, etcdRestoreRole, etcdDataRole, kubeletRestartRole].map((r) => [r.name, r as unknown as RoleDefinition]),
 );
 
 /** What {@link renderRole} needs besides the role's name. */

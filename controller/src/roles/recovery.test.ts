@@ -24,6 +24,12 @@ describe('recovery roles', () => {
     expect(role.tasks[1]).toMatchObject({ name: 'Restore etcd member node-1 from snapshot snap-1', args: { ...rest, dataDir: '/var/lib/etcd' } });
   });
 
+  it('kubelet-restart: one systemd task that restarts kubelet.service (registers its Node again)', () => {
+    const role = mustRender('kubelet-restart', {});
+    expect(role.tasks.map((t) => [t.module, t.args])).toEqual([['systemd', { unit: 'kubelet.service', state: 'restarted' }]]);
+    expect(role.handlers).toEqual([]);
+  });
+
   it('set-aside and the quorum check need no snapshot and install nothing', () => {
     const role = mustRender('etcd-restore', { action: 'set-aside', restoreId: 'op-1', endpoints: ['https://198.18.0.11:2379'] });
     // Set aside on purpose: the marker is forgotten, so the member may rejoin with a fresh directory.

@@ -12,6 +12,8 @@
  *   no-quorum check alone. The agent re-checks everything (etcd-restore-guard.ts).
  * - `etcd-data`: the agent's `etcd_data` guard alone: `require` (the member --from-member keeps
  *   holds etcd data; read-only, run before anything is stopped).
+ * - `kubelet-restart`: restarts kubelet.service once the restored API answers (a kubelet registers
+ *   its Node once per process; see recovery/plan.ts).
  */
 import { Type } from '@sinclair/typebox';
 import { ETCD_PATH_RULES } from './etcd.js';
@@ -66,6 +68,18 @@ export const etcdStopRole: RoleDefinition<typeof EtcdStopVars> = {
       ],
       handlers: [],
     };
+  },
+};
+
+const KubeletRestartVars = Type.Object({}, { additionalProperties: false });
+
+/** The kubelet-restart role. */
+export const kubeletRestartRole: RoleDefinition<typeof KubeletRestartVars> = {
+  name: 'kubelet-restart',
+  description: 'restart the kubelet so it registers its Node against restored data (disaster recovery)',
+  vars: KubeletRestartVars,
+  render() {
+    return { tasks: [task('Restart kubelet (registers its Node again)', 'systemd', { unit: 'kubelet.service', state: 'restarted' })], handlers: [] };
   },
 };
 

@@ -20,7 +20,7 @@ import { ensureDefaultRoute, ensureGateway, ensurePlugged, ensureRoute, ensureSw
 import { podSubnet } from './pod-net.js';
 import { isAlive, procRef, signal } from './proc.js';
 import { ensureRootfs } from './rootfs.js';
-import { type HostState, type LabState, labDir, readState, stateFile, writeState } from './state.js';
+import { type HostState, type LabState, labDir, readState, snapshotKeyFile, stateFile, writeState } from './state.js';
 
 /** What `ballastctl hosts -o json` reports per host (the fields the lab reads). */
 export interface LabHost {
@@ -199,7 +199,7 @@ export class Lab {
       packagesDir: this.state.distDir,
       // The test bundles are signed with the test-only key (test/support/testdata/README.md).
       trustKeys: [TEST_TRUST_KEY],
-      snapshotKey: join(this.state.dir, 'snapshot.key'),
+      snapshotKey: snapshotKeyFile(this.state),
       // Drills (issue 13) run the source-built etcd and kube-apiserver where the builds are cached;
       // a missing one is reported by the drill itself, so a lab without them still starts.
       drillBinDirs: [cachedBuild('etcd', ETCD_BINS), cachedBuild('kube', ['kube-apiserver'])].flatMap((b) => (b === null ? [] : [b.dir])),

@@ -55,6 +55,14 @@ export function labDir(): string {
   return process.env.BALLAST_LAB_DIR ?? DEFAULT_LAB_DIR;
 }
 
+/**
+ * The lab controller's `--snapshot-key` file: in the lab dir, outside the controller's data dir (as
+ * /etc/ballast/snapshot.key is on a real controller; the default would be this machine's).
+ */
+export function snapshotKeyFile(state: Pick<LabState, 'dir'>): string {
+  return join(state.dir, 'snapshot.key');
+}
+
 export function stateFile(dir = labDir()): string {
   return join(dir, 'state.json');
 }
