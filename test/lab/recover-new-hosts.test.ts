@@ -7,7 +7,7 @@ import { explainOp } from './support-ops.js';
 import { createMarkers, type DrEnv, etcdStatus, firstTrue, kubectlOk, kubeletUnauthorized, leaseRenewals, markers, readyNodes, topRevision, vipReady } from './support-recover.js';
 import { type KubeLab, kubeSkipReason, setupKubeLab } from './support-kube.js';
 import { clusterFileFor, freshControllerWithKey, loseController } from './support-newhosts.js';
-import { nodesViaVip, powerCut, reshapeClusterFile, waitForNodes } from './support-replace.js';
+import { createCluster, nodesViaVip, powerCut, reshapeClusterFile, waitForNodes } from './support-replace.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { waitUntil } from './tool/exec.js';
 import { KUBE_VIP } from './tool/kube-cluster.js';
@@ -62,15 +62,7 @@ describe.skipIf(skipReason !== null)('lab: real Kubernetes 1.36 — every old ho
   }, 300_000);
 
   it('1. the old cluster on host1..3; markers, a snapshot whose file and key the user copies off the controller, later markers', async () => {
-    const t0 = Date.now();
-    const r = await lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
-    const doc = JSON.parse(r.stdout) as OperationDocument;
-    expect(doc.state, explainOp(doc)).toBe('succeeded');
-    figure('old cluster create (3 control planes)', secs(Date.now() - t0));
-    const kcfg = await lab.ctl(['cluster', 'kubeconfig', 'lab', '--ttl', '2h'], { timeoutMs: 30_000 });
-    expect(kcfg.stdout).toContain(`server: https://${KUBE_VIP}:6443`);
-    writeFileSync(drOld.kubeconfig, kcfg.stdout, { mode: 0o600 });
-    await waitForNodes(lab, drOld.kubeconfig, OLD, 180_000);
+    figure('old cluster create (3 control planes)', secs(await createCluster(lab, env.clusterFile, drOld.kubeconfig, OLD)));
 
     s.before = await createMarkers(drOld, 'nh-before', 3);
     const snap = await lab.ctlJson<SnapshotInfo>(['etcd', 'snapshot', 'now', 'lab', '-o', 'json'], { timeoutMs: 180_000 });

@@ -6,7 +6,7 @@ import { explainOp, opDoc, opWithControllerKills, settleOp } from './support-ops
 import { type LabBmc, startLabBmc } from './support-redfish.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { type KubeLab, kubeSkipReason, setupKubeLab } from './support-kube.js';
-import { etcdServersOf, etcdView, moveEtcdLeader, powerCut, reshapeClusterFile, vipHolders, waitForNodes, waitForVoters, writeLabFenceScript, writeLabFencing } from './support-replace.js';
+import { createCluster, etcdServersOf, etcdView, moveEtcdLeader, powerCut, reshapeClusterFile, vipHolders, waitForNodes, waitForVoters, writeLabFenceScript, writeLabFencing } from './support-replace.js';
 import { sleep, waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
@@ -88,14 +88,7 @@ describe.skipIf(skipReason !== null)('lab: node replacement on real Kubernetes 1
   }, 300_000);
 
   it('1. cluster create: 3 control planes + 1 worker, 4 Ready nodes through the VIP, 3 etcd voters', async () => {
-    const t0 = Date.now();
-    const r = await lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
-    const doc = JSON.parse(r.stdout) as OperationDocument;
-    expect(doc.state, explainOp(doc)).toBe('succeeded');
-    figure('cluster create (3 control planes + 1 worker)', secs(Date.now() - t0));
-    const kcfg = await lab.ctl(['cluster', 'kubeconfig', 'lab', '--ttl', '2h'], { timeoutMs: 30_000 });
-    writeFileSync(kubeconfig, kcfg.stdout, { mode: 0o600 });
-    await waitNodes(MEMBERS, 180_000);
+    figure('cluster create (3 control planes + 1 worker)', secs(await createCluster(lab, env.clusterFile, kubeconfig, MEMBERS)));
     await expectVoters(cps);
   });
 

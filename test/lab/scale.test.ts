@@ -6,7 +6,7 @@ import type { OperationDocument } from '../../shared/src/ops-api.js';
 import { explainOp, opWithControllerKills } from './support-ops.js';
 import { figureRecorder, labSkipReason, log, secs } from './support-skip.js';
 import { type KubeLab, kubeSkipReason, setupKubeLab } from './support-kube.js';
-import { etcdServersOf, powerCut, reshapeClusterFile, vipHolders, waitForNodes, waitForVoters, writeLabFenceAgent } from './support-replace.js';
+import { createCluster, etcdServersOf, powerCut, reshapeClusterFile, vipHolders, waitForNodes, waitForVoters, writeLabFenceAgent } from './support-replace.js';
 import { waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
@@ -96,14 +96,7 @@ describe.skipIf(skipReason !== null)('lab: node add and node remove on real Kube
   }, 300_000);
 
   it('1. cluster create: 3 control planes + 1 worker', async () => {
-    const t0 = Date.now();
-    const r = await lab.ctl(['cluster', 'create', '-f', env.clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
-    const doc = JSON.parse(r.stdout) as OperationDocument;
-    expect(doc.state, explainOp(doc)).toBe('succeeded');
-    figure('cluster create (3 control planes + 1 worker)', secs(Date.now() - t0));
-    const kcfg = await lab.ctl(['cluster', 'kubeconfig', 'lab', '--ttl', '2h'], { timeoutMs: 30_000 });
-    writeFileSync(kubeconfig, kcfg.stdout, { mode: 0o600 });
-    await waitForNodes(lab, kubeconfig, MEMBERS, 180_000);
+    figure('cluster create (3 control planes + 1 worker)', secs(await createCluster(lab, env.clusterFile, kubeconfig, MEMBERS)));
     await waitForVoters(lab, ['host1', 'host2', 'host3']);
   });
 

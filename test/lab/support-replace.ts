@@ -6,6 +6,8 @@
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import type { OperationDocument } from '../../shared/src/ops-api.js';
+import { explainOp } from './support-ops.js';
 import { run, sleep, waitUntil } from './tool/exec.js';
 import { KUBE_VIP, kubectl } from './tool/kube-cluster.js';
 import type { Lab } from './tool/lab.js';
@@ -89,6 +91,24 @@ export async function waitForNodes(lab: Lab, kubeconfig: string, want: readonly 
     },
     { timeoutMs, intervalMs: 500 },
   );
+}
+
+/**
+ * `ballastctl cluster create -f FILE --yes` (throws unless it succeeded), then the admin kubeconfig
+ * (2 h, the VIP as its server) written to `kubeconfig` and `nodes` Ready through the VIP. Resolves
+ * with the create's own wall time in ms (the lab tests' figure).
+ */
+export async function createCluster(lab: Lab, clusterFile: string, kubeconfig: string, nodes: readonly string[]): Promise<number> {
+  const t0 = Date.now();
+  const r = await lab.ctl(['cluster', 'create', '-f', clusterFile, '--yes', '-o', 'json'], { timeoutMs: 900_000, allowFail: true });
+  const doc = JSON.parse(r.stdout) as OperationDocument;
+  if (doc.state !== 'succeeded') throw new Error(`cluster create ended ${doc.state}: ${explainOp(doc)}`);
+  const createMs = Date.now() - t0;
+  const kcfg = await lab.ctl(['cluster', 'kubeconfig', 'lab', '--ttl', '2h'], { timeoutMs: 30_000 });
+  if (!kcfg.stdout.includes(`server: https://${KUBE_VIP}:6443`)) throw new Error(`the kubeconfig does not name the VIP ${KUBE_VIP}:\n${kcfg.stdout.slice(0, 400)}`);
+  writeFileSync(kubeconfig, kcfg.stdout, { mode: 0o600 });
+  await waitForNodes(lab, kubeconfig, nodes, 180_000);
+  return createMs;
 }
 
 /** The --etcd-servers of `host`'s kube-apiserver static pod, as lab host names. */
