@@ -304,10 +304,16 @@ spec:
       return r.code === 0 ? Date.now() : undefined;
     }, { timeoutMs: 120_000, intervalMs: 500 });
     figure(`partition of host5 → it fenced itself (deadline ${SELF_FENCE_S} s)`, secs(fencedAt - t0));
+    let left = '';
     await waitUntil('host5 to have stopped kubelet, etcd and its control plane', async () => {
       const r = await lab.exec('host5', ['sh', '-c', 'pgrep -l "kube-apiserver|kube-controller|kube-scheduler|kubelet|etcd" || true']);
-      return r.stdout.trim() === '' ? true : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 500 });
+      left = r.stdout.trim();
+      return left === '' ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 }).catch(async (err: unknown) => {
+      // Say what still runs, and what the agent and the units said, before failing.
+      const journal = await lab.exec('host5', ['sh', '-c', 'journalctl -u ballast-agent -u kubelet -u etcd --since "-3min" --no-pager | tail -n 60'], { allowFail: true });
+      throw new Error(`${(err as Error).message}; still running on host5: ${left.replace(/\n/g, ', ')}\n${journal.stdout}`);
+    });
     expect(await vipHolders(lab, ['host5'])).toEqual([]);
     // The controller is not early: the fence step is still waiting when the host has just fenced itself.
     const mid = await opDoc(lab, started.id);
