@@ -50,7 +50,7 @@ describe('kube node-ops retries transient answers', () => {
 
   it('503 and 504 are retried too', async () => {
     script = [status(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'), status(504, 'Timeout', 'the server was unable to return a response in the time allotted')];
-    expect(await ops.getNode('cp-1')).toEqual({ name: 'cp-1', unschedulable: false, taints: [], ready: false });
+    expect(await ops.getNode('cp-1')).toEqual({ name: 'cp-1', unschedulable: false, taints: [], labels: {}, ready: false });
     expect(seen).toHaveLength(3);
   });
 
