@@ -139,6 +139,12 @@ export function etcdEnv(v: EtcdVarsT, member: { name: string; host: string }): R
  * one-member cluster, which its kube-apiserver served as the cluster's state. A member whose data
  * is gone must stay down until a person (or `cluster recover`/`node replace`) acts; the failed
  * assertion is what the supervisor then reports.
+ *
+ * `TimeoutStopSec=30`: a member cut off from its peers (a partitioned host fencing itself) got
+ * SIGTERM, logged that it was stopping, and never exited — systemd's default 90 s passed before the
+ * SIGKILL, so the self-fence kept etcd running 90 s past its deadline (replace lab, case 5). etcd is
+ * crash-safe (fsynced WAL), and a healthy member stops in about a second (a leader hands over
+ * leadership first); 30 s is the grace kubeadm's own etcd pod gets.
  */
 export function etcdUnit(v: { binDir: string; configDir: string; dataDir: string }): string {
   return `[Unit]
@@ -156,6 +162,7 @@ Restart=always
 RestartSec=5
 LimitNOFILE=65536
 TimeoutStartSec=120
+TimeoutStopSec=30
 
 [Install]
 WantedBy=multi-user.target
