@@ -40,7 +40,8 @@ describe('graceful shutdown: SIGTERM stops every service in reverse start order 
     agent.child.kill('SIGTERM');
     expect(await agent.exited, agent.output()).toBe(0);
     // The self-fence watch starts right after the session (it reads the session's contact), so it stops just before it.
-    expect(stopped(agent)).toEqual(['sd-watchdog', 'supervisor', 'vip', 'self-fence', 'session', 'artifacts', 'sd-notify']);
+    // Failed once in CI under load with session, artifacts, sd-notify stopped first (cause not found): the log says more.
+    expect(stopped(agent), agent.output().slice(-6000)).toEqual(['sd-watchdog', 'supervisor', 'vip', 'self-fence', 'session', 'artifacts', 'sd-notify']);
   });
 
   it('the controller: not ready first, agent sessions before the server, the store last', async () => {
