@@ -12,20 +12,36 @@ export interface PortListener {
   comm: string;
 }
 
+/** TCP state 0A in /proc/net/tcp{,6} is LISTEN. */
 const LISTEN = '0A';
 
-/** Inodes of the sockets listening on `port` in one /proc/net/tcp-style table. */
-function listeningInodes(table: string, port: number): Set<string> {
-  const inodes = new Set<string>();
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+/** One LISTEN socket of a /proc/net/tcp-style table: its port, local address (hex, as the table has it) and inode. */
+export interface ListeningSocket {
+  port: number;
+  address: string;
+  inode: string;
+}
+
+/** The LISTEN sockets of one /proc/net/tcp or tcp6 table. */
+export function listeningSockets(table: string): ListeningSocket[] {
+  const out: ListeningSocket[] = [];
   for (const line of table.split('\n').slice(1)) {
-    const cols = line.trim().split(/\s+/);
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
-    const [local, , state] = cols.slice(1, 4);
-    const inode = cols[9];
-    if (local?.endsWith(`:${hexPort}`) && state === LISTEN && inode !== undefined && inode !== '0') inodes.add(inode);
+    const cols = line.trim().split(/\s+/);
+    const local = cols[1];
+    if (local === undefined || cols[3] !== LISTEN) continue;
+    const colon = local.lastIndexOf(':');
+    const port = Number.parseInt(local.slice(colon + 1), 16);
+    if (Number.isInteger(port)) out.push({ port, address: local.slice(0, colon), inode: cols[9] ?? '0' });
   }
-  return inodes;
+  return out;
+}
+
+/** Inodes of the sockets listening on `port` in one table. */
+function listeningInodes(table: string, port: number): string[] {
+  return listeningSockets(table)
+    .filter((s) => s.port === port && s.inode !== '0')
+    .map((s) => s.inode);
 }
 
 async function readOrEmpty(path: string): Promise<string> {

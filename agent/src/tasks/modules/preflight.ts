@@ -1,3 +1,4 @@
+import { listeningSockets } from '../../host/port-listeners.js';
 import { statfs } from 'node:fs/promises';
 import { availableParallelism, release } from 'node:os';
 import { dirname } from 'node:path';
@@ -41,9 +42,6 @@ const WELL_KNOWN_PORTS: Readonly<Record<number, string>> = {
   10257: 'kube-controller-manager',
   10259: 'kube-scheduler',
 };
-
-/** TCP state 0A in /proc/net/tcp{,6} is LISTEN. */
-const TCP_LISTEN = '0A';
 
 /**
  * `preflight`: read-only host checks before a host joins a cluster. Every check runs and every
@@ -139,14 +137,7 @@ async function checkSwap(ctx: ModuleContext): Promise<string[]> {
 /** Ports with a LISTEN socket, from /proc/net/tcp and tcp6 (no binding: that would race the real owner). */
 export function listeningPorts(table: string): Map<number, string> {
   const out = new Map<number, string>();
-  for (const line of table.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    const local = fields[1];
-    if (local === undefined || fields[3] !== TCP_LISTEN) continue;
-    const colon = local.lastIndexOf(':');
-    const port = Number.parseInt(local.slice(colon + 1), 16);
-    if (Number.isInteger(port) && !out.has(port)) out.set(port, local.slice(0, colon));
-  }
+  for (const s of listeningSockets(table)) if (!out.has(s.port)) out.set(s.port, s.address);
   return out;
 }
 
